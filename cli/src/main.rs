@@ -1,0 +1,58 @@
+//! The `kfl` binary: parses arguments, does the file I/O, prints diagnostics; the compiler does the rest.
+
+mod commands;
+mod files;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// kfl — one typed file for the whole ML lifecycle on Kubeflow.
+#[derive(Parser, Debug)]
+#[command(name = "kfl", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Check(commands::check::Args),
+    Fmt(commands::fmt::Args),
+    Explain(commands::explain::Args),
+    Graph(commands::graph::Args),
+}
+
+/// Exit statuses: 0 fine, 1 errors in the user's files, 2 usage or I/O problems.
+pub enum Status {
+    Ok,
+    UserErrors,
+    Usage,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> ExitCode {
+        match status {
+            Status::Ok => ExitCode::SUCCESS,
+            Status::UserErrors => ExitCode::from(1),
+            Status::Usage => ExitCode::from(2),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let status = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Fmt(args) => commands::fmt::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+        Command::Graph(args) => commands::graph::run(args),
+    };
+    status.into()
+}

@@ -1,0 +1,329 @@
+//! The lowered, fully typed model of a file that back ends consume; no AST types leak into it.
+
+pub mod graph;
+mod value;
+
+pub use value::*;
+
+use indexmap::IndexMap;
+
+use crate::source::Span;
+use crate::typeck::Ty;
+
+/// One checked `.kfl` file, with components instantiated and defaults applied.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Program {
+    /// The file's display name (relative path).
+    pub file: String,
+    pub doc: Option<String>,
+    pub project: Option<Project>,
+    pub params: Vec<Param>,
+    pub secrets: Vec<Secret>,
+    pub volumes: Vec<Volume>,
+    pub datasets: Vec<Dataset>,
+    pub notebooks: Vec<Notebook>,
+    /// Steps and trains, including trial templates (`trial_of`) and stages inside `for`.
+    pub stages: Vec<Stage>,
+    pub tunes: Vec<Tune>,
+    pub models: Vec<Model>,
+    pub serves: Vec<Serve>,
+    pub monitors: Vec<Monitor>,
+    pub loops: Vec<Loop>,
+    pub graph: graph::Graph,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Project {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub image: Option<String>,
+    pub registry: Option<String>,
+    pub labels: IndexMap<String, Value>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Param {
+    pub name: String,
+    pub doc: Option<String>,
+    pub ty: Ty,
+    pub default: Option<Value>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Secret {
+    pub name: String,
+    pub k8s_name: String,
+    pub keys: Vec<String>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Volume {
+    pub name: String,
+    pub size: Quantity,
+    /// One of the `access` enum values (`read_write_once`, …).
+    pub access: String,
+    pub class: Option<String>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Dataset {
+    pub name: String,
+    pub doc: Option<String>,
+    pub uri: String,
+    pub description: Option<String>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Resources {
+    /// (request, limit)
+    pub cpu: Option<(Cpu, Cpu)>,
+    pub memory: Option<(Quantity, Quantity)>,
+    pub gpu: Option<i64>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Mount {
+    pub volume: String,
+    pub path: String,
+}
+
+/// One assignment of a `k8s { … }` patch: a path of keys and a value.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Patch {
+    pub path: Vec<String>,
+    pub value: Value,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Notebook {
+    pub name: String,
+    pub doc: Option<String>,
+    pub image: String,
+    pub resources: Resources,
+    pub env: IndexMap<String, Value>,
+    pub mounts: Vec<Mount>,
+    pub patches: Vec<Patch>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    Step,
+    Train,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Input {
+    pub name: String,
+    pub ty: Ty,
+    /// What the input is bound to: a default, an argument, or another stage's output.
+    pub binding: Option<Value>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Output {
+    pub name: String,
+    pub ty: Ty,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Metric {
+    pub name: String,
+    pub ty: Ty,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Train {
+    /// One of the `framework` enum values.
+    pub framework: String,
+    pub nodes: i64,
+    /// `None` is `auto`.
+    pub procs_per_node: Option<i64>,
+    pub runtime: Option<String>,
+}
+
+/// A container stage: a `step`, a `train`, or a component instantiated by `step NAME = C(…)`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Stage {
+    pub name: String,
+    pub kind: StageKind,
+    pub doc: Option<String>,
+    /// `module.component` when instantiated from a component.
+    pub component: Option<String>,
+    pub image: String,
+    pub inputs: Vec<Input>,
+    pub outputs: Vec<Output>,
+    pub metrics: Vec<Metric>,
+    pub run: Vec<Value>,
+    pub local_run: Option<Vec<Value>>,
+    pub env: IndexMap<String, Value>,
+    pub local_env: IndexMap<String, Value>,
+    pub resources: Resources,
+    pub retries: i64,
+    pub timeout: Option<Duration>,
+    pub cache: bool,
+    pub after: Vec<String>,
+    pub when: Option<Value>,
+    pub always: bool,
+    pub mounts: Vec<Mount>,
+    pub secrets: Vec<String>,
+    pub patches: Vec<Patch>,
+    pub train: Option<Train>,
+    /// Index into [`Program::loops`] for a stage inside a `for` block.
+    pub loop_index: Option<usize>,
+    /// The `tune` this stage is the trial template of: not a stage of its own.
+    pub trial_of: Option<String>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Loop {
+    pub var: String,
+    pub iterable: Value,
+    pub stages: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Goal {
+    Maximize,
+    Minimize,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SearchParam {
+    pub name: String,
+    pub ty: Ty,
+    /// `uniform`, `loguniform`, `normal`, `lognormal`, `quniform`, `randint`, `choice`.
+    pub distribution: String,
+    pub args: Vec<Value>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Algorithm {
+    pub name: String,
+    pub seed: Option<i64>,
+    pub settings: IndexMap<String, Value>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EarlyStop {
+    pub name: String,
+    pub min_trials: Option<i64>,
+    pub start_step: Option<i64>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Tune {
+    pub name: String,
+    pub doc: Option<String>,
+    pub trial: String,
+    pub goal: Goal,
+    pub metric: String,
+    pub target: Option<f64>,
+    pub algorithm: Algorithm,
+    pub trials: i64,
+    pub parallel: i64,
+    pub max_failed: i64,
+    pub early_stop: Option<EarlyStop>,
+    pub space: Vec<SearchParam>,
+    pub after: Vec<String>,
+    pub when: Option<Value>,
+    pub patches: Vec<Patch>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ModelSource {
+    Artifact { value: Value },
+    Uri { uri: String },
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Model {
+    pub name: String,
+    pub doc: Option<String>,
+    pub source: ModelSource,
+    pub format: Option<String>,
+    /// `None`: the next version.
+    pub version: Option<String>,
+    pub description: Option<Value>,
+    pub labels: IndexMap<String, Value>,
+    pub when: Option<Value>,
+    pub after: Vec<String>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Autoscale {
+    /// `concurrency`, `rps`, `cpu` or `memory`.
+    pub metric: String,
+    pub target: Value,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Transformer {
+    pub image: String,
+    pub run: Vec<Value>,
+    pub env: IndexMap<String, Value>,
+    pub resources: Resources,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Serve {
+    pub name: String,
+    pub doc: Option<String>,
+    pub model: String,
+    pub runtime: String,
+    pub image: Option<String>,
+    pub run: Option<Vec<Value>>,
+    pub local_run: Option<Vec<Value>>,
+    pub args: Vec<Value>,
+    pub protocol: String,
+    pub min_replicas: i64,
+    pub max_replicas: i64,
+    pub autoscale: Option<Autoscale>,
+    pub canary: Option<f64>,
+    pub transformer: Option<Transformer>,
+    pub env: IndexMap<String, Value>,
+    pub resources: Resources,
+    pub patches: Vec<Patch>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Rule {
+    pub name: String,
+    pub when: Value,
+    pub duration: Option<Duration>,
+    /// `alert` or `retrain`.
+    pub then: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Monitor {
+    pub name: String,
+    pub doc: Option<String>,
+    pub service: String,
+    pub rules: Vec<Rule>,
+    pub schedule: Option<String>,
+    #[serde(skip)]
+    pub span: Span,
+}

@@ -1,0 +1,94 @@
+//! pest errors → E0001 diagnostics with "expected X, found Y" built from rule names.
+
+use kfl_grammar::{Rule, describe};
+use pest::error::{Error, ErrorVariant, InputLocation};
+
+use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::source::{FileId, Span};
+
+pub(super) fn syntax_error(file: FileId, src: &str, offset: usize, error: &Error<Rule>) -> Diagnostic {
+    let position = match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    } + offset;
+    let position = position.min(src.len());
+    let found = found_token(src, position);
+    let span = Span::new(file, position, position + found.len());
+    let (message, help) = match &error.variant {
+        ErrorVariant::ParsingError { positives, negatives: _ } => {
+            let mut expected: Vec<&str> = Vec::new();
+            for rule in positives {
+                let name = describe(*rule);
+                if !expected.contains(&name) {
+                    expected.push(name);
+                }
+            }
+            let found_text = describe_found(&found);
+            let message = if expected.is_empty() {
+                format!("unexpected {found_text}")
+            } else {
+                format!("expected {}, found {found_text}", join_alternatives(&expected))
+            };
+            (message, hint(src, position, &found, positives))
+        }
+        ErrorVariant::CustomError { message } => (message.clone(), None),
+    };
+    Diagnostic::error(Code::SyntaxError, message, Label::new(span, "here")).with_optional_help(help)
+}
+
+fn join_alternatives(items: &[&str]) -> String {
+    const MAX: usize = 6;
+    let shown = &items[..items.len().min(MAX)];
+    match shown {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => {
+            let more = if items.len() > MAX { ", …" } else { "" };
+            format!("{}{more} or {last}", init.join(", "))
+        }
+    }
+}
+
+/// The token at `position`: a word, a number, or one character.
+fn found_token(src: &str, position: usize) -> String {
+    let rest = &src[position..];
+    let Some(first) = rest.chars().next() else { return String::new() };
+    if first.is_ascii_alphanumeric() || first == '_' {
+        rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+    } else {
+        first.to_string()
+    }
+}
+
+fn describe_found(found: &str) -> String {
+    match found {
+        "" => "end of file".to_string(),
+        "\n" => "end of line".to_string(),
+        "\r" => "end of line".to_string(),
+        other => format!("`{}`", other.escape_debug()),
+    }
+}
+
+/// A help line for the common mistakes we can recognise.
+fn hint(src: &str, position: usize, found: &str, positives: &[Rule]) -> Option<String> {
+    if kfl_grammar::RESERVED.contains(&found) {
+        return Some(format!("`{found}` is reserved and cannot be used as a name"));
+    }
+    let before = &src[..position];
+    if before.ends_with('\\') {
+        return Some("the escapes are `\\n`, `\\t`, `\\\"`, `\\\\` and `\\${`; use a raw string `r\"…\"` for backslashes".into());
+    }
+    if found == "\n" && positives.iter().any(|r| matches!(r, Rule::string_text | Rule::escape | Rule::interpolation)) {
+        return Some("strings cannot span lines; close the string with `\"`".into());
+    }
+    if positives.contains(&Rule::EOI) && found == "}" {
+        return Some("this `}` has no matching `{`".into());
+    }
+    if found.is_empty() {
+        return Some("the file ends inside a declaration; is a `}` or `)` missing?".into());
+    }
+    if positives.iter().any(|r| matches!(r, Rule::ident)) && found.starts_with(|c: char| c.is_ascii_digit()) {
+        return Some("names start with a letter or `_`".into());
+    }
+    None
+}

@@ -1,0 +1,663 @@
+//! Each declaration kind: its body against the schema, its dependencies, and its lowered IR form.
+
+use indexmap::IndexMap;
+
+use crate::ast::{self, BlockKind, ItemKind, StageKind};
+use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::{self, graph::EdgeKind, graph::NodeKind, Ref, Value};
+use crate::resolve::suggest;
+use crate::source::Span;
+use crate::typeck::expr::{Scope, article};
+use crate::typeck::props::{Allow, Props};
+use crate::typeck::schema::{self, PropertySpec};
+use crate::typeck::{Checker, Ty};
+
+const STAGE_SPECS: &[&[PropertySpec]] = &[schema::STAGE_COMMON];
+const TRAIN_SPECS: &[&[PropertySpec]] = &[schema::STAGE_COMMON, schema::TRAIN_EXTRA];
+const NONE: Allow = Allow { mounts: false, rules: false };
+
+impl Checker<'_> {
+    pub(super) fn check_project(&mut self, program: &mut ir::Program) {
+        let file = &self.module.ast;
+        let project = file.items.iter().find_map(|item| match &item.kind {
+            ItemKind::Block(block) if block.kind == BlockKind::Project => Some(block),
+            _ => None,
+        });
+        let Some(project) = project else {
+            if !self.module.imported {
+                let has_stage = file.items.iter().any(|i| !matches!(i.kind, ItemKind::Import(_)));
+                if has_stage {
+                    let span = file.items.first().map_or(Span::default(), |i| i.span);
+                    let span = Span { file: self.module.file, start: span.start, end: span.start };
+                    self.diags.push(
+                        Diagnostic::error(Code::NotAllowedHere, "a file run on its own needs a `project`", Label::new(span, "no `project` in this file"))
+                            .with_help("add `project NAME { image = \"…\" }`; only imported files may omit it"),
+                    );
+                }
+            }
+            return;
+        };
+        let props = self.props(&project.body, &[schema::PROJECT], "`project`", project.name.span, &Scope::default(), NONE);
+        if let Some(Value::String(namespace)) = props.get("namespace") {
+            if let Some((_, span)) = props.values.get("namespace") {
+                self.check_dns_label(namespace, *span, "namespace", 63);
+            }
+        }
+        self.project_image = props.string("image");
+        program.project = Some(ir::Project {
+            name: project.name.name.clone(),
+            namespace: props.string("namespace"),
+            image: props.string("image"),
+            registry: props.string("registry"),
+            labels: props.object("labels"),
+        });
+    }
+
+    pub(super) fn item(&mut self, item: &ast::Item, index: usize, loop_index: Option<(usize, usize)>, program: &mut ir::Program) {
+        self.pending_dependencies.clear();
+        let doc = item.doc.as_ref().map(|d| d.text.clone());
+        match &item.kind {
+            ItemKind::Import(_) => {}
+            ItemKind::Param(param) => {
+                let ty = self.type_expr(&param.ty);
+                let default = match &param.default {
+                    Some(e) => {
+                        let (found, value) = self.expr(e, &Scope::default(), Some(&ty));
+                        self.expect_ty(e.span, &ty, &found, &format!("the default of `{}` must be {}", param.name.name, article(&ty)));
+                        if !is_constant(&value) {
+                            self.diags.push(Diagnostic::error(Code::TypeMismatch, "a param default must be a constant", Label::new(e.span, "depends on other declarations")).with_help("write a literal value"));
+                        }
+                        Some(value)
+                    }
+                    None => None,
+                };
+                program.params.push(ir::Param { name: param.name.name.clone(), doc, ty, default, span: param.name.span });
+            }
+            ItemKind::Block(block) => self.block_decl(block, doc, program),
+            ItemKind::Stage(stage) => {
+                if stage.kind == StageKind::Component {
+                    return;
+                }
+                let loop_item = loop_index.map(|(item, _)| item);
+                if let Some(mut lowered) = self.stage(stage, loop_item) {
+                    lowered.loop_index = loop_index.map(|(_, l)| l);
+                    lowered.doc = doc;
+                    lowered.trial_of = self.trial_of.get(&lowered.name).cloned();
+                    self.add_stage_node(&lowered);
+                    program.stages.push(lowered);
+                }
+            }
+            ItemKind::StepCall(call) => {
+                let loop_item = loop_index.map(|(item, _)| item);
+                if let Some(mut lowered) = self.step_call(call, loop_item) {
+                    lowered.loop_index = loop_index.map(|(_, l)| l);
+                    lowered.doc = doc;
+                    lowered.trial_of = self.trial_of.get(&lowered.name).cloned();
+                    self.add_stage_node(&lowered);
+                    program.stages.push(lowered);
+                }
+            }
+            ItemKind::For(block) => {
+                if loop_index.is_some() {
+                    self.not_allowed(block.keyword, "a nested `for`", "a `for` block", "`for` blocks do not nest");
+                    return;
+                }
+                let (ty, iterable) = self.expr(&block.iterable, &Scope::default(), None);
+                let element = match &ty {
+                    Ty::Range(inner) | Ty::List(inner) => inner.as_ref().clone(),
+                    Ty::Error => Ty::Error,
+                    other => {
+                        self.diags.push(
+                            Diagnostic::error(Code::TypeMismatch, format!("`for` iterates a range or a list, found {}", article(other)), Label::new(block.iterable.span, "here"))
+                                .with_help("write `for i in 0..4 { … }` or `for x in [a, b] { … }`"),
+                        );
+                        Ty::Error
+                    }
+                };
+                let loop_number = program.loops.len();
+                program.loops.push(ir::Loop { var: block.var.name.clone(), iterable, stages: Vec::new() });
+                self.loop_vars.insert(index, (block.var.name.clone(), element));
+                for inner in &block.items {
+                    match &inner.kind {
+                        ItemKind::Stage(stage) if stage.kind != StageKind::Component => {}
+                        ItemKind::StepCall(_) => {}
+                        ItemKind::For(_) => {}
+                        other => {
+                            let what = match other {
+                                ItemKind::Stage(_) => "a `component`".to_string(),
+                                ItemKind::Block(b) => format!("a `{}`", b.kind.keyword()),
+                                ItemKind::Param(_) => "a `param`".to_string(),
+                                _ => "an `import`".to_string(),
+                            };
+                            let span = Span { file: inner.span.file, start: inner.span.start, end: inner.name().map_or(inner.span.end, |n| n.span.end) };
+                            self.not_allowed(span, &what, "a `for` block", "a `for` block holds stages only (`step`, `train`); move this declaration out of it");
+                            continue;
+                        }
+                    }
+                    let before = program.stages.len();
+                    self.item(inner, index, Some((index, loop_number)), program);
+                    if let Some(stage) = program.stages.get(before) {
+                        let name = stage.name.clone();
+                        program.loops[loop_number].stages.push(name);
+                    }
+                }
+            }
+        }
+    }
+
+    fn add_stage_node(&mut self, stage: &ir::Stage) {
+        if stage.trial_of.is_some() {
+            // A trial template is not a stage of its own; its tune inherits its dependencies.
+            let deps: Vec<(String, Span)> = std::mem::take(&mut self.pending_dependencies);
+            self.trial_dependencies.insert(stage.name.clone(), deps);
+            return;
+        }
+        let kind = if stage.train.is_some() { NodeKind::Train } else { NodeKind::Step };
+        self.graph.add_node(&stage.name, kind, stage.span);
+        self.flush_dependencies(&stage.name, &stage.after);
+    }
+
+    /// Turns the references seen in a declaration into DAG edges.
+    fn flush_dependencies(&mut self, name: &str, after: &[String]) {
+        let deps = std::mem::take(&mut self.pending_dependencies);
+        for (from, span) in deps {
+            let from = self.trial_of.get(&from).cloned().unwrap_or(from);
+            let kind = if after.contains(&from) { EdgeKind::After } else { EdgeKind::Data };
+            self.graph.add_edge(&from, name, kind, span);
+        }
+    }
+
+    /// A `step`, `train` or `component` with a body.
+    pub(super) fn stage(&mut self, stage: &ast::StageDecl, loop_item: Option<usize>) -> Option<ir::Stage> {
+        let name = &stage.name.name;
+        let mut locals: Vec<(String, Ty)> = Vec::new();
+        let mut inputs = Vec::new();
+        let file_scope = self.file_scope(loop_item);
+        let mut seen: IndexMap<String, Span> = IndexMap::new();
+        for input in stage.inputs.iter().flatten() {
+            let ty = self.type_expr(&input.ty);
+            if let Some(previous) = seen.insert(input.name.name.clone(), input.name.span) {
+                self.set_twice(&input.name.name, input.name.span, previous);
+            }
+            let binding = match &input.default {
+                Some(e) => {
+                    let (found, value) = self.expr(e, &file_scope, Some(&ty));
+                    self.expect_ty(e.span, &ty, &found, &format!("`{}` is {}", input.name.name, article(&ty)));
+                    Some(value)
+                }
+                None => {
+                    if stage.kind != StageKind::Component {
+                        self.diags.push(
+                            Diagnostic::error(Code::MissingProperty, format!("the input `{}` of `{name}` has no default", input.name.name), Label::new(input.span, "needs `= …`"))
+                                .with_help(format!("bind it: `{}: {} = VALUE` (a value, a param, or another stage's output)", input.name.name, ty)),
+                        );
+                    }
+                    None
+                }
+            };
+            locals.push((input.name.name.clone(), ty.clone()));
+            inputs.push(ir::Input { name: input.name.name.clone(), ty, binding });
+        }
+        let mut outputs = Vec::new();
+        for output in stage.outputs.iter().flatten() {
+            let ty = self.type_expr(&output.ty);
+            if let Some(previous) = seen.insert(output.name.name.clone(), output.name.span) {
+                self.set_twice(&output.name.name, output.name.span, previous);
+            }
+            locals.push((output.name.name.clone(), ty.clone()));
+            outputs.push(ir::Output { name: output.name.name.clone(), ty });
+        }
+        let mut scope = file_scope;
+        scope.locals = locals;
+        let specs = if stage.kind == StageKind::Train { TRAIN_SPECS } else { STAGE_SPECS };
+        let owner = format!("`{} {name}`", stage.kind.keyword());
+        let props = self.props(&stage.body, specs, &owner, stage.name.span, &scope, Allow { mounts: true, rules: false });
+        for (metric, _, span) in &props.fields {
+            if let Some(previous) = seen.insert(metric.clone(), *span) {
+                self.set_twice(metric, *span, previous);
+            }
+        }
+        let image = props.string("image").or_else(|| self.project_image.clone());
+        let image = match image {
+            Some(image) => image,
+            None if stage.kind == StageKind::Component && self.module.imported => String::new(),
+            None => {
+                self.diags.push(
+                    Diagnostic::error(Code::MissingProperty, format!("{owner} has no image"), Label::new(stage.name.span, "needs `image`"))
+                        .with_help("set `image = \"…\"` here or in `project`"),
+                );
+                String::new()
+            }
+        };
+        Some(self.lower_stage(name, stage.kind, props, image, inputs, outputs, stage.name.span))
+    }
+
+    #[allow(clippy::too_many_arguments)] // one call site; the parts are what a stage is made of
+    fn lower_stage(&mut self, name: &str, kind: StageKind, props: Props, image: String, inputs: Vec<ir::Input>, outputs: Vec<ir::Output>, span: Span) -> ir::Stage {
+        let resources = self.resources(&props);
+        let mounts = self.mount_list(&props);
+        let local = props.object("local");
+        let train = (kind == StageKind::Train).then(|| ir::Train {
+            framework: props.string("framework").unwrap_or_else(|| "custom".into()),
+            nodes: props.int("nodes").unwrap_or(1),
+            procs_per_node: props.int("procs_per_node"),
+            runtime: props.string("runtime"),
+        });
+        let timeout = match props.get("timeout") {
+            Some(Value::Duration(d)) => Some(*d),
+            _ => None,
+        };
+        ir::Stage {
+            name: name.to_string(),
+            kind: if kind == StageKind::Train { ir::StageKind::Train } else { ir::StageKind::Step },
+            doc: None,
+            component: None,
+            image,
+            inputs,
+            outputs,
+            metrics: props.fields.iter().map(|(n, t, _)| ir::Metric { name: n.clone(), ty: t.clone() }).collect(),
+            run: props.list("run").unwrap_or_default(),
+            local_run: match local.get("run") {
+                Some(Value::List(items)) => Some(items.clone()),
+                _ => None,
+            },
+            env: props.object("env"),
+            local_env: match local.get("env") {
+                Some(Value::Object(map)) => map.clone(),
+                _ => IndexMap::new(),
+            },
+            resources,
+            retries: props.int("retries").unwrap_or(0),
+            timeout,
+            cache: props.bool("cache").unwrap_or(true),
+            after: props.names("after"),
+            when: props.get("when").cloned(),
+            always: props.bool("always").unwrap_or(false),
+            mounts,
+            secrets: props.names("secrets"),
+            patches: props.patches,
+            train,
+            loop_index: None,
+            trial_of: None,
+            span,
+        }
+    }
+
+    /// `step NAME = COMPONENT(arg = value, …)`.
+    fn step_call(&mut self, call: &ast::StepCall, loop_item: Option<usize>) -> Option<ir::Stage> {
+        let path: Vec<&str> = call.component.iter().map(|i| i.name.as_str()).collect();
+        let whole = call.component.first()?.span.to(call.component.last()?.span);
+        let template = match path.as_slice() {
+            [name] => match self.components.get(*name) {
+                Some(t) => Some(t.clone()),
+                None => {
+                    let candidates: Vec<&str> = self.components.keys().map(String::as_str).collect();
+                    let is_other = self.module.decls.get(*name).map(|d| d.kind);
+                    let message = match is_other {
+                        Some(kind) => format!("`{name}` is a {}, not a component", kind.keyword()),
+                        None => format!("unknown component `{name}`"),
+                    };
+                    self.diags.push(Diagnostic::error(Code::UnknownName, message, Label::new(whole, "not a component")).with_optional_help(suggest::help(name, &candidates)));
+                    None
+                }
+            },
+            [alias, name] => match self.module.imports.get(*alias) {
+                Some((index, _)) => match self.imported_components[*index].get(*name) {
+                    Some(t) => Some(t.clone()),
+                    None => {
+                        let module = &self.resolved.modules[*index];
+                        let candidates: Vec<&str> = self.imported_components[*index].keys().map(String::as_str).collect();
+                        let message = if module.decls.contains_key(*name) {
+                            format!("`{alias}.{name}` is not a component; only components are reachable through an import")
+                        } else {
+                            format!("`{alias}` has no component `{name}`")
+                        };
+                        self.diags.push(Diagnostic::error(Code::UnknownName, message, Label::new(call.component[1].span, "not found")).with_optional_help(suggest::help(name, &candidates)));
+                        None
+                    }
+                },
+                None => {
+                    let aliases: Vec<&str> = self.module.imports.keys().map(String::as_str).collect();
+                    self.diags.push(
+                        Diagnostic::error(Code::UnknownName, format!("unknown import `{alias}`"), Label::new(call.component[0].span, "not imported"))
+                            .with_help(suggest::help(alias, &aliases).unwrap_or_else(|| format!("import it first: `import \"{alias}.kfl\" as {alias}`"))),
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.diags.push(Diagnostic::error(Code::UnknownName, "a component is `NAME` or `alias.NAME`", Label::new(whole, "here")));
+                None
+            }
+        };
+        let mut stage = template?;
+        let scope = self.file_scope(loop_item);
+        let mut given: IndexMap<String, Span> = IndexMap::new();
+        for arg in &call.args {
+            let Some(arg_name) = &arg.name else {
+                self.diags.push(
+                    Diagnostic::error(Code::InvalidArgument, "component arguments are named", Label::new(arg.span, "positional argument"))
+                        .with_help(format!("name it: {}", stage.inputs.iter().map(|i| format!("`{} = …`", i.name)).collect::<Vec<_>>().join(", "))),
+                );
+                continue;
+            };
+            if let Some(previous) = given.insert(arg_name.name.clone(), arg_name.span) {
+                self.set_twice(&arg_name.name, arg_name.span, previous);
+                continue;
+            }
+            let Some(input) = stage.inputs.iter_mut().find(|i| i.name == arg_name.name) else {
+                let names: Vec<String> = stage.inputs.iter().map(|i| i.name.clone()).collect();
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                self.diags.push(
+                    Diagnostic::error(Code::InvalidArgument, format!("`{}` has no input `{}`", path.join("."), arg_name.name), Label::new(arg_name.span, "unknown input"))
+                        .with_help(suggest::help(&arg_name.name, &refs).unwrap_or_else(|| format!("inputs are: {}", names.join(", ")))),
+                );
+                continue;
+            };
+            let ty = input.ty.clone();
+            let (found, value) = self.expr(&arg.value, &scope, Some(&ty));
+            self.expect_ty(arg.value.span, &ty, &found, &format!("`{}` is {}", arg_name.name, article(&ty)));
+            if let Some(input) = stage.inputs.iter_mut().find(|i| i.name == arg_name.name) {
+                input.binding = Some(value);
+            }
+        }
+        for input in &stage.inputs {
+            if input.binding.is_none() {
+                self.diags.push(
+                    Diagnostic::error(Code::MissingProperty, format!("`{}` needs the input `{}`", path.join("."), input.name), Label::new(call.args_span, format!("add `{} = …`", input.name)))
+                        .with_help(format!("`{}` is {} without a default", input.name, article(&input.ty))),
+                );
+            }
+        }
+        if stage.image.is_empty() {
+            match &self.project_image {
+                Some(image) => stage.image = image.clone(),
+                None => self.diags.push(
+                    Diagnostic::error(Code::MissingProperty, format!("`{}` has no image", call.name.name), Label::new(call.name.span, "needs an image"))
+                        .with_help("set `image` in the component or in this file's `project`"),
+                ),
+            }
+        }
+        stage.name = call.name.name.clone();
+        stage.component = Some(path.join("."));
+        stage.span = call.name.span;
+        Some(stage)
+    }
+
+    /// File scope, plus the loop variable inside a `for`.
+    fn file_scope(&self, loop_item: Option<usize>) -> Scope {
+        Scope { loop_var: loop_item.and_then(|i| self.loop_vars.get(&i).cloned()), loop_item, ..Scope::default() }
+    }
+
+    fn block_decl(&mut self, block: &ast::BlockDecl, doc: Option<String>, program: &mut ir::Program) {
+        let name = block.name.name.clone();
+        let span = block.name.span;
+        let owner = format!("`{} {name}`", block.kind.keyword());
+        let scope = Scope::default();
+        match block.kind {
+            BlockKind::Project => {}
+            BlockKind::Secret => {
+                let props = self.props(&block.body, &[schema::SECRET], &owner, span, &scope, NONE);
+                if let Some((Value::String(k8s), k8s_span)) = props.values.get("k8s") {
+                    self.check_dns_label(k8s, *k8s_span, "Secret name", 253);
+                }
+                let keys = props.list("keys").unwrap_or_default().iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+                program.secrets.push(ir::Secret { name, k8s_name: props.string("k8s").unwrap_or_default(), keys, span });
+            }
+            BlockKind::Volume => {
+                let props = self.props(&block.body, &[schema::VOLUME], &owner, span, &scope, NONE);
+                let size = match props.get("size") {
+                    Some(Value::Quantity(q)) => q.clone(),
+                    _ => ir::Quantity { text: String::new(), bytes: 0.0 },
+                };
+                program.volumes.push(ir::Volume { name, size, access: props.string("access").unwrap_or_else(|| "read_write_once".into()), class: props.string("class"), span });
+            }
+            BlockKind::Dataset => {
+                let props = self.props(&block.body, &[schema::DATASET], &owner, span, &scope, NONE);
+                let uri = props.string("uri").unwrap_or_default();
+                if let Some((_, uri_span)) = props.values.get("uri") {
+                    self.check_uri(&uri, *uri_span);
+                }
+                program.datasets.push(ir::Dataset { name, doc, uri, description: props.string("description"), span });
+            }
+            BlockKind::Notebook => {
+                let props = self.props(&block.body, &[schema::NOTEBOOK], &owner, span, &scope, Allow { mounts: true, rules: false });
+                let image = props.string("image").or_else(|| self.project_image.clone()).unwrap_or_else(|| {
+                    self.diags.push(Diagnostic::error(Code::MissingProperty, format!("{owner} has no image"), Label::new(span, "needs `image`")).with_help("set `image = \"…\"` here or in `project`"));
+                    String::new()
+                });
+                let resources = self.resources(&props);
+                let mounts = self.mount_list(&props);
+                program.notebooks.push(ir::Notebook { name, doc, image, resources, env: props.object("env"), mounts, patches: props.patches, span });
+            }
+            BlockKind::Tune => self.tune_decl(block, doc, program),
+            BlockKind::Model => {
+                let props = self.props(&block.body, &[schema::MODEL], &owner, span, &scope, NONE);
+                let source = match (props.values.get("artifact"), props.values.get("uri")) {
+                    (Some((value, _)), None) => Some(ir::ModelSource::Artifact { value: value.clone() }),
+                    (None, Some((Value::String(uri), _))) => Some(ir::ModelSource::Uri { uri: uri.clone() }),
+                    (Some((_, a)), Some((_, u))) => {
+                        self.diags.push(
+                            Diagnostic::error(Code::DuplicateDeclaration, "a model has `artifact` or `uri`, not both", Label::new(*u, "`uri` here"))
+                                .with_label(Label::new(*a, "`artifact` here"))
+                                .with_help("keep `artifact` for a model this pipeline trains, `uri` for an existing one"),
+                        );
+                        None
+                    }
+                    (None, _) => {
+                        let reported_missing = block.body.properties().any(|p| matches!(p.key.joined().as_str(), "artifact" | "uri"));
+                        if !reported_missing {
+                            self.diags.push(
+                                Diagnostic::error(Code::MissingProperty, format!("{owner} needs `artifact` or `uri`"), Label::new(span, "no model source"))
+                                    .with_help("`artifact = STAGE.OUTPUT` registers a trained model; `uri = \"gs://…\"` an existing one"),
+                            );
+                        }
+                        None
+                    }
+                };
+                let after = props.names("after");
+                self.graph.add_node(&name, NodeKind::Model, span);
+                self.flush_dependencies(&name, &after);
+                if let Some(source) = source {
+                    program.models.push(ir::Model {
+                        name,
+                        doc,
+                        source,
+                        format: props.string("format"),
+                        version: props.string("version"),
+                        description: props.get("description").cloned(),
+                        labels: props.object("labels"),
+                        when: props.get("when").cloned(),
+                        after,
+                        span,
+                    });
+                }
+            }
+            BlockKind::Serve => self.serve_decl(block, doc, program),
+            BlockKind::Monitor => self.monitor_decl(block, doc, program),
+        }
+    }
+
+    fn tune_decl(&mut self, block: &ast::BlockDecl, doc: Option<String>, program: &mut ir::Program) {
+        let name = block.name.name.clone();
+        let span = block.name.span;
+        let owner = format!("`tune {name}`");
+        let trial = self.tune_trial(&block.body);
+        if let Some(trial) = &trial {
+            self.used.insert(trial.clone());
+            if self.trial_of.get(trial).is_some_and(|t| *t != name) {
+                let other = self.trial_of.get(trial).cloned().unwrap_or_default();
+                self.diags.push(
+                    Diagnostic::error(Code::DuplicateDeclaration, format!("`{trial}` is already the trial of `{other}`"), Label::new(span, "second tune of the same trial"))
+                        .with_help("a stage is the template of one tune; copy it under another name for a second search"),
+                );
+            }
+        }
+        let props = self.props(&block.body, &[schema::TUNE], &owner, span, &Scope::default(), NONE);
+        let parts = self.tune_parts(&block.body, trial.as_deref());
+        let (trials, parallel, max_failed) = self.tune_counts(&props);
+        let after = props.names("after");
+        self.graph.add_node(&name, NodeKind::Tune, span);
+        // The trial's own references become the tune's in `inherit_trial_dependencies`.
+        self.flush_dependencies(&name, &after);
+        program.tunes.push(ir::Tune {
+            name,
+            doc,
+            trial: trial.unwrap_or_default(),
+            goal: parts.goal,
+            metric: parts.metric,
+            target: props.get("goal").and_then(Value::as_f64),
+            algorithm: parts.algorithm,
+            trials,
+            parallel,
+            max_failed,
+            early_stop: parts.early_stop,
+            space: parts.space,
+            after,
+            when: props.get("when").cloned(),
+            patches: props.patches,
+            span,
+        });
+    }
+
+    fn serve_decl(&mut self, block: &ast::BlockDecl, doc: Option<String>, program: &mut ir::Program) {
+        let name = block.name.name.clone();
+        let span = block.name.span;
+        let owner = format!("`serve {name}`");
+        let scope = Scope { builtins: vec![("model_dir".into(), Ty::String), ("port".into(), Ty::Int)], ..Scope::default() };
+        let props = self.props(&block.body, &[schema::SERVE], &owner, span, &scope, Allow { mounts: false, rules: false });
+        let runtime = props.string("runtime").unwrap_or_default();
+        if runtime == "custom" && props.get("run").is_none() && !block.body.properties().any(|p| p.key.joined() == "run") {
+            self.diags.push(
+                Diagnostic::error(Code::MissingProperty, format!("{owner} uses a custom runtime but has no `run`"), Label::new(span, "needs `run`"))
+                    .with_help("give the predictor's command: `run = [\"python3\", \"predict.py\", \"--model\", model_dir, \"--port\", port]`"),
+            );
+        }
+        let (min_replicas, max_replicas) = match props.get("replicas") {
+            Some(Value::Range(lo, hi)) => (lo.as_int().unwrap_or(1), hi.as_int().unwrap_or(1)),
+            Some(other) => (other.as_int().unwrap_or(1), other.as_int().unwrap_or(1)),
+            None => (1, 1),
+        };
+        let autoscale = match props.get("autoscale") {
+            Some(Value::Call(call)) => call.positional.first().map(|target| ir::Autoscale { metric: call.name.clone(), target: target.clone() }),
+            _ => None,
+        };
+        let transformer = match props.get("transformer") {
+            Some(Value::Object(map)) => Some(ir::Transformer {
+                image: map.get("image").and_then(|v| v.as_str().map(str::to_string)).or_else(|| self.project_image.clone()).unwrap_or_default(),
+                run: match map.get("run") {
+                    Some(Value::List(items)) => items.clone(),
+                    _ => Vec::new(),
+                },
+                env: match map.get("env") {
+                    Some(Value::Object(env)) => env.clone(),
+                    _ => IndexMap::new(),
+                },
+                resources: ir::Resources::default(),
+            }),
+            _ => None,
+        };
+        let model = match props.get("model") {
+            Some(Value::Ref(Ref::Model { name })) => name.clone(),
+            _ => String::new(),
+        };
+        let local = props.object("local");
+        let resources = self.resources(&props);
+        self.graph.add_node(&name, NodeKind::Serve, span);
+        self.flush_dependencies(&name, &[]);
+        program.serves.push(ir::Serve {
+            name,
+            doc,
+            model,
+            runtime,
+            image: props.string("image").or_else(|| self.project_image.clone()),
+            run: props.list("run"),
+            local_run: match local.get("run") {
+                Some(Value::List(items)) => Some(items.clone()),
+                _ => None,
+            },
+            args: props.list("args").unwrap_or_default(),
+            protocol: props.string("protocol").unwrap_or_else(|| "v2".into()),
+            min_replicas,
+            max_replicas,
+            autoscale,
+            canary: match props.get("canary") {
+                Some(Value::Percent(p)) => Some(*p),
+                _ => None,
+            },
+            transformer,
+            env: props.object("env"),
+            resources,
+            patches: props.patches,
+            span,
+        });
+    }
+
+    fn monitor_decl(&mut self, block: &ast::BlockDecl, doc: Option<String>, program: &mut ir::Program) {
+        let name = block.name.name.clone();
+        let span = block.name.span;
+        let owner = format!("`monitor {name}`");
+        let props = self.props(&block.body, &[schema::MONITOR], &owner, span, &Scope::default(), Allow { mounts: false, rules: true });
+        let metrics_scope = Scope { builtins: schema::SERVING_METRICS.iter().map(|(n, t)| (n.to_string(), t.clone())).collect(), ..Scope::default() };
+        let mut rules = Vec::new();
+        let mut rule_names: IndexMap<String, Span> = IndexMap::new();
+        for rule in &props.rules {
+            if let Some(previous) = rule_names.insert(rule.name.name.clone(), rule.name.span) {
+                self.set_twice(&rule.name.name, rule.name.span, previous);
+            }
+            let rule_owner = format!("`rule {}`", rule.name.name);
+            let rule_props = self.props(&rule.body, &[schema::RULE], &rule_owner, rule.name.span, &metrics_scope, NONE);
+            if let (Some(when), Some(then)) = (rule_props.get("when"), rule_props.string("then")) {
+                rules.push(ir::Rule {
+                    name: rule.name.name.clone(),
+                    when: when.clone(),
+                    duration: match rule_props.get("for") {
+                        Some(Value::Duration(d)) => Some(*d),
+                        _ => None,
+                    },
+                    then,
+                });
+            }
+        }
+        let service = match props.get("service") {
+            Some(Value::Ref(Ref::Serve { name })) => name.clone(),
+            _ => String::new(),
+        };
+        self.graph.add_node(&name, NodeKind::Monitor, span);
+        self.flush_dependencies(&name, &[]);
+        program.monitors.push(ir::Monitor { name, doc, service, rules, schedule: props.string("schedule"), span });
+    }
+
+    fn check_uri(&mut self, uri: &str, span: Span) {
+        if let Some((scheme, rest)) = uri.split_once("://") {
+            let known = ["s3", "gs", "hf", "pvc", "http", "https"];
+            if !known.contains(&scheme) {
+                self.diags.push(
+                    Diagnostic::error(Code::OutOfRange, format!("unsupported URI scheme `{scheme}://`"), Label::new(span, "here"))
+                        .with_help("use a relative path, or `s3://`, `gs://`, `hf://`, `pvc://VOLUME/path`, `http(s)://`"),
+                );
+            } else if rest.is_empty() {
+                self.diags.push(Diagnostic::error(Code::OutOfRange, format!("`{scheme}://` needs a location"), Label::new(span, "empty location")));
+            }
+        } else if uri.is_empty() {
+            self.diags.push(Diagnostic::error(Code::OutOfRange, "a dataset URI cannot be empty", Label::new(span, "here")).with_help("write a relative path such as `\"data/train.csv\"`"));
+        }
+    }
+}
+
+fn is_constant(value: &Value) -> bool {
+    value.refs().is_empty() && !matches!(value, Value::Expr(_))
+}
+
+impl Checker<'_> {
+    /// A tune inherits the dependencies of its trial template (spec §6 "Stages").
+    pub(super) fn inherit_trial_dependencies(&mut self) {
+        let pairs: Vec<(String, String)> = self.tune_trials.iter().map(|(t, s)| (t.clone(), s.clone())).collect();
+        for (tune, trial) in pairs {
+            for (from, span) in self.trial_dependencies.get(&trial).cloned().unwrap_or_default() {
+                let from = self.trial_of.get(&from).cloned().unwrap_or(from);
+                self.graph.add_edge(&from, &tune, EdgeKind::Data, span);
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Type checking: every declaration against its schema and the type rules; builds the typed `ir::Program` as it goes.
+
+mod decls;
+pub(crate) mod expr;
+mod names;
+pub(crate) mod props;
+pub mod schema;
+mod tune;
+mod ty;
+pub mod units;
+
+pub use ty::Ty;
+
+use std::collections::BTreeSet;
+
+use indexmap::IndexMap;
+
+use crate::ast::{self, ItemKind};
+use crate::diagnostics::Diagnostics;
+use crate::ir;
+use crate::resolve::{DeclKind, Module, Resolved};
+use crate::source::Span;
+
+/// A stage's interface, known before bodies are checked so references can be typed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Sig {
+    /// (name, type, has a default)
+    pub inputs: Vec<(String, Ty, bool)>,
+    pub outputs: Vec<(String, Ty)>,
+    pub metrics: Vec<(String, Ty)>,
+}
+
+pub(crate) struct Checker<'a> {
+    pub module: &'a Module,
+    pub resolved: &'a Resolved,
+    /// Lowered components of already-checked imported modules, by module index.
+    pub imported_components: &'a [IndexMap<String, ir::Stage>],
+    pub diags: &'a mut Diagnostics,
+    pub sigs: IndexMap<String, Sig>,
+    pub param_types: IndexMap<String, Ty>,
+    pub used: BTreeSet<String>,
+    /// trial stage → its tune
+    pub trial_of: IndexMap<String, String>,
+    /// tune → its trial stage
+    pub tune_trials: IndexMap<String, String>,
+    /// References to stages seen while checking the current declaration.
+    pub pending_dependencies: Vec<(String, Span)>,
+    pub graph: ir::graph::Graph,
+    pub project_image: Option<String>,
+    pub components: IndexMap<String, ir::Stage>,
+    /// `for` block (top-level item index) → its loop variable and element type.
+    pub loop_vars: IndexMap<usize, (String, Ty)>,
+    /// Dependencies of trial templates, inherited by their tunes.
+    pub trial_dependencies: IndexMap<String, Vec<(String, Span)>>,
+}
+
+/// Checks every module (imports first) and returns the main module's program.
+pub fn check(resolved: &Resolved, sources: &crate::source::Sources, diagnostics: &mut Diagnostics) -> Option<ir::Program> {
+    // Modules are pushed in load order (main first); check in reverse so
+    // imported components are lowered before their users.
+    let mut components: Vec<IndexMap<String, ir::Stage>> = vec![IndexMap::new(); resolved.modules.len()];
+    let mut program = None;
+    for index in (0..resolved.modules.len()).rev() {
+        let module = &resolved.modules[index];
+        let mut checker = Checker::new(module, resolved, &components, diagnostics);
+        let result = checker.run(sources);
+        components[index] = std::mem::take(&mut checker.components);
+        if index == 0 {
+            program = Some(result);
+        }
+    }
+    program
+}
+
+impl<'a> Checker<'a> {
+    fn new(module: &'a Module, resolved: &'a Resolved, imported_components: &'a [IndexMap<String, ir::Stage>], diags: &'a mut Diagnostics) -> Checker<'a> {
+        Checker {
+            module,
+            resolved,
+            imported_components,
+            diags,
+            sigs: IndexMap::new(),
+            param_types: IndexMap::new(),
+            used: BTreeSet::new(),
+            trial_of: IndexMap::new(),
+            tune_trials: IndexMap::new(),
+            pending_dependencies: Vec::new(),
+            graph: ir::graph::Graph::default(),
+            project_image: None,
+            components: IndexMap::new(),
+            loop_vars: IndexMap::new(),
+            trial_dependencies: IndexMap::new(),
+        }
+    }
+
+    fn run(&mut self, sources: &crate::source::Sources) -> ir::Program {
+        let file = &self.module.ast;
+        self.collect_signatures();
+        let mut program = ir::Program {
+            file: sources.get(self.module.file).name.clone(),
+            doc: file.doc.as_ref().map(|d| d.text.clone()),
+            project: None,
+            params: Vec::new(),
+            secrets: Vec::new(),
+            volumes: Vec::new(),
+            datasets: Vec::new(),
+            notebooks: Vec::new(),
+            stages: Vec::new(),
+            tunes: Vec::new(),
+            models: Vec::new(),
+            serves: Vec::new(),
+            monitors: Vec::new(),
+            loops: Vec::new(),
+            graph: ir::graph::Graph::default(),
+        };
+        self.check_project(&mut program);
+        // Components first so step calls can instantiate them.
+        for item in &file.items {
+            if let ItemKind::Stage(stage) = &item.kind {
+                if stage.kind == ast::StageKind::Component {
+                    if let Some(lowered) = self.stage(stage, None) {
+                        self.components.insert(stage.name.name.clone(), lowered);
+                    }
+                }
+            }
+        }
+        for (index, item) in file.items.iter().enumerate() {
+            self.item(item, index, None, &mut program);
+        }
+        self.inherit_trial_dependencies();
+        self.check_names(&program);
+        self.warn_unused(&program);
+        let mut graph = std::mem::take(&mut self.graph);
+        let cycles = graph.sort();
+        self.diags.extend(cycles);
+        program.graph = graph;
+        program
+    }
+
+    /// Inputs, outputs and metrics of every step, train and component, and the types of params.
+    fn collect_signatures(&mut self) {
+        let file = &self.module.ast;
+        let mut items: Vec<&ast::Item> = Vec::new();
+        for item in &file.items {
+            match &item.kind {
+                ItemKind::For(block) => items.extend(block.items.iter()),
+                _ => items.push(item),
+            }
+        }
+        for item in items {
+            match &item.kind {
+                ItemKind::Param(param) => {
+                    let before = self.diags.len();
+                    let ty = self.type_expr(&param.ty);
+                    // Reported again when the param itself is checked.
+                    self.diags.truncate(before);
+                    self.param_types.insert(param.name.name.clone(), ty);
+                }
+                ItemKind::Stage(stage) => {
+                    let sig = self.stage_sig(stage);
+                    self.sigs.entry(stage.name.name.clone()).or_insert(sig);
+                }
+                ItemKind::StepCall(call) => {
+                    if let Some(sig) = self.component_sig(&call.component) {
+                        self.sigs.entry(call.name.name.clone()).or_insert(sig);
+                    }
+                }
+                ItemKind::Block(block) if block.kind == ast::BlockKind::Tune => {
+                    let trial = block.body.properties().find(|p| p.key.joined() == "trial").and_then(|p| p.value.as_path()).filter(|p| p.len() == 1).map(|p| p[0].name.clone());
+                    if let Some(trial) = trial {
+                        if self.module.decls.get(&trial).is_some_and(|d| matches!(d.kind, DeclKind::Step | DeclKind::Train)) {
+                            self.trial_of.entry(trial.clone()).or_insert(block.name.name.clone());
+                            self.tune_trials.insert(block.name.name.clone(), trial);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn stage_sig(&mut self, stage: &ast::StageDecl) -> Sig {
+        let before = self.diags.len();
+        let inputs = stage.inputs.iter().flatten().map(|i| (i.name.name.clone(), self.type_expr(&i.ty), i.default.is_some())).collect();
+        let outputs = stage.outputs.iter().flatten().map(|o| (o.name.name.clone(), self.type_expr(&o.ty))).collect();
+        let mut metrics = Vec::new();
+        for entry in &stage.body.entries {
+            if let ast::Entry::Fields(fields) = entry {
+                if fields.key.joined() == "metrics" {
+                    metrics.extend(fields.fields.iter().map(|f| (f.key.joined(), self.type_expr(&f.ty))));
+                }
+            }
+        }
+        // Type errors in signatures are reported when the stage is checked.
+        self.diags.truncate(before);
+        Sig { inputs, outputs, metrics }
+    }
+
+    /// The signature of `component` or `alias.component`.
+    fn component_sig(&mut self, path: &[ast::Ident]) -> Option<Sig> {
+        let (module, name) = match path {
+            [name] => (self.module, &name.name),
+            [alias, name] => {
+                let (index, _) = self.module.imports.get(&alias.name)?;
+                (&self.resolved.modules[*index], &name.name)
+            }
+            _ => return None,
+        };
+        let decl = module.decls.get(name).filter(|d| d.kind == DeclKind::Component)?;
+        let ItemKind::Stage(stage) = &module.ast.items[decl.item].kind else { return None };
+        Some(self.stage_sig(stage))
+    }
+}

@@ -1,0 +1,343 @@
+//! Property schemas: which properties each declaration kind accepts, their shapes, defaults and docs.
+//!
+//! This table is the single description of declaration bodies: the checker
+//! validates against it, and hover, completion and `docs/LANGUAGE.md` read it.
+
+use crate::typeck::Ty;
+
+/// What a property's value must look like.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shape {
+    Int { min: i64 },
+    Float,
+    Bool,
+    String,
+    Duration,
+    Quantity,
+    Cpu,
+    /// A percentage in 0..=100.
+    Percent,
+    Enum(EnumSet),
+    /// `cpu = 2` or `cpu = 2..4` (request..limit).
+    CpuOrRange,
+    QuantityOrRange,
+    /// `procs_per_node`: an int ≥ 1 or `auto`.
+    IntOrAuto,
+    /// `replicas`: `N` or `lo..hi` with 0 ≤ lo ≤ hi.
+    Replicas,
+    /// A command line: scalars, unit values and artifacts.
+    Run,
+    Strings,
+    Stages,
+    Secrets,
+    /// Free-form keys (`env`, `labels`).
+    FreeObject,
+    /// A nested block with its own properties.
+    Nested(Nested),
+    /// `k8s { dotted.path = value }`, checked by the build against the target schema.
+    K8sPatch,
+    /// `metrics { name: type }`.
+    Fields,
+    Trial,
+    Objective,
+    Algorithm,
+    EarlyStop,
+    Space,
+    Autoscale,
+    ModelDecl,
+    ServeDecl,
+    /// `model.artifact = STAGE.OUTPUT`.
+    Artifact,
+    /// A `bool` expression evaluated at run time.
+    Condition,
+    /// A five-field cron expression.
+    Cron,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nested {
+    Resources,
+    Transformer,
+    Local,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnumSet {
+    Framework,
+    Access,
+    ServeRuntime,
+    Protocol,
+    RuleAction,
+}
+
+impl EnumSet {
+    pub fn name(self) -> &'static str {
+        match self {
+            EnumSet::Framework => "framework",
+            EnumSet::Access => "access mode",
+            EnumSet::ServeRuntime => "serving runtime",
+            EnumSet::Protocol => "protocol",
+            EnumSet::RuleAction => "rule action",
+        }
+    }
+
+    pub fn values(self) -> &'static [&'static str] {
+        match self {
+            EnumSet::Framework => &["torch", "deepspeed", "jax", "tensorflow", "mpi", "mlx", "xgboost", "custom"],
+            EnumSet::Access => &["read_write_once", "read_only_many", "read_write_many", "read_write_once_pod"],
+            EnumSet::ServeRuntime => &[
+                "sklearn",
+                "xgboost",
+                "lightgbm",
+                "pytorch",
+                "tensorflow",
+                "onnx",
+                "triton",
+                "huggingface",
+                "custom",
+            ],
+            EnumSet::Protocol => &["v1", "v2"],
+            EnumSet::RuleAction => &["alert", "retrain"],
+        }
+    }
+
+    pub fn ty(self) -> Ty {
+        Ty::Enum(self.name().to_string())
+    }
+}
+
+/// One property of a declaration body.
+#[derive(Debug)]
+pub struct PropertySpec {
+    pub name: &'static str,
+    pub shape: Shape,
+    pub required: bool,
+    /// The default, as kfl source, when there is one.
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+const fn prop(name: &'static str, shape: Shape, doc: &'static str) -> PropertySpec {
+    PropertySpec { name, shape, required: false, default: None, doc }
+}
+
+const fn required(name: &'static str, shape: Shape, doc: &'static str) -> PropertySpec {
+    PropertySpec { name, shape, required: true, default: None, doc }
+}
+
+const fn defaulted(name: &'static str, shape: Shape, default: &'static str, doc: &'static str) -> PropertySpec {
+    PropertySpec { name, shape, required: false, default: Some(default), doc }
+}
+
+pub const PROJECT: &[PropertySpec] = &[
+    prop("namespace", Shape::String, "Kubernetes namespace of every generated object."),
+    prop("image", Shape::String, "Default container image for stages and notebooks."),
+    prop("registry", Shape::String, "URL of the Kubeflow Model Registry that `model` declarations register into."),
+    prop("labels", Shape::FreeObject, "Labels added to every generated object."),
+];
+
+pub const SECRET: &[PropertySpec] = &[
+    required("k8s", Shape::String, "Name of the Kubernetes Secret; locally the keys are read from the environment."),
+    prop("keys", Shape::Strings, "Keys of the Secret exposed as environment variables."),
+];
+
+pub const VOLUME: &[PropertySpec] = &[
+    required("size", Shape::Quantity, "Requested storage, e.g. `10Gi`."),
+    defaulted("access", Shape::Enum(EnumSet::Access), "read_write_once", "Access mode of the PersistentVolumeClaim."),
+    prop("class", Shape::String, "StorageClass name; the cluster default when omitted."),
+];
+
+pub const DATASET: &[PropertySpec] = &[
+    required("uri", Shape::String, "A path relative to the file, or an `s3://`, `gs://`, `hf://` or `pvc://VOLUME/path` URI."),
+    prop("description", Shape::String, "What the data is."),
+];
+
+pub const NOTEBOOK: &[PropertySpec] = &[
+    prop("image", Shape::String, "Notebook server image; the project's image when omitted."),
+    prop("cpu", Shape::CpuOrRange, "CPU request (= limit), or `request..limit`."),
+    prop("memory", Shape::QuantityOrRange, "Memory request (= limit), or `request..limit`."),
+    prop("gpu", Shape::Int { min: 0 }, "Number of `nvidia.com/gpu`."),
+    prop("resources", Shape::Nested(Nested::Resources), "`cpu`, `memory` and `gpu` grouped."),
+    prop("env", Shape::FreeObject, "Environment variables."),
+    prop("k8s", Shape::K8sPatch, "A patch merged into the generated Notebook."),
+];
+
+/// Properties shared by `component`, `step` and `train` bodies.
+pub const STAGE_COMMON: &[PropertySpec] = &[
+    prop("image", Shape::String, "Container image; the project's image when omitted."),
+    required("run", Shape::Run, "Command and arguments. Artifacts become paths, scalars values."),
+    prop("env", Shape::FreeObject, "Environment variables."),
+    prop("metrics", Shape::Fields, "Metrics printed on stdout as `name=value` lines (Katib's StdOut format)."),
+    prop("cpu", Shape::CpuOrRange, "CPU request (= limit), or `request..limit`."),
+    prop("memory", Shape::QuantityOrRange, "Memory request (= limit), or `request..limit`."),
+    prop("gpu", Shape::Int { min: 0 }, "Number of `nvidia.com/gpu`."),
+    prop("resources", Shape::Nested(Nested::Resources), "`cpu`, `memory` and `gpu` grouped."),
+    defaulted("retries", Shape::Int { min: 0 }, "0", "Retries after a failure, with exponential backoff."),
+    prop("timeout", Shape::Duration, "Kill the stage after this long."),
+    defaulted("cache", Shape::Bool, "true", "Reuse outputs when command, inputs, params, env and image are unchanged."),
+    prop("after", Shape::Stages, "Stages that must finish first, besides data dependencies."),
+    prop("when", Shape::Condition, "Run only when this is true; skipped otherwise (and so are dependants)."),
+    defaulted("always", Shape::Bool, "false", "Run even when upstream stages failed (an exit handler)."),
+    prop("secrets", Shape::Secrets, "Secrets exposed to the process as environment variables."),
+    prop("local", Shape::Nested(Nested::Local), "Overrides used by `kfl run` only (e.g. a different `run`)."),
+    prop("k8s", Shape::K8sPatch, "A patch merged into the generated manifest."),
+];
+
+pub const TRAIN_EXTRA: &[PropertySpec] = &[
+    required("framework", Shape::Enum(EnumSet::Framework), "Training framework; picks the Trainer runtime."),
+    defaulted("nodes", Shape::Int { min: 1 }, "1", "Number of nodes (`numNodes`)."),
+    defaulted("procs_per_node", Shape::IntOrAuto, "auto", "Processes per node (`numProcPerNode`)."),
+    prop("runtime", Shape::String, "ClusterTrainingRuntime name; default from the framework."),
+];
+
+pub const TUNE: &[PropertySpec] = &[
+    required("trial", Shape::Trial, "The `train` or `step` whose inputs are searched."),
+    required("objective", Shape::Objective, "`maximize(METRIC)` or `minimize(METRIC)` over the trial's metrics."),
+    prop("goal", Shape::Float, "Stop the search when the objective reaches this value."),
+    defaulted("algorithm", Shape::Algorithm, "random()", "Search algorithm."),
+    defaulted("trials", Shape::Int { min: 1 }, "10", "Maximum number of trials (`maxTrialCount`)."),
+    defaulted("parallel", Shape::Int { min: 1 }, "1", "Trials run at once (`parallelTrialCount`)."),
+    prop("max_failed", Shape::Int { min: 0 }, "Abort after this many failed trials; default `trials`."),
+    prop("early_stop", Shape::EarlyStop, "`median(min_trials = N, start_step = S)`."),
+    prop("space", Shape::Space, "The searched inputs and their distributions."),
+    prop("after", Shape::Stages, "Stages that must finish first."),
+    prop("when", Shape::Condition, "Run only when this is true."),
+    prop("k8s", Shape::K8sPatch, "A patch merged into the generated Katib Experiment."),
+];
+
+pub const MODEL: &[PropertySpec] = &[
+    prop("artifact", Shape::Artifact, "The stage output holding the model (exactly one of `artifact`, `uri`)."),
+    prop("uri", Shape::String, "An existing model's URI (exactly one of `artifact`, `uri`)."),
+    prop("format", Shape::String, "Model format, e.g. `\"sklearn\"`, `\"onnx\"`."),
+    defaulted("version", Shape::String, "next", "Version; the next one when omitted."),
+    prop("description", Shape::String, "What the model is."),
+    prop("labels", Shape::FreeObject, "Labels stored with the version."),
+    prop("when", Shape::Condition, "Register only when this is true."),
+    prop("after", Shape::Stages, "Stages that must finish first."),
+];
+
+pub const SERVE: &[PropertySpec] = &[
+    required("model", Shape::ModelDecl, "The `model` declaration to serve."),
+    required("runtime", Shape::Enum(EnumSet::ServeRuntime), "Serving runtime (model format), or `custom` with `run`."),
+    prop("image", Shape::String, "Image of a custom predictor; the project's image when omitted."),
+    prop("run", Shape::Run, "Custom predictor command; `model_dir` and `port` are in scope."),
+    prop("args", Shape::Run, "Extra arguments for a built-in runtime's server."),
+    defaulted("protocol", Shape::Enum(EnumSet::Protocol), "v2", "Inference protocol."),
+    defaulted("replicas", Shape::Replicas, "1", "`N`, or `lo..hi` for autoscaling (`0..N` scales to zero)."),
+    prop("autoscale", Shape::Autoscale, "`concurrency(N)`, `rps(N)`, `cpu(P%)` or `memory(P%)`."),
+    prop("canary", Shape::Percent, "Share of traffic for the newest version."),
+    prop("transformer", Shape::Nested(Nested::Transformer), "A pre/post-processing container `{ image, run }`."),
+    prop("env", Shape::FreeObject, "Environment variables of the predictor."),
+    prop("cpu", Shape::CpuOrRange, "CPU request (= limit), or `request..limit`."),
+    prop("memory", Shape::QuantityOrRange, "Memory request (= limit), or `request..limit`."),
+    prop("gpu", Shape::Int { min: 0 }, "Number of `nvidia.com/gpu`."),
+    prop("resources", Shape::Nested(Nested::Resources), "`cpu`, `memory` and `gpu` grouped."),
+    prop("local", Shape::Nested(Nested::Local), "Overrides used by `kfl run`/`kfl serve` only."),
+    prop("k8s", Shape::K8sPatch, "A patch merged into the generated InferenceService."),
+];
+
+pub const MONITOR: &[PropertySpec] = &[
+    required("service", Shape::ServeDecl, "The `serve` to watch."),
+    prop("schedule", Shape::Cron, "Periodic retraining, as a cron expression."),
+];
+
+pub const RULE: &[PropertySpec] = &[
+    required("when", Shape::Condition, "Condition over `error_rate`, `latency_p50|p95|p99`, `requests_per_second`."),
+    prop("for", Shape::Duration, "How long the condition must hold."),
+    required("then", Shape::Enum(EnumSet::RuleAction), "`alert` or `retrain` (reruns this file's pipeline)."),
+];
+
+pub const RESOURCES: &[PropertySpec] = &[
+    prop("cpu", Shape::CpuOrRange, "CPU request (= limit), or `request..limit`."),
+    prop("memory", Shape::QuantityOrRange, "Memory request (= limit), or `request..limit`."),
+    prop("gpu", Shape::Int { min: 0 }, "Number of `nvidia.com/gpu`."),
+];
+
+pub const TRANSFORMER: &[PropertySpec] = &[
+    prop("image", Shape::String, "Transformer image; the project's image when omitted."),
+    required("run", Shape::Run, "Transformer command."),
+    prop("env", Shape::FreeObject, "Environment variables."),
+    prop("resources", Shape::Nested(Nested::Resources), "`cpu`, `memory` and `gpu`."),
+];
+
+pub const LOCAL: &[PropertySpec] = &[
+    prop("run", Shape::Run, "The command `kfl run` uses instead of `run`."),
+    prop("env", Shape::FreeObject, "Extra environment variables for local runs."),
+];
+
+pub fn nested(nested: Nested) -> &'static [PropertySpec] {
+    match nested {
+        Nested::Resources => RESOURCES,
+        Nested::Transformer => TRANSFORMER,
+        Nested::Local => LOCAL,
+    }
+}
+
+/// Serving metrics in scope inside `monitor` rules.
+pub const SERVING_METRICS: &[(&str, Ty)] = &[
+    ("error_rate", Ty::Percent),
+    ("latency_p50", Ty::Duration),
+    ("latency_p95", Ty::Duration),
+    ("latency_p99", Ty::Duration),
+    ("requests_per_second", Ty::Float),
+];
+
+/// An argument of a call a property gives meaning to.
+#[derive(Debug)]
+pub struct ArgSpec {
+    pub name: &'static str,
+    pub ty: ArgTy,
+    pub required: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgTy {
+    Int { min: i64 },
+    Float,
+    /// A searched parameter of the trial (hyperband's `resource`).
+    SearchedParam,
+    Percent,
+}
+
+const fn arg(name: &'static str, ty: ArgTy) -> ArgSpec {
+    ArgSpec { name, ty, required: false }
+}
+
+pub const SEED: ArgSpec = arg("seed", ArgTy::Int { min: 0 });
+
+/// Algorithms and their optional arguments (every one accepts `seed`).
+pub const ALGORITHMS: &[(&str, &[ArgSpec])] = &[
+    ("random", &[]),
+    ("grid", &[]),
+    ("tpe", &[arg("startup_trials", ArgTy::Int { min: 1 }), arg("candidates", ArgTy::Int { min: 1 }), arg("gamma", ArgTy::Float), arg("prior_weight", ArgTy::Float)]),
+    ("bayesian", &[arg("initial_points", ArgTy::Int { min: 1 })]),
+    ("cmaes", &[arg("sigma", ArgTy::Float), arg("population", ArgTy::Int { min: 2 })]),
+    ("hyperband", &[ArgSpec { name: "resource", ty: ArgTy::SearchedParam, required: true }, arg("eta", ArgTy::Int { min: 2 })]),
+    ("sobol", &[]),
+];
+
+pub const EARLY_STOP: &[(&str, &[ArgSpec])] =
+    &[("median", &[arg("min_trials", ArgTy::Int { min: 1 }), arg("start_step", ArgTy::Int { min: 1 })])];
+
+pub const AUTOSCALE: &[&str] = &["concurrency", "rps", "cpu", "memory"];
+
+pub const DISTRIBUTIONS: &[&str] =
+    &["uniform", "loguniform", "normal", "lognormal", "quniform", "randint", "choice"];
+
+/// Parameters of a call that names an output or input: `objective`'s `maximize(accuracy)`.
+pub const OBJECTIVES: &[&str] = &["maximize", "minimize"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_property_has_a_doc_and_unique_name() {
+        for table in [PROJECT, SECRET, VOLUME, DATASET, NOTEBOOK, STAGE_COMMON, TRAIN_EXTRA, TUNE, MODEL, SERVE, MONITOR, RULE, RESOURCES, TRANSFORMER, LOCAL] {
+            for (i, spec) in table.iter().enumerate() {
+                assert!(!spec.doc.is_empty(), "{} has no doc", spec.name);
+                assert!(table[i + 1..].iter().all(|o| o.name != spec.name), "{} twice", spec.name);
+            }
+        }
+    }
+}
