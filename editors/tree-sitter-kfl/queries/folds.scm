@@ -1,0 +1,9 @@
+[
+  (block)
+  (for_body)
+  (parameters)
+  (outputs)
+  (list)
+  (arguments)
+  (block_comment)
+] @fold

@@ -1,0 +1,2 @@
+" Vim filetype detection for KFL (.kfl)
+autocmd BufNewFile,BufRead *.kfl setfiletype kfl
