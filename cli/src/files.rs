@@ -10,7 +10,9 @@ pub struct DiskLoader;
 impl Loader for DiskLoader {
     fn load(&self, from: &str, relative: &str) -> Result<(String, String), String> {
         let name = join_relative(from, relative);
-        std::fs::read_to_string(&name).map(|text| (name.clone(), text)).map_err(|e| format!("`{name}`: {}", describe_io(&e)))
+        std::fs::read_to_string(&name)
+            .map(|text| (name.clone(), text))
+            .map_err(|e| format!("`{name}`: {}", describe_io(&e)))
     }
 }
 

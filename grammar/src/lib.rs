@@ -13,9 +13,29 @@ pub struct KflParser;
 /// keywords only where they start a declaration or statement. Editors
 /// highlight each of these; a tidy test checks the list against `kfl.pest`.
 pub const KEYWORDS: &[&str] = &[
-    "import", "as", "project", "param", "secret", "volume", "dataset", "notebook", "component",
-    "step", "train", "tune", "model", "serve", "monitor", "for", "in", "mount", "at", "rule", "if",
-    "then", "else",
+    "import",
+    "as",
+    "project",
+    "param",
+    "secret",
+    "volume",
+    "dataset",
+    "notebook",
+    "component",
+    "step",
+    "train",
+    "tune",
+    "model",
+    "serve",
+    "monitor",
+    "for",
+    "in",
+    "mount",
+    "at",
+    "rule",
+    "if",
+    "then",
+    "else",
 ];
 
 /// Words that can never be identifiers.

@@ -53,9 +53,7 @@ fn keyword_list_matches_the_grammar() {
         let name = format!("kw_{keyword} ");
         let literal = format!("\"{keyword}\" ~ !ident_char");
         assert!(
-            kfl_grammar::GRAMMAR_SOURCE
-                .lines()
-                .any(|line| line.starts_with(&name) && line.contains(&literal)),
+            kfl_grammar::GRAMMAR_SOURCE.lines().any(|line| line.starts_with(&name) && line.contains(&literal)),
             "KEYWORDS lists `{keyword}` but kfl.pest has no matching `kw_{keyword}` rule"
         );
     }

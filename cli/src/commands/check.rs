@@ -44,7 +44,10 @@ pub fn run(args: Args) -> Status {
         }
     };
     if paths.is_empty() {
-        eprintln!("error: no .kfl files found under {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "error: no .kfl files found under {}",
+            args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
         return Status::Usage;
     }
     let style = super::text_style();
@@ -80,7 +83,12 @@ pub fn run(args: Args) -> Status {
     let failed = errors > 0 || (args.deny == Some(Deny::Warnings) && warnings > 0);
     if args.format == Format::Human {
         let files = if paths.len() == 1 { "1 file".to_string() } else { format!("{} files", paths.len()) };
-        let _ = writeln!(stderr, "checked {files}: {errors} error{}, {warnings} warning{}", plural(errors), plural(warnings));
+        let _ = writeln!(
+            stderr,
+            "checked {files}: {errors} error{}, {warnings} warning{}",
+            plural(errors),
+            plural(warnings)
+        );
     }
     if failed { Status::UserErrors } else { Status::Ok }
 }

@@ -38,10 +38,13 @@ pub fn run(args: Args) -> Status {
         eprintln!("{}", render::render_all(&sources, &errors, super::text_style()));
         return Status::UserErrors;
     };
-    print!("{}", match args.format {
-        Format::Dot => dot(&program.graph),
-        Format::Mermaid => mermaid(&program.graph),
-    });
+    print!(
+        "{}",
+        match args.format {
+            Format::Dot => dot(&program.graph),
+            Format::Mermaid => mermaid(&program.graph),
+        }
+    );
     Status::Ok
 }
 

@@ -103,10 +103,7 @@ impl Code {
 
     /// Looks a code up by number (`E0101`, case-insensitive) or name.
     pub fn parse(text: &str) -> Option<Code> {
-        Code::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str().eq_ignore_ascii_case(text) || c.name() == text)
+        Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(text) || c.name() == text)
     }
 
     pub fn explanation(self) -> Explanation {

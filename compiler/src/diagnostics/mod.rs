@@ -125,9 +125,7 @@ impl Diagnostics {
 
     /// Sorted by file, position, then code; exact duplicates removed.
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
-        self.items.sort_by(|a, b| {
-            (a.primary.span, a.code, &a.message).cmp(&(b.primary.span, b.code, &b.message))
-        });
+        self.items.sort_by(|a, b| (a.primary.span, a.code, &a.message).cmp(&(b.primary.span, b.code, &b.message)));
         self.items.dedup();
         self.items
     }

@@ -30,6 +30,10 @@ impl<'a> Comments<'a> {
         }
     }
 
+    pub fn kind(&self, index: usize) -> Option<CommentKind> {
+        self.list.get(index).map(|comment| comment.kind)
+    }
+
     pub fn start(&self, index: usize) -> usize {
         self.list.get(index).map_or(0, |comment| comment.start)
     }
@@ -85,6 +89,20 @@ impl<'a> Comments<'a> {
             }
         }
         taken
+    }
+
+    /// `end` moved back over blanks and whole comments, but not before
+    /// `start`: some node spans run on over the trivia that follows them.
+    pub fn trim_end(&self, start: usize, mut end: usize) -> usize {
+        loop {
+            let Some(text) = self.src.get(start..end) else { return end };
+            end = start + text.trim_end().len();
+            let before = self.list.partition_point(|comment| comment.start < end);
+            match before.checked_sub(1).and_then(|index| self.list.get(index)) {
+                Some(comment) if comment.start >= start && comment.end >= end => end = comment.start,
+                _ => return end,
+            }
+        }
     }
 
     /// Whether the source between two offsets holds a blank line.

@@ -60,9 +60,13 @@ impl Printer<'_> {
                 }
             }
         }
-        let chunks = self.sequence(elements, (lo, hi), ",", |element| element.span, |printer, element| {
-            (Node::plain(printer.expr(element, (indent + 1) * 2, indent + 1)), None)
-        });
+        let chunks = self.sequence(
+            elements,
+            (lo, hi),
+            ",",
+            |element| element.span,
+            |printer, element| (Node::plain(printer.expr(element, (indent + 1) * 2, indent + 1)), None),
+        );
         bracketed("[", &assemble(chunks, Blanks::AsWritten), indent, "]")
     }
 
@@ -77,12 +81,18 @@ impl Printer<'_> {
                 }
             }
         }
-        let chunks = self.sequence(args, (lo, hi), ",", |arg| arg.span, |printer, arg| {
-            let mut text = arg.name.as_ref().map(|name| format!("{} = ", name.name)).unwrap_or_default();
-            let value = printer.expr(&arg.value, (indent + 1) * 2 + width(&text), indent + 1);
-            text.push_str(&value);
-            (Node::plain(text), None)
-        });
+        let chunks = self.sequence(
+            args,
+            (lo, hi),
+            ",",
+            |arg| arg.span,
+            |printer, arg| {
+                let mut text = arg.name.as_ref().map(|name| format!("{} = ", name.name)).unwrap_or_default();
+                let value = printer.expr(&arg.value, (indent + 1) * 2 + width(&text), indent + 1);
+                text.push_str(&value);
+                (Node::plain(text), None)
+            },
+        );
         bracketed("(", &assemble(chunks, Blanks::AsWritten), indent, ")")
     }
 
@@ -94,12 +104,12 @@ impl Printer<'_> {
         if block.entries.is_empty() && !has_comments {
             return "{}".to_string();
         }
-        if !has_comments && !self.spans_lines(lo, hi) {
-            if let Some(flat) = self.flat_block(block, false) {
-                if column + width(&flat) <= MAX_WIDTH {
-                    return flat;
-                }
-            }
+        if !has_comments
+            && !self.spans_lines(lo, hi)
+            && let Some(flat) = self.flat_block(block, false)
+            && column + width(&flat) <= MAX_WIDTH
+        {
+            return flat;
         }
         self.entries_block(block, indent)
     }

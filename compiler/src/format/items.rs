@@ -7,7 +7,8 @@ use crate::ast::*;
 impl Printer<'_> {
     pub(super) fn file(&mut self, file: &File) -> String {
         let bounds = (0, self.comments.src().len());
-        let chunks = self.sequence(&file.items, bounds, "", |item| item.span, |printer, item| printer.item_node(item, 0));
+        let chunks =
+            self.sequence(&file.items, bounds, "", |item| item.span, |printer, item| printer.item_node(item, 0));
         let text = render_lines(&assemble(chunks, Blanks::BetweenItems), 0);
         if text.is_empty() { text } else { text + "\n" }
     }
@@ -15,7 +16,7 @@ impl Printer<'_> {
     fn item_node(&mut self, item: &Item, indent: usize) -> (Node, Option<u8>) {
         let text = self.item(item, indent);
         let tag = match item.kind {
-            ItemKind::Import(_) => Some(0),
+            ItemKind::Import(_) => Some(super::IMPORT),
             ItemKind::Param(_) => Some(1),
             ItemKind::StepCall(_) => Some(2),
             _ => None,
@@ -69,14 +70,19 @@ impl Printer<'_> {
                 let mut text = format!("for {} in ", for_block.var.name);
                 let iterable = self.expr(&for_block.iterable, column + width(&text), indent);
                 text.push_str(&iterable);
-                let bounds = (for_block.iterable.span.end as usize, item.span.end as usize);
+                let iterable_span = for_block.iterable.span;
+                let iterable_end = self.comments.trim_end(iterable_span.start as usize, iterable_span.end as usize);
+                let bounds = (iterable_end, item.span.end as usize);
                 if for_block.items.is_empty() && !self.comments.any_within(bounds.0, bounds.1) {
                     return text + " {}";
                 }
-                let chunks =
-                    self.sequence(&for_block.items, bounds, "", |inner| inner.span, |printer, inner| {
-                        printer.item_node(inner, indent + 1)
-                    });
+                let chunks = self.sequence(
+                    &for_block.items,
+                    bounds,
+                    "",
+                    |inner| inner.span,
+                    |printer, inner| printer.item_node(inner, indent + 1),
+                );
                 text + " " + &bracketed("{", &assemble(chunks, Blanks::BetweenItems), indent, "}")
             }
         }
@@ -107,7 +113,7 @@ impl Printer<'_> {
     fn inputs(&mut self, inputs: &[Input], stage: &StageDecl, column: usize, after: usize, indent: usize) -> String {
         let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else { return "()".to_string() };
         let lo = stage.name.span.end as usize;
-        let last_end = last.span.end as usize;
+        let last_end = self.comments.trim_end(last.span.start as usize, last.span.end as usize);
         let hi = self.comments.closing_after(last_end, b')').unwrap_or(last_end);
         if !self.comments.any_within(lo, hi) {
             let flat: Option<Vec<String>> = inputs
@@ -128,15 +134,21 @@ impl Printer<'_> {
                 }
             }
         }
-        let chunks = self.sequence(inputs, (lo, hi), ",", |input| input.span, |printer, input| {
-            let mut text = format!("{}: {}", input.name.name, type_text(&input.ty));
-            if let Some(default) = &input.default {
-                text.push_str(" = ");
-                let value = printer.expr(default, (indent + 1) * 2 + width(&text), indent + 1);
-                text.push_str(&value);
-            }
-            (Node::plain(text), None)
-        });
+        let chunks = self.sequence(
+            inputs,
+            (lo, hi),
+            ",",
+            |input| input.span,
+            |printer, input| {
+                let mut text = format!("{}: {}", input.name.name, type_text(&input.ty));
+                if let Some(default) = &input.default {
+                    text.push_str(" = ");
+                    let value = printer.expr(default, (indent + 1) * 2 + width(&text), indent + 1);
+                    text.push_str(&value);
+                }
+                (Node::plain(text), None)
+            },
+        );
         bracketed("(", &assemble(chunks, Blanks::AsWritten), indent, ")")
     }
 
@@ -201,8 +213,13 @@ impl Printer<'_> {
         if !self.comments.any_within(lo, hi) && !self.spans_lines(lo, hi) && column + width(&flat) <= MAX_WIDTH {
             return flat;
         }
-        let chunks =
-            self.sequence(&fields.fields, (lo, hi), "", |field| field.span, |_, field| (Node::plain(field_text(field)), None));
+        let chunks = self.sequence(
+            &fields.fields,
+            (lo, hi),
+            "",
+            |field| field.span,
+            |_, field| (Node::plain(field_text(field)), None),
+        );
         bracketed("{", &assemble(chunks, Blanks::AsWritten), indent, "}")
     }
 

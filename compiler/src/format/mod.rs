@@ -6,9 +6,10 @@
 //!   an empty body is `{}`. The `=` signs of consecutive one-line properties
 //!   line up, and a one-line `key { … }` (an object or a `metrics` field
 //!   list) lines its `{` up with them: `labels    { team = "ml" }`. A blank
-//!   line, an entry that spans several lines, or a `rule` ends
-//!   such a run; `mount` lines do not take part and do not end it;
-//!   consecutive one-line `rule`s line up their `{` among themselves.
+//!   line, an entry that spans several lines, or a `rule` ends such a run;
+//!   `mount` lines do not take part and do not end it (own-line comments
+//!   neither); consecutive one-line `rule`s line up their `{` among
+//!   themselves.
 //! * `key { … }` and `key = { … }` are kept as written. An object, a
 //!   `metrics` list or a `rule` body that was written on one line stays on
 //!   one line (`{ a = 1, b = 2 }`) if it fits in [`MAX_WIDTH`] columns and
@@ -32,8 +33,10 @@
 //!   node that follows it (or before the closing bracket when nothing
 //!   follows); a comment after a node on the same line stays there. A `///`
 //!   always goes on its own line, since it documents what follows. A comment
-//!   inside an expression that has no line of its own (`a = 1 + /* x */ 2`)
-//!   moves above the entry. The file's doc comment is one such leading
+//!   inside an expression, where no line of its own is possible, moves to
+//!   the end of the line when the entry prints as one line
+//!   (`a = 1 + /* x */ 2` becomes `a = 1 + 2 /* x */`; a `//` one goes
+//!   last), and above the entry otherwise. The file's doc comment is a leading
 //!   comment; the blank line after it is kept, as it is what makes it the
 //!   file's doc (above a first `import` it may have none).
 //!
@@ -50,7 +53,11 @@ mod tests;
 use crate::diagnostics::Diagnostic;
 use crate::source::{FileId, Span};
 use crate::syntax;
+use crate::syntax::trivia::CommentKind;
 use comments::Comments;
+
+/// The item tag of imports (see [`Chunk::tag`]).
+const IMPORT: u8 = 0;
 
 /// The width that one-line forms must fit in to be chosen.
 pub const MAX_WIDTH: usize = 100;
@@ -146,7 +153,8 @@ impl Printer<'_> {
         let mut previous_end: Option<usize> = None;
         for element in elements {
             let span = span_of(element);
-            let (start, end) = (span.start as usize, span.end as usize);
+            let start = span.start as usize;
+            let end = self.comments.trim_end(start, span.end as usize);
             let leading = self.comments.take_range(lo, start);
             let (mut lines, blank_before_comments, cursor) = self.comment_lines(&leading, previous_end);
             let blank_before_element = cursor.is_some_and(|cursor| self.comments.blank_line_between(cursor, start));
@@ -159,23 +167,20 @@ impl Printer<'_> {
                 blank_before_comments
             };
             let (mut node, tag) = render(self, element);
-            // Whatever the element could not place inside itself goes above it.
-            let hoisted = self.comments.take_range(lo, end);
-            let mut element_end = end;
             if node.tail.is_empty() {
                 node.head.push_str(suffix);
             } else {
                 node.tail.push_str(suffix);
             }
-            for index in self.comments.take_trailing(end, hi) {
-                node.trailing.push(' ');
-                node.trailing.push_str(&self.comments.text(index));
-                element_end = self.comments.end(index);
-            }
-            let mut chunk_lines: Vec<Line> = hoisted.iter().map(|&index| Line::Comment(self.comments.text(index))).collect();
-            chunk_lines.append(&mut lines);
-            chunk_lines.push(Line::Node(node));
-            chunks.push(Chunk { lines: chunk_lines, blank_before, tag, dangling: false });
+            // Whatever the element could not place inside itself.
+            let unplaced = self.comments.take_range(lo, end);
+            let trailing = self.comments.take_trailing(end, hi);
+            let element_end = trailing.last().map_or(end, |&index| self.comments.end(index));
+            // Only the file's doc can stand first at the top with no blank line after it.
+            let file_doc_above_import = lo == 0 && previous_end.is_none() && tag == Some(IMPORT);
+            self.place(&mut lines, &mut node, &unplaced, &trailing, file_doc_above_import);
+            lines.push(Line::Node(node));
+            chunks.push(Chunk { lines, blank_before, tag, dangling: false });
             previous_end = Some(element_end);
         }
         let dangling = self.comments.take_range(lo, hi);
@@ -186,13 +191,65 @@ impl Printer<'_> {
         chunks
     }
 
+    /// Puts the comments found inside an element (`unplaced`) and after it on
+    /// its line (`trailing`). On a one-line element they all trail, the one
+    /// `//` comment last; otherwise the unplaced ones go above the element,
+    /// below its leading comments but never between a `///` block and what
+    /// it documents.
+    fn place(
+        &self,
+        lines: &mut Vec<Line>,
+        node: &mut Node,
+        unplaced: &[usize],
+        trailing: &[usize],
+        file_doc_above_import: bool,
+    ) {
+        let one_line = !node.head.contains('\n') && !node.tail.contains('\n');
+        let all = unplaced.iter().chain(trailing);
+        let line_comments = all.clone().filter(|&&index| self.comments.kind(index) == Some(CommentKind::Line)).count();
+        let plain = unplaced.iter().all(|&index| {
+            self.comments.kind(index) != Some(CommentKind::Doc) && !self.comments.text(index).contains('\n')
+        });
+        if one_line && plain && line_comments <= 1 {
+            let (line, blocks): (Vec<usize>, Vec<usize>) =
+                all.partition(|&&index| self.comments.kind(index) == Some(CommentKind::Line));
+            for index in blocks.into_iter().chain(line) {
+                node.trailing.push(' ');
+                node.trailing.push_str(&self.comments.text(index));
+            }
+            return;
+        }
+        for &index in trailing {
+            node.trailing.push(' ');
+            node.trailing.push_str(&self.comments.text(index));
+        }
+        if unplaced.is_empty() {
+            return;
+        }
+        let mut at = lines.len();
+        while at > 0 && matches!(&lines[at - 1], Line::Comment(text) if is_doc(text)) {
+            at -= 1;
+        }
+        if at == 0 && file_doc_above_import {
+            at = lines.len();
+        }
+        let mut moved: Vec<Line> = unplaced.iter().map(|&index| Line::Comment(self.comments.text(index))).collect();
+        if unplaced.iter().any(|&index| self.comments.kind(index) == Some(CommentKind::Doc)) {
+            // A `///` from inside an expression documents nothing; the blank
+            // line keeps it from documenting the element.
+            moved.push(Line::Blank);
+        }
+        lines.splice(at..at, moved);
+    }
+
     /// Own-line comments, keeping blank lines between them. Returns the lines,
     /// whether a blank line came before the first, and where the last ends.
     fn comment_lines(&self, indices: &[usize], mut cursor: Option<usize>) -> (Vec<Line>, bool, Option<usize>) {
         let mut lines = Vec::new();
         let mut blank_before_first = false;
         for (position, &index) in indices.iter().enumerate() {
-            let blank = cursor.is_some_and(|cursor| self.comments.blank_line_between(cursor, self.comments.start(index)));
+            let blank =
+                cursor.is_some_and(|cursor| self.comments.blank_line_between(cursor, self.comments.start(index)));
             if position == 0 {
                 blank_before_first = blank;
             } else if blank {
@@ -287,6 +344,10 @@ fn alignment_widths(lines: &[Line]) -> Vec<usize> {
     }
     flush(&mut run, &mut widths);
     widths
+}
+
+fn is_doc(comment: &str) -> bool {
+    comment.starts_with("///") && !comment.starts_with("////")
 }
 
 fn indentation(indent: usize) -> String {

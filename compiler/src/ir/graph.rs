@@ -101,7 +101,8 @@ impl Graph {
                 indegree[graph[to]] += 1;
             }
         }
-        let mut ready: std::collections::BTreeSet<usize> = (0..self.nodes.len()).filter(|i| indegree[*i] == 0).collect();
+        let mut ready: std::collections::BTreeSet<usize> =
+            (0..self.nodes.len()).filter(|i| indegree[*i] == 0).collect();
         let mut order = Vec::with_capacity(self.nodes.len());
         while let Some(next) = ready.pop_first() {
             order.push(self.nodes[next].name.clone());
@@ -145,11 +146,19 @@ impl Graph {
         let mut diagnostic = Diagnostic::error(
             Code::DependencyCycle,
             format!("dependency cycle: {}", cycle.join(" → ")),
-            Label::new(first, format!("`{}` depends on `{}` here", edges.first().map_or("", |e| &e.to), edges.first().map_or("", |e| &e.from))),
+            Label::new(
+                first,
+                format!(
+                    "`{}` depends on `{}` here",
+                    edges.first().map_or("", |e| &e.to),
+                    edges.first().map_or("", |e| &e.from)
+                ),
+            ),
         )
         .with_help("stages must form a DAG: remove one of these references or `after` entries");
         for edge in edges.iter().skip(1) {
-            diagnostic = diagnostic.with_label(Label::new(edge.span, format!("`{}` depends on `{}` here", edge.to, edge.from)));
+            diagnostic =
+                diagnostic.with_label(Label::new(edge.span, format!("`{}` depends on `{}` here", edge.to, edge.from)));
         }
         diagnostic
     }

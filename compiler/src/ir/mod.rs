@@ -327,3 +327,8 @@ pub struct Monitor {
     #[serde(skip)]
     pub span: Span,
 }
+
+/// Pretty JSON of a program (for `kfl debug ir` and snapshots).
+pub fn to_json(program: &Program) -> String {
+    serde_json::to_string_pretty(program).unwrap_or_default()
+}

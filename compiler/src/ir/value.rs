@@ -72,7 +72,7 @@ pub struct Cpu {
 impl Cpu {
     /// Kubernetes form: `2` for whole cores, `500m` otherwise.
     pub fn to_kubernetes(self) -> String {
-        if self.millis % 1000 == 0 { (self.millis / 1000).to_string() } else { format!("{}m", self.millis) }
+        if self.millis.is_multiple_of(1000) { (self.millis / 1000).to_string() } else { format!("{}m", self.millis) }
     }
 }
 
@@ -88,26 +88,57 @@ pub struct Call {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "to")]
 pub enum Ref {
-    Param { name: String },
-    Dataset { name: String },
-    Volume { name: String },
-    Secret { name: String },
-    Model { name: String },
-    Serve { name: String },
+    Param {
+        name: String,
+    },
+    Dataset {
+        name: String,
+    },
+    Volume {
+        name: String,
+    },
+    Secret {
+        name: String,
+    },
+    Model {
+        name: String,
+    },
+    Serve {
+        name: String,
+    },
     /// A whole stage (`after = [prepare]`, `trial = classifier`).
-    Stage { name: String },
+    Stage {
+        name: String,
+    },
     /// `STAGE.OUTPUT`; `fan_in` when a `for` stage is read from outside its block.
-    Output { stage: String, output: String, fan_in: bool },
+    Output {
+        stage: String,
+        output: String,
+        fan_in: bool,
+    },
     /// `TUNE.best.NAME`: an output, a searched or default input, or a metric of the best trial.
-    Best { tune: String, field: String, what: BestField },
+    Best {
+        tune: String,
+        field: String,
+        what: BestField,
+    },
     /// An input or output of the enclosing stage (inside its body).
-    Local { name: String },
+    Local {
+        name: String,
+    },
     /// The loop variable of the enclosing `for`.
-    LoopVar { name: String },
+    LoopVar {
+        name: String,
+    },
     /// `model_dir`, `port` in `serve`; serving metrics in `monitor` rules.
-    Builtin { name: String },
+    Builtin {
+        name: String,
+    },
     /// A component through an import alias or a local component.
-    Component { module: Option<String>, name: String },
+    Component {
+        module: Option<String>,
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -50,7 +50,10 @@ impl DeclKind {
 
     /// Stages are nodes of the pipeline DAG.
     pub fn is_stage(self) -> bool {
-        matches!(self, DeclKind::Step | DeclKind::Train | DeclKind::Tune | DeclKind::Model | DeclKind::Serve | DeclKind::Monitor)
+        matches!(
+            self,
+            DeclKind::Step | DeclKind::Train | DeclKind::Tune | DeclKind::Model | DeclKind::Serve | DeclKind::Monitor
+        )
     }
 }
 
@@ -125,7 +128,9 @@ fn load(
                 let is_std = path.first().is_some_and(|p| p.name == "std");
                 let module_name = module_name.join(".");
                 let loaded = match stdlib::module(&module_name) {
-                    Some(text) if is_std => Ok((format!("<stdlib/{module_name}.kfl>"), text.to_string(), Origin::Stdlib)),
+                    Some(text) if is_std => {
+                        Ok((format!("<stdlib/{module_name}.kfl>"), text.to_string(), Origin::Stdlib))
+                    }
                     _ => Err(format!("no standard library module `std.{module_name}`")),
                 };
                 let default_alias = path.last().map(|i| i.name.clone()).unwrap_or_default();
@@ -154,14 +159,21 @@ fn load(
                         let wanted = alias_name.as_str();
                         Some(match suggest::did_you_mean(wanted, names.iter().copied()) {
                             Some(s) => format!("did you mean `std.{s}`?"),
-                            None => format!("the standard library has: {}", names.iter().map(|n| format!("`std.{n}`")).collect::<Vec<_>>().join(", ")),
+                            None => format!(
+                                "the standard library has: {}",
+                                names.iter().map(|n| format!("`std.{n}`")).collect::<Vec<_>>().join(", ")
+                            ),
                         })
                     }
                     ImportTarget::File { .. } => Some("import paths are relative to the importing file".to_string()),
                 };
                 diagnostics.push(
-                    Diagnostic::error(Code::ImportFailed, format!("cannot import: {reason}"), Label::new(target_span, "imported here"))
-                        .with_optional_help(help),
+                    Diagnostic::error(
+                        Code::ImportFailed,
+                        format!("cannot import: {reason}"),
+                        Label::new(target_span, "imported here"),
+                    )
+                    .with_optional_help(help),
                 );
             }
             Ok((name, text, origin)) => {
@@ -230,7 +242,12 @@ fn declarations(file: &ast::File, diagnostics: &mut Diagnostics) -> IndexMap<Str
         if let ItemKind::For(block) = &item.kind {
             for (inner, nested) in block.items.iter().enumerate() {
                 if let Some((kind, name)) = declared(nested) {
-                    add(&mut decls, diagnostics, name, Decl { kind, name_span: name.span, item: index, inner: Some(inner), loop_item: Some(index) });
+                    add(
+                        &mut decls,
+                        diagnostics,
+                        name,
+                        Decl { kind, name_span: name.span, item: index, inner: Some(inner), loop_item: Some(index) },
+                    );
                 }
             }
             continue;
@@ -239,9 +256,13 @@ fn declarations(file: &ast::File, diagnostics: &mut Diagnostics) -> IndexMap<Str
             if kind == DeclKind::Project {
                 if let Some(first) = project {
                     diagnostics.push(
-                        Diagnostic::error(Code::DuplicateDeclaration, "a file has at most one `project`", Label::new(name.span, "second project"))
-                            .with_label(Label::new(first, "first project"))
-                            .with_help("merge the two `project` blocks"),
+                        Diagnostic::error(
+                            Code::DuplicateDeclaration,
+                            "a file has at most one `project`",
+                            Label::new(name.span, "second project"),
+                        )
+                        .with_label(Label::new(first, "first project"))
+                        .with_help("merge the two `project` blocks"),
                     );
                 }
                 project = Some(name.span);
@@ -251,7 +272,12 @@ fn declarations(file: &ast::File, diagnostics: &mut Diagnostics) -> IndexMap<Str
             if kind == DeclKind::Import {
                 continue;
             }
-            add(&mut decls, diagnostics, name, Decl { kind, name_span: name.span, item: index, inner: None, loop_item: None });
+            add(
+                &mut decls,
+                diagnostics,
+                name,
+                Decl { kind, name_span: name.span, item: index, inner: None, loop_item: None },
+            );
         }
     }
     decls

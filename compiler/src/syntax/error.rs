@@ -76,7 +76,9 @@ fn hint(src: &str, position: usize, found: &str, positives: &[Rule]) -> Option<S
     }
     let before = &src[..position];
     if before.ends_with('\\') {
-        return Some("the escapes are `\\n`, `\\t`, `\\\"`, `\\\\` and `\\${`; use a raw string `r\"…\"` for backslashes".into());
+        return Some(
+            "the escapes are `\\n`, `\\t`, `\\\"`, `\\\\` and `\\${`; use a raw string `r\"…\"` for backslashes".into(),
+        );
     }
     if found == "\n" && positives.iter().any(|r| matches!(r, Rule::string_text | Rule::escape | Rule::interpolation)) {
         return Some("strings cannot span lines; close the string with `\"`".into());

@@ -30,9 +30,10 @@ impl<'a> Lowerer<'a> {
         let mut end = s.end() + self.offset;
         loop {
             let trimmed = start + self.src[start..end].trim_end().len();
-            let comment = self.comments.iter().find(|c| c.end == trimmed && c.start >= start);
+            // `>=`: a `//` comment's end includes the `\r` of a CRLF line.
+            let comment = self.comments.iter().find(|c| c.start >= start && c.start < trimmed && c.end >= trimmed);
             match comment {
-                Some(c) if c.start < trimmed => end = c.start,
+                Some(c) => end = c.start,
                 _ => {
                     end = trimmed;
                     break;
@@ -226,7 +227,10 @@ impl<'a> Lowerer<'a> {
                 if fields.is_empty() {
                     // `resources {}` — an empty object, not an empty field list.
                     let object_span = Span { file: self.file, start: key.span.end, end: span.end };
-                    let value = Expr { kind: ExprKind::Object(Block { entries: Vec::new(), span: object_span }), span: object_span };
+                    let value = Expr {
+                        kind: ExprKind::Object(Block { entries: Vec::new(), span: object_span }),
+                        span: object_span,
+                    };
                     return Entry::Property(Property { key, value, block_form: true, span });
                 }
                 Entry::Fields(Fields { key, fields, span })
@@ -377,19 +381,18 @@ impl<'a> Lowerer<'a> {
                     break;
                 }
             }
-            if op.is_non_associative() {
-                if let ExprKind::Binary(prev, _, _) = &lhs.kind {
-                    if prev.precedence() == op.precedence() {
-                        self.diagnostics.push(
-                            Diagnostic::error(
-                                Code::SyntaxError,
-                                format!("`{}` cannot be chained", op.symbol()),
-                                Label::new(op_span, "second operator here"),
-                            )
-                            .with_help("add parentheses, or join two comparisons with `&&`"),
-                        );
-                    }
-                }
+            if op.is_non_associative()
+                && let ExprKind::Binary(prev, _, _) = &lhs.kind
+                && prev.precedence() == op.precedence()
+            {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::SyntaxError,
+                        format!("`{}` cannot be chained", op.symbol()),
+                        Label::new(op_span, "second operator here"),
+                    )
+                    .with_help("add parentheses, or join two comparisons with `&&`"),
+                );
             }
             let span = lhs.span.to(rhs.span);
             lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };

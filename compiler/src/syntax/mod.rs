@@ -60,15 +60,14 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<Diagnostic>) {
     }
     let first_item = items.first().map(|item: &ast::Item| item.span.start as usize);
     let first_is_import = matches!(items.first().map(|i| &i.kind), Some(ast::ItemKind::Import(_)));
-    let doc = trivia::file_doc(src, &trivia.comments, first_item, first_is_import).map(|(text, start, end)| {
-        ast::Doc { text, span: crate::source::Span::new(file, start, end) }
-    });
+    let doc = trivia::file_doc(src, &trivia.comments, first_item, first_is_import)
+        .map(|(text, start, end)| ast::Doc { text, span: crate::source::Span::new(file, start, end) });
     if doc.is_some() {
         // A doc that documents the file does not also document the first item.
-        if let Some(first) = items.first_mut() {
-            if first.doc.as_ref().map(|d| d.span) == doc.as_ref().map(|d| d.span) {
-                first.doc = None;
-            }
+        if let Some(first) = items.first_mut()
+            && first.doc.as_ref().map(|d| d.span) == doc.as_ref().map(|d| d.span)
+        {
+            first.doc = None;
         }
     }
     (ast::File { id: file, doc, items }, diagnostics)

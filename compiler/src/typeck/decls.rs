@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 
 use crate::ast::{self, BlockKind, ItemKind, StageKind};
 use crate::diagnostics::{Code, Diagnostic, Label};
-use crate::ir::{self, graph::EdgeKind, graph::NodeKind, Ref, Value};
+use crate::ir::{self, Ref, Value, graph::EdgeKind, graph::NodeKind};
 use crate::resolve::suggest;
 use crate::source::Span;
 use crate::typeck::expr::{Scope, article};
@@ -30,18 +30,23 @@ impl Checker<'_> {
                     let span = file.items.first().map_or(Span::default(), |i| i.span);
                     let span = Span { file: self.module.file, start: span.start, end: span.start };
                     self.diags.push(
-                        Diagnostic::error(Code::NotAllowedHere, "a file run on its own needs a `project`", Label::new(span, "no `project` in this file"))
-                            .with_help("add `project NAME { image = \"…\" }`; only imported files may omit it"),
+                        Diagnostic::error(
+                            Code::NotAllowedHere,
+                            "a file run on its own needs a `project`",
+                            Label::new(span, "no `project` in this file"),
+                        )
+                        .with_help("add `project NAME { image = \"…\" }`; only imported files may omit it"),
                     );
                 }
             }
             return;
         };
-        let props = self.props(&project.body, &[schema::PROJECT], "`project`", project.name.span, &Scope::default(), NONE);
-        if let Some(Value::String(namespace)) = props.get("namespace") {
-            if let Some((_, span)) = props.values.get("namespace") {
-                self.check_dns_label(namespace, *span, "namespace", 63);
-            }
+        let props =
+            self.props(&project.body, &[schema::PROJECT], "`project`", project.name.span, &Scope::default(), NONE);
+        if let Some(Value::String(namespace)) = props.get("namespace")
+            && let Some((_, span)) = props.values.get("namespace")
+        {
+            self.check_dns_label(namespace, *span, "namespace", 63);
         }
         self.project_image = props.string("image");
         program.project = Some(ir::Project {
@@ -53,7 +58,13 @@ impl Checker<'_> {
         });
     }
 
-    pub(super) fn item(&mut self, item: &ast::Item, index: usize, loop_index: Option<(usize, usize)>, program: &mut ir::Program) {
+    pub(super) fn item(
+        &mut self,
+        item: &ast::Item,
+        index: usize,
+        loop_index: Option<(usize, usize)>,
+        program: &mut ir::Program,
+    ) {
         self.pending_dependencies.clear();
         let doc = item.doc.as_ref().map(|d| d.text.clone());
         match &item.kind {
@@ -63,15 +74,33 @@ impl Checker<'_> {
                 let default = match &param.default {
                     Some(e) => {
                         let (found, value) = self.expr(e, &Scope::default(), Some(&ty));
-                        self.expect_ty(e.span, &ty, &found, &format!("the default of `{}` must be {}", param.name.name, article(&ty)));
+                        self.expect_ty(
+                            e.span,
+                            &ty,
+                            &found,
+                            &format!("the default of `{}` must be {}", param.name.name, article(&ty)),
+                        );
                         if !is_constant(&value) {
-                            self.diags.push(Diagnostic::error(Code::TypeMismatch, "a param default must be a constant", Label::new(e.span, "depends on other declarations")).with_help("write a literal value"));
+                            self.diags.push(
+                                Diagnostic::error(
+                                    Code::TypeMismatch,
+                                    "a param default must be a constant",
+                                    Label::new(e.span, "depends on other declarations"),
+                                )
+                                .with_help("write a literal value"),
+                            );
                         }
                         Some(value)
                     }
                     None => None,
                 };
-                program.params.push(ir::Param { name: param.name.name.clone(), doc, ty, default, span: param.name.span });
+                program.params.push(ir::Param {
+                    name: param.name.name.clone(),
+                    doc,
+                    ty,
+                    default,
+                    span: param.name.span,
+                });
             }
             ItemKind::Block(block) => self.block_decl(block, doc, program),
             ItemKind::Stage(stage) => {
@@ -108,8 +137,12 @@ impl Checker<'_> {
                     Ty::Error => Ty::Error,
                     other => {
                         self.diags.push(
-                            Diagnostic::error(Code::TypeMismatch, format!("`for` iterates a range or a list, found {}", article(other)), Label::new(block.iterable.span, "here"))
-                                .with_help("write `for i in 0..4 { … }` or `for x in [a, b] { … }`"),
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("`for` iterates a range or a list, found {}", article(other)),
+                                Label::new(block.iterable.span, "here"),
+                            )
+                            .with_help("write `for i in 0..4 { … }` or `for x in [a, b] { … }`"),
                         );
                         Ty::Error
                     }
@@ -129,8 +162,17 @@ impl Checker<'_> {
                                 ItemKind::Param(_) => "a `param`".to_string(),
                                 _ => "an `import`".to_string(),
                             };
-                            let span = Span { file: inner.span.file, start: inner.span.start, end: inner.name().map_or(inner.span.end, |n| n.span.end) };
-                            self.not_allowed(span, &what, "a `for` block", "a `for` block holds stages only (`step`, `train`); move this declaration out of it");
+                            let span = Span {
+                                file: inner.span.file,
+                                start: inner.span.start,
+                                end: inner.name().map_or(inner.span.end, |n| n.span.end),
+                            };
+                            self.not_allowed(
+                                span,
+                                &what,
+                                "a `for` block",
+                                "a `for` block holds stages only (`step`, `train`); move this declaration out of it",
+                            );
                             continue;
                         }
                     }
@@ -188,8 +230,15 @@ impl Checker<'_> {
                 None => {
                     if stage.kind != StageKind::Component {
                         self.diags.push(
-                            Diagnostic::error(Code::MissingProperty, format!("the input `{}` of `{name}` has no default", input.name.name), Label::new(input.span, "needs `= …`"))
-                                .with_help(format!("bind it: `{}: {} = VALUE` (a value, a param, or another stage's output)", input.name.name, ty)),
+                            Diagnostic::error(
+                                Code::MissingProperty,
+                                format!("the input `{}` of `{name}` has no default", input.name.name),
+                                Label::new(input.span, "needs `= …`"),
+                            )
+                            .with_help(format!(
+                                "bind it: `{}: {} = VALUE` (a value, a param, or another stage's output)",
+                                input.name.name, ty
+                            )),
                         );
                     }
                     None
@@ -211,7 +260,8 @@ impl Checker<'_> {
         scope.locals = locals;
         let specs = if stage.kind == StageKind::Train { TRAIN_SPECS } else { STAGE_SPECS };
         let owner = format!("`{} {name}`", stage.kind.keyword());
-        let props = self.props(&stage.body, specs, &owner, stage.name.span, &scope, Allow { mounts: true, rules: false });
+        let props =
+            self.props(&stage.body, specs, &owner, stage.name.span, &scope, Allow { mounts: true, rules: false });
         for (metric, _, span) in &props.fields {
             if let Some(previous) = seen.insert(metric.clone(), *span) {
                 self.set_twice(metric, *span, previous);
@@ -223,8 +273,12 @@ impl Checker<'_> {
             None if stage.kind == StageKind::Component && self.module.imported => String::new(),
             None => {
                 self.diags.push(
-                    Diagnostic::error(Code::MissingProperty, format!("{owner} has no image"), Label::new(stage.name.span, "needs `image`"))
-                        .with_help("set `image = \"…\"` here or in `project`"),
+                    Diagnostic::error(
+                        Code::MissingProperty,
+                        format!("{owner} has no image"),
+                        Label::new(stage.name.span, "needs `image`"),
+                    )
+                    .with_help("set `image = \"…\"` here or in `project`"),
                 );
                 String::new()
             }
@@ -233,7 +287,16 @@ impl Checker<'_> {
     }
 
     #[allow(clippy::too_many_arguments)] // one call site; the parts are what a stage is made of
-    fn lower_stage(&mut self, name: &str, kind: StageKind, props: Props, image: String, inputs: Vec<ir::Input>, outputs: Vec<ir::Output>, span: Span) -> ir::Stage {
+    fn lower_stage(
+        &mut self,
+        name: &str,
+        kind: StageKind,
+        props: Props,
+        image: String,
+        inputs: Vec<ir::Input>,
+        outputs: Vec<ir::Output>,
+        span: Span,
+    ) -> ir::Stage {
         let resources = self.resources(&props);
         let mounts = self.mount_list(&props);
         let local = props.object("local");
@@ -297,7 +360,10 @@ impl Checker<'_> {
                         Some(kind) => format!("`{name}` is a {}, not a component", kind.keyword()),
                         None => format!("unknown component `{name}`"),
                     };
-                    self.diags.push(Diagnostic::error(Code::UnknownName, message, Label::new(whole, "not a component")).with_optional_help(suggest::help(name, &candidates)));
+                    self.diags.push(
+                        Diagnostic::error(Code::UnknownName, message, Label::new(whole, "not a component"))
+                            .with_optional_help(suggest::help(name, &candidates)),
+                    );
                     None
                 }
             },
@@ -306,27 +372,48 @@ impl Checker<'_> {
                     Some(t) => Some(t.clone()),
                     None => {
                         let module = &self.resolved.modules[*index];
-                        let candidates: Vec<&str> = self.imported_components[*index].keys().map(String::as_str).collect();
+                        let candidates: Vec<&str> =
+                            self.imported_components[*index].keys().map(String::as_str).collect();
                         let message = if module.decls.contains_key(*name) {
-                            format!("`{alias}.{name}` is not a component; only components are reachable through an import")
+                            format!(
+                                "`{alias}.{name}` is not a component; only components are reachable through an import"
+                            )
                         } else {
                             format!("`{alias}` has no component `{name}`")
                         };
-                        self.diags.push(Diagnostic::error(Code::UnknownName, message, Label::new(call.component[1].span, "not found")).with_optional_help(suggest::help(name, &candidates)));
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::UnknownName,
+                                message,
+                                Label::new(call.component[1].span, "not found"),
+                            )
+                            .with_optional_help(suggest::help(name, &candidates)),
+                        );
                         None
                     }
                 },
                 None => {
                     let aliases: Vec<&str> = self.module.imports.keys().map(String::as_str).collect();
                     self.diags.push(
-                        Diagnostic::error(Code::UnknownName, format!("unknown import `{alias}`"), Label::new(call.component[0].span, "not imported"))
-                            .with_help(suggest::help(alias, &aliases).unwrap_or_else(|| format!("import it first: `import \"{alias}.kfl\" as {alias}`"))),
+                        Diagnostic::error(
+                            Code::UnknownName,
+                            format!("unknown import `{alias}`"),
+                            Label::new(call.component[0].span, "not imported"),
+                        )
+                        .with_help(
+                            suggest::help(alias, &aliases)
+                                .unwrap_or_else(|| format!("import it first: `import \"{alias}.kfl\" as {alias}`")),
+                        ),
                     );
                     None
                 }
             },
             _ => {
-                self.diags.push(Diagnostic::error(Code::UnknownName, "a component is `NAME` or `alias.NAME`", Label::new(whole, "here")));
+                self.diags.push(Diagnostic::error(
+                    Code::UnknownName,
+                    "a component is `NAME` or `alias.NAME`",
+                    Label::new(whole, "here"),
+                ));
                 None
             }
         };
@@ -336,8 +423,15 @@ impl Checker<'_> {
         for arg in &call.args {
             let Some(arg_name) = &arg.name else {
                 self.diags.push(
-                    Diagnostic::error(Code::InvalidArgument, "component arguments are named", Label::new(arg.span, "positional argument"))
-                        .with_help(format!("name it: {}", stage.inputs.iter().map(|i| format!("`{} = …`", i.name)).collect::<Vec<_>>().join(", "))),
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        "component arguments are named",
+                        Label::new(arg.span, "positional argument"),
+                    )
+                    .with_help(format!(
+                        "name it: {}",
+                        stage.inputs.iter().map(|i| format!("`{} = …`", i.name)).collect::<Vec<_>>().join(", ")
+                    )),
                 );
                 continue;
             };
@@ -349,8 +443,15 @@ impl Checker<'_> {
                 let names: Vec<String> = stage.inputs.iter().map(|i| i.name.clone()).collect();
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
                 self.diags.push(
-                    Diagnostic::error(Code::InvalidArgument, format!("`{}` has no input `{}`", path.join("."), arg_name.name), Label::new(arg_name.span, "unknown input"))
-                        .with_help(suggest::help(&arg_name.name, &refs).unwrap_or_else(|| format!("inputs are: {}", names.join(", ")))),
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("`{}` has no input `{}`", path.join("."), arg_name.name),
+                        Label::new(arg_name.span, "unknown input"),
+                    )
+                    .with_help(
+                        suggest::help(&arg_name.name, &refs)
+                            .unwrap_or_else(|| format!("inputs are: {}", names.join(", "))),
+                    ),
                 );
                 continue;
             };
@@ -364,8 +465,16 @@ impl Checker<'_> {
         for input in &stage.inputs {
             if input.binding.is_none() {
                 self.diags.push(
-                    Diagnostic::error(Code::MissingProperty, format!("`{}` needs the input `{}`", path.join("."), input.name), Label::new(call.args_span, format!("add `{} = …`", input.name)))
-                        .with_help(format!("`{}` is {} without a default", input.name, article(&input.ty))),
+                    Diagnostic::error(
+                        Code::MissingProperty,
+                        format!("`{}` needs the input `{}`", path.join("."), input.name),
+                        Label::new(call.args_span, format!("add `{} = …`", input.name)),
+                    )
+                    .with_help(format!(
+                        "`{}` is {} without a default",
+                        input.name,
+                        article(&input.ty)
+                    )),
                 );
             }
         }
@@ -373,8 +482,12 @@ impl Checker<'_> {
             match &self.project_image {
                 Some(image) => stage.image = image.clone(),
                 None => self.diags.push(
-                    Diagnostic::error(Code::MissingProperty, format!("`{}` has no image", call.name.name), Label::new(call.name.span, "needs an image"))
-                        .with_help("set `image` in the component or in this file's `project`"),
+                    Diagnostic::error(
+                        Code::MissingProperty,
+                        format!("`{}` has no image", call.name.name),
+                        Label::new(call.name.span, "needs an image"),
+                    )
+                    .with_help("set `image` in the component or in this file's `project`"),
                 ),
             }
         }
@@ -401,8 +514,18 @@ impl Checker<'_> {
                 if let Some((Value::String(k8s), k8s_span)) = props.values.get("k8s") {
                     self.check_dns_label(k8s, *k8s_span, "Secret name", 253);
                 }
-                let keys = props.list("keys").unwrap_or_default().iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
-                program.secrets.push(ir::Secret { name, k8s_name: props.string("k8s").unwrap_or_default(), keys, span });
+                let keys = props
+                    .list("keys")
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect();
+                program.secrets.push(ir::Secret {
+                    name,
+                    k8s_name: props.string("k8s").unwrap_or_default(),
+                    keys,
+                    span,
+                });
             }
             BlockKind::Volume => {
                 let props = self.props(&block.body, &[schema::VOLUME], &owner, span, &scope, NONE);
@@ -410,7 +533,13 @@ impl Checker<'_> {
                     Some(Value::Quantity(q)) => q.clone(),
                     _ => ir::Quantity { text: String::new(), bytes: 0.0 },
                 };
-                program.volumes.push(ir::Volume { name, size, access: props.string("access").unwrap_or_else(|| "read_write_once".into()), class: props.string("class"), span });
+                program.volumes.push(ir::Volume {
+                    name,
+                    size,
+                    access: props.string("access").unwrap_or_else(|| "read_write_once".into()),
+                    class: props.string("class"),
+                    span,
+                });
             }
             BlockKind::Dataset => {
                 let props = self.props(&block.body, &[schema::DATASET], &owner, span, &scope, NONE);
@@ -421,14 +550,37 @@ impl Checker<'_> {
                 program.datasets.push(ir::Dataset { name, doc, uri, description: props.string("description"), span });
             }
             BlockKind::Notebook => {
-                let props = self.props(&block.body, &[schema::NOTEBOOK], &owner, span, &scope, Allow { mounts: true, rules: false });
+                let props = self.props(
+                    &block.body,
+                    &[schema::NOTEBOOK],
+                    &owner,
+                    span,
+                    &scope,
+                    Allow { mounts: true, rules: false },
+                );
                 let image = props.string("image").or_else(|| self.project_image.clone()).unwrap_or_else(|| {
-                    self.diags.push(Diagnostic::error(Code::MissingProperty, format!("{owner} has no image"), Label::new(span, "needs `image`")).with_help("set `image = \"…\"` here or in `project`"));
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::MissingProperty,
+                            format!("{owner} has no image"),
+                            Label::new(span, "needs `image`"),
+                        )
+                        .with_help("set `image = \"…\"` here or in `project`"),
+                    );
                     String::new()
                 });
                 let resources = self.resources(&props);
                 let mounts = self.mount_list(&props);
-                program.notebooks.push(ir::Notebook { name, doc, image, resources, env: props.object("env"), mounts, patches: props.patches, span });
+                program.notebooks.push(ir::Notebook {
+                    name,
+                    doc,
+                    image,
+                    resources,
+                    env: props.object("env"),
+                    mounts,
+                    patches: props.patches,
+                    span,
+                });
             }
             BlockKind::Tune => self.tune_decl(block, doc, program),
             BlockKind::Model => {
@@ -438,14 +590,19 @@ impl Checker<'_> {
                     (None, Some((Value::String(uri), _))) => Some(ir::ModelSource::Uri { uri: uri.clone() }),
                     (Some((_, a)), Some((_, u))) => {
                         self.diags.push(
-                            Diagnostic::error(Code::DuplicateDeclaration, "a model has `artifact` or `uri`, not both", Label::new(*u, "`uri` here"))
-                                .with_label(Label::new(*a, "`artifact` here"))
-                                .with_help("keep `artifact` for a model this pipeline trains, `uri` for an existing one"),
+                            Diagnostic::error(
+                                Code::DuplicateDeclaration,
+                                "a model has `artifact` or `uri`, not both",
+                                Label::new(*u, "`uri` here"),
+                            )
+                            .with_label(Label::new(*a, "`artifact` here"))
+                            .with_help("keep `artifact` for a model this pipeline trains, `uri` for an existing one"),
                         );
                         None
                     }
                     (None, _) => {
-                        let reported_missing = block.body.properties().any(|p| matches!(p.key.joined().as_str(), "artifact" | "uri"));
+                        let reported_missing =
+                            block.body.properties().any(|p| matches!(p.key.joined().as_str(), "artifact" | "uri"));
                         if !reported_missing {
                             self.diags.push(
                                 Diagnostic::error(Code::MissingProperty, format!("{owner} needs `artifact` or `uri`"), Label::new(span, "no model source"))
@@ -488,8 +645,12 @@ impl Checker<'_> {
             if self.trial_of.get(trial).is_some_and(|t| *t != name) {
                 let other = self.trial_of.get(trial).cloned().unwrap_or_default();
                 self.diags.push(
-                    Diagnostic::error(Code::DuplicateDeclaration, format!("`{trial}` is already the trial of `{other}`"), Label::new(span, "second tune of the same trial"))
-                        .with_help("a stage is the template of one tune; copy it under another name for a second search"),
+                    Diagnostic::error(
+                        Code::DuplicateDeclaration,
+                        format!("`{trial}` is already the trial of `{other}`"),
+                        Label::new(span, "second tune of the same trial"),
+                    )
+                    .with_help("a stage is the template of one tune; copy it under another name for a second search"),
                 );
             }
         }
@@ -524,10 +685,15 @@ impl Checker<'_> {
         let name = block.name.name.clone();
         let span = block.name.span;
         let owner = format!("`serve {name}`");
-        let scope = Scope { builtins: vec![("model_dir".into(), Ty::String), ("port".into(), Ty::Int)], ..Scope::default() };
-        let props = self.props(&block.body, &[schema::SERVE], &owner, span, &scope, Allow { mounts: false, rules: false });
+        let scope =
+            Scope { builtins: vec![("model_dir".into(), Ty::String), ("port".into(), Ty::Int)], ..Scope::default() };
+        let props =
+            self.props(&block.body, &[schema::SERVE], &owner, span, &scope, Allow { mounts: false, rules: false });
         let runtime = props.string("runtime").unwrap_or_default();
-        if runtime == "custom" && props.get("run").is_none() && !block.body.properties().any(|p| p.key.joined() == "run") {
+        if runtime == "custom"
+            && props.get("run").is_none()
+            && !block.body.properties().any(|p| p.key.joined() == "run")
+        {
             self.diags.push(
                 Diagnostic::error(Code::MissingProperty, format!("{owner} uses a custom runtime but has no `run`"), Label::new(span, "needs `run`"))
                     .with_help("give the predictor's command: `run = [\"python3\", \"predict.py\", \"--model\", model_dir, \"--port\", port]`"),
@@ -539,12 +705,19 @@ impl Checker<'_> {
             None => (1, 1),
         };
         let autoscale = match props.get("autoscale") {
-            Some(Value::Call(call)) => call.positional.first().map(|target| ir::Autoscale { metric: call.name.clone(), target: target.clone() }),
+            Some(Value::Call(call)) => call
+                .positional
+                .first()
+                .map(|target| ir::Autoscale { metric: call.name.clone(), target: target.clone() }),
             _ => None,
         };
         let transformer = match props.get("transformer") {
             Some(Value::Object(map)) => Some(ir::Transformer {
-                image: map.get("image").and_then(|v| v.as_str().map(str::to_string)).or_else(|| self.project_image.clone()).unwrap_or_default(),
+                image: map
+                    .get("image")
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .or_else(|| self.project_image.clone())
+                    .unwrap_or_default(),
                 run: match map.get("run") {
                     Some(Value::List(items)) => items.clone(),
                     _ => Vec::new(),
@@ -597,8 +770,18 @@ impl Checker<'_> {
         let name = block.name.name.clone();
         let span = block.name.span;
         let owner = format!("`monitor {name}`");
-        let props = self.props(&block.body, &[schema::MONITOR], &owner, span, &Scope::default(), Allow { mounts: false, rules: true });
-        let metrics_scope = Scope { builtins: schema::SERVING_METRICS.iter().map(|(n, t)| (n.to_string(), t.clone())).collect(), ..Scope::default() };
+        let props = self.props(
+            &block.body,
+            &[schema::MONITOR],
+            &owner,
+            span,
+            &Scope::default(),
+            Allow { mounts: false, rules: true },
+        );
+        let metrics_scope = Scope {
+            builtins: schema::SERVING_METRICS.iter().map(|(n, t)| (n.to_string(), t.clone())).collect(),
+            ..Scope::default()
+        };
         let mut rules = Vec::new();
         let mut rule_names: IndexMap<String, Span> = IndexMap::new();
         for rule in &props.rules {
@@ -633,14 +816,25 @@ impl Checker<'_> {
             let known = ["s3", "gs", "hf", "pvc", "http", "https"];
             if !known.contains(&scheme) {
                 self.diags.push(
-                    Diagnostic::error(Code::OutOfRange, format!("unsupported URI scheme `{scheme}://`"), Label::new(span, "here"))
-                        .with_help("use a relative path, or `s3://`, `gs://`, `hf://`, `pvc://VOLUME/path`, `http(s)://`"),
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        format!("unsupported URI scheme `{scheme}://`"),
+                        Label::new(span, "here"),
+                    )
+                    .with_help("use a relative path, or `s3://`, `gs://`, `hf://`, `pvc://VOLUME/path`, `http(s)://`"),
                 );
             } else if rest.is_empty() {
-                self.diags.push(Diagnostic::error(Code::OutOfRange, format!("`{scheme}://` needs a location"), Label::new(span, "empty location")));
+                self.diags.push(Diagnostic::error(
+                    Code::OutOfRange,
+                    format!("`{scheme}://` needs a location"),
+                    Label::new(span, "empty location"),
+                ));
             }
         } else if uri.is_empty() {
-            self.diags.push(Diagnostic::error(Code::OutOfRange, "a dataset URI cannot be empty", Label::new(span, "here")).with_help("write a relative path such as `\"data/train.csv\"`"));
+            self.diags.push(
+                Diagnostic::error(Code::OutOfRange, "a dataset URI cannot be empty", Label::new(span, "here"))
+                    .with_help("write a relative path such as `\"data/train.csv\"`"),
+            );
         }
     }
 }

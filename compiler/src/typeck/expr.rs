@@ -22,14 +22,18 @@ pub(crate) struct Scope {
 impl Checker<'_> {
     pub(crate) fn expr(&mut self, e: &ast::Expr, scope: &Scope, expected: Option<&Ty>) -> (Ty, Value) {
         match &e.kind {
-            ExprKind::Number(lit) => match read_number(lit, match expected {
-                Some(Ty::Range(inner)) => Some(inner.as_ref()),
-                other => other,
-            }) {
+            ExprKind::Number(lit) => match read_number(
+                lit,
+                match expected {
+                    Some(Ty::Range(inner)) => Some(inner.as_ref()),
+                    other => other,
+                },
+            ) {
                 Ok(result) => result,
                 Err(UnitError::WrongUnit { message, help }) => {
                     let span = lit.unit_span.unwrap_or(e.span);
-                    self.diags.push(Diagnostic::error(Code::WrongUnit, message, Label::new(span, "here")).with_help(help));
+                    self.diags
+                        .push(Diagnostic::error(Code::WrongUnit, message, Label::new(span, "here")).with_help(help));
                     (Ty::Error, Value::Int(0))
                 }
                 Err(UnitError::OutOfRange { message }) => {
@@ -129,8 +133,12 @@ impl Checker<'_> {
                     let (ty, value) = self.expr(expr, scope, None);
                     if !ty.is_interpolable() {
                         self.diags.push(
-                            Diagnostic::error(Code::TypeMismatch, format!("a {ty} cannot be interpolated"), Label::new(expr.span, format!("this is a {ty}")))
-                                .with_help("interpolate scalars, unit values and artifacts"),
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("a {ty} cannot be interpolated"),
+                                Label::new(expr.span, format!("this is a {ty}")),
+                            )
+                            .with_help("interpolate scalars, unit values and artifacts"),
                         );
                     }
                     match constant_text(&value) {
@@ -156,7 +164,14 @@ impl Checker<'_> {
         (Ty::String, Value::Template(parts))
     }
 
-    fn unary(&mut self, op: UnaryOp, operand: &ast::Expr, span: crate::source::Span, scope: &Scope, expected: Option<&Ty>) -> (Ty, Value) {
+    fn unary(
+        &mut self,
+        op: UnaryOp,
+        operand: &ast::Expr,
+        span: crate::source::Span,
+        scope: &Scope,
+        expected: Option<&Ty>,
+    ) -> (Ty, Value) {
         match op {
             UnaryOp::Not => {
                 let (ty, value) = self.expr(operand, scope, Some(&Ty::Bool));
@@ -171,8 +186,12 @@ impl Checker<'_> {
                 let (ty, value) = self.expr(operand, scope, expected);
                 if !(ty.is_numeric() || ty.is_unit() || ty.is_error()) {
                     self.diags.push(
-                        Diagnostic::error(Code::TypeMismatch, format!("cannot negate a {ty}"), Label::new(span, "here"))
-                            .with_help("`-` applies to numbers and unit values"),
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            format!("cannot negate a {ty}"),
+                            Label::new(span, "here"),
+                        )
+                        .with_help("`-` applies to numbers and unit values"),
                     );
                     return (Ty::Error, value);
                 }
@@ -212,18 +231,27 @@ impl Checker<'_> {
             BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
                 let ((lt, lv), (rt, rv)) = self.operands(lhs, rhs, scope, None);
                 let comparable = lt.fits(&rt) || rt.fits(&lt);
-                let ordered = matches!(op, BinaryOp::Eq | BinaryOp::Ne) || lt.is_numeric() || lt.is_unit() || lt.is_error();
+                let ordered =
+                    matches!(op, BinaryOp::Eq | BinaryOp::Ne) || lt.is_numeric() || lt.is_unit() || lt.is_error();
                 if !comparable {
                     self.diags.push(
-                        Diagnostic::error(Code::TypeMismatch, format!("cannot compare a {lt} with a {rt}"), Label::new(span, "comparison"))
-                            .with_label(Label::new(lhs.span, format!("{lt}")))
-                            .with_label(Label::new(rhs.span, format!("{rt}")))
-                            .with_help("compare values of one type; units must match (`latency_p95 > 250ms`)"),
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            format!("cannot compare a {lt} with a {rt}"),
+                            Label::new(span, "comparison"),
+                        )
+                        .with_label(Label::new(lhs.span, format!("{lt}")))
+                        .with_label(Label::new(rhs.span, format!("{rt}")))
+                        .with_help("compare values of one type; units must match (`latency_p95 > 250ms`)"),
                     );
                 } else if !ordered {
                     self.diags.push(
-                        Diagnostic::error(Code::TypeMismatch, format!("`{}` needs numbers or unit values, found a {lt}", op.symbol()), Label::new(span, "comparison"))
-                            .with_help("order comparisons apply to numbers, durations, quantities, cpu and percentages"),
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            format!("`{}` needs numbers or unit values, found a {lt}", op.symbol()),
+                            Label::new(span, "comparison"),
+                        )
+                        .with_help("order comparisons apply to numbers, durations, quantities, cpu and percentages"),
                     );
                 }
                 (Ty::Bool, runtime(op, lv, rv))
@@ -234,7 +262,11 @@ impl Checker<'_> {
                     _ => None,
                 };
                 let ((lt, lv), (rt, rv)) = self.operands(lhs, rhs, scope, element.as_ref());
-                let ty = if lt.fits(&rt) { rt } else if rt.fits(&lt) { lt } else {
+                let ty = if lt.fits(&rt) {
+                    rt
+                } else if rt.fits(&lt) {
+                    lt
+                } else {
                     self.mismatch(rhs.span, &lt, &rt, "both ends of a range have one type");
                     Ty::Error
                 };
@@ -244,8 +276,12 @@ impl Checker<'_> {
                 let ((lt, lv), (rt, rv)) = self.operands(lhs, rhs, scope, expected);
                 if lt == Ty::String || rt == Ty::String {
                     self.diags.push(
-                        Diagnostic::error(Code::TypeMismatch, format!("`{}` does not apply to strings", op.symbol()), Label::new(span, "here"))
-                            .with_help("join strings with interpolation: `\"${a}${b}\"`"),
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            format!("`{}` does not apply to strings", op.symbol()),
+                            Label::new(span, "here"),
+                        )
+                        .with_help("join strings with interpolation: `\"${a}${b}\"`"),
                     );
                     return (Ty::Error, lv);
                 }
@@ -259,8 +295,12 @@ impl Checker<'_> {
                     (a, b) if op == BinaryOp::Mul && a.is_numeric() && b.is_unit() => b.clone(),
                     _ => {
                         self.diags.push(
-                            Diagnostic::error(Code::TypeMismatch, format!("cannot apply `{}` to a {lt} and a {rt}", op.symbol()), Label::new(span, "here"))
-                                .with_help("arithmetic works on numbers and on two values of the same unit"),
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("cannot apply `{}` to a {lt} and a {rt}", op.symbol()),
+                                Label::new(span, "here"),
+                            )
+                            .with_help("arithmetic works on numbers and on two values of the same unit"),
                         );
                         Ty::Error
                     }
@@ -271,7 +311,13 @@ impl Checker<'_> {
     }
 
     /// Types two operands, letting a literal read its unit from the other side.
-    fn operands(&mut self, lhs: &ast::Expr, rhs: &ast::Expr, scope: &Scope, expected: Option<&Ty>) -> ((Ty, Value), (Ty, Value)) {
+    fn operands(
+        &mut self,
+        lhs: &ast::Expr,
+        rhs: &ast::Expr,
+        scope: &Scope,
+        expected: Option<&Ty>,
+    ) -> ((Ty, Value), (Ty, Value)) {
         let lhs_is_literal = matches!(lhs.unparen().kind, ExprKind::Number(_));
         if lhs_is_literal && expected.is_none() {
             let right = self.expr(rhs, scope, None);
@@ -297,18 +343,22 @@ impl Checker<'_> {
             let ty = ty.clone();
             return self.no_members(path, ty, Value::Ref(Ref::Builtin { name: name.to_string() }));
         }
-        if let Some((var, ty)) = &scope.loop_var {
-            if var == name {
-                let ty = ty.clone();
-                return self.no_members(path, ty, Value::Ref(Ref::LoopVar { name: name.to_string() }));
-            }
+        if let Some((var, ty)) = &scope.loop_var
+            && var == name
+        {
+            let ty = ty.clone();
+            return self.no_members(path, ty, Value::Ref(Ref::LoopVar { name: name.to_string() }));
         }
         let Some(decl) = self.module.decls.get(name).cloned() else {
             if self.module.imports.contains_key(name) {
                 let shown: Vec<&str> = path.iter().map(|i| i.name.as_str()).collect();
                 self.diags.push(
-                    Diagnostic::error(Code::UnknownName, format!("`{}` is an imported module, not a value", shown.join(".")), Label::new(head.span, "import alias"))
-                        .with_help("only components are reachable through an import: `step NAME = alias.component(…)`"),
+                    Diagnostic::error(
+                        Code::UnknownName,
+                        format!("`{}` is an imported module, not a value", shown.join(".")),
+                        Label::new(head.span, "import alias"),
+                    )
+                    .with_help("only components are reachable through an import: `step NAME = alias.component(…)`"),
                 );
                 return (Ty::Error, Value::Int(0));
             }
@@ -319,8 +369,12 @@ impl Checker<'_> {
                 candidates.push(var);
             }
             self.diags.push(
-                Diagnostic::error(Code::UnknownName, format!("unknown name `{name}`"), Label::new(head.span, "not found in this scope"))
-                    .with_optional_help(suggest::help(name, &candidates)),
+                Diagnostic::error(
+                    Code::UnknownName,
+                    format!("unknown name `{name}`"),
+                    Label::new(head.span, "not found in this scope"),
+                )
+                .with_optional_help(suggest::help(name, &candidates)),
             );
             return (Ty::Error, Value::Int(0));
         };
@@ -330,9 +384,15 @@ impl Checker<'_> {
                 let ty = self.param_types.get(name).cloned().unwrap_or(Ty::Error);
                 self.no_members(path, ty, Value::Ref(Ref::Param { name: name.to_string() }))
             }
-            DeclKind::Dataset => self.no_members(path, Ty::Dataset, Value::Ref(Ref::Dataset { name: name.to_string() })),
-            DeclKind::Volume => self.no_members(path, Ty::VolumeDecl, Value::Ref(Ref::Volume { name: name.to_string() })),
-            DeclKind::Secret => self.no_members(path, Ty::SecretDecl, Value::Ref(Ref::Secret { name: name.to_string() })),
+            DeclKind::Dataset => {
+                self.no_members(path, Ty::Dataset, Value::Ref(Ref::Dataset { name: name.to_string() }))
+            }
+            DeclKind::Volume => {
+                self.no_members(path, Ty::VolumeDecl, Value::Ref(Ref::Volume { name: name.to_string() }))
+            }
+            DeclKind::Secret => {
+                self.no_members(path, Ty::SecretDecl, Value::Ref(Ref::Secret { name: name.to_string() }))
+            }
             DeclKind::Model => {
                 self.note_dependency(name, head.span);
                 self.no_members(path, Ty::ModelDecl, Value::Ref(Ref::Model { name: name.to_string() }))
@@ -346,12 +406,16 @@ impl Checker<'_> {
             DeclKind::Monitor | DeclKind::Notebook | DeclKind::Component | DeclKind::Project | DeclKind::Import => {
                 let what = decl.kind.keyword();
                 self.diags.push(
-                    Diagnostic::error(Code::TypeMismatch, format!("`{name}` is a {what} and has no value here"), Label::new(head.span, format!("a {what}")))
-                        .with_label(Label::new(decl.name_span, "declared here"))
-                        .with_help(match decl.kind {
-                            DeclKind::Component => "instantiate it first: `step NAME = COMPONENT(…)`",
-                            _ => "refer to stages, their outputs, params and datasets",
-                        }),
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`{name}` is a {what} and has no value here"),
+                        Label::new(head.span, format!("a {what}")),
+                    )
+                    .with_label(Label::new(decl.name_span, "declared here"))
+                    .with_help(match decl.kind {
+                        DeclKind::Component => "instantiate it first: `step NAME = COMPONENT(…)`",
+                        _ => "refer to stages, their outputs, params and datasets",
+                    }),
                 );
                 (Ty::Error, Value::Int(0))
             }
@@ -360,18 +424,18 @@ impl Checker<'_> {
 
     fn stage_path(&mut self, path: &[&ast::Ident], decl: &crate::resolve::Decl, scope: &Scope) -> (Ty, Value) {
         let stage = path[0].name.as_str();
-        if let Some(tune) = self.trial_of.get(stage).cloned() {
-            if path.len() > 1 {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::UnknownOutput,
-                        format!("`{stage}` is the trial of `{tune}` and has no outputs of its own"),
-                        Label::new(path[0].span.to(path[path.len() - 1].span), "trial template"),
-                    )
-                    .with_help(format!("use the best trial's output: `{tune}.best.{}`", path[1].name)),
-                );
-                return (Ty::Error, Value::Int(0));
-            }
+        if let Some(tune) = self.trial_of.get(stage).cloned()
+            && path.len() > 1
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::UnknownOutput,
+                    format!("`{stage}` is the trial of `{tune}` and has no outputs of its own"),
+                    Label::new(path[0].span.to(path[path.len() - 1].span), "trial template"),
+                )
+                .with_help(format!("use the best trial's output: `{tune}.best.{}`", path[1].name)),
+            );
+            return (Ty::Error, Value::Int(0));
         }
         if path.len() == 1 {
             self.note_dependency(stage, path[0].span);
@@ -385,13 +449,20 @@ impl Checker<'_> {
                 Some(if names.is_empty() {
                     format!("`{stage}` declares no outputs; add `-> (NAME: TYPE)` to it")
                 } else {
-                    format!("`{stage}` declares: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "`{stage}` declares: {}",
+                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    )
                 })
             });
             self.diags.push(
-                Diagnostic::error(Code::UnknownOutput, format!("`{stage}` has no output `{}`", output.name), Label::new(output.span, "unknown output"))
-                    .with_label(Label::new(decl.name_span, "declared here"))
-                    .with_optional_help(help),
+                Diagnostic::error(
+                    Code::UnknownOutput,
+                    format!("`{stage}` has no output `{}`", output.name),
+                    Label::new(output.span, "unknown output"),
+                )
+                .with_label(Label::new(decl.name_span, "declared here"))
+                .with_optional_help(help),
             );
             return (Ty::Error, Value::Int(0));
         };
@@ -414,8 +485,12 @@ impl Checker<'_> {
         }
         if path[1].name != "best" || path.len() < 3 {
             self.diags.push(
-                Diagnostic::error(Code::UnknownOutput, format!("a tune exposes its best trial as `{tune}.best.NAME`"), Label::new(whole, "here"))
-                    .with_help(format!("write `{tune}.best.OUTPUT`, `{tune}.best.PARAM` or `{tune}.best.METRIC`")),
+                Diagnostic::error(
+                    Code::UnknownOutput,
+                    format!("a tune exposes its best trial as `{tune}.best.NAME`"),
+                    Label::new(whole, "here"),
+                )
+                .with_help(format!("write `{tune}.best.OUTPUT`, `{tune}.best.PARAM` or `{tune}.best.METRIC`")),
             );
             return (Ty::Error, Value::Int(0));
         }
@@ -444,10 +519,13 @@ impl Checker<'_> {
                     .chain(sig.inputs.iter().map(|(n, _, _)| n.as_str()))
                     .chain(sig.metrics.iter().map(|(n, _)| n.as_str()))
                     .collect();
-                let code = if sig.metrics.is_empty() { Code::UnknownOutput } else { Code::UnknownOutput };
                 self.diags.push(
-                    Diagnostic::error(code, format!("the trial `{trial}` has no output, input or metric `{}`", field.name), Label::new(field.span, "unknown"))
-                        .with_optional_help(suggest::help(&field.name, &names)),
+                    Diagnostic::error(
+                        Code::UnknownOutput,
+                        format!("the trial `{trial}` has no output, input or metric `{}`", field.name),
+                        Label::new(field.span, "unknown"),
+                    )
+                    .with_optional_help(suggest::help(&field.name, &names)),
                 );
                 (Ty::Error, Value::Int(0))
             }
@@ -459,8 +537,15 @@ impl Checker<'_> {
         if path.len() > 1 {
             let span = path[1].span.to(path[path.len() - 1].span);
             self.diags.push(
-                Diagnostic::error(Code::UnknownName, format!("`{}` has no member `{}`", path[0].name, path[1].name), Label::new(span, "no such member"))
-                    .with_help(format!("`{}` is a {ty}; members exist on stages (`stage.output`) and tunes (`tune.best.name`)", path[0].name)),
+                Diagnostic::error(
+                    Code::UnknownName,
+                    format!("`{}` has no member `{}`", path[0].name, path[1].name),
+                    Label::new(span, "no such member"),
+                )
+                .with_help(format!(
+                    "`{}` is a {ty}; members exist on stages (`stage.output`) and tunes (`tune.best.name`)",
+                    path[0].name
+                )),
             );
             return (Ty::Error, value);
         }
@@ -477,8 +562,12 @@ impl Checker<'_> {
 
     pub(crate) fn mismatch(&mut self, span: crate::source::Span, expected: &Ty, found: &Ty, help: &str) {
         self.diags.push(
-            Diagnostic::error(Code::TypeMismatch, format!("expected {}, found {}", article(expected), article(found)), Label::new(span, format!("this is {}", article(found))))
-                .with_help(help.to_string()),
+            Diagnostic::error(
+                Code::TypeMismatch,
+                format!("expected {}, found {}", article(expected), article(found)),
+                Label::new(span, format!("this is {}", article(found))),
+            )
+            .with_help(help.to_string()),
         );
     }
 }

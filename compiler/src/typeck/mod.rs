@@ -55,7 +55,11 @@ pub(crate) struct Checker<'a> {
 }
 
 /// Checks every module (imports first) and returns the main module's program.
-pub fn check(resolved: &Resolved, sources: &crate::source::Sources, diagnostics: &mut Diagnostics) -> Option<ir::Program> {
+pub fn check(
+    resolved: &Resolved,
+    sources: &crate::source::Sources,
+    diagnostics: &mut Diagnostics,
+) -> Option<ir::Program> {
     // Modules are pushed in load order (main first); check in reverse so
     // imported components are lowered before their users.
     let mut components: Vec<IndexMap<String, ir::Stage>> = vec![IndexMap::new(); resolved.modules.len()];
@@ -73,7 +77,12 @@ pub fn check(resolved: &Resolved, sources: &crate::source::Sources, diagnostics:
 }
 
 impl<'a> Checker<'a> {
-    fn new(module: &'a Module, resolved: &'a Resolved, imported_components: &'a [IndexMap<String, ir::Stage>], diags: &'a mut Diagnostics) -> Checker<'a> {
+    fn new(
+        module: &'a Module,
+        resolved: &'a Resolved,
+        imported_components: &'a [IndexMap<String, ir::Stage>],
+        diags: &'a mut Diagnostics,
+    ) -> Checker<'a> {
         Checker {
             module,
             resolved,
@@ -116,12 +125,11 @@ impl<'a> Checker<'a> {
         self.check_project(&mut program);
         // Components first so step calls can instantiate them.
         for item in &file.items {
-            if let ItemKind::Stage(stage) = &item.kind {
-                if stage.kind == ast::StageKind::Component {
-                    if let Some(lowered) = self.stage(stage, None) {
-                        self.components.insert(stage.name.name.clone(), lowered);
-                    }
-                }
+            if let ItemKind::Stage(stage) = &item.kind
+                && stage.kind == ast::StageKind::Component
+                && let Some(lowered) = self.stage(stage, None)
+            {
+                self.components.insert(stage.name.name.clone(), lowered);
             }
         }
         for (index, item) in file.items.iter().enumerate() {
@@ -166,12 +174,22 @@ impl<'a> Checker<'a> {
                     }
                 }
                 ItemKind::Block(block) if block.kind == ast::BlockKind::Tune => {
-                    let trial = block.body.properties().find(|p| p.key.joined() == "trial").and_then(|p| p.value.as_path()).filter(|p| p.len() == 1).map(|p| p[0].name.clone());
-                    if let Some(trial) = trial {
-                        if self.module.decls.get(&trial).is_some_and(|d| matches!(d.kind, DeclKind::Step | DeclKind::Train)) {
-                            self.trial_of.entry(trial.clone()).or_insert(block.name.name.clone());
-                            self.tune_trials.insert(block.name.name.clone(), trial);
-                        }
+                    let trial = block
+                        .body
+                        .properties()
+                        .find(|p| p.key.joined() == "trial")
+                        .and_then(|p| p.value.as_path())
+                        .filter(|p| p.len() == 1)
+                        .map(|p| p[0].name.clone());
+                    if let Some(trial) = trial
+                        && self
+                            .module
+                            .decls
+                            .get(&trial)
+                            .is_some_and(|d| matches!(d.kind, DeclKind::Step | DeclKind::Train))
+                    {
+                        self.trial_of.entry(trial.clone()).or_insert(block.name.name.clone());
+                        self.tune_trials.insert(block.name.name.clone(), trial);
                     }
                 }
                 _ => {}
@@ -181,14 +199,19 @@ impl<'a> Checker<'a> {
 
     fn stage_sig(&mut self, stage: &ast::StageDecl) -> Sig {
         let before = self.diags.len();
-        let inputs = stage.inputs.iter().flatten().map(|i| (i.name.name.clone(), self.type_expr(&i.ty), i.default.is_some())).collect();
+        let inputs = stage
+            .inputs
+            .iter()
+            .flatten()
+            .map(|i| (i.name.name.clone(), self.type_expr(&i.ty), i.default.is_some()))
+            .collect();
         let outputs = stage.outputs.iter().flatten().map(|o| (o.name.name.clone(), self.type_expr(&o.ty))).collect();
         let mut metrics = Vec::new();
         for entry in &stage.body.entries {
-            if let ast::Entry::Fields(fields) = entry {
-                if fields.key.joined() == "metrics" {
-                    metrics.extend(fields.fields.iter().map(|f| (f.key.joined(), self.type_expr(&f.ty))));
-                }
+            if let ast::Entry::Fields(fields) = entry
+                && fields.key.joined() == "metrics"
+            {
+                metrics.extend(fields.fields.iter().map(|f| (f.key.joined(), self.type_expr(&f.ty))));
             }
         }
         // Type errors in signatures are reported when the stage is checked.

@@ -10,14 +10,17 @@ use crate::typeck::Checker;
 impl Checker<'_> {
     /// Every declaration name must become a valid Kubernetes name for its target.
     pub(super) fn check_names(&mut self, program: &ir::Program) {
-        let decls: Vec<(String, DeclKind, Span)> = self.module.decls.iter().map(|(n, d)| (n.clone(), d.kind, d.name_span)).collect();
+        let decls: Vec<(String, DeclKind, Span)> =
+            self.module.decls.iter().map(|(n, d)| (n.clone(), d.kind, d.name_span)).collect();
         for (name, kind, span) in decls {
             let (limit, target, needs_letter) = match kind {
                 DeclKind::Tune => (40, "a Katib Experiment", true),
                 DeclKind::Train => (63, "a TrainJob", true),
                 DeclKind::Notebook => (63, "a Notebook", true),
                 DeclKind::Serve => (63, "an InferenceService", true),
-                DeclKind::Monitor if program.monitors.iter().any(|m| m.name == name && m.schedule.is_some()) => (52, "a CronJob", false),
+                DeclKind::Monitor if program.monitors.iter().any(|m| m.name == name && m.schedule.is_some()) => {
+                    (52, "a CronJob", false)
+                }
                 DeclKind::Param | DeclKind::Import | DeclKind::Project => continue,
                 _ => (63, "a Kubernetes object", false),
             };
@@ -30,18 +33,28 @@ impl Checker<'_> {
         let problem = if name.chars().any(|c| c.is_ascii_uppercase()) {
             Some(("declaration names are lower case".to_string(), name.to_ascii_lowercase()))
         } else if name.starts_with('_') || name.ends_with('_') {
-            Some(("a name cannot start or end with `_` (it becomes `-` in Kubernetes)".to_string(), name.trim_matches('_').to_string()))
+            Some((
+                "a name cannot start or end with `_` (it becomes `-` in Kubernetes)".to_string(),
+                name.trim_matches('_').to_string(),
+            ))
         } else if needs_letter && !name.starts_with(|c: char| c.is_ascii_lowercase()) {
             Some((format!("{target} name must start with a letter"), format!("x{name}")))
         } else if kubernetes.len() > limit {
-            Some((format!("`{kubernetes}` is {} characters; {target} name is at most {limit}", kubernetes.len()), name.chars().take(limit).collect::<String>().trim_end_matches('_').to_string()))
+            Some((
+                format!("`{kubernetes}` is {} characters; {target} name is at most {limit}", kubernetes.len()),
+                name.chars().take(limit).collect::<String>().trim_end_matches('_').to_string(),
+            ))
         } else {
             None
         };
         if let Some((message, suggestion)) = problem {
             self.diags.push(
-                Diagnostic::error(Code::InvalidKubernetesName, format!("`{name}` is not a valid name: {message}"), Label::new(span, format!("becomes {target}")))
-                    .with_help(format!("rename it, e.g. `{suggestion}`")),
+                Diagnostic::error(
+                    Code::InvalidKubernetesName,
+                    format!("`{name}` is not a valid name: {message}"),
+                    Label::new(span, format!("becomes {target}")),
+                )
+                .with_help(format!("rename it, e.g. `{suggestion}`")),
             );
         }
     }
@@ -95,7 +108,14 @@ impl Checker<'_> {
                 DeclKind::Param => format!("use it as a default (`x: int = {name}`) or in a `run`, or remove it"),
                 _ => "refer to it, or remove it".to_string(),
             };
-            self.diags.push(Diagnostic::warning(Code::UnusedDeclaration, format!("{} `{name}` is never used", kind.keyword()), Label::new(span, "unused")).with_help(help));
+            self.diags.push(
+                Diagnostic::warning(
+                    Code::UnusedDeclaration,
+                    format!("{} `{name}` is never used", kind.keyword()),
+                    Label::new(span, "unused"),
+                )
+                .with_help(help),
+            );
         }
     }
 }

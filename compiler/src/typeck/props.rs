@@ -60,7 +60,9 @@ impl Props {
             .unwrap_or_default()
             .iter()
             .filter_map(|v| match v {
-                Value::Ref(Ref::Stage { name } | Ref::Secret { name } | Ref::Model { name } | Ref::Serve { name }) => Some(name.clone()),
+                Value::Ref(Ref::Stage { name } | Ref::Secret { name } | Ref::Model { name } | Ref::Serve { name }) => {
+                    Some(name.clone())
+                }
                 Value::String(s) => Some(s.clone()),
                 _ => None,
             })
@@ -77,7 +79,15 @@ pub(crate) struct Allow {
 
 impl Checker<'_> {
     /// Checks a body against `specs`; `owner` names the block in messages.
-    pub(crate) fn props(&mut self, block: &ast::Block, specs: &[&[PropertySpec]], owner: &str, owner_span: Span, scope: &Scope, allow: Allow) -> Props {
+    pub(crate) fn props(
+        &mut self,
+        block: &ast::Block,
+        specs: &[&[PropertySpec]],
+        owner: &str,
+        owner_span: Span,
+        scope: &Scope,
+        allow: Allow,
+    ) -> Props {
         let mut props = Props::default();
         let mut seen: IndexMap<String, Span> = IndexMap::new();
         for entry in &block.entries {
@@ -95,8 +105,12 @@ impl Checker<'_> {
                     seen.insert(name.clone(), property.key.span);
                     if spec.shape == Shape::Fields {
                         self.diags.push(
-                            Diagnostic::error(Code::TypeMismatch, format!("`{name}` declares fields"), Label::new(property.span, "assigned here"))
-                                .with_help(format!("write `{name} {{ accuracy: float }}`")),
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("`{name}` declares fields"),
+                                Label::new(property.span, "assigned here"),
+                            )
+                            .with_help(format!("write `{name} {{ accuracy: float }}`")),
                         );
                         continue;
                     }
@@ -126,8 +140,12 @@ impl Checker<'_> {
                                 }
                                 if !(ty.is_numeric() || ty.is_error()) {
                                     self.diags.push(
-                                        Diagnostic::error(Code::TypeMismatch, format!("metric `{field_name}` must be a number, found {}", article(&ty)), Label::new(field.ty.span, "here"))
-                                            .with_help("metrics are `float` or `int`"),
+                                        Diagnostic::error(
+                                            Code::TypeMismatch,
+                                            format!("metric `{field_name}` must be a number, found {}", article(&ty)),
+                                            Label::new(field.ty.span, "here"),
+                                        )
+                                        .with_help("metrics are `float` or `int`"),
                                     );
                                 }
                                 props.fields.push((field_name, ty, field.key.span));
@@ -135,8 +153,12 @@ impl Checker<'_> {
                         }
                         Some(_) => {
                             self.diags.push(
-                                Diagnostic::error(Code::TypeMismatch, format!("`{name}` takes a value, not field declarations"), Label::new(fields.span, "here"))
-                                    .with_help(format!("write `{name} = …` or `{name} {{ key = value }}`")),
+                                Diagnostic::error(
+                                    Code::TypeMismatch,
+                                    format!("`{name}` takes a value, not field declarations"),
+                                    Label::new(fields.span, "here"),
+                                )
+                                .with_help(format!("write `{name} = …` or `{name} {{ key = value }}`")),
                             );
                         }
                         None => self.unknown_property(&fields.key, &name, specs, owner),
@@ -144,7 +166,12 @@ impl Checker<'_> {
                 }
                 Entry::Mount(mount) => {
                     if !allow.mounts {
-                        self.not_allowed(mount.keyword, "`mount`", owner, "mount volumes in stages, notebooks and serves");
+                        self.not_allowed(
+                            mount.keyword,
+                            "`mount`",
+                            owner,
+                            "mount volumes in stages, notebooks and serves",
+                        );
                         continue;
                     }
                     let (ty, value) = self.expr(&mount.volume, scope, None);
@@ -153,8 +180,12 @@ impl Checker<'_> {
                         _ => {
                             if !ty.is_error() {
                                 self.diags.push(
-                                    Diagnostic::error(Code::TypeMismatch, format!("expected a volume, found {}", article(&ty)), Label::new(mount.volume.span, "not a volume"))
-                                        .with_help("declare it with `volume NAME { size = 10Gi }`"),
+                                    Diagnostic::error(
+                                        Code::TypeMismatch,
+                                        format!("expected a volume, found {}", article(&ty)),
+                                        Label::new(mount.volume.span, "not a volume"),
+                                    )
+                                    .with_help("declare it with `volume NAME { size = 10Gi }`"),
                                 );
                             }
                             None
@@ -165,12 +196,21 @@ impl Checker<'_> {
                         Value::String(p) if p.starts_with('/') => {}
                         Value::String(_) => {
                             self.diags.push(
-                                Diagnostic::error(Code::OutOfRange, "a mount path must be absolute", Label::new(mount.path.span, "relative path"))
-                                    .with_help("start the path with `/`, e.g. `\"/data\"`"),
+                                Diagnostic::error(
+                                    Code::OutOfRange,
+                                    "a mount path must be absolute",
+                                    Label::new(mount.path.span, "relative path"),
+                                )
+                                .with_help("start the path with `/`, e.g. `\"/data\"`"),
                             );
                         }
                         _ => {
-                            self.expect_ty(mount.path.span, &Ty::String, &path_ty, "a mount path is a string such as `\"/data\"`");
+                            self.expect_ty(
+                                mount.path.span,
+                                &Ty::String,
+                                &path_ty,
+                                "a mount path is a string such as `\"/data\"`",
+                            );
                         }
                     }
                     props.mounts.push((mount.clone(), volume));
@@ -188,8 +228,12 @@ impl Checker<'_> {
             for spec in table.iter().filter(|s| s.required) {
                 if !seen.contains_key(spec.name) {
                     self.diags.push(
-                        Diagnostic::error(Code::MissingProperty, format!("{owner} is missing `{}`", spec.name), Label::new(owner_span, format!("needs `{}`", spec.name)))
-                            .with_help(format!("add `{} = …`: {}", spec.name, spec.doc)),
+                        Diagnostic::error(
+                            Code::MissingProperty,
+                            format!("{owner} is missing `{}`", spec.name),
+                            Label::new(owner_span, format!("needs `{}`", spec.name)),
+                        )
+                        .with_help(format!("add `{} = …`: {}", spec.name, spec.doc)),
                     );
                 }
             }
@@ -199,20 +243,40 @@ impl Checker<'_> {
 
     fn unknown_property(&mut self, key: &ast::Key, name: &str, specs: &[&[PropertySpec]], owner: &str) {
         let names: Vec<&str> = specs.iter().flat_map(|t| t.iter().map(|s| s.name)).collect();
-        let help = suggest::help(name, &names).unwrap_or_else(|| format!("{owner} accepts: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")));
-        self.diags.push(Diagnostic::error(Code::UnknownProperty, format!("unknown property `{name}` in {owner}"), Label::new(key.span, "unknown property")).with_help(help));
+        let help = suggest::help(name, &names).unwrap_or_else(|| {
+            format!("{owner} accepts: {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+        });
+        self.diags.push(
+            Diagnostic::error(
+                Code::UnknownProperty,
+                format!("unknown property `{name}` in {owner}"),
+                Label::new(key.span, "unknown property"),
+            )
+            .with_help(help),
+        );
     }
 
     pub(crate) fn set_twice(&mut self, name: &str, span: Span, previous: Span) {
         self.diags.push(
-            Diagnostic::error(Code::DuplicateDeclaration, format!("`{name}` is set twice"), Label::new(span, "set again here"))
-                .with_label(Label::new(previous, "first set here"))
-                .with_help("remove one of the two"),
+            Diagnostic::error(
+                Code::DuplicateDeclaration,
+                format!("`{name}` is set twice"),
+                Label::new(span, "set again here"),
+            )
+            .with_label(Label::new(previous, "first set here"))
+            .with_help("remove one of the two"),
         );
     }
 
     pub(crate) fn not_allowed(&mut self, span: Span, what: &str, owner: &str, help: &str) {
-        self.diags.push(Diagnostic::error(Code::NotAllowedHere, format!("{what} is not allowed in {owner}"), Label::new(span, "not allowed here")).with_help(help.to_string()));
+        self.diags.push(
+            Diagnostic::error(
+                Code::NotAllowedHere,
+                format!("{what} is not allowed in {owner}"),
+                Label::new(span, "not allowed here"),
+            )
+            .with_help(help.to_string()),
+        );
     }
 
     /// Checks one value against its property's shape.
@@ -223,7 +287,11 @@ impl Checker<'_> {
                 let (ty, value) = self.expr(e, scope, Some(&Ty::Int));
                 self.expect_ty(e.span, &Ty::Int, &ty, &format!("`{name}` is a whole number"));
                 if let Some(n) = value.as_int().filter(|n| *n < min) {
-                    self.out_of_range(e.span, &format!("`{name}` must be at least {min}, found {n}"), &format!("use a value ≥ {min}"));
+                    self.out_of_range(
+                        e.span,
+                        &format!("`{name}` must be at least {min}, found {n}"),
+                        &format!("use a value ≥ {min}"),
+                    );
                 }
                 value
             }
@@ -235,10 +303,14 @@ impl Checker<'_> {
             Shape::Cpu => self.typed(e, scope, &Ty::Cpu, name)?,
             Shape::Percent => {
                 let value = self.typed(e, scope, &Ty::Percent, name)?;
-                if let Value::Percent(p) = value {
-                    if !(0.0..=100.0).contains(&p) {
-                        self.out_of_range(e.span, &format!("`{name}` must be between 0% and 100%, found {p}%"), "use a percentage from 0% to 100%");
-                    }
+                if let Value::Percent(p) = value
+                    && !(0.0..=100.0).contains(&p)
+                {
+                    self.out_of_range(
+                        e.span,
+                        &format!("`{name}` must be between 0% and 100%, found {p}%"),
+                        "use a percentage from 0% to 100%",
+                    );
                 }
                 value
             }
@@ -252,7 +324,11 @@ impl Checker<'_> {
                     let (ty, value) = self.expr(e, scope, Some(&Ty::Int));
                     self.expect_ty(e.span, &Ty::Int, &ty, &format!("`{name}` is a whole number or `auto`"));
                     if let Some(n) = value.as_int().filter(|n| *n < 1) {
-                        self.out_of_range(e.span, &format!("`{name}` must be at least 1, found {n}"), "use a value ≥ 1, or `auto`");
+                        self.out_of_range(
+                            e.span,
+                            &format!("`{name}` must be at least 1, found {n}"),
+                            "use a value ≥ 1, or `auto`",
+                        );
                     }
                     value
                 }
@@ -265,10 +341,14 @@ impl Checker<'_> {
                 };
                 if !(ty.fits(&Ty::Int) || ty.fits(&Ty::Range(Box::new(Ty::Int)))) {
                     self.mismatch(e.span, &Ty::Int, &ty, "`replicas` is `N` or `lo..hi`");
-                } else if let (Some(lo), Some(hi)) = (lo, hi) {
-                    if lo < 0 || lo > hi {
-                        self.out_of_range(e.span, &format!("`replicas = {lo}..{hi}` needs 0 ≤ lo ≤ hi"), "write the smaller bound first, e.g. `1..3`");
-                    }
+                } else if let (Some(lo), Some(hi)) = (lo, hi)
+                    && (lo < 0 || lo > hi)
+                {
+                    self.out_of_range(
+                        e.span,
+                        &format!("`replicas = {lo}..{hi}` needs 0 ≤ lo ≤ hi"),
+                        "write the smaller bound first, e.g. `1..3`",
+                    );
                 }
                 value
             }
@@ -277,7 +357,12 @@ impl Checker<'_> {
                 let ExprKind::List(items) = &e.kind else {
                     let (ty, value) = self.expr(e, scope, None);
                     if !ty.is_error() {
-                        self.mismatch(e.span, &Ty::List(Box::new(Ty::String)), &ty, &format!("`{name}` is a list: `[\"python3\", \"train.py\"]`"));
+                        self.mismatch(
+                            e.span,
+                            &Ty::List(Box::new(Ty::String)),
+                            &ty,
+                            &format!("`{name}` is a list: `[\"python3\", \"train.py\"]`"),
+                        );
                     }
                     return Some(value);
                 };
@@ -291,8 +376,12 @@ impl Checker<'_> {
                     };
                     if !fits {
                         self.diags.push(
-                            Diagnostic::error(Code::TypeMismatch, format!("{} cannot be a command-line argument", article(&item_ty)), Label::new(item.span, "here"))
-                                .with_help("arguments are scalars, unit values, artifacts and lists of them"),
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("{} cannot be a command-line argument", article(&item_ty)),
+                                Label::new(item.span, "here"),
+                            )
+                            .with_help("arguments are scalars, unit values, artifacts and lists of them"),
                         );
                     }
                     values.push(value);
@@ -315,7 +404,14 @@ impl Checker<'_> {
                     self.mismatch(e.span, &Ty::Object, &ty, &format!("`{name}` is a block: `{name} {{ … }}`"));
                     return None;
                 };
-                let props = self.props(block, &[schema::nested(nested)], &format!("`{name}`"), e.span, scope, Allow { mounts: false, rules: false });
+                let props = self.props(
+                    block,
+                    &[schema::nested(nested)],
+                    &format!("`{name}`"),
+                    e.span,
+                    scope,
+                    Allow { mounts: false, rules: false },
+                );
                 Value::Object(props.values.into_iter().map(|(k, (v, _))| (k, v)).collect())
             }
             Shape::Fields => return None,
@@ -325,12 +421,21 @@ impl Checker<'_> {
             }
             Shape::Autoscale => self.autoscale(e, scope)?,
             Shape::ModelDecl | Shape::ServeDecl => {
-                let (want, kind) = if spec.shape == Shape::ModelDecl { (Ty::ModelDecl, "model") } else { (Ty::ServeDecl, "serve") };
+                let (want, kind) =
+                    if spec.shape == Shape::ModelDecl { (Ty::ModelDecl, "model") } else { (Ty::ServeDecl, "serve") };
                 let (ty, value) = self.expr(e, scope, Some(&want));
                 if !ty.fits(&want) {
                     self.diags.push(
-                        Diagnostic::error(Code::TypeMismatch, format!("`{name}` must name a `{kind}` declaration, found {}", article(&ty)), Label::new(e.span, format!("this is {}", article(&ty))))
-                            .with_help(if kind == "model" { "register the artifact with `model NAME { artifact = … }` and serve that name" } else { "name a `serve` declaration" }),
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            format!("`{name}` must name a `{kind}` declaration, found {}", article(&ty)),
+                            Label::new(e.span, format!("this is {}", article(&ty))),
+                        )
+                        .with_help(if kind == "model" {
+                            "register the artifact with `model NAME { artifact = … }` and serve that name"
+                        } else {
+                            "name a `serve` declaration"
+                        }),
                     );
                 }
                 value
@@ -345,10 +450,14 @@ impl Checker<'_> {
             Shape::Condition => self.typed(e, scope, &Ty::Bool, name)?,
             Shape::Cron => {
                 let value = self.typed(e, scope, &Ty::String, name)?;
-                if let Value::String(text) = &value {
-                    if let Err(problem) = check_cron(text) {
-                        self.out_of_range(e.span, &format!("`{text}` is not a cron schedule: {problem}"), "five fields: minute hour day-of-month month day-of-week, e.g. `\"0 3 * * 1\"`");
-                    }
+                if let Value::String(text) = &value
+                    && let Err(problem) = check_cron(text)
+                {
+                    self.out_of_range(
+                        e.span,
+                        &format!("`{text}` is not a cron schedule: {problem}"),
+                        "five fields: minute hour day-of-month month day-of-week, e.g. `\"0 3 * * 1\"`",
+                    );
                 }
                 value
             }
@@ -362,7 +471,10 @@ impl Checker<'_> {
     }
 
     pub(crate) fn out_of_range(&mut self, span: Span, message: &str, help: &str) {
-        self.diags.push(Diagnostic::error(Code::OutOfRange, message.to_string(), Label::new(span, "out of range")).with_help(help.to_string()));
+        self.diags.push(
+            Diagnostic::error(Code::OutOfRange, message.to_string(), Label::new(span, "out of range"))
+                .with_help(help.to_string()),
+        );
     }
 
     pub(crate) fn enum_value(&mut self, e: &ast::Expr, set: EnumSet, name: &str) -> Option<Value> {
@@ -370,20 +482,43 @@ impl Checker<'_> {
         match &e.kind {
             ExprKind::Name(ident) if values.contains(&ident.name.as_str()) => Some(Value::Enum(ident.name.clone())),
             ExprKind::Name(ident) => {
-                let help = suggest::help(&ident.name, values).unwrap_or_else(|| format!("{}s are: {}", set.name(), values.join(", ")));
-                self.diags.push(Diagnostic::error(Code::TypeMismatch, format!("`{}` is not a {}", ident.name, set.name()), Label::new(e.span, format!("unknown {}", set.name()))).with_help(help));
+                let help = suggest::help(&ident.name, values)
+                    .unwrap_or_else(|| format!("{}s are: {}", set.name(), values.join(", ")));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`{}` is not a {}", ident.name, set.name()),
+                        Label::new(e.span, format!("unknown {}", set.name())),
+                    )
+                    .with_help(help),
+                );
                 None
             }
             ExprKind::String(lit) => {
                 let text = lit.as_plain().unwrap_or_default();
-                let help = if values.contains(&text.as_str()) { format!("write `{name} = {text}` without quotes") } else { format!("{}s are: {}", set.name(), values.join(", ")) };
-                self.diags.push(Diagnostic::error(Code::TypeMismatch, format!("expected a {}, found a string", set.name()), Label::new(e.span, "a string")).with_help(help));
+                let help = if values.contains(&text.as_str()) {
+                    format!("write `{name} = {text}` without quotes")
+                } else {
+                    format!("{}s are: {}", set.name(), values.join(", "))
+                };
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("expected a {}, found a string", set.name()),
+                        Label::new(e.span, "a string"),
+                    )
+                    .with_help(help),
+                );
                 None
             }
             _ => {
                 self.diags.push(
-                    Diagnostic::error(Code::TypeMismatch, format!("expected a {}", set.name()), Label::new(e.span, "here"))
-                        .with_help(format!("{}s are: {}", set.name(), values.join(", "))),
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("expected a {}", set.name()),
+                        Label::new(e.span, "here"),
+                    )
+                    .with_help(format!("{}s are: {}", set.name(), values.join(", "))),
                 );
                 None
             }
@@ -400,10 +535,19 @@ impl Checker<'_> {
                     _ => None,
                 };
                 if order == Some(false) {
-                    self.out_of_range(e.span, &format!("`{name}` request is larger than its limit"), "write `request..limit` with request ≤ limit");
+                    self.out_of_range(
+                        e.span,
+                        &format!("`{name}` request is larger than its limit"),
+                        "write `request..limit` with request ≤ limit",
+                    );
                 }
             }
-            self.expect_ty(e.span, &Ty::Range(Box::new(unit.clone())), &ty, &format!("`{name}` is one value or `request..limit`"));
+            self.expect_ty(
+                e.span,
+                &Ty::Range(Box::new(unit.clone())),
+                &ty,
+                &format!("`{name}` is one value or `request..limit`"),
+            );
         } else {
             let help = match unit {
                 Ty::Cpu => "cpu is a number of cores (`2`, `0.5`) or millicores (`500m`)",
@@ -417,7 +561,12 @@ impl Checker<'_> {
     fn name_list(&mut self, e: &ast::Expr, scope: &Scope, shape: Shape, name: &str) -> Option<Value> {
         let ExprKind::List(items) = &e.kind else {
             let (ty, _) = self.expr(e, scope, None);
-            self.mismatch(e.span, &Ty::List(Box::new(Ty::Stage)), &ty, &format!("`{name}` is a list: `{name} = [a, b]`"));
+            self.mismatch(
+                e.span,
+                &Ty::List(Box::new(Ty::Stage)),
+                &ty,
+                &format!("`{name}` is a list: `{name} = [a, b]`"),
+            );
             return None;
         };
         let mut values = Vec::new();
@@ -429,7 +578,14 @@ impl Checker<'_> {
             };
             if !ok && !ty.is_error() {
                 let what = if shape == Shape::Secrets { "a secret" } else { "a stage" };
-                self.diags.push(Diagnostic::error(Code::TypeMismatch, format!("expected {what}, found {}", article(&ty)), Label::new(item.span, "here")).with_help(format!("`{name}` lists names of declarations")));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("expected {what}, found {}", article(&ty)),
+                        Label::new(item.span, "here"),
+                    )
+                    .with_help(format!("`{name}` lists names of declarations")),
+                );
                 continue;
             }
             values.push(value);
@@ -441,7 +597,14 @@ impl Checker<'_> {
     fn free_entries(&mut self, block: &ast::Block, owner: &str) {
         for entry in &block.entries {
             if !matches!(entry, Entry::Property(_)) {
-                self.diags.push(Diagnostic::error(Code::NotAllowedHere, format!("only `KEY = value` entries are allowed in `{owner}`"), Label::new(entry.span(), "here")).with_help("write `KEY = value`"));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::NotAllowedHere,
+                        format!("only `KEY = value` entries are allowed in `{owner}`"),
+                        Label::new(entry.span(), "here"),
+                    )
+                    .with_help("write `KEY = value`"),
+                );
             }
         }
     }
@@ -464,7 +627,14 @@ impl Checker<'_> {
                     path.extend(property.key.segments.iter().map(|s| s.text.clone()));
                     self.patch(&property.value, path, out);
                 }
-                other => self.diags.push(Diagnostic::error(Code::PatchDoesNotFit, "a `k8s` patch holds `path = value` entries only", Label::new(other.span(), "here")).with_help("write `spec.field = value`")),
+                other => self.diags.push(
+                    Diagnostic::error(
+                        Code::PatchDoesNotFit,
+                        "a `k8s` patch holds `path = value` entries only",
+                        Label::new(other.span(), "here"),
+                    )
+                    .with_help("write `spec.field = value`"),
+                ),
             }
         }
     }
@@ -473,7 +643,17 @@ impl Checker<'_> {
         let call = self.call_parts(e, schema::AUTOSCALE, "autoscale")?;
         let (callee, args) = call;
         let [arg] = args else {
-            self.diags.push(Diagnostic::error(Code::InvalidArgument, format!("`{callee}(…)` takes one target"), Label::new(e.span, "here")).with_help(format!("e.g. `{callee}({})`", if matches!(callee.as_str(), "cpu" | "memory") { "80%" } else { "8" })));
+            self.diags.push(
+                Diagnostic::error(
+                    Code::InvalidArgument,
+                    format!("`{callee}(…)` takes one target"),
+                    Label::new(e.span, "here"),
+                )
+                .with_help(format!(
+                    "e.g. `{callee}({})`",
+                    if matches!(callee.as_str(), "cpu" | "memory") { "80%" } else { "8" }
+                )),
+            );
             return None;
         };
         let want = if matches!(callee.as_str(), "cpu" | "memory") { Ty::Percent } else { Ty::Int };
@@ -486,29 +666,56 @@ impl Checker<'_> {
     }
 
     /// Splits `name(args)` and checks `name` is one of `allowed`.
-    pub(crate) fn call_parts<'e>(&mut self, e: &'e ast::Expr, allowed: &[&str], what: &str) -> Option<(String, &'e [ast::Arg])> {
+    pub(crate) fn call_parts<'e>(
+        &mut self,
+        e: &'e ast::Expr,
+        allowed: &[&str],
+        what: &str,
+    ) -> Option<(String, &'e [ast::Arg])> {
         let (callee, args) = match &e.kind {
             ExprKind::Call(callee, args) => (callee, args.as_slice()),
             ExprKind::Name(ident) if allowed.contains(&ident.name.as_str()) => {
-                self.diags.push(Diagnostic::error(Code::InvalidArgument, format!("`{}` needs arguments", ident.name), Label::new(e.span, "here")).with_help(format!("write `{}(…)`", ident.name)));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("`{}` needs arguments", ident.name),
+                        Label::new(e.span, "here"),
+                    )
+                    .with_help(format!("write `{}(…)`", ident.name)),
+                );
                 return None;
             }
             _ => {
                 self.diags.push(
-                    Diagnostic::error(Code::TypeMismatch, format!("`{what}` takes a call such as `{}(…)`", allowed[0]), Label::new(e.span, "here"))
-                        .with_help(format!("one of: {}", allowed.iter().map(|a| format!("`{a}(…)`")).collect::<Vec<_>>().join(", "))),
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`{what}` takes a call such as `{}(…)`", allowed[0]),
+                        Label::new(e.span, "here"),
+                    )
+                    .with_help(format!(
+                        "one of: {}",
+                        allowed.iter().map(|a| format!("`{a}(…)`")).collect::<Vec<_>>().join(", ")
+                    )),
                 );
                 return None;
             }
         };
         let Some(name) = callee.as_path().filter(|p| p.len() == 1).map(|p| p[0].name.clone()) else {
-            self.diags.push(Diagnostic::error(Code::InvalidArgument, format!("unknown {what}"), Label::new(callee.span, "here")));
+            self.diags.push(Diagnostic::error(
+                Code::InvalidArgument,
+                format!("unknown {what}"),
+                Label::new(callee.span, "here"),
+            ));
             return None;
         };
         if !allowed.contains(&name.as_str()) {
             self.diags.push(
-                Diagnostic::error(Code::InvalidArgument, format!("unknown {what} `{name}`"), Label::new(callee.span, "here"))
-                    .with_help(suggest::help(&name, allowed).unwrap_or_else(|| format!("one of: {}", allowed.join(", ")))),
+                Diagnostic::error(
+                    Code::InvalidArgument,
+                    format!("unknown {what} `{name}`"),
+                    Label::new(callee.span, "here"),
+                )
+                .with_help(suggest::help(&name, allowed).unwrap_or_else(|| format!("one of: {}", allowed.join(", ")))),
             );
             return None;
         }
@@ -527,9 +734,13 @@ impl Checker<'_> {
             match (direct, nested.get(key), resources_span) {
                 (Some((_, span)), Some(_), Some(nested_span)) => {
                     checker.diags.push(
-                        Diagnostic::error(Code::DuplicateDeclaration, format!("`{key}` is set both directly and in `resources`"), Label::new(*span, "set here"))
-                            .with_label(Label::new(nested_span, "and in `resources` here"))
-                            .with_help("keep one of the two"),
+                        Diagnostic::error(
+                            Code::DuplicateDeclaration,
+                            format!("`{key}` is set both directly and in `resources`"),
+                            Label::new(*span, "set here"),
+                        )
+                        .with_label(Label::new(nested_span, "and in `resources` here"))
+                        .with_help("keep one of the two"),
                     );
                     None
                 }
@@ -538,8 +749,18 @@ impl Checker<'_> {
                 _ => None,
             }
         };
-        let cpu = pick("cpu", self).and_then(|v| pair(&v, |v| match v { Value::Cpu(c) => Some(*c), _ => None }));
-        let memory = pick("memory", self).and_then(|v| pair(&v, |v| match v { Value::Quantity(q) => Some(q.clone()), _ => None }));
+        let cpu = pick("cpu", self).and_then(|v| {
+            pair(&v, |v| match v {
+                Value::Cpu(c) => Some(*c),
+                _ => None,
+            })
+        });
+        let memory = pick("memory", self).and_then(|v| {
+            pair(&v, |v| match v {
+                Value::Quantity(q) => Some(q.clone()),
+                _ => None,
+            })
+        });
         let gpu = pick("gpu", self).and_then(|v| v.as_int());
         Resources { cpu, memory, gpu }
     }
@@ -563,9 +784,15 @@ impl Checker<'_> {
         match Ty::from_name(&ty.name.name, arg) {
             Some(t) => t,
             None => {
-                let help = suggest::help(&ty.name.name, Ty::NAMES).unwrap_or_else(|| format!("types are: {}", Ty::NAMES.join(", ")));
-                let message = if ty.name.name == "list" { "`list` needs an element type: `list[float]`".to_string() } else { format!("unknown type `{}`", ty.name.name) };
-                self.diags.push(Diagnostic::error(Code::UnknownName, message, Label::new(ty.span, "here")).with_help(help));
+                let help = suggest::help(&ty.name.name, Ty::NAMES)
+                    .unwrap_or_else(|| format!("types are: {}", Ty::NAMES.join(", ")));
+                let message = if ty.name.name == "list" {
+                    "`list` needs an element type: `list[float]`".to_string()
+                } else {
+                    format!("unknown type `{}`", ty.name.name)
+                };
+                self.diags
+                    .push(Diagnostic::error(Code::UnknownName, message, Label::new(ty.span, "here")).with_help(help));
                 Ty::Error
             }
         }
@@ -573,10 +800,10 @@ impl Checker<'_> {
 
     /// Records that the declaration being checked depends on stage `name`.
     pub(crate) fn note_dependency(&mut self, name: &str, span: Span) {
-        if let Some(decl) = self.module.decls.get(name) {
-            if decl.kind.is_stage() || decl.kind == DeclKind::Model || decl.kind == DeclKind::Serve {
-                self.pending_dependencies.push((name.to_string(), span));
-            }
+        if let Some(decl) = self.module.decls.get(name)
+            && (decl.kind.is_stage() || decl.kind == DeclKind::Model || decl.kind == DeclKind::Serve)
+        {
+            self.pending_dependencies.push((name.to_string(), span));
         }
     }
 }

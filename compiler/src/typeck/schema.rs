@@ -8,7 +8,9 @@ use crate::typeck::Ty;
 /// What a property's value must look like.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Shape {
-    Int { min: i64 },
+    Int {
+        min: i64,
+    },
     Float,
     Bool,
     String,
@@ -85,17 +87,9 @@ impl EnumSet {
         match self {
             EnumSet::Framework => &["torch", "deepspeed", "jax", "tensorflow", "mpi", "mlx", "xgboost", "custom"],
             EnumSet::Access => &["read_write_once", "read_only_many", "read_write_many", "read_write_once_pod"],
-            EnumSet::ServeRuntime => &[
-                "sklearn",
-                "xgboost",
-                "lightgbm",
-                "pytorch",
-                "tensorflow",
-                "onnx",
-                "triton",
-                "huggingface",
-                "custom",
-            ],
+            EnumSet::ServeRuntime => {
+                &["sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "triton", "huggingface", "custom"]
+            }
             EnumSet::Protocol => &["v1", "v2"],
             EnumSet::RuleAction => &["alert", "retrain"],
         }
@@ -148,7 +142,11 @@ pub const VOLUME: &[PropertySpec] = &[
 ];
 
 pub const DATASET: &[PropertySpec] = &[
-    required("uri", Shape::String, "A path relative to the file, or an `s3://`, `gs://`, `hf://` or `pvc://VOLUME/path` URI."),
+    required(
+        "uri",
+        Shape::String,
+        "A path relative to the file, or an `s3://`, `gs://`, `hf://` or `pvc://VOLUME/path` URI.",
+    ),
     prop("description", Shape::String, "What the data is."),
 ];
 
@@ -292,7 +290,9 @@ pub struct ArgSpec {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgTy {
-    Int { min: i64 },
+    Int {
+        min: i64,
+    },
     Float,
     /// A searched parameter of the trial (hyperband's `resource`).
     SearchedParam,
@@ -309,10 +309,21 @@ pub const SEED: ArgSpec = arg("seed", ArgTy::Int { min: 0 });
 pub const ALGORITHMS: &[(&str, &[ArgSpec])] = &[
     ("random", &[]),
     ("grid", &[]),
-    ("tpe", &[arg("startup_trials", ArgTy::Int { min: 1 }), arg("candidates", ArgTy::Int { min: 1 }), arg("gamma", ArgTy::Float), arg("prior_weight", ArgTy::Float)]),
+    (
+        "tpe",
+        &[
+            arg("startup_trials", ArgTy::Int { min: 1 }),
+            arg("candidates", ArgTy::Int { min: 1 }),
+            arg("gamma", ArgTy::Float),
+            arg("prior_weight", ArgTy::Float),
+        ],
+    ),
     ("bayesian", &[arg("initial_points", ArgTy::Int { min: 1 })]),
     ("cmaes", &[arg("sigma", ArgTy::Float), arg("population", ArgTy::Int { min: 2 })]),
-    ("hyperband", &[ArgSpec { name: "resource", ty: ArgTy::SearchedParam, required: true }, arg("eta", ArgTy::Int { min: 2 })]),
+    (
+        "hyperband",
+        &[ArgSpec { name: "resource", ty: ArgTy::SearchedParam, required: true }, arg("eta", ArgTy::Int { min: 2 })],
+    ),
     ("sobol", &[]),
 ];
 
@@ -321,11 +332,87 @@ pub const EARLY_STOP: &[(&str, &[ArgSpec])] =
 
 pub const AUTOSCALE: &[&str] = &["concurrency", "rps", "cpu", "memory"];
 
-pub const DISTRIBUTIONS: &[&str] =
-    &["uniform", "loguniform", "normal", "lognormal", "quniform", "randint", "choice"];
+pub const DISTRIBUTIONS: &[&str] = &["uniform", "loguniform", "normal", "lognormal", "quniform", "randint", "choice"];
 
 /// Parameters of a call that names an output or input: `objective`'s `maximize(accuracy)`.
 pub const OBJECTIVES: &[&str] = &["maximize", "minimize"];
+
+/// The property tables as Markdown, for `docs/LANGUAGE.md` (a test keeps the doc current).
+pub fn reference_markdown() -> String {
+    let sections: &[(&str, &[&[PropertySpec]])] = &[
+        ("project", &[PROJECT]),
+        ("secret", &[SECRET]),
+        ("volume", &[VOLUME]),
+        ("dataset", &[DATASET]),
+        ("notebook", &[NOTEBOOK]),
+        ("step / component", &[STAGE_COMMON]),
+        ("train (adds to step)", &[TRAIN_EXTRA]),
+        ("tune", &[TUNE]),
+        ("model", &[MODEL]),
+        ("serve", &[SERVE]),
+        ("monitor", &[MONITOR]),
+        ("rule (inside monitor)", &[RULE]),
+        ("resources", &[RESOURCES]),
+        ("transformer (inside serve)", &[TRANSFORMER]),
+        ("local (inside step, train, serve)", &[LOCAL]),
+    ];
+    let mut out = String::new();
+    for (title, tables) in sections {
+        out.push_str(&format!(
+            "### `{title}`\n\n| property | type | required | default | meaning |\n|---|---|---|---|---|\n"
+        ));
+        for spec in tables.iter().flat_map(|t| t.iter()) {
+            let required = if spec.required { "yes" } else { "" };
+            let default = spec.default.map(|d| format!("`{d}`")).unwrap_or_default();
+            out.push_str(&format!(
+                "| `{}` | {} | {required} | {default} | {} |\n",
+                spec.name,
+                shape_name(spec.shape),
+                spec.doc.replace('|', "\\|")
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A shape as the reference names it.
+pub fn shape_name(shape: Shape) -> String {
+    match shape {
+        Shape::Int { min } => format!("int ≥ {min}"),
+        Shape::Float => "float".into(),
+        Shape::Bool => "bool".into(),
+        Shape::String => "string".into(),
+        Shape::Duration => "duration".into(),
+        Shape::Quantity => "quantity".into(),
+        Shape::Cpu => "cpu".into(),
+        Shape::Percent => "percent (0–100%)".into(),
+        Shape::Enum(set) => set.values().join(" \\| "),
+        Shape::CpuOrRange => "cpu or cpu..cpu".into(),
+        Shape::QuantityOrRange => "quantity or quantity..quantity".into(),
+        Shape::IntOrAuto => "int ≥ 1 or `auto`".into(),
+        Shape::Replicas => "int or int..int".into(),
+        Shape::Run => "list of scalars/artifacts".into(),
+        Shape::Strings => "list[string]".into(),
+        Shape::Stages => "list of stages".into(),
+        Shape::Secrets => "list of secrets".into(),
+        Shape::FreeObject => "object".into(),
+        Shape::Nested(_) => "block".into(),
+        Shape::K8sPatch => "`k8s` patch".into(),
+        Shape::Fields => "`{ name: type }`".into(),
+        Shape::Trial => "step or train".into(),
+        Shape::Objective => "`maximize(m)` \\| `minimize(m)`".into(),
+        Shape::Algorithm => ALGORITHMS.iter().map(|(n, _)| format!("`{n}()`")).collect::<Vec<_>>().join(" \\| "),
+        Shape::EarlyStop => "`median(min_trials, start_step)`".into(),
+        Shape::Space => "`{ PARAM = distribution }`".into(),
+        Shape::Autoscale => "`concurrency(n)` \\| `rps(n)` \\| `cpu(p%)` \\| `memory(p%)`".into(),
+        Shape::ModelDecl => "model declaration".into(),
+        Shape::ServeDecl => "serve declaration".into(),
+        Shape::Artifact => "stage output (Model/Dataset/Artifact)".into(),
+        Shape::Condition => "bool expression".into(),
+        Shape::Cron => "cron string".into(),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -333,7 +420,23 @@ mod tests {
 
     #[test]
     fn every_property_has_a_doc_and_unique_name() {
-        for table in [PROJECT, SECRET, VOLUME, DATASET, NOTEBOOK, STAGE_COMMON, TRAIN_EXTRA, TUNE, MODEL, SERVE, MONITOR, RULE, RESOURCES, TRANSFORMER, LOCAL] {
+        for table in [
+            PROJECT,
+            SECRET,
+            VOLUME,
+            DATASET,
+            NOTEBOOK,
+            STAGE_COMMON,
+            TRAIN_EXTRA,
+            TUNE,
+            MODEL,
+            SERVE,
+            MONITOR,
+            RULE,
+            RESOURCES,
+            TRANSFORMER,
+            LOCAL,
+        ] {
             for (i, spec) in table.iter().enumerate() {
                 assert!(!spec.doc.is_empty(), "{} has no doc", spec.name);
                 assert!(table[i + 1..].iter().all(|o| o.name != spec.name), "{} twice", spec.name);

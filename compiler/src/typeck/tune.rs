@@ -26,7 +26,10 @@ impl Checker<'_> {
         let property = body.properties().find(|p| p.key.joined() == "trial")?;
         let e = &property.value;
         let Some(path) = e.as_path().filter(|p| p.len() == 1) else {
-            self.diags.push(Diagnostic::error(Code::TypeMismatch, "`trial` names a `train` or `step`", Label::new(e.span, "here")).with_help("write `trial = classifier`"));
+            self.diags.push(
+                Diagnostic::error(Code::TypeMismatch, "`trial` names a `train` or `step`", Label::new(e.span, "here"))
+                    .with_help("write `trial = classifier`"),
+            );
             return None;
         };
         let name = &path[0].name;
@@ -35,14 +38,31 @@ impl Checker<'_> {
             Some(decl) => {
                 let what = decl.kind.keyword();
                 self.diags.push(
-                    Diagnostic::error(Code::TypeMismatch, format!("`trial` must be a `train` or `step`, found a {what}"), Label::new(e.span, format!("a {what}")))
-                        .with_label(Label::new(decl.name_span, "declared here")),
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`trial` must be a `train` or `step`, found a {what}"),
+                        Label::new(e.span, format!("a {what}")),
+                    )
+                    .with_label(Label::new(decl.name_span, "declared here")),
                 );
                 None
             }
             None => {
-                let candidates: Vec<&str> = self.module.decls.iter().filter(|(_, d)| matches!(d.kind, DeclKind::Step | DeclKind::Train)).map(|(n, _)| n.as_str()).collect();
-                self.diags.push(Diagnostic::error(Code::UnknownName, format!("unknown trial `{name}`"), Label::new(e.span, "not found")).with_optional_help(suggest::help(name, &candidates)));
+                let candidates: Vec<&str> = self
+                    .module
+                    .decls
+                    .iter()
+                    .filter(|(_, d)| matches!(d.kind, DeclKind::Step | DeclKind::Train))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::UnknownName,
+                        format!("unknown trial `{name}`"),
+                        Label::new(e.span, "not found"),
+                    )
+                    .with_optional_help(suggest::help(name, &candidates)),
+                );
                 None
             }
         }
@@ -85,30 +105,53 @@ impl Checker<'_> {
         let (name, args) = self.call_parts(e, schema::OBJECTIVES, "objective")?;
         let goal = if name == "maximize" { Goal::Maximize } else { Goal::Minimize };
         let [arg] = args else {
-            self.diags.push(Diagnostic::error(Code::InvalidArgument, format!("`{name}` takes one metric"), Label::new(e.span, "here")).with_help(format!("write `{name}(accuracy)`")));
+            self.diags.push(
+                Diagnostic::error(
+                    Code::InvalidArgument,
+                    format!("`{name}` takes one metric"),
+                    Label::new(e.span, "here"),
+                )
+                .with_help(format!("write `{name}(accuracy)`")),
+            );
             return None;
         };
         let metric = match &arg.value.kind {
             ExprKind::Name(ident) => ident.name.clone(),
             ExprKind::String(lit) => lit.as_plain().unwrap_or_default(),
             _ => {
-                self.diags.push(Diagnostic::error(Code::TypeMismatch, "an objective names a metric", Label::new(arg.value.span, "here")).with_help(format!("write `{name}(accuracy)`")));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        "an objective names a metric",
+                        Label::new(arg.value.span, "here"),
+                    )
+                    .with_help(format!("write `{name}(accuracy)`")),
+                );
                 return None;
             }
         };
-        if let Some(sig) = sig {
-            if !sig.metrics.iter().any(|(m, _)| *m == metric) {
-                let names: Vec<&str> = sig.metrics.iter().map(|(m, _)| m.as_str()).collect();
-                let trial = trial.unwrap_or_default();
-                let help = suggest::help(&metric, &names).unwrap_or_else(|| {
-                    if names.is_empty() { format!("declare it in `{trial}`: `metrics {{ {metric}: float }}`") } else { format!("`{trial}` declares: {}", names.join(", ")) }
-                });
-                let mut diagnostic = Diagnostic::error(Code::UndeclaredMetric, format!("the trial `{trial}` does not declare the metric `{metric}`"), Label::new(arg.value.span, "undeclared metric")).with_help(help);
-                if let Some(decl) = self.module.decls.get(trial) {
-                    diagnostic = diagnostic.with_label(Label::new(decl.name_span, "trial declared here"));
+        if let Some(sig) = sig
+            && !sig.metrics.iter().any(|(m, _)| *m == metric)
+        {
+            let names: Vec<&str> = sig.metrics.iter().map(|(m, _)| m.as_str()).collect();
+            let trial = trial.unwrap_or_default();
+            let help = suggest::help(&metric, &names).unwrap_or_else(|| {
+                if names.is_empty() {
+                    format!("declare it in `{trial}`: `metrics {{ {metric}: float }}`")
+                } else {
+                    format!("`{trial}` declares: {}", names.join(", "))
                 }
-                self.diags.push(diagnostic);
+            });
+            let mut diagnostic = Diagnostic::error(
+                Code::UndeclaredMetric,
+                format!("the trial `{trial}` does not declare the metric `{metric}`"),
+                Label::new(arg.value.span, "undeclared metric"),
+            )
+            .with_help(help);
+            if let Some(decl) = self.module.decls.get(trial) {
+                diagnostic = diagnostic.with_label(Label::new(decl.name_span, "trial declared here"));
             }
+            self.diags.push(diagnostic);
         }
         Some((goal, metric))
     }
@@ -128,31 +171,63 @@ impl Checker<'_> {
         let (name, args) = self.call_parts(e, &names, "early_stop")?;
         let specs = schema::EARLY_STOP.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, a)| *a);
         let values = self.named_args(&name, args, specs, e.span, &[]);
-        Some(EarlyStop { name, min_trials: values.get("min_trials").and_then(Value::as_int), start_step: values.get("start_step").and_then(Value::as_int) })
+        Some(EarlyStop {
+            name,
+            min_trials: values.get("min_trials").and_then(Value::as_int),
+            start_step: values.get("start_step").and_then(Value::as_int),
+        })
     }
 
     /// Named arguments of an algorithm or early-stop call.
-    fn named_args(&mut self, callee: &str, args: &[ast::Arg], specs: &[ArgSpec], call_span: Span, space: &[SearchParam]) -> IndexMap<String, Value> {
+    fn named_args(
+        &mut self,
+        callee: &str,
+        args: &[ast::Arg],
+        specs: &[ArgSpec],
+        call_span: Span,
+        space: &[SearchParam],
+    ) -> IndexMap<String, Value> {
         let mut values: IndexMap<String, Value> = IndexMap::new();
         let all: Vec<&ArgSpec> = specs.iter().chain(std::iter::once(&schema::SEED)).collect();
         for arg in args {
             let Some(name) = &arg.name else {
                 self.diags.push(
-                    Diagnostic::error(Code::InvalidArgument, format!("`{callee}` takes named arguments"), Label::new(arg.span, "positional argument"))
-                        .with_help(format!("name it: {}", all.iter().map(|s| format!("`{} = …`", s.name)).collect::<Vec<_>>().join(", "))),
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("`{callee}` takes named arguments"),
+                        Label::new(arg.span, "positional argument"),
+                    )
+                    .with_help(format!(
+                        "name it: {}",
+                        all.iter().map(|s| format!("`{} = …`", s.name)).collect::<Vec<_>>().join(", ")
+                    )),
                 );
                 continue;
             };
             let Some(spec) = all.iter().find(|s| s.name == name.name) else {
                 let names: Vec<&str> = all.iter().map(|s| s.name).collect();
                 self.diags.push(
-                    Diagnostic::error(Code::InvalidArgument, format!("`{callee}` has no argument `{}`", name.name), Label::new(name.span, "unknown argument"))
-                        .with_help(suggest::help(&name.name, &names).unwrap_or_else(|| format!("`{callee}` takes: {}", names.join(", ")))),
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("`{callee}` has no argument `{}`", name.name),
+                        Label::new(name.span, "unknown argument"),
+                    )
+                    .with_help(
+                        suggest::help(&name.name, &names)
+                            .unwrap_or_else(|| format!("`{callee}` takes: {}", names.join(", "))),
+                    ),
                 );
                 continue;
             };
             if values.contains_key(&name.name) {
-                self.diags.push(Diagnostic::error(Code::InvalidArgument, format!("`{}` is given twice", name.name), Label::new(arg.span, "again here")).with_help("remove one"));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("`{}` is given twice", name.name),
+                        Label::new(arg.span, "again here"),
+                    )
+                    .with_help("remove one"),
+                );
                 continue;
             }
             let value = match spec.ty {
@@ -160,8 +235,12 @@ impl Checker<'_> {
                     Some(path) if space.iter().any(|p| p.name == path[0].name) => Value::String(path[0].name.clone()),
                     _ => {
                         self.diags.push(
-                            Diagnostic::error(Code::SearchSpaceMismatch, format!("`{}` must name a searched parameter", spec.name), Label::new(arg.value.span, "not in `space`"))
-                                .with_help("add the parameter to `space`, e.g. `epochs = randint(1, 81)`"),
+                            Diagnostic::error(
+                                Code::SearchSpaceMismatch,
+                                format!("`{}` must name a searched parameter", spec.name),
+                                Label::new(arg.value.span, "not in `space`"),
+                            )
+                            .with_help("add the parameter to `space`, e.g. `epochs = randint(1, 81)`"),
                         );
                         continue;
                     }
@@ -170,7 +249,11 @@ impl Checker<'_> {
                     let (ty, value) = self.expr(&arg.value, &Scope::default(), Some(&Ty::Int));
                     self.expect_ty(arg.value.span, &Ty::Int, &ty, &format!("`{}` is a whole number", spec.name));
                     if value.as_int().is_some_and(|n| n < min) {
-                        self.out_of_range(arg.value.span, &format!("`{}` must be at least {min}", spec.name), &format!("use a value ≥ {min}"));
+                        self.out_of_range(
+                            arg.value.span,
+                            &format!("`{}` must be at least {min}", spec.name),
+                            &format!("use a value ≥ {min}"),
+                        );
                     }
                     value
                 }
@@ -188,10 +271,16 @@ impl Checker<'_> {
             values.insert(name.name.clone(), value);
         }
         for spec in specs.iter().filter(|s| s.required) {
-            if !values.contains_key(spec.name) && !args.iter().any(|a| a.name.as_ref().is_some_and(|n| n.name == spec.name)) {
+            if !values.contains_key(spec.name)
+                && !args.iter().any(|a| a.name.as_ref().is_some_and(|n| n.name == spec.name))
+            {
                 self.diags.push(
-                    Diagnostic::error(Code::InvalidArgument, format!("`{callee}` needs `{}`", spec.name), Label::new(call_span, "here"))
-                        .with_help(format!("write `{callee}({} = …)`", spec.name)),
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("`{callee}` needs `{}`", spec.name),
+                        Label::new(call_span, "here"),
+                    )
+                    .with_help(format!("write `{callee}({} = …)`", spec.name)),
                 );
             }
         }
@@ -200,18 +289,36 @@ impl Checker<'_> {
 
     fn space(&mut self, e: &ast::Expr, sig: Option<&Sig>, trial: Option<&str>) -> Vec<SearchParam> {
         let ExprKind::Object(block) = &e.kind else {
-            self.diags.push(Diagnostic::error(Code::TypeMismatch, "`space` is a block of `PARAM = distribution(…)`", Label::new(e.span, "here")).with_help("write `space { lr = loguniform(0.001, 0.1) }`"));
+            self.diags.push(
+                Diagnostic::error(
+                    Code::TypeMismatch,
+                    "`space` is a block of `PARAM = distribution(…)`",
+                    Label::new(e.span, "here"),
+                )
+                .with_help("write `space { lr = loguniform(0.001, 0.1) }`"),
+            );
             return Vec::new();
         };
         let mut params: Vec<SearchParam> = Vec::new();
         for entry in &block.entries {
             let Entry::Property(property) = entry else {
-                self.diags.push(Diagnostic::error(Code::NotAllowedHere, "`space` holds `PARAM = distribution(…)` entries only", Label::new(entry.span(), "here")));
+                self.diags.push(Diagnostic::error(
+                    Code::NotAllowedHere,
+                    "`space` holds `PARAM = distribution(…)` entries only",
+                    Label::new(entry.span(), "here"),
+                ));
                 continue;
             };
             let name = property.key.joined();
             if params.iter().any(|p| p.name == name) {
-                self.diags.push(Diagnostic::error(Code::DuplicateDeclaration, format!("`{name}` is searched twice"), Label::new(property.key.span, "again here")).with_help("give each parameter one distribution"));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::DuplicateDeclaration,
+                        format!("`{name}` is searched twice"),
+                        Label::new(property.key.span, "again here"),
+                    )
+                    .with_help("give each parameter one distribution"),
+                );
                 continue;
             }
             let input_ty = match sig {
@@ -220,8 +327,16 @@ impl Checker<'_> {
                     None => {
                         let names: Vec<&str> = sig.inputs.iter().map(|(n, _, _)| n.as_str()).collect();
                         let trial = trial.unwrap_or_default();
-                        let help = suggest::help(&name, &names).unwrap_or_else(|| format!("`{trial}` has inputs: {}", names.join(", ")));
-                        self.diags.push(Diagnostic::error(Code::SearchSpaceMismatch, format!("`{name}` is not an input of the trial `{trial}`"), Label::new(property.key.span, "not a trial input")).with_help(help));
+                        let help = suggest::help(&name, &names)
+                            .unwrap_or_else(|| format!("`{trial}` has inputs: {}", names.join(", ")));
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::SearchSpaceMismatch,
+                                format!("`{name}` is not an input of the trial `{trial}`"),
+                                Label::new(property.key.span, "not a trial input"),
+                            )
+                            .with_help(help),
+                        );
                         None
                     }
                 },
@@ -250,8 +365,12 @@ impl Checker<'_> {
                 _ => "`choice(…)`",
             };
             self.diags.push(
-                Diagnostic::error(Code::SearchSpaceMismatch, format!("`{dist}` does not fit `{name}`, which is {}", article(&ty)), Label::new(e.span, "distribution"))
-                    .with_help(format!("for {} use {suggestion}", article(&ty))),
+                Diagnostic::error(
+                    Code::SearchSpaceMismatch,
+                    format!("`{dist}` does not fit `{name}`, which is {}", article(&ty)),
+                    Label::new(e.span, "distribution"),
+                )
+                .with_help(format!("for {} use {suggestion}", article(&ty))),
             );
             return None;
         }
@@ -261,16 +380,34 @@ impl Checker<'_> {
             _ => Some(2),
         };
         if args.iter().any(|a| a.name.is_some()) {
-            self.diags.push(Diagnostic::error(Code::InvalidArgument, format!("`{dist}` takes positional arguments"), Label::new(e.span, "here")));
+            self.diags.push(Diagnostic::error(
+                Code::InvalidArgument,
+                format!("`{dist}` takes positional arguments"),
+                Label::new(e.span, "here"),
+            ));
             return None;
         }
         match arity {
             Some(n) if args.len() != n => {
-                self.diags.push(Diagnostic::error(Code::InvalidArgument, format!("`{dist}` takes {n} arguments, found {}", args.len()), Label::new(e.span, "here")).with_help(dist_example(&dist)));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("`{dist}` takes {n} arguments, found {}", args.len()),
+                        Label::new(e.span, "here"),
+                    )
+                    .with_help(dist_example(&dist)),
+                );
                 return None;
             }
             None if args.is_empty() => {
-                self.diags.push(Diagnostic::error(Code::InvalidArgument, "`choice` needs at least one value", Label::new(e.span, "here")).with_help("write `choice(8, 16, 32)`"));
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        "`choice` needs at least one value",
+                        Label::new(e.span, "here"),
+                    )
+                    .with_help("write `choice(8, 16, 32)`"),
+                );
                 return None;
             }
             _ => {}
@@ -284,11 +421,15 @@ impl Checker<'_> {
         let mut values = Vec::new();
         for arg in args {
             let (arg_ty, value) = self.expr(&arg.value, &Scope::default(), Some(&element));
-            if !arg_ty.fits(&element) && !(dist == "choice" && element.is_error()) {
+            if !(arg_ty.fits(&element) || (dist == "choice" && element.is_error())) {
                 let code = if dist == "choice" { Code::SearchSpaceMismatch } else { Code::TypeMismatch };
                 self.diags.push(
-                    Diagnostic::error(code, format!("`{name}` is {}, but this value is {}", article(&element), article(&arg_ty)), Label::new(arg.value.span, "does not fit"))
-                        .with_help(format!("every value must be {}", article(&element))),
+                    Diagnostic::error(
+                        code,
+                        format!("`{name}` is {}, but this value is {}", article(&element), article(&arg_ty)),
+                        Label::new(arg.value.span, "does not fit"),
+                    )
+                    .with_help(format!("every value must be {}", article(&element))),
                 );
                 return None;
             }
@@ -297,9 +438,17 @@ impl Checker<'_> {
         if let (Some(lo), Some(hi)) = (values.first().and_then(Value::as_f64), values.get(1).and_then(Value::as_f64)) {
             let bounded = matches!(dist.as_str(), "uniform" | "loguniform" | "quniform" | "randint");
             if bounded && lo >= hi {
-                self.out_of_range(e.span, &format!("`{dist}` needs lo < hi, found {lo} and {hi}"), "write the lower bound first");
+                self.out_of_range(
+                    e.span,
+                    &format!("`{dist}` needs lo < hi, found {lo} and {hi}"),
+                    "write the lower bound first",
+                );
             } else if dist == "loguniform" && lo <= 0.0 {
-                self.out_of_range(e.span, "`loguniform` needs bounds above zero", "use a positive lower bound such as 1e-4");
+                self.out_of_range(
+                    e.span,
+                    "`loguniform` needs bounds above zero",
+                    "use a positive lower bound such as 1e-4",
+                );
             } else if matches!(dist.as_str(), "normal" | "lognormal") && hi <= 0.0 {
                 self.out_of_range(e.span, &format!("`{dist}` needs sigma > 0"), "use a positive standard deviation");
             }
@@ -316,10 +465,14 @@ impl Checker<'_> {
         let parallel = props.int("parallel").unwrap_or(1);
         let max_failed = props.int("max_failed").unwrap_or(trials);
         for (name, value) in [("parallel", parallel), ("max_failed", max_failed)] {
-            if value > trials {
-                if let Some((_, span)) = props.values.get(name) {
-                    self.out_of_range(*span, &format!("`{name} = {value}` is more than `trials = {trials}`"), &format!("`{name}` is at most `trials`"));
-                }
+            if value > trials
+                && let Some((_, span)) = props.values.get(name)
+            {
+                self.out_of_range(
+                    *span,
+                    &format!("`{name} = {value}` is more than `trials = {trials}`"),
+                    &format!("`{name}` is at most `trials`"),
+                );
             }
         }
         (trials, parallel, max_failed)

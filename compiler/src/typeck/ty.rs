@@ -55,10 +55,8 @@ impl Ty {
 
     /// Scalars, unit values and artifacts can be interpolated and used in `run`.
     pub fn is_interpolable(&self) -> bool {
-        matches!(
-            self,
-            Ty::Int | Ty::Float | Ty::Bool | Ty::String | Ty::Error | Ty::Enum(_)
-        ) || self.is_unit()
+        matches!(self, Ty::Int | Ty::Float | Ty::Bool | Ty::String | Ty::Error | Ty::Enum(_))
+            || self.is_unit()
             || self.is_artifact()
     }
 

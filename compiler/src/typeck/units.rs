@@ -104,16 +104,16 @@ fn unit_kind(unit: &str, expected: Option<&Ty>) -> Option<Ty> {
 }
 
 fn wrong_unit(lit: &NumberLit, unit: &str, expected: Option<&Ty>) -> UnitError {
-    let known = lookup(QUANTITY_SUFFIXES, unit).is_some()
-        || lookup(DURATION_SUFFIXES, unit).is_some()
-        || unit == "%";
+    let known = lookup(QUANTITY_SUFFIXES, unit).is_some() || lookup(DURATION_SUFFIXES, unit).is_some() || unit == "%";
     let help = match expected {
         Some(Ty::Quantity) => "memory and storage take `Ki Mi Gi Ti Pi Ei` or `k M G T P E`".to_string(),
         Some(Ty::Duration) => "durations take `ms`, `s`, `m`, `h` or `d`".to_string(),
         Some(Ty::Cpu) => "a cpu is a plain number of cores (`2`, `0.5`) or millicores (`500m`)".to_string(),
         Some(Ty::Percent) => "a percentage ends in `%`".to_string(),
         Some(ty) => format!("a {ty} takes no unit: write `{}`", lit.text),
-        None => "units are `Mi`/`Gi`… for memory, `m` for millicores, `ms`/`s`/`m`/`h`/`d` for durations, `%`".to_string(),
+        None => {
+            "units are `Mi`/`Gi`… for memory, `m` for millicores, `ms`/`s`/`m`/`h`/`d` for durations, `%`".to_string()
+        }
     };
     let message = match expected {
         Some(ty) if known => format!("unit `{unit}` does not fit a {ty}"),
@@ -132,7 +132,12 @@ mod tests {
     use super::*;
 
     fn lit(text: &str, unit: Option<&str>) -> NumberLit {
-        NumberLit { text: text.into(), is_float: text.contains(['.', 'e']), unit: unit.map(Into::into), unit_span: None }
+        NumberLit {
+            text: text.into(),
+            is_float: text.contains(['.', 'e']),
+            unit: unit.map(Into::into),
+            unit_span: None,
+        }
     }
 
     #[test]

@@ -1,0 +1,80 @@
+//! Helpers for the fixture suite: compile a fixture in process (imports from disk) and render its diagnostics.
+
+use std::path::Path;
+
+use kfl_compiler::diagnostics::Diagnostic;
+use kfl_compiler::diagnostics::render::{self, Style};
+use kfl_compiler::source::{Loader, Origin, SourceFile, Sources, join_relative};
+
+/// Loads imports from disk relative to the fixture (tests may do I/O; the compiler may not).
+struct FixtureLoader;
+
+impl Loader for FixtureLoader {
+    fn load(&self, from: &str, relative: &str) -> Result<(String, String), String> {
+        let name = join_relative(from, relative);
+        std::fs::read_to_string(&name).map(|t| (name.clone(), t)).map_err(|_| format!("no such file `{name}`"))
+    }
+}
+
+/// One compiled fixture.
+#[derive(Debug)]
+pub struct Outcome {
+    pub sources: Sources,
+    pub checked: kfl_compiler::Checked,
+}
+
+impl Outcome {
+    pub fn has_errors(&self) -> bool {
+        self.checked.has_errors()
+    }
+
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.checked.diagnostics
+    }
+
+    /// Plain, width-80 rendering; file names relative to the workspace.
+    pub fn render_plain(&self) -> String {
+        render::render_all(&self.sources, &self.checked.diagnostics, Style::Plain)
+    }
+
+    /// (code, 1-based line) of each diagnostic.
+    pub fn codes_and_lines(&self) -> Vec<(String, usize)> {
+        self.checked
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let file = self.sources.get(d.primary.span.file);
+                (d.code.as_str().to_string(), file.line_col(d.primary.span.start).0)
+            })
+            .collect()
+    }
+}
+
+/// Checks a fixture file; `path` should be relative to the workspace root
+/// (tests run with the crate folder as working directory, so we pass `../`).
+pub fn check_file(path: &Path) -> Outcome {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    check_text(&display(path), &text)
+}
+
+pub fn check_text(name: &str, text: &str) -> Outcome {
+    let mut sources = Sources::new();
+    let id = sources.add(SourceFile::new(name.to_string(), text.to_string(), Origin::User));
+    let checked = kfl_compiler::check(&mut sources, id, &FixtureLoader);
+    Outcome { sources, checked }
+}
+
+fn display(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+/// `// expect: E0101 @ 3` lines in a fixture: the codes and lines it must report.
+pub fn expectations(text: &str) -> Vec<(String, usize)> {
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("// expect:"))
+        .filter_map(|rest| {
+            let (code, line) = rest.split_once('@')?;
+            Some((code.trim().to_string(), line.trim().parse().ok()?))
+        })
+        .collect()
+}

@@ -1,0 +1,210 @@
+//! Mutation robustness: every example, mutated 2,000 times with a seeded RNG,
+//! must be checked without a panic, and every diagnostic span must lie inside its file.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+const MUTANTS_PER_EXAMPLE: usize = 2_000;
+const SEED: u64 = 0x6b66_6c5f_6675_7a7a; // "kfl_fuzz"
+
+fn kfl_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            kfl_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "kfl") {
+            out.push(path);
+        }
+    }
+}
+
+fn examples() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    kfl_files(&root.join("examples"), &mut files);
+    kfl_files(Path::new("/work/shared/design/examples"), &mut files);
+    // Absolute names, so imports resolve whatever the working directory is.
+    files.into_iter().map(|p| p.canonicalize().unwrap_or(p)).collect()
+}
+
+/// A char boundary at or below `i`.
+fn floor(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A random range `[a, b)` on char boundaries, at most `max` bytes long.
+fn range(rng: &mut SmallRng, text: &str, max: usize) -> (usize, usize) {
+    let a = floor(text, rng.random_range(0..=text.len()));
+    let b = floor(text, a + rng.random_range(0..=max));
+    (a, b.max(a))
+}
+
+/// Applies one to three random mutations; returns the mutant and a description.
+fn mutate(rng: &mut SmallRng, original: &str) -> (String, String) {
+    let mut text = original.to_string();
+    let mut done = Vec::new();
+    for _ in 0..rng.random_range(1..=3) {
+        if text.is_empty() {
+            break;
+        }
+        match rng.random_range(0..5) {
+            0 => {
+                // Flip an ASCII byte to another printable ASCII byte (or a newline / tab).
+                let ascii: Vec<usize> = (0..text.len()).filter(|&i| text.as_bytes()[i].is_ascii()).collect();
+                if let Some(&i) = ascii.get(rng.random_range(0..ascii.len().max(1))) {
+                    const EXTRA: &[u8] = b"\n\t";
+                    let n = rng.random_range(0..(95 + EXTRA.len()));
+                    let byte = if n < 95 { b' ' + n as u8 } else { EXTRA[n - 95] };
+                    text.replace_range(i..i + 1, std::str::from_utf8(&[byte]).unwrap_or(" "));
+                    done.push(format!("flip@{i}={byte:?}"));
+                }
+            }
+            1 => {
+                let (a, b) = range(rng, &text, 40);
+                text.replace_range(a..b, "");
+                done.push(format!("delete {a}..{b}"));
+            }
+            2 => {
+                let at = floor(&text, rng.random_range(0..=text.len()));
+                text.truncate(at);
+                done.push(format!("truncate {at}"));
+            }
+            3 => {
+                let (a, b) = range(rng, &text, 80);
+                let piece = text[a..b].to_string();
+                let at = floor(&text, rng.random_range(0..=text.len()));
+                text.insert_str(at, &piece);
+                done.push(format!("duplicate {a}..{b} at {at}"));
+            }
+            _ => {
+                // Swap two whitespace-separated tokens.
+                let tokens: Vec<(usize, usize)> = token_ranges(&text);
+                if tokens.len() >= 2 {
+                    let i = rng.random_range(0..tokens.len());
+                    let j = rng.random_range(0..tokens.len());
+                    let (first, second) =
+                        if tokens[i].0 <= tokens[j].0 { (tokens[i], tokens[j]) } else { (tokens[j], tokens[i]) };
+                    if first != second {
+                        let mut swapped = String::with_capacity(text.len());
+                        swapped.push_str(&text[..first.0]);
+                        swapped.push_str(&text[second.0..second.1]);
+                        swapped.push_str(&text[first.1..second.0]);
+                        swapped.push_str(&text[first.0..first.1]);
+                        swapped.push_str(&text[second.1..]);
+                        text = swapped;
+                        done.push(format!("swap {first:?} {second:?}"));
+                    }
+                }
+            }
+        }
+    }
+    (text, done.join(", "))
+}
+
+fn token_ranges(text: &str) -> Vec<(usize, usize)> {
+    let mut tokens = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                tokens.push((s, i));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        tokens.push((s, text.len()));
+    }
+    tokens
+}
+
+/// Checks the 2,000 mutants of one file; returns a report per failing mutant.
+fn mutants_of(n: usize, path: &Path) -> Vec<String> {
+    let name = path.to_string_lossy().replace('\\', "/");
+    let original = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {name}: {e}"));
+    let seed = SEED ^ n as u64;
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut failures = Vec::new();
+    for index in 0..MUTANTS_PER_EXAMPLE {
+        let (mutant, how) = mutate(&mut rng, &original);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let outcome = kfl_tests::check_text(&name, &mutant);
+            let mut bad = Vec::new();
+            for d in outcome.diagnostics() {
+                for label in std::iter::once(&d.primary).chain(&d.secondary) {
+                    let span = label.span;
+                    let len = outcome.sources.get(span.file).text.len();
+                    if !(span.start <= span.end && span.end as usize <= len) {
+                        bad.push(format!("{} {:?} outside file of {len} bytes: {}", d.code.as_str(), span, d.message));
+                    }
+                }
+            }
+            bad
+        }));
+        let problem = match result {
+            Ok(bad) if bad.is_empty() => None,
+            Ok(bad) => Some(bad.join("\n")),
+            Err(payload) => Some(format!(
+                "panic: {}",
+                payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or("<non-string payload>")
+            )),
+        };
+        if let Some(problem) = problem {
+            failures.push(format!(
+                "{name} seed={seed:#x} mutant #{index} ({how}):\n{problem}\n--- mutant ---\n{mutant}\n--- end ---"
+            ));
+        }
+    }
+    failures
+}
+
+#[test]
+fn mutated_examples_never_panic() {
+    let mut files = examples();
+    assert!(!files.is_empty(), "no examples found");
+    // The design folder mirrors examples/: check each distinct text once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|p| seen.insert(std::fs::read(p).unwrap_or_default()));
+    // The panic hook is process-wide and shared with the other tests, so it is left alone:
+    // a caught panic's message lands in this test's captured output only.
+    // Files are spread over a few threads; each file's seed depends only on its index.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let mut failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut found = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = files.get(n) else { break found };
+                        found.extend(mutants_of(n, path));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    failures.sort();
+    assert!(
+        failures.is_empty(),
+        "{} failing mutants; first ones:\n\n{}",
+        failures.len(),
+        failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n\n")
+    );
+}

@@ -1,0 +1,158 @@
+//! The fixture suite: every case under `cases/` and every example, snapshotted with insta.
+mod robustness;
+
+use std::path::{Path, PathBuf};
+
+use kfl_tests::{check_file, expectations};
+
+fn workspace(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
+/// Runs with the workspace root as working directory so names in snapshots are relative.
+fn at_root<T>(f: impl FnOnce() -> T) -> T {
+    let root = workspace("");
+    std::env::set_current_dir(&root).unwrap_or_else(|e| panic!("cd {}: {e}", root.display()));
+    f()
+}
+
+fn relative(path: &Path) -> PathBuf {
+    let root = workspace("").canonicalize().unwrap_or_default();
+    let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    full.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(full)
+}
+
+#[test]
+fn errors() {
+    at_root(|| {
+        insta::glob!("cases/errors/*.kfl", |path| {
+            let rel = relative(path);
+            let src = std::fs::read_to_string(path).unwrap_or_default();
+            let out = check_file(&rel);
+            assert!(out.has_errors(), "{} must fail but checked clean", rel.display());
+            let expected = expectations(&src);
+            assert!(!expected.is_empty(), "{} has no `// expect: CODE @ LINE` line", rel.display());
+            let found = out.codes_and_lines();
+            for want in &expected {
+                assert!(
+                    found.contains(want),
+                    "{}: expected {} at line {}, found {:?}\n{}",
+                    rel.display(),
+                    want.0,
+                    want.1,
+                    found,
+                    out.render_plain()
+                );
+            }
+            insta::with_settings!({ description => src.as_str(), omit_expression => true }, {
+                insta::assert_snapshot!(out.render_plain());
+            });
+        });
+    });
+}
+
+#[test]
+fn compile() {
+    at_root(|| {
+        insta::glob!("cases/compile/*.kfl", |path| {
+            let rel = relative(path);
+            let src = std::fs::read_to_string(path).unwrap_or_default();
+            let out = check_file(&rel);
+            assert!(!out.has_errors(), "{} must check clean:\n{}", rel.display(), out.render_plain());
+            let program = out.checked.program().map(serde_json_pretty).unwrap_or_default();
+            let warnings = out.render_plain();
+            insta::with_settings!({ description => src.as_str(), omit_expression => true }, {
+                insta::assert_snapshot!(format!("----- WARNINGS\n{warnings}\n----- IR\n{program}"));
+            });
+        });
+    });
+}
+
+#[test]
+fn examples_check_clean() {
+    at_root(|| {
+        let mut seen = 0;
+        for dir in [workspace("examples"), workspace("../shared/design/examples")] {
+            for path in kfl_files(&dir) {
+                if path.components().any(|c| c.as_os_str() == "lib") {
+                    continue;
+                }
+                let rel = relative(&path);
+                let out = check_file(&rel);
+                assert!(!out.has_errors(), "{} must check clean:\n{}", rel.display(), out.render_plain());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 6, "expected the examples and the spec examples, found {seen}");
+    });
+}
+
+#[test]
+fn every_code_has_two_error_fixtures() {
+    at_root(|| {
+        for code in kfl_compiler::diagnostics::Code::ALL {
+            let count = std::fs::read_dir(workspace("tests/cases/errors"))
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter(|e| {
+                            std::fs::read_to_string(e.path())
+                                .is_ok_and(|s| expectations(&s).iter().any(|(c, _)| c == code.as_str()))
+                        })
+                        .count()
+                })
+                .unwrap_or(0);
+            assert!(
+                count >= 2,
+                "{} ({}) has {count} fixtures with `// expect: {} @ LINE`; every code needs two",
+                code.as_str(),
+                code.name(),
+                code.as_str()
+            );
+        }
+    });
+}
+
+fn kfl_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "kfl") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn serde_json_pretty(program: &kfl_compiler::ir::Program) -> String {
+    kfl_compiler::ir::to_json(program)
+}
+
+/// `docs/LANGUAGE.md` holds the property tables generated from the schema;
+/// `KFL_UPDATE_DOCS=1 cargo test` rewrites them.
+#[test]
+fn language_reference_is_current() {
+    let path = workspace("docs/LANGUAGE.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    let (begin, end) = ("<!-- properties:begin -->\n", "<!-- properties:end -->");
+    let (Some(start), Some(stop)) = (doc.find(begin), doc.find(end)) else {
+        panic!("docs/LANGUAGE.md lacks the {begin:?}…{end:?} markers");
+    };
+    let generated = kfl_compiler::typeck::schema::reference_markdown();
+    let current = &doc[start + begin.len()..stop];
+    if current != generated {
+        if std::env::var_os("KFL_UPDATE_DOCS").is_some() {
+            let updated = format!("{}{begin}{generated}{}", &doc[..start], &doc[stop..]);
+            std::fs::write(&path, updated).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        } else {
+            panic!("docs/LANGUAGE.md property tables are stale; run `KFL_UPDATE_DOCS=1 cargo test -p kfl-tests`");
+        }
+    }
+}
