@@ -38,6 +38,26 @@ pub const KEYWORDS: &[&str] = &[
     "else",
 ];
 
+/// Keywords that start a top-level declaration (the `item` rule), used to
+/// resynchronise after a syntax error.
+pub const DECLARATION_KEYWORDS: &[&str] = &[
+    "import",
+    "project",
+    "param",
+    "secret",
+    "volume",
+    "dataset",
+    "notebook",
+    "component",
+    "step",
+    "train",
+    "tune",
+    "model",
+    "serve",
+    "monitor",
+    "for",
+];
+
 /// Words that can never be identifiers.
 pub const RESERVED: &[&str] = &["true", "false", "if", "then", "else"];
 

@@ -32,24 +32,6 @@ pub struct Trivia {
     pub declaration_starts: Vec<usize>,
 }
 
-const DECLARATION_KEYWORDS: &[&str] = &[
-    "import",
-    "project",
-    "param",
-    "secret",
-    "volume",
-    "dataset",
-    "notebook",
-    "component",
-    "step",
-    "train",
-    "tune",
-    "model",
-    "serve",
-    "monitor",
-    "for",
-];
-
 /// Scans `src`, skipping strings (with nested `${…}`) so that `//` inside a
 /// string is not a comment.
 pub fn scan(src: &str) -> Trivia {
@@ -157,7 +139,7 @@ fn prev_is_ident(bytes: &[u8], i: usize) -> bool {
 }
 
 fn starts_declaration(line: &str) -> bool {
-    DECLARATION_KEYWORDS.iter().any(|keyword| {
+    kfl_grammar::DECLARATION_KEYWORDS.iter().any(|keyword| {
         line.strip_prefix(keyword).is_some_and(|rest| {
             // `step prepare`, `import "x"`, `for i in`: keyword, blank, then a name or string.
             let mut chars = rest.chars();
