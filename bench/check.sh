@@ -27,6 +27,15 @@ peak_rss_mb() { # FILE → maximum resident set size, in MB
     | awk -F: '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }'
 }
 
+instructions() { # FILE → instructions executed (callgrind; repeatable on a noisy machine)
+  if command -v valgrind > /dev/null; then
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$KFL" check "$1" 2>&1 > /dev/null \
+      | awk '/Collected/ { print $4 }'
+  else
+    echo "n/a"
+  fi
+}
+
 declare -A ms
 for n in 1000 10000; do
   file=$TMP/g$n.kfl
@@ -37,6 +46,6 @@ for n in 1000 10000; do
   if command -v hyperfine > /dev/null; then
     hyperfine -N --warmup 2 --runs 10 "$KFL check $file" | sed -n '2,3p'
   fi
-  echo "stages=$n bytes=$(wc -c < "$file") median_wall_ms=${ms[$n]} peak_rss_mb=$(peak_rss_mb "$file")"
+  echo "stages=$n bytes=$(wc -c < "$file") median_wall_ms=${ms[$n]} peak_rss_mb=$(peak_rss_mb "$file") instructions=$(instructions "$file")"
 done
 awk -v a="${ms[1000]}" -v b="${ms[10000]}" 'BEGIN { printf "ratio 10000/1000 = %.1fx (target < 12x)\n", b / a }'

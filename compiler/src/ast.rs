@@ -303,7 +303,8 @@ pub struct Expr {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
-    Number(NumberLit),
+    /// Boxed: literals are common and the other variants are small.
+    Number(Box<NumberLit>),
     String(StringLit),
     Bool(bool),
     List(Vec<Expr>),

@@ -62,7 +62,7 @@ fn shape(kind: NodeKind) -> (&'static str, &'static str) {
 fn dot(graph: &Graph) -> String {
     let mut out = String::from("digraph pipeline {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
     for name in &graph.order {
-        if let Some(node) = graph.nodes.iter().find(|n| &n.name == name) {
+        if let Some(node) = graph.node(name) {
             let (shape, kind) = shape(node.kind);
             out.push_str(&format!("  \"{name}\" [shape={shape}, label=\"{name}\\n({kind})\"];\n"));
         }
@@ -78,7 +78,7 @@ fn dot(graph: &Graph) -> String {
 fn mermaid(graph: &Graph) -> String {
     let mut out = String::from("flowchart LR\n");
     for name in &graph.order {
-        if let Some(node) = graph.nodes.iter().find(|n| &n.name == name) {
+        if let Some(node) = graph.node(name) {
             let (_, kind) = shape(node.kind);
             let (open, close) = match node.kind {
                 NodeKind::Tune => ("{{", "}}"),

@@ -25,7 +25,7 @@ pub struct Node {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     /// `to` reads an output of `from` (or its model, or its service).
@@ -51,20 +51,30 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
     pub order: Vec<String>,
+    /// Node name → index in `nodes`, so building stays linear in file size.
+    #[serde(skip)]
+    index: indexmap::IndexMap<String, usize>,
+    /// Edges already added (lookups only; output order comes from `edges`).
+    #[serde(skip)]
+    seen_edges: std::collections::HashSet<(String, String, EdgeKind)>,
 }
 
 impl Graph {
     pub fn add_node(&mut self, name: &str, kind: NodeKind, span: Span) {
-        if !self.nodes.iter().any(|n| n.name == name) {
+        if !self.index.contains_key(name) {
+            self.index.insert(name.to_string(), self.nodes.len());
             self.nodes.push(Node { name: name.to_string(), kind, span });
         }
     }
 
     pub fn add_edge(&mut self, from: &str, to: &str, kind: EdgeKind, span: Span) {
-        let duplicate = self.edges.iter().any(|e| e.from == from && e.to == to && e.kind == kind);
-        if from != to && !duplicate {
+        if from != to && self.seen_edges.insert((from.to_string(), to.to_string(), kind)) {
             self.edges.push(Edge { from: from.to_string(), to: to.to_string(), kind, span });
         }
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.index.get(name).map(|i| &self.nodes[*i])
     }
 
     pub fn dependencies(&self, name: &str) -> impl Iterator<Item = &Edge> {
@@ -75,7 +85,7 @@ impl Graph {
     pub fn sort(&mut self) -> Vec<Diagnostic> {
         let mut graph: DiGraph<usize, usize> = DiGraph::new();
         let indices: Vec<NodeIndex> = (0..self.nodes.len()).map(|i| graph.add_node(i)).collect();
-        let position = |name: &str| self.nodes.iter().position(|n| n.name == name);
+        let position = |name: &str| self.index.get(name).copied();
         for (edge_index, edge) in self.edges.iter().enumerate() {
             if let (Some(from), Some(to)) = (position(&edge.from), position(&edge.to)) {
                 graph.add_edge(indices[from], indices[to], edge_index);

@@ -30,7 +30,7 @@ pub enum Value {
     Template(Vec<TemplatePart>),
     Ref(Ref),
     /// A call that a property gives meaning to (`maximize(accuracy)`, `tpe(seed = 7)`).
-    Call(Call),
+    Call(Box<Call>),
     /// An expression over references, evaluated when its inputs are known.
     Expr(Box<Expr>),
 }

@@ -13,7 +13,7 @@ pub(super) fn syntax_error(file: FileId, src: &str, offset: usize, error: &Error
     } + offset;
     let position = position.min(src.len());
     let found = found_token(src, position);
-    let span = Span::new(file, position, position + found.len());
+    let mut span = Span::new(file, position, position + found.len());
     let (message, help) = match &error.variant {
         ErrorVariant::ParsingError { positives, negatives: _ } => {
             let mut expected: Vec<&str> = Vec::new();
@@ -24,7 +24,12 @@ pub(super) fn syntax_error(file: FileId, src: &str, offset: usize, error: &Error
                 }
             }
             let found_text = describe_found(&found);
-            let message = if expected.is_empty() {
+            let unknown_escape = positives.contains(&Rule::escape) && src[position..].starts_with('\\');
+            let message = if unknown_escape {
+                let escape: String = src[position..].chars().take(2).collect();
+                span = Span::new(file, position, position + escape.len());
+                format!("unknown escape `{escape}` in a string")
+            } else if expected.is_empty() {
                 format!("unexpected {found_text}")
             } else {
                 format!("expected {}, found {found_text}", join_alternatives(&expected))
@@ -75,7 +80,7 @@ fn hint(src: &str, position: usize, found: &str, positives: &[Rule]) -> Option<S
         return Some(format!("`{found}` is reserved and cannot be used as a name"));
     }
     let before = &src[..position];
-    if before.ends_with('\\') {
+    if before.ends_with('\\') || found == "\\" {
         return Some(
             "the escapes are `\\n`, `\\t`, `\\\"`, `\\\\` and `\\${`; use a raw string `r\"…\"` for backslashes".into(),
         );
@@ -83,8 +88,21 @@ fn hint(src: &str, position: usize, found: &str, positives: &[Rule]) -> Option<S
     if found == "\n" && positives.iter().any(|r| matches!(r, Rule::string_text | Rule::escape | Rule::interpolation)) {
         return Some("strings cannot span lines; close the string with `\"`".into());
     }
-    if positives.contains(&Rule::EOI) && found == "}" {
-        return Some("this `}` has no matching `{`".into());
+    let closer = |rule: Rule| positives.contains(&rule);
+    match found {
+        "}" if !closer(Rule::block) && positives.iter().all(|r| !matches!(r, Rule::entry | Rule::property))
+            || closer(Rule::EOI) =>
+        {
+            return Some("this `}` has no matching `{`".into());
+        }
+        "]" if !closer(Rule::close_bracket) => return Some("this `]` has no matching `[`".into()),
+        ")" if !closer(Rule::close_paren) => return Some("this `)` has no matching `(`".into()),
+        _ => {}
+    }
+    if positives.contains(&Rule::comma)
+        && (positives.contains(&Rule::close_bracket) || positives.contains(&Rule::close_paren))
+    {
+        return Some("separate items with `,`, and close the list".into());
     }
     if found.is_empty() {
         return Some("the file ends inside a declaration; is a `}` or `)` missing?".into());

@@ -31,7 +31,10 @@ impl<'a> Lowerer<'a> {
         loop {
             let trimmed = start + self.src[start..end].trim_end().len();
             // `>=`: a `//` comment's end includes the `\r` of a CRLF line.
-            let comment = self.comments.iter().find(|c| c.start >= start && c.start < trimmed && c.end >= trimmed);
+            // Comments are sorted by start; only the last one starting before `trimmed` can end there.
+            let before = self.comments.partition_point(|c| c.start < trimmed);
+            let comment =
+                before.checked_sub(1).map(|i| &self.comments[i]).filter(|c| c.start >= start && c.end >= trimmed);
             match comment {
                 Some(c) => end = c.start,
                 _ => {
@@ -110,8 +113,22 @@ impl<'a> Lowerer<'a> {
                 let mut body = None;
                 for part in inner {
                     match part.as_rule() {
-                        Rule::inputs => inputs = Some(part.into_inner().map(|i| self.input(i)).collect()),
-                        Rule::outputs => outputs = Some(part.into_inner().map(|o| self.output(o)).collect()),
+                        Rule::inputs => {
+                            inputs = Some(
+                                part.into_inner()
+                                    .filter(|p| p.as_rule() == Rule::input)
+                                    .map(|i| self.input(i))
+                                    .collect(),
+                            )
+                        }
+                        Rule::outputs => {
+                            outputs = Some(
+                                part.into_inner()
+                                    .filter(|p| p.as_rule() == Rule::output)
+                                    .map(|o| self.output(o))
+                                    .collect(),
+                            )
+                        }
                         _ => body = Some(self.block(part)),
                     }
                 }
@@ -123,7 +140,7 @@ impl<'a> Lowerer<'a> {
                 let component = next(&mut inner).into_inner().map(|p| self.ident(p)).collect();
                 let args_pair = next(&mut inner);
                 let args_span = self.span(&args_pair);
-                let args = args_pair.into_inner().map(|a| self.arg(a)).collect();
+                let args = args_pair.into_inner().filter(|p| p.as_rule() == Rule::arg).map(|a| self.arg(a)).collect();
                 ItemKind::StepCall(StepCall { keyword, name, component, args, args_span })
             }
             Rule::for_decl => {
@@ -303,7 +320,11 @@ impl<'a> Lowerer<'a> {
         let mut operators: Vec<(BinaryOp, Span)> = Vec::new();
         let mut prefixes: Vec<(UnaryOp, Span)> = Vec::new();
         let mut current: Option<Expr> = None;
-        let parts: Vec<Pair<'_, Rule>> = pair.into_inner().collect();
+        // `postfixed` groups a primary with its members and calls; flatten it.
+        let parts: Vec<Pair<'_, Rule>> = pair
+            .into_inner()
+            .flat_map(|p| if p.as_rule() == Rule::postfixed { p.into_inner().collect::<Vec<_>>() } else { vec![p] })
+            .collect();
         for part in parts {
             let rule = part.as_rule();
             if let Some(op) = binary_op(rule) {
@@ -331,7 +352,8 @@ impl<'a> Lowerer<'a> {
                 Rule::call_args => {
                     if let Some(callee) = current.take() {
                         let args_span = self.span(&part);
-                        let args = part.into_inner().map(|a| self.arg(a)).collect();
+                        let args =
+                            part.into_inner().filter(|p| p.as_rule() == Rule::arg).map(|a| self.arg(a)).collect();
                         let span = callee.span.to(args_span);
                         current = Some(Expr { kind: ExprKind::Call(Box::new(callee), args), span });
                     }
@@ -410,10 +432,12 @@ impl<'a> Lowerer<'a> {
                 let otherwise = self.expr(next(&mut parts));
                 ExprKind::If(Box::new(cond), Box::new(then), Box::new(otherwise))
             }
-            Rule::number => ExprKind::Number(self.number(pair)),
+            Rule::number => ExprKind::Number(Box::new(self.number(pair))),
             Rule::string | Rule::raw_string => ExprKind::String(self.string(pair)),
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
-            Rule::list => ExprKind::List(pair.into_inner().map(|e| self.expr(e)).collect()),
+            Rule::list => {
+                ExprKind::List(pair.into_inner().filter(|p| p.as_rule() == Rule::expr).map(|e| self.expr(e)).collect())
+            }
             Rule::object => ExprKind::Object(self.block(pair)),
             Rule::paren => ExprKind::Paren(Box::new(self.expr(next(&mut pair.into_inner())))),
             Rule::ident => ExprKind::Name(self.ident(pair)),
@@ -477,6 +501,7 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
+        parts.shrink_to_fit();
         StringLit { parts, raw: false }
     }
 

@@ -18,6 +18,11 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<Diagnostic>) {
     let trivia = trivia::scan(src);
     let mut diagnostics = Vec::new();
     let mut items = Vec::new();
+    if let Some((parsed, lowered)) = parse_halves_in_parallel(file, src, &trivia) {
+        items = parsed;
+        diagnostics = lowered;
+        return finish(file, src, &trivia, items, diagnostics);
+    }
     match KflParser::parse(Rule::file, src) {
         Ok(mut pairs) => {
             let mut lowerer = lower::Lowerer::new(file, src, 0, &trivia.comments);
@@ -58,6 +63,17 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<Diagnostic>) {
             }
         }
     }
+    finish(file, src, &trivia, items, diagnostics)
+}
+
+/// Attaches the file's doc comment.
+fn finish(
+    file: FileId,
+    src: &str,
+    trivia: &trivia::Trivia,
+    mut items: Vec<ast::Item>,
+    diagnostics: Vec<Diagnostic>,
+) -> (ast::File, Vec<Diagnostic>) {
     let first_item = items.first().map(|item: &ast::Item| item.span.start as usize);
     let first_is_import = matches!(items.first().map(|i| &i.kind), Some(ast::ItemKind::Import(_)));
     let doc = trivia::file_doc(src, &trivia.comments, first_item, first_is_import)
@@ -76,4 +92,68 @@ pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<Diagnostic>) {
 /// The comments of a file, for the formatter.
 pub fn comments(src: &str) -> Vec<trivia::Comment> {
     trivia::scan(src).comments
+}
+
+/// Files at least this large are parsed in pieces on two threads.
+const PARALLEL_THRESHOLD: usize = 32 * 1024;
+/// Target size of one piece: pest keeps a token queue of ~50 bytes per
+/// token for the whole input it parses, so parsing a large file in pieces
+/// (each lowered and dropped before the next) bounds that memory.
+const PIECE_SIZE: usize = 64 * 1024;
+
+/// Parses a large file in pieces cut at top-level declarations, the pieces
+/// split between two threads: pest is the bulk of `kfl check` on big files,
+/// and our machines have two cores. Returns `None` when the file is small, or
+/// any piece has a syntax error (e.g. because a cut fell inside a block) —
+/// the caller then parses it whole and recovers from errors as usual, so the
+/// result never depends on this path.
+fn parse_halves_in_parallel(
+    file: FileId,
+    src: &str,
+    trivia: &trivia::Trivia,
+) -> Option<(Vec<ast::Item>, Vec<Diagnostic>)> {
+    if src.len() < PARALLEL_THRESHOLD {
+        return None;
+    }
+    let mut cuts = vec![0];
+    for &start in &trivia.declaration_starts {
+        if start >= cuts.last().copied().unwrap_or(0) + PIECE_SIZE {
+            cuts.push(start);
+        }
+    }
+    cuts.push(src.len());
+    let pieces: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    if pieces.len() < 2 {
+        return None;
+    }
+    let parse_pieces = |pieces: &[(usize, usize)]| -> Option<(Vec<ast::Item>, Vec<Diagnostic>)> {
+        let mut items = Vec::new();
+        let mut diagnostics = Vec::new();
+        for &(start, end) in pieces {
+            let mut pairs = KflParser::parse(Rule::item_chunk, &src[start..end]).ok()?;
+            let mut lowerer = lower::Lowerer::new(file, src, start, &trivia.comments);
+            if let Some(pair) = pairs.next() {
+                items.extend(lowerer.items(pair));
+            }
+            diagnostics.extend(lowerer.diagnostics);
+        }
+        Some((items, diagnostics))
+    };
+    let (first_half, second_half) = pieces.split_at(pieces.len() / 2);
+    let (first, second) = std::thread::scope(|scope| {
+        // The main thread's stack is 8 MiB; give the helper the same so deep
+        // nesting behaves alike in every piece.
+        let second = std::thread::Builder::new()
+            .stack_size(8 * 1024 * 1024)
+            .spawn_scoped(scope, || parse_pieces(second_half))
+            .ok();
+        let first = parse_pieces(first_half);
+        let second = second.and_then(|handle| handle.join().ok().flatten());
+        (first, second)
+    });
+    let (mut items, mut diagnostics) = first?;
+    let (more_items, more_diagnostics) = second?;
+    items.extend(more_items);
+    diagnostics.extend(more_diagnostics);
+    Some((items, diagnostics))
 }

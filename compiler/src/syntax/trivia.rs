@@ -159,8 +159,9 @@ pub fn doc_before(src: &str, comments: &[Comment], offset: usize) -> Option<(Str
     let mut end = offset;
     for comment in comments[..idx].iter().rev() {
         let gap = &src[comment.end..cursor];
-        let newlines = gap.matches('\n').count();
-        if comment.kind != CommentKind::Doc || !gap.trim().is_empty() || newlines != 1 {
+        // Test the cheap, early-exiting conditions first: the gap before the
+        // first declaration can be most of the file.
+        if comment.kind != CommentKind::Doc || !gap.trim().is_empty() || gap.matches('\n').count() != 1 {
             break;
         }
         if lines.is_empty() {

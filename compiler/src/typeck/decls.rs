@@ -78,7 +78,7 @@ impl Checker<'_> {
                             e.span,
                             &ty,
                             &found,
-                            &format!("the default of `{}` must be {}", param.name.name, article(&ty)),
+                            format_args!("the default of `{}` must be {}", param.name.name, article(&ty)),
                         );
                         if !is_constant(&value) {
                             self.diags.push(
@@ -224,7 +224,7 @@ impl Checker<'_> {
             let binding = match &input.default {
                 Some(e) => {
                     let (found, value) = self.expr(e, &file_scope, Some(&ty));
-                    self.expect_ty(e.span, &ty, &found, &format!("`{}` is {}", input.name.name, article(&ty)));
+                    self.expect_ty(e.span, &ty, &found, format_args!("`{}` is {}", input.name.name, article(&ty)));
                     Some(value)
                 }
                 None => {
@@ -417,8 +417,15 @@ impl Checker<'_> {
                 None
             }
         };
-        let mut stage = template?;
         let scope = self.file_scope(loop_item);
+        let Some(mut stage) = template else {
+            // Still resolve the arguments: their own errors are reported, and
+            // what they use does not show up as unused.
+            for arg in &call.args {
+                self.expr(&arg.value, &scope, None);
+            }
+            return None;
+        };
         let mut given: IndexMap<String, Span> = IndexMap::new();
         for arg in &call.args {
             let Some(arg_name) = &arg.name else {
@@ -457,7 +464,7 @@ impl Checker<'_> {
             };
             let ty = input.ty.clone();
             let (found, value) = self.expr(&arg.value, &scope, Some(&ty));
-            self.expect_ty(arg.value.span, &ty, &found, &format!("`{}` is {}", arg_name.name, article(&ty)));
+            self.expect_ty(arg.value.span, &ty, &found, format_args!("`{}` is {}", arg_name.name, article(&ty)));
             if let Some(input) = stage.inputs.iter_mut().find(|i| i.name == arg_name.name) {
                 input.binding = Some(value);
             }

@@ -351,11 +351,10 @@ impl Checker<'_> {
         }
         let Some(decl) = self.module.decls.get(name).cloned() else {
             if self.module.imports.contains_key(name) {
-                let shown: Vec<&str> = path.iter().map(|i| i.name.as_str()).collect();
                 self.diags.push(
                     Diagnostic::error(
                         Code::UnknownName,
-                        format!("`{}` is an imported module, not a value", shown.join(".")),
+                        format!("`{name}` is an imported module, not a value"),
                         Label::new(head.span, "import alias"),
                     )
                     .with_help("only components are reachable through an import: `step NAME = alias.component(…)`"),
@@ -552,7 +551,14 @@ impl Checker<'_> {
         (ty, value)
     }
 
-    pub(crate) fn expect_ty(&mut self, span: crate::source::Span, expected: &Ty, found: &Ty, help: &str) -> bool {
+    /// `help` is only rendered on a mismatch, so pass `format_args!` rather than `&format!`.
+    pub(crate) fn expect_ty(
+        &mut self,
+        span: crate::source::Span,
+        expected: &Ty,
+        found: &Ty,
+        help: impl std::fmt::Display,
+    ) -> bool {
         if found.fits(expected) {
             return true;
         }
@@ -560,7 +566,13 @@ impl Checker<'_> {
         false
     }
 
-    pub(crate) fn mismatch(&mut self, span: crate::source::Span, expected: &Ty, found: &Ty, help: &str) {
+    pub(crate) fn mismatch(
+        &mut self,
+        span: crate::source::Span,
+        expected: &Ty,
+        found: &Ty,
+        help: impl std::fmt::Display,
+    ) {
         self.diags.push(
             Diagnostic::error(
                 Code::TypeMismatch,

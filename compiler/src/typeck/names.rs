@@ -95,6 +95,8 @@ impl Checker<'_> {
             .module
             .decls
             .iter()
+            // A declaration misplaced inside `for` was already reported (E0106).
+            .filter(|(_, decl)| decl.loop_item.is_none() || decl.kind.is_stage())
             .filter(|(name, decl)| match decl.kind {
                 DeclKind::Param | DeclKind::Dataset | DeclKind::Volume | DeclKind::Secret => !self.used.contains(*name),
                 DeclKind::Component => has_project && !instantiated.contains(&name.as_str()),

@@ -233,7 +233,11 @@ impl Checker<'_> {
                             format!("{owner} is missing `{}`", spec.name),
                             Label::new(owner_span, format!("needs `{}`", spec.name)),
                         )
-                        .with_help(format!("add `{} = …`: {}", spec.name, spec.doc)),
+                        .with_help(format!(
+                            "add `{} = …` ({})",
+                            spec.name,
+                            lower_first(spec.doc.trim_end_matches('.'))
+                        )),
                     );
                 }
             }
@@ -285,7 +289,7 @@ impl Checker<'_> {
         Some(match spec.shape {
             Shape::Int { min } => {
                 let (ty, value) = self.expr(e, scope, Some(&Ty::Int));
-                self.expect_ty(e.span, &Ty::Int, &ty, &format!("`{name}` is a whole number"));
+                self.expect_ty(e.span, &Ty::Int, &ty, format_args!("`{name}` is a whole number"));
                 if let Some(n) = value.as_int().filter(|n| *n < min) {
                     self.out_of_range(
                         e.span,
@@ -322,7 +326,7 @@ impl Checker<'_> {
                     Value::Enum("auto".into())
                 } else {
                     let (ty, value) = self.expr(e, scope, Some(&Ty::Int));
-                    self.expect_ty(e.span, &Ty::Int, &ty, &format!("`{name}` is a whole number or `auto`"));
+                    self.expect_ty(e.span, &Ty::Int, &ty, format_args!("`{name}` is a whole number or `auto`"));
                     if let Some(n) = value.as_int().filter(|n| *n < 1) {
                         self.out_of_range(
                             e.span,
@@ -361,7 +365,7 @@ impl Checker<'_> {
                             e.span,
                             &Ty::List(Box::new(Ty::String)),
                             &ty,
-                            &format!("`{name}` is a list: `[\"python3\", \"train.py\"]`"),
+                            format_args!("`{name}` is a list: `[\"python3\", \"train.py\"]`"),
                         );
                     }
                     return Some(value);
@@ -392,7 +396,12 @@ impl Checker<'_> {
             Shape::Stages | Shape::Secrets => self.name_list(e, scope, spec.shape, name)?,
             Shape::FreeObject | Shape::K8sPatch => {
                 let (ty, value) = self.expr(e, scope, Some(&Ty::Object));
-                self.expect_ty(e.span, &Ty::Object, &ty, &format!("`{name}` is an object: `{name} {{ KEY = value }}`"));
+                self.expect_ty(
+                    e.span,
+                    &Ty::Object,
+                    &ty,
+                    format_args!("`{name}` is an object: `{name} {{ KEY = value }}`"),
+                );
                 if let ExprKind::Object(block) = &e.kind {
                     self.free_entries(block, name);
                 }
@@ -401,7 +410,7 @@ impl Checker<'_> {
             Shape::Nested(nested) => {
                 let ExprKind::Object(block) = &e.kind else {
                     let (ty, _) = self.expr(e, scope, None);
-                    self.mismatch(e.span, &Ty::Object, &ty, &format!("`{name}` is a block: `{name} {{ … }}`"));
+                    self.mismatch(e.span, &Ty::Object, &ty, format_args!("`{name}` is a block: `{name} {{ … }}`"));
                     return None;
                 };
                 let props = self.props(
@@ -466,7 +475,7 @@ impl Checker<'_> {
 
     fn typed(&mut self, e: &ast::Expr, scope: &Scope, want: &Ty, name: &str) -> Option<Value> {
         let (ty, value) = self.expr(e, scope, Some(want));
-        self.expect_ty(e.span, want, &ty, &format!("`{name}` takes {}", article(want)));
+        self.expect_ty(e.span, want, &ty, format_args!("`{name}` takes {}", article(want)));
         Some(value)
     }
 
@@ -546,7 +555,7 @@ impl Checker<'_> {
                 e.span,
                 &Ty::Range(Box::new(unit.clone())),
                 &ty,
-                &format!("`{name}` is one value or `request..limit`"),
+                format_args!("`{name}` is one value or `request..limit`"),
             );
         } else {
             let help = match unit {
@@ -565,7 +574,7 @@ impl Checker<'_> {
                 e.span,
                 &Ty::List(Box::new(Ty::Stage)),
                 &ty,
-                &format!("`{name}` is a list: `{name} = [a, b]`"),
+                format_args!("`{name}` is a list: `{name} = [a, b]`"),
             );
             return None;
         };
@@ -658,11 +667,11 @@ impl Checker<'_> {
         };
         let want = if matches!(callee.as_str(), "cpu" | "memory") { Ty::Percent } else { Ty::Int };
         let (ty, value) = self.expr(&arg.value, scope, Some(&want));
-        self.expect_ty(arg.value.span, &want, &ty, &format!("`{callee}` takes {}", article(&want)));
+        self.expect_ty(arg.value.span, &want, &ty, format_args!("`{callee}` takes {}", article(&want)));
         if value.as_f64().is_some_and(|v| v <= 0.0) {
             self.out_of_range(arg.value.span, "an autoscaling target must be positive", "use a target above zero");
         }
-        Some(Value::Call(crate::ir::Call { name: callee, args: IndexMap::new(), positional: vec![value] }))
+        Some(Value::Call(Box::new(crate::ir::Call { name: callee, args: IndexMap::new(), positional: vec![value] })))
     }
 
     /// Splits `name(args)` and checks `name` is one of `allowed`.
@@ -848,4 +857,13 @@ fn check_cron(text: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// "Command and arguments" → "command and arguments", for use mid-sentence.
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }

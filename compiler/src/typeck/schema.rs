@@ -163,7 +163,7 @@ pub const NOTEBOOK: &[PropertySpec] = &[
 /// Properties shared by `component`, `step` and `train` bodies.
 pub const STAGE_COMMON: &[PropertySpec] = &[
     prop("image", Shape::String, "Container image; the project's image when omitted."),
-    required("run", Shape::Run, "Command and arguments. Artifacts become paths, scalars values."),
+    required("run", Shape::Run, "Command and arguments; artifacts become paths, scalars their values."),
     prop("env", Shape::FreeObject, "Environment variables."),
     prop("metrics", Shape::Fields, "Metrics printed on stdout as `name=value` lines (Katib's StdOut format)."),
     prop("cpu", Shape::CpuOrRange, "CPU request (= limit), or `request..limit`."),

@@ -247,7 +247,7 @@ impl Checker<'_> {
                 },
                 ArgTy::Int { min } => {
                     let (ty, value) = self.expr(&arg.value, &Scope::default(), Some(&Ty::Int));
-                    self.expect_ty(arg.value.span, &Ty::Int, &ty, &format!("`{}` is a whole number", spec.name));
+                    self.expect_ty(arg.value.span, &Ty::Int, &ty, format_args!("`{}` is a whole number", spec.name));
                     if value.as_int().is_some_and(|n| n < min) {
                         self.out_of_range(
                             arg.value.span,
@@ -259,12 +259,12 @@ impl Checker<'_> {
                 }
                 ArgTy::Float => {
                     let (ty, value) = self.expr(&arg.value, &Scope::default(), Some(&Ty::Float));
-                    self.expect_ty(arg.value.span, &Ty::Float, &ty, &format!("`{}` is a number", spec.name));
+                    self.expect_ty(arg.value.span, &Ty::Float, &ty, format_args!("`{}` is a number", spec.name));
                     value
                 }
                 ArgTy::Percent => {
                     let (ty, value) = self.expr(&arg.value, &Scope::default(), Some(&Ty::Percent));
-                    self.expect_ty(arg.value.span, &Ty::Percent, &ty, &format!("`{}` is a percentage", spec.name));
+                    self.expect_ty(arg.value.span, &Ty::Percent, &ty, format_args!("`{}` is a percentage", spec.name));
                     value
                 }
             };
