@@ -1,5 +1,6 @@
 //! The fixture suite: every case under `cases/` and every example, snapshotted with insta.
 mod robustness;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! Renders diagnostics as text (plain for tests, graphical for terminals) or JSON lines; the only module that touches miette.
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 
 use super::{Diagnostic, Label, Severity};
 use crate::source::{FileId, Sources};
@@ -90,7 +90,7 @@ struct Report {
     code: String,
     severity: miette::Severity,
     help: Option<String>,
-    source: NamedSource<String>,
+    source: Snippet,
     labels: Vec<LabeledSpan>,
     related: Vec<Report>,
 }
@@ -143,9 +143,57 @@ impl Report {
     }
 }
 
-fn named(sources: &Sources, file: FileId) -> NamedSource<String> {
-    let source = sources.get(file);
-    NamedSource::new(source.name.clone(), source.text.to_string())
+fn named(sources: &Sources, file: FileId) -> Snippet {
+    Snippet { file: sources.get(file).clone() }
+}
+
+/// A file as miette sees it. miette's own `str` source finds a span's line by
+/// scanning from the start of the file; we answer from our line index, so
+/// rendering thousands of diagnostics in a large file stays linear.
+#[derive(Debug)]
+struct Snippet {
+    file: crate::source::SourceFile,
+}
+
+impl miette::SourceCode for Snippet {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let file = &self.file;
+        let text: &str = &file.text;
+        let start = span.offset().min(text.len());
+        let end = (span.offset() + span.len()).min(text.len());
+        if start > text.len() {
+            return Err(miette::MietteError::OutOfBounds);
+        }
+        let first_line = file.line_of(start).saturating_sub(context_lines_before);
+        let end_line = file.line_of(end.saturating_sub(usize::from(end > start)));
+        let last_line = (end_line + context_lines_after).min(file.line_count().saturating_sub(1));
+        // With no context (miette's header lookup) the window starts at the
+        // span itself and `column` locates it, as miette's own sources do.
+        let (window_start, column) = if context_lines_before == 0 {
+            (start, start - file.line_start(first_line))
+        } else {
+            (file.line_start(first_line), 0)
+        };
+        // The window ends after the last line's line break, as miette's own sources do.
+        let window_end = file.line_start(last_line + 1).max(window_start);
+        let window = &text[window_start..window_end];
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            file.name.clone(),
+            window.as_bytes(),
+            SourceSpan::new(window_start.into(), window.len()),
+            first_line,
+            column,
+            // miette's own sources report the newlines from the start of the
+            // file to the window's end here, and its graphical handler merges
+            // nearby snippets based on that; match it so output is the same.
+            newlines_before(text, file, window_end),
+        )))
+    }
 }
 
 fn labeled(label: &Label, primary: bool) -> LabeledSpan {
@@ -192,4 +240,12 @@ impl miette::Diagnostic for Report {
         }
         Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
     }
+}
+
+/// Line breaks in `text[..end]`.
+fn newlines_before(text: &str, file: &crate::source::SourceFile, end: usize) -> usize {
+    if end == 0 {
+        return 0;
+    }
+    file.line_of(end - 1) + usize::from(text[..end].ends_with('\n'))
 }

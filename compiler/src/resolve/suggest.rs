@@ -8,8 +8,13 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
         if candidate == name {
             continue;
         }
-        let distance = levenshtein(name, candidate);
         let prefix_match = candidate.starts_with(name) || name.starts_with(candidate);
+        // The edit distance is at least the length difference: skip the
+        // quadratic comparison for candidates that cannot be close.
+        if !prefix_match && candidate.len().abs_diff(name.len()) > limit {
+            continue;
+        }
+        let distance = levenshtein(name, candidate);
         let close = distance <= limit || (prefix_match && name.len() >= 3);
         if close && best.is_none_or(|(d, c)| distance < d || (distance == d && candidate < c)) {
             best = Some((distance, candidate));

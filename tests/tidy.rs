@@ -1,0 +1,193 @@
+//! Tidy checks over the repository itself: `//!` docs, orphaned snapshots, editor keyword drift, explanations, module size.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(relative: &str) -> String {
+    let path = root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every `.rs` file under `dir`, skipping `target/` (and hidden or `node_modules` directories).
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if path.is_dir() {
+                if name != "target" && name != "node_modules" && !name.starts_with('.') {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn display(path: &Path) -> String {
+    let root = root().canonicalize().unwrap_or_default();
+    let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    full.strip_prefix(&root).unwrap_or(&full).display().to_string()
+}
+
+/// STYLE §1.7: every `.rs` file opens with a `//!` line saying what it is.
+#[test]
+fn every_rust_file_starts_with_module_doc() {
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for dir in ["grammar", "compiler", "cli", "tests", "fuzz", "bench"] {
+        for path in rust_files(&root().join(dir)) {
+            seen += 1;
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if !text.lines().next().is_some_and(|line| line.starts_with("//!")) {
+                missing.push(display(&path));
+            }
+        }
+    }
+    assert!(seen >= 20, "expected the workspace's .rs files, found {seen}");
+    assert!(missing.is_empty(), "these files do not start with a `//!` line:\n  {}", missing.join("\n  "));
+}
+
+/// The fixture a snapshot file belongs to, or `None` if its name has no known form.
+/// `suite__KIND@NAME.kfl.snap` → `tests/cases/KIND/NAME.kfl` (insta's glob naming).
+fn fixture_of(snapshot: &str) -> Option<String> {
+    let stem = snapshot.strip_suffix(".snap")?;
+    let rest = stem.strip_prefix("suite__")?;
+    let (kind, name) = rest.split_once('@')?;
+    if kind.is_empty() || name.is_empty() || kind.contains("__") {
+        return None;
+    }
+    Some(format!("tests/cases/{kind}/{name}"))
+}
+
+/// STYLE §1.8: no orphaned snapshots and no pending `.snap.new`.
+#[test]
+fn snapshots_map_to_fixtures() {
+    let dir = root().join("tests/snapshots");
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".snap.new") || name.ends_with(".pending-snap") {
+            problems.push(format!("{name}: pending snapshot; review it (`cargo insta review`) or delete it"));
+        } else if name.ends_with(".snap") {
+            seen += 1;
+            match fixture_of(&name) {
+                Some(fixture) if root().join(&fixture).is_file() => {}
+                Some(fixture) => problems.push(format!("{name}: orphaned, {fixture} does not exist")),
+                None => problems.push(format!("{name}: unknown snapshot name (expected suite__KIND@NAME.kfl.snap)")),
+            }
+        }
+    }
+    assert!(seen > 0, "no snapshots found in {}", dir.display());
+    assert!(problems.is_empty(), "tests/snapshots:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn snapshot_names_map_as_documented() {
+    assert_eq!(fixture_of("suite__errors@e0101_x.kfl.snap").as_deref(), Some("tests/cases/errors/e0101_x.kfl"));
+    assert_eq!(fixture_of("suite__compile@a.kfl.snap").as_deref(), Some("tests/cases/compile/a.kfl"));
+    assert_eq!(fixture_of("suite__tidy__other.snap"), None);
+    assert_eq!(fixture_of("random.snap"), None);
+}
+
+/// True if `word` occurs in `text` not as part of a longer identifier.
+/// A regex `\b` right before the word counts as a boundary.
+fn contains_word(text: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        let before = &text[..at];
+        let after = &text[at + word.len()..];
+        let starts = before.chars().next_back().is_none_or(|c| !is_ident(c)) || before.ends_with("\\b");
+        let ends = after.chars().next().is_none_or(|c| !is_ident(c));
+        starts && ends
+    })
+}
+
+#[test]
+fn contains_word_is_whole_word() {
+    assert!(contains_word("\"(import|as)\"", "as"));
+    assert!(contains_word("\\\\bimport\\\\b", "import"));
+    assert!(!contains_word("alias basis", "as"));
+    assert!(!contains_word("monitoring", "monitor"));
+}
+
+/// STYLE §1.6 drift check: every grammar keyword is highlighted by every editor grammar.
+#[test]
+fn editors_know_every_keyword() {
+    let files = [
+        "editors/vscode/syntaxes/kfl.tmLanguage.json",
+        "editors/vim/syntax/kfl.vim",
+        "editors/tree-sitter-kfl/queries/highlights.scm",
+    ];
+    let mut missing = Vec::new();
+    for file in files {
+        let text = read(file);
+        for keyword in kfl_grammar::KEYWORDS {
+            if !contains_word(&text, keyword) {
+                missing.push(format!("{file}: `{keyword}`"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "keywords from kfl_grammar::KEYWORDS missing in editor grammars:\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+/// Every code has a full `kfl explain` text, and the project-added codes are in the reference.
+#[test]
+fn every_code_is_explained() {
+    let mut problems = Vec::new();
+    for code in kfl_compiler::diagnostics::Code::ALL {
+        let e = code.explanation();
+        for (field, text) in [("summary", e.summary), ("details", e.details), ("example", e.example), ("fix", e.fix)] {
+            if text.trim().is_empty() {
+                problems.push(format!("{} ({}): empty `{field}`", code.as_str(), code.name()));
+            }
+        }
+    }
+    let language = read("docs/LANGUAGE.md");
+    for code in ["E0106", "E0107"] {
+        if !contains_word(&language, code) {
+            problems.push(format!("docs/LANGUAGE.md does not mention {code}"));
+        }
+    }
+    assert!(problems.is_empty(), "diagnostic explanations:\n  {}", problems.join("\n  "));
+}
+
+/// Modules stay small enough to read: the goal is ~800 lines, the limit 900.
+#[test]
+fn modules_stay_small() {
+    const LIMIT: usize = 900;
+    const CLOSE: usize = 700;
+    let mut over = Vec::new();
+    let mut close = Vec::new();
+    for dir in ["compiler/src", "cli/src", "grammar/src"] {
+        for path in rust_files(&root().join(dir)) {
+            let lines = std::fs::read_to_string(&path).unwrap_or_default().lines().count();
+            if lines > LIMIT {
+                over.push(format!("{} ({lines} lines)", display(&path)));
+            } else if lines > CLOSE {
+                close.push(format!("{} ({lines} lines)", display(&path)));
+            }
+        }
+    }
+    if !close.is_empty() {
+        eprintln!("modules close to the {LIMIT}-line limit:\n  {}", close.join("\n  "));
+    }
+    assert!(over.is_empty(), "modules over {LIMIT} lines; split them:\n  {}", over.join("\n  "));
+}
