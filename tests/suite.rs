@@ -157,3 +157,40 @@ fn language_reference_is_current() {
         }
     }
 }
+
+/// `kfl fmt` on every fixture that parses, every example and the stdlib:
+/// formatting twice changes nothing, and the formatted file parses to the
+/// same tree (modulo spans) with the same comments.
+#[test]
+fn format_is_idempotent_and_preserves_meaning_everywhere() {
+    use kfl_compiler::source::FileId;
+    use kfl_compiler::syntax::{self, dump::dump};
+    let mut files = Vec::new();
+    for dir in ["tests/cases", "examples", "stdlib"] {
+        files.extend(kfl_files(&workspace(dir)));
+    }
+    let mut formatted_count = 0;
+    for path in files {
+        let src = std::fs::read_to_string(&path).unwrap_or_default();
+        let Ok(once) = kfl_compiler::format::format(&src) else {
+            // Syntax errors: `fmt` refuses to format, which is what it must do.
+            assert!(!syntax::parse(FileId(0), &src).1.is_empty(), "{}: fmt refused a file that parses", path.display());
+            continue;
+        };
+        let twice = kfl_compiler::format::format(&once)
+            .unwrap_or_else(|e| panic!("{}: formatted output does not parse: {e:?}", path.display()));
+        assert_eq!(once, twice, "{}: fmt is not idempotent", path.display());
+        let before = dump(&syntax::parse(FileId(0), &src).0);
+        let after = dump(&syntax::parse(FileId(0), &once).0);
+        assert_eq!(before, after, "{}: fmt changed the meaning", path.display());
+        let comments = |text: &str| {
+            let mut found: Vec<String> =
+                syntax::comments(text).iter().map(|c| text[c.start..c.end].trim_end().to_string()).collect();
+            found.sort();
+            found
+        };
+        assert_eq!(comments(&src), comments(&once), "{}: fmt lost or changed a comment", path.display());
+        formatted_count += 1;
+    }
+    assert!(formatted_count >= 40, "expected most fixtures to be formattable, formatted {formatted_count}");
+}

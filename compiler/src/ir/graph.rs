@@ -165,7 +165,11 @@ impl Graph {
                 ),
             ),
         )
-        .with_help("stages must form a DAG: remove one of these references or `after` entries");
+        .with_help(if edges.iter().any(|e| e.kind == EdgeKind::After) {
+            "stages must form a DAG: remove one of these references or `after` entries"
+        } else {
+            "stages must form a DAG: remove one of these references, or split a stage in two"
+        });
         for edge in edges.iter().skip(1) {
             diagnostic =
                 diagnostic.with_label(Label::new(edge.span, format!("`{}` depends on `{}` here", edge.to, edge.from)));

@@ -354,10 +354,15 @@ impl Checker<'_> {
                 self.diags.push(
                     Diagnostic::error(
                         Code::UnknownName,
-                        format!("`{name}` is an imported module, not a value"),
-                        Label::new(head.span, "import alias"),
+                        match path.get(1) {
+                            Some(member) => {
+                                format!("`{name}.{}` is not a value: `{name}` is an imported module", member.name)
+                            }
+                            None => format!("`{name}` is an imported module, not a value"),
+                        },
+                        Label::new(head.span.to(path[path.len() - 1].span), "import alias"),
                     )
-                    .with_help("only components are reachable through an import: `step NAME = alias.component(…)`"),
+                    .with_help("only components are reachable through an import, as `step NAME = alias.component(…)`"),
                 );
                 return (Ty::Error, Value::Int(0));
             }

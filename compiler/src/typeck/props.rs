@@ -348,11 +348,15 @@ impl Checker<'_> {
                 } else if let (Some(lo), Some(hi)) = (lo, hi)
                     && (lo < 0 || lo > hi)
                 {
-                    self.out_of_range(
-                        e.span,
-                        &format!("`replicas = {lo}..{hi}` needs 0 ≤ lo ≤ hi"),
-                        "write the smaller bound first, e.g. `1..3`",
-                    );
+                    let (message, help) = if lo < 0 {
+                        (format!("`replicas` cannot start below 0, found {lo}"), "use `0..N` to allow scaling to zero")
+                    } else {
+                        (
+                            format!("`replicas = {lo}..{hi}`: the minimum {lo} is above the maximum {hi}"),
+                            "write the smaller bound first, e.g. `1..3`",
+                        )
+                    };
+                    self.out_of_range(e.span, &message, help);
                 }
                 value
             }
@@ -636,14 +640,23 @@ impl Checker<'_> {
                     path.extend(property.key.segments.iter().map(|s| s.text.clone()));
                     self.patch(&property.value, path, out);
                 }
-                other => self.diags.push(
-                    Diagnostic::error(
-                        Code::PatchDoesNotFit,
-                        "a `k8s` patch holds `path = value` entries only",
-                        Label::new(other.span(), "here"),
+                other => {
+                    let what = match other {
+                        Entry::Mount(_) => "`mount`",
+                        Entry::Rule(_) => "`rule`",
+                        _ => "a field list",
+                    };
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PatchDoesNotFit,
+                            format!("{what} cannot stand in a `k8s` patch"),
+                            Label::new(other.span(), "not a `path = value` entry"),
+                        )
+                        .with_help(format!(
+                            "a `k8s` patch holds `path = value` entries only; move {what} out of the `k8s` block"
+                        )),
                     )
-                    .with_help("write `spec.field = value`"),
-                ),
+                }
             }
         }
     }

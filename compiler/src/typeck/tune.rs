@@ -148,7 +148,9 @@ impl Checker<'_> {
                 Label::new(arg.value.span, "undeclared metric"),
             )
             .with_help(help);
-            if let Some(decl) = self.module.decls.get(trial) {
+            // Point at the trial only when it comes after the tune: snippets
+            // render in file order, and the objective should read first.
+            if let Some(decl) = self.module.decls.get(trial).filter(|d| d.name_span.start > arg.value.span.start) {
                 diagnostic = diagnostic.with_label(Label::new(decl.name_span, "trial declared here"));
             }
             self.diags.push(diagnostic);
