@@ -28,6 +28,9 @@ pub struct Checked {
     pub program: Option<ir::Program>,
     /// Errors and warnings, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
+    /// The parsed and resolved files (the checked file first), for tools
+    /// such as the language server that look at the syntax.
+    pub modules: resolve::Resolved,
 }
 
 impl Checked {
@@ -47,5 +50,5 @@ pub fn check(sources: &mut Sources, main: FileId, loader: &dyn Loader) -> Checke
     let mut diagnostics = Diagnostics::new();
     let resolved = resolve::resolve(sources, main, loader, &mut diagnostics);
     let program = typeck::check(&resolved, sources, &mut diagnostics);
-    Checked { program, diagnostics: diagnostics.into_sorted() }
+    Checked { program, diagnostics: diagnostics.into_sorted(), modules: resolved }
 }

@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Status {
     let mut warnings = 0;
     let mut stdout = std::io::stdout().lock();
     let mut stderr = anstream::stderr().lock();
-    for path in &paths {
+    for (index, path) in paths.iter().enumerate() {
         let (mut sources, id) = match files::read(path) {
             Ok(read) => read,
             Err(message) => {
@@ -78,6 +78,11 @@ pub fn run(args: Args) -> Status {
                     let _ = writeln!(stderr, "{}", render::render_text(&sources, diagnostic, style));
                 }
             }
+        }
+        if index + 1 == paths.len() {
+            // The process ends right after the last file: freeing its syntax
+            // trees node by node would only cost time (~5% on large files).
+            std::mem::forget((checked, sources));
         }
     }
     let failed = errors > 0 || (args.deny == Some(Deny::Warnings) && warnings > 0);

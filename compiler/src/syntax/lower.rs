@@ -316,15 +316,17 @@ impl<'a> Lowerer<'a> {
 
     /// `expr = operand (infix operand)*`, folded by precedence climbing.
     pub fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let mut parts = pair.into_inner();
+        // Most expressions are one operand: no operator vectors needed.
+        if parts.len() == 1 {
+            if let Some(only) = parts.next() {
+                return self.postfixed(only);
+            }
+        }
         let mut operands: Vec<Expr> = Vec::new();
         let mut operators: Vec<(BinaryOp, Span)> = Vec::new();
         let mut prefixes: Vec<(UnaryOp, Span)> = Vec::new();
         let mut current: Option<Expr> = None;
-        // `postfixed` groups a primary with its members and calls; flatten it.
-        let parts: Vec<Pair<'_, Rule>> = pair
-            .into_inner()
-            .flat_map(|p| if p.as_rule() == Rule::postfixed { p.into_inner().collect::<Vec<_>>() } else { vec![p] })
-            .collect();
         for part in parts {
             let rule = part.as_rule();
             if let Some(op) = binary_op(rule) {
@@ -336,33 +338,41 @@ impl<'a> Lowerer<'a> {
             match rule {
                 Rule::op_not => prefixes.push((UnaryOp::Not, self.span(&part))),
                 Rule::op_neg => prefixes.push((UnaryOp::Neg, self.span(&part))),
-                Rule::member => {
-                    if let Some(base) = current.take() {
-                        let member_pair = part.into_inner().next();
-                        let member = member_pair.map(|m| self.ident(m));
-                        current = Some(match member {
-                            Some(member) => {
-                                let span = base.span.to(member.span);
-                                Expr { kind: ExprKind::Member(Box::new(base), member), span }
-                            }
-                            None => base,
-                        });
-                    }
-                }
-                Rule::call_args => {
-                    if let Some(callee) = current.take() {
-                        let args_span = self.span(&part);
-                        let args =
-                            part.into_inner().filter(|p| p.as_rule() == Rule::arg).map(|a| self.arg(a)).collect();
-                        let span = callee.span.to(args_span);
-                        current = Some(Expr { kind: ExprKind::Call(Box::new(callee), args), span });
-                    }
-                }
-                _ => current = Some(self.primary(part)),
+                _ => current = Some(self.postfixed(part)),
             }
         }
         operands.extend(self.finish_operand(current.take(), &mut prefixes));
         self.fold(operands, operators)
+    }
+
+    /// A primary followed by its members and calls (`search.best.model`, `f(x)`).
+    fn postfixed(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        if pair.as_rule() != Rule::postfixed {
+            return self.primary(pair);
+        }
+        let mut parts = pair.into_inner();
+        let Some(first) = parts.next() else {
+            return Expr { kind: ExprKind::Bool(false), span: Span::default() };
+        };
+        let mut current = self.primary(first);
+        for part in parts {
+            current = match part.as_rule() {
+                Rule::member => match part.into_inner().next().map(|m| self.ident(m)) {
+                    Some(member) => {
+                        let span = current.span.to(member.span);
+                        Expr { kind: ExprKind::Member(Box::new(current), member), span }
+                    }
+                    None => current,
+                },
+                _ => {
+                    let args_span = self.span(&part);
+                    let args = part.into_inner().filter(|p| p.as_rule() == Rule::arg).map(|a| self.arg(a)).collect();
+                    let span = current.span.to(args_span);
+                    Expr { kind: ExprKind::Call(Box::new(current), args), span }
+                }
+            };
+        }
+        current
     }
 
     fn finish_operand(&mut self, operand: Option<Expr>, prefixes: &mut Vec<(UnaryOp, Span)>) -> Option<Expr> {
