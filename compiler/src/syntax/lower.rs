@@ -318,10 +318,10 @@ impl<'a> Lowerer<'a> {
     pub fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let mut parts = pair.into_inner();
         // Most expressions are one operand: no operator vectors needed.
-        if parts.len() == 1 {
-            if let Some(only) = parts.next() {
-                return self.postfixed(only);
-            }
+        if parts.len() == 1
+            && let Some(only) = parts.next()
+        {
+            return self.postfixed(only);
         }
         let mut operands: Vec<Expr> = Vec::new();
         let mut operators: Vec<(BinaryOp, Span)> = Vec::new();
