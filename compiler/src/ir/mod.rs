@@ -102,6 +102,9 @@ pub struct Patch {
     pub value: Value,
     #[serde(skip)]
     pub span: Span,
+    /// Where each path segment is written, for errors on the offending segment.
+    #[serde(skip)]
+    pub path_spans: Vec<Span>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

@@ -8,6 +8,7 @@ use crate::ir::{self, Ref, Value, graph::EdgeKind, graph::NodeKind};
 use crate::resolve::suggest;
 use crate::source::Span;
 use crate::typeck::expr::{Scope, article};
+use crate::typeck::patch_schema::PatchTarget;
 use crate::typeck::props::{Allow, Props};
 use crate::typeck::schema::{self, PropertySpec};
 use crate::typeck::{Checker, Ty};
@@ -262,6 +263,12 @@ impl Checker<'_> {
         let owner = format!("`{} {name}`", stage.kind.keyword());
         let props =
             self.props(&stage.body, specs, &owner, stage.name.span, &scope, Allow { mounts: true, rules: false });
+        // A `train` becomes a TrainJob (also as a Katib trial). A `step`
+        // becomes a KFP task or a Katib Job trial, for which no schema is
+        // embedded yet: its patches are carried unchecked.
+        if stage.kind == StageKind::Train {
+            self.check_patches(&props.patches, PatchTarget::TrainJob);
+        }
         for (metric, _, span) in &props.fields {
             if let Some(previous) = seen.insert(metric.clone(), *span) {
                 self.set_twice(metric, *span, previous);
@@ -565,6 +572,7 @@ impl Checker<'_> {
                     &scope,
                     Allow { mounts: true, rules: false },
                 );
+                self.check_patches(&props.patches, PatchTarget::Notebook);
                 let image = props.string("image").or_else(|| self.project_image.clone()).unwrap_or_else(|| {
                     self.diags.push(
                         Diagnostic::error(
@@ -662,6 +670,7 @@ impl Checker<'_> {
             }
         }
         let props = self.props(&block.body, &[schema::TUNE], &owner, span, &Scope::default(), NONE);
+        self.check_patches(&props.patches, PatchTarget::Experiment);
         let parts = self.tune_parts(&block.body, trial.as_deref());
         let (trials, parallel, max_failed) = self.tune_counts(&props);
         let after = props.names("after");
@@ -696,6 +705,7 @@ impl Checker<'_> {
             Scope { builtins: vec![("model_dir".into(), Ty::String), ("port".into(), Ty::Int)], ..Scope::default() };
         let props =
             self.props(&block.body, &[schema::SERVE], &owner, span, &scope, Allow { mounts: false, rules: false });
+        self.check_patches(&props.patches, PatchTarget::InferenceService);
         let runtime = props.string("runtime").unwrap_or_default();
         if runtime == "custom"
             && props.get("run").is_none()

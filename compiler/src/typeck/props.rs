@@ -622,7 +622,7 @@ impl Checker<'_> {
         }
     }
 
-    fn patch(&mut self, e: &ast::Expr, prefix: Vec<String>, out: &mut Vec<Patch>) {
+    fn patch(&mut self, e: &ast::Expr, prefix: Vec<(String, Span)>, out: &mut Vec<Patch>) {
         let ExprKind::Object(block) = &e.kind else {
             let scope = Scope::default();
             let (ty, value) = self.expr(e, &scope, None);
@@ -630,14 +630,15 @@ impl Checker<'_> {
                 self.mismatch(e.span, &Ty::Object, &ty, "`k8s` is a block of `path = value` entries");
                 return;
             }
-            out.push(Patch { path: prefix, value, span: e.span });
+            let (path, path_spans) = prefix.into_iter().unzip();
+            out.push(Patch { path, value, span: e.span, path_spans });
             return;
         };
         for entry in &block.entries {
             match entry {
                 Entry::Property(property) => {
                     let mut path = prefix.clone();
-                    path.extend(property.key.segments.iter().map(|s| s.text.clone()));
+                    path.extend(property.key.segments.iter().map(|s| (s.text.clone(), s.span)));
                     self.patch(&property.value, path, out);
                 }
                 other => {
