@@ -1,4 +1,5 @@
 //! The fixture suite: every case under `cases/` and every example, snapshotted with insta.
+mod plan_schema;
 mod robustness;
 mod tidy;
 
@@ -193,4 +194,34 @@ fn format_is_idempotent_and_preserves_meaning_everywhere() {
         formatted_count += 1;
     }
     assert!(formatted_count >= 40, "expected most fixtures to be formattable, formatted {formatted_count}");
+}
+
+/// The full `kfl build` output of every example, reviewed as a snapshot:
+/// kustomization, every manifest, the KFP pipeline and the plan.
+#[test]
+fn example_builds() {
+    at_root(|| {
+        insta::glob!("../examples", "**/*.kfl", |path| {
+            if path.components().any(|c| c.as_os_str() == "lib") {
+                return;
+            }
+            let rel = relative(path);
+            let out = check_file(&rel);
+            let Some(program) = out.checked.program() else {
+                panic!("{} must check clean:\n{}", rel.display(), out.render_plain());
+            };
+            let built = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default())
+                .unwrap_or_else(|d| panic!("{} must build: {d:?}", rel.display()));
+            let mut text = String::new();
+            for (file, contents) in &built.files {
+                text.push_str(&format!("===== {file}\n{contents}"));
+                if !contents.ends_with('\n') {
+                    text.push('\n');
+                }
+            }
+            insta::with_settings!({ omit_expression => true }, {
+                insta::assert_snapshot!(text);
+            });
+        });
+    });
 }

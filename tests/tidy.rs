@@ -60,13 +60,17 @@ fn every_rust_file_starts_with_module_doc() {
 }
 
 /// The fixture a snapshot file belongs to, or `None` if its name has no known form.
-/// `suite__KIND@NAME.kfl.snap` → `tests/cases/KIND/NAME.kfl` (insta's glob naming).
+/// `suite__KIND@NAME.kfl.snap` → `tests/cases/KIND/NAME.kfl` (insta's glob naming),
+/// and `suite__example_builds@DIR__NAME.kfl.snap` → `examples/DIR/NAME.kfl`.
 fn fixture_of(snapshot: &str) -> Option<String> {
     let stem = snapshot.strip_suffix(".snap")?;
     let rest = stem.strip_prefix("suite__")?;
     let (kind, name) = rest.split_once('@')?;
     if kind.is_empty() || name.is_empty() || kind.contains("__") {
         return None;
+    }
+    if kind == "example_builds" {
+        return Some(format!("examples/{}", name.replace("__", "/")));
     }
     Some(format!("tests/cases/{kind}/{name}"))
 }
@@ -99,6 +103,7 @@ fn snapshots_map_to_fixtures() {
 fn snapshot_names_map_as_documented() {
     assert_eq!(fixture_of("suite__errors@e0101_x.kfl.snap").as_deref(), Some("tests/cases/errors/e0101_x.kfl"));
     assert_eq!(fixture_of("suite__compile@a.kfl.snap").as_deref(), Some("tests/cases/compile/a.kfl"));
+    assert_eq!(fixture_of("suite__example_builds@iris__iris.kfl.snap").as_deref(), Some("examples/iris/iris.kfl"));
     assert_eq!(fixture_of("suite__tidy__other.snap"), None);
     assert_eq!(fixture_of("random.snap"), None);
 }

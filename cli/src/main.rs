@@ -18,6 +18,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Check(commands::check::Args),
+    Build(commands::build::Args),
     Fmt(commands::fmt::Args),
     Explain(commands::explain::Args),
     Graph(commands::graph::Args),
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
     };
     let status = match cli.command {
         Command::Check(args) => commands::check::run(args),
+        Command::Build(args) => commands::build::run(args),
         Command::Fmt(args) => commands::fmt::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Graph(args) => commands::graph::run(args),

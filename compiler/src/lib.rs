@@ -9,6 +9,7 @@
 //! errors of a file are reported in one run.
 
 pub mod ast;
+pub mod codegen;
 pub mod diagnostics;
 pub mod format;
 pub mod ir;

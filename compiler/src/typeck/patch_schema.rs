@@ -55,10 +55,16 @@ impl Checker<'_> {
             if let Err(problem) = check_path(target.schema(), &patch.path, &patch.value) {
                 let span = match problem.kind {
                     Problem::WrongType { .. } => patch.span,
-                    Problem::UnknownField { .. } => patch.path_spans.get(problem.segment).copied().unwrap_or(patch.span),
+                    Problem::UnknownField { .. } => {
+                        patch.path_spans.get(problem.segment).copied().unwrap_or(patch.span)
+                    }
                 };
                 let kind = target.kind();
-                let kind = if kind.starts_with(['A', 'E', 'I', 'O', 'U']) { format!("an {kind}") } else { format!("a {kind}") };
+                let kind = if kind.starts_with(['A', 'E', 'I', 'O', 'U']) {
+                    format!("an {kind}")
+                } else {
+                    format!("a {kind}")
+                };
                 let path = patch.path[..=problem.segment.min(patch.path.len().saturating_sub(1))].join(".");
                 let (message, help) = match problem.kind {
                     Problem::UnknownField { candidates } => {
@@ -135,11 +141,11 @@ fn check_path(schema: &Json, path: &[String], value: &Value) -> Result<(), PathP
         {
             return Ok(());
         }
-        if segment.parse::<usize>().is_ok() {
-            if let Some(items) = options.iter().find_map(|n| n.get("items")) {
-                node = items;
-                continue;
-            }
+        if segment.parse::<usize>().is_ok()
+            && let Some(items) = options.iter().find_map(|n| n.get("items"))
+        {
+            node = items;
+            continue;
         }
         let mut candidates: Vec<String> = options
             .iter()
@@ -152,7 +158,8 @@ fn check_path(schema: &Json, path: &[String], value: &Value) -> Result<(), PathP
     }
     let options = alternatives(node);
     if options.iter().any(|n| {
-        n.get("x-kubernetes-preserve-unknown-fields") == Some(&Json::Bool(true)) || n.get("x-kubernetes-int-or-string").is_some()
+        n.get("x-kubernetes-preserve-unknown-fields") == Some(&Json::Bool(true))
+            || n.get("x-kubernetes-int-or-string").is_some()
     }) {
         return Ok(());
     }
@@ -175,7 +182,12 @@ fn fits(ty: &str, value: &Value) -> bool {
     match ty {
         "string" => matches!(
             value,
-            Value::String(_) | Value::Template(_) | Value::Enum(_) | Value::Quantity(_) | Value::Cpu(_) | Value::Duration(_)
+            Value::String(_)
+                | Value::Template(_)
+                | Value::Enum(_)
+                | Value::Quantity(_)
+                | Value::Cpu(_)
+                | Value::Duration(_)
         ),
         "integer" => matches!(value, Value::Int(_)),
         "number" => matches!(value, Value::Int(_) | Value::Float(_)),
@@ -197,7 +209,9 @@ mod tests {
 
     #[test]
     fn schemas_are_embedded_and_parse() {
-        for target in [PatchTarget::TrainJob, PatchTarget::Experiment, PatchTarget::InferenceService, PatchTarget::Notebook] {
+        for target in
+            [PatchTarget::TrainJob, PatchTarget::Experiment, PatchTarget::InferenceService, PatchTarget::Notebook]
+        {
             assert!(target.schema().get("properties").is_some(), "{target:?} schema did not parse");
         }
     }

@@ -1,0 +1,104 @@
+//! `kfl build`: compile a file to Kubernetes manifests, a KFP pipeline and the execution plan, written atomically.
+
+use std::path::{Path, PathBuf};
+
+use kfl_compiler::codegen::{self, BuildOptions};
+use kfl_compiler::diagnostics::render;
+
+use crate::Status;
+use crate::files;
+
+/// Compile a .kfl file to manifests/, kustomization.yaml, pipeline.yaml and plan.json.
+///
+/// Example: `kfl build examples/iris/iris.kfl -o build/iris -p epochs=50`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    file: PathBuf,
+    /// Output folder; replaced as a whole only when the build succeeds.
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Override a param: `-p NAME=VALUE` (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, found `{text}`"))?;
+    Ok((name.trim().to_string(), value.to_string()))
+}
+
+pub fn run(args: Args) -> Status {
+    let (mut sources, id) = match files::read(&args.file) {
+        Ok(read) => read,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Status::Usage;
+        }
+    };
+    let checked = kfl_compiler::check(&mut sources, id, &files::DiskLoader);
+    let style = super::text_style();
+    let Some(program) = checked.program() else {
+        eprintln!("{}", render::render_all(&sources, &checked.diagnostics, style));
+        return Status::UserErrors;
+    };
+    let warnings: Vec<_> = checked.diagnostics.iter().filter(|d| !d.is_error()).cloned().collect();
+    if !warnings.is_empty() {
+        eprintln!("{}", render::render_all(&sources, &warnings, style));
+    }
+    let output = match codegen::build(program, &BuildOptions { params: args.params }) {
+        Ok(output) => output,
+        Err(diagnostics) => {
+            eprintln!("{}", render::render_all(&sources, &diagnostics, style));
+            return Status::UserErrors;
+        }
+    };
+    match write_atomically(&args.output, &output.files) {
+        Ok(()) => {
+            eprintln!("wrote {} files to {}", output.files.len(), args.output.display());
+            Status::Ok
+        }
+        Err(message) => {
+            eprintln!("error: {message}; {} was left as it was", args.output.display());
+            Status::Usage
+        }
+    }
+}
+
+/// Writes every file into a fresh temporary folder beside `dir`, then swaps
+/// it into place, so a failed build never leaves a half-written `dir`.
+fn write_atomically(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("build");
+    let staging = parent.join(format!(".{name}.kfl-build-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = (|| {
+        for (relative, contents) in files {
+            let path = staging.join(relative);
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+            }
+            std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        // Replace the old output: move it aside, move the new one in, then delete the old.
+        let previous = parent.join(format!(".{name}.kfl-previous-{}", std::process::id()));
+        let had_previous = dir.exists();
+        if had_previous {
+            std::fs::rename(dir, &previous).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        if let Err(e) = std::fs::rename(&staging, dir) {
+            if had_previous {
+                let _ = std::fs::rename(&previous, dir);
+            }
+            return Err(format!("{}: {e}", dir.display()));
+        }
+        if had_previous {
+            let _ = std::fs::remove_dir_all(&previous);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
+}

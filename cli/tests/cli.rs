@@ -1,0 +1,120 @@
+//! The `kfl` binary end to end: exit codes, JSON diagnostics, and atomic `kfl build` output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn kfl() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kfl"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A fresh folder under the target directory (removed first).
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+#[test]
+fn check_exit_codes_are_0_1_2() {
+    let ok = kfl().arg("check").arg(workspace().join("examples")).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let dir = scratch("exit-codes");
+    let bad = dir.join("bad.kfl");
+    std::fs::write(&bad, "project p { image = \"x\" }\nstep a { run = [\"x\", nope] }\n").unwrap();
+    let user_error = kfl().arg("check").arg(&bad).output().unwrap();
+    assert_eq!(user_error.status.code(), Some(1));
+    let missing = kfl().arg("check").arg(dir.join("missing.kfl")).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let usage = kfl().arg("check").arg("--format").arg("xml").output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn json_diagnostics_have_the_spec_fields() {
+    let dir = scratch("json");
+    let bad = dir.join("bad.kfl");
+    std::fs::write(&bad, "project p { image = \"x\" }\nstep a { run = [\"x\", nope] }\n").unwrap();
+    let out = kfl().arg("check").arg("--format").arg("json").arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().next().unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    for field in ["code", "severity", "message", "file", "line", "column", "end_line", "end_column", "help"] {
+        assert!(json.get(field).is_some(), "missing {field} in {line}");
+    }
+    assert_eq!(json["code"], "E0101");
+    assert_eq!(json["line"], 2);
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let dir = scratch("deny");
+    let file = dir.join("warn.kfl");
+    std::fs::write(&file, "project p { image = \"x\" }\nparam unused: int = 1\nstep a { run = [\"x\"] }\n").unwrap();
+    assert_eq!(kfl().arg("check").arg(&file).status().unwrap().code(), Some(0));
+    assert_eq!(kfl().args(["check", "--deny", "warnings"]).arg(&file).status().unwrap().code(), Some(1));
+}
+
+#[test]
+fn build_is_deterministic_and_atomic() {
+    let dir = scratch("build");
+    let out = dir.join("out");
+    let iris = workspace().join("examples/iris/iris.kfl");
+    let first = kfl().arg("build").arg(&iris).arg("-o").arg(&out).output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let snapshot = read_tree(&out);
+    assert!(snapshot.iter().any(|(p, _)| p == "kustomization.yaml"), "no kustomization.yaml");
+
+    // A second build gives byte-identical files.
+    let again = dir.join("again");
+    assert_eq!(kfl().arg("build").arg(&iris).arg("-o").arg(&again).status().unwrap().code(), Some(0));
+    assert_eq!(snapshot, read_tree(&again), "two builds differ");
+
+    // A failing build leaves the previous output untouched.
+    let bad = dir.join("bad.kfl");
+    std::fs::write(&bad, "project p { image = \"x\" }\nstep a { run = [\"x\", nope] }\n").unwrap();
+    let failed = kfl().arg("build").arg(&bad).arg("-o").arg(&out).output().unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(snapshot, read_tree(&out), "a failed build changed the output folder");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary folders left behind: {leftovers:?}");
+}
+
+#[test]
+fn build_rejects_bad_param_overrides() {
+    let dir = scratch("params");
+    let iris = workspace().join("examples/iris/iris.kfl");
+    let out =
+        kfl().arg("build").arg(&iris).args(["-o"]).arg(dir.join("o")).args(["-p", "epochs=many"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("epochs=many"));
+    assert!(!dir.join("o").exists());
+}
+
+/// (relative path, contents) of every file under `root`, sorted.
+fn read_tree(root: &Path) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                files.push((relative, std::fs::read_to_string(&path).unwrap_or_default()));
+            }
+        }
+    }
+    files.sort();
+    files
+}

@@ -1,0 +1,81 @@
+//! Command lines and env values as strings: constants and params substituted, everything stage-specific delegated to the target.
+
+use super::Context;
+use super::manifest::scalar_text;
+use crate::ir::{self, Ref, TemplatePart, Value};
+
+/// What a target substitutes for a reference it owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot<'a> {
+    /// An input or output of the stage (`data` in `run = [..., data]`); the
+    /// target tells them apart with [`is_output`].
+    Input(&'a str),
+    /// A searched parameter of a tune trial (`${trialParameters.lr}` in Katib).
+    Param(&'a str),
+    /// `model_dir` or `port` in a `serve`, a serving metric in a rule.
+    Builtin(&'a str),
+    /// The loop variable of the stage's `for`.
+    LoopVar(&'a str),
+    /// `STAGE.OUTPUT` read directly (outside a signature default).
+    StageOutput { stage: &'a str, output: &'a str },
+    /// `TUNE.best.NAME`.
+    Best { tune: &'a str, field: &'a str },
+}
+
+/// Renders one value as text. `slot` answers for references that depend on
+/// the target (paths, placeholders); constants, params and datasets are
+/// resolved here. A fan-in list renders as a JSON array, as KFP passes lists.
+pub(crate) fn render(context: &Context<'_>, value: &Value, slot: &mut dyn FnMut(Slot<'_>) -> String) -> String {
+    if let Some(text) = scalar_text(value) {
+        return text;
+    }
+    match value {
+        Value::Ref(reference) => render_ref(context, reference, slot),
+        Value::Template(parts) => parts
+            .iter()
+            .map(|part| match part {
+                TemplatePart::Text(text) => text.clone(),
+                TemplatePart::Value(value) => render(context, value, slot),
+            })
+            .collect(),
+        Value::List(items) => {
+            let rendered: Vec<serde_json::Value> =
+                items.iter().map(|item| serde_json::Value::String(render(context, item, slot))).collect();
+            serde_json::Value::Array(rendered).to_string()
+        }
+        // Ranges, objects, calls and run-time expressions are not arguments
+        // (the checker rejects them in `run`); render them readably anyway.
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+fn render_ref(context: &Context<'_>, reference: &Ref, slot: &mut dyn FnMut(Slot<'_>) -> String) -> String {
+    match reference {
+        Ref::Param { name } => match context.params.get(name) {
+            Some(value) => render(context, value, slot),
+            None => slot(Slot::Param(name)),
+        },
+        Ref::Dataset { name } => dataset_uri(context.program, name),
+        Ref::Local { name } => slot(Slot::Input(name)),
+        Ref::Builtin { name } => slot(Slot::Builtin(name)),
+        Ref::LoopVar { name } => slot(Slot::LoopVar(name)),
+        Ref::Output { stage, output, .. } => slot(Slot::StageOutput { stage, output }),
+        Ref::Best { tune, field, .. } => slot(Slot::Best { tune, field }),
+        Ref::Volume { name }
+        | Ref::Secret { name }
+        | Ref::Model { name }
+        | Ref::Serve { name }
+        | Ref::Stage { name }
+        | Ref::Component { name, .. } => name.clone(),
+    }
+}
+
+/// A dataset's URI as declared (relative paths stay relative to the file).
+pub(crate) fn dataset_uri(program: &ir::Program, name: &str) -> String {
+    program.datasets.iter().find(|d| d.name == name).map(|d| d.uri.clone()).unwrap_or_default()
+}
+
+/// Whether `name` is an output of `stage` (so a `Slot::Input` is really an output).
+pub(crate) fn is_output(stage: &ir::Stage, name: &str) -> bool {
+    stage.outputs.iter().any(|o| o.name == name)
+}

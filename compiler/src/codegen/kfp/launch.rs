@@ -1,0 +1,180 @@
+//! Lifecycle tasks that run the kfl launcher image (`kfl launch trainjob|experiment|register-model|inferenceservice|monitor`): it creates the resource from its manifest, waits for it, and writes the task outputs.
+
+use super::*;
+
+impl Builder<'_, '_> {
+    pub(super) fn launch_args(&self, kind: &str, manifest: &str) -> Vec<String> {
+        let mut out = vec!["--manifest".to_string(), manifest.to_string()];
+        if let Some(namespace) = &self.context.namespace {
+            out.push("--namespace".into());
+            out.push(namespace.clone());
+        }
+        out.insert(0, kind.to_string());
+        out
+    }
+
+    pub(super) fn tune(&mut self, tune: &ir::Tune) {
+        let scope = self.scope_for(None, tune.when.as_ref());
+        let task = self.add_task(&tune.name, scope);
+        let mut inputs = Interface::default();
+        let mut outputs = Interface::default();
+        if let Some(trial) = self.program.stages.iter().find(|s| s.name == tune.trial) {
+            for input in &trial.inputs {
+                if tune.space.iter().any(|p| p.name == input.name) {
+                    continue;
+                }
+                if let Some(value) = &input.binding {
+                    self.bind_value(scope, &task, &mut inputs, &input.name, &input.ty, value);
+                }
+            }
+        }
+        let mut launch =
+            self.launch_args("experiment", &format!("manifests/experiment-{}.yaml", kubernetes_name(&tune.name)));
+        launch.extend(set_args(&inputs));
+        let best: Vec<(String, Io)> =
+            self.outputs.get(&tune.name).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+        for (key, io) in &best {
+            io.define(&mut outputs, key);
+            launch.push("--best".into());
+            launch.push(pair(key.trim_start_matches("best_"), &io.placeholder(key, true, true)));
+        }
+        self.finish_task(&task, inputs, outputs, launcher_container(launch));
+        self.no_cache(scope, &task);
+    }
+
+    pub(super) fn model(&mut self, model: &ir::Model) {
+        let scope = self.scope_for(None, model.when.as_ref());
+        let task = self.add_task(&model.name, scope);
+        let mut inputs = Interface::default();
+        let mut outputs = Interface::default();
+        let mut launch = vec!["register-model".to_string()];
+        if let Some(registry) = self.program.project.as_ref().and_then(|p| p.registry.clone()) {
+            launch.extend(["--registry".to_string(), registry]);
+        }
+        launch.extend(["--name".to_string(), kubernetes_name(&model.name)]);
+        if let Some(format) = &model.format {
+            launch.extend(["--format".to_string(), format.clone()]);
+        }
+        if let Some(version) = &model.version {
+            launch.extend(["--version".to_string(), version.clone()]);
+        }
+        match &model.source {
+            ir::ModelSource::Artifact { value } => {
+                self.bind_value(scope, &task, &mut inputs, "artifact", &Ty::Model, value);
+                let io = if inputs.artifacts.contains_key("artifact") {
+                    Io::of(&Ty::Model)
+                } else {
+                    Io::Parameter("STRING")
+                };
+                launch.extend(["--artifact-uri".to_string(), io.placeholder("artifact", false, true)]);
+            }
+            ir::ModelSource::Uri { uri } => launch.extend(["--artifact-uri".to_string(), uri.clone()]),
+        }
+        if let Some(description) = &model.description {
+            self.bind_value(scope, &task, &mut inputs, "description", &Ty::String, description);
+            launch.extend([
+                "--description".to_string(),
+                Io::Parameter("STRING").placeholder("description", false, false),
+            ]);
+        }
+        for (key, value) in &model.labels {
+            launch.extend(["--label".to_string(), pair(key, &scalar_text(value).unwrap_or_default())]);
+        }
+        // Lineage: the run that produced the version and the params it ran with.
+        launch.extend(["--metadata".to_string(), pair("pipeline_run", "{{$.pipeline_job_uuid}}")]);
+        for param in &self.program.params {
+            let name = format!("{CHANNEL}{}", param.name);
+            let source = Source::Param { name: param.name.clone(), io: Io::of(&param.ty) };
+            source.io().define(&mut inputs, &name);
+            let bound = self.reach(scope, &source);
+            self.bind(scope, &task, &name, bound);
+            launch.extend([
+                "--metadata".to_string(),
+                pair(&format!("param.{}", param.name), &source.io().placeholder(&name, false, false)),
+            ]);
+        }
+        let io = Io::Parameter("STRING");
+        io.define(&mut outputs, "uri");
+        launch.extend(["--output-uri".to_string(), io.placeholder("uri", true, false)]);
+        self.finish_task(&task, inputs, outputs, launcher_container(launch));
+        self.no_cache(scope, &task);
+    }
+
+    pub(super) fn serve(&mut self, serve: &ir::Serve) {
+        let task = self.add_task(&serve.name, 0);
+        let mut inputs = Interface::default();
+        let mut outputs = Interface::default();
+        let mut launch = self.launch_args(
+            "inferenceservice",
+            &format!("manifests/inferenceservice-{}.yaml", kubernetes_name(&serve.name)),
+        );
+        if self.homes.contains_key(&serve.model) {
+            let value = Value::Ref(Ref::Model { name: serve.model.clone() });
+            self.bind_value(0, &task, &mut inputs, "storage_uri", &Ty::String, &value);
+            launch.extend([
+                "--storage-uri".to_string(),
+                Io::Parameter("STRING").placeholder("storage_uri", false, false),
+            ]);
+        }
+        let io = Io::Parameter("STRING");
+        io.define(&mut outputs, "url");
+        launch.extend(["--output-url".to_string(), io.placeholder("url", true, false)]);
+        self.finish_task(&task, inputs, outputs, launcher_container(launch));
+        self.no_cache(0, &task);
+    }
+
+    pub(super) fn monitor(&mut self, monitor: &ir::Monitor) {
+        let task = self.add_task(&monitor.name, 0);
+        let mut inputs = Interface::default();
+        let mut launch =
+            self.launch_args("monitor", &format!("manifests/prometheusrule-{}.yaml", kubernetes_name(&monitor.name)));
+        if self.homes.contains_key(&monitor.service) {
+            let value = Value::Ref(Ref::Serve { name: monitor.service.clone() });
+            self.bind_value(0, &task, &mut inputs, "service_url", &Ty::String, &value);
+            launch.extend([
+                "--service-url".to_string(),
+                Io::Parameter("STRING").placeholder("service_url", false, false),
+            ]);
+        }
+        self.finish_task(&task, inputs, Interface::default(), launcher_container(launch));
+        self.no_cache(0, &task);
+    }
+
+    /// Launcher tasks create cluster resources: never served from cache.
+    pub(super) fn no_cache(&mut self, scope: usize, task: &str) {
+        if let Some(spec) = self.scopes[scope].tasks.get_mut(task) {
+            spec.caching_options = Some(CachingOptions { enable_cache: None });
+        }
+    }
+}
+
+pub(super) fn launcher_container(args: Vec<String>) -> Container {
+    Container {
+        args,
+        command: vec!["kfl".into(), "launch".into()],
+        env: Vec::new(),
+        image: LAUNCHER_IMAGE.to_string(),
+        resources: None,
+    }
+}
+
+/// The launcher's view of a task's inputs (remote URIs for artifacts):
+/// `--set NAME=VALUE` for a declared input, `--ref NAME=VALUE` for a param
+/// or another stage's output read directly in the command (`pipelinechannel--NAME`).
+pub(super) fn set_args(inputs: &Interface) -> Vec<String> {
+    let mut out = Vec::new();
+    let artifacts = inputs
+        .artifacts
+        .iter()
+        .map(|(name, def)| (name, Io::Artifact { title: def.artifact_type.schema_title, list: def.is_artifact_list }));
+    let parameters = inputs.parameters.iter().map(|(name, def)| (name, Io::Parameter(def.parameter_type)));
+    for (name, io) in artifacts.chain(parameters) {
+        let (flag, key) = match name.strip_prefix(CHANNEL) {
+            Some(rest) => ("--ref", rest),
+            None => ("--set", name.as_str()),
+        };
+        out.push(flag.to_string());
+        out.push(pair(key, &io.placeholder(name, false, true)));
+    }
+    out
+}

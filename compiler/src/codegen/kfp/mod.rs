@@ -1,0 +1,447 @@
+//! The Kubeflow Pipelines v2 pipeline (IR YAML) for the whole lifecycle; all KFP version knowledge lives here.
+//!
+//! Shapes follow what the KFP SDK 2.17 compiler prints (kubeflow/pipelines
+//! `sdk/python/test_data/pipelines/*.yaml`): one task, component and
+//! executor per stage; `for` → a `for-loop-N` sub-DAG with a
+//! `parameterIterator`; `when` → a `condition-N` sub-DAG whose task carries
+//! `triggerPolicy.condition` (as `dsl.If` compiles); values crossing a
+//! sub-DAG boundary travel as `pipelinechannel--…` inputs going down and as
+//! DAG outputs going up (a `LIST` / `isArtifactList` out of a loop, as
+//! `dsl.Collected` compiles). `train`, `tune`, `model`, `serve` and `monitor`
+//! run the kfl launcher image (`kfl launch …`), which creates the resource
+//! from its manifest and waits for it. Secrets, volumes and timeouts go to a
+//! second document, the kfp-kubernetes platform spec.
+
+mod condition;
+mod launch;
+mod scope;
+mod spec;
+mod stage;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value as Json;
+
+use super::Context;
+use super::args::{self, Slot};
+use super::manifest::{format_float, kubernetes_name, scalar_text, to_yaml};
+use crate::diagnostics::Diagnostic;
+use crate::ir::graph::NodeKind;
+use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, TemplatePart, UnaryOpName, Value};
+use crate::typeck::Ty;
+use spec::*;
+
+const SCHEMA_VERSION: &str = "2.1.0";
+const SDK_VERSION: &str = "kfl-0.1.0";
+/// The documented launcher: `kfl launch KIND --manifest FILE …` creates the resource and waits.
+use super::manifest::LAUNCHER_IMAGE;
+const ARTIFACT_SCHEMA_VERSION: &str = "0.0.1";
+const CHANNEL: &str = "pipelinechannel--";
+const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+pub(crate) fn pipeline(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> String {
+    let _ = diagnostics;
+    let (pipeline, platform) = documents(context);
+    let mut text = format!("# PIPELINE DEFINITION\n# Name: {}\n", context.project);
+    text.push_str(&to_yaml(&pipeline));
+    if let Some(platform) = platform {
+        text.push_str("---\n");
+        text.push_str(&to_yaml(&platform));
+    }
+    text
+}
+
+/// The `PipelineSpec` and, when an executor needs secrets, volumes or a
+/// timeout, the kfp-kubernetes `PlatformSpec`, as JSON trees.
+fn documents(context: &Context<'_>) -> (Json, Option<Json>) {
+    let mut builder = Builder::new(context);
+    builder.build();
+    builder.finish()
+}
+
+/// How a value travels: a typed parameter or an artifact.
+#[derive(Clone, Debug, PartialEq)]
+enum Io {
+    Parameter(&'static str),
+    Artifact { title: &'static str, list: bool },
+}
+
+impl Io {
+    fn of(ty: &Ty) -> Io {
+        match ty {
+            Ty::Int => Io::Parameter("NUMBER_INTEGER"),
+            Ty::Float => Io::Parameter("NUMBER_DOUBLE"),
+            Ty::Bool => Io::Parameter("BOOLEAN"),
+            Ty::List(inner) if inner.is_artifact() => Io::of(inner).list(),
+            Ty::List(_) | Ty::Range(_) => Io::Parameter("LIST"),
+            Ty::Object => Io::Parameter("STRUCT"),
+            Ty::Dataset => Io::Artifact { title: "system.Dataset", list: false },
+            Ty::Model => Io::Artifact { title: "system.Model", list: false },
+            Ty::Artifact => Io::Artifact { title: "system.Artifact", list: false },
+            _ => Io::Parameter("STRING"),
+        }
+    }
+
+    /// The type of the same value collected over a loop's iterations.
+    fn list(&self) -> Io {
+        match self {
+            Io::Parameter(_) => Io::Parameter("LIST"),
+            Io::Artifact { title, .. } => Io::Artifact { title, list: true },
+        }
+    }
+
+    fn define(&self, interface: &mut Interface, name: &str) {
+        match self {
+            Io::Parameter(kind) => {
+                interface.parameters.insert(
+                    name.to_string(),
+                    ParameterDef { default_value: None, is_optional: false, parameter_type: kind },
+                );
+            }
+            Io::Artifact { title, list } => {
+                interface.artifacts.insert(
+                    name.to_string(),
+                    ArtifactDef {
+                        artifact_type: ArtifactType { schema_title: title, schema_version: ARTIFACT_SCHEMA_VERSION },
+                        is_artifact_list: *list,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The placeholder a command line uses for an input or output of this type.
+    /// `uri`: the artifact's remote URI (for launchers), else its local path.
+    fn placeholder(&self, name: &str, output: bool, uri: bool) -> String {
+        let field = if uri { "uri" } else { "path" };
+        match (self, output) {
+            (Io::Parameter(_), false) => format!("{{{{$.inputs.parameters['{name}']}}}}"),
+            (Io::Parameter(_), true) => format!("{{{{$.outputs.parameters['{name}'].output_file}}}}"),
+            (Io::Artifact { .. }, false) => format!("{{{{$.inputs.artifacts['{name}'].{field}}}}}"),
+            (Io::Artifact { .. }, true) => format!("{{{{$.outputs.artifacts['{name}'].{field}}}}}"),
+        }
+    }
+}
+
+/// Where a value comes from, and the DAG (scope) it is produced in.
+#[derive(Clone, Debug)]
+enum Source {
+    /// A root pipeline parameter (a `param`).
+    Param { name: String, io: Io },
+    /// An output of a task of DAG `scope` (a stage, an importer, or a sub-DAG's collected output).
+    Task { scope: usize, task: String, key: String, io: Io },
+    /// The item of a `for-loop-N` DAG.
+    LoopItem { scope: usize, name: String, io: Io },
+}
+
+impl Source {
+    fn home(&self) -> usize {
+        match self {
+            Source::Param { .. } => 0,
+            Source::Task { scope, .. } | Source::LoopItem { scope, .. } => *scope,
+        }
+    }
+
+    fn io(&self) -> &Io {
+        match self {
+            Source::Param { io, .. } | Source::Task { io, .. } | Source::LoopItem { io, .. } => io,
+        }
+    }
+
+    /// The SDK's channel name: `pipelinechannel--PARAM`, `pipelinechannel--TASK-KEY`.
+    fn channel(&self) -> String {
+        match self {
+            Source::Param { name, .. } => format!("{CHANNEL}{name}"),
+            Source::Task { task, key, .. } if !key.starts_with(CHANNEL) => format!("{CHANNEL}{task}-{key}"),
+            Source::Task { key, .. } => key.clone(),
+            Source::LoopItem { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// A bound task input.
+enum Bound {
+    Parameter(ParameterBinding),
+    Artifact(ArtifactBinding),
+}
+
+/// One DAG: the root, a `for-loop-N` or a `condition-N`.
+#[derive(Default)]
+struct Scope {
+    parent: Option<usize>,
+    /// The task that runs this DAG in its parent.
+    task: String,
+    is_loop: bool,
+    tasks: BTreeMap<String, TaskSpec>,
+    inputs: Interface,
+    outputs: DagOutputs,
+    output_definitions: Interface,
+}
+
+struct Builder<'c, 'p> {
+    context: &'c Context<'p>,
+    program: &'p ir::Program,
+    scopes: Vec<Scope>,
+    components: BTreeMap<String, ComponentSpec>,
+    executors: BTreeMap<String, ExecutorSpec>,
+    platform: BTreeMap<String, KubernetesExecutorConfig>,
+    /// Node name → (scope, task name).
+    homes: HashMap<String, (usize, String)>,
+    /// Node name → output key → type.
+    outputs: HashMap<String, BTreeMap<String, Io>>,
+    /// Loop index → (scope, its item).
+    loops: HashMap<usize, (usize, Source)>,
+    /// Dataset name → importer task (in the root DAG).
+    importers: HashMap<String, String>,
+    /// Numbers sub-DAGs and loop items like the SDK's group counter.
+    counter: usize,
+}
+
+/// The task, component and executor names of a declaration.
+fn task_name(name: &str) -> String {
+    kubernetes_name(name).to_ascii_lowercase()
+}
+
+fn best_key(field: &str) -> String {
+    format!("best_{field}")
+}
+
+/// `{name}=` followed by a placeholder: the launcher's `--set`/`--output` form.
+fn pair(name: &str, value: &str) -> String {
+    format!("{name}={value}")
+}
+
+impl<'c, 'p> Builder<'c, 'p> {
+    fn new(context: &'c Context<'p>) -> Builder<'c, 'p> {
+        let program = context.program;
+        let mut builder = Builder {
+            context,
+            program,
+            scopes: vec![Scope::default()],
+            components: BTreeMap::new(),
+            executors: BTreeMap::new(),
+            platform: BTreeMap::new(),
+            homes: HashMap::new(),
+            outputs: HashMap::new(),
+            loops: HashMap::new(),
+            importers: HashMap::new(),
+            counter: 0,
+        };
+        builder.collect_outputs();
+        builder
+    }
+
+    /// Every node's outputs, known before any task is built.
+    fn collect_outputs(&mut self) {
+        let program = self.program;
+        for stage in program.stages.iter().filter(|s| s.trial_of.is_none()) {
+            let mut map: BTreeMap<String, Io> = stage.outputs.iter().map(|o| (o.name.clone(), Io::of(&o.ty))).collect();
+            if stage.kind == ir::StageKind::Train {
+                for metric in &stage.metrics {
+                    map.insert(metric.name.clone(), Io::of(&metric.ty));
+                }
+            }
+            self.outputs.insert(stage.name.clone(), map);
+        }
+        for tune in &program.tunes {
+            self.outputs.insert(tune.name.clone(), BTreeMap::new());
+        }
+        for reference in all_refs(program) {
+            if let Ref::Best { tune, field, what } = reference {
+                let Some(t) = program.tunes.iter().find(|t| &t.name == tune) else { continue };
+                let Some(trial) = program.stages.iter().find(|s| s.name == t.trial) else { continue };
+                let ty = match what {
+                    BestField::Output => trial.outputs.iter().find(|o| &o.name == field).map(|o| &o.ty),
+                    BestField::Metric => trial.metrics.iter().find(|m| &m.name == field).map(|m| &m.ty),
+                    BestField::Param => trial.inputs.iter().find(|i| &i.name == field).map(|i| &i.ty),
+                };
+                let io = ty.map_or(Io::Parameter("STRING"), Io::of);
+                self.outputs.entry(tune.clone()).or_default().insert(best_key(field), io);
+            }
+        }
+        for model in &program.models {
+            self.outputs.insert(model.name.clone(), BTreeMap::from([("uri".to_string(), Io::Parameter("STRING"))]));
+        }
+        for serve in &program.serves {
+            self.outputs.insert(serve.name.clone(), BTreeMap::from([("url".to_string(), Io::Parameter("STRING"))]));
+        }
+    }
+
+    fn build(&mut self) {
+        let program = self.program;
+        for name in &program.graph.order {
+            let Some(node) = program.graph.node(name) else { continue };
+            match node.kind {
+                NodeKind::Step | NodeKind::Train => {
+                    if let Some(stage) = program.stages.iter().find(|s| &s.name == name && s.trial_of.is_none()) {
+                        self.stage(stage);
+                    }
+                }
+                NodeKind::Tune => {
+                    if let Some(tune) = program.tunes.iter().find(|t| &t.name == name) {
+                        self.tune(tune);
+                    }
+                }
+                NodeKind::Model => {
+                    if let Some(model) = program.models.iter().find(|m| &m.name == name) {
+                        self.model(model);
+                    }
+                }
+                NodeKind::Serve => {
+                    if let Some(serve) = program.serves.iter().find(|s| &s.name == name) {
+                        self.serve(serve);
+                    }
+                }
+                NodeKind::Monitor => {
+                    if let Some(monitor) = program.monitors.iter().find(|m| &m.name == name) {
+                        self.monitor(monitor);
+                    }
+                }
+            }
+        }
+        self.graph_dependencies();
+    }
+
+    /// `after` and data edges of the graph, on the tasks that share a DAG:
+    /// a task depends on the loop or condition that holds its producer.
+    fn graph_dependencies(&mut self) {
+        let program = self.program;
+        for edge in &program.graph.edges {
+            let (Some(from), Some(to)) = (self.chain(&edge.from), self.chain(&edge.to)) else { continue };
+            let Some((scope, dependent)) = to.iter().find(|(s, _)| from.iter().any(|(f, _)| f == s)).cloned() else {
+                continue;
+            };
+            let Some((_, dependency)) = from.iter().find(|(s, _)| *s == scope).cloned() else { continue };
+            if dependent != dependency
+                && let Some(task) = self.scopes[scope].tasks.get_mut(&dependent)
+            {
+                task.dependent_tasks.insert(dependency);
+            }
+        }
+    }
+
+    /// (DAG, task) from a node's own task up through the sub-DAGs around it.
+    fn chain(&self, node: &str) -> Option<Vec<(usize, String)>> {
+        let (mut scope, mut task) = self.homes.get(node).cloned()?;
+        let mut chain = vec![(scope, task.clone())];
+        while let Some(parent) = self.scopes[scope].parent {
+            task = self.scopes[scope].task.clone();
+            scope = parent;
+            chain.push((scope, task.clone()));
+        }
+        Some(chain)
+    }
+
+    fn finish(mut self) -> (Json, Option<Json>) {
+        let scopes = std::mem::take(&mut self.scopes);
+        let mut root_tasks = BTreeMap::new();
+        for (index, scope) in scopes.into_iter().enumerate() {
+            if index == 0 {
+                root_tasks = scope.tasks;
+                continue;
+            }
+            self.components.insert(
+                format!("comp-{}", scope.task),
+                ComponentSpec {
+                    dag: Some(DagSpec { outputs: scope.outputs, tasks: scope.tasks }),
+                    executor_label: None,
+                    input_definitions: scope.inputs,
+                    output_definitions: scope.output_definitions,
+                },
+            );
+        }
+        let mut root_inputs = Interface::default();
+        for param in &self.program.params {
+            let Io::Parameter(kind) = Io::of(&param.ty) else { continue };
+            root_inputs.parameters.insert(
+                param.name.clone(),
+                ParameterDef {
+                    default_value: self.context.params.get(&param.name).and_then(constant_json),
+                    is_optional: true,
+                    parameter_type: kind,
+                },
+            );
+        }
+        let pipeline = PipelineSpec {
+            components: std::mem::take(&mut self.components),
+            deployment_spec: DeploymentSpec { executors: std::mem::take(&mut self.executors) },
+            pipeline_info: PipelineInfo { description: self.program.doc.clone(), name: self.context.project.clone() },
+            root: ComponentSpec {
+                dag: Some(DagSpec { outputs: DagOutputs::default(), tasks: root_tasks }),
+                executor_label: None,
+                input_definitions: root_inputs,
+                output_definitions: Interface::default(),
+            },
+            schema_version: SCHEMA_VERSION,
+            sdk_version: SDK_VERSION,
+        };
+        let platform = (!self.platform.is_empty()).then(|| PlatformSpec {
+            platforms: Platforms {
+                kubernetes: KubernetesPlatform {
+                    deployment_spec: KubernetesDeploymentSpec { executors: std::mem::take(&mut self.platform) },
+                },
+            },
+        });
+        (
+            serde_json::to_value(&pipeline).unwrap_or_default(),
+            platform.map(|p| serde_json::to_value(&p).unwrap_or_default()),
+        )
+    }
+}
+
+/// A constant as JSON (ranges expanded, units as Kubernetes text); `None` when it holds references.
+fn constant_json(value: &Value) -> Option<Json> {
+    Some(match value {
+        Value::Int(n) => Json::from(*n),
+        Value::Float(x) => Json::from(*x),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::String(s) | Value::Enum(s) => Json::String(s.clone()),
+        Value::Duration(_) | Value::Quantity(_) | Value::Cpu(_) | Value::Percent(_) => {
+            Json::String(scalar_text(value)?)
+        }
+        Value::List(items) => Json::Array(items.iter().map(constant_json).collect::<Option<_>>()?),
+        Value::Range(lo, hi) => match (lo.as_ref(), hi.as_ref()) {
+            (Value::Int(lo), Value::Int(hi)) => Json::Array((*lo..=*hi).map(Json::from).collect()),
+            _ => return None,
+        },
+        Value::Object(map) => {
+            Json::Object(map.iter().map(|(k, v)| Some((k.clone(), constant_json(v)?))).collect::<Option<_>>()?)
+        }
+        _ => return None,
+    })
+}
+
+fn element_io(first: Option<&Json>) -> Io {
+    match first {
+        Some(Json::Number(n)) if n.is_i64() || n.is_u64() => Io::Parameter("NUMBER_INTEGER"),
+        Some(Json::Number(_)) => Io::Parameter("NUMBER_DOUBLE"),
+        Some(Json::Bool(_)) => Io::Parameter("BOOLEAN"),
+        Some(Json::Array(_)) => Io::Parameter("LIST"),
+        Some(Json::Object(_)) => Io::Parameter("STRUCT"),
+        _ => Io::Parameter("STRING"),
+    }
+}
+
+/// Every reference in the program's stage-level values (for `TUNE.best.*` outputs).
+fn all_refs(program: &ir::Program) -> Vec<&Ref> {
+    let mut values: Vec<&Value> = Vec::new();
+    for stage in &program.stages {
+        values.extend(stage.inputs.iter().filter_map(|i| i.binding.as_ref()));
+        values.extend(stage.run.iter());
+        values.extend(stage.env.values());
+        values.extend(stage.when.iter());
+    }
+    for model in &program.models {
+        if let ir::ModelSource::Artifact { value } = &model.source {
+            values.push(value);
+        }
+        values.extend(model.description.iter());
+        values.extend(model.when.iter());
+    }
+    for tune in &program.tunes {
+        values.extend(tune.when.iter());
+    }
+    values.into_iter().flat_map(Value::refs).collect()
+}

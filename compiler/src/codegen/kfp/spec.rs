@@ -1,0 +1,405 @@
+//! Typed serde mirrors of the KFP v2 `PipelineSpec` (pipeline_spec.proto, schema 2.1.0) and the kfp-kubernetes `KubernetesExecutorConfig`, with fields in the order the KFP SDK 2.17 prints them.
+//!
+//! Only the fields kfl emits are modelled. Maps are `BTreeMap` so output is
+//! sorted like the SDK's (`json_format.MessageToDict` + `sort_keys`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineSpec {
+    pub components: BTreeMap<String, ComponentSpec>,
+    pub deployment_spec: DeploymentSpec,
+    pub pipeline_info: PipelineInfo,
+    pub root: ComponentSpec,
+    pub schema_version: &'static str,
+    pub sdk_version: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct PipelineInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub name: String,
+}
+
+#[derive(Serialize, Default)]
+pub struct DeploymentSpec {
+    pub executors: BTreeMap<String, ExecutorSpec>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dag: Option<DagSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor_label: Option<String>,
+    #[serde(skip_serializing_if = "Interface::is_empty")]
+    pub input_definitions: Interface,
+    #[serde(skip_serializing_if = "Interface::is_empty")]
+    pub output_definitions: Interface,
+}
+
+/// `inputDefinitions` / `outputDefinitions`.
+#[derive(Serialize, Default, Clone)]
+pub struct Interface {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub artifacts: BTreeMap<String, ArtifactDef>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, ParameterDef>,
+}
+
+impl Interface {
+    pub fn is_empty(&self) -> bool {
+        self.artifacts.is_empty() && self.parameters.is_empty()
+    }
+}
+
+#[derive(Serialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactDef {
+    pub artifact_type: ArtifactType,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_artifact_list: bool,
+}
+
+#[derive(Serialize, Clone, PartialEq, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactType {
+    pub schema_title: &'static str,
+    pub schema_version: &'static str,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct ParameterDef {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<Json>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_optional: bool,
+    pub parameter_type: &'static str,
+}
+
+#[derive(Serialize, Default)]
+pub struct DagSpec {
+    #[serde(skip_serializing_if = "DagOutputs::is_empty")]
+    pub outputs: DagOutputs,
+    pub tasks: BTreeMap<String, TaskSpec>,
+}
+
+#[derive(Serialize, Default)]
+pub struct DagOutputs {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub artifacts: BTreeMap<String, DagOutputArtifact>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, DagOutputParameter>,
+}
+
+impl DagOutputs {
+    pub fn is_empty(&self) -> bool {
+        self.artifacts.is_empty() && self.parameters.is_empty()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DagOutputArtifact {
+    pub artifact_selectors: Vec<ArtifactSelector>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactSelector {
+    pub output_artifact_key: String,
+    pub producer_subtask: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DagOutputParameter {
+    pub value_from_parameter: ParameterSelector,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParameterSelector {
+    pub output_parameter_key: String,
+    pub producer_subtask: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caching_options: Option<CachingOptions>,
+    pub component_ref: ComponentRef,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub dependent_tasks: BTreeSet<String>,
+    #[serde(skip_serializing_if = "TaskInputs::is_empty")]
+    pub inputs: TaskInputs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter_iterator: Option<ParameterIterator>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_policy: Option<RetryPolicy>,
+    pub task_info: TaskInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger_policy: Option<TriggerPolicy>,
+}
+
+impl TaskSpec {
+    pub fn new(name: &str, component: &str) -> TaskSpec {
+        TaskSpec {
+            caching_options: None,
+            component_ref: ComponentRef { name: component.to_string() },
+            dependent_tasks: BTreeSet::new(),
+            inputs: TaskInputs::default(),
+            parameter_iterator: None,
+            retry_policy: None,
+            task_info: TaskInfo { name: name.to_string() },
+            trigger_policy: None,
+        }
+    }
+}
+
+/// `{}` turns caching off, as `set_caching_options(False)` prints it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachingOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_cache: Option<bool>,
+}
+
+#[derive(Serialize)]
+pub struct ComponentRef {
+    pub name: String,
+}
+
+#[derive(Serialize)]
+pub struct TaskInfo {
+    pub name: String,
+}
+
+#[derive(Serialize, Default)]
+pub struct TaskInputs {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub artifacts: BTreeMap<String, ArtifactBinding>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, ParameterBinding>,
+}
+
+impl TaskInputs {
+    pub fn is_empty(&self) -> bool {
+        self.artifacts.is_empty() && self.parameters.is_empty()
+    }
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub enum ArtifactBinding {
+    ComponentInputArtifact(String),
+    TaskOutputArtifact(OutputArtifactRef),
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputArtifactRef {
+    pub output_artifact_key: String,
+    pub producer_task: String,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub enum ParameterBinding {
+    ComponentInputParameter(String),
+    TaskOutputParameter(OutputParameterRef),
+    RuntimeValue(Constant),
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputParameterRef {
+    pub output_parameter_key: String,
+    pub producer_task: String,
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Constant {
+    pub constant: Json,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParameterIterator {
+    pub item_input: String,
+    pub items: Items,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Items {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_parameter: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryPolicy {
+    pub backoff_duration: &'static str,
+    pub backoff_factor: f64,
+    pub backoff_max_duration: &'static str,
+    pub max_retry_count: i64,
+}
+
+#[derive(Serialize, Default)]
+pub struct TriggerPolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+pub struct ExecutorSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub importer: Option<Importer>,
+}
+
+#[derive(Serialize)]
+pub struct Container {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+}
+
+#[derive(Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+}
+
+/// The SDK 2.17 prints both the deprecated numeric fields and the string
+/// `resource*` ones the backend reads; so do we.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<Accelerator>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_limit: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_request: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_request: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_cpu_limit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_cpu_request: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_memory_limit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_memory_request: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accelerator {
+    pub count: String,
+    pub resource_count: String,
+    pub resource_type: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Importer {
+    pub artifact_uri: Constant,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub type_schema: ArtifactType,
+}
+
+/// The second YAML document: `platforms.kubernetes.deploymentSpec.executors`.
+#[derive(Serialize)]
+pub struct PlatformSpec {
+    pub platforms: Platforms,
+}
+
+#[derive(Serialize)]
+pub struct Platforms {
+    pub kubernetes: KubernetesPlatform,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesPlatform {
+    pub deployment_spec: KubernetesDeploymentSpec,
+}
+
+#[derive(Serialize)]
+pub struct KubernetesDeploymentSpec {
+    pub executors: BTreeMap<String, KubernetesExecutorConfig>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesExecutorConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_deadline_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pvc_mount: Vec<PvcMount>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret_as_env: Vec<SecretAsEnv>,
+}
+
+impl KubernetesExecutorConfig {
+    pub fn is_empty(&self) -> bool {
+        self.active_deadline_seconds.is_none() && self.pvc_mount.is_empty() && self.secret_as_env.is_empty()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PvcMount {
+    pub constant: String,
+    pub mount_path: String,
+    pub pvc_name_parameter: NameParameter,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameParameter {
+    pub runtime_value: Constant,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretAsEnv {
+    pub key_to_env: Vec<KeyToEnv>,
+    pub optional: bool,
+    pub secret_name: String,
+    pub secret_name_parameter: NameParameter,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyToEnv {
+    pub env_var: String,
+    pub secret_key: String,
+}

@@ -1,0 +1,298 @@
+//! `step` and `train` stages: tasks, their inputs and outputs, command lines with KFP placeholders, resources, and the kfp-kubernetes config (secrets, volumes, timeout).
+
+use super::launch::{launcher_container, set_args};
+use super::*;
+
+impl Builder<'_, '_> {
+    /// Creates the task of a node in `scope` and records where it lives.
+    pub(super) fn add_task(&mut self, node: &str, scope: usize) -> String {
+        let name = task_name(node);
+        self.scopes[scope].tasks.insert(name.clone(), TaskSpec::new(&name, &format!("comp-{name}")));
+        self.homes.insert(node.to_string(), (scope, name.clone()));
+        name
+    }
+
+    /// Binds one declared input of a task to its value.
+    pub(super) fn bind_value(
+        &mut self,
+        scope: usize,
+        task: &str,
+        iface: &mut Interface,
+        name: &str,
+        ty: &Ty,
+        value: &Value,
+    ) {
+        let io = Io::of(ty);
+        let bound = match value {
+            Value::Ref(reference) => match self.source_of(reference, scope) {
+                Some(source) => self.reach(scope, &source),
+                None => {
+                    Bound::Parameter(ParameterBinding::RuntimeValue(Constant { constant: Json::String(String::new()) }))
+                }
+            },
+            Value::Template(_) => {
+                let text = self.render(scope, task, iface, &[], &[], value, false);
+                Bound::Parameter(ParameterBinding::RuntimeValue(Constant { constant: Json::String(text) }))
+            }
+            other => {
+                let constant =
+                    constant_json(other).unwrap_or_else(|| Json::String(scalar_text(other).unwrap_or_default()));
+                Bound::Parameter(ParameterBinding::RuntimeValue(Constant { constant }))
+            }
+        };
+        // A constant artifact (never produced by the checker) degrades to a string parameter.
+        let io = match (&bound, io) {
+            (Bound::Parameter(_), Io::Artifact { .. }) => Io::Parameter("STRING"),
+            (_, io) => io,
+        };
+        io.define(iface, name);
+        self.bind(scope, task, name, bound);
+    }
+
+    /// Renders a command-line value. Stage inputs and outputs become
+    /// placeholders; params, other stages' outputs, `TUNE.best.*` and the loop
+    /// variable become extra `pipelinechannel--…` inputs of the task.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn render(
+        &mut self,
+        scope: usize,
+        task: &str,
+        iface: &mut Interface,
+        inputs: &[(String, Io)],
+        outputs: &[(String, Io)],
+        value: &Value,
+        uri: bool,
+    ) -> String {
+        let value = params_as_channels(value);
+        let context = self.context;
+        let known = &self.outputs;
+        let homes = &self.homes;
+        let mut extra: Vec<(String, Ref, Io)> = Vec::new();
+        let mut slot = |slot: Slot<'_>| -> String {
+            let (name, reference, io) = match slot {
+                Slot::Input(name) => {
+                    if let Some((_, io)) = outputs.iter().find(|(n, _)| n == name) {
+                        return io.placeholder(name, true, uri);
+                    }
+                    if let Some((_, io)) = inputs.iter().find(|(n, _)| n == name) {
+                        return io.placeholder(name, false, uri);
+                    }
+                    let Some(param) = name.strip_prefix(CHANNEL) else { return name.to_string() };
+                    let Some(declared) = context.program.params.iter().find(|p| p.name == param) else {
+                        return name.to_string();
+                    };
+                    (name.to_string(), Ref::Param { name: param.to_string() }, Io::of(&declared.ty))
+                }
+                Slot::StageOutput { stage, output } => {
+                    let Some(io) = known.get(stage).and_then(|m| m.get(output)) else {
+                        return format!("{stage}.{output}");
+                    };
+                    let task = homes.get(stage).map_or_else(|| task_name(stage), |(_, t)| t.clone());
+                    let reference = Ref::Output { stage: stage.to_string(), output: output.to_string(), fan_in: false };
+                    (format!("{CHANNEL}{task}-{output}"), reference, io.clone())
+                }
+                Slot::Best { tune, field } => {
+                    let key = best_key(field);
+                    let Some(io) = known.get(tune).and_then(|m| m.get(&key)) else {
+                        return format!("{tune}.best.{field}");
+                    };
+                    let reference =
+                        Ref::Best { tune: tune.to_string(), field: field.to_string(), what: BestField::Output };
+                    (format!("{CHANNEL}{}-{key}", task_name(tune)), reference, io.clone())
+                }
+                Slot::LoopVar(var) => {
+                    (format!("{CHANNEL}{var}"), Ref::LoopVar { name: var.to_string() }, Io::Parameter("STRING"))
+                }
+                Slot::Param(name) | Slot::Builtin(name) => return name.to_string(),
+            };
+            let placeholder = io.placeholder(&name, false, uri);
+            extra.push((name, reference, io));
+            placeholder
+        };
+        let text = args::render(context, &value, &mut slot);
+        for (name, reference, io) in extra {
+            if iface.parameters.contains_key(&name) || iface.artifacts.contains_key(&name) {
+                continue;
+            }
+            let Some(source) = self.source_of(&reference, scope) else { continue };
+            let io = if matches!(reference, Ref::LoopVar { .. }) { source.io().clone() } else { io };
+            io.define(iface, &name);
+            let bound = self.reach(scope, &source);
+            self.bind(scope, task, &name, bound);
+        }
+        text
+    }
+
+    pub(super) fn stage(&mut self, stage: &ir::Stage) {
+        let scope = self.scope_for(stage.loop_index, stage.when.as_ref());
+        let task = self.add_task(&stage.name, scope);
+        let mut inputs = Interface::default();
+        let mut outputs = Interface::default();
+        let mut input_io = Vec::new();
+        for input in &stage.inputs {
+            if let Some(value) = &input.binding {
+                self.bind_value(scope, &task, &mut inputs, &input.name, &input.ty, value);
+                input_io.push((input.name.clone(), Io::of(&input.ty)));
+            }
+        }
+        let output_io: Vec<(String, Io)> =
+            self.outputs.get(&stage.name).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+        for (name, io) in &output_io {
+            io.define(&mut outputs, name);
+        }
+        let launcher = stage.kind == ir::StageKind::Train;
+        let mut rendered: Vec<String> = Vec::new();
+        for value in &stage.run {
+            rendered.push(self.render(scope, &task, &mut inputs, &input_io, &output_io, value, launcher));
+        }
+        let mut env = Vec::new();
+        for (name, value) in &stage.env {
+            let value = self.render(scope, &task, &mut inputs, &input_io, &output_io, value, launcher);
+            env.push(EnvVar { name: name.clone(), value });
+        }
+        let container = if launcher {
+            // The TrainJob runs the command; the launcher passes the bound values.
+            let mut launch =
+                self.launch_args("trainjob", &format!("manifests/trainjob-{}.yaml", kubernetes_name(&stage.name)));
+            launch.extend(set_args(&inputs));
+            for (name, io) in &output_io {
+                let flag = if stage.metrics.iter().any(|m| &m.name == name) { "--metric" } else { "--output" };
+                launch.push(flag.into());
+                launch.push(pair(name, &io.placeholder(name, true, true)));
+            }
+            launcher_container(launch)
+        } else {
+            let mut command = rendered;
+            let args = if command.len() > 1 { command.split_off(1) } else { Vec::new() };
+            Container { args, command, env, image: stage.image.clone(), resources: resources(&stage.resources) }
+        };
+        self.finish_task(&task, inputs, outputs, container);
+        let spec = self.scopes[scope].tasks.get_mut(&task);
+        if let Some(spec) = spec {
+            spec.caching_options = Some(CachingOptions { enable_cache: stage.cache.then_some(true) });
+            if stage.retries > 0 {
+                spec.retry_policy = Some(RetryPolicy {
+                    backoff_duration: "0s",
+                    backoff_factor: 2.0,
+                    backoff_max_duration: "3600s",
+                    max_retry_count: stage.retries,
+                });
+            }
+        }
+        if stage.always {
+            self.always(scope, &task);
+        }
+        if !launcher {
+            self.platform_config(&task, stage);
+        }
+    }
+
+    /// `always = true`: run once upstream tasks finish, whatever their state
+    /// (`ignore_upstream_failure()`), on the task and any condition around it.
+    pub(super) fn always(&mut self, scope: usize, task: &str) {
+        let mut current = Some((scope, task.to_string()));
+        while let Some((s, name)) = current {
+            if let Some(spec) = self.scopes[s].tasks.get_mut(&name) {
+                let policy = spec.trigger_policy.get_or_insert_with(TriggerPolicy::default);
+                policy.strategy = Some("ALL_UPSTREAM_TASKS_COMPLETED");
+            }
+            current = match self.scopes[s].parent {
+                Some(parent) if !self.scopes[s].is_loop => Some((parent, self.scopes[s].task.clone())),
+                _ => None,
+            };
+        }
+    }
+
+    pub(super) fn platform_config(&mut self, task: &str, stage: &ir::Stage) {
+        let mut config = KubernetesExecutorConfig {
+            active_deadline_seconds: stage.timeout.map(|t| t.seconds()),
+            ..Default::default()
+        };
+        for mount in &stage.mounts {
+            let pvc = kubernetes_name(&mount.volume);
+            config.pvc_mount.push(PvcMount {
+                constant: pvc.clone(),
+                mount_path: mount.path.clone(),
+                pvc_name_parameter: NameParameter { runtime_value: Constant { constant: Json::String(pvc) } },
+            });
+        }
+        for name in &stage.secrets {
+            let Some(secret) = self.program.secrets.iter().find(|s| &s.name == name) else { continue };
+            config.secret_as_env.push(SecretAsEnv {
+                key_to_env: secret
+                    .keys
+                    .iter()
+                    .map(|k| KeyToEnv { env_var: k.clone(), secret_key: k.clone() })
+                    .collect(),
+                optional: false,
+                secret_name: secret.k8s_name.clone(),
+                secret_name_parameter: NameParameter {
+                    runtime_value: Constant { constant: Json::String(secret.k8s_name.clone()) },
+                },
+            });
+        }
+        if !config.is_empty() {
+            self.platform.insert(format!("exec-{task}"), config);
+        }
+    }
+
+    pub(super) fn finish_task(&mut self, task: &str, inputs: Interface, outputs: Interface, container: Container) {
+        self.components.insert(
+            format!("comp-{task}"),
+            ComponentSpec {
+                dag: None,
+                executor_label: Some(format!("exec-{task}")),
+                input_definitions: inputs,
+                output_definitions: outputs,
+            },
+        );
+        self.executors.insert(format!("exec-{task}"), ExecutorSpec { container: Some(container), importer: None });
+    }
+}
+
+/// Container resources as the SDK 2.17 prints them: numeric cores and GB,
+/// the `resource*` strings as written, and an NVIDIA accelerator.
+pub(super) fn resources(resources: &ir::Resources) -> Option<Resources> {
+    let mut out = Resources::default();
+    if let Some((request, limit)) = &resources.cpu {
+        out.cpu_request = Some(request.millis as f64 / 1000.0);
+        out.cpu_limit = Some(limit.millis as f64 / 1000.0);
+        out.resource_cpu_request = Some(request.to_kubernetes());
+        out.resource_cpu_limit = Some(limit.to_kubernetes());
+    }
+    if let Some((request, limit)) = &resources.memory {
+        out.memory_request = Some(request.bytes / 1e9);
+        out.memory_limit = Some(limit.bytes / 1e9);
+        out.resource_memory_request = Some(request.text.clone());
+        out.resource_memory_limit = Some(limit.text.clone());
+    }
+    if let Some(gpu) = resources.gpu.filter(|g| *g > 0) {
+        out.accelerator = Some(Accelerator {
+            count: gpu.to_string(),
+            resource_count: gpu.to_string(),
+            resource_type: GPU_RESOURCE.into(),
+            kind: GPU_RESOURCE.into(),
+        });
+    }
+    let empty = out.accelerator.is_none() && out.cpu_limit.is_none() && out.memory_limit.is_none();
+    (!empty).then_some(out)
+}
+
+/// A param read directly in a command line becomes an input of the task
+/// (`pipelinechannel--NAME`), so the run can override it.
+pub(super) fn params_as_channels(value: &Value) -> Value {
+    match value {
+        Value::Ref(Ref::Param { name }) => Value::Ref(Ref::Local { name: format!("{CHANNEL}{name}") }),
+        Value::Template(parts) => Value::Template(
+            parts
+                .iter()
+                .map(|part| match part {
+                    TemplatePart::Value(v) => TemplatePart::Value(params_as_channels(v)),
+                    text => text.clone(),
+                })
+                .collect(),
+        ),
+        Value::List(items) => Value::List(items.iter().map(params_as_channels).collect()),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,409 @@
+//! Tests of the KFP pipeline IR: one in-memory `.kfl` per mapping rule, asserting the specific fields.
+
+use serde_json::{Value as Json, json};
+
+use super::documents;
+use crate::codegen::{BuildOptions, Context};
+use crate::source::{MemoryLoader, Origin, SourceFile, Sources};
+
+/// Checks `text` (with `files` importable) and returns (PipelineSpec, PlatformSpec) as JSON.
+fn compile_with(text: &str, files: &[(&str, &str)]) -> (Json, Option<Json>) {
+    let mut sources = Sources::new();
+    let id = sources.add(SourceFile::new("main.kfl".to_string(), text.to_string(), Origin::User));
+    let loader = MemoryLoader { files: files.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect() };
+    let checked = crate::check(&mut sources, id, &loader);
+    let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let program = checked.program.expect("a program");
+    let context = Context::new(&program, &BuildOptions::default()).expect("a context");
+    documents(&context)
+}
+
+fn compile(text: &str) -> Json {
+    compile_with(text, &[]).0
+}
+
+fn root_task<'a>(spec: &'a Json, name: &str) -> &'a Json {
+    &spec["root"]["dag"]["tasks"][name]
+}
+
+#[test]
+fn data_edges_become_task_outputs_and_dependent_tasks() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+param epochs: int = 3
+step a() -> (out: Dataset, n: int) { run = ["a", out, n] }
+step b(data: Dataset = a.out, n: int = a.n, e: int = epochs, k: float = 0.5) -> (m: Model) {
+  run = ["b", data, n, e, k, m]
+}
+step c {
+  run   = ["c"]
+  after = [b]
+}
+"#,
+    );
+    let b = root_task(&spec, "b");
+    assert_eq!(b["dependentTasks"], json!(["a"]));
+    assert_eq!(
+        b["inputs"]["artifacts"]["data"]["taskOutputArtifact"],
+        json!({"outputArtifactKey": "out", "producerTask": "a"})
+    );
+    assert_eq!(
+        b["inputs"]["parameters"]["n"]["taskOutputParameter"],
+        json!({"outputParameterKey": "n", "producerTask": "a"})
+    );
+    assert_eq!(b["inputs"]["parameters"]["e"], json!({"componentInputParameter": "epochs"}));
+    assert_eq!(b["inputs"]["parameters"]["k"], json!({"runtimeValue": {"constant": 0.5}}));
+    assert_eq!(root_task(&spec, "c")["dependentTasks"], json!(["b"]));
+    assert_eq!(
+        spec["root"]["inputDefinitions"]["parameters"]["epochs"],
+        json!({"defaultValue": 3, "isOptional": true, "parameterType": "NUMBER_INTEGER"})
+    );
+    let component = &spec["components"]["comp-b"];
+    assert_eq!(component["inputDefinitions"]["artifacts"]["data"]["artifactType"]["schemaTitle"], "system.Dataset");
+    assert_eq!(component["outputDefinitions"]["artifacts"]["m"]["artifactType"]["schemaTitle"], "system.Model");
+    let args = &spec["deploymentSpec"]["executors"]["exec-b"]["container"]["args"];
+    assert_eq!(
+        args,
+        &json!([
+            "{{$.inputs.artifacts['data'].path}}",
+            "{{$.inputs.parameters['n']}}",
+            "{{$.inputs.parameters['e']}}",
+            "{{$.inputs.parameters['k']}}",
+            "{{$.outputs.artifacts['m'].path}}"
+        ])
+    );
+    assert_eq!(spec["schemaVersion"], "2.1.0");
+    assert_eq!(spec["sdkVersion"], "kfl-0.1.0");
+}
+
+#[test]
+fn a_param_in_a_command_is_a_pipeline_parameter_input() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+param name: string = "world"
+step hello { run = ["echo", "hello ${name}", name] }
+"#,
+    );
+    let task = root_task(&spec, "hello");
+    assert_eq!(task["inputs"]["parameters"]["pipelinechannel--name"], json!({"componentInputParameter": "name"}));
+    let args = &spec["deploymentSpec"]["executors"]["exec-hello"]["container"]["args"];
+    assert_eq!(args[0], "hello {{$.inputs.parameters['pipelinechannel--name']}}");
+    assert_eq!(args[1], "{{$.inputs.parameters['pipelinechannel--name']}}");
+}
+
+#[test]
+fn datasets_are_imported_like_dsl_importer() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+dataset raw { uri = "s3://bucket/raw.csv" }
+step s(d: Dataset = raw) { run = ["s", d] }
+"#,
+    );
+    let importer = &spec["deploymentSpec"]["executors"]["exec-import-raw"]["importer"];
+    assert_eq!(importer["artifactUri"], json!({"constant": "s3://bucket/raw.csv"}));
+    assert_eq!(importer["typeSchema"]["schemaTitle"], "system.Dataset");
+    assert_eq!(root_task(&spec, "s")["dependentTasks"], json!(["import-raw"]));
+    assert_eq!(
+        root_task(&spec, "s")["inputs"]["artifacts"]["d"]["taskOutputArtifact"],
+        json!({"outputArtifactKey": "artifact", "producerTask": "import-raw"})
+    );
+}
+
+#[test]
+fn for_is_a_parallel_for_sub_dag_with_collected_outputs() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+step prep() -> (d: Dataset) { run = ["prep", d] }
+for fold in 0..2 {
+  step cv(fold: int = fold, data: Dataset = prep.d) -> (score: float, m: Model) {
+    run = ["cv", fold, data, score, m]
+  }
+}
+step mean(values: list[float] = cv.score) -> (mean: float) { run = ["mean", values, mean] }
+"#,
+    );
+    let loop_task = root_task(&spec, "for-loop-2");
+    assert_eq!(
+        loop_task["parameterIterator"],
+        json!({"itemInput": "pipelinechannel--loop-item-param-1", "items": {"raw": "[0, 1, 2]"}})
+    );
+    assert_eq!(loop_task["dependentTasks"], json!(["prep"]));
+    assert_eq!(
+        loop_task["inputs"]["artifacts"]["pipelinechannel--prep-d"]["taskOutputArtifact"],
+        json!({"outputArtifactKey": "d", "producerTask": "prep"})
+    );
+    let body = &spec["components"]["comp-for-loop-2"];
+    assert_eq!(
+        body["inputDefinitions"]["parameters"]["pipelinechannel--loop-item-param-1"]["parameterType"],
+        "NUMBER_INTEGER"
+    );
+    let cv = &body["dag"]["tasks"]["cv"];
+    assert_eq!(
+        cv["inputs"]["parameters"]["fold"],
+        json!({"componentInputParameter": "pipelinechannel--loop-item-param-1"})
+    );
+    assert_eq!(cv["inputs"]["artifacts"]["data"], json!({"componentInputArtifact": "pipelinechannel--prep-d"}));
+    assert_eq!(
+        body["dag"]["outputs"]["parameters"]["pipelinechannel--cv-score"],
+        json!({"valueFromParameter": {"outputParameterKey": "score", "producerSubtask": "cv"}})
+    );
+    assert_eq!(body["outputDefinitions"]["parameters"]["pipelinechannel--cv-score"]["parameterType"], "LIST");
+    let mean = root_task(&spec, "mean");
+    assert_eq!(mean["dependentTasks"], json!(["for-loop-2"]));
+    assert_eq!(
+        mean["inputs"]["parameters"]["values"]["taskOutputParameter"],
+        json!({"outputParameterKey": "pipelinechannel--cv-score", "producerTask": "for-loop-2"})
+    );
+}
+
+#[test]
+fn for_over_a_list_param_iterates_the_pipeline_parameter() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+param seeds: list[int] = [1, 2]
+for seed in seeds {
+  step run_one(s: int = seed) { run = ["run", s] }
+}
+"#,
+    );
+    let loop_task = root_task(&spec, "for-loop-2");
+    assert_eq!(
+        loop_task["parameterIterator"],
+        json!({"itemInput": "pipelinechannel--seeds-loop-item", "items": {"inputParameter": "pipelinechannel--seeds"}})
+    );
+    assert_eq!(
+        loop_task["inputs"]["parameters"]["pipelinechannel--seeds"],
+        json!({"componentInputParameter": "seeds"})
+    );
+    let body = &spec["components"]["comp-for-loop-2"];
+    assert_eq!(
+        body["dag"]["tasks"]["run-one"]["inputs"]["parameters"]["s"],
+        json!({"componentInputParameter": "pipelinechannel--seeds-loop-item"})
+    );
+}
+
+#[test]
+fn when_is_a_condition_sub_dag_with_a_trigger_policy() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+step score() -> (mean: float, n: int) { run = ["s", mean, n] }
+step deploy(m: float = score.mean) {
+  run  = ["d", m]
+  when = score.mean > 0.75 && score.n >= 3
+}
+"#,
+    );
+    let condition = root_task(&spec, "condition-1");
+    assert_eq!(
+        condition["triggerPolicy"]["condition"],
+        "(inputs.parameter_values['pipelinechannel--score-mean'] > 0.75) && (int(inputs.parameter_values['pipelinechannel--score-n']) >= 3)"
+    );
+    assert_eq!(condition["dependentTasks"], json!(["score"]));
+    let inner = &spec["components"]["comp-condition-1"]["dag"]["tasks"]["deploy"];
+    assert_eq!(inner["inputs"]["parameters"]["m"], json!({"componentInputParameter": "pipelinechannel--score-mean"}));
+    assert!(inner.get("dependentTasks").is_none());
+}
+
+#[test]
+fn always_runs_after_all_upstream_tasks_complete() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+step a { run = ["a"] }
+step cleanup {
+  run    = ["c"]
+  after  = [a]
+  always = true
+}
+"#,
+    );
+    let task = root_task(&spec, "cleanup");
+    assert_eq!(task["triggerPolicy"], json!({"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}));
+    assert_eq!(task["dependentTasks"], json!(["a"]));
+}
+
+#[test]
+fn retries_cache_and_resources() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+step a {
+  run     = ["a"]
+  retries = 3
+  cache   = false
+  resources { cpu = 2, memory = 4Gi, gpu = 1 }
+}
+step b {
+  run   = ["b"]
+  cache = true
+}
+"#,
+    );
+    let a = root_task(&spec, "a");
+    assert_eq!(
+        a["retryPolicy"],
+        json!({"backoffDuration": "0s", "backoffFactor": 2.0, "backoffMaxDuration": "3600s", "maxRetryCount": 3})
+    );
+    assert_eq!(a["cachingOptions"], json!({}));
+    assert_eq!(root_task(&spec, "b")["cachingOptions"], json!({"enableCache": true}));
+    assert!(root_task(&spec, "b").get("retryPolicy").is_none());
+    let resources = &spec["deploymentSpec"]["executors"]["exec-a"]["container"]["resources"];
+    assert_eq!(resources["resourceCpuLimit"], "2");
+    assert_eq!(resources["resourceMemoryLimit"], "4Gi");
+    assert_eq!(resources["cpuLimit"], 2.0);
+    assert_eq!(
+        resources["accelerator"],
+        json!({"count": "1", "resourceCount": "1", "resourceType": "nvidia.com/gpu", "type": "nvidia.com/gpu"})
+    );
+}
+
+#[test]
+fn secrets_volumes_and_timeouts_go_to_the_kubernetes_platform_spec() {
+    let (_, platform) = compile_with(
+        r#"
+project p { image = "python:3.12" }
+secret creds {
+  k8s  = "s3-creds"
+  keys = ["AWS_ACCESS_KEY_ID"]
+}
+volume data {
+  size   = 1Gi
+  access = read_write_once
+}
+step a {
+  run     = ["a"]
+  secrets = [creds]
+  timeout = 10m
+  mount data at "/data"
+}
+"#,
+        &[],
+    );
+    let config =
+        &platform.expect("a platform spec")["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-a"];
+    assert_eq!(config["activeDeadlineSeconds"], 600);
+    assert_eq!(
+        config["pvcMount"],
+        json!([{"constant": "data", "mountPath": "/data", "pvcNameParameter": {"runtimeValue": {"constant": "data"}}}])
+    );
+    assert_eq!(config["secretAsEnv"][0]["secretName"], "s3-creds");
+    assert_eq!(
+        config["secretAsEnv"][0]["keyToEnv"],
+        json!([{"envVar": "AWS_ACCESS_KEY_ID", "secretKey": "AWS_ACCESS_KEY_ID"}])
+    );
+}
+
+#[test]
+fn lifecycle_stages_run_the_launcher() {
+    let spec = compile(
+        r#"
+project p {
+  image     = "python:3.12"
+  namespace = "ml"
+  registry  = "http://registry:8080"
+}
+step prep() -> (d: Dataset) { run = ["prep", d] }
+train fit(data: Dataset = prep.d, lr: float = 0.1) -> (model: Model) {
+  framework = torch
+  nodes     = 1
+  run       = ["train", data, lr, model]
+  metrics   { acc: float }
+}
+tune search {
+  trial     = fit
+  objective = maximize(acc)
+  algorithm = random()
+  trials    = 4
+  space { lr = uniform(0.01, 0.1) }
+}
+model m {
+  artifact = search.best.model
+  format   = "pytorch"
+}
+serve svc {
+  model   = m
+  runtime = pytorch
+}
+"#,
+    );
+    let executors = &spec["deploymentSpec"]["executors"];
+    let search = &executors["exec-search"]["container"];
+    assert_eq!(search["image"], "ghcr.io/kfl-dev/kfl:0.1");
+    assert_eq!(search["command"], json!(["kfl", "launch"]));
+    let args: Vec<&str> = search["args"].as_array().unwrap().iter().filter_map(Json::as_str).collect();
+    assert_eq!(&args[..5], &["experiment", "--manifest", "manifests/experiment-search.yaml", "--namespace", "ml"]);
+    assert!(args.contains(&"data={{$.inputs.artifacts['data'].uri}}"), "{args:?}");
+    assert!(!args.iter().any(|a| a.starts_with("lr=")), "searched params are the Experiment's: {args:?}");
+    assert!(args.contains(&"model={{$.outputs.artifacts['best_model'].uri}}"), "{args:?}");
+    assert_eq!(
+        spec["components"]["comp-search"]["outputDefinitions"]["artifacts"]["best_model"]["artifactType"]["schemaTitle"],
+        "system.Model"
+    );
+    // The trial template is not a task of its own.
+    assert!(root_task(&spec, "fit").is_null());
+    let m = root_task(&spec, "m");
+    assert_eq!(
+        m["inputs"]["artifacts"]["artifact"]["taskOutputArtifact"],
+        json!({"outputArtifactKey": "best_model", "producerTask": "search"})
+    );
+    let register: Vec<&str> =
+        executors["exec-m"]["container"]["args"].as_array().unwrap().iter().filter_map(Json::as_str).collect();
+    assert_eq!(&register[..3], &["register-model", "--registry", "http://registry:8080"]);
+    let svc = root_task(&spec, "svc");
+    assert_eq!(
+        svc["inputs"]["parameters"]["storage_uri"]["taskOutputParameter"],
+        json!({"outputParameterKey": "uri", "producerTask": "m"})
+    );
+    assert_eq!(svc["cachingOptions"], json!({}));
+}
+
+#[test]
+fn output_is_deterministic() {
+    let text = r#"
+project p { image = "python:3.12" }
+step a() -> (x: int) { run = ["a", x] }
+for i in [1, 2, 3] { step b(x: int = a.x, i: int = i) -> (y: int) { run = ["b", x, i, y] } }
+step c(ys: list[int] = b.y) {
+  run  = ["c", ys]
+  when = a.x > 1
+}
+"#;
+    assert_eq!(compile(text), compile(text));
+}
+
+#[test]
+fn artifacts_collected_from_a_loop_over_an_output_are_an_artifact_list() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+step gen() -> (items: list[string]) { run = ["gen", items] }
+for item in gen.items {
+  step use(x: string = item) -> (m: Model) { run = ["use", x, m] }
+}
+step join(ms: list[Model] = use.m) { run = ["join", ms] }
+"#,
+    );
+    let loop_task = root_task(&spec, "for-loop-2");
+    assert_eq!(
+        loop_task["parameterIterator"],
+        json!({"itemInput": "pipelinechannel--gen-items-loop-item", "items": {"inputParameter": "pipelinechannel--gen-items"}})
+    );
+    let body = &spec["components"]["comp-for-loop-2"];
+    assert_eq!(
+        body["dag"]["outputs"]["artifacts"]["pipelinechannel--use-m"],
+        json!({"artifactSelectors": [{"outputArtifactKey": "m", "producerSubtask": "use"}]})
+    );
+    assert_eq!(body["outputDefinitions"]["artifacts"]["pipelinechannel--use-m"]["isArtifactList"], true);
+    assert_eq!(spec["components"]["comp-join"]["inputDefinitions"]["artifacts"]["ms"]["isArtifactList"], true);
+    assert_eq!(
+        root_task(&spec, "join")["inputs"]["artifacts"]["ms"]["taskOutputArtifact"],
+        json!({"outputArtifactKey": "pipelinechannel--use-m", "producerTask": "for-loop-2"})
+    );
+}

@@ -1,0 +1,460 @@
+//! `serve` → KServe InferenceService (serving.kserve.io/v1beta1, KServe 0.20); all KServe version knowledge lives here.
+//!
+//! Mapping decisions (checked against the KServe 0.20 CRD in
+//! `shared/schemas/crds/kserve` and KServe's `pkg/constants`):
+//!
+//! - **Deployment mode** is always written as the
+//!   `serving.kserve.io/deploymentMode` annotation, because the default
+//!   differs between KServe's code (`Standard`) and its shipped
+//!   `inferenceservice-config` (`Serverless`). KServe ≥ 0.15 names the modes
+//!   `Knative` and `Standard`; `Serverless` and `RawDeployment` are the
+//!   deprecated aliases, so we write the new names.
+//!   `autoscale = cpu(…)`/`memory(…)` → `Standard` with
+//!   `serving.kserve.io/autoscalerClass: hpa` (HPA only scales on cpu and
+//!   memory; `scaleMetricType: Utilization`). Anything else (`concurrency`,
+//!   `rps`, no autoscale, scale to zero) → `Knative`.
+//! - **Canary**: in `Knative` mode `predictor.canaryTrafficPercent` (Knative
+//!   splits traffic between the latest and the previous ready revision); in
+//!   `Standard` mode the `spec.canary` list (one entry named
+//!   `<serve>-canary`, serving the same model, with `trafficPercent`), which
+//!   KServe only allows in that mode.
+//! - **storageUri**: with `project.registry`,
+//!   `model-registry://<model>/<version>` (the Model Registry storage
+//!   initializer; without a version: `model-registry://<model>`, the latest);
+//!   else the model's URI, or for an artifact the convention
+//!   `pvc://<project>-artifacts/<stage>/<output>` (`<tune>/best/<output>` for
+//!   `TUNE.best.X`) — the path the pipeline's launcher copies the artifact to.
+//! - **Built-in runtimes** use the `model` predictor with
+//!   `modelFormat.name` (KServe picks the ServingRuntime); **`custom`** is a
+//!   container named `kserve-container` listening on 8080, with
+//!   `STORAGE_URI` in its env so the storage initializer still downloads the
+//!   model to `/mnt/models` (what `model_dir` means), and `PROTOCOL` (`v1`/`v2`:
+//!   KServe's `protocolVersion` only exists on the `model` predictor, so a
+//!   custom server learns the protocol it must speak from its env).
+//! - `minReplicas`/`maxReplicas` are written as declared; in `Standard` mode
+//!   KServe raises a `minReplicas` of 0 to 1 (HPA cannot scale to zero).
+//! - The transformer is a `kserve-container` container too.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::args::{self, Slot};
+use super::core;
+use super::manifest::kubernetes_name;
+use super::{Context, Manifest};
+use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::{self, ModelSource, Ref, Value};
+
+const API_VERSION: &str = "serving.kserve.io/v1beta1";
+const KIND: &str = "InferenceService";
+const DEPLOYMENT_MODE: &str = "serving.kserve.io/deploymentMode";
+const AUTOSCALER_CLASS: &str = "serving.kserve.io/autoscalerClass";
+const MODE_KNATIVE: &str = "Knative";
+const MODE_STANDARD: &str = "Standard";
+/// Where KServe's storage initializer puts the model.
+pub(crate) const MODEL_DIR: &str = "/mnt/models";
+/// The port KServe expects the predictor to listen on.
+pub(crate) const PORT: u16 = 8080;
+/// The container name KServe treats as the predictor / transformer.
+const CONTAINER: &str = "kserve-container";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InferenceService {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    spec: Spec,
+}
+
+#[derive(Serialize)]
+struct Spec {
+    predictor: Predictor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transformer: Option<Transformer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canary: Option<Vec<Canary>>,
+}
+
+#[derive(Serialize, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+struct Predictor {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_replicas: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_replicas: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scale_metric: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scale_metric_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scale_target: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canary_traffic_percent: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<ModelSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    containers: Option<Vec<Container>>,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct ModelSpec {
+    /// Only in a `spec.canary` predictor, where KServe's schema requires the
+    /// container name (and its webhook forbids it in `spec.predictor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    model_format: ModelFormat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol_version: Option<String>,
+    storage_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env: Option<Vec<EnvVar>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<ResourceRequirements>,
+}
+
+#[derive(Serialize, Clone)]
+struct ModelFormat {
+    name: &'static str,
+}
+
+#[derive(Serialize)]
+struct Transformer {
+    containers: Vec<Container>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Canary {
+    predictor: Predictor,
+    traffic_percent: i32,
+}
+
+pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
+    context.program.serves.iter().map(|serve| manifest(context, serve, diagnostics)).collect()
+}
+
+/// The runtime enum → KServe's `modelFormat.name`; `None` for `custom`.
+fn model_format(runtime: &str) -> Option<&'static str> {
+    Some(match runtime {
+        "sklearn" => "sklearn",
+        "xgboost" => "xgboost",
+        "lightgbm" => "lightgbm",
+        "pytorch" => "pytorch",
+        "tensorflow" => "tensorflow",
+        "onnx" => "onnx",
+        "triton" => "triton",
+        "huggingface" => "huggingface",
+        _ => return None,
+    })
+}
+
+/// Whether a serve runs in `Standard` (raw Deployment + HPA) mode.
+pub(crate) fn is_standard(serve: &ir::Serve) -> bool {
+    serve.autoscale.as_ref().is_some_and(|a| matches!(a.metric.as_str(), "cpu" | "memory"))
+}
+
+/// The Kubernetes name of the predictor workload (`<isvc>-predictor`), for monitoring.
+pub(crate) fn predictor_name(serve: &ir::Serve) -> String {
+    format!("{}-predictor", kubernetes_name(&serve.name))
+}
+
+/// What `serve.run`/`args` references mean inside KServe.
+fn serve_slot(slot: Slot<'_>) -> String {
+    match slot {
+        Slot::Builtin("model_dir") => MODEL_DIR.to_string(),
+        Slot::Builtin("port") => PORT.to_string(),
+        Slot::Builtin(name) | Slot::Input(name) | Slot::Param(name) | Slot::LoopVar(name) => name.to_string(),
+        Slot::StageOutput { stage, output } => format!("{stage}.{output}"),
+        Slot::Best { tune, field } => format!("{tune}.best.{field}"),
+    }
+}
+
+/// The model's storage URI (see the module doc).
+pub(crate) fn storage_uri(context: &Context<'_>, model: &ir::Model) -> String {
+    if context.program.project.as_ref().is_some_and(|p| p.registry.is_some()) {
+        return match &model.version {
+            Some(version) => format!("model-registry://{}/{version}", model.name),
+            None => format!("model-registry://{}", model.name),
+        };
+    }
+    match &model.source {
+        ModelSource::Uri { uri } => uri.clone(),
+        ModelSource::Artifact { value } => {
+            let path = match value {
+                Value::Ref(Ref::Output { stage, output, .. }) => format!("{}/{output}", kubernetes_name(stage)),
+                Value::Ref(Ref::Best { tune, field, .. }) => format!("{}/best/{field}", kubernetes_name(tune)),
+                other => args::render(context, other, &mut serve_slot),
+            };
+            format!("pvc://{}-artifacts/{path}", context.project)
+        }
+    }
+}
+
+fn out_of_range(span: crate::source::Span, message: String, help: &str) -> Diagnostic {
+    Diagnostic::error(Code::OutOfRange, message, Label::new(span, "in this serve")).with_help(help.to_string())
+}
+
+fn to_i32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn manifest(context: &Context<'_>, serve: &ir::Serve, diagnostics: &mut Vec<Diagnostic>) -> Manifest {
+    let standard = is_standard(serve);
+    let span = serve.span;
+    // Target constraints (KServe's webhook); the checker catches most of them.
+    if serve.min_replicas < 0 || serve.max_replicas < 0 {
+        diagnostics.push(out_of_range(
+            span,
+            "replica counts cannot be negative".into(),
+            "use `replicas = MIN..MAX` with MIN ≥ 0",
+        ));
+    }
+    if serve.max_replicas != 0 && serve.min_replicas > serve.max_replicas {
+        diagnostics.push(out_of_range(
+            span,
+            format!(
+                "`replicas = {}..{}`: minReplicas is greater than maxReplicas",
+                serve.min_replicas, serve.max_replicas
+            ),
+            "write the smaller count first",
+        ));
+    }
+    let canary = serve.canary.map(|c| c.round() as i64);
+    if let Some(percent) = canary.filter(|p| !(0..=100).contains(p)) {
+        diagnostics.push(out_of_range(
+            span,
+            format!("`canary = {percent}%` is not between 0% and 100%"),
+            "give a percentage from 0% to 100%",
+        ));
+    }
+    let (scale_metric, scale_metric_type, scale_target) = match &serve.autoscale {
+        Some(autoscale) => {
+            let metric: &'static str = match autoscale.metric.as_str() {
+                "cpu" => "cpu",
+                "memory" => "memory",
+                "rps" => "rps",
+                _ => "concurrency",
+            };
+            let target = autoscale.target.as_f64().map(|t| t.round() as i64);
+            if standard && target.is_some_and(|t| !(1..=100).contains(&t)) {
+                diagnostics.push(out_of_range(
+                    span,
+                    format!("`autoscale = {metric}(…)`: the HPA utilisation target must be 1%..100%"),
+                    "give a percentage from 1% to 100%",
+                ));
+            }
+            (Some(metric), standard.then_some("Utilization"), target.map(to_i32))
+        }
+        None => (None, None, None),
+    };
+
+    let env = core::env_vars(context, &serve.env, &mut serve_slot);
+    let resources = core::resource_requirements(&serve.resources);
+    let model = context.program.models.iter().find(|m| m.name == serve.model);
+    let storage = model.map(|m| storage_uri(context, m)).unwrap_or_default();
+
+    let mut predictor = Predictor::default();
+    match model_format(&serve.runtime) {
+        Some(format) => {
+            let args: Vec<String> = serve.args.iter().map(|a| args::render(context, a, &mut serve_slot)).collect();
+            predictor.model = Some(ModelSpec {
+                name: None,
+                model_format: ModelFormat { name: format },
+                protocol_version: Some(serve.protocol.clone()),
+                storage_uri: storage,
+                args: (!args.is_empty()).then_some(args),
+                env: (!env.is_empty()).then_some(env),
+                resources,
+            });
+        }
+        None => {
+            let image = serve.image.clone().or_else(|| context.program.project.as_ref().and_then(|p| p.image.clone()));
+            if image.is_none() {
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::MissingProperty,
+                        "a `custom` serve needs an image",
+                        Label::new(span, "no `image` here or in `project`"),
+                    )
+                    .with_help("set `image = \"…\"` in the serve or the project"),
+                );
+            }
+            let mut command: Vec<String> =
+                serve.run.iter().flatten().map(|a| args::render(context, a, &mut serve_slot)).collect();
+            command.extend(serve.args.iter().map(|a| args::render(context, a, &mut serve_slot)));
+            let mut env = env;
+            env.push(EnvVar { name: "STORAGE_URI".into(), value: Some(storage), ..EnvVar::default() });
+            env.push(EnvVar { name: "PROTOCOL".into(), value: Some(serve.protocol.clone()), ..EnvVar::default() });
+            predictor.containers = Some(vec![Container {
+                name: CONTAINER.to_string(),
+                image,
+                command: (!command.is_empty()).then_some(command),
+                env: Some(env),
+                ports: Some(vec![ContainerPort {
+                    container_port: i32::from(PORT),
+                    protocol: Some("TCP".into()),
+                    ..ContainerPort::default()
+                }]),
+                resources,
+                ..Container::default()
+            }]);
+        }
+    }
+
+    // The canary entry (Standard mode) serves the same predictor without
+    // the fields KServe forbids there.
+    let canary_list = match canary {
+        Some(percent) if standard => Some(vec![Canary {
+            predictor: Predictor {
+                name: Some(format!("{}-canary", kubernetes_name(&serve.name))),
+                model: predictor.model.clone().map(|model| ModelSpec { name: Some(CONTAINER.to_string()), ..model }),
+                ..predictor.clone()
+            },
+            traffic_percent: to_i32(percent),
+        }]),
+        _ => None,
+    };
+    predictor.min_replicas = Some(to_i32(serve.min_replicas));
+    predictor.max_replicas = Some(to_i32(serve.max_replicas));
+    predictor.scale_metric = scale_metric;
+    predictor.scale_metric_type = scale_metric_type;
+    predictor.scale_target = scale_target;
+    if !standard {
+        predictor.canary_traffic_percent = canary;
+    }
+
+    let transformer = serve.transformer.as_ref().map(|t| {
+        let command: Vec<String> = t.run.iter().map(|a| args::render(context, a, &mut serve_slot)).collect();
+        let env = core::env_vars(context, &t.env, &mut serve_slot);
+        Transformer {
+            containers: vec![Container {
+                name: CONTAINER.to_string(),
+                image: Some(t.image.clone()),
+                command: (!command.is_empty()).then_some(command),
+                env: (!env.is_empty()).then_some(env),
+                resources: core::resource_requirements(&t.resources),
+                ..Container::default()
+            }],
+        }
+    });
+
+    let mut metadata = context.metadata(&serve.name);
+    let mut annotations = BTreeMap::new();
+    annotations.insert(DEPLOYMENT_MODE.to_string(), if standard { MODE_STANDARD } else { MODE_KNATIVE }.to_string());
+    if standard {
+        annotations.insert(AUTOSCALER_CLASS.to_string(), "hpa".to_string());
+    }
+    metadata.annotations = Some(annotations);
+
+    let object = InferenceService {
+        api_version: API_VERSION,
+        kind: KIND,
+        metadata,
+        spec: Spec { predictor, transformer, canary: canary_list },
+    };
+    let mut manifest = Manifest::from_typed(KIND, &serve.name, &object);
+    manifest.apply_patches(&serve.patches);
+    manifest
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::codegen::core::tests::{build_text, file, try_build_text};
+
+    const MODELS: &str = "project p { image = \"python:3.12\" }\n\
+        step fit -> (model: Model) { run = [\"python3\", \"fit.py\", model] }\n\
+        model clf { artifact = fit.model, format = \"sklearn\" }\n";
+
+    #[test]
+    fn concurrency_autoscale_is_knative_with_canary_traffic_percent() {
+        let output = build_text(&format!(
+            "{MODELS}serve svc {{\n  model = clf\n  runtime = sklearn\n  protocol = v2\n  replicas = 0..3\n  autoscale = concurrency(8)\n  canary = 20%\n  resources {{ cpu = 500m, memory = 512Mi }}\n}}\n"
+        ));
+        let yaml = file(&output, "inferenceservice-svc.yaml");
+        assert!(yaml.contains("serving.kserve.io/deploymentMode: Knative"), "{yaml}");
+        assert!(yaml.contains("canaryTrafficPercent: 20"), "{yaml}");
+        assert!(yaml.contains("scaleMetric: concurrency"), "{yaml}");
+        assert!(yaml.contains("scaleTarget: 8"), "{yaml}");
+        assert!(yaml.contains("minReplicas: 0"), "{yaml}");
+        assert!(yaml.contains("name: sklearn"), "{yaml}");
+        assert!(yaml.contains("protocolVersion: v2"), "{yaml}");
+        assert!(yaml.contains("storageUri: pvc://p-artifacts/fit/model"), "{yaml}");
+        assert!(!yaml.contains("autoscalerClass"), "{yaml}");
+    }
+
+    #[test]
+    fn cpu_autoscale_is_standard_with_hpa_and_canary_list() {
+        let output = build_text(&format!(
+            "{MODELS}serve svc {{\n  model = clf\n  runtime = xgboost\n  replicas = 1..4\n  autoscale = cpu(80%)\n  canary = 10%\n}}\n"
+        ));
+        let yaml = file(&output, "inferenceservice-svc.yaml");
+        assert!(yaml.contains("serving.kserve.io/deploymentMode: Standard"), "{yaml}");
+        assert!(yaml.contains("serving.kserve.io/autoscalerClass: hpa"), "{yaml}");
+        assert!(yaml.contains("scaleMetric: cpu"), "{yaml}");
+        assert!(yaml.contains("scaleTarget: 80"), "{yaml}");
+        assert!(yaml.contains("trafficPercent: 10"), "{yaml}");
+        assert!(yaml.contains("name: svc-canary"), "{yaml}");
+        assert!(!yaml.contains("canaryTrafficPercent"), "{yaml}");
+    }
+
+    #[test]
+    fn custom_runtime_is_a_kserve_container_with_model_dir_and_port() {
+        let output = build_text(&format!(
+            "{MODELS}serve svc {{\n  model = clf\n  runtime = custom\n  run = [\"python3\", \"serve.py\", \"--model\", model_dir, \"--port\", port]\n  resources {{ cpu = 1, memory = 1Gi, gpu = 1 }}\n}}\n"
+        ));
+        let yaml = file(&output, "inferenceservice-svc.yaml");
+        assert!(yaml.contains("name: kserve-container"), "{yaml}");
+        assert!(yaml.contains("- /mnt/models"), "{yaml}");
+        assert!(yaml.contains("containerPort: 8080"), "{yaml}");
+        assert!(yaml.contains("- '8080'") || yaml.contains("- \"8080\""), "{yaml}");
+        assert!(yaml.contains("nvidia.com/gpu"), "{yaml}");
+        assert!(yaml.contains("name: STORAGE_URI"), "{yaml}");
+        assert!(!yaml.contains("modelFormat"), "{yaml}");
+    }
+
+    #[test]
+    fn registry_gives_a_model_registry_uri() {
+        let output = build_text(
+            "project p { image = \"python:3.12\", registry = \"http://registry:8080\" }\n\
+             step fit -> (model: Model) { run = [\"python3\", \"fit.py\", model] }\n\
+             model clf { artifact = fit.model, format = \"sklearn\", version = \"1.2.0\" }\n\
+             serve svc { model = clf, runtime = sklearn }\n",
+        );
+        let yaml = file(&output, "inferenceservice-svc.yaml");
+        assert!(yaml.contains("storageUri: model-registry://clf/1.2.0"), "{yaml}");
+    }
+
+    /// The checker rejects `replicas = 5..2`; the back end must refuse it too
+    /// (E0203 on the serve) if a program ever reaches it.
+    #[test]
+    fn min_above_max_and_canary_over_100_are_e0203() {
+        let text = format!("{MODELS}serve svc {{ model = clf, runtime = sklearn, replicas = 1..2 }}\n");
+        let mut sources = crate::source::Sources::new();
+        let main = sources.add(crate::source::SourceFile::new("test.kfl", text.as_str(), crate::source::Origin::User));
+        let checked = crate::check(&mut sources, main, &crate::source::MemoryLoader::default());
+        let mut program = checked.program().expect("checks").clone();
+        program.serves[0].min_replicas = 5;
+        program.serves[0].canary = Some(120.0);
+        let errors =
+            crate::codegen::build(&program, &crate::codegen::BuildOptions::default()).expect_err("must refuse");
+        let codes: Vec<&str> = errors.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(codes, ["E0203", "E0203"], "{errors:?}");
+        assert_eq!(errors[0].primary.span, program.serves[0].span);
+        program.serves[0].max_replicas = 0;
+        program.serves[0].canary = None;
+        assert!(
+            crate::codegen::build(&program, &crate::codegen::BuildOptions::default()).is_ok(),
+            "max 0 means unbounded"
+        );
+        let _ = try_build_text;
+    }
+}

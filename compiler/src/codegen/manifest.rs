@@ -1,0 +1,284 @@
+//! What every target shares: the build context (namespace, labels, `-p` values), manifests as typed objects turned into one JSON tree, `k8s {}` patches, YAML emission, kustomization.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::BuildOptions;
+use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::{self, Value};
+use crate::source::Span;
+
+/// The image with the `kfl` binary that runs launcher tasks (`kfl launch …`),
+/// scheduled retraining and the `std.*` components. One place for all targets.
+pub const LAUNCHER_IMAGE: &str = "ghcr.io/kfl-dev/kfl:0.1";
+
+/// What every generator needs besides its own declaration.
+#[derive(Debug)]
+pub struct Context<'p> {
+    pub program: &'p ir::Program,
+    pub project: String,
+    pub namespace: Option<String>,
+    /// `app.kubernetes.io/managed-by`, `app.kubernetes.io/part-of`, and the project's labels.
+    pub labels: BTreeMap<String, String>,
+    /// Param values after `-p` overrides.
+    pub params: IndexMap<String, Value>,
+}
+
+impl<'p> Context<'p> {
+    pub fn new(program: &'p ir::Program, options: &BuildOptions) -> Result<Context<'p>, Vec<Diagnostic>> {
+        let project = program.project.as_ref().map_or_else(|| "kfl".to_string(), |p| p.name.replace('_', "-"));
+        let mut labels = BTreeMap::new();
+        labels.insert("app.kubernetes.io/managed-by".to_string(), "kfl".to_string());
+        labels.insert("app.kubernetes.io/part-of".to_string(), project.clone());
+        if let Some(p) = &program.project {
+            for (key, value) in &p.labels {
+                if let Some(text) = scalar_text(value) {
+                    labels.insert(key.clone(), text);
+                }
+            }
+        }
+        let mut diagnostics = Vec::new();
+        let mut params: IndexMap<String, Value> = IndexMap::new();
+        for param in &program.params {
+            if let Some(default) = &param.default {
+                params.insert(param.name.clone(), default.clone());
+            }
+        }
+        for (name, text) in &options.params {
+            let Some(param) = program.params.iter().find(|p| &p.name == name) else {
+                let known: Vec<&str> = program.params.iter().map(|p| p.name.as_str()).collect();
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::UnknownName,
+                        format!("`-p {name}=…`: no param `{name}`"),
+                        Label::bare(Span::default()),
+                    )
+                    .with_optional_help(crate::resolve::suggest::help(name, &known)),
+                );
+                continue;
+            };
+            match parse_param(&param.ty, text) {
+                Some(value) => {
+                    params.insert(name.clone(), value);
+                }
+                None => diagnostics.push(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`-p {name}={text}`: not a valid {}", param.ty),
+                        Label::new(param.span, format!("declared as {}", param.ty)),
+                    )
+                    .with_help(format!("give a {} value", param.ty)),
+                ),
+            }
+        }
+        for param in &program.params {
+            if !params.contains_key(&param.name) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::MissingProperty,
+                        format!("param `{}` has no default and no `-p` value", param.name),
+                        Label::new(param.span, "no value"),
+                    )
+                    .with_help(format!("pass `-p {}=VALUE`", param.name)),
+                );
+            }
+        }
+        if !diagnostics.is_empty() {
+            return Err(diagnostics);
+        }
+        let namespace = program.project.as_ref().and_then(|p| p.namespace.clone());
+        Ok(Context { program, project, namespace, labels, params })
+    }
+
+    /// `metadata` with the name, namespace and common labels.
+    pub fn metadata(&self, name: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(kubernetes_name(name)),
+            namespace: self.namespace.clone(),
+            labels: Some(self.labels.clone()),
+            ..ObjectMeta::default()
+        }
+    }
+}
+
+/// `_` → `-`: declaration names become Kubernetes names.
+pub fn kubernetes_name(name: &str) -> String {
+    name.replace('_', "-")
+}
+
+/// A param value from its `-p` text.
+fn parse_param(ty: &crate::typeck::Ty, text: &str) -> Option<Value> {
+    use crate::typeck::Ty;
+    Some(match ty {
+        Ty::Int => Value::Int(text.parse().ok()?),
+        Ty::Float => Value::Float(text.parse().ok()?),
+        Ty::Bool => Value::Bool(text.parse().ok()?),
+        Ty::String => Value::String(text.to_string()),
+        Ty::Duration | Ty::Quantity | Ty::Cpu | Ty::Percent => {
+            let (ast, _) = crate::syntax::parse(crate::source::FileId(0), &format!("param x: int = {text}"));
+            let crate::ast::ItemKind::Param(param) = &ast.items.first()?.kind else { return None };
+            let crate::ast::ExprKind::Number(lit) = &param.default.as_ref()?.kind else { return None };
+            crate::typeck::units::read_number(lit, Some(ty)).ok()?.1
+        }
+        _ => return None,
+    })
+}
+
+/// The text of a constant scalar (for labels, env values, arguments).
+pub fn scalar_text(value: &Value) -> Option<String> {
+    Some(match value {
+        Value::Int(n) => n.to_string(),
+        Value::Float(x) => format_float(*x),
+        Value::Bool(b) => b.to_string(),
+        Value::String(s) | Value::Enum(s) => s.clone(),
+        Value::Quantity(q) => q.text.clone(),
+        Value::Cpu(c) => c.to_kubernetes(),
+        Value::Duration(d) => format_duration(*d),
+        Value::Percent(p) => format!("{}%", format_float(*p)),
+        _ => return None,
+    })
+}
+
+/// Shortest text that reads back as the same float (`0.1`, not `0.1000000001`; `2.0` keeps its point).
+pub fn format_float(x: f64) -> String {
+    let text = format!("{x}");
+    if text.contains(['.', 'e', 'E']) || !x.is_finite() { text } else { format!("{text}.0") }
+}
+
+/// `90s`, `30m`, `12h`, `1500ms`: the largest whole unit.
+pub fn format_duration(d: ir::Duration) -> String {
+    let ms = d.millis;
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms >= size && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// One generated Kubernetes object.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub kind: String,
+    pub name: String,
+    /// The whole object, serialised once from typed structs and then patched.
+    pub object: serde_json::Value,
+}
+
+impl Manifest {
+    /// Serialises a typed object. Typed structs cannot fail to serialise
+    /// except through a bug, which is reported as a compiler bug diagnostic
+    /// by the caller seeing `Value::Null`.
+    pub fn from_typed<T: Serialize>(kind: &str, name: &str, object: &T) -> Manifest {
+        Manifest {
+            kind: kind.to_string(),
+            name: kubernetes_name(name),
+            object: serde_json::to_value(object).unwrap_or_default(),
+        }
+    }
+
+    /// `trainjob-classifier.yaml`
+    pub fn file_name(&self) -> String {
+        format!("{}-{}.yaml", self.kind.to_ascii_lowercase(), self.name)
+    }
+
+    pub fn to_yaml(&self) -> String {
+        to_yaml(&self.object)
+    }
+
+    /// Merges a `k8s { path = value }` patch into the object (objects merge
+    /// key by key; anything else replaces).
+    pub fn apply_patches(&mut self, patches: &[ir::Patch]) {
+        for patch in patches {
+            let value = patch_value(&patch.value);
+            let mut node = &mut self.object;
+            for (index, key) in patch.path.iter().enumerate() {
+                if !node.is_object() {
+                    *node = serde_json::Value::Object(serde_json::Map::new());
+                }
+                let serde_json::Value::Object(map) = node else { break };
+                if index + 1 == patch.path.len() {
+                    map.insert(key.clone(), value.clone());
+                    break;
+                }
+                node = map.entry(key.clone()).or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            }
+        }
+    }
+}
+
+/// A patch value as JSON: constants only (the checker reports anything else).
+fn patch_value(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Int(n) => serde_json::Value::from(*n),
+        Value::Float(x) => serde_json::Value::from(*x),
+        Value::Bool(b) => serde_json::Value::from(*b),
+        Value::List(items) => serde_json::Value::Array(items.iter().map(patch_value).collect()),
+        Value::Object(map) => serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), patch_value(v))).collect()),
+        other => serde_json::Value::String(scalar_text(other).unwrap_or_default()),
+    }
+}
+
+/// One YAML document (see `yaml.rs` for the quoting rules).
+pub fn to_yaml(value: &serde_json::Value) -> String {
+    super::yaml::to_yaml(value)
+}
+
+/// `kustomization.yaml` listing every manifest, so `kubectl apply -k DIR` works.
+pub fn kustomization(context: &Context<'_>, manifests: &[Manifest]) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Kustomization {
+        api_version: &'static str,
+        kind: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        resources: Vec<String>,
+    }
+    let kustomization = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        namespace: context.namespace.clone(),
+        resources: manifests.iter().map(|m| format!("manifests/{}", m.file_name())).collect(),
+    };
+    to_yaml(&serde_json::to_value(&kustomization).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_quotes_yaml11_traps() {
+        let value = serde_json::json!({ "a": "yes", "b": "on", "c": "0123", "d": "1e3", "e": "null", "f": "plain" });
+        let yaml = to_yaml(&value);
+        for trap in ["'yes'", "'on'", "'0123'", "'1e3'", "'null'"] {
+            assert!(yaml.contains(trap), "{trap} must be quoted in:\n{yaml}");
+        }
+        assert!(yaml.contains("f: plain"));
+    }
+
+    #[test]
+    fn durations_use_the_largest_whole_unit() {
+        assert_eq!(format_duration(ir::Duration { millis: 1_800_000 }), "30m");
+        assert_eq!(format_duration(ir::Duration { millis: 1_500 }), "1500ms");
+        assert_eq!(format_duration(ir::Duration { millis: 43_200_000 }), "12h");
+    }
+
+    #[test]
+    fn patches_merge_into_nested_objects() {
+        let mut manifest =
+            Manifest { kind: "X".into(), name: "x".into(), object: serde_json::json!({ "metadata": { "name": "x" } }) };
+        manifest.apply_patches(&[ir::Patch {
+            path: vec!["metadata".into(), "labels".into(), "kueue.x-k8s.io/queue-name".into()],
+            value: Value::String("gpu".into()),
+            span: Span::default(),
+            path_spans: Vec::new(),
+        }]);
+        assert_eq!(manifest.object["metadata"]["labels"]["kueue.x-k8s.io/queue-name"], "gpu");
+        assert_eq!(manifest.object["metadata"]["name"], "x");
+    }
+}

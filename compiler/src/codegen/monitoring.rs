@@ -1,0 +1,382 @@
+//! `monitor` → PrometheusRule (monitoring.coreos.com/v1) over KServe metrics, and the retraining trigger.
+//!
+//! **Metrics.** KServe has no unified request metric across model servers
+//! ("each model server may implement its own set of metrics", KServe's
+//! Prometheus docs), so the rules read the metrics of the component that sits
+//! in front of every predictor in the serve's deployment mode (see
+//! `kserve.rs`):
+//!
+//! - `Knative` mode: Knative's queue-proxy sidecar,
+//!   `revision_request_count` (label `response_code_class`) and
+//!   `revision_request_latencies_bucket` (milliseconds), selected by
+//!   `namespace_name` and `service_name="<serve>-predictor"`.
+//! - `Standard` mode (no queue-proxy): Istio's standard metrics, which every
+//!   Kubeflow profile namespace has (sidecar injection is on there):
+//!   `istio_requests_total` (label `response_code`) and
+//!   `istio_request_duration_milliseconds_bucket`, selected by
+//!   `reporter="destination"`, `destination_workload_namespace` and
+//!   `destination_workload="<serve>-predictor"`.
+//!
+//! `error_rate` is the percentage of 5xx responses, `latency_pNN` the NN-th
+//! percentile in milliseconds (duration constants are compared in ms),
+//! `requests_per_second` the request rate; all over a 5-minute window.
+//!
+//! Each rule is an alert labelled `severity` (`warning` for `alert`, `info`
+//! for `retrain`) and `kfl.dev/action: alert|retrain`; an Alertmanager route
+//! on `kfl.dev/action="retrain"` sends retrain alerts to the launcher's
+//! webhook (`kfl launch retrain`).
+//!
+//! **Schedule.** `schedule = "cron"` → a batch/v1 CronJob
+//! `<monitor>-retrain` whose container runs the launcher,
+//! `kfl launch retrain --pipeline <project> --namespace <ns>`, which starts a
+//! new run of the compiled `pipeline.yaml` through the KFP API. A CronJob
+//! rather than a KFP recurring run, because a recurring run is not a
+//! Kubernetes object (it is created through the KFP REST API, so it could not
+//! be applied with `kubectl apply -k` beside the other manifests), and it
+//! pins a pipeline version, whereas the CronJob always launches the pipeline
+//! that was last applied. The CronJob runs as `default-editor`, the service
+//! account Kubeflow creates in every profile namespace with access to KFP.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::kserve;
+use super::manifest::{format_float, kubernetes_name, scalar_text};
+use super::{Context, Manifest};
+use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::{self, BinaryOpName, Expr, Ref, UnaryOpName, Value};
+
+const API_VERSION: &str = "monitoring.coreos.com/v1";
+const KIND: &str = "PrometheusRule";
+/// CronJob names get an 11-character suffix on their Jobs.
+const MAX_CRONJOB_NAME: usize = 52;
+/// The image with the `kfl` binary that launches pipeline runs.
+const LAUNCHER_SERVICE_ACCOUNT: &str = "default-editor";
+const WINDOW: &str = "5m";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PrometheusRule {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    spec: RuleSpec,
+}
+
+#[derive(Serialize)]
+struct RuleSpec {
+    groups: Vec<RuleGroup>,
+}
+
+#[derive(Serialize)]
+struct RuleGroup {
+    name: String,
+    rules: Vec<AlertRule>,
+}
+
+#[derive(Serialize)]
+struct AlertRule {
+    alert: String,
+    expr: String,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    for_: Option<String>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
+    let mut out = Vec::new();
+    for monitor in &context.program.monitors {
+        let serve = context.program.serves.iter().find(|s| s.name == monitor.service);
+        if !monitor.rules.is_empty() {
+            out.push(prometheus_rule(context, monitor, serve, diagnostics));
+        }
+        if let Some(schedule) = &monitor.schedule {
+            out.push(cron_job(context, monitor, schedule, diagnostics));
+        }
+    }
+    out
+}
+
+/// Where the serve's request metrics come from.
+struct Source {
+    standard: bool,
+    selector: String,
+}
+
+impl Source {
+    fn new(context: &Context<'_>, monitor: &ir::Monitor, serve: Option<&ir::Serve>) -> Source {
+        let workload =
+            serve.map_or_else(|| format!("{}-predictor", kubernetes_name(&monitor.service)), kserve::predictor_name);
+        let standard = serve.is_some_and(kserve::is_standard);
+        let mut labels = Vec::new();
+        if standard {
+            labels.push("reporter=\"destination\"".to_string());
+            if let Some(ns) = &context.namespace {
+                labels.push(format!("destination_workload_namespace=\"{ns}\""));
+            }
+            labels.push(format!("destination_workload=\"{workload}\""));
+        } else {
+            if let Some(ns) = &context.namespace {
+                labels.push(format!("namespace_name=\"{ns}\""));
+            }
+            labels.push(format!("service_name=\"{workload}\""));
+        }
+        Source { standard, selector: labels.join(",") }
+    }
+
+    fn requests(&self, extra: Option<&str>) -> String {
+        let metric = if self.standard { "istio_requests_total" } else { "revision_request_count" };
+        let selector = match extra {
+            Some(extra) => format!("{},{extra}", self.selector),
+            None => self.selector.clone(),
+        };
+        format!("sum(rate({metric}{{{selector}}}[{WINDOW}]))")
+    }
+
+    /// The PromQL of a serving metric.
+    fn metric(&self, name: &str) -> Option<String> {
+        let errors = if self.standard { "response_code=~\"5..\"" } else { "response_code_class=\"5xx\"" };
+        let latency = if self.standard {
+            "istio_request_duration_milliseconds_bucket"
+        } else {
+            "revision_request_latencies_bucket"
+        };
+        Some(match name {
+            "error_rate" => format!("(100 * {} / {})", self.requests(Some(errors)), self.requests(None)),
+            "requests_per_second" => self.requests(None),
+            "latency_p50" | "latency_p95" | "latency_p99" => {
+                let q = &name["latency_p".len()..];
+                format!("histogram_quantile(0.{q}, sum by (le) (rate({latency}{{{}}}[{WINDOW}])))", self.selector)
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// A rule condition as PromQL; `Err` names what cannot be expressed.
+fn promql(context: &Context<'_>, source: &Source, value: &Value, negate: bool) -> Result<String, String> {
+    let constant = |text: String| if negate { Err("`!` of a constant".to_string()) } else { Ok(text) };
+    match value {
+        Value::Ref(Ref::Builtin { name }) => {
+            let metric = source.metric(name).ok_or_else(|| format!("serving metric `{name}`"))?;
+            if negate { Ok(format!("({metric}) == 0")) } else { Ok(metric) }
+        }
+        Value::Ref(Ref::Param { name }) => match context.params.get(name) {
+            Some(value) => promql(context, source, value, negate),
+            None => Err(format!("param `{name}`")),
+        },
+        Value::Int(n) => constant(n.to_string()),
+        Value::Float(x) | Value::Percent(x) => constant(format_float(*x)),
+        Value::Duration(d) => constant(d.millis.to_string()),
+        Value::Expr(expr) => match expr.as_ref() {
+            Expr::Unary { op: UnaryOpName::Not, operand } => promql(context, source, operand, !negate),
+            Expr::Unary { op: UnaryOpName::Neg, operand } => {
+                Ok(format!("-({})", promql(context, source, operand, negate)?))
+            }
+            Expr::Binary { op, lhs, rhs } => {
+                let (op, negate_sides) = match (op, negate) {
+                    (BinaryOpName::And, false) | (BinaryOpName::Or, true) => ("and", negate),
+                    (BinaryOpName::Or, false) | (BinaryOpName::And, true) => ("or", negate),
+                    (BinaryOpName::Gt, n) => (if n { "<=" } else { ">" }, false),
+                    (BinaryOpName::Ge, n) => (if n { "<" } else { ">=" }, false),
+                    (BinaryOpName::Lt, n) => (if n { ">=" } else { "<" }, false),
+                    (BinaryOpName::Le, n) => (if n { ">" } else { "<=" }, false),
+                    (BinaryOpName::Eq, n) => (if n { "!=" } else { "==" }, false),
+                    (BinaryOpName::Ne, n) => (if n { "==" } else { "!=" }, false),
+                    (BinaryOpName::Add, false) => ("+", false),
+                    (BinaryOpName::Sub, false) => ("-", false),
+                    (BinaryOpName::Mul, false) => ("*", false),
+                    (BinaryOpName::Div, false) => ("/", false),
+                    (other, _) => return Err(format!("operator `{other:?}`")),
+                };
+                let lhs = promql(context, source, lhs, negate_sides)?;
+                let rhs = promql(context, source, rhs, negate_sides)?;
+                if matches!(op, "and" | "or") {
+                    Ok(format!("({lhs}) {op} ({rhs})"))
+                } else {
+                    Ok(format!("{lhs} {op} {rhs}"))
+                }
+            }
+            Expr::If { .. } => Err("`if … then … else`".to_string()),
+        },
+        Value::Bool(_) | Value::String(_) | Value::Enum(_) => {
+            Err(scalar_text(value).map_or_else(|| "a constant".to_string(), |t| format!("constant `{t}`")))
+        }
+        _ => Err("this expression".to_string()),
+    }
+}
+
+/// `iris_watch` + `slow_requests` → `IrisWatchSlowRequests` (alert names are Prometheus metric names).
+fn alert_name(monitor: &str, rule: &str) -> String {
+    format!("{monitor}_{rule}")
+        .split(['_', '-'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+fn prometheus_rule(
+    context: &Context<'_>,
+    monitor: &ir::Monitor,
+    serve: Option<&ir::Serve>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Manifest {
+    let source = Source::new(context, monitor, serve);
+    let service = kubernetes_name(&monitor.service);
+    let mut rules = Vec::new();
+    for rule in &monitor.rules {
+        let expr = match promql(context, &source, &rule.when, false) {
+            Ok(expr) => expr,
+            Err(what) => {
+                diagnostics.push(
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("rule `{}`: {what} cannot be turned into a Prometheus query", rule.name),
+                        Label::new(monitor.span, "in this monitor"),
+                    )
+                    .with_help(
+                        "compare serving metrics (error_rate, latency_p95, …) with constants, joined by && and ||",
+                    ),
+                );
+                String::new()
+            }
+        };
+        let mut labels = BTreeMap::new();
+        labels.insert("severity".to_string(), if rule.then == "retrain" { "info" } else { "warning" }.to_string());
+        labels.insert("kfl.dev/action".to_string(), rule.then.clone());
+        labels.insert("kfl.dev/service".to_string(), service.clone());
+        let mut annotations = BTreeMap::new();
+        annotations.insert(
+            "summary".to_string(),
+            format!("{}: rule `{}` of monitor `{}` fired", service, rule.name, monitor.name),
+        );
+        if let Some(doc) = &monitor.doc {
+            annotations.insert("description".to_string(), doc.trim().to_string());
+        }
+        rules.push(AlertRule {
+            alert: alert_name(&monitor.name, &rule.name),
+            expr,
+            for_: rule.duration.map(super::manifest::format_duration),
+            labels,
+            annotations,
+        });
+    }
+    let object = PrometheusRule {
+        api_version: API_VERSION,
+        kind: KIND,
+        metadata: context.metadata(&monitor.name),
+        spec: RuleSpec { groups: vec![RuleGroup { name: kubernetes_name(&monitor.name), rules }] },
+    };
+    Manifest::from_typed(KIND, &monitor.name, &object)
+}
+
+fn cron_job(
+    context: &Context<'_>,
+    monitor: &ir::Monitor,
+    schedule: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Manifest {
+    let name = format!("{}-retrain", kubernetes_name(&monitor.name));
+    if name.len() > MAX_CRONJOB_NAME {
+        diagnostics.push(
+            Diagnostic::error(
+                Code::InvalidKubernetesName,
+                format!("CronJob name `{name}` is longer than {MAX_CRONJOB_NAME} characters"),
+                Label::new(monitor.span, "the monitor's retraining CronJob is named after it"),
+            )
+            .with_help(format!(
+                "shorten the monitor's name to at most {} characters",
+                MAX_CRONJOB_NAME - "-retrain".len()
+            )),
+        );
+    }
+    let mut args = vec!["launch".to_string(), "retrain".to_string(), "--pipeline".to_string(), context.project.clone()];
+    if let Some(ns) = &context.namespace {
+        args.extend(["--namespace".to_string(), ns.clone()]);
+    }
+    args.extend(["--reason".to_string(), format!("schedule:{}", kubernetes_name(&monitor.name))]);
+    let container = Container {
+        name: "launcher".to_string(),
+        image: Some(super::manifest::LAUNCHER_IMAGE.to_string()),
+        command: Some(vec!["kfl".to_string()]),
+        args: Some(args),
+        ..Container::default()
+    };
+    let object = CronJob {
+        metadata: context.metadata(&name),
+        spec: Some(CronJobSpec {
+            schedule: schedule.to_string(),
+            time_zone: Some("Etc/UTC".to_string()),
+            concurrency_policy: Some("Forbid".to_string()),
+            job_template: JobTemplateSpec {
+                metadata: None,
+                spec: Some(JobSpec {
+                    backoff_limit: Some(1),
+                    template: PodTemplateSpec {
+                        metadata: Some(ObjectMeta { labels: Some(context.labels.clone()), ..ObjectMeta::default() }),
+                        spec: Some(PodSpec {
+                            restart_policy: Some("Never".to_string()),
+                            service_account_name: Some(LAUNCHER_SERVICE_ACCOUNT.to_string()),
+                            containers: vec![container],
+                            ..PodSpec::default()
+                        }),
+                    },
+                    ..JobSpec::default()
+                }),
+            },
+            ..CronJobSpec::default()
+        }),
+        ..CronJob::default()
+    };
+    Manifest::from_typed("CronJob", &name, &object)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::codegen::core::tests::{build_text, file};
+
+    const SERVE: &str = "project p { namespace = \"ml\", image = \"python:3.12\" }\n\
+        step fit -> (model: Model) { run = [\"python3\", \"fit.py\", model] }\n\
+        model clf { artifact = fit.model, format = \"sklearn\" }\n";
+
+    #[test]
+    fn knative_rules_use_queue_proxy_metrics_and_schedule_is_a_cronjob() {
+        let output = build_text(&format!(
+            "{SERVE}serve svc {{ model = clf, runtime = sklearn, autoscale = concurrency(4) }}\n\
+             monitor watch {{\n  service = svc\n  rule errors {{ when = error_rate > 5%, for = 5m, then = alert }}\n  rule slow {{ when = latency_p95 > 250ms || requests_per_second < 1, for = 10m, then = retrain }}\n  schedule = \"0 3 * * 1\"\n}}\n"
+        ));
+        let rule = file(&output, "prometheusrule-watch.yaml");
+        assert!(rule.contains("apiVersion: monitoring.coreos.com/v1"), "{rule}");
+        assert!(rule.contains("alert: WatchErrors"), "{rule}");
+        assert!(rule.contains("revision_request_count{namespace_name=\"ml\",service_name=\"svc-predictor\",response_code_class=\"5xx\"}"), "{rule}");
+        assert!(rule.contains("histogram_quantile(0.95"), "{rule}");
+        assert!(rule.contains("> 250"), "{rule}");
+        assert!(rule.contains("for: 10m"), "{rule}");
+        assert!(rule.contains("kfl.dev/action: retrain"), "{rule}");
+        assert!(rule.contains("severity: warning"), "{rule}");
+        let cron = file(&output, "cronjob-watch-retrain.yaml");
+        assert!(cron.contains("schedule: 0 3 * * 1") || cron.contains("schedule: '0 3 * * 1'"), "{cron}");
+        assert!(cron.contains("- retrain"), "{cron}");
+        assert!(cron.contains("restartPolicy: Never"), "{cron}");
+    }
+
+    #[test]
+    fn standard_rules_use_istio_metrics() {
+        let output = build_text(&format!(
+            "{SERVE}serve svc {{ model = clf, runtime = sklearn, replicas = 1..3, autoscale = cpu(70%) }}\n\
+             monitor watch {{\n  service = svc\n  rule slow {{ when = !(latency_p99 <= 1s), for = 1m, then = alert }}\n}}\n"
+        ));
+        let rule = file(&output, "prometheusrule-watch.yaml");
+        assert!(rule.contains("istio_request_duration_milliseconds_bucket{reporter=\"destination\""), "{rule}");
+        assert!(rule.contains("> 1000"), "{rule}");
+        assert!(!output.files.iter().any(|(p, _)| p.contains("cronjob")), "no schedule, no CronJob");
+    }
+}

@@ -1,0 +1,519 @@
+//! `train` → Kubeflow Trainer v2 TrainJob (trainer.kubeflow.org/v1alpha1); all Trainer version knowledge lives here.
+//!
+//! Target: Kubeflow Trainer v2.3.0 (`shared/schemas/crds/trainer/`). One
+//! TrainJob per `train` stage that is not a `tune` trial template (those are
+//! built here too, through [`train_job`], and embedded by `katib.rs`).
+//!
+//! Mapping:
+//! - `spec.runtimeRef`: a ClusterTrainingRuntime named after the framework,
+//!   as Trainer's `manifests/base/runtimes/*.yaml` name them
+//!   (`torch-distributed`, `deepspeed-distributed`, `mpi-distributed`,
+//!   `jax-distributed`, `mlx-distributed`, `xgboost-distributed`;
+//!   `tensorflow-distributed` by the same pattern, Trainer ships none). The
+//!   `runtime` property overrides it; `custom` without `runtime` is E0104.
+//! - `spec.trainer`: image, `run` split into `command` (first element) and
+//!   `args`, env (plain values, then one `secretKeyRef` per secret key — a
+//!   secret's value is never rendered), `numNodes`, `numProcPerNode`
+//!   (omitted for `auto`: the v2.3 field is an integer and the runtime's
+//!   default is `auto`), `resourcesPerNode` (cpu/memory requests and limits,
+//!   `nvidia.com/gpu` as request = limit).
+//! - Arguments in a standalone manifest: an input bound to a constant or a
+//!   param renders its value; a dataset input whose URI is `hf://` or
+//!   `s3://` becomes the dataset initializer (`spec.initializer.dataset`)
+//!   and renders as the path the initializer writes (`/workspace/dataset`);
+//!   a `Model` input bound to such a URI likewise becomes the model
+//!   initializer (`/workspace/model`). Any other artifact renders as a path
+//!   under `/kfl/artifacts/<stage>/<name>` (an input read from another
+//!   stage's output uses that stage's path); the pipeline launcher binds
+//!   those paths to the real artifacts.
+//! - `mount V at P`: Trainer v2.3 has no `podTemplateOverrides`; volumes
+//!   go through `spec.runtimePatches` (manager `kfl`), patching the pod
+//!   template of the runtime's `node` job (and `launcher` for the MPI-based
+//!   runtimes) with a PVC volume named after the `volume` (`_` → `-`) and a
+//!   mount in the `node` container.
+//! - `timeout` → `spec.activeDeadlineSeconds` (whole seconds, rounded up).
+//! - `k8s { … }` patches are merged last.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    EnvVar, EnvVarSource, PersistentVolumeClaimVolumeSource, ResourceRequirements, SecretKeySelector, Volume,
+    VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::args::{self, Slot};
+use super::manifest::kubernetes_name;
+use super::{Context, Manifest};
+use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::{self, Ref, Value};
+use crate::typeck::Ty;
+
+pub(crate) const API_VERSION: &str = "trainer.kubeflow.org/v1alpha1";
+pub(crate) const KIND: &str = "TrainJob";
+pub(crate) const API_GROUP: &str = "trainer.kubeflow.org";
+pub(crate) const RUNTIME_KIND: &str = "ClusterTrainingRuntime";
+/// TrainJob names are RFC-1035 labels (checked by the type checker).
+pub(crate) const MAX_NAME: usize = 63;
+/// The container of the trainer in every upstream runtime (and Katib's primary container).
+pub(crate) const TRAINER_CONTAINER: &str = "node";
+/// Where the dataset and model initializers write (Trainer's `/workspace` volume).
+pub(crate) const DATASET_PATH: &str = "/workspace/dataset";
+pub(crate) const MODEL_PATH: &str = "/workspace/model";
+/// Root of artifact paths in standalone manifests.
+pub(crate) const ARTIFACT_ROOT: &str = "/kfl/artifacts";
+const PATCH_MANAGER: &str = "kfl";
+const GPU_RESOURCE: &str = "nvidia.com/gpu";
+/// URI schemes Trainer's initializers download from.
+const INITIALIZER_SCHEMES: &[&str] = &["hf://", "s3://"];
+
+/// The ClusterTrainingRuntime for a framework (`None`: `custom`).
+pub(crate) fn runtime_for(framework: &str) -> Option<&'static str> {
+    Some(match framework {
+        "torch" => "torch-distributed",
+        "deepspeed" => "deepspeed-distributed",
+        "mpi" => "mpi-distributed",
+        "jax" => "jax-distributed",
+        "mlx" => "mlx-distributed",
+        "xgboost" => "xgboost-distributed",
+        "tensorflow" => "tensorflow-distributed",
+        _ => return None,
+    })
+}
+
+/// Replicated jobs of a runtime whose pods run user code (MPI runtimes add a launcher).
+fn replicated_jobs(framework: &str) -> &'static [&'static str] {
+    match framework {
+        "deepspeed" | "mpi" | "mlx" => &["launcher", "node"],
+        _ => &["node"],
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TrainJob {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    pub spec: TrainJobSpec,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TrainJobSpec {
+    pub runtime_ref: RuntimeRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initializer: Option<Initializer>,
+    pub trainer: Trainer,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runtime_patches: Vec<RuntimePatch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_deadline_seconds: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RuntimeRef {
+    pub name: String,
+    pub api_group: &'static str,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Initializer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<StorageInitializer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<StorageInitializer>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StorageInitializer {
+    pub storage_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectReference>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct LocalObjectReference {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Trainer {
+    pub image: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    pub num_nodes: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_proc_per_node: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources_per_node: Option<ResourceRequirements>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RuntimePatch {
+    pub manager: &'static str,
+    pub training_runtime_spec: TrainingRuntimeSpecPatch,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct TrainingRuntimeSpecPatch {
+    pub template: JobSetTemplatePatch,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct JobSetTemplatePatch {
+    pub spec: JobSetSpecPatch,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JobSetSpecPatch {
+    pub replicated_jobs: Vec<ReplicatedJobPatch>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ReplicatedJobPatch {
+    pub name: String,
+    pub template: JobTemplatePatch,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct JobTemplatePatch {
+    pub spec: JobSpecPatch,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct JobSpecPatch {
+    pub template: PodTemplatePatch,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct PodTemplatePatch {
+    pub spec: PodSpecPatch,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct PodSpecPatch {
+    pub volumes: Vec<Volume>,
+    pub containers: Vec<ContainerPatch>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ContainerPatch {
+    pub name: &'static str,
+    pub volume_mounts: Vec<VolumeMount>,
+}
+
+pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
+    let mut manifests = Vec::new();
+    for stage in &context.program.stages {
+        if stage.train.is_none() || stage.trial_of.is_some() {
+            continue;
+        }
+        match train_job(context, stage, &[]) {
+            Ok(job) => {
+                let mut manifest = Manifest::from_typed(KIND, &stage.name, &job);
+                debug_assert!(manifest.name.len() <= MAX_NAME, "typeck checks TrainJob names");
+                manifest.apply_patches(&stage.patches);
+                manifests.push(manifest);
+            }
+            Err(diagnostic) => diagnostics.push(*diagnostic),
+        }
+    }
+    manifests
+}
+
+/// The TrainJob of a `train` stage. `searched` inputs render as Katib's
+/// `${trialParameters.NAME}` (empty for a standalone TrainJob).
+pub(crate) fn train_job(
+    context: &Context<'_>,
+    stage: &ir::Stage,
+    searched: &[&str],
+) -> Result<TrainJob, Box<Diagnostic>> {
+    let train = stage.train.as_ref().ok_or_else(|| Box::new(not_a_train(stage)))?;
+    let runtime = match (&train.runtime, runtime_for(&train.framework)) {
+        (Some(runtime), _) => runtime.clone(),
+        (None, Some(runtime)) => runtime.to_string(),
+        (None, None) => return Err(Box::new(custom_without_runtime(stage))),
+    };
+    let initializers = initializers(context, stage);
+    let (command, args) = command_line(context, stage, searched);
+    let trainer = Trainer {
+        image: stage.image.clone(),
+        command,
+        args,
+        env: env(context, stage, searched),
+        num_nodes: train.nodes,
+        num_proc_per_node: train.procs_per_node,
+        resources_per_node: resources(&stage.resources),
+    };
+    let initializer = (initializers.dataset.is_some() || initializers.model.is_some()).then_some(initializers);
+    let runtime_patches = mounts_patch(context, stage, &train.framework).into_iter().collect();
+    Ok(TrainJob {
+        api_version: API_VERSION,
+        kind: KIND,
+        metadata: context.metadata(&stage.name),
+        spec: TrainJobSpec {
+            runtime_ref: RuntimeRef { name: runtime, api_group: API_GROUP, kind: RUNTIME_KIND },
+            initializer,
+            trainer,
+            runtime_patches,
+            active_deadline_seconds: stage.timeout.map(ir::Duration::seconds),
+        },
+    })
+}
+
+fn custom_without_runtime(stage: &ir::Stage) -> Diagnostic {
+    Diagnostic::error(
+        Code::MissingProperty,
+        format!("`train {}` has `framework = custom` but no `runtime`", stage.name),
+        Label::new(stage.span, "no ClusterTrainingRuntime to run it"),
+    )
+    .with_help("name the runtime: `runtime = \"my-runtime\"`")
+}
+
+fn not_a_train(stage: &ir::Stage) -> Diagnostic {
+    Diagnostic::error(
+        Code::NotAllowedHere,
+        format!("`{}` is not a `train` stage", stage.name),
+        Label::new(stage.span, "expected a `train`"),
+    )
+}
+
+/// `run` as (command, args), with this stage's references resolved.
+pub(crate) fn command_line(context: &Context<'_>, stage: &ir::Stage, searched: &[&str]) -> (Vec<String>, Vec<String>) {
+    let mut rendered: Vec<String> = stage
+        .run
+        .iter()
+        .map(|value| args::render(context, value, &mut |slot| slot_text(context, stage, searched, slot)))
+        .collect();
+    if rendered.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let command = rendered.remove(0);
+    (vec![command], rendered)
+}
+
+/// `env` values, then one `secretKeyRef` per key of each secret.
+pub(crate) fn env(context: &Context<'_>, stage: &ir::Stage, searched: &[&str]) -> Vec<EnvVar> {
+    let mut vars: Vec<EnvVar> = stage
+        .env
+        .iter()
+        .map(|(name, value)| EnvVar {
+            name: name.clone(),
+            value: Some(args::render(context, value, &mut |slot| slot_text(context, stage, searched, slot))),
+            value_from: None,
+        })
+        .collect();
+    for secret_name in &stage.secrets {
+        let Some(secret) = context.program.secrets.iter().find(|s| &s.name == secret_name) else { continue };
+        for key in &secret.keys {
+            vars.push(EnvVar {
+                name: key.clone(),
+                value: None,
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: secret.k8s_name.clone(),
+                        key: key.clone(),
+                        optional: None,
+                    }),
+                    ..EnvVarSource::default()
+                }),
+            });
+        }
+    }
+    vars
+}
+
+/// cpu/memory requests and limits, GPUs as request = limit.
+pub(crate) fn resources(resources: &ir::Resources) -> Option<ResourceRequirements> {
+    let mut requests = BTreeMap::new();
+    let mut limits = BTreeMap::new();
+    if let Some((request, limit)) = &resources.cpu {
+        requests.insert("cpu".to_string(), Quantity(request.to_kubernetes()));
+        limits.insert("cpu".to_string(), Quantity(limit.to_kubernetes()));
+    }
+    if let Some((request, limit)) = &resources.memory {
+        requests.insert("memory".to_string(), Quantity(request.text.clone()));
+        limits.insert("memory".to_string(), Quantity(limit.text.clone()));
+    }
+    if let Some(gpu) = resources.gpu.filter(|n| *n > 0) {
+        requests.insert(GPU_RESOURCE.to_string(), Quantity(gpu.to_string()));
+        limits.insert(GPU_RESOURCE.to_string(), Quantity(gpu.to_string()));
+    }
+    if requests.is_empty() {
+        return None;
+    }
+    Some(ResourceRequirements { requests: Some(requests), limits: Some(limits), ..ResourceRequirements::default() })
+}
+
+/// PVC volumes and their mounts for `mount V at P` (volume names `_` → `-`).
+pub(crate) fn volumes(stage: &ir::Stage) -> (Vec<Volume>, Vec<VolumeMount>) {
+    let mut volumes: Vec<Volume> = Vec::new();
+    let mut mounts = Vec::new();
+    for mount in &stage.mounts {
+        let name = kubernetes_name(&mount.volume);
+        if !volumes.iter().any(|v| v.name == name) {
+            volumes.push(Volume {
+                name: name.clone(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: name.clone(),
+                    read_only: None,
+                }),
+                ..Volume::default()
+            });
+        }
+        mounts.push(VolumeMount { name, mount_path: mount.path.clone(), ..VolumeMount::default() });
+    }
+    (volumes, mounts)
+}
+
+fn mounts_patch(_context: &Context<'_>, stage: &ir::Stage, framework: &str) -> Option<RuntimePatch> {
+    let (volumes, mounts) = self::volumes(stage);
+    if volumes.is_empty() {
+        return None;
+    }
+    let jobs = if stage.train.as_ref().is_some_and(|t| t.runtime.is_some()) {
+        &["node"][..]
+    } else {
+        replicated_jobs(framework)
+    };
+    let replicated_jobs = jobs
+        .iter()
+        .map(|job| ReplicatedJobPatch {
+            name: job.to_string(),
+            template: JobTemplatePatch {
+                spec: JobSpecPatch {
+                    template: PodTemplatePatch {
+                        spec: PodSpecPatch {
+                            volumes: volumes.clone(),
+                            containers: vec![ContainerPatch { name: TRAINER_CONTAINER, volume_mounts: mounts.clone() }],
+                        },
+                    },
+                },
+            },
+        })
+        .collect();
+    Some(RuntimePatch {
+        manager: PATCH_MANAGER,
+        training_runtime_spec: TrainingRuntimeSpecPatch {
+            template: JobSetTemplatePatch { spec: JobSetSpecPatch { replicated_jobs } },
+        },
+    })
+}
+
+/// A URI Trainer's initializers can download.
+fn initializer_uri(uri: &str) -> bool {
+    INITIALIZER_SCHEMES.iter().any(|scheme| uri.starts_with(scheme))
+}
+
+/// The URI an input is bound to, when it is a dataset or a constant string.
+fn bound_uri(context: &Context<'_>, binding: &Value) -> Option<String> {
+    match binding {
+        Value::Ref(Ref::Dataset { name }) => Some(args::dataset_uri(context.program, name)),
+        Value::Ref(Ref::Param { name }) => context.params.get(name).and_then(Value::as_str).map(str::to_string),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// An input an initializer downloads: (input name, URI).
+type Initialized<'s> = Option<(&'s str, String)>;
+
+/// What an initializer handles: (input name, URI) of the first dataset and model input with an `hf://`/`s3://` URI.
+fn initialized_inputs<'s>(context: &Context<'_>, stage: &'s ir::Stage) -> (Initialized<'s>, Initialized<'s>) {
+    let mut dataset = None;
+    let mut model = None;
+    for input in &stage.inputs {
+        let Some(uri) = input.binding.as_ref().and_then(|b| bound_uri(context, b)) else { continue };
+        if !initializer_uri(&uri) {
+            continue;
+        }
+        match input.ty {
+            Ty::Dataset if dataset.is_none() => dataset = Some((input.name.as_str(), uri)),
+            Ty::Model if model.is_none() => model = Some((input.name.as_str(), uri)),
+            _ => {}
+        }
+    }
+    (dataset, model)
+}
+
+fn initializers(context: &Context<'_>, stage: &ir::Stage) -> Initializer {
+    let (dataset, model) = initialized_inputs(context, stage);
+    let make = |uri: String| StorageInitializer { secret_ref: credentials(context, stage, &uri), storage_uri: uri };
+    Initializer { dataset: dataset.map(|(_, uri)| make(uri)), model: model.map(|(_, uri)| make(uri)) }
+}
+
+/// A secret of the stage holding the credentials the initializer reads for this scheme.
+fn credentials(context: &Context<'_>, stage: &ir::Stage, uri: &str) -> Option<LocalObjectReference> {
+    let key = if uri.starts_with("hf://") { "HF_TOKEN" } else { "AWS_ACCESS_KEY_ID" };
+    stage
+        .secrets
+        .iter()
+        .filter_map(|name| context.program.secrets.iter().find(|s| &s.name == name))
+        .find(|secret| secret.keys.iter().any(|k| k == key))
+        .map(|secret| LocalObjectReference { name: secret.k8s_name.clone() })
+}
+
+/// Path of an artifact under [`ARTIFACT_ROOT`].
+pub(crate) fn artifact_path(owner: &str, name: &str) -> String {
+    format!("{ARTIFACT_ROOT}/{}/{name}", kubernetes_name(owner))
+}
+
+/// Katib's placeholder for a searched parameter.
+pub(crate) fn trial_parameter(name: &str) -> String {
+    format!("${{trialParameters.{name}}}")
+}
+
+/// Text for a reference this target owns (see the module doc).
+pub(crate) fn slot_text(context: &Context<'_>, stage: &ir::Stage, searched: &[&str], slot: Slot<'_>) -> String {
+    match slot {
+        Slot::Input(name) if searched.contains(&name) => trial_parameter(name),
+        Slot::Input(name) if args::is_output(stage, name) => artifact_path(&stage.name, name),
+        Slot::Input(name) => {
+            let Some(input) = stage.inputs.iter().find(|i| i.name == name) else {
+                return artifact_path(&stage.name, name);
+            };
+            let (dataset, model) = initialized_inputs(context, stage);
+            if dataset.as_ref().is_some_and(|(n, _)| *n == name) {
+                return DATASET_PATH.to_string();
+            }
+            if model.as_ref().is_some_and(|(n, _)| *n == name) {
+                return MODEL_PATH.to_string();
+            }
+            match &input.binding {
+                Some(Value::Ref(Ref::Output { stage: producer, output, .. })) => artifact_path(producer, output),
+                Some(Value::Ref(Ref::Best { tune, field, .. })) => artifact_path(tune, &format!("best/{field}")),
+                Some(binding) if !is_artifact(&input.ty) => {
+                    args::render(context, binding, &mut |inner| slot_text(context, stage, searched, inner))
+                }
+                _ => artifact_path(&stage.name, name),
+            }
+        }
+        Slot::Param(name) => format!("${{{name}}}"),
+        Slot::Builtin(name) | Slot::LoopVar(name) => name.to_string(),
+        Slot::StageOutput { stage: producer, output } => artifact_path(producer, output),
+        Slot::Best { tune, field } => artifact_path(tune, &format!("best/{field}")),
+    }
+}
+
+fn is_artifact(ty: &Ty) -> bool {
+    matches!(ty, Ty::Dataset | Ty::Model | Ty::Artifact)
+}
+
+#[cfg(test)]
+#[path = "trainer/tests.rs"]
+pub(crate) mod tests;
