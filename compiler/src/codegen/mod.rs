@@ -3,7 +3,7 @@
 //! Each target's version knowledge (API versions, field names, defaults,
 //! limits) lives in one module: `trainer.rs` (Trainer v2 TrainJob),
 //! `katib.rs` (Katib Experiment), `kserve.rs` (KServe InferenceService),
-//! `notebook.rs` (Kubeflow Notebook), `core.rs` (PVC, CronJob),
+//! `notebook.rs` (Kubeflow Notebook), `core.rs` (PVC),
 //! `monitoring.rs` (PrometheusRule, CronJob), `kfp/` (KFP v2 pipeline IR),
 //! `plan.rs` (plan.json for the embedded runtime).
 

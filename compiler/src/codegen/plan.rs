@@ -91,13 +91,11 @@ fn stages(context: &Context<'_>) -> Vec<Stage> {
         let depends_on =
             program.graph.dependencies(name).map(|e| Dependency { stage: e.from.clone(), kind: e.kind }).collect();
         let spec = match node.kind {
-            NodeKind::Step | NodeKind::Train => program
-                .stages
-                .iter()
-                .find(|s| &s.name == name)
-                .map(|s| Spec::Container(Box::new(container(context, s)))),
-            NodeKind::Tune => program.tunes.iter().find(|t| &t.name == name).map(|tune| {
-                if let Some(trial) = program.stages.iter().find(|s| s.name == tune.trial && s.trial_of.is_some()) {
+            NodeKind::Step | NodeKind::Train => {
+                program.stage(name).map(|s| Spec::Container(Box::new(container(context, s))))
+            }
+            NodeKind::Tune => program.tune(name).map(|tune| {
+                if let Some(trial) = program.stage(&tune.trial).filter(|s| s.trial_of.is_some()) {
                     out.push(Stage {
                         name: trial.name.clone(),
                         kind: if trial.train.is_some() { NodeKind::Train } else { NodeKind::Step },
@@ -107,15 +105,9 @@ fn stages(context: &Context<'_>) -> Vec<Stage> {
                 }
                 Spec::Tune(Box::new(self::tune(tune, program)))
             }),
-            NodeKind::Model => {
-                program.models.iter().find(|m| &m.name == name).map(|m| Spec::Model(Box::new(model(m, program))))
-            }
-            NodeKind::Serve => {
-                program.serves.iter().find(|s| &s.name == name).map(|s| Spec::Serve(Box::new(serve(s, program))))
-            }
-            NodeKind::Monitor => {
-                program.monitors.iter().find(|m| &m.name == name).map(|m| Spec::Monitor(monitor(m, program)))
-            }
+            NodeKind::Model => program.model(name).map(|m| Spec::Model(Box::new(model(m, program)))),
+            NodeKind::Serve => program.serve(name).map(|s| Spec::Serve(Box::new(serve(s, program)))),
+            NodeKind::Monitor => program.monitor(name).map(|m| Spec::Monitor(monitor(m, program))),
         };
         if let Some(spec) = spec {
             out.push(Stage { name: name.clone(), kind: node.kind, depends_on, spec });

@@ -24,7 +24,7 @@ pub fn to_yaml(value: &Value) -> String {
 fn emit_map(map: &serde_json::Map<String, Value>, indent: usize, out: &mut String) {
     for (key, value) in map {
         push_indent(out, indent);
-        out.push_str(&quote_if_needed(key));
+        push_text(out, key);
         out.push(':');
         emit_value_after_key(value, indent, out);
     }
@@ -43,7 +43,7 @@ fn emit_value_after_key(value: &Value, indent: usize, out: &mut String) {
         }
         scalar => {
             out.push(' ');
-            out.push_str(&scalar_text(scalar));
+            push_scalar(out, scalar);
             out.push('\n');
         }
     }
@@ -64,7 +64,7 @@ fn emit_list(items: &[Value], indent: usize, out: &mut String) {
                     } else {
                         push_indent(out, indent + 2);
                     }
-                    out.push_str(&quote_if_needed(key));
+                    push_text(out, key);
                     out.push(':');
                     emit_value_after_key(value, indent + 2, out);
                 }
@@ -75,7 +75,7 @@ fn emit_list(items: &[Value], indent: usize, out: &mut String) {
             }
             scalar => {
                 out.push(' ');
-                out.push_str(&scalar_text(scalar));
+                push_scalar(out, scalar);
                 out.push('\n');
             }
         }
@@ -87,23 +87,53 @@ fn push_indent(out: &mut String, indent: usize) {
 }
 
 fn scalar_text(value: &Value) -> String {
+    let mut out = String::new();
+    push_scalar(&mut out, value);
+    out
+}
+
+fn push_scalar(out: &mut String, value: &Value) {
     match value {
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => quote_if_needed(s),
-        Value::Object(_) => "{}".to_string(),
-        Value::Array(_) => "[]".to_string(),
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => push_text(out, s),
+        Value::Object(_) => out.push_str("{}"),
+        Value::Array(_) => out.push_str("[]"),
+    }
+}
+
+/// Appends `text` as a YAML scalar, quoted only when it must be (no allocation
+/// for the common plain case: this runs for every key and value).
+fn push_text(out: &mut String, text: &str) {
+    match plainness(text) {
+        Plainness::Plain => out.push_str(text),
+        Plainness::SingleQuoted => {
+            out.push('\'');
+            for c in text.chars() {
+                if c == '\'' {
+                    out.push('\'');
+                }
+                out.push(c);
+            }
+            out.push('\'');
+        }
+        Plainness::DoubleQuoted => out.push_str(&double_quoted(text)),
     }
 }
 
 /// Plain when a YAML 1.1 or 1.2 reader reads it back as the same string;
 /// single-quoted otherwise; double-quoted when it holds control characters.
 pub fn quote_if_needed(text: &str) -> String {
-    if text.chars().any(|c| c.is_control()) {
-        return double_quoted(text);
-    }
-    if is_plain_safe(text) { text.to_string() } else { format!("'{}'", text.replace('\'', "''")) }
+    let mut out = String::with_capacity(text.len() + 2);
+    push_text(&mut out, text);
+    out
+}
+
+enum Plainness {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
 }
 
 fn double_quoted(text: &str) -> String {
@@ -129,26 +159,64 @@ const SPECIAL_WORDS: &[&str] = &[
     "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "",
 ];
 
-fn is_plain_safe(text: &str) -> bool {
-    if SPECIAL_WORDS.contains(&text) || text != text.trim() {
-        return false;
-    }
-    let first = text.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        // `-x` and `:x` are plain in YAML, but quoting them is clearer and always safe.
-        return false;
-    }
+/// One pass over the bytes decides how a string must be written.
+fn plainness(text: &str) -> Plainness {
+    let bytes = text.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else { return Plainness::SingleQuoted };
+    let mut plain = !matches!(
+        first,
+        b'-' | b'?'
+            | b':'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+            | b' '
+    ) && last != b' '
+        && last != b':';
     // Anything that might read as a number (`1e3`, `0x1F`, `1_000`), a date
     // (`2024-01-01`), a sexagesimal (`1:20`) or a special float. `5Gi` and
     // `500m` stay plain: their letters rule out every numeric form.
-    let numeric_looking = text.chars().all(|c| c.is_ascii_hexdigit() || "+-._:xXoObB".contains(c));
-    if (first.is_ascii_digit() || first == '.' || first == '+') && numeric_looking {
-        return false;
+    let mut numeric_looking = first.is_ascii_digit() || first == b'.' || first == b'+';
+    let mut previous = 0u8;
+    for (index, &b) in bytes.iter().enumerate() {
+        if b < 0x20 || b == 0x7f {
+            return Plainness::DoubleQuoted;
+        }
+        if b == 0xC2 && bytes.get(index + 1).is_some_and(|n| (0x80..=0x9F).contains(n)) {
+            // U+0080–U+009F, the C1 control characters.
+            return Plainness::DoubleQuoted;
+        }
+        if (b == b' ' && previous == b':') || (b == b'#' && previous == b' ') {
+            plain = false;
+        }
+        if numeric_looking && !(b.is_ascii_hexdigit() || b"+-._:xXoObB".contains(&b)) {
+            numeric_looking = false;
+        }
+        previous = b;
     }
-    if text.starts_with(".inf") || text.starts_with(".nan") || text.starts_with(".Inf") || text.starts_with(".NaN") {
-        return false;
+    if numeric_looking && bytes.len() > usize::from(first == b'.' || first == b'+') {
+        plain = false;
     }
-    !(text.contains(": ") || text.contains(" #") || text.ends_with(':') || text.contains('\t'))
+    if bytes.len() <= 5 && SPECIAL_WORDS.contains(&text) {
+        plain = false;
+    }
+    if first == b'.' && [".inf", ".nan", ".Inf", ".NaN", ".INF", ".NAN"].iter().any(|p| text.starts_with(p)) {
+        plain = false;
+    }
+    if plain { Plainness::Plain } else { Plainness::SingleQuoted }
 }
 
 #[cfg(test)]

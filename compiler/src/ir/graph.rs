@@ -57,6 +57,9 @@ pub struct Graph {
     /// Edges already added (lookups only; output order comes from `edges`).
     #[serde(skip)]
     seen_edges: std::collections::HashSet<(String, String, EdgeKind)>,
+    /// Node name → indices into `edges` of the edges that end there.
+    #[serde(skip)]
+    incoming: indexmap::IndexMap<String, Vec<usize>>,
 }
 
 impl Graph {
@@ -69,6 +72,7 @@ impl Graph {
 
     pub fn add_edge(&mut self, from: &str, to: &str, kind: EdgeKind, span: Span) {
         if from != to && self.seen_edges.insert((from.to_string(), to.to_string(), kind)) {
+            self.incoming.entry(to.to_string()).or_default().push(self.edges.len());
             self.edges.push(Edge { from: from.to_string(), to: to.to_string(), kind, span });
         }
     }
@@ -77,8 +81,9 @@ impl Graph {
         self.index.get(name).map(|i| &self.nodes[*i])
     }
 
+    /// The edges into `name`, in the order they were added.
     pub fn dependencies(&self, name: &str) -> impl Iterator<Item = &Edge> {
-        self.edges.iter().filter(move |e| e.to == name)
+        self.incoming.get(name).into_iter().flatten().map(|i| &self.edges[*i])
     }
 
     /// Computes `order`, or returns one E0301 per cycle.

@@ -30,6 +30,61 @@ pub struct Program {
     pub monitors: Vec<Monitor>,
     pub loops: Vec<Loop>,
     pub graph: graph::Graph,
+    /// Name → position indexes, built on first lookup (back ends look names
+    /// up once per reference; a linear search made large builds quadratic).
+    #[serde(skip)]
+    pub lookup: std::sync::OnceLock<Lookup>,
+}
+
+/// Positions of declarations by name, for [`Program::stage`] and friends.
+#[derive(Clone, Debug, Default)]
+pub struct Lookup {
+    stages: std::collections::HashMap<String, usize>,
+    tunes: std::collections::HashMap<String, usize>,
+    models: std::collections::HashMap<String, usize>,
+    serves: std::collections::HashMap<String, usize>,
+    monitors: std::collections::HashMap<String, usize>,
+}
+
+impl Program {
+    fn lookup(&self) -> &Lookup {
+        self.lookup.get_or_init(|| {
+            fn index<'a>(names: impl Iterator<Item = &'a String>) -> std::collections::HashMap<String, usize> {
+                let mut map = std::collections::HashMap::new();
+                for (i, name) in names.enumerate() {
+                    map.entry(name.clone()).or_insert(i);
+                }
+                map
+            }
+            Lookup {
+                stages: index(self.stages.iter().map(|s| &s.name)),
+                tunes: index(self.tunes.iter().map(|t| &t.name)),
+                models: index(self.models.iter().map(|m| &m.name)),
+                serves: index(self.serves.iter().map(|s| &s.name)),
+                monitors: index(self.monitors.iter().map(|m| &m.name)),
+            }
+        })
+    }
+
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.lookup().stages.get(name).map(|i| &self.stages[*i])
+    }
+
+    pub fn tune(&self, name: &str) -> Option<&Tune> {
+        self.lookup().tunes.get(name).map(|i| &self.tunes[*i])
+    }
+
+    pub fn model(&self, name: &str) -> Option<&Model> {
+        self.lookup().models.get(name).map(|i| &self.models[*i])
+    }
+
+    pub fn serve(&self, name: &str) -> Option<&Serve> {
+        self.lookup().serves.get(name).map(|i| &self.serves[*i])
+    }
+
+    pub fn monitor(&self, name: &str) -> Option<&Monitor> {
+        self.lookup().monitors.get(name).map(|i| &self.monitors[*i])
+    }
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

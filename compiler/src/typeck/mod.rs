@@ -122,6 +122,7 @@ impl<'a> Checker<'a> {
             monitors: Vec::new(),
             loops: Vec::new(),
             graph: ir::graph::Graph::default(),
+            lookup: std::sync::OnceLock::new(),
         };
         self.check_project(&mut program);
         // Components first so step calls can instantiate them.

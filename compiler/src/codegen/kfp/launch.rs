@@ -18,7 +18,7 @@ impl Builder<'_, '_> {
         let task = self.add_task(&tune.name, scope);
         let mut inputs = Interface::default();
         let mut outputs = Interface::default();
-        if let Some(trial) = self.program.stages.iter().find(|s| s.name == tune.trial) {
+        if let Some(trial) = self.program.stage(&tune.trial) {
             for input in &trial.inputs {
                 if tune.space.iter().any(|p| p.name == input.name) {
                     continue;

@@ -250,8 +250,8 @@ impl<'c, 'p> Builder<'c, 'p> {
         }
         for reference in all_refs(program) {
             if let Ref::Best { tune, field, what } = reference {
-                let Some(t) = program.tunes.iter().find(|t| &t.name == tune) else { continue };
-                let Some(trial) = program.stages.iter().find(|s| s.name == t.trial) else { continue };
+                let Some(t) = program.tune(tune) else { continue };
+                let Some(trial) = program.stage(&t.trial) else { continue };
                 let ty = match what {
                     BestField::Output => trial.outputs.iter().find(|o| &o.name == field).map(|o| &o.ty),
                     BestField::Metric => trial.metrics.iter().find(|m| &m.name == field).map(|m| &m.ty),
@@ -275,27 +275,27 @@ impl<'c, 'p> Builder<'c, 'p> {
             let Some(node) = program.graph.node(name) else { continue };
             match node.kind {
                 NodeKind::Step | NodeKind::Train => {
-                    if let Some(stage) = program.stages.iter().find(|s| &s.name == name && s.trial_of.is_none()) {
+                    if let Some(stage) = program.stage(name).filter(|s| s.trial_of.is_none()) {
                         self.stage(stage);
                     }
                 }
                 NodeKind::Tune => {
-                    if let Some(tune) = program.tunes.iter().find(|t| &t.name == name) {
+                    if let Some(tune) = program.tune(name) {
                         self.tune(tune);
                     }
                 }
                 NodeKind::Model => {
-                    if let Some(model) = program.models.iter().find(|m| &m.name == name) {
+                    if let Some(model) = program.model(name) {
                         self.model(model);
                     }
                 }
                 NodeKind::Serve => {
-                    if let Some(serve) = program.serves.iter().find(|s| &s.name == name) {
+                    if let Some(serve) = program.serve(name) {
                         self.serve(serve);
                     }
                 }
                 NodeKind::Monitor => {
-                    if let Some(monitor) = program.monitors.iter().find(|m| &m.name == name) {
+                    if let Some(monitor) = program.monitor(name) {
                         self.monitor(monitor);
                     }
                 }
