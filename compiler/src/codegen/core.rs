@@ -54,8 +54,8 @@ fn persistent_volume_claim(context: &Context<'_>, volume: &ir::Volume) -> Manife
     Manifest::from_typed("PersistentVolumeClaim", &volume.name, &claim)
 }
 
-/// `cpu`/`memory` (request, limit) and GPUs (`nvidia.com/gpu`, as a limit:
-/// Kubernetes copies extended-resource limits into requests).
+/// `cpu`/`memory` (request, limit) and GPUs (`nvidia.com/gpu`, request =
+/// limit, written out although Kubernetes would copy the limit).
 /// `None` when nothing is set.
 pub(crate) fn resource_requirements(resources: &ir::Resources) -> Option<ResourceRequirements> {
     let mut requests = BTreeMap::new();
@@ -69,6 +69,7 @@ pub(crate) fn resource_requirements(resources: &ir::Resources) -> Option<Resourc
         limits.insert("memory".to_string(), Quantity(limit.text.clone()));
     }
     if let Some(gpu) = resources.gpu.filter(|g| *g > 0) {
+        requests.insert(GPU_RESOURCE.to_string(), Quantity(gpu.to_string()));
         limits.insert(GPU_RESOURCE.to_string(), Quantity(gpu.to_string()));
     }
     if requests.is_empty() && limits.is_empty() {

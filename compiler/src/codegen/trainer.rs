@@ -34,13 +34,10 @@
 //! - `timeout` → `spec.activeDeadlineSeconds` (whole seconds, rounded up).
 //! - `k8s { … }` patches are merged last.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::{
     EnvVar, EnvVarSource, PersistentVolumeClaimVolumeSource, ResourceRequirements, SecretKeySelector, Volume,
     VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -65,7 +62,6 @@ pub(crate) const MODEL_PATH: &str = "/workspace/model";
 /// Root of artifact paths in standalone manifests.
 pub(crate) const ARTIFACT_ROOT: &str = "/kfl/artifacts";
 const PATCH_MANAGER: &str = "kfl";
-const GPU_RESOURCE: &str = "nvidia.com/gpu";
 /// URI schemes Trainer's initializers download from.
 const INITIALIZER_SCHEMES: &[&str] = &["hf://", "s3://"];
 
@@ -338,26 +334,9 @@ pub(crate) fn env(context: &Context<'_>, stage: &ir::Stage, searched: &[&str]) -
     vars
 }
 
-/// cpu/memory requests and limits, GPUs as request = limit.
+/// cpu/memory requests and limits and GPUs, shared with the other targets.
 pub(crate) fn resources(resources: &ir::Resources) -> Option<ResourceRequirements> {
-    let mut requests = BTreeMap::new();
-    let mut limits = BTreeMap::new();
-    if let Some((request, limit)) = &resources.cpu {
-        requests.insert("cpu".to_string(), Quantity(request.to_kubernetes()));
-        limits.insert("cpu".to_string(), Quantity(limit.to_kubernetes()));
-    }
-    if let Some((request, limit)) = &resources.memory {
-        requests.insert("memory".to_string(), Quantity(request.text.clone()));
-        limits.insert("memory".to_string(), Quantity(limit.text.clone()));
-    }
-    if let Some(gpu) = resources.gpu.filter(|n| *n > 0) {
-        requests.insert(GPU_RESOURCE.to_string(), Quantity(gpu.to_string()));
-        limits.insert(GPU_RESOURCE.to_string(), Quantity(gpu.to_string()));
-    }
-    if requests.is_empty() {
-        return None;
-    }
-    Some(ResourceRequirements { requests: Some(requests), limits: Some(limits), ..ResourceRequirements::default() })
+    super::core::resource_requirements(resources)
 }
 
 /// PVC volumes and their mounts for `mount V at P` (volume names `_` → `-`).

@@ -334,7 +334,52 @@ impl<'c, 'p> Builder<'c, 'p> {
         Some(chain)
     }
 
+    /// Shares one component and executor among tasks whose container
+    /// components are identical, as the KFP SDK does: components are grouped
+    /// by the canonical JSON of (component without its `executorLabel`,
+    /// executor, kfp-kubernetes platform config); each group keeps its first
+    /// component by name, and the tasks of the others are pointed to it.
+    fn deduplicate(&mut self) {
+        let mut first: HashMap<String, String> = HashMap::new();
+        let mut renamed: BTreeMap<String, String> = BTreeMap::new();
+        for (name, component) in &self.components {
+            let Some(label) = &component.executor_label else { continue };
+            let mut spec = serde_json::to_value(component).unwrap_or_default();
+            if let Some(object) = spec.as_object_mut() {
+                object.remove("executorLabel");
+            }
+            let executor = self.executors.get(label).map(serde_json::to_value).and_then(Result::ok);
+            let platform = self.platform.get(label).map(serde_json::to_value).and_then(Result::ok);
+            let key = Json::Array(vec![spec, executor.unwrap_or_default(), platform.unwrap_or_default()]).to_string();
+            match first.entry(key) {
+                std::collections::hash_map::Entry::Occupied(kept) => {
+                    renamed.insert(name.clone(), kept.get().clone());
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(name.clone());
+                }
+            }
+        }
+        if renamed.is_empty() {
+            return;
+        }
+        for duplicate in renamed.keys() {
+            if let Some(label) = self.components.remove(duplicate).and_then(|c| c.executor_label) {
+                self.executors.remove(&label);
+                self.platform.remove(&label);
+            }
+        }
+        for scope in &mut self.scopes {
+            for task in scope.tasks.values_mut() {
+                if let Some(kept) = renamed.get(&task.component_ref.name) {
+                    task.component_ref.name = kept.clone();
+                }
+            }
+        }
+    }
+
     fn finish(mut self) -> (Json, Option<Json>) {
+        self.deduplicate();
         let scopes = std::mem::take(&mut self.scopes);
         let mut root_tasks = BTreeMap::new();
         for (index, scope) in scopes.into_iter().enumerate() {

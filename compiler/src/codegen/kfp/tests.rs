@@ -407,3 +407,44 @@ step join(ms: list[Model] = use.m) { run = ["join", ms] }
         json!({"outputArtifactKey": "pipelinechannel--use-m", "producerTask": "for-loop-2"})
     );
 }
+
+#[test]
+fn identical_components_are_shared_like_the_sdk_does() {
+    let (spec, platform) = compile_with(
+        r#"
+project p { image = "python:3.12" }
+secret creds {
+  k8s  = "s3-creds"
+  keys = ["AWS_ACCESS_KEY_ID"]
+}
+step s0(k: int = 0) -> (out: Dataset) { run = ["s", "--k", k, out] }
+step s1(data: Dataset = s0.out, k: int = 1) -> (out: Dataset) { run = ["s", data, "--k", k, out] }
+step s2(data: Dataset = s1.out, k: int = 2) -> (out: Dataset) { run = ["s", data, "--k", k, out] }
+step s3(data: Dataset = s2.out, k: int = 3) -> (out: Dataset) {
+  run     = ["s", data, "--k", k, out]
+  secrets = [creds]
+}
+step s4(data: Dataset = s3.out, k: int = 4) -> (out: Dataset) {
+  run     = ["s", data, "--k", k, out]
+  secrets = [creds]
+}
+"#,
+        &[],
+    );
+    let components: Vec<&String> = spec["components"].as_object().expect("components").keys().collect();
+    assert_eq!(components, ["comp-s0", "comp-s1", "comp-s3"]);
+    let executors: Vec<&String> = spec["deploymentSpec"]["executors"].as_object().expect("executors").keys().collect();
+    assert_eq!(executors, ["exec-s0", "exec-s1", "exec-s3"]);
+    let refs: Vec<&Json> =
+        ["s0", "s1", "s2", "s3", "s4"].iter().map(|t| &root_task(&spec, t)["componentRef"]["name"]).collect();
+    assert_eq!(refs, [&json!("comp-s0"), &json!("comp-s1"), &json!("comp-s1"), &json!("comp-s3"), &json!("comp-s3")]);
+    assert_eq!(root_task(&spec, "s2")["inputs"]["parameters"]["k"], json!({"runtimeValue": {"constant": 2}}));
+    assert_eq!(spec["components"]["comp-s1"]["executorLabel"], "exec-s1");
+    let platform = platform.expect("a platform spec");
+    let configs: Vec<&String> = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        .as_object()
+        .expect("configs")
+        .keys()
+        .collect();
+    assert_eq!(configs, ["exec-s3"]);
+}
