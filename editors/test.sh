@@ -59,7 +59,7 @@ paths=()
 if [ $# -gt 0 ]; then
   paths=("$@")
 else
-  for p in "$repo/../shared/design/examples" /work/shared/design/examples "$repo/examples" "$repo/stdlib" "$repo/tests/cases"; do
+  for p in "$repo/../shared/design/examples" "$repo/examples" "$repo/stdlib" "$repo/tests/cases"; do
     if [ -d "$p" ]; then paths+=("$(cd "$p" && pwd)"); fi
   done
   paths+=("$editors/vscode/test/snap")

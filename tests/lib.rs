@@ -68,6 +68,30 @@ fn display(path: &Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
 
+/// Every `.kfl` file under `dir`, recursively, sorted (none if `dir` is missing).
+pub fn kfl_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "kfl") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether `path` lies in a `lib/` folder (imported modules, not programs).
+pub fn in_lib_folder(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str() == "lib")
+}
+
 /// `// expect: E0101 @ 3` lines in a fixture: the codes and lines it must report.
 pub fn expectations(text: &str) -> Vec<(String, usize)> {
     text.lines()

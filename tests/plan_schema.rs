@@ -318,21 +318,6 @@ fn workspace(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
 }
 
-fn kfl_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            if path.file_name().is_some_and(|n| n != "lib") {
-                kfl_files(&path, out);
-            }
-        } else if path.extension().is_some_and(|e| e == "kfl") {
-            out.push(path);
-        }
-    }
-}
-
 fn plan_of(path: &Path) -> String {
     let outcome = kfl_tests::check_file(path);
     let program = outcome
@@ -355,9 +340,11 @@ fn every_plan_validates_against_the_schema() {
     let schema = Reader::parse(&schema_text).expect("the schema is JSON");
     let validator = Validator::new(&schema);
     let mut files = Vec::new();
-    kfl_files(&workspace("examples"), &mut files);
+    files.extend(kfl_tests::kfl_files(&workspace("examples")).into_iter().filter(|p| !kfl_tests::in_lib_folder(p)));
     let examples = files.len();
-    kfl_files(&workspace("tests/cases/compile"), &mut files);
+    files.extend(
+        kfl_tests::kfl_files(&workspace("tests/cases/compile")).into_iter().filter(|p| !kfl_tests::in_lib_folder(p)),
+    );
     assert!(examples >= 3 && files.len() > examples, "no examples or fixtures found");
     let mut failures = Vec::new();
     for path in &files {

@@ -10,24 +10,11 @@ use rand::{Rng, SeedableRng};
 const MUTANTS_PER_EXAMPLE: usize = 2_000;
 const SEED: u64 = 0x6b66_6c5f_6675_7a7a; // "kfl_fuzz"
 
-fn kfl_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            kfl_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "kfl") {
-            out.push(path);
-        }
-    }
-}
-
 fn examples() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    kfl_files(&root.join("examples"), &mut files);
-    kfl_files(Path::new("/work/shared/design/examples"), &mut files);
+    files.extend(kfl_tests::kfl_files(&root.join("examples")));
+    files.extend(kfl_tests::kfl_files(&root.join("../shared/design/examples")));
     // Absolute names, so imports resolve whatever the working directory is.
     files.into_iter().map(|p| p.canonicalize().unwrap_or(p)).collect()
 }

@@ -5,7 +5,7 @@ mod tidy;
 
 use std::path::{Path, PathBuf};
 
-use kfl_tests::{check_file, expectations};
+use kfl_tests::{check_file, expectations, in_lib_folder, kfl_files};
 
 fn workspace(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
@@ -76,7 +76,7 @@ fn examples_check_clean() {
         let mut seen = 0;
         for dir in [workspace("examples"), workspace("../shared/design/examples")] {
             for path in kfl_files(&dir) {
-                if path.components().any(|c| c.as_os_str() == "lib") {
+                if in_lib_folder(&path) {
                     continue;
                 }
                 let rel = relative(&path);
@@ -113,24 +113,6 @@ fn every_code_has_two_error_fixtures() {
             );
         }
     });
-}
-
-fn kfl_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "kfl") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn serde_json_pretty(program: &kfl_compiler::ir::Program) -> String {
@@ -202,7 +184,7 @@ fn format_is_idempotent_and_preserves_meaning_everywhere() {
 fn example_builds() {
     at_root(|| {
         insta::glob!("../examples", "**/*.kfl", |path| {
-            if path.components().any(|c| c.as_os_str() == "lib") {
+            if in_lib_folder(path) {
                 return;
             }
             let rel = relative(path);

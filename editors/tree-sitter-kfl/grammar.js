@@ -2,7 +2,7 @@
  * @file tree-sitter grammar for KFL, the declarative language for ML lifecycles on Kubeflow.
  * @license Apache-2.0
  *
- * Follows /work/shared/design/LANGUAGE.md (the product spec) and grammar/kfl.pest.
+ * Follows ../shared/design/LANGUAGE.md (the product spec) and grammar/kfl.pest.
  *
  * Layout: newlines are plain whitespace (extras); entries of `{ }` and top-level
  * declarations are separated by an optional comma. This accepts everything the
