@@ -6,7 +6,6 @@ use kfl_compiler::codegen::{self, BuildOptions};
 use kfl_compiler::diagnostics::render;
 
 use crate::Status;
-use crate::files;
 
 /// Compile a .kfl file to manifests/, kustomization.yaml, pipeline.yaml and plan.json.
 ///
@@ -28,27 +27,15 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: Args) -> Status {
-    let (mut sources, id) = match files::read(&args.file) {
-        Ok(read) => read,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Status::Usage;
-        }
+    let (sources, checked) = match super::check_one(&args.file) {
+        Ok(checked) => checked,
+        Err(status) => return status,
     };
-    let checked = kfl_compiler::check(&mut sources, id, &files::DiskLoader);
-    let style = super::text_style();
-    let Some(program) = checked.program() else {
-        eprintln!("{}", render::render_all(&sources, &checked.diagnostics, style));
-        return Status::UserErrors;
-    };
-    let warnings: Vec<_> = checked.diagnostics.iter().filter(|d| !d.is_error()).cloned().collect();
-    if !warnings.is_empty() {
-        eprintln!("{}", render::render_all(&sources, &warnings, style));
-    }
+    let Some(program) = checked.program() else { return Status::UserErrors };
     let output = match codegen::build(program, &BuildOptions { params: args.params }) {
         Ok(output) => output,
         Err(diagnostics) => {
-            eprintln!("{}", render::render_all(&sources, &diagnostics, style));
+            eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));
             return Status::UserErrors;
         }
     };

@@ -2,11 +2,9 @@
 
 use std::path::PathBuf;
 
-use kfl_compiler::diagnostics::render;
 use kfl_compiler::ir::graph::{EdgeKind, Graph, NodeKind};
 
 use crate::Status;
-use crate::files;
 
 /// Print the stage DAG of a file.
 ///
@@ -25,19 +23,11 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> Status {
-    let (mut sources, id) = match files::read(&args.file) {
-        Ok(read) => read,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Status::Usage;
-        }
+    let (_, checked) = match super::check_one(&args.file) {
+        Ok(checked) => checked,
+        Err(status) => return status,
     };
-    let checked = kfl_compiler::check(&mut sources, id, &files::DiskLoader);
-    let Some(program) = checked.program() else {
-        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
-        eprintln!("{}", render::render_all(&sources, &errors, super::text_style()));
-        return Status::UserErrors;
-    };
+    let Some(program) = checked.program() else { return Status::UserErrors };
     print!(
         "{}",
         match args.format {

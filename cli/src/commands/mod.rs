@@ -14,3 +14,27 @@ pub fn text_style() -> Style {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     if std::io::stderr().is_terminal() && !no_color { Style::Fancy } else { Style::Plain }
 }
+
+/// Reads and checks one file for the commands that need a checked program
+/// (`build`, `graph`). On errors, prints every diagnostic and returns the
+/// exit status to use; otherwise prints the warnings, if any.
+pub fn check_one(
+    path: &std::path::Path,
+) -> Result<(kfl_compiler::source::Sources, kfl_compiler::Checked), crate::Status> {
+    use kfl_compiler::diagnostics::render;
+    let (mut sources, id) = match crate::files::read(path) {
+        Ok(read) => read,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Err(crate::Status::Usage);
+        }
+    };
+    let checked = kfl_compiler::check(&mut sources, id, &crate::files::DiskLoader);
+    if !checked.diagnostics.is_empty() {
+        eprintln!("{}", render::render_all(&sources, &checked.diagnostics, text_style()));
+    }
+    if checked.has_errors() {
+        return Err(crate::Status::UserErrors);
+    }
+    Ok((sources, checked))
+}
