@@ -22,13 +22,19 @@ enum Command {
     Fmt(commands::fmt::Args),
     Explain(commands::explain::Args),
     Graph(commands::graph::Args),
+    Run(commands::run::Args),
+    #[command(subcommand)]
+    Runs(commands::runs::RunsCommand),
+    Logs(commands::runs::LogsArgs),
 }
 
-/// Exit statuses: 0 fine, 1 errors in the user's files, 2 usage or I/O problems.
+/// Exit statuses: 0 fine, 1 errors in the user's files (or a failed run), 2 usage or I/O problems, 130 a run
+/// interrupted by Ctrl-C.
 pub enum Status {
     Ok,
     UserErrors,
     Usage,
+    Interrupted,
 }
 
 impl From<Status> for ExitCode {
@@ -37,6 +43,7 @@ impl From<Status> for ExitCode {
             Status::Ok => ExitCode::SUCCESS,
             Status::UserErrors => ExitCode::from(1),
             Status::Usage => ExitCode::from(2),
+            Status::Interrupted => ExitCode::from(130),
         }
     }
 }
@@ -55,6 +62,9 @@ fn main() -> ExitCode {
         Command::Fmt(args) => commands::fmt::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Graph(args) => commands::graph::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Runs(command) => commands::runs::runs(command),
+        Command::Logs(args) => commands::runs::logs(args),
     };
     status.into()
 }

@@ -21,7 +21,7 @@ pub struct Args {
     params: Vec<(String, String)>,
 }
 
-fn parse_param(text: &str) -> Result<(String, String), String> {
+pub fn parse_param(text: &str) -> Result<(String, String), String> {
     let (name, value) = text.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, found `{text}`"))?;
     Ok((name.trim().to_string(), value.to_string()))
 }

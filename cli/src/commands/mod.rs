@@ -5,6 +5,8 @@ pub mod check;
 pub mod explain;
 pub mod fmt;
 pub mod graph;
+pub mod run;
+pub mod runs;
 
 use kfl_compiler::diagnostics::render::Style;
 

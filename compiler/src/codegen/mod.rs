@@ -37,6 +37,15 @@ pub struct Output {
     pub files: Vec<(String, String)>,
 }
 
+/// Only the execution plan (`plan.json`), for `kfl run`: the manifests and the pipeline are not needed to run
+/// locally, so their target checks are left to `kfl build`.
+pub fn build_plan(program: &ir::Program, options: &BuildOptions) -> Result<String, Vec<Diagnostic>> {
+    let context = Context::new(program, options)?;
+    let mut diagnostics = Vec::new();
+    let plan = plan::plan(&context, &mut diagnostics);
+    if diagnostics.is_empty() { Ok(plan) } else { Err(diagnostics) }
+}
+
 /// Compiles a checked program. Errors are diagnostics on the user's source
 /// (target constraints that the type checker cannot know, bad `-p` values).
 pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Vec<Diagnostic>> {

@@ -1,0 +1,144 @@
+//! `kfl run`: compile a file to its plan and execute it on this machine through kfl-runtime.
+
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kfl_compiler::codegen::{self, BuildOptions};
+use kfl_compiler::diagnostics::render;
+use kfl_runtime::run::record::RunState;
+use kfl_runtime::run::{self, RunOptions};
+
+use crate::Status;
+
+/// Run a .kfl file locally: every stage as a process, training as a gang of processes.
+///
+/// Example: `kfl run examples/iris/iris.kfl --until classifier`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    file: PathBuf,
+    /// Override a param: `-p NAME=VALUE` (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = super::build::parse_param)]
+    params: Vec<(String, String)>,
+    /// Stage instances running at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Run every stage even when an unchanged earlier result exists.
+    #[arg(long)]
+    no_cache: bool,
+    /// Run only these stages (repeatable); what they need must already be cached.
+    #[arg(long, value_name = "STAGE", num_args = 1..)]
+    only: Vec<String>,
+    /// Run this stage and everything it depends on, nothing after it.
+    #[arg(long, value_name = "STAGE", conflicts_with = "only")]
+    until: Option<String>,
+    /// Continue an interrupted or failed run: only stages that did not succeed run again.
+    #[arg(long, value_name = "RUN_ID")]
+    resume: Option<String>,
+}
+
+pub fn run(args: Args) -> Status {
+    let (sources, checked) = match super::check_one(&args.file) {
+        Ok(checked) => checked,
+        Err(status) => return status,
+    };
+    let Some(program) = checked.program() else { return Status::UserErrors };
+    let plan_text = match codegen::build_plan(program, &BuildOptions { params: args.params.clone() }) {
+        Ok(plan) => plan,
+        Err(diagnostics) => {
+            eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));
+            return Status::UserErrors;
+        }
+    };
+    let plan = match kfl_runtime::plan::parse(&plan_text) {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Status::Usage;
+        }
+    };
+    let (project_dir, file) = project_of(&args.file);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let options = RunOptions {
+        project_dir,
+        file,
+        jobs: args.jobs.unwrap_or(cores).max(1),
+        no_cache: args.no_cache,
+        only: args.only,
+        until: args.until,
+        resume: args.resume,
+        kfl_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kfl")),
+        retry_base: Duration::from_millis(
+            std::env::var("KFL_RETRY_BASE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000),
+        ),
+        kill_grace: Duration::from_secs(3),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Status::Usage;
+        }
+    };
+    let mut observer = progress::Progress::new();
+    let outcome = runtime.block_on(run::run(&plan, &plan_text, options, &mut observer, interrupted()));
+    observer.close();
+    match outcome {
+        Ok(outcome) => {
+            progress::summary(&outcome.record);
+            let run_id = &outcome.record.run_id;
+            match outcome.record.state {
+                RunState::Succeeded => Status::Ok,
+                RunState::Interrupted => {
+                    eprintln!(
+                        "run {run_id} interrupted; continue it with `kfl run {} --resume {run_id}`",
+                        args.file.display()
+                    );
+                    Status::Interrupted
+                }
+                RunState::Stopped => {
+                    eprintln!("run {run_id} stopped at a stage kfl run cannot execute locally yet (see above)");
+                    Status::UserErrors
+                }
+                RunState::Failed | RunState::Running => {
+                    eprintln!(
+                        "run {run_id} failed; logs: `kfl logs {run_id} STAGE --project {}`, retry the rest: `kfl run {} --resume {run_id}`",
+                        args.file.display(),
+                        args.file.display()
+                    );
+                    Status::UserErrors
+                }
+            }
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Status::UserErrors
+        }
+    }
+}
+
+/// The `.kfl` file's folder (where stages run) and the file's name within it.
+pub fn project_of(file: &Path) -> (PathBuf, String) {
+    let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let name = file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    (dir, name)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,161 @@
+//! How a run looks: a live display (indicatif) of running stages when stderr is a terminal, one line per event
+//! otherwise, and the final summary table.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kfl_runtime::run::record::{InstanceRecord, RunRecord, StageState};
+use kfl_runtime::run::{Event, Observer};
+
+pub struct Progress {
+    live: Option<MultiProgress>,
+    bars: HashMap<String, ProgressBar>,
+}
+
+fn instance_name(stage: &str, iteration: Option<usize>) -> String {
+    match iteration {
+        Some(i) => format!("{stage}[{i}]"),
+        None => stage.to_string(),
+    }
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        let live = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let live = live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Progress { live, bars: HashMap::new() }
+    }
+
+    fn line(&self, text: String) {
+        match &self.live {
+            Some(multi) => {
+                let _ = multi.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+
+    pub fn close(&mut self) {
+        for (_, bar) in self.bars.drain() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started { run_id, run_dir, resumed } => {
+                let verb = if resumed { "resuming run" } else { "run" };
+                self.line(format!("{verb} {run_id} ({})", run_dir.display()));
+            }
+            Event::Notice(text) => self.line(format!("note: {text}")),
+            Event::StageStarted { stage, iteration, attempt, processes } => {
+                let name = instance_name(stage, iteration);
+                let what = match (attempt, processes) {
+                    (1, 0 | 1) => String::new(),
+                    (1, n) => format!(" ({n} processes)"),
+                    (n, _) => format!(" (attempt {n})"),
+                };
+                match &self.live {
+                    Some(multi) => {
+                        let bar = self.bars.entry(name.clone()).or_insert_with(|| {
+                            let bar = multi.add(ProgressBar::new_spinner());
+                            bar.set_style(
+                                ProgressStyle::with_template("{spinner} {prefix:20} {elapsed:>5} {msg}")
+                                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                            );
+                            bar.set_prefix(name.clone());
+                            bar.enable_steady_tick(Duration::from_millis(120));
+                            bar
+                        });
+                        bar.set_message(what.trim().to_string());
+                    }
+                    None => eprintln!("▶ {name}{what}"),
+                }
+            }
+            Event::StageRetry { stage, iteration, attempt, delay, reason } => self.line(format!(
+                "↻ {} failed (attempt {attempt}): {reason}; retrying in {:.1}s",
+                instance_name(stage, iteration),
+                delay.as_secs_f64()
+            )),
+            Event::Metric { stage, iteration, name, value } => {
+                if let Some(bar) = self.bars.get(&instance_name(stage, iteration)) {
+                    bar.set_message(format!("{name}={value}"));
+                }
+            }
+            Event::StageFinished { stage, instance, .. } => {
+                let name = instance_name(stage, instance.iteration);
+                if let Some(bar) = self.bars.remove(&name) {
+                    bar.finish_and_clear();
+                }
+                self.line(finished_line(&name, instance));
+            }
+        }
+    }
+}
+
+fn finished_line(name: &str, instance: &InstanceRecord) -> String {
+    let mark = match instance.state {
+        StageState::Succeeded => "✓",
+        StageState::Cached => "≡",
+        StageState::Skipped | StageState::NotSelected => "○",
+        StageState::NotSupported => "■",
+        _ => "✗",
+    };
+    let time = instance.duration_ms.map(|ms| format!(" {}", seconds(ms))).unwrap_or_default();
+    let message = instance.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+    format!("{mark} {name} {}{time}{message}", instance.state.label())
+}
+
+fn seconds(ms: u64) -> String {
+    if ms >= 60_000 {
+        format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000)
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+/// The table printed when a run ends: stage, status, time, cached, metrics.
+pub fn summary(record: &RunRecord) {
+    let mut rows = vec![["stage".to_string(), "status".into(), "time".into(), "cached".into(), "metrics".into()]];
+    for stage in &record.stages {
+        for instance in &stage.instances {
+            // Trial templates not run on their own belong to their tune; leave them out.
+            if instance.state == StageState::NotSelected {
+                continue;
+            }
+            let metrics: Vec<String> = instance.metrics.iter().map(|(k, v)| format!("{k}={v:.4}")).collect();
+            rows.push([
+                instance_name(&stage.name, instance.iteration),
+                instance.state.label().to_string(),
+                instance.duration_ms.map(seconds).unwrap_or_else(|| "-".into()),
+                if instance.cached { "yes".into() } else { "no".into() },
+                metrics.join(" "),
+            ]);
+        }
+    }
+    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    let total = record.duration_ms.map(seconds).unwrap_or_default();
+    out.push_str(&format!("run {} {} in {total}\n", record.run_id, state_label(record)));
+    print!("{out}");
+}
+
+fn state_label(record: &RunRecord) -> &'static str {
+    use kfl_runtime::run::record::RunState;
+    match record.state {
+        RunState::Running => "running",
+        RunState::Succeeded => "succeeded",
+        RunState::Failed => "failed",
+        RunState::Interrupted => "interrupted",
+        RunState::Stopped => "stopped",
+    }
+}

@@ -1,0 +1,262 @@
+//! `kfl runs list|show` and `kfl logs`: reading the run records and logs under `.kfl/runs/`.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kfl_runtime::run::record::{self, RunRecord, RunState};
+
+use crate::Status;
+
+/// Past runs of a project.
+#[derive(clap::Subcommand, Debug)]
+pub enum RunsCommand {
+    /// List runs, newest first.
+    List(ProjectArg),
+    /// Show one run's stages, states, times, cache hits, metrics and outputs.
+    Show {
+        /// A run id, a unique prefix of one, or `latest`.
+        run_id: String,
+        #[command(flatten)]
+        project: ProjectArg,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ProjectArg {
+    /// The .kfl file or its folder (default: the current folder).
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    project: PathBuf,
+    /// `text` (default) or `json`.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    format: String,
+}
+
+impl ProjectArg {
+    fn dir(&self) -> PathBuf {
+        if self.project.is_file() { super::run::project_of(&self.project).0 } else { self.project.clone() }
+    }
+}
+
+/// Print a stage's log (all ranks of a train), optionally following it while the run goes on.
+///
+/// Example: `kfl logs latest classifier --project examples/iris --follow`
+#[derive(clap::Args, Debug)]
+pub struct LogsArgs {
+    /// A run id, a unique prefix of one, or `latest`.
+    run_id: String,
+    /// The stage; `NAME[I]` for iteration I of a `for` stage.
+    stage: String,
+    /// Keep printing new lines until the stage finishes.
+    #[arg(short, long)]
+    follow: bool,
+    #[command(flatten)]
+    project: ProjectArg,
+}
+
+pub fn runs(command: RunsCommand) -> Status {
+    match command {
+        RunsCommand::List(project) => list(&project),
+        RunsCommand::Show { run_id, project } => show(&run_id, &project),
+    }
+}
+
+fn list(project: &ProjectArg) -> Status {
+    let runs = record::list(&project.dir());
+    if project.format == "json" {
+        let records: Vec<&RunRecord> = runs.iter().filter_map(|r| r.as_ref().ok()).collect();
+        println!("{}", serde_json::to_string_pretty(&records).unwrap_or_default());
+        return Status::Ok;
+    }
+    if runs.is_empty() {
+        eprintln!("no runs in {}", record::runs_dir(&project.dir()).display());
+        return Status::Ok;
+    }
+    let mut rows = vec![["run".to_string(), "state".into(), "started".into(), "time".into(), "stages".into()]];
+    for run in &runs {
+        match run {
+            Ok(run) => {
+                let instances = run.stages.iter().flat_map(|s| &s.instances);
+                let done = instances.clone().filter(|i| i.state.produced()).count();
+                let total = instances.filter(|i| i.state != record::StageState::NotSelected).count();
+                rows.push([
+                    run.run_id.clone(),
+                    state(run.state).into(),
+                    run.started_at.clone(),
+                    run.duration_ms.map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+                    format!("{done}/{total} ok"),
+                ]);
+            }
+            Err(message) => eprintln!("warning: {message}"),
+        }
+    }
+    print!("{}", table(&rows));
+    Status::Ok
+}
+
+fn show(run_id: &str, project: &ProjectArg) -> Status {
+    let run = match record::find(&project.dir(), run_id).and_then(|dir| record::read(&dir)) {
+        Ok(run) => run,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Status::Usage;
+        }
+    };
+    if project.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&run).unwrap_or_default());
+        return Status::Ok;
+    }
+    println!("run {} ({}), {} — {}", run.run_id, run.file, state(run.state), run.started_at);
+    if !run.params.is_empty() {
+        let params: Vec<String> = run.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("params: {}", params.join(" "));
+    }
+    let mut rows = vec![[
+        "stage".to_string(),
+        "state".into(),
+        "time".into(),
+        "attempts".into(),
+        "cached".into(),
+        "metrics".into(),
+        "outputs".into(),
+    ]];
+    for stage in &run.stages {
+        for instance in &stage.instances {
+            if instance.state == record::StageState::NotSelected {
+                continue;
+            }
+            let name = instance.iteration.map_or(stage.name.clone(), |i| format!("{}[{i}]", stage.name));
+            let outputs: Vec<String> = instance
+                .outputs
+                .iter()
+                .map(|(k, o)| match o {
+                    record::OutputRecord::Artifact { path, .. } => format!("{k}={path}"),
+                    record::OutputRecord::Scalar { text, .. } => format!("{k}={text}"),
+                })
+                .collect();
+            let metrics: Vec<String> = instance.metrics.iter().map(|(k, v)| format!("{k}={v:.4}")).collect();
+            rows.push([
+                name,
+                instance.state.label().into(),
+                instance.duration_ms.map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+                instance.attempts.to_string(),
+                if instance.cached { "yes".into() } else { "no".into() },
+                metrics.join(" "),
+                outputs.join(" "),
+            ]);
+            if let Some(message) = &instance.message {
+                rows.push([
+                    format!("  {message}"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+        }
+    }
+    print!("{}", table(&rows));
+    Status::Ok
+}
+
+pub fn logs(args: LogsArgs) -> Status {
+    let dir = args.project.dir();
+    let run_dir = match record::find(&dir, &args.run_id) {
+        Ok(run_dir) => run_dir,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Status::Usage;
+        }
+    };
+    let (stage, iteration) = match args.stage.split_once('[') {
+        Some((name, rest)) => match rest.trim_end_matches(']').parse::<usize>() {
+            Ok(i) => (name.to_string(), Some(i)),
+            Err(_) => {
+                eprintln!("error: `{}`: write an iteration as NAME[I], e.g. cv[2]", args.stage);
+                return Status::Usage;
+            }
+        },
+        None => (args.stage.clone(), None),
+    };
+    let files = match log_files(&run_dir, &stage, iteration) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Status::Usage;
+        }
+    };
+    let mut offsets = vec![0u64; files.len()];
+    loop {
+        for (file, offset) in files.iter().zip(offsets.iter_mut()) {
+            if let Ok(mut f) = std::fs::File::open(file) {
+                let mut text = Vec::new();
+                if f.seek(SeekFrom::Start(*offset)).is_ok() && f.read_to_end(&mut text).is_ok() && !text.is_empty() {
+                    *offset += text.len() as u64;
+                    if files.len() > 1 {
+                        let rank = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                        for line in String::from_utf8_lossy(&text).lines() {
+                            println!("[{rank}] {line}");
+                        }
+                    } else {
+                        let _ = std::io::stdout().write_all(&text);
+                    }
+                }
+            }
+        }
+        let _ = std::io::stdout().flush();
+        if !args.follow || stage_finished(&run_dir, &stage, iteration) {
+            return Status::Ok;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn log_files(run_dir: &Path, stage: &str, iteration: Option<usize>) -> Result<Vec<PathBuf>, String> {
+    let run = record::read(run_dir)?;
+    let record = run.stage(stage).ok_or_else(|| {
+        let names: Vec<&str> = run.stages.iter().map(|s| s.name.as_str()).collect();
+        format!("run {} has no stage `{stage}`; its stages: {}", run.run_id, names.join(", "))
+    })?;
+    let instance = record
+        .instances
+        .iter()
+        .find(|i| i.iteration == iteration)
+        .ok_or_else(|| format!("`{stage}` has no such iteration in run {}", run.run_id))?;
+    if instance.logs.is_empty() {
+        return Err(format!("`{stage}` has no logs in run {} (it {})", run.run_id, instance.state.label()));
+    }
+    Ok(instance.logs.iter().map(|l| run_dir.join(l)).collect())
+}
+
+fn stage_finished(run_dir: &Path, stage: &str, iteration: Option<usize>) -> bool {
+    let Ok(run) = record::read(run_dir) else { return true };
+    if run.state != RunState::Running {
+        return true;
+    }
+    run.stage(stage)
+        .and_then(|s| s.instances.iter().find(|i| i.iteration == iteration))
+        .is_none_or(|i| i.state.is_done())
+}
+
+fn state(state: RunState) -> &'static str {
+    match state {
+        RunState::Running => "running",
+        RunState::Succeeded => "succeeded",
+        RunState::Failed => "failed",
+        RunState::Interrupted => "interrupted",
+        RunState::Stopped => "stopped",
+    }
+}
+
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,320 @@
+//! `kfl run` end to end: real processes from the fixtures in `tests/run/`, each run in its own scratch folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A scratch project holding one fixture as `main.kfl`.
+fn project(fixture: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run").join(format!("{fixture}.kfl"));
+    std::fs::copy(&source, dir.path().join("main.kfl")).expect("copy fixture");
+    dir
+}
+
+fn kfl_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kfl"));
+    command.current_dir(dir).args(args).env("KFL_RETRY_BASE_MS", "20").env("NO_COLOR", "1");
+    command
+}
+
+fn kfl(dir: &Path, args: &[&str]) -> Output {
+    kfl_command(dir, args).output().expect("run kfl")
+}
+
+fn run(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", "main.kfl"];
+    args.extend_from_slice(extra);
+    kfl(dir, &args)
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn latest_record(dir: &Path) -> Value {
+    let runs = dir.join(".kfl/runs");
+    let mut ids: Vec<PathBuf> = std::fs::read_dir(&runs).expect("runs").flatten().map(|e| e.path()).collect();
+    ids.sort();
+    let last = ids.last().expect("a run");
+    serde_json::from_str(&std::fs::read_to_string(last.join("run.json")).expect("run.json")).expect("json")
+}
+
+fn instances<'a>(record: &'a Value, stage: &str) -> &'a Vec<Value> {
+    let stages = record["stages"].as_array().expect("stages");
+    let stage = stages.iter().find(|s| s["name"] == stage).unwrap_or_else(|| panic!("no stage {stage}"));
+    stage["instances"].as_array().expect("instances")
+}
+
+fn state(record: &Value, stage: &str) -> String {
+    instances(record, stage)[0]["state"].as_str().expect("state").to_string()
+}
+
+fn seconds(path: &Path) -> f64 {
+    std::fs::read_to_string(path).expect("timestamp").trim().parse().expect("seconds")
+}
+
+/// Processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(marker) {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found
+}
+
+fn wait_for(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < limit, "{} did not appear within {limit:?}", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The writer may still be between creating and filling the file.
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+#[test]
+fn independent_stages_run_in_parallel_and_the_sink_waits_for_both() {
+    let dir = project("dag");
+    let output = run(dir.path(), &["--jobs", "2"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    for stage in ["source", "left", "right", "sink"] {
+        assert_eq!(state(&record, stage), "succeeded");
+    }
+    let value = |stage: &str, output: &str| -> f64 {
+        instances(&record, stage)[0]["outputs"][output]["text"].as_str().expect("text").parse().expect("number")
+    };
+    let (left_start, right_start) = (seconds(&dir.path().join("left.start")), seconds(&dir.path().join("right.start")));
+    let (left_end, right_end) = (value("left", "t"), value("right", "t"));
+    assert!(left_start < right_end && right_start < left_end, "left and right did not overlap");
+    assert!(value("sink", "t") >= left_end.max(right_end), "sink started before its inputs existed");
+
+    // With one job at a time they cannot overlap.
+    let serial = project("dag");
+    let output = run(serial.path(), &["--jobs", "1"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(serial.path());
+    let end = |stage: &str| -> f64 {
+        instances(&record, stage)[0]["outputs"]["t"]["text"].as_str().expect("text").parse().expect("number")
+    };
+    let (left_start, right_start) =
+        (seconds(&serial.path().join("left.start")), seconds(&serial.path().join("right.start")));
+    assert!(left_start >= end("right") || right_start >= end("left"), "--jobs 1 ran two stages at once");
+}
+
+#[test]
+fn loops_fan_out_and_in_when_skips_propagate_and_always_runs_after_failure() {
+    let dir = project("loops");
+    let output = run(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let record = latest_record(dir.path());
+    let squares = instances(&record, "square");
+    assert_eq!(squares.len(), 4);
+    let ys: Vec<&str> = squares.iter().map(|i| i["outputs"]["y"]["text"].as_str().expect("y")).collect();
+    assert_eq!(ys, ["1", "4", "9", "16"]);
+    assert_eq!(squares[3]["metrics"]["score"], 4.0);
+    assert_eq!(instances(&record, "total")[0]["outputs"]["sum"]["value"], 30);
+    assert_eq!(state(&record, "big"), "skipped");
+    assert_eq!(state(&record, "after_big"), "skipped");
+    assert_eq!(state(&record, "broken"), "failed");
+    assert_eq!(instances(&record, "broken")[0]["exit_code"], 3);
+    assert_eq!(state(&record, "needs_broken"), "upstream_failed");
+    assert_eq!(state(&record, "cleanup"), "succeeded");
+    assert!(dir.path().join("cleanup.done").exists());
+    assert_eq!(record["state"], "failed");
+
+    // `-p` reaches `when`: with a lower limit the skipped branch runs.
+    let output = run(dir.path(), &["-p", "limit=1"]);
+    let record = latest_record(dir.path());
+    assert_eq!(state(&record, "big"), "succeeded", "{}", text(&output));
+    assert_eq!(state(&record, "after_big"), "succeeded");
+}
+
+#[test]
+fn retries_run_the_stage_again_until_it_succeeds() {
+    let dir = project("retry");
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    assert_eq!(instances(&record, "flaky")[0]["attempts"], 3);
+    assert_eq!(std::fs::read_to_string(dir.path().join("attempts.txt")).expect("attempts").lines().count(), 3);
+}
+
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    let dir = project("timeout");
+    let start = Instant::now();
+    let output = run(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(start.elapsed() < Duration::from_secs(20), "the timeout did not stop the stage");
+    let record = latest_record(dir.path());
+    assert_eq!(state(&record, "slow"), "failed");
+    assert!(instances(&record, "slow")[0]["message"].as_str().expect("message").contains("timed out"));
+    assert!(processes_with("kfl-timeout-marker").is_empty(), "a process of the stage survived");
+}
+
+#[test]
+fn a_train_gang_gets_the_rendezvous_environment_and_fails_as_one() {
+    let dir = project("gang");
+    let start = Instant::now();
+    let output = run(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(start.elapsed() < Duration::from_secs(20), "rank 0 was not stopped when rank 1 failed");
+    let record = latest_record(dir.path());
+    let message = instances(&record, "fit")[0]["message"].as_str().expect("message").to_string();
+    assert!(message.contains("rank 1 exited with 7"), "{message}");
+    let rank1 = std::fs::read_to_string(dir.path().join("rank-1.env")).expect("rank 1 env");
+    let fields: Vec<&str> = rank1.split_whitespace().collect();
+    assert_eq!(&fields[..5], ["2", "1", "0", "1", "127.0.0.1"]);
+    assert_eq!(fields[6], "2");
+    let rank0 = std::fs::read_to_string(dir.path().join("rank-0.env")).expect("rank 0 env");
+    assert_eq!(rank0.split_whitespace().nth(5), Some(fields[5]), "ranks got different MASTER_PORTs");
+
+    let output = run(dir.path(), &["-p", "fail=false"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    let fit = &instances(&record, "fit")[0];
+    assert_eq!(fit["metrics"]["accuracy"], 0.75, "rank 0's last report is the metric");
+    assert_eq!(fit["logs"].as_array().expect("logs").len(), 2);
+}
+
+#[test]
+fn a_scalar_output_of_the_wrong_type_fails_its_stage() {
+    let dir = project("scalars");
+    let output = run(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let record = latest_record(dir.path());
+    let message = instances(&record, "emit")[0]["message"].as_str().expect("message").to_string();
+    assert_eq!(message, "output `x` is declared `float`, but the process wrote \"abc\"");
+    let output = run(dir.path(), &["-p", "value=2.5"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(instances(&latest_record(dir.path()), "emit")[0]["outputs"]["x"]["value"], 2.5);
+}
+
+#[test]
+fn the_cache_hits_on_unchanged_inputs_and_misses_on_changed_content() {
+    let dir = project("cache");
+    std::fs::write(dir.path().join("input.csv"), "a\nb\n").expect("write");
+    let ran = || std::fs::read_to_string(dir.path().join("runs.log")).map_or(0, |t| t.lines().count());
+    assert!(run(dir.path(), &[]).status.success());
+    assert_eq!(ran(), 1);
+    assert!(run(dir.path(), &[]).status.success());
+    assert_eq!(ran(), 1, "an unchanged stage ran again");
+    let record = latest_record(dir.path());
+    assert_eq!(state(&record, "rows"), "cached");
+    assert_eq!(instances(&record, "rows")[0]["outputs"]["n"]["value"], 2);
+    std::fs::write(dir.path().join("input.csv"), "a\nb\nc\n").expect("write");
+    assert!(run(dir.path(), &[]).status.success());
+    assert_eq!(ran(), 2, "a changed input did not rerun the stage");
+    assert_eq!(instances(&latest_record(dir.path()), "rows")[0]["outputs"]["n"]["value"], 3);
+    assert!(run(dir.path(), &["--no-cache"]).status.success());
+    assert_eq!(ran(), 3, "--no-cache reused a result");
+}
+
+#[test]
+fn an_interrupted_run_leaves_no_process_and_resumes_where_it_stopped() {
+    let dir = project("resume");
+    let mut child = kfl_command(dir.path(), &["run", "main.kfl"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kfl run");
+    wait_for(&dir.path().join("middle.pid"), Duration::from_secs(30));
+    assert!(!processes_with("kfl-resume-marker").is_empty(), "the middle stage is not running");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("SIGINT");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    assert!(processes_with("kfl-resume-marker").is_empty(), "a stage process outlived the interrupted run");
+    let record = latest_record(dir.path());
+    assert_eq!(record["state"], "interrupted");
+    assert_eq!(state(&record, "first"), "succeeded");
+    assert_eq!(state(&record, "middle"), "interrupted");
+    assert_eq!(state(&record, "last"), "pending");
+
+    std::fs::write(dir.path().join("go"), "").expect("write");
+    let run_id = record["run_id"].as_str().expect("run id").to_string();
+    let output = run(dir.path(), &["--resume", &run_id, "--no-cache"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    assert_eq!(record["run_id"], run_id.as_str());
+    assert_eq!(state(&record, "first"), "cached");
+    assert_eq!(state(&record, "middle"), "succeeded");
+    assert_eq!(state(&record, "last"), "succeeded");
+    let first_runs = std::fs::read_to_string(dir.path().join("first.log")).expect("first.log");
+    assert_eq!(first_runs.lines().count(), 1, "resume reran a stage that had succeeded");
+}
+
+#[test]
+fn a_stage_killed_mid_write_leaves_no_partial_output() {
+    let dir = project("partial");
+    let child = kfl_command(dir.path(), &["run", "main.kfl"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kfl run");
+    wait_for(&dir.path().join("write.pid"), Duration::from_secs(30));
+    let pid: i32 = std::fs::read_to_string(dir.path().join("write.pid")).expect("pid").trim().parse().expect("pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(1));
+    let record = latest_record(dir.path());
+    let write = &instances(&record, "write")[0];
+    assert_eq!(write["state"], "failed");
+    assert!(write["message"].as_str().expect("message").contains("SIGKILL"), "{write}");
+    assert!(write["outputs"].as_object().expect("outputs").is_empty());
+    let stage_dir = dir.path().join(".kfl/runs").join(record["run_id"].as_str().expect("id")).join("write");
+    assert!(!stage_dir.join("outputs").exists(), "a partial output became visible");
+    assert!(!stage_dir.join(".tmp").exists(), "the partial output was not cleaned up");
+    let cache = dir.path().join(".kfl/cache");
+    assert!(!cache.exists() || std::fs::read_dir(&cache).expect("cache").next().is_none(), "a failure was cached");
+}
+
+#[test]
+fn runs_and_logs_read_the_records() {
+    let dir = project("gang");
+    let _ = run(dir.path(), &["-p", "fail=false"]);
+    let list = kfl(dir.path(), &["runs", "list"]);
+    assert!(list.status.success());
+    let listed = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(listed.contains("succeeded") && listed.contains("1/1 ok"), "{listed}");
+    let show = kfl(dir.path(), &["runs", "show", "latest"]);
+    let shown = String::from_utf8_lossy(&show.stdout).to_string();
+    assert!(shown.contains("accuracy=0.7500"), "{shown}");
+    let logs = kfl(dir.path(), &["logs", "latest", "fit"]);
+    let logged = String::from_utf8_lossy(&logs.stdout).to_string();
+    assert!(logged.contains("[rank-0] accuracy=0.75"), "{logged}");
+    let missing = kfl(dir.path(), &["logs", "latest", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("has no stage `nope`"));
+}
+
+#[test]
+fn until_and_only_select_stages() {
+    let dir = project("resume");
+    std::fs::write(dir.path().join("go"), "").expect("write");
+    let output = run(dir.path(), &["--until", "middle"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    assert_eq!(state(&record, "middle"), "succeeded");
+    assert_eq!(state(&record, "last"), "not_selected");
+    let output = run(dir.path(), &["--only", "last"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    assert_eq!(state(&record, "first"), "cached");
+    assert_eq!(state(&record, "last"), "succeeded");
+    let fresh = project("resume");
+    let output = run(fresh.path(), &["--only", "last"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).contains("not selected by --only and no cached result"), "{}", text(&output));
+    let output = run(fresh.path(), &["--until", "nope"]);
+    assert!(text(&output).contains("no stage `nope`"));
+}

@@ -1,0 +1,693 @@
+//! `kfl run`: the scheduler that executes a plan's DAG on one machine — ready stages start as soon as their
+//! inputs exist, bounded by `--jobs` and by declared resources; `for` fans out, `when` skips, `always` runs
+//! after failures; results are cached and recorded in `.kfl/runs/<run-id>/run.json`.
+
+pub mod cache;
+mod job;
+mod prepare;
+pub mod process;
+pub mod record;
+mod select;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+
+use self::cache::Hashes;
+use self::job::{Job, JobEvent, JobResult};
+use self::prepare::{InstanceScope, Substituted};
+use self::record::{InstanceRecord, RunRecord, RunState, StageRecord, StageState};
+use self::select::{Capacity, DepStatus, Selection};
+use crate::plan::{Container, DatasetKind, LoopItems, Plan, Spec, StageKind};
+use crate::value::{Value, eval};
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The `.kfl` file's folder: stages run here, `.kfl/` lives here.
+    pub project_dir: PathBuf,
+    /// The `.kfl` file, relative to `project_dir` (for the record).
+    pub file: String,
+    /// Stage instances running at once.
+    pub jobs: usize,
+    pub no_cache: bool,
+    /// Run only these stages; their upstream stages must come from the cache.
+    pub only: Vec<String>,
+    /// Run this stage and what it depends on.
+    pub until: Option<String>,
+    /// Continue this run: only stages that did not succeed run again.
+    pub resume: Option<String>,
+    /// This `kfl` binary, for `kfl builtin …` commands.
+    pub kfl_exe: PathBuf,
+    /// First retry delay; doubles per attempt.
+    pub retry_base: Duration,
+    /// Between SIGTERM and SIGKILL when stopping a process group.
+    pub kill_grace: Duration,
+}
+
+/// What the run reports as it goes; the CLI renders it.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Started { run_id: &'a str, run_dir: &'a Path, resumed: bool },
+    Notice(String),
+    StageStarted { stage: &'a str, iteration: Option<usize>, attempt: u32, processes: u32 },
+    StageRetry { stage: &'a str, iteration: Option<usize>, attempt: u32, delay: Duration, reason: &'a str },
+    Metric { stage: &'a str, iteration: Option<usize>, name: &'a str, value: f64 },
+    StageFinished { stage: &'a str, kind: StageKind, instance: &'a InstanceRecord },
+}
+
+pub trait Observer {
+    fn event(&mut self, event: Event<'_>);
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub run_dir: PathBuf,
+    pub record: RunRecord,
+}
+
+/// Runs the plan until every selected stage is done or `interrupt` completes (Ctrl-C): then every process
+/// group is stopped and the run is recorded as interrupted, ready for `--resume`.
+pub async fn run(
+    plan: &Plan,
+    plan_text: &str,
+    options: RunOptions,
+    observer: &mut dyn Observer,
+    interrupt: impl Future<Output = ()>,
+) -> Result<Outcome, String> {
+    let mut engine = Engine::new(plan, plan_text, options)?;
+    observer.event(Event::Started {
+        run_id: &engine.record.run_id,
+        run_dir: &engine.run_dir_abs(),
+        resumed: engine.previous.is_some(),
+    });
+    for notice in engine.notices() {
+        observer.event(Event::Notice(notice));
+    }
+    engine.flush()?;
+    engine.execute(observer, interrupt).await;
+    engine.finish();
+    engine.flush()?;
+    Ok(Outcome { run_dir: engine.run_dir_abs(), record: engine.record })
+}
+
+struct Engine<'p> {
+    plan: &'p Plan,
+    opts: RunOptions,
+    /// `.kfl/runs/<id>`, relative to the project folder.
+    run_dir: PathBuf,
+    record: RunRecord,
+    previous: Option<RunRecord>,
+    index: IndexMap<String, usize>,
+    selection: Vec<Selection>,
+    expanded: Vec<bool>,
+    hashes: Hashes,
+    capacity: Capacity,
+    used: Capacity,
+    running: usize,
+    prepared: IndexMap<(usize, usize), Job>,
+    started: Instant,
+    interrupted: bool,
+    last_flush: Instant,
+    dirty: bool,
+}
+
+impl<'p> Engine<'p> {
+    fn new(plan: &'p Plan, plan_text: &str, opts: RunOptions) -> Result<Self, String> {
+        let index: IndexMap<String, usize> = plan.stages.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        let selection = select::select(plan, &index, opts.until.as_deref(), &opts.only)?;
+        let previous = match &opts.resume {
+            Some(id) => Some(record::read(&record::find(&opts.project_dir, id)?)?),
+            None => None,
+        };
+        let run_id = previous.as_ref().map_or_else(record::new_run_id, |p| p.run_id.clone());
+        let run_dir = PathBuf::from(".kfl").join("runs").join(&run_id);
+        std::fs::create_dir_all(opts.project_dir.join(&run_dir))
+            .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+        let stages = plan
+            .stages
+            .iter()
+            .zip(&selection)
+            .map(|(stage, selected)| StageRecord {
+                name: stage.name.clone(),
+                kind: stage.kind,
+                instances: match selected {
+                    Selection::No => {
+                        let mut instance = InstanceRecord::new(None, None);
+                        instance.state = StageState::NotSelected;
+                        vec![instance]
+                    }
+                    _ => Vec::new(),
+                },
+            })
+            .collect();
+        let record = RunRecord {
+            record_version: record::RECORD_VERSION,
+            run_id,
+            file: opts.file.clone(),
+            plan_sha256: cache::hex(&Sha256::digest(plan_text.as_bytes())),
+            state: RunState::Running,
+            started_at: record::timestamp(),
+            finished_at: None,
+            duration_ms: None,
+            params: plan.params.iter().map(|p| (p.name.clone(), Value::from(&p.value).text())).collect(),
+            stages,
+        };
+        let expanded = selection.iter().map(|s| *s == Selection::No).collect();
+        check_datasets(plan, &opts.project_dir)?;
+        Ok(Engine {
+            plan,
+            capacity: Capacity::of_machine(),
+            used: Capacity::default(),
+            opts,
+            run_dir,
+            record,
+            previous,
+            index,
+            selection,
+            expanded,
+            hashes: Hashes::default(),
+            running: 0,
+            prepared: IndexMap::new(),
+            started: Instant::now(),
+            interrupted: false,
+            last_flush: Instant::now(),
+            dirty: false,
+        })
+    }
+
+    fn run_dir_abs(&self) -> PathBuf {
+        self.opts.project_dir.join(&self.run_dir)
+    }
+
+    /// What the user should know before anything runs.
+    fn notices(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for dataset in &self.plan.datasets {
+            if !matches!(dataset.kind, DatasetKind::Local) {
+                out.push(format!(
+                    "dataset `{}` is {}; kfl run passes the URI to the steps as text and does not download it",
+                    dataset.name, dataset.uri
+                ));
+            }
+        }
+        if let Some(previous) = &self.previous {
+            let now = &self.record.plan_sha256;
+            if &previous.plan_sha256 != now {
+                out.push("the file changed since this run started; stages whose inputs changed run again".into());
+            }
+        }
+        out
+    }
+
+    async fn execute(&mut self, observer: &mut dyn Observer, interrupt: impl Future<Output = ()>) {
+        let (events_tx, mut events_rx) = mpsc::channel::<JobEvent>(1024);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::pin!(interrupt);
+        loop {
+            self.advance(observer, &events_tx, &stop_rx);
+            if self.running == 0 {
+                break;
+            }
+            tokio::select! {
+                event = events_rx.recv() => match event {
+                    Some(event) => self.on_event(event, observer),
+                    None => break,
+                },
+                () = &mut interrupt, if !self.interrupted => {
+                    self.interrupted = true;
+                    observer.event(Event::Notice("interrupted: stopping every running stage".into()));
+                    let _ = stop_tx.send(true);
+                }
+            }
+            self.maybe_flush();
+        }
+    }
+
+    /// Settles every instance whose dependencies are done (skip, block, cache hit) and starts what fits,
+    /// until nothing changes.
+    fn advance(&mut self, observer: &mut dyn Observer, events: &mpsc::Sender<JobEvent>, stop: &watch::Receiver<bool>) {
+        let mut changed = true;
+        while changed && !self.interrupted {
+            changed = false;
+            for s in 0..self.plan.stages.len() {
+                if !self.expanded[s] {
+                    if !self.expand(s, observer) {
+                        continue;
+                    }
+                    changed = true;
+                }
+                for i in 0..self.record.stages[s].instances.len() {
+                    if self.record.stages[s].instances[i].state != StageState::Pending {
+                        continue;
+                    }
+                    changed |= self.try_start(s, i, observer, events, stop);
+                }
+            }
+        }
+    }
+
+    /// Creates a stage's instances once its loop items are known; false while they are not.
+    fn expand(&mut self, s: usize, observer: &mut dyn Observer) -> bool {
+        let stage = &self.plan.stages[s];
+        let items = match &stage.spec {
+            Spec::Container(c) => c.for_loop.as_ref().map(|l| &l.items),
+            _ => None,
+        };
+        let values: Result<Option<Vec<Value>>, String> = match items {
+            None => Ok(None),
+            Some(LoopItems::Range { from, to }) => Ok(Some((*from..=*to).map(Value::Int).collect())),
+            Some(LoopItems::List { items }) => Ok(Some(items.iter().map(Value::from).collect())),
+            Some(LoopItems::Expr { expr }) => {
+                // Loop items computed from upstream outputs: wait for every dependency outside the loop.
+                if stage.depends_on.iter().any(|d| {
+                    self.index.get(&d.stage).is_some_and(|&d| {
+                        prepare::loop_of(&self.plan.stages[d]) != prepare::loop_of(stage)
+                            && !(self.expanded[d] && self.record.stages[d].instances.iter().all(|i| i.state.is_done()))
+                    })
+                }) {
+                    return false;
+                }
+                let scope = self.scope(s, 0, None);
+                match eval(expr, &scope) {
+                    Ok(Value::List(items)) => Ok(Some(items)),
+                    Ok(other) => Err(format!("the loop iterates over {}, not a list", other.text())),
+                    Err(e) => Err(format!("the loop's items cannot be computed: {e}")),
+                }
+            }
+        };
+        self.expanded[s] = true;
+        match values {
+            Ok(None) => self.record.stages[s].instances = vec![InstanceRecord::new(None, None)],
+            Ok(Some(items)) => {
+                self.record.stages[s].instances =
+                    items.iter().enumerate().map(|(i, v)| InstanceRecord::new(Some(i), Some(v.json()))).collect();
+            }
+            Err(message) => {
+                let mut instance = InstanceRecord::new(None, None);
+                instance.state = StageState::Failed;
+                instance.message = Some(message);
+                self.record.stages[s].instances = vec![instance];
+                self.finished(s, 0, observer);
+            }
+        }
+        self.dirty = true;
+        true
+    }
+
+    fn scope(&self, s: usize, i: usize, locals: Option<IndexMap<String, Value>>) -> InstanceScope<'_> {
+        scope_of(self.plan, &self.record, &self.index, s, i, locals)
+    }
+
+    /// Decides one pending instance; true when its state changed or it started.
+    fn try_start(
+        &mut self,
+        s: usize,
+        i: usize,
+        observer: &mut dyn Observer,
+        events: &mpsc::Sender<JobEvent>,
+        stop: &watch::Receiver<bool>,
+    ) -> bool {
+        match select::dep_status(self.plan, &self.record, &self.index, &self.selection, &self.expanded, s, i) {
+            DepStatus::Waiting => return false,
+            DepStatus::Blocked(message) => return self.settle(s, i, StageState::UpstreamFailed, message, observer),
+            DepStatus::Skip(message) => return self.settle(s, i, StageState::Skipped, message, observer),
+            DepStatus::Ready => {}
+        }
+        let stage = &self.plan.stages[s];
+        let container = match &stage.spec {
+            Spec::Container(c) => c,
+            _ => {
+                let message = format!("`{}` stages are not supported by kfl run yet", label(stage.kind));
+                return self.settle(s, i, StageState::NotSupported, message, observer);
+            }
+        };
+        if !self.prepared.contains_key(&(s, i)) {
+            match self.prepare(s, i, container) {
+                Ok(Prepared::Job(job)) => {
+                    self.prepared.insert((s, i), *job);
+                }
+                Ok(Prepared::Settled(state, message)) => return self.settle(s, i, state, message, observer),
+                Ok(Prepared::Reused(outputs, metrics, message)) => {
+                    let instance = &mut self.record.stages[s].instances[i];
+                    instance.outputs = outputs;
+                    instance.metrics = metrics;
+                    instance.cached = true;
+                    return self.settle(s, i, StageState::Cached, message, observer);
+                }
+                Err(message) => return self.settle(s, i, StageState::Failed, message, observer),
+            }
+        }
+        let need = select::need(container, &self.capacity);
+        if self.running >= self.opts.jobs.max(1) || !self.used.fits(&need, &self.capacity, self.running == 0) {
+            return false;
+        }
+        let Some(job) = self.prepared.shift_remove(&(s, i)) else { return false };
+        self.used.add(&need);
+        self.running += 1;
+        let instance = &mut self.record.stages[s].instances[i];
+        instance.state = StageState::Running;
+        instance.started_at = Some(record::timestamp());
+        instance.cache_key = job.cache_key.clone();
+        instance.logs = job
+            .launches
+            .iter()
+            .filter_map(|l| l.log.strip_prefix(self.opts.project_dir.join(&self.run_dir)).ok())
+            .map(|p| p.display().to_string())
+            .collect();
+        self.dirty = true;
+        let processes = job.launches.len() as u32;
+        let iteration = instance.iteration;
+        observer.event(Event::StageStarted { stage: &stage.name, iteration, attempt: 1, processes });
+        tokio::spawn(job::execute(job, stop.clone(), events.clone()));
+        true
+    }
+
+    fn settle(&mut self, s: usize, i: usize, state: StageState, message: String, observer: &mut dyn Observer) -> bool {
+        let instance = &mut self.record.stages[s].instances[i];
+        instance.state = state;
+        instance.message = (!message.is_empty()).then_some(message);
+        self.finished(s, i, observer);
+        true
+    }
+
+    fn finished(&mut self, s: usize, i: usize, observer: &mut dyn Observer) {
+        self.dirty = true;
+        let stage = &self.plan.stages[s];
+        observer.event(Event::StageFinished {
+            stage: &stage.name,
+            kind: stage.kind,
+            instance: &self.record.stages[s].instances[i],
+        });
+    }
+
+    fn on_event(&mut self, event: JobEvent, observer: &mut dyn Observer) {
+        match event {
+            JobEvent::Attempt { stage, iteration, attempt } => {
+                let instance = &mut self.record.stages[stage].instances[iteration];
+                instance.attempts = attempt;
+                if attempt > 1 {
+                    let (name, iteration) = (&self.plan.stages[stage].name, instance.iteration);
+                    observer.event(Event::StageStarted { stage: name, iteration, attempt, processes: 0 });
+                }
+            }
+            JobEvent::Retry { stage, iteration, attempt, delay, reason } => {
+                let iteration = self.record.stages[stage].instances[iteration].iteration;
+                let name = &self.plan.stages[stage].name;
+                observer.event(Event::StageRetry { stage: name, iteration, attempt, delay, reason: &reason });
+            }
+            JobEvent::Metric { stage, iteration, name, value } => {
+                let instance = &mut self.record.stages[stage].instances[iteration];
+                instance.metrics.insert(name.clone(), value);
+                let iteration = instance.iteration;
+                let stage = &self.plan.stages[stage].name;
+                observer.event(Event::Metric { stage, iteration, name: &name, value });
+            }
+            JobEvent::Done(result) => self.on_done(*result, observer),
+        }
+    }
+
+    fn on_done(&mut self, result: JobResult, observer: &mut dyn Observer) {
+        let JobResult { stage: s, iteration: i, attempts, exit, duration, outputs, curves, message } = result;
+        if let Spec::Container(container) = &self.plan.stages[s].spec {
+            let need = select::need(container, &self.capacity);
+            self.used.remove(&need);
+        }
+        self.running -= 1;
+        let instance = &mut self.record.stages[s].instances[i];
+        instance.attempts = attempts;
+        instance.exit_code = exit.code();
+        instance.duration_ms = Some(duration.as_millis() as u64);
+        for (name, curve) in curves {
+            if let Some(last) = curve.last() {
+                instance.metrics.insert(name, *last);
+            }
+        }
+        let (state, message) = match outputs {
+            Ok(outputs) => {
+                instance.outputs = outputs;
+                (StageState::Succeeded, None)
+            }
+            Err(_) if exit == process::Exit::Stopped && self.interrupted => {
+                (StageState::Interrupted, Some("stopped by the interruption".to_string()))
+            }
+            Err(reason) => (StageState::Failed, message.or(Some(reason))),
+        };
+        instance.state = state;
+        instance.message = message;
+        self.finished(s, i, observer);
+    }
+
+    fn finish(&mut self) {
+        let states = || self.record.stages.iter().flat_map(|s| &s.instances).map(|i| i.state);
+        self.record.state = if self.interrupted {
+            RunState::Interrupted
+        } else if states().any(|s| s == StageState::Failed) {
+            RunState::Failed
+        } else if states().any(|s| s == StageState::NotSupported) {
+            RunState::Stopped
+        } else if states().any(|s| matches!(s, StageState::UpstreamFailed | StageState::Interrupted)) {
+            RunState::Failed
+        } else {
+            RunState::Succeeded
+        };
+        self.record.finished_at = Some(record::timestamp());
+        self.record.duration_ms = Some(self.started.elapsed().as_millis() as u64);
+        self.dirty = true;
+    }
+
+    /// `run.json` is rewritten at most every quarter second while stages churn, and at the end.
+    fn maybe_flush(&mut self) {
+        if self.dirty && self.last_flush.elapsed() >= Duration::from_millis(250) {
+            let _ = self.flush();
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.last_flush = Instant::now();
+        self.dirty = false;
+        let dir = self.run_dir_abs();
+        record::write(&dir, &self.record).map_err(|e| format!("cannot write {}: {e}", dir.join("run.json").display()))
+    }
+}
+
+enum Prepared {
+    Job(Box<Job>),
+    /// Decided without running: skipped by `when`, or failed (e.g. no cached result under `--only`).
+    Settled(StageState, String),
+    /// Outputs and metrics reused from the cache or the run being resumed.
+    Reused(IndexMap<String, record::OutputRecord>, IndexMap<String, f64>, String),
+}
+
+impl Engine<'_> {
+    fn prepare(&mut self, s: usize, i: usize, container: &Container) -> Result<Prepared, String> {
+        let stage = &self.plan.stages[s];
+        let mut locals = IndexMap::new();
+        {
+            let scope = self.scope(s, i, None);
+            for input in &container.inputs {
+                let binding =
+                    input.binding.as_ref().ok_or_else(|| format!("input `{}` has no value bound", input.name))?;
+                let value = eval(binding, &scope).map_err(|e| format!("input `{}`: {e}", input.name))?;
+                locals.insert(input.name.clone(), value);
+            }
+        }
+        let scope = scope_of(self.plan, &self.record, &self.index, s, i, Some(locals));
+        if let Some(when) = &container.when {
+            match eval(when, &scope).map_err(|e| format!("`when`: {e}"))? {
+                Value::Bool(true) => {}
+                Value::Bool(false) => return Ok(Prepared::Settled(StageState::Skipped, "`when` is false".into())),
+                other => return Err(format!("`when` gave {}, not a bool", other.text())),
+            }
+        }
+        let instance_dir = match self.record.stages[s].instances[i].iteration {
+            Some(iteration) => self.run_dir.join(&stage.name).join(iteration.to_string()),
+            None => self.run_dir.join(&stage.name),
+        };
+        let tmp_dir = instance_dir.join(".tmp");
+        let outputs_dir = instance_dir.join("outputs");
+        let output_paths: IndexMap<String, PathBuf> =
+            container.outputs.iter().map(|o| (o.name.clone(), tmp_dir.join(&o.name))).collect();
+        let project_dir = self.opts.project_dir.clone();
+        let mut argv = Vec::new();
+        let mut key_argv = Vec::new();
+        for part in &container.command {
+            let Substituted { text, key } =
+                prepare::substitute(part, &scope, &output_paths, &mut self.hashes, &project_dir)?;
+            argv.push(text);
+            key_argv.push(key);
+        }
+        let mut env = Vec::new();
+        let mut key_env = Vec::new();
+        for (name, part) in container.env.iter().chain(&container.local_env) {
+            let Substituted { text, key } =
+                prepare::substitute(part, &scope, &output_paths, &mut self.hashes, &project_dir)
+                    .map_err(|e| format!("env `{name}`: {e}"))?;
+            env.retain(|(k, _): &(String, String)| k != name);
+            env.push((name.clone(), text));
+            key_env.push((name.clone(), key));
+        }
+        for secret in &container.secrets {
+            let keys = self.plan.secrets.iter().find(|x| &x.name == secret).map(|x| x.keys.clone()).unwrap_or_default();
+            for key in keys {
+                let value = std::env::var(&key).map_err(|_| {
+                    format!(
+                        "secret `{secret}` needs `{key}` in kfl's environment (the cluster reads it from the Secret)"
+                    )
+                })?;
+                env.push((key, value));
+            }
+        }
+        for mount in &container.mounts {
+            let dir = self.opts.project_dir.join(".kfl").join("volumes").join(&mount.volume);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("volume `{}`: {e}", mount.volume))?;
+            let name = format!("KFL_VOLUME_{}", mount.volume.to_uppercase());
+            env.push((name, dir.display().to_string()));
+        }
+        env.push(("KFL_RUN_ID".into(), self.record.run_id.clone()));
+        env.push(("KFL_STAGE".into(), stage.name.clone()));
+        prepare::resolve_program(&mut argv, &self.opts.kfl_exe);
+        let gang = prepare::Gang::of(container);
+        let key = cache::key(&serde_json::json!({
+            "image": container.image,
+            "argv": key_argv,
+            "env": key_env,
+            "outputs": container.outputs.iter().map(|o| (&o.name, &o.ty)).collect::<Vec<_>>(),
+            "gang": [gang.nodes, gang.procs_per_node],
+        }));
+        if let Some(reused) = self.reuse(s, i, &key, container) {
+            return Ok(reused);
+        }
+        if self.selection[s] == Selection::CacheOnly {
+            return Ok(Prepared::Settled(
+                StageState::Failed,
+                "not selected by --only and no cached result; run it first (without --only)".into(),
+            ));
+        }
+        let log_dir = project_dir.join(&instance_dir);
+        std::fs::create_dir_all(&log_dir).map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
+        let metrics: Vec<String> = container.metrics.iter().map(|m| m.name.clone()).collect();
+        let launches = prepare::launches(
+            &gang,
+            container.train.is_some(),
+            &argv,
+            &env,
+            &project_dir,
+            &log_dir,
+            &metrics,
+            container.timeout_seconds.map(Duration::from_secs),
+            self.opts.kill_grace,
+        )?;
+        Ok(Prepared::Job(Box::new(Job {
+            stage: s,
+            iteration: i,
+            name: stage.name.clone(),
+            launches,
+            project_dir,
+            tmp_dir,
+            outputs_dir,
+            outputs: container.outputs.clone(),
+            retries: u32::try_from(container.retries.max(0)).unwrap_or(0),
+            retry_base: self.opts.retry_base,
+            cache_key: (container.cache && !self.opts.no_cache).then_some(key),
+        })))
+    }
+
+    /// Outputs from the run being resumed (same key, files still there) or from the cache.
+    fn reuse(&mut self, s: usize, i: usize, key: &str, container: &Container) -> Option<Prepared> {
+        let iteration = self.record.stages[s].instances[i].iteration;
+        if let Some(previous) = &self.previous {
+            let before = previous.stage(&self.plan.stages[s].name).and_then(|st| st.instances.get(i));
+            if let Some(before) = before.filter(|b| b.state.produced() && b.cache_key.as_deref() == Some(key)) {
+                let present = before.outputs.values().all(|o| match o {
+                    record::OutputRecord::Artifact { path, .. } => self.opts.project_dir.join(path).exists(),
+                    record::OutputRecord::Scalar { .. } => true,
+                });
+                if present && before.iteration == iteration {
+                    self.record.stages[s].instances[i].cache_key = Some(key.to_string());
+                    let (outputs, metrics) = (before.outputs.clone(), before.metrics.clone());
+                    return Some(Prepared::Reused(outputs, metrics, "kept from the run being resumed".into()));
+                }
+            }
+        }
+        if self.opts.no_cache || !container.cache {
+            return None;
+        }
+        let (entry, files) = cache::lookup(&self.opts.project_dir, key)?;
+        let stage = &self.plan.stages[s];
+        let outputs_rel = match iteration {
+            Some(n) => self.run_dir.join(&stage.name).join(n.to_string()).join("outputs"),
+            None => self.run_dir.join(&stage.name).join("outputs"),
+        };
+        let outputs_abs = self.opts.project_dir.join(&outputs_rel);
+        let _ = std::fs::remove_dir_all(&outputs_abs);
+        let mut outputs = IndexMap::new();
+        for (name, output) in entry.outputs {
+            let output = match output {
+                record::OutputRecord::Artifact { sha256, .. } => {
+                    cache::link_tree(&files.join(&name), &outputs_abs.join(&name)).ok()?;
+                    let path = outputs_rel.join(&name);
+                    self.hashes.remember(&self.opts.project_dir.join(&path), &sha256);
+                    record::OutputRecord::Artifact { path: path.display().to_string(), sha256 }
+                }
+                scalar => scalar,
+            };
+            outputs.insert(name, output);
+        }
+        self.record.stages[s].instances[i].cache_key = Some(key.to_string());
+        Some(Prepared::Reused(outputs, entry.metrics, format!("cached (from a run of `{}`)", entry.stage)))
+    }
+}
+
+/// The scope of one instance, borrowing only what it reads (so the engine's other fields stay free).
+fn scope_of<'a>(
+    plan: &'a Plan,
+    record: &'a RunRecord,
+    index: &'a IndexMap<String, usize>,
+    s: usize,
+    i: usize,
+    locals: Option<IndexMap<String, Value>>,
+) -> InstanceScope<'a> {
+    let item = record.stages[s].instances.get(i).and_then(|inst| inst.item.as_ref()).map(item_value);
+    InstanceScope { plan, record, index, stage: s, iteration: i, item, locals: locals.unwrap_or_default() }
+}
+
+fn item_value(item: &serde_json::Value) -> Value {
+    match item {
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n.as_i64().map_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0)), Value::Int),
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(item_value).collect()),
+        other => Value::Str(other.to_string()),
+    }
+}
+
+fn label(kind: StageKind) -> &'static str {
+    match kind {
+        StageKind::Step => "step",
+        StageKind::Train => "train",
+        StageKind::Tune => "tune",
+        StageKind::Model => "model",
+        StageKind::Serve => "serve",
+        StageKind::Monitor => "monitor",
+    }
+}
+
+/// Local datasets must exist before anything runs: a missing file should not surface an hour in.
+fn check_datasets(plan: &Plan, project_dir: &Path) -> Result<(), String> {
+    for dataset in &plan.datasets {
+        if dataset.kind == DatasetKind::Local && !project_dir.join(&dataset.uri).exists() {
+            return Err(format!(
+                "dataset `{}`: {} does not exist (paths are relative to the .kfl file's folder, {})",
+                dataset.name,
+                dataset.uri,
+                project_dir.display()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! Preparing a stage instance: its inputs and `when` evaluated, its command line and environment substituted,
+//! its cache key computed (artifacts by content hash), and its processes described (one, or a `train` gang).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::cache::Hashes;
+use super::process::Launch;
+use super::record::{OutputRecord, RunRecord};
+use crate::plan::{Container, DatasetKind, Part, Plan, Stage};
+use crate::value::{Scope, Value, eval};
+
+/// Where one instance's values come from: the plan, the run record, its own inputs and loop item.
+pub struct InstanceScope<'a> {
+    pub plan: &'a Plan,
+    pub record: &'a RunRecord,
+    pub index: &'a IndexMap<String, usize>,
+    pub stage: usize,
+    pub iteration: usize,
+    pub item: Option<Value>,
+    pub locals: IndexMap<String, Value>,
+}
+
+pub fn loop_of(stage: &Stage) -> Option<usize> {
+    match &stage.spec {
+        crate::plan::Spec::Container(c) => c.for_loop.as_ref().map(|l| l.index),
+        _ => None,
+    }
+}
+
+/// A recorded output as a value.
+pub fn output_value(output: &OutputRecord) -> Value {
+    match output {
+        OutputRecord::Artifact { path, .. } => Value::Path(PathBuf::from(path)),
+        OutputRecord::Scalar { ty, value, text } => json_value(ty, value, text),
+    }
+}
+
+fn json_value(ty: &str, value: &serde_json::Value, text: &str) -> Value {
+    match value {
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) if ty == "int" => n.as_i64().map_or(Value::Str(text.into()), Value::Int),
+        serde_json::Value::Number(n) => n.as_f64().map_or(Value::Str(text.into()), Value::Float),
+        serde_json::Value::Array(items) => {
+            let inner = ty.strip_prefix("list[").and_then(|t| t.strip_suffix(']')).unwrap_or("string");
+            Value::List(items.iter().map(|item| json_value(inner, item, &item.to_string())).collect())
+        }
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        other => Value::Str(other.to_string()),
+    }
+}
+
+impl Scope for InstanceScope<'_> {
+    fn param(&self, name: &str) -> Option<Value> {
+        self.plan.params.iter().find(|p| p.name == name).map(|p| Value::from(&p.value))
+    }
+
+    fn dataset(&self, name: &str, uri: &str) -> Value {
+        match self.plan.datasets.iter().find(|d| d.name == name).map(|d| d.kind) {
+            Some(DatasetKind::Local) | None => Value::Path(PathBuf::from(uri)),
+            Some(_) => Value::Str(uri.to_string()),
+        }
+    }
+
+    fn output(&self, stage: &str, output: &str, fan_in: bool) -> Result<Value, String> {
+        let &index = self.index.get(stage).ok_or_else(|| format!("no stage `{stage}` in the plan"))?;
+        let instances = &self.record.stages[index].instances;
+        let same_loop = loop_of(&self.plan.stages[self.stage]).is_some()
+            && loop_of(&self.plan.stages[self.stage]) == loop_of(&self.plan.stages[index]);
+        let read = |i: usize| -> Result<Value, String> {
+            let instance = instances.get(i).ok_or_else(|| format!("`{stage}` has no iteration {i}"))?;
+            if !instance.state.produced() {
+                return Err(format!("`{stage}` {} and has no output `{output}`", instance.state.label()));
+            }
+            instance.outputs.get(output).map(output_value).ok_or_else(|| format!("`{stage}` has no output `{output}`"))
+        };
+        if fan_in {
+            let produced = instances.iter().enumerate().filter(|(_, i)| i.state.produced());
+            return produced.map(|(i, _)| read(i)).collect::<Result<Vec<_>, _>>().map(Value::List);
+        }
+        read(if same_loop { self.iteration } else { 0 })
+    }
+
+    fn best(&self, tune: &str, field: &str) -> Result<Value, String> {
+        let &index = self.index.get(tune).ok_or_else(|| format!("no tune `{tune}` in the plan"))?;
+        let instance = self.record.stages[index].instances.first().filter(|i| i.state.produced());
+        let instance = instance.ok_or_else(|| format!("tune `{tune}` has no best trial"))?;
+        instance
+            .outputs
+            .get(field)
+            .map(output_value)
+            .ok_or_else(|| format!("the best trial of `{tune}` has no `{field}`"))
+    }
+
+    fn local(&self, name: &str) -> Result<Value, String> {
+        self.locals.get(name).cloned().ok_or_else(|| format!("`{name}` has no value before the stage runs"))
+    }
+
+    fn loop_var(&self, name: &str) -> Result<Value, String> {
+        self.item.clone().ok_or_else(|| format!("loop variable `{name}` used outside its loop"))
+    }
+
+    fn builtin(&self, name: &str) -> Result<Value, String> {
+        Err(format!("`{name}` only has a value in `serve`"))
+    }
+}
+
+/// A command line (or env value) substituted: the text passed to the process, and the text the cache key sees
+/// (artifacts by content hash, outputs by name).
+pub struct Substituted {
+    pub text: String,
+    pub key: String,
+}
+
+/// Substitutes one part; `outputs` maps the stage's output names to the paths the process writes.
+pub fn substitute(
+    part: &Part,
+    scope: &InstanceScope<'_>,
+    outputs: &IndexMap<String, PathBuf>,
+    hashes: &mut Hashes,
+    project_dir: &Path,
+) -> Result<Substituted, String> {
+    let value = match part {
+        Part::Text { text } => return Ok(Substituted { text: text.clone(), key: text.clone() }),
+        Part::Output { name } => {
+            let path = outputs.get(name).ok_or_else(|| format!("`{name}` is not an output of this stage"))?;
+            return Ok(Substituted { text: path.display().to_string(), key: format!("<output:{name}>") });
+        }
+        Part::Template { parts } => {
+            let mut out = Substituted { text: String::new(), key: String::new() };
+            for part in parts {
+                let piece = substitute(part, scope, outputs, hashes, project_dir)?;
+                out.text.push_str(&piece.text);
+                out.key.push_str(&piece.key);
+            }
+            return Ok(out);
+        }
+        Part::List { items } => {
+            let mut texts = Vec::new();
+            let mut keys = Vec::new();
+            for item in items {
+                let piece = substitute(item, scope, outputs, hashes, project_dir)?;
+                texts.push(serde_json::Value::String(piece.text));
+                keys.push(serde_json::Value::String(piece.key));
+            }
+            return Ok(Substituted {
+                text: serde_json::Value::Array(texts).to_string(),
+                key: serde_json::Value::Array(keys).to_string(),
+            });
+        }
+        Part::Param { name } => scope.param(name).ok_or_else(|| format!("param `{name}` has no value"))?,
+        Part::Dataset { name, uri } => scope.dataset(name, uri),
+        Part::Input { name } => scope.local(name)?,
+        Part::StageOutput { stage, output, fan_in } => scope.output(stage, output, *fan_in)?,
+        Part::Best { tune, field } => scope.best(tune, field)?,
+        Part::LoopVar { name } => scope.loop_var(name)?,
+        Part::Builtin { name } => scope.builtin(name)?,
+        Part::Expr { expr } => eval(expr, scope)?,
+    };
+    Ok(Substituted { text: value.text(), key: key_text(&value, hashes, project_dir)? })
+}
+
+/// The cache key's view of a value: artifacts by content, so a changed file is a changed input.
+fn key_text(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<String, String> {
+    Ok(match value {
+        Value::Path(path) => {
+            let hash = hashes
+                .get(&project_dir.join(path))
+                .map_err(|e| format!("input {} cannot be read: {e}", path.display()))?;
+            format!("sha256:{hash}")
+        }
+        Value::List(items) => {
+            let keys = items.iter().map(|v| key_text(v, hashes, project_dir)).collect::<Result<Vec<_>, _>>()?;
+            serde_json::to_string(&keys).unwrap_or_default()
+        }
+        other => other.text(),
+    })
+}
+
+/// The processes of a container stage: one for a step, `nodes × procs_per_node` with the rendezvous
+/// environment torchrun and Kubeflow Trainer give each rank for a train.
+pub struct Gang {
+    pub nodes: u32,
+    pub procs_per_node: u32,
+}
+
+impl Gang {
+    pub fn of(container: &Container) -> Gang {
+        match &container.train {
+            Some(train) => Gang {
+                nodes: u32::try_from(train.nodes.max(1)).unwrap_or(1),
+                // `auto` is one process per GPU, else one.
+                procs_per_node: u32::try_from(
+                    train.procs_per_node.unwrap_or_else(|| container.resources.gpu.unwrap_or(1).max(1)),
+                )
+                .unwrap_or(1)
+                .max(1),
+            },
+            None => Gang { nodes: 1, procs_per_node: 1 },
+        }
+    }
+
+    pub fn size(&self) -> u32 {
+        self.nodes * self.procs_per_node
+    }
+}
+
+/// Describes the processes; `is_train` adds the distributed environment even for a single rank.
+#[allow(clippy::too_many_arguments)]
+pub fn launches(
+    gang: &Gang,
+    is_train: bool,
+    argv: &[String],
+    env: &[(String, String)],
+    project_dir: &Path,
+    log_dir: &Path,
+    metrics: &[String],
+    timeout: Option<Duration>,
+    kill_grace: Duration,
+) -> Result<Vec<Launch>, String> {
+    let base = |log: PathBuf, env: Vec<(String, String)>, metrics: Vec<String>| Launch {
+        argv: argv.to_vec(),
+        env,
+        cwd: project_dir.to_path_buf(),
+        log,
+        metrics,
+        timeout,
+        kill_grace,
+    };
+    if !is_train {
+        return Ok(vec![base(log_dir.join("log"), env.to_vec(), metrics.to_vec())]);
+    }
+    let port = free_port().map_err(|e| format!("no free port for the rendezvous: {e}"))?;
+    let world = gang.size();
+    let mut out = Vec::new();
+    for rank in 0..world {
+        let (node, local) = (rank / gang.procs_per_node, rank % gang.procs_per_node);
+        let mut vars = env.to_vec();
+        let pairs = [
+            ("WORLD_SIZE", world.to_string()),
+            ("RANK", rank.to_string()),
+            ("LOCAL_RANK", local.to_string()),
+            ("NODE_RANK", node.to_string()),
+            ("LOCAL_WORLD_SIZE", gang.procs_per_node.to_string()),
+            ("GROUP_RANK", node.to_string()),
+            ("MASTER_ADDR", "127.0.0.1".to_string()),
+            ("MASTER_PORT", port.to_string()),
+            ("PET_NNODES", gang.nodes.to_string()),
+            ("PET_NPROC_PER_NODE", gang.procs_per_node.to_string()),
+            ("PET_NODE_RANK", node.to_string()),
+            ("PET_MASTER_ADDR", "127.0.0.1".to_string()),
+            ("PET_MASTER_PORT", port.to_string()),
+        ];
+        vars.extend(pairs.into_iter().map(|(k, v)| (k.to_string(), v)));
+        // Only rank 0 reports metrics, as Katib reads the primary replica.
+        let rank_metrics = if rank == 0 { metrics.to_vec() } else { Vec::new() };
+        out.push(base(log_dir.join(format!("rank-{rank}.log")), vars, rank_metrics));
+    }
+    Ok(out)
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `kfl` as a command's program is this very binary, so `kfl builtin …` steps run without a PATH lookup.
+pub fn resolve_program(argv: &mut [String], kfl_exe: &Path) {
+    if let Some(first) = argv.first_mut().filter(|first| *first == "kfl") {
+        *first = kfl_exe.display().to_string();
+    }
+}

@@ -1,0 +1,260 @@
+//! One stage process: started in its own process group, logged, its stdout metrics parsed, killed as a group on
+//! timeout, interruption or a gang member's failure.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::{mpsc, watch};
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub argv: Vec<String>,
+    /// Added to the inherited environment.
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    /// stdout and stderr are appended here.
+    pub log: PathBuf,
+    /// Metric names parsed from stdout `name=value` lines.
+    pub metrics: Vec<String>,
+    pub timeout: Option<Duration>,
+    /// Between SIGTERM and SIGKILL when stopping the group.
+    pub kill_grace: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Exit {
+    Success,
+    /// Exit code, or the signal that ended it.
+    Failed {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    TimedOut,
+    /// Stopped from outside: Ctrl-C, or another rank of its gang failed.
+    Stopped,
+    /// It could not be started at all.
+    NotStarted(String),
+}
+
+impl Exit {
+    pub fn describe(&self) -> String {
+        match self {
+            Exit::Success => "exited with 0".into(),
+            Exit::Failed { code: Some(code), .. } => format!("exited with {code}"),
+            Exit::Failed { signal: Some(signal), .. } => {
+                let name = Signal::try_from(*signal).map_or_else(|_| format!("signal {signal}"), |s| s.to_string());
+                format!("was killed by {name}")
+            }
+            Exit::Failed { .. } => "failed".into(),
+            Exit::TimedOut => "timed out; its process group was killed".into(),
+            Exit::Stopped => "was stopped".into(),
+            Exit::NotStarted(why) => format!("could not start: {why}"),
+        }
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            Exit::Success => Some(0),
+            Exit::Failed { code, .. } => *code,
+            _ => None,
+        }
+    }
+}
+
+/// A metric report: name, value; its step is its position among the reports of that name.
+pub type MetricReport = (String, f64);
+
+#[derive(Debug)]
+pub struct Finished {
+    pub exit: Exit,
+    /// Every report of each declared metric, in order.
+    pub curves: IndexMap<String, Vec<f64>>,
+}
+
+/// Runs a process to its end. `stop` turning true stops it (SIGTERM to its group, SIGKILL after the grace);
+/// metric reports go to `reports` as they arrive.
+pub async fn run(
+    launch: Launch,
+    mut stop: watch::Receiver<bool>,
+    reports: Option<mpsc::Sender<MetricReport>>,
+) -> Finished {
+    let curves: IndexMap<String, Vec<f64>> = launch.metrics.iter().map(|m| (m.clone(), Vec::new())).collect();
+    let not_started = |why: String, curves| Finished { exit: Exit::NotStarted(why), curves };
+    let Some((program, args)) = launch.argv.split_first() else {
+        return not_started("the command is empty".into(), curves);
+    };
+    let log = match std::fs::OpenOptions::new().create(true).append(true).open(&launch.log) {
+        Ok(log) => log,
+        Err(e) => return not_started(format!("cannot open log {}: {e}", launch.log.display()), curves),
+    };
+    let stderr = match log.try_clone() {
+        Ok(stderr) => stderr,
+        Err(e) => return not_started(format!("cannot open log {}: {e}", launch.log.display()), curves),
+    };
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&launch.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => return not_started(format!("`{program}`: {e}"), curves),
+    };
+    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    let stdout = child.stdout.take();
+    let mut log = tokio::fs::File::from_std(log);
+
+    // The pump is its own task: the leader's exit, not the pipe's end, ends the stage (an orphaned member of
+    // the group may hold stdout open until it is killed below).
+    let names = launch.metrics.clone();
+    let mut curves = curves;
+    let pump = tokio::spawn(async move {
+        let Some(stdout) = stdout else { return curves };
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            for (name, value) in parse_metrics(&line, &names) {
+                if let Some(curve) = curves.get_mut(&name) {
+                    curve.push(value);
+                }
+                if let Some(reports) = &reports {
+                    let _ = reports.send((name, value)).await;
+                }
+            }
+            // A full disk must not kill the stage; the log is best effort.
+            let _ = log.write_all(line.as_bytes()).await;
+            let _ = log.write_all(b"\n").await;
+        }
+        let _ = log.flush().await;
+        curves
+    });
+    let deadline = async {
+        match launch.timeout {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    let stopped = async {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let status = tokio::select! {
+        status = child.wait() => Some(status),
+        () = deadline => None,
+        () = stopped => Some(Err(std::io::Error::other("stopped"))),
+    };
+    let exit = match status {
+        Some(Ok(status)) => {
+            use std::os::unix::process::ExitStatusExt;
+            if status.success() { Exit::Success } else { Exit::Failed { code: status.code(), signal: status.signal() } }
+        }
+        Some(Err(_)) => Exit::Stopped,
+        None => Exit::TimedOut,
+    };
+    // Whatever the leader did, no process of the group may outlive the stage.
+    if let Some(pgid) = pgid.filter(|&pgid| exit != Exit::Success || group_alive(pgid)) {
+        stop_group(pgid, &mut child, launch.kill_grace).await;
+    }
+    let _ = child.wait().await;
+    let curves = match tokio::time::timeout(launch.kill_grace.max(Duration::from_secs(1)), pump).await {
+        Ok(Ok(curves)) => curves,
+        _ => IndexMap::new(),
+    };
+    Finished { exit, curves }
+}
+
+/// Whether any live process of the group exists. Zombies do not count: an orphaned member that died waits for
+/// init to reap it, which can take seconds and must not hold the stage up.
+fn group_alive(pgid: Pid) -> bool {
+    if killpg(pgid, None).is_err() {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else { return true };
+    entries.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { return false };
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses, so split after the last `)`.
+        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+        pgrp == Some(pgid.as_raw()) && state != Some("Z")
+    })
+}
+
+/// SIGTERM to the group; the leader is reaped as soon as it exits (so its zombie does not count as alive),
+/// and SIGKILL goes to whatever remains once the grace has passed.
+async fn stop_group(pgid: Pid, child: &mut tokio::process::Child, grace: Duration) {
+    if killpg(pgid, Signal::SIGTERM).is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    let _ = tokio::time::timeout_at(deadline, child.wait()).await;
+    while tokio::time::Instant::now() < deadline {
+        if !group_alive(pgid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = killpg(pgid, Signal::SIGKILL);
+}
+
+/// `name=value` pairs of declared metrics in one stdout line (Katib's StdOut format: several pairs may share a
+/// line, separated by spaces or commas; spaces around `=` are allowed).
+pub fn parse_metrics(line: &str, names: &[String]) -> Vec<MetricReport> {
+    let mut out = Vec::new();
+    if names.is_empty() {
+        return out;
+    }
+    for (at, _) in line.match_indices('=') {
+        let name_end = line[..at].trim_end().len();
+        let name_start = line[..name_end]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/' || c == '.'))
+            .map_or(0, |i| i + 1);
+        let name = &line[name_start..name_end];
+        if !names.iter().any(|n| n == name) {
+            continue;
+        }
+        let rest = line[at + 1..].trim_start();
+        let value_len =
+            rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))).unwrap_or(rest.len());
+        if let Ok(value) = rest[..value_len].parse::<f64>() {
+            out.push((name.to_string(), value));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn metrics_follow_katib_stdout_format() {
+        let declared = names(&["accuracy", "loss"]);
+        assert_eq!(parse_metrics("accuracy=0.93", &declared), vec![("accuracy".into(), 0.93)]);
+        assert_eq!(
+            parse_metrics("epoch 3: loss = 1e-2, accuracy=0.5 other=7", &declared),
+            vec![("loss".into(), 0.01), ("accuracy".into(), 0.5)]
+        );
+        assert!(parse_metrics("val_accuracy=0.9 accuracy=abc", &declared).is_empty());
+        assert_eq!(parse_metrics("accuracy=nan", &declared).len(), 1);
+    }
+}

@@ -1,0 +1,280 @@
+//! Run records: `.kfl/runs/<run-id>/run.json`, written atomically as the run goes, read back by `kfl runs`,
+//! `kfl logs` and `--resume`.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::StageKind;
+
+/// Format version of `run.json`.
+pub const RECORD_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Succeeded,
+    Failed,
+    Interrupted,
+    /// Reached a stage this runtime cannot run locally; everything before it finished.
+    Stopped,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageState {
+    Pending,
+    Running,
+    Succeeded,
+    /// Outputs reused from the cache (or from the run being resumed).
+    Cached,
+    Failed,
+    /// `when` was false, or an upstream stage whose outputs it needs was skipped.
+    Skipped,
+    /// Not run because an upstream stage failed.
+    UpstreamFailed,
+    Interrupted,
+    /// A stage kind this runtime does not run locally.
+    NotSupported,
+    /// Left out by `--until` / `--only`.
+    NotSelected,
+}
+
+impl StageState {
+    pub fn is_done(self) -> bool {
+        !matches!(self, StageState::Pending | StageState::Running)
+    }
+
+    /// Its outputs exist.
+    pub fn produced(self) -> bool {
+        matches!(self, StageState::Succeeded | StageState::Cached)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StageState::Pending => "pending",
+            StageState::Running => "running",
+            StageState::Succeeded => "succeeded",
+            StageState::Cached => "cached",
+            StageState::Failed => "failed",
+            StageState::Skipped => "skipped",
+            StageState::UpstreamFailed => "upstream failed",
+            StageState::Interrupted => "interrupted",
+            StageState::NotSupported => "not supported locally",
+            StageState::NotSelected => "not selected",
+        }
+    }
+}
+
+/// One stage output as recorded: an artifact's path and content hash, or a scalar's value.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutputRecord {
+    Artifact {
+        /// Relative to the `.kfl` file's folder.
+        path: String,
+        sha256: String,
+    },
+    Scalar {
+        #[serde(rename = "type")]
+        ty: String,
+        value: serde_json::Value,
+        text: String,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    /// Iteration of a `for` stage (0-based), `null` outside loops.
+    pub iteration: Option<usize>,
+    /// The loop item of that iteration.
+    pub item: Option<serde_json::Value>,
+    pub state: StageState,
+    pub attempts: u32,
+    pub exit_code: Option<i32>,
+    pub started_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub cached: bool,
+    pub cache_key: Option<String>,
+    pub outputs: IndexMap<String, OutputRecord>,
+    /// Last reported value of each metric.
+    pub metrics: IndexMap<String, f64>,
+    /// Why it failed, was skipped or not run.
+    pub message: Option<String>,
+    /// Log files, relative to the run folder.
+    pub logs: Vec<String>,
+}
+
+impl InstanceRecord {
+    pub fn new(iteration: Option<usize>, item: Option<serde_json::Value>) -> Self {
+        InstanceRecord {
+            iteration,
+            item,
+            state: StageState::Pending,
+            attempts: 0,
+            exit_code: None,
+            started_at: None,
+            duration_ms: None,
+            cached: false,
+            cache_key: None,
+            outputs: IndexMap::new(),
+            metrics: IndexMap::new(),
+            message: None,
+            logs: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StageRecord {
+    pub name: String,
+    pub kind: StageKind,
+    /// Empty until the stage's iterations are known.
+    pub instances: Vec<InstanceRecord>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub record_version: u32,
+    pub run_id: String,
+    /// The `.kfl` file, relative to its project folder.
+    pub file: String,
+    pub plan_sha256: String,
+    pub state: RunState,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Param values after `-p`, as text.
+    pub params: IndexMap<String, String>,
+    pub stages: Vec<StageRecord>,
+}
+
+impl RunRecord {
+    pub fn stage(&self, name: &str) -> Option<&StageRecord> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+}
+
+/// The folder holding every run of a project.
+pub fn runs_dir(project_dir: &Path) -> PathBuf {
+    project_dir.join(".kfl").join("runs")
+}
+
+/// Writes `run.json` through a temporary file and a rename, so readers never see half a record.
+pub fn write(run_dir: &Path, record: &RunRecord) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
+    write_atomic(&run_dir.join("run.json"), text.as_bytes())
+}
+
+/// Writes a file through a temporary sibling and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+pub fn read(run_dir: &Path) -> Result<RunRecord, String> {
+    let path = run_dir.join("run.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let record: RunRecord =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not a kfl run record: {e}", path.display()))?;
+    if record.record_version != RECORD_VERSION {
+        return Err(format!(
+            "{} has record version {}, this kfl reads version {RECORD_VERSION}",
+            path.display(),
+            record.record_version
+        ));
+    }
+    Ok(record)
+}
+
+/// Every run of a project, newest first; unreadable records are reported, not skipped silently.
+pub fn list(project_dir: &Path) -> Vec<Result<RunRecord, String>> {
+    let Ok(entries) = std::fs::read_dir(runs_dir(project_dir)) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.join("run.json").exists()).collect();
+    dirs.sort();
+    dirs.reverse();
+    dirs.iter().map(|d| read(d)).collect()
+}
+
+/// Finds a run by id or unique id prefix; `latest` names the newest run.
+pub fn find(project_dir: &Path, id: &str) -> Result<PathBuf, String> {
+    let runs = runs_dir(project_dir);
+    let mut ids: Vec<String> = std::fs::read_dir(&runs)
+        .map_err(|_| format!("no runs in {}", runs.display()))?
+        .flatten()
+        .filter(|e| e.path().join("run.json").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    if id == "latest" {
+        return ids.last().map(|last| runs.join(last)).ok_or_else(|| format!("no runs in {}", runs.display()));
+    }
+    let matches: Vec<&String> = ids.iter().filter(|candidate| candidate.starts_with(id)).collect();
+    match matches.as_slice() {
+        [one] => Ok(runs.join(one)),
+        [] => Err(format!("no run `{id}` in {}; `kfl runs list` shows them", runs.display())),
+        many => Err(format!("`{id}` matches {} runs; give more of the id", many.len())),
+    }
+}
+
+/// A new run id: UTC time to the millisecond plus two hex digits against collisions, so ids sort by start time.
+pub fn new_run_id() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (date, time) = civil(now.as_secs());
+    let noise = (now.subsec_nanos() ^ std::process::id().wrapping_mul(2_654_435_761)) & 0xff;
+    format!("{}-{}-{:03}-{noise:02x}", date.replace('-', ""), time.replace(':', ""), now.subsec_millis())
+}
+
+/// Now as RFC 3339 UTC (`2026-11-28T21:07:27Z`).
+pub fn timestamp() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (date, time) = civil(now.as_secs());
+    format!("{date}T{time}Z")
+}
+
+/// Seconds since the epoch → (`YYYY-MM-DD`, `HH:MM:SS`) in UTC (Howard Hinnant's days-to-civil).
+fn civil(secs: u64) -> (String, String) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (format!("{year:04}-{month:02}-{day:02}"), format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil(0), ("1970-01-01".into(), "00:00:00".into()));
+        assert_eq!(civil(951_782_400), ("2000-02-29".into(), "00:00:00".into()));
+        assert_eq!(civil(1_795_900_047), ("2026-11-28".into(), "21:07:27".into()));
+    }
+
+    #[test]
+    fn run_ids_are_found_by_prefix_and_latest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for id in ["20261128-100000-001-aa", "20261128-110000-002-bb"] {
+            let run = runs_dir(dir.path()).join(id);
+            std::fs::create_dir_all(&run).expect("mkdir");
+            std::fs::write(run.join("run.json"), "{}").expect("write");
+        }
+        assert!(find(dir.path(), "20261128-10").expect("prefix").ends_with("20261128-100000-001-aa"));
+        assert!(find(dir.path(), "latest").expect("latest").ends_with("20261128-110000-002-bb"));
+        assert!(find(dir.path(), "2026").unwrap_err().contains("matches 2 runs"));
+        assert!(find(dir.path(), "1999").unwrap_err().contains("no run"));
+    }
+}
