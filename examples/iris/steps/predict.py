@@ -7,7 +7,7 @@ The served name is $KFL_MODEL_NAME (default "iris"), its version
 $KFL_MODEL_VERSION (default "1"). PORT 0 picks a free port; the bound address
 is printed as `listening on HOST:PORT` on stderr.
 
-V2: GET /v2/health/live, /v2/health/ready, /v2/models/NAME, /v2/models/NAME/ready;
+V2: GET /v2 (server metadata), /v2/health/live, /v2/health/ready, /v2/models/NAME, /v2/models/NAME/ready;
     POST /v2/models/NAME/infer with one FP32/FP64 input of shape [N, 4] (flat
     or nested data) -> one BYTES output "species" of shape [N].
 V1: GET /v1/models/NAME; POST /v1/models/NAME:predict {"instances": [[4 numbers] or
@@ -125,7 +125,9 @@ def make_handler(predictor):
 
         def do_GET(self):
             path = self.path.split("?", 1)[0]
-            if path in ("/v2/health/live", "/v2/health/ready"):
+            if path == "/v2":
+                self.reply(200, {"name": "kfl-iris-predictor", "version": "1", "extensions": []})
+            elif path in ("/v2/health/live", "/v2/health/ready"):
                 self.reply(200, {"live": True} if path.endswith("live") else {"ready": True})
             elif path in (v2_model, f"{v2_model}/versions/{predictor.version}"):
                 self.reply(200, predictor.metadata())

@@ -9,7 +9,8 @@ Each epoch prints `accuracy=…` (on the validation part) and `loss=…` (mean
 training cross-entropy), one `name=value` per line as Katib's StdOut collector
 expects. The model is written as MODEL_DIR/model.json.
 
-Distributed like torchrun: with WORLD_SIZE > 1, RANK r trains on every
+Distributed like torchrun: with WORLD_SIZE > 1 (or, without torchrun, Kubeflow
+Trainer's PET_NNODES x PET_NPROC_PER_NODE), RANK r trains on every
 WORLD_SIZE-th training row starting at r, and after every epoch the ranks
 average their weights (all-reduce) over TCP, rank 0 serving on
 MASTER_ADDR:MASTER_PORT. Every rank starts from the same seeded weights, so
@@ -60,8 +61,11 @@ class Gang:
     def _serve(self, addr, port):
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Loopback stays loopback; any other MASTER_ADDR may be a name for this pod that is not an address
+        # of one of its interfaces (a Service), so listen on all of them, as torch's TCPStore does.
+        bind_addr = addr if addr in ("127.0.0.1", "localhost") else "0.0.0.0"
         try:
-            server.bind((addr, port))
+            server.bind((bind_addr, port))
         except OSError as err:
             raise GangError(f"rank 0 cannot listen on {addr}:{port}: {err.strerror}") from None
         server.listen(self.world)
@@ -126,7 +130,7 @@ class Gang:
             conn.close()
 
 
-def split_validation(rows, labels, fraction, seed):
+def split_validation(labels, fraction, seed):
     """Stratified hold-out: the same rows on every rank, since the seed is shared."""
     rng = random.Random(seed)
     by_class = {}
@@ -144,12 +148,32 @@ def split_validation(rows, labels, fraction, seed):
     return train_idx, val_idx
 
 
+def env_int(name, default):
+    value = os.environ.get(name, "")
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        sys.exit(f"train: {name}={value!r} is not an integer")
+
+
 def gang_from_env():
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
+    """(rank, world size) from torchrun's variables, or from Kubeflow Trainer's PET_* ones without torchrun."""
+    if "WORLD_SIZE" in os.environ or "PET_NNODES" not in os.environ:
+        world, rank = env_int("WORLD_SIZE", 1), env_int("RANK", 0)
+    else:
+        per_node = env_int("PET_NPROC_PER_NODE", 1)
+        world = env_int("PET_NNODES", 1) * per_node
+        rank = env_int("PET_NODE_RANK", 0) * per_node + env_int("LOCAL_RANK", 0)
     if world < 1 or not 0 <= rank < world:
         sys.exit(f"train: RANK={rank} is not within WORLD_SIZE={world}")
     return rank, world
+
+
+def master_address():
+    addr = os.environ.get("MASTER_ADDR") or os.environ.get("PET_MASTER_ADDR") or "127.0.0.1"
+    return addr, env_int("MASTER_PORT", env_int("PET_MASTER_PORT", 29500))
 
 
 def main(argv):
@@ -175,7 +199,7 @@ def main(argv):
         sys.exit(f"train: {err}")
     classes = sorted(set(labels))
     targets = [classes.index(label) for label in labels]
-    train_idx, val_idx = split_validation(rows, labels, args.validation_fraction, args.seed)
+    train_idx, val_idx = split_validation(labels, args.validation_fraction, args.seed)
     shard = train_idx[rank::world]
     if not shard:
         sys.exit(f"train: rank {rank} of {world} has no training rows ({len(train_idx)} in total)")
@@ -189,8 +213,7 @@ def main(argv):
 
     gang = None
     if world > 1:
-        addr = os.environ.get("MASTER_ADDR", "127.0.0.1")
-        port = int(os.environ.get("MASTER_PORT", "29500"))
+        addr, port = master_address()
         try:
             gang = Gang(rank, world, addr, port)
         except GangError as err:
