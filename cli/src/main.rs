@@ -26,6 +26,7 @@ enum Command {
     #[command(subcommand)]
     Runs(commands::runs::RunsCommand),
     Logs(commands::runs::LogsArgs),
+    Builtin(commands::builtin::Args),
 }
 
 /// Exit statuses: 0 fine, 1 errors in the user's files (or a failed run), 2 usage or I/O problems, 130 a run
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Runs(command) => commands::runs::runs(command),
         Command::Logs(args) => commands::runs::logs(args),
+        Command::Builtin(args) => commands::builtin::run(args),
     };
     status.into()
 }

@@ -1,5 +1,6 @@
 //! kfl-runtime: executes a compiled `plan.json` on one machine; it never sees the AST or the IR.
 
+pub mod builtin;
 pub mod plan;
 pub mod run;
 pub mod value;

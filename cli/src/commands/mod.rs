@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod build;
+pub mod builtin;
 pub mod check;
 pub mod explain;
 pub mod fmt;
