@@ -639,7 +639,8 @@ impl Engine<'_> {
             outputs.insert(name, output);
         }
         self.record.stages[s].instances[i].cache_key = Some(key.to_string());
-        Some(Prepared::Reused(outputs, entry.metrics, format!("cached (from a run of `{}`)", entry.stage)))
+        let origin = if entry.stage == stage.name { String::new() } else { format!("reused the result of `{}`", entry.stage) };
+        Some(Prepared::Reused(outputs, entry.metrics, origin))
     }
 }
 

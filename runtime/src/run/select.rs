@@ -110,6 +110,7 @@ pub fn dep_status(
         if let Some(failed) = failed.filter(|_| !always) {
             return DepStatus::Blocked(match failed.state {
                 StageState::NotSupported => format!("needs `{}`, which kfl run cannot run locally yet", dep.stage),
+                StageState::UpstreamFailed => format!("upstream `{}` did not run", dep.stage),
                 state => format!("upstream `{}` {}", dep.stage, state.label()),
             });
         }
