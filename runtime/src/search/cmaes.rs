@@ -3,7 +3,7 @@
 //! Trials `gλ … gλ+λ−1` form generation `g`. The sampler state is replayed from the history on each call:
 //! every generation whose trials have all finished updates the mean, step size and covariance; new trials
 //! are drawn from the state after the last such generation. Failed and stopped trials rank last. Choices and
-//! steps are read off the continuous coordinate (`Dim::from_unit`).
+//! steps are read off the continuous coordinate (`Dim::value_at_unit`).
 
 use rand::Rng;
 
@@ -127,24 +127,24 @@ impl Strategy {
                 y_w[i] += wi * y[i];
             }
         }
-        for i in 0..d {
-            self.mean[i] += self.sigma * y_w[i];
+        for (m, y) in self.mean.iter_mut().zip(&y_w) {
+            *m += self.sigma * y;
         }
         // C^(-1/2) y_w = B D^-1 Bᵀ y_w
         let bt_y: Vec<f64> =
             (0..d).map(|j| (0..d).map(|i| self.basis[i * d + j] * y_w[i]).sum::<f64>() / self.scales[j]).collect();
         let c_inv_sqrt_y: Vec<f64> = (0..d).map(|i| (0..d).map(|j| self.basis[i * d + j] * bt_y[j]).sum()).collect();
         let ps_gain = (self.cs * (2.0 - self.cs) * self.mu_eff).sqrt();
-        for i in 0..d {
-            self.ps[i] = (1.0 - self.cs) * self.ps[i] + ps_gain * c_inv_sqrt_y[i];
+        for (p, c) in self.ps.iter_mut().zip(&c_inv_sqrt_y) {
+            *p = (1.0 - self.cs) * *p + ps_gain * c;
         }
         self.generation += 1;
         let ps_norm = self.ps.iter().map(|p| p * p).sum::<f64>().sqrt();
         let decay = 1.0 - (1.0 - self.cs).powi(2 * self.generation as i32);
         let hsig = ps_norm / decay.max(1e-300).sqrt() / self.chi_n < 1.4 + 2.0 / (d as f64 + 1.0);
         let pc_gain = if hsig { (self.cc * (2.0 - self.cc) * self.mu_eff).sqrt() } else { 0.0 };
-        for i in 0..d {
-            self.pc[i] = (1.0 - self.cc) * self.pc[i] + pc_gain * y_w[i];
+        for (p, y) in self.pc.iter_mut().zip(&y_w) {
+            *p = (1.0 - self.cc) * *p + pc_gain * y;
         }
         let missing = if hsig { 0.0 } else { self.c1 * self.cc * (2.0 - self.cc) };
         for i in 0..d {
@@ -236,7 +236,7 @@ impl Sampler for CmaEsSampler {
         }
         let mut rng = trial_rng(self.seed, history.len(), 0);
         let x = strategy.draw(&mut rng);
-        let params = dims.iter().zip(x).map(|(d, u)| d.from_unit(u)).collect();
+        let params = dims.iter().zip(x).map(|(d, u)| d.value_at_unit(u)).collect();
         Proposal::Trial(Suggestion { params, resource: None })
     }
 }

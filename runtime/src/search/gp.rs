@@ -51,7 +51,7 @@ impl Encoder {
 
     /// Unit coordinates (one per parameter) snapped to representable values, and their features.
     fn snap(&self, unit: &[f64]) -> (Vec<Value>, Vec<f64>) {
-        let values: Vec<Value> = self.dims.iter().zip(unit).map(|(d, u)| d.from_unit(*u)).collect();
+        let values: Vec<Value> = self.dims.iter().zip(unit).map(|(d, u)| d.value_at_unit(*u)).collect();
         let features = self.features(&values).unwrap_or_else(|| vec![0.0; self.features]);
         (values, features)
     }
@@ -267,7 +267,9 @@ impl Sampler for BayesianSampler {
         }
         if index < self.initial || losses.len() < 2 {
             let params = match &self.sobol {
-                Some(s) => s.unit_point(index as u64).iter().zip(&encoder.dims).map(|(u, d)| d.from_unit(*u)).collect(),
+                Some(s) => {
+                    s.unit_point(index as u64).iter().zip(&encoder.dims).map(|(u, d)| d.value_at_unit(*u)).collect()
+                }
                 None => space.params.iter().map(|p| random::draw(p, &mut rng)).collect(),
             };
             return Proposal::Trial(Suggestion { params, resource: None });
@@ -356,7 +358,7 @@ mod tests {
         backward(&a, 2, &mut b);
         // [[4, 2], [2, 3]] x = [2, 1] → x = [0.5, 0].
         assert!((b[0] - 0.5).abs() < 1e-15 && b[1].abs() < 1e-15);
-        assert!(!cholesky(&mut vec![1.0, 2.0, 2.0, 1.0], 2));
+        assert!(!cholesky(&mut [1.0, 2.0, 2.0, 1.0], 2));
     }
 
     #[test]

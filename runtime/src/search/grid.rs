@@ -44,7 +44,8 @@ impl GridSampler {
     }
 
     /// The number of grid points.
-    pub(crate) fn len(&self) -> u128 {
+    #[cfg(test)]
+    fn len(&self) -> u128 {
         self.total
     }
 

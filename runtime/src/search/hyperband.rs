@@ -263,10 +263,10 @@ mod tests {
         finish(&mut history, 0);
         let mut ranked: Vec<f64> = history.iter().map(|t| t.value.expect("value")).collect();
         ranked.sort_by(f64::total_cmp);
-        for slot in 0..3 {
+        for expected in &ranked[..3] {
             assert_eq!(propose(&mut hb, &mut history).expect("promotion").map(|r| r.1), Some(Value::Int(3)));
             let t = history.last().expect("trial");
-            assert_eq!((t.params[0].as_f64().expect("number") - 0.3).abs(), ranked[slot]);
+            assert_eq!((t.params[0].as_f64().expect("number") - 0.3).abs(), *expected);
         }
         finish(&mut history, 9);
         assert_eq!(propose(&mut hb, &mut history).expect("top").map(|r| r.1), Some(Value::Int(9)));

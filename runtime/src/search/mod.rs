@@ -131,7 +131,14 @@ pub fn sampler(
             Box::new(sobol::SobolSampler::new(space, seed)?)
         }
         "tpe" => {
-            settings.only(&["startup_trials", "candidates", "gamma", "prior_weight", "multivariate"])?;
+            settings.only(&[
+                "startup_trials",
+                "candidates",
+                "gamma",
+                "prior_weight",
+                "multivariate",
+                "sobol_startup",
+            ])?;
             let mut options = tpe::TpeOptions::default();
             if let Some(n) = settings.count("startup_trials")? {
                 options.startup_trials = n;
@@ -153,6 +160,9 @@ pub fn sampler(
             }
             if let Some(m) = settings.flag("multivariate")? {
                 options.multivariate = m;
+            }
+            if let Some(q) = settings.flag("sobol_startup")? {
+                options.sobol_startup = q;
             }
             Box::new(tpe::TpeSampler::new(seed, direction, options))
         }

@@ -37,7 +37,7 @@ pub(crate) fn draw<R: Rng>(param: &Param, rng: &mut R) -> Value {
         }
         D::Normal { mu, sigma } => float(mu + sigma * gaussian::draw(rng)),
         D::LogNormal { mu, sigma } => float((mu + sigma * gaussian::draw(rng)).exp()),
-        D::QUniform { .. } | D::RandInt { .. } | D::Choice(_) => param.dim().from_unit(rng.random::<f64>()),
+        D::QUniform { .. } | D::RandInt { .. } | D::Choice(_) => param.dim().value_at_unit(rng.random::<f64>()),
     }
 }
 
@@ -108,7 +108,7 @@ mod tests {
             assert!([0.5, 1.0, 1.5, 2.0].contains(x), "{x}");
         }
         for step in [0.5, 1.0, 1.5, 2.0] {
-            assert!(qs.iter().any(|v| *v == Value::Float(step)));
+            assert!(qs.contains(&Value::Float(step)));
         }
         let qi = draws(&p(ParamType::Int, D::QUniform { low: 0.0, high: 10.0, q: 5.0 }), 200);
         assert!(qi.iter().all(|v| matches!(v, Value::Int(0 | 5 | 10))));

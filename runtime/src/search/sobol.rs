@@ -113,7 +113,7 @@ impl SobolSampler {
 impl Sampler for SobolSampler {
     fn suggest(&mut self, space: &Space, history: &[Trial]) -> Proposal {
         let u = self.unit_point(history.len() as u64);
-        let params = space.params.iter().zip(u).map(|(p, u)| p.dim().from_unit(u)).collect();
+        let params = space.params.iter().zip(u).map(|(p, u)| p.dim().value_at_unit(u)).collect();
         Proposal::Trial(Suggestion { params, resource: None })
     }
 }

@@ -274,7 +274,7 @@ impl Dim {
     }
 
     /// The value at `u` in [0, 1): bounds map linearly (in internal units), steps and choices get equal shares.
-    pub(crate) fn from_unit(&self, u: f64) -> Value {
+    pub(crate) fn value_at_unit(&self, u: f64) -> Value {
         let u = u.clamp(0.0, 1.0);
         match self {
             Dim::Numeric { low, high, step: Some(q), .. } => {
@@ -286,7 +286,7 @@ impl Dim {
         }
     }
 
-    /// The inverse of `from_unit` up to its rounding: the centre of the value's share of [0, 1].
+    /// The inverse of `value_at_unit` up to its rounding: the centre of the value's share of [0, 1].
     pub(crate) fn to_unit(&self, v: &Value) -> Option<f64> {
         let t = self.encode(v)?;
         Some(match self {
@@ -364,15 +364,15 @@ mod tests {
         assert_eq!(q.decode(-4.0), Value::Float(0.0));
         let i = param(ParamType::Int, Distribution::RandInt { low: -2, high: 2 }).dim();
         assert_eq!(i.decode(1.6), Value::Int(2));
-        assert_eq!(i.from_unit(0.0), Value::Int(-2));
-        assert_eq!(i.from_unit(0.999), Value::Int(2));
+        assert_eq!(i.value_at_unit(0.0), Value::Int(-2));
+        assert_eq!(i.value_at_unit(0.999), Value::Int(2));
         assert_eq!(i.to_unit(&Value::Int(0)), Some(0.5));
         let l = param(ParamType::Float, Distribution::LogUniform { low: 1e-4, high: 1.0 }).dim();
-        let Value::Float(mid) = l.from_unit(0.5) else { panic!("float expected") };
+        let Value::Float(mid) = l.value_at_unit(0.5) else { panic!("float expected") };
         assert!((mid - 1e-2).abs() < 1e-12);
         assert_eq!(l.encode(&Value::Float(-1.0)), None);
         let c = param(ParamType::String, Distribution::Choice(vec![Value::Str("a".into()), Value::Str("b".into())]));
-        assert_eq!(c.dim().from_unit(0.75), Value::Str("b".into()));
+        assert_eq!(c.dim().value_at_unit(0.75), Value::Str("b".into()));
         assert_eq!(c.dim().encode(&Value::Str("z".into())), None);
     }
 }

@@ -1,10 +1,13 @@
-//! Tree-structured Parzen Estimator (Bergstra et al. 2011) as Optuna does it: random start-up trials, then
+//! Tree-structured Parzen Estimator (Bergstra et al. 2011) as Optuna 5 does it: start-up trials (scrambled
+//! Sobol' points by default, where Optuna draws independently; `sobol_startup = false` for Optuna's), then
 //! the best `min(⌈γ n⌉, 25)` finished trials form `l(x)`, the rest `g(x)`, and of the candidates drawn from
 //! `l` the one with the largest `l(x)/g(x)` is proposed. Multivariate (one kernel for all dimensions) by
-//! default. Running trials are ignored; early-stopped ones rank after completed ones, deeper first.
+//! default. Early-stopped trials rank after completed ones, deeper first; running trials join the "bad"
+//! group (Optuna's constant liar), so parallel proposals spread out.
 
 use super::parzen::{Parzen, ParzenOptions, default_weights};
 use super::random;
+use super::sobol::SobolSampler;
 use super::space::{Dim, Space};
 use super::{Direction, Proposal, Sampler, Suggestion, Trial, TrialState, trial_rng};
 
@@ -18,6 +21,8 @@ pub(crate) struct TpeOptions {
     pub(crate) multivariate: bool,
     pub(crate) consider_endpoints: bool,
     pub(crate) magic_clip: bool,
+    /// Start-up trials from the scrambled Sobol' sequence instead of independent draws.
+    pub(crate) sobol_startup: bool,
 }
 
 impl Default for TpeOptions {
@@ -30,6 +35,7 @@ impl Default for TpeOptions {
             multivariate: true,
             consider_endpoints: false,
             magic_clip: true,
+            sobol_startup: true,
         }
     }
 }
@@ -86,13 +92,29 @@ impl Sampler for TpeSampler {
             })
             .collect();
         if finished.len() < self.options.startup_trials.max(1) {
+            if self.options.sobol_startup
+                && let Ok(sobol) = SobolSampler::new(space, self.seed)
+            {
+                let u = sobol.unit_point(history.len() as u64);
+                let params = dims.iter().zip(u).map(|(d, u)| d.value_at_unit(u)).collect();
+                return Proposal::Trial(Suggestion { params, resource: None });
+            }
             let params = space.params.iter().map(|p| random::draw(p, &mut rng)).collect();
             return Proposal::Trial(Suggestion { params, resource: None });
         }
         let n = finished.len();
         let n_below = ((self.options.gamma * n as f64).ceil() as usize).clamp(1, 25).min(n);
         finished.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0)));
-        let (below, above) = finished.split_at_mut(n_below);
+        let mut above = finished.split_off(n_below);
+        let below = &mut finished;
+        for (i, t) in history.iter().enumerate() {
+            if t.state == TrialState::Running
+                && let Some(x) = dims.iter().zip(&t.params).map(|(d, v)| d.encode(v)).collect::<Option<Vec<f64>>>()
+                && x.len() == dims.len()
+            {
+                above.push((i, Rank { stopped: true, neg_step: 0.0, loss: f64::INFINITY }, x));
+            }
+        }
         below.sort_by_key(|f| f.0);
         above.sort_by_key(|f| f.0);
         let options = ParzenOptions {
@@ -103,7 +125,7 @@ impl Sampler for TpeSampler {
         };
         let xs = |group: &[(usize, Rank, Vec<f64>)]| group.iter().map(|f| f.2.clone()).collect::<Vec<_>>();
         let l = Parzen::new(&dims, &xs(below), &default_weights(below.len()), options);
-        let g = Parzen::new(&dims, &xs(above), &default_weights(above.len()), options);
+        let g = Parzen::new(&dims, &xs(&above), &default_weights(above.len()), options);
         let mut best: Option<(f64, Vec<f64>)> = None;
         for _ in 0..self.options.candidates.max(1) {
             let x = l.sample(&mut rng);
@@ -188,7 +210,7 @@ mod tests {
     #[test]
     fn tpe_beats_its_own_startup_phase() {
         // Over several seeds, 60 TPE trials must beat 60 random ones (startup set beyond the budget).
-        let random_only = TpeOptions { startup_trials: 1000, ..TpeOptions::default() };
+        let random_only = TpeOptions { startup_trials: 1000, sobol_startup: false, ..TpeOptions::default() };
         let mut wins = 0;
         for seed in 0..8 {
             for multivariate in [true, false] {
@@ -202,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn running_and_failed_trials_are_ignored_and_stopped_ones_rank_last() {
+    fn running_and_failed_trials_do_not_break_it_and_stopped_ones_rank_last() {
         let done = run(2, TpeOptions::default(), 15);
         let mut noisy = done.clone();
         noisy.push(Trial {
