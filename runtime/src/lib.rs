@@ -3,4 +3,5 @@
 pub mod builtin;
 pub mod plan;
 pub mod run;
+pub mod search;
 pub mod value;

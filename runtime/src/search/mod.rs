@@ -1,0 +1,320 @@
+//! Hyperparameter search: samplers (`random`, `grid`, `sobol`, `tpe`, `bayesian`, `cmaes`, `hyperband`) and the
+//! median early-stopping rule. Pure: no I/O, no clock; every random draw comes from the seed.
+//!
+//! The contract with the tune executor: `history[i]` is the trial made from the `i`-th `Proposal::Trial`
+//! this sampler returned (running, finished or failed), so `history.len()` is the number of trials
+//! proposed so far. Samplers derive each trial's random draws from `(seed, history.len())`, so the same
+//! seed and the same results give the same trials, and a sampler rebuilt from a saved history continues
+//! the same way.
+
+mod cmaes;
+mod gaussian;
+mod gp;
+mod grid;
+mod hyperband;
+mod median;
+mod parzen;
+mod random;
+mod sobol;
+mod space;
+mod tpe;
+
+pub use median::MedianStop;
+pub use space::{Distribution, Param, ParamType, Space, Value};
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Maximize,
+    Minimize,
+}
+
+impl Direction {
+    /// The value as a loss (smaller is better), which is what every sampler works with.
+    pub fn loss(self, value: f64) -> f64 {
+        match self {
+            Direction::Minimize => value,
+            Direction::Maximize => -value,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrialState {
+    Running,
+    Completed,
+    /// Stopped early by the early-stopping rule (its curve holds what it reported).
+    Stopped,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trial {
+    pub id: usize,
+    /// In the order of `Space::params`.
+    pub params: Vec<Value>,
+    pub state: TrialState,
+    /// The final objective value of a completed trial.
+    pub value: Option<f64>,
+    /// Intermediate reports `(step, value)`, steps increasing.
+    pub curve: Vec<(u64, f64)>,
+}
+
+impl Trial {
+    /// The loss of a completed trial with a finite value.
+    pub(crate) fn completed_loss(&self, direction: Direction) -> Option<f64> {
+        match (self.state, self.value) {
+            (TrialState::Completed, Some(v)) if v.is_finite() => Some(direction.loss(v)),
+            _ => None,
+        }
+    }
+}
+
+/// What to run next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Suggestion {
+    /// In the order of `Space::params` (for hyperband, the resource parameter holds its budget too).
+    pub params: Vec<Value>,
+    /// Hyperband's resource: the parameter's name and the budget this trial runs with.
+    pub resource: Option<(String, Value)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Proposal {
+    Trial(Suggestion),
+    /// Nothing can be proposed until a running trial finishes (hyperband between rungs).
+    Wait,
+    /// The algorithm has nothing left to try (grid exhausted, hyperband's budget spent).
+    Exhausted,
+}
+
+pub trait Sampler: Send {
+    fn suggest(&mut self, space: &Space, history: &[Trial]) -> Proposal;
+}
+
+/// An algorithm setting as written in the `.kfl` file (`eta = 3`, `resource = epochs`, `gamma = 0.1`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SettingValue {
+    Int(i64),
+    Float(f64),
+    /// A string or a bare name (hyperband's `resource`).
+    Str(String),
+    Bool(bool),
+}
+
+/// The sampler for `algorithm.name` of plan.json. `budget` is the trial count (`trials`).
+/// Without a seed the draws are those of seed 0: runs stay reproducible unless the caller picks a seed.
+pub fn sampler(
+    name: &str,
+    seed: Option<u64>,
+    settings: &[(String, SettingValue)],
+    space: &Space,
+    direction: Direction,
+    budget: usize,
+) -> Result<Box<dyn Sampler>, String> {
+    space.validate()?;
+    let seed = seed.unwrap_or(0);
+    let settings = Settings { algorithm: name, items: settings };
+    let sampler: Box<dyn Sampler> = match name {
+        "random" => {
+            settings.only(&[])?;
+            Box::new(random::RandomSampler::new(seed))
+        }
+        "grid" => {
+            settings.only(&[])?;
+            Box::new(grid::GridSampler::new(space, budget)?)
+        }
+        "sobol" => {
+            settings.only(&[])?;
+            Box::new(sobol::SobolSampler::new(space, seed)?)
+        }
+        "tpe" => {
+            settings.only(&[
+                "startup_trials",
+                "candidates",
+                "gamma",
+                "prior_weight",
+                "multivariate",
+                "sobol_startup",
+            ])?;
+            let mut options = tpe::TpeOptions::default();
+            if let Some(n) = settings.count("startup_trials")? {
+                options.startup_trials = n;
+            }
+            if let Some(n) = settings.count("candidates")? {
+                options.candidates = n.max(1);
+            }
+            if let Some(g) = settings.number("gamma")? {
+                if !(g > 0.0 && g <= 1.0) {
+                    return Err(format!("tpe: gamma must be in (0, 1], got {g}"));
+                }
+                options.gamma = g;
+            }
+            if let Some(w) = settings.number("prior_weight")? {
+                if !(w > 0.0 && w.is_finite()) {
+                    return Err(format!("tpe: prior_weight must be positive, got {w}"));
+                }
+                options.prior_weight = w;
+            }
+            if let Some(m) = settings.flag("multivariate")? {
+                options.multivariate = m;
+            }
+            if let Some(q) = settings.flag("sobol_startup")? {
+                options.sobol_startup = q;
+            }
+            Box::new(tpe::TpeSampler::new(seed, direction, options))
+        }
+        "bayesian" | "bayesianoptimization" => {
+            settings.only(&["initial_points"])?;
+            let initial = settings.count("initial_points")?.unwrap_or(10).max(1);
+            Box::new(gp::BayesianSampler::new(space, seed, direction, initial))
+        }
+        "cmaes" => {
+            settings.only(&["sigma", "population"])?;
+            let sigma = settings.number("sigma")?;
+            if let Some(s) = sigma
+                && !(s > 0.0 && s.is_finite())
+            {
+                return Err(format!("cmaes: sigma must be positive, got {s}"));
+            }
+            let population = settings.count("population")?;
+            Box::new(cmaes::CmaEsSampler::new(space, seed, direction, sigma, population)?)
+        }
+        "hyperband" => {
+            settings.only(&["resource", "eta"])?;
+            let resource = match settings.get("resource") {
+                Some(SettingValue::Str(s)) => s.clone(),
+                Some(other) => {
+                    return Err(format!("hyperband: resource must name a searched parameter, got {other:?}"));
+                }
+                None => return Err("hyperband needs `resource`, the searched parameter that sets the budget".into()),
+            };
+            let eta = settings.count("eta")?.unwrap_or(3);
+            Box::new(hyperband::HyperbandSampler::new(space, seed, direction, &resource, eta, budget)?)
+        }
+        other => return Err(format!("unknown search algorithm `{other}`")),
+    };
+    Ok(sampler)
+}
+
+struct Settings<'a> {
+    algorithm: &'a str,
+    items: &'a [(String, SettingValue)],
+}
+
+impl Settings<'_> {
+    fn only(&self, known: &[&str]) -> Result<(), String> {
+        for (key, _) in self.items {
+            if key != "seed" && !known.contains(&key.as_str()) {
+                return Err(format!("{} has no setting `{key}`", self.algorithm));
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Option<&SettingValue> {
+        self.items.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn count(&self, key: &str) -> Result<Option<usize>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(SettingValue::Int(i)) if *i >= 0 => Ok(Some(*i as usize)),
+            Some(v) => Err(format!("{}: `{key}` must be a whole number >= 0, got {v:?}", self.algorithm)),
+        }
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(SettingValue::Int(i)) => Ok(Some(*i as f64)),
+            Some(SettingValue::Float(f)) => Ok(Some(*f)),
+            Some(v) => Err(format!("{}: `{key}` must be a number, got {v:?}", self.algorithm)),
+        }
+    }
+
+    fn flag(&self, key: &str) -> Result<Option<bool>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(SettingValue::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(format!("{}: `{key}` must be true or false, got {v:?}", self.algorithm)),
+        }
+    }
+}
+
+/// The generator for one proposal: a pure function of the seed, the trial's position and a stream tag, so
+/// draws never depend on how many numbers earlier calls consumed.
+pub(crate) fn trial_rng(seed: u64, index: usize, stream: u64) -> SmallRng {
+    let mut z = seed ^ splitmix(index as u64 ^ splitmix(stream));
+    z = splitmix(z);
+    SmallRng::seed_from_u64(z)
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space() -> Space {
+        Space {
+            params: vec![
+                Param {
+                    name: "lr".into(),
+                    ty: ParamType::Float,
+                    distribution: Distribution::LogUniform { low: 1e-5, high: 1e-1 },
+                },
+                Param {
+                    name: "epochs".into(),
+                    ty: ParamType::Int,
+                    distribution: Distribution::RandInt { low: 1, high: 27 },
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn every_algorithm_name_builds_and_unknown_ones_do_not() {
+        let resource = [("resource".to_string(), SettingValue::Str("epochs".into()))];
+        for name in ["tpe", "random", "grid", "bayesian", "bayesianoptimization", "cmaes", "hyperband", "sobol"] {
+            let settings: &[(String, SettingValue)] = if name == "hyperband" { &resource } else { &[] };
+            let built = sampler(name, Some(1), settings, &space(), Direction::Minimize, 20);
+            assert!(built.is_ok(), "{name}: {:?}", built.err());
+        }
+        assert!(
+            sampler("anneal", None, &[], &space(), Direction::Minimize, 20)
+                .err()
+                .unwrap_or_default()
+                .contains("anneal")
+        );
+        let bad = [("gamma".to_string(), SettingValue::Float(2.0))];
+        assert!(sampler("tpe", None, &bad, &space(), Direction::Minimize, 20).is_err());
+        let unknown = [("eta".to_string(), SettingValue::Int(3))];
+        assert!(
+            sampler("tpe", None, &unknown, &space(), Direction::Minimize, 20).err().unwrap_or_default().contains("eta")
+        );
+        assert!(
+            sampler("hyperband", None, &[], &space(), Direction::Minimize, 20)
+                .err()
+                .unwrap_or_default()
+                .contains("resource")
+        );
+    }
+
+    #[test]
+    fn trial_generators_depend_on_seed_index_and_stream_only() {
+        use rand::Rng;
+        let a: u64 = trial_rng(7, 3, 0).random();
+        assert_eq!(a, trial_rng(7, 3, 0).random::<u64>());
+        assert_ne!(a, trial_rng(8, 3, 0).random::<u64>());
+        assert_ne!(a, trial_rng(7, 4, 0).random::<u64>());
+        assert_ne!(a, trial_rng(7, 3, 1).random::<u64>());
+    }
+}
