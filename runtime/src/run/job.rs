@@ -30,21 +30,31 @@ pub struct Job {
     pub retries: u32,
     pub retry_base: Duration,
     pub cache_key: Option<String>,
+    /// `(tune stage, trial number)` when this is a tune trial.
+    pub trial: Option<(usize, usize)>,
+}
+
+/// Which instance (or tune trial) a job runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobId {
+    pub stage: usize,
+    pub iteration: usize,
+    /// `(tune stage, trial number)` for a tune trial.
+    pub trial: Option<(usize, usize)>,
 }
 
 /// Progress reported while a job runs.
 #[derive(Debug)]
 pub enum JobEvent {
-    Attempt { stage: usize, iteration: usize, attempt: u32 },
-    Retry { stage: usize, iteration: usize, attempt: u32, delay: Duration, reason: String },
-    Metric { stage: usize, iteration: usize, name: String, value: f64 },
+    Attempt { id: JobId, attempt: u32 },
+    Retry { id: JobId, attempt: u32, delay: Duration, reason: String },
+    Metric { id: JobId, name: String, value: f64 },
     Done(Box<JobResult>),
 }
 
 #[derive(Debug)]
 pub struct JobResult {
-    pub stage: usize,
-    pub iteration: usize,
+    pub id: JobId,
     pub attempts: u32,
     pub exit: Exit,
     pub duration: Duration,
@@ -57,11 +67,11 @@ pub struct JobResult {
 
 pub async fn execute(job: Job, stop: watch::Receiver<bool>, events: mpsc::Sender<JobEvent>) {
     let started = Instant::now();
-    let (stage, iteration) = (job.stage, job.iteration);
+    let id = JobId { stage: job.stage, iteration: job.iteration, trial: job.trial };
     let mut attempt = 0;
     let result = loop {
         attempt += 1;
-        let _ = events.send(JobEvent::Attempt { stage, iteration, attempt }).await;
+        let _ = events.send(JobEvent::Attempt { id, attempt }).await;
         let tmp = job.project_dir.join(&job.tmp_dir);
         let _ = std::fs::remove_dir_all(&tmp);
         if let Err(e) = std::fs::create_dir_all(&tmp) {
@@ -76,8 +86,7 @@ pub async fn execute(job: Job, stop: watch::Receiver<bool>, events: mpsc::Sender
         match outcome {
             Ok(outputs) => {
                 break JobResult {
-                    stage,
-                    iteration,
+                    id,
                     attempts: attempt,
                     exit,
                     duration: started.elapsed(),
@@ -88,7 +97,7 @@ pub async fn execute(job: Job, stop: watch::Receiver<bool>, events: mpsc::Sender
             }
             Err(reason) if attempt <= job.retries && !interrupted => {
                 let delay = backoff(job.retry_base, attempt);
-                let _ = events.send(JobEvent::Retry { stage, iteration, attempt, delay, reason: reason.clone() }).await;
+                let _ = events.send(JobEvent::Retry { id, attempt, delay, reason: reason.clone() }).await;
                 let mut stop = stop.clone();
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -99,8 +108,7 @@ pub async fn execute(job: Job, stop: watch::Receiver<bool>, events: mpsc::Sender
                 let _ = std::fs::remove_dir_all(&tmp);
                 let exit = if interrupted { Exit::Stopped } else { exit };
                 break JobResult {
-                    stage,
-                    iteration,
+                    id,
                     attempts: attempt,
                     exit,
                     duration: started.elapsed(),
@@ -128,8 +136,7 @@ fn stop_requested(stop: &watch::Receiver<bool>) -> bool {
 fn failed(job: &Job, attempts: u32, started: Instant, exit: Exit) -> JobResult {
     let message = format!("the process {}", exit.describe());
     JobResult {
-        stage: job.stage,
-        iteration: job.iteration,
+        id: JobId { stage: job.stage, iteration: job.iteration, trial: job.trial },
         attempts,
         exit,
         duration: started.elapsed(),
@@ -185,7 +192,7 @@ async fn run_gang(
             }
             report = metric_rx.recv(), if metrics_open => match report {
                 Some((name, value)) => {
-                    let _ = events.send(JobEvent::Metric { stage: job.stage, iteration: job.iteration, name, value }).await;
+                    let _ = events.send(JobEvent::Metric { id: JobId { stage: job.stage, iteration: job.iteration, trial: job.trial }, name, value }).await;
                 }
                 None => metrics_open = false,
             },
@@ -195,7 +202,13 @@ async fn run_gang(
         }
     }
     while let Ok((name, value)) = metric_rx.try_recv() {
-        let _ = events.send(JobEvent::Metric { stage: job.stage, iteration: job.iteration, name, value }).await;
+        let _ = events
+            .send(JobEvent::Metric {
+                id: JobId { stage: job.stage, iteration: job.iteration, trial: job.trial },
+                name,
+                value,
+            })
+            .await;
     }
     match first_failure {
         None => (Exit::Success, curves, None),

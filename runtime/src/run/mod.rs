@@ -8,6 +8,7 @@ mod prepare;
 pub mod process;
 pub mod record;
 mod select;
+mod tune;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -18,11 +19,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
 use self::cache::Hashes;
-use self::job::{Job, JobEvent, JobResult};
-use self::prepare::{InstanceScope, Substituted};
+use self::job::{Job, JobEvent, JobId, JobResult};
+use self::prepare::{InstanceScope, Prepared};
 use self::record::{InstanceRecord, RunRecord, RunState, StageRecord, StageState};
 use self::select::{Capacity, DepStatus, Selection};
-use crate::plan::{Container, DatasetKind, LoopItems, Plan, Spec, StageKind};
+use crate::plan::{DatasetKind, LoopItems, Plan, Spec, StageKind};
 use crate::value::{Value, eval};
 
 /// How to run.
@@ -52,12 +53,41 @@ pub struct RunOptions {
 /// What the run reports as it goes; the CLI renders it.
 #[derive(Debug)]
 pub enum Event<'a> {
-    Started { run_id: &'a str, run_dir: &'a Path, resumed: bool },
+    Started {
+        run_id: &'a str,
+        run_dir: &'a Path,
+        resumed: bool,
+    },
     Notice(String),
-    StageStarted { stage: &'a str, iteration: Option<usize>, attempt: u32, processes: u32 },
-    StageRetry { stage: &'a str, iteration: Option<usize>, attempt: u32, delay: Duration, reason: &'a str },
-    Metric { stage: &'a str, iteration: Option<usize>, name: &'a str, value: f64 },
-    StageFinished { stage: &'a str, kind: StageKind, instance: &'a InstanceRecord },
+    StageStarted {
+        stage: &'a str,
+        iteration: Option<usize>,
+        attempt: u32,
+        processes: u32,
+    },
+    StageRetry {
+        stage: &'a str,
+        iteration: Option<usize>,
+        attempt: u32,
+        delay: Duration,
+        reason: &'a str,
+    },
+    Metric {
+        stage: &'a str,
+        iteration: Option<usize>,
+        name: &'a str,
+        value: f64,
+    },
+    StageFinished {
+        stage: &'a str,
+        kind: StageKind,
+        instance: &'a InstanceRecord,
+    },
+    /// A tune trial started or ended.
+    Trial {
+        tune: &'a str,
+        trial: &'a record::TrialRecord,
+    },
 }
 
 pub trait Observer {
@@ -110,6 +140,7 @@ struct Engine<'p> {
     used: Capacity,
     running: usize,
     prepared: IndexMap<(usize, usize), Job>,
+    tunes: IndexMap<usize, tune::TuneRun>,
     started: Instant,
     interrupted: bool,
     last_flush: Instant,
@@ -173,6 +204,7 @@ impl<'p> Engine<'p> {
             hashes: Hashes::default(),
             running: 0,
             prepared: IndexMap::new(),
+            tunes: IndexMap::new(),
             started: Instant::now(),
             interrupted: false,
             last_flush: Instant::now(),
@@ -222,6 +254,7 @@ impl<'p> Engine<'p> {
                     self.interrupted = true;
                     observer.event(Event::Notice("interrupted: stopping every running stage".into()));
                     let _ = stop_tx.send(true);
+                    self.stop_trials();
                 }
             }
             self.maybe_flush();
@@ -248,6 +281,7 @@ impl<'p> Engine<'p> {
                     changed |= self.try_start(s, i, observer, events, stop);
                 }
             }
+            changed |= self.pump_tunes(observer, events, stop);
         }
     }
 
@@ -321,23 +355,29 @@ impl<'p> Engine<'p> {
         let stage = &self.plan.stages[s];
         let container = match &stage.spec {
             Spec::Container(c) => c,
+            Spec::Tune(_) => {
+                return match self.start_tune(s) {
+                    Ok(()) => true,
+                    Err((state, message)) => self.settle(s, i, state, message, observer),
+                };
+            }
             _ => {
                 let message = format!("`{}` stages are not supported by kfl run yet", label(stage.kind));
                 return self.settle(s, i, StageState::NotSupported, message, observer);
             }
         };
         if !self.prepared.contains_key(&(s, i)) {
-            match self.prepare(s, i, container) {
+            match self.prepare(s, i, container, None) {
                 Ok(Prepared::Job(job)) => {
                     self.prepared.insert((s, i), *job);
                 }
                 Ok(Prepared::Settled(state, message)) => return self.settle(s, i, state, message, observer),
-                Ok(Prepared::Reused(outputs, metrics, message)) => {
+                Ok(Prepared::Reused(reuse)) => {
                     let instance = &mut self.record.stages[s].instances[i];
-                    instance.outputs = outputs;
-                    instance.metrics = metrics;
+                    instance.outputs = reuse.outputs;
+                    instance.metrics = reuse.metrics;
                     instance.cached = true;
-                    return self.settle(s, i, StageState::Cached, message, observer);
+                    return self.settle(s, i, StageState::Cached, reuse.message, observer);
                 }
                 Err(message) => return self.settle(s, i, StageState::Failed, message, observer),
             }
@@ -386,8 +426,22 @@ impl<'p> Engine<'p> {
     }
 
     fn on_event(&mut self, event: JobEvent, observer: &mut dyn Observer) {
+        if let JobEvent::Metric { id: JobId { trial: Some((s, n)), .. }, name, value } = &event {
+            self.on_trial_metric(*s, *n, name, *value);
+            return;
+        }
+        if let JobEvent::Done(result) = event {
+            if result.id.trial.is_some() {
+                self.on_trial_done(*result, observer);
+            } else {
+                self.on_done(*result, observer);
+            }
+            return;
+        }
         match event {
-            JobEvent::Attempt { stage, iteration, attempt } => {
+            JobEvent::Attempt { id: JobId { trial: Some(_), .. }, .. }
+            | JobEvent::Retry { id: JobId { trial: Some(_), .. }, .. } => {}
+            JobEvent::Attempt { id: JobId { stage, iteration, .. }, attempt } => {
                 let instance = &mut self.record.stages[stage].instances[iteration];
                 instance.attempts = attempt;
                 if attempt > 1 {
@@ -395,24 +449,25 @@ impl<'p> Engine<'p> {
                     observer.event(Event::StageStarted { stage: name, iteration, attempt, processes: 0 });
                 }
             }
-            JobEvent::Retry { stage, iteration, attempt, delay, reason } => {
+            JobEvent::Retry { id: JobId { stage, iteration, .. }, attempt, delay, reason } => {
                 let iteration = self.record.stages[stage].instances[iteration].iteration;
                 let name = &self.plan.stages[stage].name;
                 observer.event(Event::StageRetry { stage: name, iteration, attempt, delay, reason: &reason });
             }
-            JobEvent::Metric { stage, iteration, name, value } => {
+            JobEvent::Metric { id: JobId { stage, iteration, .. }, name, value } => {
                 let instance = &mut self.record.stages[stage].instances[iteration];
                 instance.metrics.insert(name.clone(), value);
                 let iteration = instance.iteration;
                 let stage = &self.plan.stages[stage].name;
                 observer.event(Event::Metric { stage, iteration, name: &name, value });
             }
-            JobEvent::Done(result) => self.on_done(*result, observer),
+            JobEvent::Done(_) => {}
         }
     }
 
     fn on_done(&mut self, result: JobResult, observer: &mut dyn Observer) {
-        let JobResult { stage: s, iteration: i, attempts, exit, duration, outputs, curves, message } = result;
+        let JobResult { id, attempts, exit, duration, outputs, curves, message } = result;
+        let (s, i) = (id.stage, id.iteration);
         if let Spec::Container(container) = &self.plan.stages[s].spec {
             let need = select::need(container, &self.capacity);
             self.used.remove(&need);
@@ -443,6 +498,11 @@ impl<'p> Engine<'p> {
     }
 
     fn finish(&mut self) {
+        for s in self.tunes.keys().copied().collect::<Vec<_>>() {
+            let instance = &mut self.record.stages[s].instances[0];
+            instance.state = StageState::Interrupted;
+            instance.message = Some("stopped by the interruption; --resume keeps its finished trials".into());
+        }
         let states = || self.record.stages.iter().flat_map(|s| &s.instances).map(|i| i.state);
         self.record.state = if self.interrupted {
             RunState::Interrupted
@@ -472,175 +532,6 @@ impl<'p> Engine<'p> {
         self.dirty = false;
         let dir = self.run_dir_abs();
         record::write(&dir, &self.record).map_err(|e| format!("cannot write {}: {e}", dir.join("run.json").display()))
-    }
-}
-
-enum Prepared {
-    Job(Box<Job>),
-    /// Decided without running: skipped by `when`, or failed (e.g. no cached result under `--only`).
-    Settled(StageState, String),
-    /// Outputs and metrics reused from the cache or the run being resumed.
-    Reused(IndexMap<String, record::OutputRecord>, IndexMap<String, f64>, String),
-}
-
-impl Engine<'_> {
-    fn prepare(&mut self, s: usize, i: usize, container: &Container) -> Result<Prepared, String> {
-        let stage = &self.plan.stages[s];
-        let mut locals = IndexMap::new();
-        {
-            let scope = self.scope(s, i, None);
-            for input in &container.inputs {
-                let binding =
-                    input.binding.as_ref().ok_or_else(|| format!("input `{}` has no value bound", input.name))?;
-                let value = eval(binding, &scope).map_err(|e| format!("input `{}`: {e}", input.name))?;
-                locals.insert(input.name.clone(), value);
-            }
-        }
-        let scope = scope_of(self.plan, &self.record, &self.index, s, i, Some(locals));
-        if let Some(when) = &container.when {
-            match eval(when, &scope).map_err(|e| format!("`when`: {e}"))? {
-                Value::Bool(true) => {}
-                Value::Bool(false) => return Ok(Prepared::Settled(StageState::Skipped, "`when` is false".into())),
-                other => return Err(format!("`when` gave {}, not a bool", other.text())),
-            }
-        }
-        let instance_dir = match self.record.stages[s].instances[i].iteration {
-            Some(iteration) => self.run_dir.join(&stage.name).join(iteration.to_string()),
-            None => self.run_dir.join(&stage.name),
-        };
-        let tmp_dir = instance_dir.join(".tmp");
-        let outputs_dir = instance_dir.join("outputs");
-        let output_paths: IndexMap<String, PathBuf> =
-            container.outputs.iter().map(|o| (o.name.clone(), tmp_dir.join(&o.name))).collect();
-        let project_dir = self.opts.project_dir.clone();
-        let mut argv = Vec::new();
-        let mut key_argv = Vec::new();
-        for part in &container.command {
-            let Substituted { text, key } =
-                prepare::substitute(part, &scope, &output_paths, &mut self.hashes, &project_dir)?;
-            argv.push(text);
-            key_argv.push(key);
-        }
-        let mut env = Vec::new();
-        let mut key_env = Vec::new();
-        for (name, part) in container.env.iter().chain(&container.local_env) {
-            let Substituted { text, key } =
-                prepare::substitute(part, &scope, &output_paths, &mut self.hashes, &project_dir)
-                    .map_err(|e| format!("env `{name}`: {e}"))?;
-            env.retain(|(k, _): &(String, String)| k != name);
-            env.push((name.clone(), text));
-            key_env.push((name.clone(), key));
-        }
-        for secret in &container.secrets {
-            let keys = self.plan.secrets.iter().find(|x| &x.name == secret).map(|x| x.keys.clone()).unwrap_or_default();
-            for key in keys {
-                let value = std::env::var(&key).map_err(|_| {
-                    format!(
-                        "secret `{secret}` needs `{key}` in kfl's environment (the cluster reads it from the Secret)"
-                    )
-                })?;
-                env.push((key, value));
-            }
-        }
-        for mount in &container.mounts {
-            let dir = self.opts.project_dir.join(".kfl").join("volumes").join(&mount.volume);
-            std::fs::create_dir_all(&dir).map_err(|e| format!("volume `{}`: {e}", mount.volume))?;
-            let name = format!("KFL_VOLUME_{}", mount.volume.to_uppercase());
-            env.push((name, dir.display().to_string()));
-        }
-        env.push(("KFL_RUN_ID".into(), self.record.run_id.clone()));
-        env.push(("KFL_STAGE".into(), stage.name.clone()));
-        prepare::resolve_program(&mut argv, &self.opts.kfl_exe);
-        let gang = prepare::Gang::of(container);
-        let key = cache::key(&serde_json::json!({
-            "image": container.image,
-            "argv": key_argv,
-            "env": key_env,
-            "outputs": container.outputs.iter().map(|o| (&o.name, &o.ty)).collect::<Vec<_>>(),
-            "gang": [gang.nodes, gang.procs_per_node],
-        }));
-        if let Some(reused) = self.reuse(s, i, &key, container) {
-            return Ok(reused);
-        }
-        if self.selection[s] == Selection::CacheOnly {
-            return Ok(Prepared::Settled(
-                StageState::Failed,
-                "not selected by --only and no cached result; run it first (without --only)".into(),
-            ));
-        }
-        let log_dir = project_dir.join(&instance_dir);
-        std::fs::create_dir_all(&log_dir).map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
-        let metrics: Vec<String> = container.metrics.iter().map(|m| m.name.clone()).collect();
-        let launches = prepare::launches(
-            &gang,
-            container.train.is_some(),
-            &argv,
-            &env,
-            &project_dir,
-            &log_dir,
-            &metrics,
-            container.timeout_seconds.map(Duration::from_secs),
-            self.opts.kill_grace,
-        )?;
-        Ok(Prepared::Job(Box::new(Job {
-            stage: s,
-            iteration: i,
-            name: stage.name.clone(),
-            launches,
-            project_dir,
-            tmp_dir,
-            outputs_dir,
-            outputs: container.outputs.clone(),
-            retries: u32::try_from(container.retries.max(0)).unwrap_or(0),
-            retry_base: self.opts.retry_base,
-            cache_key: (container.cache && !self.opts.no_cache).then_some(key),
-        })))
-    }
-
-    /// Outputs from the run being resumed (same key, files still there) or from the cache.
-    fn reuse(&mut self, s: usize, i: usize, key: &str, container: &Container) -> Option<Prepared> {
-        let iteration = self.record.stages[s].instances[i].iteration;
-        if let Some(previous) = &self.previous {
-            let before = previous.stage(&self.plan.stages[s].name).and_then(|st| st.instances.get(i));
-            if let Some(before) = before.filter(|b| b.state.produced() && b.cache_key.as_deref() == Some(key)) {
-                let present = before.outputs.values().all(|o| match o {
-                    record::OutputRecord::Artifact { path, .. } => self.opts.project_dir.join(path).exists(),
-                    record::OutputRecord::Scalar { .. } => true,
-                });
-                if present && before.iteration == iteration {
-                    self.record.stages[s].instances[i].cache_key = Some(key.to_string());
-                    let (outputs, metrics) = (before.outputs.clone(), before.metrics.clone());
-                    return Some(Prepared::Reused(outputs, metrics, "kept from the run being resumed".into()));
-                }
-            }
-        }
-        if self.opts.no_cache || !container.cache {
-            return None;
-        }
-        let (entry, files) = cache::lookup(&self.opts.project_dir, key)?;
-        let stage = &self.plan.stages[s];
-        let outputs_rel = match iteration {
-            Some(n) => self.run_dir.join(&stage.name).join(n.to_string()).join("outputs"),
-            None => self.run_dir.join(&stage.name).join("outputs"),
-        };
-        let outputs_abs = self.opts.project_dir.join(&outputs_rel);
-        let _ = std::fs::remove_dir_all(&outputs_abs);
-        let mut outputs = IndexMap::new();
-        for (name, output) in entry.outputs {
-            let output = match output {
-                record::OutputRecord::Artifact { sha256, .. } => {
-                    cache::link_tree(&files.join(&name), &outputs_abs.join(&name)).ok()?;
-                    let path = outputs_rel.join(&name);
-                    self.hashes.remember(&self.opts.project_dir.join(&path), &sha256);
-                    record::OutputRecord::Artifact { path: path.display().to_string(), sha256 }
-                }
-                scalar => scalar,
-            };
-            outputs.insert(name, output);
-        }
-        self.record.stages[s].instances[i].cache_key = Some(key.to_string());
-        let origin = if entry.stage == stage.name { String::new() } else { format!("reused the result of `{}`", entry.stage) };
-        Some(Prepared::Reused(outputs, entry.metrics, origin))
     }
 }
 

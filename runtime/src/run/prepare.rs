@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use super::cache::Hashes;
+use super::cache::{self, Hashes};
+use super::job::Job;
 use super::process::Launch;
-use super::record::{OutputRecord, RunRecord};
+use super::record::{OutputRecord, RunRecord, StageState};
+use super::select::Selection;
+use super::{Engine, scope_of};
 use crate::plan::{Container, DatasetKind, Part, Plan, Stage};
 use crate::value::{Scope, Value, eval};
 
@@ -269,5 +272,210 @@ fn free_port() -> std::io::Result<u16> {
 pub fn resolve_program(argv: &mut [String], kfl_exe: &Path) {
     if let Some(first) = argv.first_mut().filter(|first| *first == "kfl") {
         *first = kfl_exe.display().to_string();
+    }
+}
+
+pub(super) enum Prepared {
+    Job(Box<Job>),
+    /// Decided without running: skipped by `when`, or failed (e.g. no cached result under `--only`).
+    Settled(StageState, String),
+    /// Outputs and metrics reused from the cache or the run being resumed.
+    Reused(Box<Reuse>),
+}
+
+pub(super) struct Reuse {
+    pub outputs: IndexMap<String, OutputRecord>,
+    pub metrics: IndexMap<String, f64>,
+    /// Every report of each metric, when the cache kept them (tune trials need the objective's curve).
+    pub curves: IndexMap<String, Vec<f64>>,
+    pub message: String,
+}
+
+/// A tune trial: the trial template run with searched values in place of some inputs, in its own folder.
+pub(super) struct TrialSpec {
+    pub overrides: IndexMap<String, Value>,
+    /// `.kfl/runs/<id>/<tune>/trial-<n>`.
+    pub dir: PathBuf,
+    pub tune: usize,
+    pub number: usize,
+}
+
+impl Engine<'_> {
+    pub(super) fn prepare(
+        &mut self,
+        s: usize,
+        i: usize,
+        container: &Container,
+        trial: Option<&TrialSpec>,
+    ) -> Result<Prepared, String> {
+        let stage = &self.plan.stages[s];
+        let mut locals = IndexMap::new();
+        {
+            let scope = self.scope(s, i, None);
+            for input in &container.inputs {
+                if let Some(value) = trial.and_then(|t| t.overrides.get(&input.name)) {
+                    locals.insert(input.name.clone(), value.clone());
+                    continue;
+                }
+                let binding =
+                    input.binding.as_ref().ok_or_else(|| format!("input `{}` has no value bound", input.name))?;
+                let value = eval(binding, &scope).map_err(|e| format!("input `{}`: {e}", input.name))?;
+                locals.insert(input.name.clone(), value);
+            }
+        }
+        let scope = scope_of(self.plan, &self.record, &self.index, s, i, Some(locals));
+        if let Some(when) = &container.when {
+            match eval(when, &scope).map_err(|e| format!("`when`: {e}"))? {
+                Value::Bool(true) => {}
+                Value::Bool(false) => return Ok(Prepared::Settled(StageState::Skipped, "`when` is false".into())),
+                other => return Err(format!("`when` gave {}, not a bool", other.text())),
+            }
+        }
+        let instance_dir = match (trial, self.record.stages[s].instances[i].iteration) {
+            (Some(trial), _) => trial.dir.clone(),
+            (None, Some(iteration)) => self.run_dir.join(&stage.name).join(iteration.to_string()),
+            (None, None) => self.run_dir.join(&stage.name),
+        };
+        let tmp_dir = instance_dir.join(".tmp");
+        let outputs_dir = instance_dir.join("outputs");
+        let output_paths: IndexMap<String, PathBuf> =
+            container.outputs.iter().map(|o| (o.name.clone(), tmp_dir.join(&o.name))).collect();
+        let project_dir = self.opts.project_dir.clone();
+        let mut argv = Vec::new();
+        let mut key_argv = Vec::new();
+        for part in &container.command {
+            let Substituted { text, key } = substitute(part, &scope, &output_paths, &mut self.hashes, &project_dir)?;
+            argv.push(text);
+            key_argv.push(key);
+        }
+        let mut env = Vec::new();
+        let mut key_env = Vec::new();
+        for (name, part) in container.env.iter().chain(&container.local_env) {
+            let Substituted { text, key } = substitute(part, &scope, &output_paths, &mut self.hashes, &project_dir)
+                .map_err(|e| format!("env `{name}`: {e}"))?;
+            env.retain(|(k, _): &(String, String)| k != name);
+            env.push((name.clone(), text));
+            key_env.push((name.clone(), key));
+        }
+        for secret in &container.secrets {
+            let keys = self.plan.secrets.iter().find(|x| &x.name == secret).map(|x| x.keys.clone()).unwrap_or_default();
+            for key in keys {
+                let value = std::env::var(&key).map_err(|_| {
+                    format!(
+                        "secret `{secret}` needs `{key}` in kfl's environment (the cluster reads it from the Secret)"
+                    )
+                })?;
+                env.push((key, value));
+            }
+        }
+        for mount in &container.mounts {
+            let dir = self.opts.project_dir.join(".kfl").join("volumes").join(&mount.volume);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("volume `{}`: {e}", mount.volume))?;
+            let name = format!("KFL_VOLUME_{}", mount.volume.to_uppercase());
+            env.push((name, dir.display().to_string()));
+        }
+        env.push(("KFL_RUN_ID".into(), self.record.run_id.clone()));
+        env.push(("KFL_STAGE".into(), stage.name.clone()));
+        resolve_program(&mut argv, &self.opts.kfl_exe);
+        let gang = Gang::of(container);
+        let key = cache::key(&serde_json::json!({
+            "image": container.image,
+            "argv": key_argv,
+            "env": key_env,
+            "outputs": container.outputs.iter().map(|o| (&o.name, &o.ty)).collect::<Vec<_>>(),
+            "gang": [gang.nodes, gang.procs_per_node],
+        }));
+        if let Some(reused) = self.reuse(s, i, &key, container, &instance_dir, trial.is_none()) {
+            return Ok(Prepared::Reused(Box::new(reused)));
+        }
+        if self.selection[s] == Selection::CacheOnly {
+            return Ok(Prepared::Settled(
+                StageState::Failed,
+                "not selected by --only and no cached result; run it first (without --only)".into(),
+            ));
+        }
+        let log_dir = project_dir.join(&instance_dir);
+        std::fs::create_dir_all(&log_dir).map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
+        let metrics: Vec<String> = container.metrics.iter().map(|m| m.name.clone()).collect();
+        let launches = launches(
+            &gang,
+            container.train.is_some(),
+            &argv,
+            &env,
+            &project_dir,
+            &log_dir,
+            &metrics,
+            container.timeout_seconds.map(Duration::from_secs),
+            self.opts.kill_grace,
+        )?;
+        Ok(Prepared::Job(Box::new(Job {
+            stage: s,
+            iteration: i,
+            name: stage.name.clone(),
+            launches,
+            project_dir,
+            tmp_dir,
+            outputs_dir,
+            outputs: container.outputs.clone(),
+            retries: u32::try_from(container.retries.max(0)).unwrap_or(0),
+            retry_base: self.opts.retry_base,
+            cache_key: (container.cache && !self.opts.no_cache).then_some(key),
+            trial: trial.map(|t| (t.tune, t.number)),
+        })))
+    }
+
+    /// Outputs from the run being resumed (same key, files still there) or from the cache.
+    /// Outputs from the run being resumed (same key, files still there; not for trials, which the tune
+    /// resumes itself) or from the cache, linked into `instance_dir/outputs`.
+    fn reuse(
+        &mut self,
+        s: usize,
+        i: usize,
+        key: &str,
+        container: &Container,
+        instance_dir: &Path,
+        from_previous: bool,
+    ) -> Option<Reuse> {
+        let iteration = self.record.stages[s].instances[i].iteration;
+        if let Some(previous) = self.previous.as_ref().filter(|_| from_previous) {
+            let before = previous.stage(&self.plan.stages[s].name).and_then(|st| st.instances.get(i));
+            if let Some(before) = before.filter(|b| b.state.produced() && b.cache_key.as_deref() == Some(key)) {
+                let present = before.outputs.values().all(|o| match o {
+                    OutputRecord::Artifact { path, .. } => self.opts.project_dir.join(path).exists(),
+                    OutputRecord::Scalar { .. } => true,
+                });
+                if present && before.iteration == iteration {
+                    self.record.stages[s].instances[i].cache_key = Some(key.to_string());
+                    let (outputs, metrics) = (before.outputs.clone(), before.metrics.clone());
+                    let message = "kept from the run being resumed".to_string();
+                    return Some(Reuse { outputs, metrics, curves: IndexMap::new(), message });
+                }
+            }
+        }
+        if self.opts.no_cache || !container.cache {
+            return None;
+        }
+        let (entry, files) = cache::lookup(&self.opts.project_dir, key)?;
+        let stage = &self.plan.stages[s];
+        let outputs_rel = instance_dir.join("outputs");
+        let outputs_abs = self.opts.project_dir.join(&outputs_rel);
+        let _ = std::fs::remove_dir_all(&outputs_abs);
+        let mut outputs = IndexMap::new();
+        for (name, output) in entry.outputs {
+            let output = match output {
+                OutputRecord::Artifact { sha256, .. } => {
+                    cache::link_tree(&files.join(&name), &outputs_abs.join(&name)).ok()?;
+                    let path = outputs_rel.join(&name);
+                    self.hashes.remember(&self.opts.project_dir.join(&path), &sha256);
+                    OutputRecord::Artifact { path: path.display().to_string(), sha256 }
+                }
+                scalar => scalar,
+            };
+            outputs.insert(name, output);
+        }
+        self.record.stages[s].instances[i].cache_key = Some(key.to_string());
+        let origin =
+            if entry.stage == stage.name { String::new() } else { format!("reused the result of `{}`", entry.stage) };
+        Some(Reuse { outputs, metrics: entry.metrics, curves: entry.curves, message: origin })
     }
 }

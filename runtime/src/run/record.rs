@@ -106,6 +106,42 @@ pub struct InstanceRecord {
     pub message: Option<String>,
     /// Log files, relative to the run folder.
     pub logs: Vec<String>,
+    /// A tune's trials, in the order they were proposed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trials: Vec<TrialRecord>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialOutcome {
+    Running,
+    Completed,
+    /// Stopped early by the early-stopping rule, or because the search ended.
+    Stopped,
+    Failed,
+    /// Stopped by Ctrl-C; `--resume` runs it again.
+    Interrupted,
+}
+
+/// One trial of a tune.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub number: usize,
+    /// The searched values, by parameter name.
+    pub params: IndexMap<String, serde_json::Value>,
+    pub outcome: TrialOutcome,
+    /// The objective: the trial's best report by the tune's direction.
+    pub value: Option<f64>,
+    /// Every report of the objective metric, in order (step = position + 1).
+    pub curve: Vec<f64>,
+    /// Last report of each metric.
+    pub metrics: IndexMap<String, f64>,
+    pub outputs: IndexMap<String, OutputRecord>,
+    pub cached: bool,
+    pub duration_ms: Option<u64>,
+    pub message: Option<String>,
+    /// Log files, relative to the run folder.
+    pub logs: Vec<String>,
 }
 
 impl InstanceRecord {
@@ -124,6 +160,7 @@ impl InstanceRecord {
             metrics: IndexMap::new(),
             message: None,
             logs: Vec::new(),
+            trials: Vec::new(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kfl_runtime::run::record::{InstanceRecord, RunRecord, StageState};
+use kfl_runtime::run::record::{InstanceRecord, RunRecord, StageState, TrialOutcome, TrialRecord};
 use kfl_runtime::run::{Event, Observer};
 
 pub struct Progress {
@@ -86,6 +86,7 @@ impl Observer for Progress {
                     bar.set_message(format!("{name}={value}"));
                 }
             }
+            Event::Trial { tune, trial } => self.trial(tune, trial),
             Event::StageFinished { stage, instance, .. } => {
                 let name = instance_name(stage, instance.iteration);
                 if let Some(bar) = self.bars.remove(&name) {
@@ -94,6 +95,55 @@ impl Observer for Progress {
                 self.line(finished_line(&name, instance));
             }
         }
+    }
+}
+
+impl Progress {
+    /// One line per finished trial (a live trials table, row by row); a spinner while it runs.
+    fn trial(&mut self, tune: &str, trial: &TrialRecord) {
+        let name = format!("{tune}#{}", trial.number);
+        let params: Vec<String> = trial.params.iter().map(|(k, v)| format!("{k}={}", json_text(v))).collect();
+        let params = params.join(" ");
+        if trial.outcome == TrialOutcome::Running {
+            if let Some(multi) = &self.live {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:20} {elapsed:>5} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(name.clone());
+                bar.set_message(params);
+                bar.enable_steady_tick(Duration::from_millis(120));
+                self.bars.insert(name, bar);
+            }
+            return;
+        }
+        if let Some(bar) = self.bars.remove(&name) {
+            bar.finish_and_clear();
+        }
+        let outcome = match trial.outcome {
+            TrialOutcome::Completed => "completed",
+            TrialOutcome::Stopped => "stopped",
+            TrialOutcome::Failed => "failed",
+            TrialOutcome::Interrupted => "interrupted",
+            TrialOutcome::Running => "running",
+        };
+        let value = trial.value.map(|v| format!(" value={v:.4}")).unwrap_or_default();
+        let time = trial.duration_ms.map(|ms| format!(" {}", seconds(ms))).unwrap_or_default();
+        let cached = if trial.cached { " (cached)" } else { "" };
+        let why = trial.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+        self.line(format!("  {name:<12} {params:<32} {outcome}{cached}{value}{time}{why}"));
+    }
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.as_f64().map_or_else(
+            || n.to_string(),
+            |x| format!("{x:.4}").trim_end_matches('0').trim_end_matches('.').to_string(),
+        ),
+        other => other.to_string(),
     }
 }
 
