@@ -77,7 +77,9 @@ pub fn kfl_files(dir: &Path) -> Vec<std::path::PathBuf> {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
-                stack.push(path);
+                if !in_run_state(&path) {
+                    stack.push(path);
+                }
             } else if path.extension().is_some_and(|e| e == "kfl") {
                 out.push(path);
             }
@@ -85,6 +87,11 @@ pub fn kfl_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Whether `path` lies in a hidden folder such as `.kfl/`, where `kfl run` keeps its runs and cache.
+pub fn in_run_state(path: &Path) -> bool {
+    path.components().any(|c| c.as_os_str().to_str().is_some_and(|s| s.starts_with('.') && s != "." && s != ".."))
 }
 
 /// Whether `path` lies in a `lib/` folder (imported modules, not programs).

@@ -5,7 +5,7 @@ mod tidy;
 
 use std::path::{Path, PathBuf};
 
-use kfl_tests::{check_file, expectations, in_lib_folder, kfl_files};
+use kfl_tests::{check_file, expectations, in_lib_folder, in_run_state, kfl_files};
 
 fn workspace(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
@@ -184,7 +184,8 @@ fn format_is_idempotent_and_preserves_meaning_everywhere() {
 fn example_builds() {
     at_root(|| {
         insta::glob!("../examples", "**/*.kfl", |path| {
-            if in_lib_folder(path) {
+            // `.kfl/` folders hold run state (`kfl run`), not programs.
+            if in_lib_folder(path) || !path.is_file() || in_run_state(path) {
                 return;
             }
             let rel = relative(path);

@@ -318,3 +318,98 @@ fn until_and_only_select_stages() {
     let output = run(fresh.path(), &["--until", "nope"]);
     assert!(text(&output).contains("no stage `nope`"));
 }
+
+fn trials(record: &Value, tune: &str) -> Vec<Value> {
+    instances(record, tune)[0]["trials"].as_array().expect("trials").clone()
+}
+
+#[test]
+fn a_tune_records_every_trial_with_its_reason_and_feeds_the_best_downstream() {
+    let dir = project("search");
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    let trials = trials(&record, "search");
+    assert_eq!(trials.len(), 12);
+    let reason = |kind: &str| -> Vec<String> {
+        trials
+            .iter()
+            .filter(|t| t["params"]["kind"] == kind)
+            .map(|t| format!("{} {}", t["outcome"].as_str().unwrap_or(""), t["message"].as_str().unwrap_or("")))
+            .collect()
+    };
+    for line in reason("fail") {
+        assert_eq!(line, "failed the process exited with 2");
+    }
+    for line in reason("none") {
+        assert!(line.starts_with("failed the trial printed no `value=…` line"), "{line}");
+    }
+    for line in reason("nan") {
+        assert_eq!(line, "failed `value` is not a finite number");
+    }
+    let completed: Vec<&Value> = trials.iter().filter(|t| t["outcome"] == "completed").collect();
+    assert!(!completed.is_empty());
+    let best = completed
+        .iter()
+        .min_by(|a, b| a["value"].as_f64().unwrap_or(f64::MAX).total_cmp(&b["value"].as_f64().unwrap_or(f64::MAX)))
+        .expect("best");
+    let search = &instances(&record, "search")[0];
+    assert_eq!(search["metrics"]["value"], best["value"]);
+    assert_eq!(search["outputs"]["x"]["value"], best["params"]["x"]);
+    // The best value is the trial's best report (its last, decreasing curve), not its first.
+    let curve = best["curve"].as_array().expect("curve");
+    assert_eq!(curve.len(), 3);
+    assert_eq!(best["value"], curve[2]);
+    assert_eq!(instances(&record, "use")[0]["outputs"]["same"]["value"], true);
+}
+
+#[test]
+fn the_goal_ends_a_search_and_max_failed_aborts_one() {
+    let dir = project("goal");
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    let climbed = trials(&record, "climb");
+    assert!(climbed.len() < 40, "the goal did not end the search");
+    assert!(climbed.last().expect("trial")["value"].as_f64().expect("value") >= 0.5);
+    assert!(instances(&record, "climb")[0]["message"].as_str().expect("message").contains("goal reached"));
+
+    let output = run(dir.path(), &["-p", "fail=true", "--no-cache"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let record = latest_record(dir.path());
+    assert_eq!(trials(&record, "climb").len(), 3, "max_failed = 2 allows two failures, not a third");
+    let message = instances(&record, "climb")[0]["message"].as_str().expect("message").to_string();
+    assert!(message.contains("no trial completed") && message.contains("more than max_failed = 2"), "{message}");
+}
+
+#[test]
+fn an_interrupted_tune_resumes_without_rerunning_finished_trials() {
+    let dir = project("goal");
+    let started = dir.path().join("started.log");
+    let mut child = kfl_command(dir.path(), &["run", "main.kfl", "-p", "target=2.0", "--no-cache"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kfl run");
+    let lines = || std::fs::read_to_string(&started).map_or(0, |t| t.lines().count());
+    let start = Instant::now();
+    while lines() < 5 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the tune did not start trials");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("SIGINT");
+    assert_eq!(child.wait().expect("wait").code(), Some(130));
+    let record = latest_record(dir.path());
+    assert_eq!(state(&record, "climb"), "interrupted");
+    let kept = trials(&record, "climb").iter().filter(|t| t["outcome"] == "completed").count();
+    assert!(kept >= 3, "{kept} trials finished before the interruption");
+    let before = lines();
+
+    let run_id = record["run_id"].as_str().expect("run id").to_string();
+    let output = run(dir.path(), &["-p", "target=2.0", "--no-cache", "--resume", &run_id]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    assert_eq!(trials(&record, "climb").len(), 40);
+    assert_eq!(lines() - before, 40 - kept, "finished trials ran again after --resume");
+}

@@ -215,6 +215,7 @@ fn experiment(context: &Context<'_>, tune: &ir::Tune) -> Result<Experiment, Box<
         };
     let additional_metric_names =
         trial.metrics.iter().filter(|m| m.name != tune.metric).map(|m| m.name.clone()).collect();
+    let counts = context.tune_counts(tune);
     Ok(Experiment {
         api_version: API_VERSION,
         kind: KIND,
@@ -225,16 +226,16 @@ fn experiment(context: &Context<'_>, tune: &ir::Tune) -> Result<Experiment, Box<
                     Goal::Maximize => "maximize",
                     Goal::Minimize => "minimize",
                 },
-                goal: tune.target,
+                goal: counts.target,
                 objective_metric_name: tune.metric.clone(),
                 additional_metric_names,
             },
             algorithm: algorithm(&tune.algorithm, &tune.space),
             early_stopping: tune.early_stop.as_ref().map(early_stopping),
             parameters: tune.space.iter().map(parameter).collect(),
-            max_trial_count: tune.trials,
-            parallel_trial_count: tune.parallel,
-            max_failed_trial_count: tune.max_failed,
+            max_trial_count: counts.trials,
+            parallel_trial_count: counts.parallel,
+            max_failed_trial_count: counts.max_failed,
             metrics_collector_spec: MetricsCollectorSpec { collector: Collector { kind: METRICS_COLLECTOR } },
             trial_template: TrialTemplate {
                 primary_container_name,

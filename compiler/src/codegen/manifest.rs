@@ -16,6 +16,15 @@ use crate::source::Span;
 pub const LAUNCHER_IMAGE: &str = "ghcr.io/kfl-dev/kfl:0.1";
 
 /// What every generator needs besides its own declaration.
+/// A tune's numbers with params resolved.
+#[derive(Clone, Copy, Debug)]
+pub struct TuneCounts {
+    pub target: Option<f64>,
+    pub trials: i64,
+    pub parallel: i64,
+    pub max_failed: i64,
+}
+
 #[derive(Debug)]
 pub struct Context<'p> {
     pub program: &'p ir::Program,
@@ -91,6 +100,27 @@ impl<'p> Context<'p> {
         }
         let namespace = program.project.as_ref().and_then(|p| p.namespace.clone());
         Ok(Context { program, project, namespace, labels, params })
+    }
+
+    /// A value with params replaced by their values after `-p`.
+    pub fn resolved<'v>(&'v self, value: &'v Value) -> &'v Value {
+        match value {
+            Value::Ref(ir::Ref::Param { name }) => self.params.get(name).unwrap_or(value),
+            other => other,
+        }
+    }
+
+    /// A tune's `goal`, `trials`, `parallel` and `max_failed` after `-p`. `parallel` and `max_failed` never
+    /// exceed `trials` (the type checker reports that for literal values; a `-p` value is capped).
+    pub fn tune_counts(&self, tune: &ir::Tune) -> TuneCounts {
+        let int = |value: &Value| self.resolved(value).as_int();
+        let trials = int(&tune.trials).unwrap_or(10).max(1);
+        TuneCounts {
+            target: tune.target.as_ref().and_then(|t| self.resolved(t).as_f64()),
+            trials,
+            parallel: int(&tune.parallel).unwrap_or(1).clamp(1, trials),
+            max_failed: tune.max_failed.as_ref().and_then(int).unwrap_or(trials).clamp(0, trials),
+        }
     }
 
     /// `metadata` with the name, namespace and common labels.

@@ -103,7 +103,7 @@ fn stages(context: &Context<'_>) -> Vec<Stage> {
                         spec: Spec::Container(Box::new(container(context, trial))),
                     });
                 }
-                Spec::Tune(Box::new(self::tune(tune, program)))
+                Spec::Tune(Box::new(self::tune(tune, context)))
             }),
             NodeKind::Model => program.model(name).map(|m| Spec::Model(Box::new(model(m, program)))),
             NodeKind::Serve => program.serve(name).map(|s| Spec::Serve(Box::new(serve(s, program)))),
@@ -205,21 +205,23 @@ fn loop_items(iterable: &Value, program: &ir::Program) -> LoopItems {
     }
 }
 
-fn tune(tune: &ir::Tune, program: &ir::Program) -> Tune {
+fn tune(tune: &ir::Tune, context: &Context<'_>) -> Tune {
+    let program = context.program;
+    let counts = context.tune_counts(tune);
     let program_free = |v: &Value| expression(v, program);
     Tune {
         trial: tune.trial.clone(),
         goal: tune.goal,
         metric: tune.metric.clone(),
-        target: tune.target,
+        target: counts.target,
         algorithm: Algorithm {
             name: tune.algorithm.name.clone(),
             seed: tune.algorithm.seed,
             settings: tune.algorithm.settings.iter().map(|(k, v)| (k.clone(), program_free(v))).collect(),
         },
-        trials: tune.trials,
-        parallel: tune.parallel,
-        max_failed: tune.max_failed,
+        trials: counts.trials,
+        parallel: counts.parallel,
+        max_failed: counts.max_failed,
         early_stop: tune.early_stop.as_ref().map(|e| EarlyStop {
             name: e.name.clone(),
             min_trials: e.min_trials,

@@ -291,11 +291,13 @@ pub struct Tune {
     pub trial: String,
     pub goal: Goal,
     pub metric: String,
-    pub target: Option<f64>,
+    /// `goal`: a number, or a param resolved at build time (like the counts below).
+    pub target: Option<Value>,
     pub algorithm: Algorithm,
-    pub trials: i64,
-    pub parallel: i64,
-    pub max_failed: i64,
+    pub trials: Value,
+    pub parallel: Value,
+    /// `None`: as many as `trials`.
+    pub max_failed: Option<Value>,
     pub early_stop: Option<EarlyStop>,
     pub space: Vec<SearchParam>,
     pub after: Vec<String>,

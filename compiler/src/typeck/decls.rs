@@ -683,7 +683,7 @@ impl Checker<'_> {
             trial: trial.unwrap_or_default(),
             goal: parts.goal,
             metric: parts.metric,
-            target: props.get("goal").and_then(Value::as_f64),
+            target: props.get("goal").cloned(),
             algorithm: parts.algorithm,
             trials,
             parallel,

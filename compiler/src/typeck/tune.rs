@@ -462,11 +462,17 @@ impl Checker<'_> {
     }
 
     /// Range rules between `trials`, `parallel` and `max_failed`.
-    pub(crate) fn tune_counts(&mut self, props: &crate::typeck::props::Props) -> (i64, i64, i64) {
-        let trials = props.int("trials").unwrap_or(10);
-        let parallel = props.int("parallel").unwrap_or(1);
-        let max_failed = props.int("max_failed").unwrap_or(trials);
-        for (name, value) in [("parallel", parallel), ("max_failed", max_failed)] {
+    /// `trials`, `parallel` and `max_failed` as written (numbers or params, resolved at build time); when all
+    /// are numbers, `parallel` and `max_failed` are checked against `trials` here.
+    pub(crate) fn tune_counts(&mut self, props: &crate::typeck::props::Props) -> (Value, Value, Option<Value>) {
+        let trials_value = props.get("trials").cloned().unwrap_or(Value::Int(10));
+        let parallel_value = props.get("parallel").cloned().unwrap_or(Value::Int(1));
+        let max_failed_value = props.get("max_failed").cloned();
+        let Some(trials) = trials_value.as_int() else { return (trials_value, parallel_value, max_failed_value) };
+        let counts =
+            [("parallel", parallel_value.as_int()), ("max_failed", max_failed_value.as_ref().and_then(Value::as_int))];
+        for (name, value) in counts {
+            let Some(value) = value else { continue };
             if value > trials
                 && let Some((_, span)) = props.values.get(name)
             {
@@ -477,7 +483,7 @@ impl Checker<'_> {
                 );
             }
         }
-        (trials, parallel, max_failed)
+        (trials_value, parallel_value, max_failed_value)
     }
 }
 
