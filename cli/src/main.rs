@@ -22,6 +22,7 @@ enum Command {
     Fmt(commands::fmt::Args),
     Explain(commands::explain::Args),
     Graph(commands::graph::Args),
+    Models(commands::models::Args),
 }
 
 /// Exit statuses: 0 fine, 1 errors in the user's files, 2 usage or I/O problems.
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         Command::Fmt(args) => commands::fmt::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Graph(args) => commands::graph::run(args),
+        Command::Models(args) => commands::models::run(args),
     };
     status.into()
 }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod explain;
 pub mod fmt;
 pub mod graph;
+pub mod models;
 
 use kfl_compiler::diagnostics::render::Style;
 

@@ -281,13 +281,12 @@ impl ModelStore for Registry {
             params![version_id, uri, store_path, digest, request.format.name, request.format.version, now],
         )
         .map_err(RegistryError::db("insert the artifact"))?;
-        if let Some(description) = &request.description {
-            tx.execute(
-                "UPDATE registered_model SET description = coalesce(description, ?2), update_time_ms = ?3 WHERE id = ?1",
-                params![model_id, description, now],
-            )
-            .map_err(RegistryError::db("update the registered model"))?;
-        }
+        // The first description given becomes the model's; the model counts as updated by every new version.
+        tx.execute(
+            "UPDATE registered_model SET description = coalesce(description, ?2), update_time_ms = ?3 WHERE id = ?1",
+            params![model_id, request.description, now],
+        )
+        .map_err(RegistryError::db("update the registered model"))?;
         tx.commit().map_err(RegistryError::db("commit the registration"))?;
         self.one_version(&request.model, Some(&version))
     }
