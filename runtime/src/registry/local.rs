@@ -384,4 +384,62 @@ mod tests {
         assert_eq!(version, SCHEMA_VERSION);
         assert!(project.path().join(".kfl/registry.db").is_file());
     }
+
+    #[test]
+    fn a_version_one_database_on_disk_is_migrated_on_open() {
+        let project = tempfile::tempdir().expect("tempdir");
+        let path = project.path().join(".kfl/registry.db");
+        std::fs::create_dir_all(project.path().join(".kfl")).expect("mkdir");
+        {
+            let mut conn = Connection::open(&path).expect("create");
+            schema::migrate(&mut conn, &path, 1).expect("schema 1");
+            conn.execute_batch(
+                r#"
+                INSERT INTO registered_model VALUES (1, 'iris', 'old', 'LIVE', 5, 5);
+                INSERT INTO model_version (id, registered_model_id, name, state, params, run_id, input_hashes,
+                                           create_time_ms, update_time_ms)
+                    VALUES (1, 1, '1', 'ARCHIVED', '{"depth":3}', 'run-0', '{"data":"aa","code":"bb"}', 5, 6);
+                INSERT INTO model_artifact VALUES (1, 1, 's3://old/model', NULL, NULL, 'sklearn', NULL, 5);
+                "#,
+            )
+            .expect("v1 rows");
+        }
+        let mut registry = Registry::open(project.path()).expect("open migrates");
+        let old = registry.version("iris", Some("1")).expect("old version");
+        assert_eq!(old.state, ModelState::Archived);
+        assert_eq!(old.params.get("depth"), Some(&PropertyValue::Int(3)));
+        let inputs: Vec<(&str, &str)> =
+            old.lineage.input_hashes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(inputs, [("data", "aa"), ("code", "bb")]);
+        let next = registry.register(&Registration::new("iris", ArtifactSource::Uri("s3://new".into()))).expect("new");
+        assert_eq!(next.version, "2");
+    }
+
+    #[test]
+    fn concurrent_registrations_from_separate_connections_get_distinct_versions() {
+        let project = tempfile::tempdir().expect("tempdir");
+        // No prior open: the threads also race to create the schema.
+        std::fs::create_dir_all(project.path().join(".kfl")).expect("mkdir");
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let dir = project.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let mut registry = Registry::open(&dir).expect("open");
+                    (0..5)
+                        .map(|i| {
+                            let uri = format!("s3://m/{t}/{i}");
+                            registry
+                                .register(&Registration::new("iris", ArtifactSource::Uri(uri)))
+                                .expect("register")
+                                .version
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut versions: Vec<u64> =
+            threads.into_iter().flat_map(|t| t.join().expect("thread")).map(|v| v.parse().expect("numeric")).collect();
+        versions.sort_unstable();
+        assert_eq!(versions, (1..=20).collect::<Vec<u64>>());
+    }
 }

@@ -79,28 +79,31 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 2;
 
-/// Brings the database at `path` up to `target` (normally [`SCHEMA_VERSION`]).
+/// Brings the database at `path` up to `target` (normally [`SCHEMA_VERSION`]). The version is read inside each
+/// migration's write transaction, so processes opening a fresh database at the same time never apply a step twice.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path, target: i64) -> Result<()> {
-    let current: i64 = conn
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(RegistryError::db("read the schema version"))?;
-    if current > SCHEMA_VERSION {
-        return Err(RegistryError::SchemaTooNew {
-            path: path.to_path_buf(),
-            found: current,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target) {
+    loop {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(RegistryError::db("start a schema migration"))?;
+        let current: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(RegistryError::db("read the schema version"))?;
+        if current > SCHEMA_VERSION {
+            return Err(RegistryError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found: current,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let Some(migration) = MIGRATIONS.iter().find(|m| m.version == current + 1 && m.version <= target) else {
+            return Ok(());
+        };
         tx.execute_batch(migration.sql).map_err(RegistryError::db("migrate the schema"))?;
         tx.pragma_update(None, "user_version", migration.version)
             .map_err(RegistryError::db("record the schema version"))?;
         tx.commit().map_err(RegistryError::db("commit a schema migration"))?;
     }
-    Ok(())
 }
 
 #[cfg(test)]
