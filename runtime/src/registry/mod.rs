@@ -95,14 +95,14 @@ pub(crate) fn validate(request: &Registration) -> Result<()> {
             });
         }
     }
-    if let Some(PropertyValue::Double(value)) =
-        request.params.values().find(|v| matches!(v, PropertyValue::Double(d) if !d.is_finite()))
-    {
-        return Err(RegistryError::Invalid {
-            what: "param",
-            value: value.to_string(),
-            reason: "the value is not finite",
-        });
+    for (name, value) in &request.params {
+        if matches!(value, PropertyValue::Double(d) if !d.is_finite()) {
+            return Err(RegistryError::Invalid {
+                what: "param",
+                value: name.clone(),
+                reason: "the value is not finite",
+            });
+        }
     }
     Ok(())
 }
