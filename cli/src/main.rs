@@ -27,6 +27,7 @@ enum Command {
     Runs(commands::runs::RunsCommand),
     Logs(commands::runs::LogsArgs),
     Builtin(commands::builtin::Args),
+    Models(commands::models::Args),
 }
 
 /// Exit statuses: 0 fine, 1 errors in the user's files (or a failed run), 2 usage or I/O problems, 130 a run
@@ -67,6 +68,7 @@ fn main() -> ExitCode {
         Command::Runs(command) => commands::runs::runs(command),
         Command::Logs(args) => commands::runs::logs(args),
         Command::Builtin(args) => commands::builtin::run(args),
+        Command::Models(args) => commands::models::run(args),
     };
     status.into()
 }

@@ -2,6 +2,7 @@
 
 pub mod builtin;
 pub mod plan;
+pub mod registry;
 pub mod run;
 pub mod search;
 pub mod value;

@@ -6,6 +6,7 @@ pub mod check;
 pub mod explain;
 pub mod fmt;
 pub mod graph;
+pub mod models;
 pub mod run;
 pub mod runs;
 
