@@ -44,16 +44,13 @@ pub fn snapshot(shared: &Shared) -> StatusSnapshot {
 }
 
 /// The router may listen beyond loopback (`bind = 0.0.0.0`); changing traffic stays local.
-fn local_only(peer: SocketAddr) -> Result<(), Response> {
-    if peer.ip().is_loopback() {
-        Ok(())
-    } else {
-        Err(error_response(StatusCode::FORBIDDEN, "the admin endpoints answer loopback clients only"))
-    }
+fn refuse_remote(peer: SocketAddr) -> Option<Response> {
+    (!peer.ip().is_loopback())
+        .then(|| error_response(StatusCode::FORBIDDEN, "the admin endpoints answer loopback clients only"))
 }
 
 pub async fn status(State(shared): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Err(refused) = local_only(peer) {
+    if let Some(refused) = refuse_remote(peer) {
         return refused;
     }
     Json(snapshot(&shared)).into_response()
@@ -69,7 +66,7 @@ pub async fn set_canary(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = local_only(peer) {
+    if let Some(refused) = refuse_remote(peer) {
         return refused;
     }
     let request: CanaryRequest = match serde_json::from_slice(&body) {

@@ -96,7 +96,8 @@ pub fn render(model: &str, versions: &[(&VersionMetrics, VersionGauges)]) -> Str
         let _ = writeln!(out, "kfl_serving_request_duration_seconds_sum{{{labels}}} {sum}");
         let _ = writeln!(out, "kfl_serving_request_duration_seconds_count{{{labels}}} {cumulative}");
     }
-    let gauges: [(&str, &str, fn(&VersionGauges) -> f64); 4] = [
+    type Gauge = (&'static str, &'static str, fn(&VersionGauges) -> f64);
+    let gauges: [Gauge; 4] = [
         ("kfl_serving_replicas_ready", "Replicas in rotation.", |g| g.ready_replicas as f64),
         ("kfl_serving_replicas", "Replicas running or starting.", |g| g.replicas as f64),
         ("kfl_serving_in_flight_requests", "Requests being answered now.", |g| g.in_flight as f64),
