@@ -80,7 +80,7 @@ pub async fn set_canary(
         return error_response(StatusCode::BAD_REQUEST, format!("percent {} is outside 0..100", request.percent));
     }
     shared.set_canary_percent(request.percent);
-    let _ = shared.events.send(ServeEvent::CanaryChanged { percent: request.percent }).await;
+    let _ = shared.events.try_send(ServeEvent::CanaryChanged { percent: request.percent });
     Json(CanaryRequest { percent: request.percent }).into_response()
 }
 

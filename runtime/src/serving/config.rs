@@ -242,3 +242,34 @@ impl ServeConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> ServeConfig {
+        let argv = vec![Arg::Text("python3".into()), Arg::Text("predict.py".into()), Arg::Port];
+        ServeConfig::new("iris", argv, ModelVersion { version: "1".into(), model_dir: PathBuf::from("m") })
+    }
+
+    #[test]
+    fn validation_names_what_is_wrong() {
+        assert_eq!(valid().validate(), Ok(()));
+        let mut config = valid();
+        config.scaling.min = 3;
+        config.scaling.max = 2;
+        assert!(config.validate().is_err_and(|e| e.contains("3..2")));
+        let mut config = valid();
+        config.canary = Some(Canary { version: config.stable.clone(), percent: 10.0 });
+        assert!(config.validate().is_err_and(|e| e.contains("stable")));
+        let mut config = valid();
+        config.argv = vec![Arg::Port];
+        assert!(config.validate().is_err_and(|e| e.contains("program")));
+        let mut config = valid();
+        config.name = "a/b".into();
+        assert!(config.validate().is_err());
+        let mut config = valid();
+        config.monitor.webhook = Some("https://hooks.example/x".into());
+        assert!(config.validate().is_err_and(|e| e.contains("http://")));
+    }
+}

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use super::monitor::RuleFiring;
 
+/// Sent with `try_send`: serving never waits for the caller, so events are dropped while the
+/// channel is full. A capacity of a few hundred is plenty for logs and the status line.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServeEvent {
     /// The router accepts connections at `address`.

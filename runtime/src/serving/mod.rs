@@ -208,8 +208,21 @@ pub async fn start(config: ServeConfig, events: mpsc::Sender<ServeEvent>) -> Res
             }
         }
     }
-    let _ = events.send(ServeEvent::Listening { address }).await;
+    let _ = events.try_send(ServeEvent::Listening { address });
     Ok(server)
+}
+
+/// A server dropped without `run_until` (or whose `run_until` future was dropped) still stops its
+/// replicas: their supervisors kill the process groups as soon as the runtime polls them.
+impl Drop for Server {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+        for pool in self.shared.pools() {
+            pool.scale_to(0);
+        }
+    }
 }
 
 impl Server {
@@ -251,7 +264,7 @@ impl Server {
                 .map_err(|error| ServeError::Server(std::io::Error::other(error)))
                 .and_then(|served| served.map_err(ServeError::Server)),
             None => {
-                let _ = self.shared.events.send(ServeEvent::ShuttingDown).await;
+                let _ = self.shared.events.try_send(ServeEvent::ShuttingDown);
                 stop.notify_one();
                 match tokio::time::timeout(self.shared.config.drain_timeout, &mut server).await {
                     Ok(_) => {}

@@ -159,7 +159,7 @@ pub async fn run(
 async fn fire(config: &MonitorConfig, client: &HttpClient, events: &mpsc::Sender<ServeEvent>, firing: RuleFiring) {
     match firing.action {
         Action::Alert => {
-            let _ = events.send(ServeEvent::Alert(firing.clone())).await;
+            let _ = events.try_send(ServeEvent::Alert(firing.clone()));
             if let Some(url) = &config.webhook {
                 post_webhook(client, url, &firing, events).await;
             }
@@ -168,7 +168,7 @@ async fn fire(config: &MonitorConfig, client: &HttpClient, events: &mpsc::Sender
             if let Some(hook) = &config.retrain {
                 (hook.0)(&firing);
             }
-            let _ = events.send(ServeEvent::Retrain(firing)).await;
+            let _ = events.try_send(ServeEvent::Retrain(firing));
         }
     }
 }
@@ -183,7 +183,7 @@ async fn post_webhook(client: &HttpClient, url: &str, firing: &RuleFiring, event
         },
     };
     if let Some(reason) = failure {
-        let _ = events.send(ServeEvent::WebhookFailed { rule: firing.rule.clone(), reason }).await;
+        let _ = events.try_send(ServeEvent::WebhookFailed { rule: firing.rule.clone(), reason });
     }
 }
 

@@ -102,9 +102,9 @@ enum Outcome {
     Failed(String),
 }
 
-async fn emit(template: &ReplicaTemplate, event: ServeEvent) {
-    // A caller that dropped its receiver does not want events; serving goes on.
-    let _ = template.events.send(event).await;
+/// Never waits: a caller that reads its events slowly (or not at all) must not stall restarts.
+fn emit(template: &ReplicaTemplate, event: ServeEvent) {
+    let _ = template.events.try_send(event);
 }
 
 fn start(template: &ReplicaTemplate) -> Result<Running, String> {
@@ -215,14 +215,13 @@ async fn run_once(template: &ReplicaTemplate, replica: &Replica, stop: &mut watc
             pid: running.predictor_pid,
             port: running.port,
         },
-    )
-    .await;
+    );
     let outcome = match await_ready(template, &mut running, stop).await {
         Some(outcome) => outcome,
         None => {
             replica.ready.store(true, Ordering::Release);
             template.ready_changed.notify_waiters();
-            emit(template, ServeEvent::ReplicaReady { version, replica: replica.id, port: running.port }).await;
+            emit(template, ServeEvent::ReplicaReady { version, replica: replica.id, port: running.port });
             tokio::select! {
                 reason = exited(&mut running) => Outcome::Failed(reason),
                 _ = stop.wait_for(|stop| *stop) => Outcome::Stopped,
@@ -262,7 +261,7 @@ pub async fn supervise(template: Arc<ReplicaTemplate>, replica: Arc<Replica>) {
                 replica.restarts.fetch_add(1, Ordering::Relaxed);
                 let event =
                     ServeEvent::ReplicaFailed { version: template.version.clone(), replica: replica.id, reason };
-                emit(&template, event).await;
+                emit(&template, event);
             }
         }
         if started.elapsed() >= HEALTHY_RUN {

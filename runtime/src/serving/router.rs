@@ -349,3 +349,27 @@ fn with_version(mut response: Response, version: &str) -> Response {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_paths_are_classified_with_their_method() {
+        assert!(matches!(classify(&Method::POST, "/v1/models/iris:predict"), Ok(("iris", Call::Inference))));
+        assert!(matches!(classify(&Method::GET, "/v1/models/iris"), Ok(("iris", Call::Metadata))));
+        assert!(matches!(classify(&Method::POST, "/v2/models/iris/infer"), Ok(("iris", Call::Inference))));
+        assert!(matches!(classify(&Method::GET, "/v2/models/iris/ready"), Ok(("iris", Call::Metadata))));
+        assert!(matches!(classify(&Method::GET, "/v2/models/iris"), Ok(("iris", Call::Metadata))));
+        assert_eq!(classify(&Method::GET, "/v2/models/iris/infer").err(), Some(StatusCode::METHOD_NOT_ALLOWED));
+        assert_eq!(classify(&Method::POST, "/v2/models/iris/explain").err(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(classify(&Method::GET, "/v2/models/").err(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(classify(&Method::GET, "/elsewhere").err(), Some(StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn the_split_counter_is_uniform_enough_for_small_shares() {
+        let canary = (0..10_000u64).filter(|n| splitmix64(*n) % 10_000 < 500).count();
+        assert!((450..=550).contains(&canary), "5% share drew {canary} of 10000");
+    }
+}
