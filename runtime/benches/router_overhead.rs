@@ -3,8 +3,9 @@
 //! `cargo bench -p kfl-runtime --bench router_overhead` starts the router in this process with one
 //! replica: this same binary re-executed as `--predictor PORT WORK_US`, an axum V2 predictor.
 //! wrk (a separate process) then drives `POST /v2/models/bench/infer` at the replica's port
-//! (direct) and at the router, at 1 and 64 connections, with and without 1 ms of simulated
-//! model work. `KFL_BENCH_SECONDS` sets each run's length (default 10).
+//! (direct) and at the router, at 1 and 64 connections, for each amount of simulated model work.
+//! `KFL_BENCH_SECONDS` sets each run's length (default 10), `KFL_BENCH_WORK_US` the simulated
+//! model work per request in microseconds (comma-separated, default `0,1000,10000`).
 
 use std::path::Path;
 use std::process::Command;
@@ -161,8 +162,17 @@ fn main() -> Result<(), String> {
         "| model work | connections | direct req/s | router req/s | router/direct | direct p50 ms | router p50 ms | added p50 ms | direct p99 ms | router p99 ms |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
+    let work: Vec<u64> = match std::env::var("KFL_BENCH_WORK_US") {
+        Ok(list) => list
+            .split(',')
+            .map(|w| w.trim().parse().map_err(|_| format!("KFL_BENCH_WORK_US: {w:?}")))
+            .collect::<Result<_, _>>()?,
+        Err(_) => vec![0, 1000, 10_000],
+    };
     runtime.block_on(async {
-        scenario(&script, 0, seconds).await?;
-        scenario(&script, 1000, seconds).await
+        for work_us in work {
+            scenario(&script, work_us, seconds).await?;
+        }
+        Ok(())
     })
 }
