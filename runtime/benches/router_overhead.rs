@@ -146,12 +146,18 @@ async fn scenario(script: &Path, work_us: u64, seconds: u64) -> Result<(), Strin
 
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
-    let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
     if let Some(index) = args.iter().position(|arg| arg == "--predictor") {
+        let runtime = tokio::runtime::Runtime::new().map_err(|error| error.to_string())?;
         let port = args.get(index + 1).and_then(|p| p.parse().ok()).ok_or("--predictor PORT WORK_US")?;
         let work_us = args.get(index + 2).and_then(|w| w.parse().ok()).ok_or("--predictor PORT WORK_US")?;
         return runtime.block_on(predictor(port, Duration::from_micros(work_us))).map_err(|error| error.to_string());
     }
+    // The router's runtime: `KFL_BENCH_ROUTER_THREADS` worker threads (default: one per core).
+    let runtime = match std::env::var("KFL_BENCH_ROUTER_THREADS").ok().and_then(|t| t.parse::<usize>().ok()) {
+        Some(threads) => tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build(),
+        None => tokio::runtime::Runtime::new(),
+    }
+    .map_err(|error| error.to_string())?;
     let seconds = std::env::var("KFL_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     let script_dir = tempfile::tempdir().map_err(|error| error.to_string())?;
     let script = script_dir.path().join("infer.lua");

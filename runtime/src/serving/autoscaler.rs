@@ -66,7 +66,13 @@ pub async fn run(pool: Arc<Pool>, scaling: Scaling) {
             decisions.pop_front();
         }
         let current = pool.replica_count();
-        let target = if wanted >= current { wanted } else { decisions.iter().map(|(_, n)| *n).max().unwrap_or(wanted) };
+        // Scaling down never goes above the current count: an older, higher decision only holds
+        // replicas that are still there.
+        let target = if wanted >= current {
+            wanted
+        } else {
+            decisions.iter().map(|(_, n)| *n).max().unwrap_or(wanted).min(current)
+        };
         if target != current {
             pool.scale_to(target);
         }

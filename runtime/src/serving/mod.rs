@@ -241,10 +241,7 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
     /// (up to the drain timeout), stops every replica's process group and removes the state file.
-    pub async fn run_until(
-        mut self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<ServeReport, ServeError> {
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<ServeReport, ServeError> {
         let app = router::app(Arc::clone(&self.shared)).into_make_service_with_connect_info::<SocketAddr>();
         let stop = Arc::new(Notify::new());
         let stopping = Arc::clone(&stop);
@@ -289,7 +286,7 @@ impl Server {
 /// `events`. Use [`start`] instead to also get a [`ServeHandle`] while it runs.
 pub async fn serve(
     config: ServeConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()>,
     events: mpsc::Sender<ServeEvent>,
 ) -> Result<ServeReport, ServeError> {
     start(config, events).await?.run_until(shutdown).await
