@@ -162,6 +162,9 @@ pub struct ServeConfig {
     pub body_limit: usize,
     /// Covers waiting for a cold start, the replica's answer and its body; 504 when exceeded.
     pub request_timeout: Duration,
+    /// The path probed on each replica until it answers 200; `None` uses the protocol's
+    /// (`/v2/health/ready`, or `/v1/models/NAME` for V1).
+    pub readiness_path: Option<String>,
     /// How long one process start may take to become ready before it is killed and restarted.
     pub readiness_timeout: Duration,
     /// How long in-flight requests may take to finish after shutdown was asked for.
@@ -189,6 +192,7 @@ impl ServeConfig {
             port: 0,
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(60),
+            readiness_path: None,
             readiness_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(10),
             state_dir: None,
@@ -230,6 +234,11 @@ impl ServeConfig {
             if canary.version.version == self.stable.version {
                 return Err(format!("canary version {} is the stable version", canary.version.version));
             }
+        }
+        if let Some(path) = &self.readiness_path
+            && !path.starts_with('/')
+        {
+            return Err(format!("readiness path {path:?} must start with `/`"));
         }
         if self.request_timeout.is_zero() || self.readiness_timeout.is_zero() {
             return Err("request and readiness timeouts must be longer than zero".to_owned());

@@ -148,7 +148,7 @@ fn template(config: &ServeConfig, version: &ModelVersion, shared_parts: &SharedP
     Arc::new(ReplicaTemplate {
         model: config.name.clone(),
         version: version.version.clone(),
-        protocol: config.protocol,
+        readiness_path: config.readiness_path.clone().unwrap_or_else(|| config.protocol.readiness_path(&config.name)),
         argv: config.argv.clone(),
         model_dir: version.model_dir.clone(),
         working_dir: config.working_dir.clone(),

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use tokio::process::Child;
 use tokio::sync::{Notify, mpsc, watch};
 
-use super::config::{Arg, Protocol, TransformerConfig};
+use super::config::{Arg, TransformerConfig};
 use super::event::ServeEvent;
 use super::process::{ArgValues, fill_argv, free_port, kill_group_remains, spawn_group, stop_group};
 use super::upstream::{HttpClient, call};
@@ -26,7 +26,8 @@ const HEALTHY_RUN: Duration = Duration::from_secs(10);
 pub struct ReplicaTemplate {
     pub model: String,
     pub version: String,
-    pub protocol: Protocol,
+    /// Probed on the replica's port (the transformer's when there is one).
+    pub readiness_path: String,
     pub argv: Vec<Arg>,
     pub model_dir: PathBuf,
     pub working_dir: PathBuf,
@@ -174,7 +175,7 @@ async fn await_ready(
     running: &mut Running,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<Outcome> {
-    let path = template.protocol.readiness_path(&template.model);
+    let path = &template.readiness_path;
     let deadline = tokio::time::Instant::now() + template.readiness_timeout;
     loop {
         let port = running.port;
@@ -184,7 +185,7 @@ async fn await_ready(
             _ = tokio::time::sleep_until(deadline) => {
                 return Some(Outcome::Failed(format!("not ready within {:?}", template.readiness_timeout)));
             }
-            ready = probe(template, port, &path) => {
+            ready = probe(template, port, path) => {
                 if ready {
                     return None;
                 }

@@ -49,7 +49,7 @@ pub struct StatusSnapshot {
     pub window: WindowStats,
 }
 
-/// One line: `iris v3 2/2 ready · canary v4 10% 1/1 · 12.5 rps · p95 4.1 ms · errors 0.0%`.
+/// One line: `iris v3 90% 2/2 ready · canary v4 10% 1/1 ready · 12.5 rps · p95 4.1 ms · errors 0.0%`.
 impl fmt::Display for StatusSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.name)?;
@@ -71,5 +71,48 @@ impl fmt::Display for StatusSnapshot {
             None => write!(f, " · p95 -")?,
         }
         write!(f, " · errors {:.1}%", self.window.error_rate * 100.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(version: &str, role: Role, percent: f64, ready: usize, total: usize) -> VersionStatus {
+        let replica = ReplicaStatus { id: 0, pid: 1, port: 2, ready: true, outstanding: 0, restarts: 0 };
+        VersionStatus {
+            version: version.into(),
+            role,
+            traffic_percent: percent,
+            replicas: vec![replica; total],
+            ready_replicas: ready,
+            in_flight: 0,
+            requests: 0,
+            errors: 0,
+            restarts: 0,
+        }
+    }
+
+    #[test]
+    fn the_status_line_shows_replicas_split_rate_latency_and_errors() {
+        let snapshot = StatusSnapshot {
+            name: "iris".into(),
+            address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            uptime_seconds: 3.0,
+            versions: vec![version("3", Role::Stable, 90.0, 2, 2), version("4", Role::Canary, 10.0, 0, 1)],
+            window: WindowStats {
+                requests: 40,
+                errors: 1,
+                error_rate: 0.025,
+                requests_per_second: 12.5,
+                latency_p50: Some(0.002),
+                latency_p95: Some(0.0041),
+                latency_p99: Some(0.009),
+            },
+        };
+        assert_eq!(
+            snapshot.to_string(),
+            "iris v3 90% 2/2 ready · canary v4 10% 0/1 ready · 12.5 rps · p95 4.1 ms · errors 2.5%"
+        );
     }
 }
