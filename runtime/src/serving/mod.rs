@@ -146,7 +146,6 @@ impl fmt::Debug for Server {
 
 fn template(config: &ServeConfig, version: &ModelVersion, shared_parts: &SharedParts) -> Arc<ReplicaTemplate> {
     Arc::new(ReplicaTemplate {
-        model: config.name.clone(),
         version: version.version.clone(),
         readiness_path: config.readiness_path.clone().unwrap_or_else(|| config.protocol.readiness_path(&config.name)),
         argv: config.argv.clone(),

@@ -24,7 +24,6 @@ const HEALTHY_RUN: Duration = Duration::from_secs(10);
 
 /// What every replica of one version is started from.
 pub struct ReplicaTemplate {
-    pub model: String,
     pub version: String,
     /// Probed on the replica's port (the transformer's when there is one).
     pub readiness_path: String,
