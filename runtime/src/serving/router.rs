@@ -19,6 +19,7 @@ use super::config::ServeConfig;
 use super::event::ServeEvent;
 use super::metrics::{self, VersionGauges};
 use super::pool::{Lease, Pool};
+use super::status::Role;
 use super::upstream::HttpClient;
 use super::window::SlidingWindow;
 
@@ -75,8 +76,8 @@ impl Shared {
 
     pub fn traffic_percent(&self, pool: &Pool) -> f64 {
         match pool.role {
-            super::status::Role::Stable => 100.0 - self.canary_percent(),
-            super::status::Role::Canary => self.canary_percent(),
+            Role::Stable => 100.0 - self.canary_percent(),
+            Role::Canary => self.canary_percent(),
         }
     }
 
