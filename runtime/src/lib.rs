@@ -5,4 +5,5 @@ pub mod plan;
 pub mod registry;
 pub mod run;
 pub mod search;
+pub mod serving;
 pub mod value;

@@ -1,0 +1,292 @@
+//! Local serving: replicas of a model's predictor behind a KServe V1/V2 router, with canary split,
+//! autoscaling, `/metrics`, monitoring rules and an admin endpoint.
+//!
+//! `serve` runs a server until `shutdown` resolves; `start` + [`Server::run_until`] does the same
+//! and gives a [`ServeHandle`] for status snapshots and canary changes in between.
+
+mod admin;
+mod autoscaler;
+mod config;
+mod event;
+mod metrics;
+mod monitor;
+mod pool;
+mod process;
+mod replica;
+mod router;
+mod status;
+mod upstream;
+mod window;
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+pub use admin::{ServerState, read_state, request_canary_percent, request_status, state_path};
+pub use config::{
+    Arg, Canary, ModelVersion, MonitorConfig, Protocol, RetrainHook, ScaleMetric, Scaling, ServeConfig,
+    TransformerConfig,
+};
+pub use event::ServeEvent;
+pub use monitor::{Action, Comparison, Condition, Metric, Rule, RuleFiring};
+pub use status::{ReplicaStatus, Role, StatusSnapshot, VersionStatus};
+pub use window::WindowStats;
+
+use pool::Pool;
+use replica::ReplicaTemplate;
+use router::Shared;
+
+#[derive(Debug)]
+pub enum ServeError {
+    /// The config cannot be served; the message names the field.
+    InvalidConfig(String),
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    StateFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The listener failed while serving.
+    Server(std::io::Error),
+    /// `set_canary_percent` on a server without a canary, or with a percent outside 0..100.
+    Canary(String),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::InvalidConfig(message) => write!(f, "cannot serve: {message}"),
+            ServeError::Bind { address, source } => write!(f, "cannot listen on {address}: {source}"),
+            ServeError::StateFile { path, source } => write!(f, "cannot write {}: {source}", path.display()),
+            ServeError::Server(source) => write!(f, "the serving router failed: {source}"),
+            ServeError::Canary(message) => write!(f, "cannot change the canary: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Bind { source, .. } | ServeError::StateFile { source, .. } | ServeError::Server(source) => {
+                Some(source)
+            }
+            ServeError::InvalidConfig(_) | ServeError::Canary(_) => None,
+        }
+    }
+}
+
+/// How a server ended: its last status (request and error counts per version, restarts).
+#[derive(Clone, Debug)]
+pub struct ServeReport {
+    pub final_status: StatusSnapshot,
+    /// False when in-flight requests were still running at the end of the drain timeout.
+    pub drained: bool,
+}
+
+/// A cheap, cloneable view of a running server.
+#[derive(Clone)]
+pub struct ServeHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for ServeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeHandle").field("address", &self.shared.address).finish()
+    }
+}
+
+impl ServeHandle {
+    pub fn address(&self) -> SocketAddr {
+        self.shared.address
+    }
+
+    pub fn status(&self) -> StatusSnapshot {
+        admin::snapshot(&self.shared)
+    }
+
+    pub fn canary_percent(&self) -> f64 {
+        self.shared.canary_percent()
+    }
+
+    pub fn set_canary_percent(&self, percent: f64) -> Result<(), ServeError> {
+        if self.shared.canary.is_none() {
+            return Err(ServeError::Canary(format!("model {} has no canary version", self.shared.config.name)));
+        }
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(ServeError::Canary(format!("percent {percent} is outside 0..100")));
+        }
+        self.shared.set_canary_percent(percent);
+        let _ = self.shared.events.try_send(ServeEvent::CanaryChanged { percent });
+        Ok(())
+    }
+}
+
+/// A started server: listening, replicas starting; nothing is served until `run_until` polls it.
+pub struct Server {
+    shared: Arc<Shared>,
+    /// Taken by `run_until`.
+    listener: Option<TcpListener>,
+    state_path: Option<PathBuf>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server").field("address", &self.shared.address).finish()
+    }
+}
+
+fn template(config: &ServeConfig, version: &ModelVersion, shared_parts: &SharedParts) -> Arc<ReplicaTemplate> {
+    Arc::new(ReplicaTemplate {
+        version: version.version.clone(),
+        readiness_path: config.readiness_path.clone().unwrap_or_else(|| config.protocol.readiness_path(&config.name)),
+        argv: config.argv.clone(),
+        model_dir: version.model_dir.clone(),
+        working_dir: config.working_dir.clone(),
+        env: config.env.clone(),
+        transformer: config.transformer.clone(),
+        readiness_timeout: config.readiness_timeout,
+        drain_timeout: config.drain_timeout,
+        client: shared_parts.client.clone(),
+        events: shared_parts.events.clone(),
+        ready_changed: Arc::new(Notify::new()),
+    })
+}
+
+struct SharedParts {
+    client: upstream::HttpClient,
+    events: mpsc::Sender<ServeEvent>,
+}
+
+/// Validates the config, binds the listener, starts the initial replicas, the autoscalers and the
+/// monitor, and writes the state file.
+pub async fn start(config: ServeConfig, events: mpsc::Sender<ServeEvent>) -> Result<Server, ServeError> {
+    config.validate().map_err(ServeError::InvalidConfig)?;
+    let bind = SocketAddr::new(config.bind, config.port);
+    let listener = TcpListener::bind(bind).await.map_err(|source| ServeError::Bind { address: bind, source })?;
+    let address = listener.local_addr().map_err(|source| ServeError::Bind { address: bind, source })?;
+    let parts = SharedParts { client: upstream::new_client(), events: events.clone() };
+    let stable = Arc::new(Pool::new(Role::Stable, template(&config, &config.stable, &parts)));
+    let canary = config
+        .canary
+        .as_ref()
+        .map(|canary| Arc::new(Pool::new(Role::Canary, template(&config, &canary.version, &parts))));
+    let shared = Arc::new(Shared::new(config, stable, canary, parts.client, events.clone(), address));
+    let scaling = shared.config.scaling.clone();
+    // Without an autoscale metric nothing would ever start a replica after scaling to zero.
+    let initial = if scaling.metric.is_some() { scaling.min } else { scaling.min.max(1) };
+    let mut background = Vec::new();
+    for pool in shared.pools() {
+        pool.scale_to(initial as usize);
+        background.push(tokio::spawn(autoscaler::run(Arc::clone(pool), scaling.clone())));
+    }
+    background.push(tokio::spawn(monitor::run(
+        shared.config.name.clone(),
+        shared.config.monitor.clone(),
+        Arc::clone(&shared.window),
+        shared.client.clone(),
+        events.clone(),
+    )));
+    let mut server = Server { shared, listener: Some(listener), state_path: None, background };
+    if let Some(state_dir) = &server.shared.config.state_dir {
+        let state = admin::new_state(&server.shared);
+        match admin::write_state(state_dir, &state) {
+            Ok(path) => server.state_path = Some(path),
+            Err(source) => {
+                let path = admin::state_path(state_dir, &server.shared.config.name);
+                server.stop_background().await;
+                return Err(ServeError::StateFile { path, source });
+            }
+        }
+    }
+    let _ = events.try_send(ServeEvent::Listening { address });
+    Ok(server)
+}
+
+/// A server dropped without `run_until` (or whose `run_until` future was dropped) still stops its
+/// replicas: their supervisors kill the process groups as soon as the runtime polls them.
+impl Drop for Server {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+        for pool in self.shared.pools() {
+            pool.scale_to(0);
+        }
+    }
+}
+
+impl Server {
+    pub fn handle(&self) -> ServeHandle {
+        ServeHandle { shared: Arc::clone(&self.shared) }
+    }
+
+    async fn stop_background(&mut self) {
+        for task in self.background.drain(..) {
+            task.abort();
+        }
+        for pool in self.shared.pools() {
+            pool.shutdown().await;
+        }
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// (up to the drain timeout), stops every replica's process group and removes the state file.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<ServeReport, ServeError> {
+        let app = router::app(Arc::clone(&self.shared)).into_make_service_with_connect_info::<SocketAddr>();
+        let stop = Arc::new(Notify::new());
+        let stopping = Arc::clone(&stop);
+        let Some(listener) = self.listener.take() else {
+            return Err(ServeError::Server(std::io::Error::other("the server already ran")));
+        };
+        let mut server = tokio::spawn(async move {
+            axum::serve(listener, app).with_graceful_shutdown(async move { stopping.notified().await }).await
+        });
+        let outcome = tokio::select! {
+            finished = &mut server => Some(finished),
+            () = shutdown => None,
+        };
+        let mut drained = true;
+        let result = match outcome {
+            Some(finished) => finished
+                .map_err(|error| ServeError::Server(std::io::Error::other(error)))
+                .and_then(|served| served.map_err(ServeError::Server)),
+            None => {
+                let _ = self.shared.events.try_send(ServeEvent::ShuttingDown);
+                stop.notify_one();
+                match tokio::time::timeout(self.shared.config.drain_timeout, &mut server).await {
+                    Ok(_) => {}
+                    Err(_) => {
+                        drained = false;
+                        server.abort();
+                    }
+                }
+                Ok(())
+            }
+        };
+        self.stop_background().await;
+        if let Some(path) = &self.state_path {
+            admin::remove_state(path);
+        }
+        result?;
+        Ok(ServeReport { final_status: admin::snapshot(&self.shared), drained })
+    }
+}
+
+/// Runs a server until `shutdown` resolves (e.g. `tokio::signal::ctrl_c()`), reporting progress on
+/// `events`. Use [`start`] instead to also get a [`ServeHandle`] while it runs.
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()>,
+    events: mpsc::Sender<ServeEvent>,
+) -> Result<ServeReport, ServeError> {
+    start(config, events).await?.run_until(shutdown).await
+}

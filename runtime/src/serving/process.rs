@@ -1,0 +1,80 @@
+//! Child processes in their own process group: free ports, argv filling, spawning, and killing whole groups.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+use super::config::Arg;
+
+/// Asks the kernel for a free loopback port. The port is released before the child binds it, so
+/// another process can take it first; the child then fails to start and its supervisor retries
+/// on a new port.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Values the placeholders of one command line stand for.
+pub struct ArgValues<'a> {
+    pub model_dir: &'a Path,
+    pub port: u16,
+    pub predictor_port: Option<u16>,
+}
+
+pub fn fill_argv(argv: &[Arg], values: &ArgValues<'_>) -> Vec<String> {
+    argv.iter()
+        .map(|arg| match arg {
+            Arg::Text(text) => text.clone(),
+            Arg::ModelDir => values.model_dir.display().to_string(),
+            Arg::Port => values.port.to_string(),
+            Arg::PredictorHost => format!("127.0.0.1:{}", values.predictor_port.unwrap_or(0)),
+        })
+        .collect()
+}
+
+/// Starts `argv` as the leader of a new process group, so killing the group also reaches the
+/// workers it forks and a terminal's Ctrl-C reaches only kfl, which then stops it in order.
+pub fn spawn_group(argv: &[String], working_dir: &Path, env: &IndexMap<String, String>) -> std::io::Result<Child> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command line"));
+    };
+    let mut command = Command::new(program);
+    command.args(args).current_dir(working_dir).envs(env).stdin(Stdio::null()).process_group(0).kill_on_drop(true);
+    command.spawn()
+}
+
+fn signal_group(pid: u32, signal: Signal) {
+    let Ok(raw) = i32::try_from(pid) else { return };
+    // ESRCH (the group is already gone) is the expected outcome after a crash.
+    let _ = killpg(Pid::from_raw(raw), signal);
+}
+
+/// SIGTERM to the group, SIGKILL after `grace`, then reaps the leader. The SIGKILL goes to the
+/// group even when the leader exited on its own, so children it left behind do not outlive it.
+pub async fn stop_group(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
+    let Some(pid) = child.id() else {
+        // Already reaped; the group id is gone with it.
+        return child.try_wait().ok().flatten();
+    };
+    signal_group(pid, Signal::SIGTERM);
+    let status = match tokio::time::timeout(grace, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => None,
+    };
+    signal_group(pid, Signal::SIGKILL);
+    match status {
+        Some(status) => Some(status),
+        None => child.wait().await.ok(),
+    }
+}
+
+/// Kills the rest of a group whose leader has already been reaped.
+pub fn kill_group_remains(pid: u32) {
+    signal_group(pid, Signal::SIGKILL);
+}

@@ -1,0 +1,376 @@
+//! The router: KServe V1 and V2 endpoints proxied to a ready replica, canary split, limits, `/metrics`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tokio::sync::mpsc;
+
+use super::admin;
+use super::config::ServeConfig;
+use super::event::ServeEvent;
+use super::metrics::{self, VersionGauges};
+use super::pool::{Lease, Pool};
+use super::status::Role;
+use super::upstream::HttpClient;
+use super::window::SlidingWindow;
+
+/// State shared by the router, the admin endpoints, the autoscalers, the monitor and handles.
+pub struct Shared {
+    pub config: ServeConfig,
+    pub stable: Arc<Pool>,
+    pub canary: Option<Arc<Pool>>,
+    /// The canary's share in percent, as `f64` bits (changed by the admin endpoint).
+    canary_percent: AtomicU64,
+    split_counter: AtomicU64,
+    pub window: Arc<SlidingWindow>,
+    pub client: HttpClient,
+    pub events: mpsc::Sender<ServeEvent>,
+    pub started: Instant,
+    pub address: SocketAddr,
+}
+
+impl Shared {
+    pub fn new(
+        config: ServeConfig,
+        stable: Arc<Pool>,
+        canary: Option<Arc<Pool>>,
+        client: HttpClient,
+        events: mpsc::Sender<ServeEvent>,
+        address: SocketAddr,
+    ) -> Self {
+        let percent = config.canary.as_ref().map_or(0.0, |canary| canary.percent);
+        let window = Arc::new(SlidingWindow::new(config.monitor.window));
+        Shared {
+            config,
+            stable,
+            canary,
+            canary_percent: AtomicU64::new(percent.to_bits()),
+            split_counter: AtomicU64::new(0),
+            window,
+            client,
+            events,
+            started: Instant::now(),
+            address,
+        }
+    }
+
+    pub fn canary_percent(&self) -> f64 {
+        if self.canary.is_none() {
+            return 0.0;
+        }
+        f64::from_bits(self.canary_percent.load(Ordering::Relaxed))
+    }
+
+    pub fn set_canary_percent(&self, percent: f64) {
+        self.canary_percent.store(percent.to_bits(), Ordering::Relaxed);
+    }
+
+    pub fn traffic_percent(&self, pool: &Pool) -> f64 {
+        match pool.role {
+            Role::Stable => 100.0 - self.canary_percent(),
+            Role::Canary => self.canary_percent(),
+        }
+    }
+
+    pub fn pools(&self) -> impl Iterator<Item = &Arc<Pool>> {
+        std::iter::once(&self.stable).chain(self.canary.as_ref())
+    }
+
+    /// The version a request goes to (weighted by the canary percent) and the other one.
+    fn choose(&self) -> (&Arc<Pool>, Option<&Arc<Pool>>) {
+        let Some(canary) = &self.canary else { return (&self.stable, None) };
+        let draw = splitmix64(self.split_counter.fetch_add(1, Ordering::Relaxed)) % 10_000;
+        if (draw as f64) / 100.0 < self.canary_percent() {
+            (canary, Some(&self.stable))
+        } else {
+            (&self.stable, Some(canary))
+        }
+    }
+}
+
+/// Decorrelates consecutive counter values so the split is uniform without a shared RNG lock.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+pub fn app(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/v2/health/live", get(|| async { axum::Json(serde_json::json!({ "live": true })) }))
+        .route("/v2/health/ready", get(health_ready))
+        .route("/kfl/v1/status", get(admin::status))
+        .route("/kfl/v1/canary", post(admin::set_canary))
+        .fallback(dispatch)
+        .with_state(shared)
+}
+
+async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
+    let versions: Vec<_> = shared
+        .pools()
+        .map(|pool| {
+            let gauges = VersionGauges {
+                ready_replicas: pool.ready_count(),
+                replicas: pool.replica_count(),
+                in_flight: pool.in_flight.load(Ordering::Relaxed),
+                traffic_percent: shared.traffic_percent(pool),
+            };
+            (&pool.metrics, gauges)
+        })
+        .collect();
+    let text = metrics::render(&shared.config.name, &versions);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Ready when a replica is in rotation, or when a scaled-to-zero stable version can cold-start.
+async fn health_ready(State(shared): State<Arc<Shared>>) -> Response {
+    let ready = shared.pools().any(|pool| pool.ready_count() > 0)
+        || (shared.config.scaling.min == 0 && shared.stable.replica_count() == 0);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(serde_json::json!({ "ready": ready }))).into_response()
+}
+
+/// Inference calls are counted in the metrics and the monitor window; metadata calls are not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Inference,
+    Metadata,
+}
+
+/// Matches the model paths by hand: V1's `NAME:predict` is not expressible as an axum route.
+fn classify<'a>(method: &Method, path: &'a str) -> Result<(&'a str, Call), StatusCode> {
+    let (name, call, wanted) = if let Some(rest) = path.strip_prefix("/v1/models/") {
+        match rest.strip_suffix(":predict") {
+            Some(name) => (name, Call::Inference, Method::POST),
+            None => (rest, Call::Metadata, Method::GET),
+        }
+    } else if let Some(rest) = path.strip_prefix("/v2/models/") {
+        match rest.split_once('/') {
+            None => (rest, Call::Metadata, Method::GET),
+            Some((name, "ready")) => (name, Call::Metadata, Method::GET),
+            Some((name, "infer")) => (name, Call::Inference, Method::POST),
+            Some(_) => return Err(StatusCode::NOT_FOUND),
+        }
+    } else {
+        return Err(StatusCode::NOT_FOUND);
+    };
+    if name.is_empty() || name.contains('/') {
+        return Err(StatusCode::NOT_FOUND);
+    }
+    if *method != wanted {
+        return Err(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    Ok((name, call))
+}
+
+async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let (name, call) = match classify(&parts.method, path) {
+        Ok(found) => found,
+        Err(status) => return error_response(status, format!("no endpoint {} {path}", parts.method)),
+    };
+    if name != shared.config.name {
+        let served = &shared.config.name;
+        return error_response(
+            StatusCode::NOT_FOUND,
+            format!("model {name} is not served here (this server serves {served})"),
+        );
+    }
+    let body = match Limited::new(body, shared.config.body_limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            let limit = shared.config.body_limit;
+            return error_response(StatusCode::PAYLOAD_TOO_LARGE, format!("request body is larger than {limit} bytes"));
+        }
+        Err(error) => return error_response(StatusCode::BAD_REQUEST, format!("cannot read the request body: {error}")),
+    };
+    let path_and_query = parts.uri.path_and_query().map_or(path, |pq| pq.as_str()).to_owned();
+    let (pool, other) = shared.choose();
+    let exchange = forward(&shared, pool, other, &parts.method, &path_and_query, &parts.headers, body);
+    let (response, served_by) = match tokio::time::timeout(shared.config.request_timeout, exchange).await {
+        Ok(answer) => answer,
+        Err(_) => {
+            let timeout = shared.config.request_timeout;
+            (error_response(StatusCode::GATEWAY_TIMEOUT, format!("no answer within {timeout:?}")), Arc::clone(pool))
+        }
+    };
+    if call == Call::Inference {
+        let latency = started.elapsed();
+        let error = response.status().is_server_error();
+        served_by.metrics.record(latency, error);
+        shared.window.record(latency, error);
+    }
+    response
+}
+
+/// Counts a request in its version's load while it is answered (also when the timeout drops it).
+struct InFlight {
+    pool: Arc<Pool>,
+    started: Instant,
+}
+
+impl InFlight {
+    fn enter(pool: &Arc<Pool>) -> Self {
+        pool.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight { pool: Arc::clone(pool), started: Instant::now() }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.pool.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.pool.busy_micros.fetch_add(self.started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// A replica of the chosen version; a scaled-to-zero version is cold-started and waited for; a
+/// version whose replicas are all restarting lends its traffic to the other one if that has a share.
+async fn acquire(shared: &Shared, pool: &Arc<Pool>, other: Option<&Arc<Pool>>) -> Option<(Arc<Pool>, Lease)> {
+    if let Some(lease) = pool.pick(None) {
+        return Some((Arc::clone(pool), lease));
+    }
+    if pool.replica_count() == 0 {
+        return pool.cold_start(shared.config.request_timeout).await.map(|lease| (Arc::clone(pool), lease));
+    }
+    let other = other.filter(|other| shared.traffic_percent(other) > 0.0)?;
+    other.pick(None).map(|lease| (Arc::clone(other), lease))
+}
+
+async fn forward(
+    shared: &Shared,
+    pool: &Arc<Pool>,
+    other: Option<&Arc<Pool>>,
+    method: &Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> (Response, Arc<Pool>) {
+    let _in_flight = InFlight::enter(pool);
+    let Some((mut serving, mut lease)) = acquire(shared, pool, other).await else {
+        let message = format!("no replica of model {} is ready", shared.config.name);
+        return (error_response(StatusCode::SERVICE_UNAVAILABLE, message), Arc::clone(pool));
+    };
+    let mut retried = false;
+    loop {
+        match send(shared, &lease, method, path_and_query, headers, body.clone()).await {
+            Ok(response) => {
+                let response = with_version(response, serving.version());
+                return (response, serving);
+            }
+            // A refused connection never reached the model: the replica died since it was
+            // picked, so one retry elsewhere cannot run the request twice.
+            Err(error) if error.is_connect() && !retried => {
+                retried = true;
+                let failed = lease.replica.id;
+                drop(lease);
+                if let Some(next) = serving.pick(Some(failed)) {
+                    lease = next;
+                } else if let Some((other, next)) = other
+                    .filter(|other| shared.traffic_percent(other) > 0.0)
+                    .and_then(|other| other.pick(None).map(|next| (other, next)))
+                {
+                    serving = Arc::clone(other);
+                    lease = next;
+                } else {
+                    let message = format!("replica of model {} refused the connection: {error}", shared.config.name);
+                    return (error_response(StatusCode::BAD_GATEWAY, message), serving);
+                }
+            }
+            Err(error) => {
+                let message = format!("replica of model {} failed: {error}", shared.config.name);
+                return (error_response(StatusCode::BAD_GATEWAY, message), serving);
+            }
+        }
+    }
+}
+
+/// Headers that describe one connection, not the message; never copied across the proxy.
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "proxy-connection"];
+
+fn is_hop_by_hop(name: &header::HeaderName) -> bool {
+    HOP_BY_HOP.contains(&name.as_str())
+}
+
+async fn send(
+    shared: &Shared,
+    lease: &Lease,
+    method: &Method,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, hyper_util::client::legacy::Error> {
+    let uri = format!("http://127.0.0.1:{}{path_and_query}", lease.replica.port());
+    let mut builder = hyper::Request::builder().method(method.clone()).uri(uri);
+    for (name, value) in headers.iter().filter(|(name, _)| !is_hop_by_hop(name)) {
+        builder = builder.header(name, value);
+    }
+    let request = match builder.body(Full::new(body)) {
+        Ok(request) => request,
+        // Every part came from a request hyper already parsed, so this cannot fail in practice;
+        // answering 400 keeps a malformed corner case from panicking.
+        Err(error) => {
+            return Ok(error_response(StatusCode::BAD_REQUEST, format!("cannot forward the request: {error}")));
+        }
+    };
+    let response = shared.client.request(request).await?;
+    let (mut parts, body) = response.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            return Ok(error_response(StatusCode::BAD_GATEWAY, format!("replica closed its answer early: {error}")));
+        }
+    };
+    for name in HOP_BY_HOP {
+        parts.headers.remove(*name);
+    }
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+fn with_version(mut response: Response, version: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(version) {
+        response.headers_mut().insert("kfl-model-version", value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_paths_are_classified_with_their_method() {
+        assert!(matches!(classify(&Method::POST, "/v1/models/iris:predict"), Ok(("iris", Call::Inference))));
+        assert!(matches!(classify(&Method::GET, "/v1/models/iris"), Ok(("iris", Call::Metadata))));
+        assert!(matches!(classify(&Method::POST, "/v2/models/iris/infer"), Ok(("iris", Call::Inference))));
+        assert!(matches!(classify(&Method::GET, "/v2/models/iris/ready"), Ok(("iris", Call::Metadata))));
+        assert!(matches!(classify(&Method::GET, "/v2/models/iris"), Ok(("iris", Call::Metadata))));
+        assert_eq!(classify(&Method::GET, "/v2/models/iris/infer").err(), Some(StatusCode::METHOD_NOT_ALLOWED));
+        assert_eq!(classify(&Method::POST, "/v2/models/iris/explain").err(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(classify(&Method::GET, "/v2/models/").err(), Some(StatusCode::NOT_FOUND));
+        assert_eq!(classify(&Method::GET, "/elsewhere").err(), Some(StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn the_split_counter_is_uniform_enough_for_small_shares() {
+        let canary = (0..10_000u64).filter(|n| splitmix64(*n) % 10_000 < 500).count();
+        assert!((450..=550).contains(&canary), "5% share drew {canary} of 10000");
+    }
+}

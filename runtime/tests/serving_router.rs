@@ -1,0 +1,183 @@
+//! Serving router tests with real predictor processes: V1/V2, transformer, limits, 503, canary split, promote/rollback.
+
+mod support;
+
+use std::time::Duration;
+
+use kfl_runtime::serving::{Arg, Canary, TransformerConfig, read_state, request_canary_percent};
+use serde_json::json;
+use support::{Running, client, config, get, infer_body, model_dir, post, predictor_argv, process_exists};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_and_v2_requests_reach_the_predictor_and_shutdown_leaves_no_process() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut config = config(root.path(), "iris");
+    config.state_dir = Some(root.path().join(".kfl/serving"));
+    let server = Running::start(config).await;
+    server.wait_ready(1, Duration::from_secs(30)).await;
+    let http = client();
+    let address = server.address;
+
+    let v2 = post(&http, address, "/v2/models/iris/infer", &infer_body(&[1.0, 2.5], json!({}))).await;
+    assert_eq!(v2.status, 200, "{}", v2.body);
+    assert_eq!(v2.body["outputs"][0]["data"], json!([2.0, 5.0]));
+    assert_eq!(v2.body["model_version"], "1");
+    assert_eq!(v2.version.as_deref(), Some("1"));
+
+    let v1 = post(&http, address, "/v1/models/iris:predict", &json!({ "instances": [3, 4] })).await;
+    assert_eq!(v1.status, 200, "{}", v1.body);
+    assert_eq!(v1.body["predictions"], json!([6.0, 8.0]));
+
+    assert_eq!(get(&http, address, "/v1/models/iris").await.body["ready"], true);
+    assert_eq!(get(&http, address, "/v2/models/iris").await.body["name"], "iris");
+    assert_eq!(get(&http, address, "/v2/models/iris/ready").await.status, 200);
+    assert_eq!(get(&http, address, "/v2/health/live").await.body["live"], true);
+    assert_eq!(get(&http, address, "/v2/health/ready").await.body["ready"], true);
+    let unknown = post(&http, address, "/v2/models/rose/infer", &infer_body(&[1.0], json!({}))).await;
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.body["error"].as_str().is_some_and(|e| e.contains("rose")), "{}", unknown.body);
+    assert_eq!(get(&http, address, "/v2/models/iris/infer").await.status, 405);
+
+    let metrics = get(&http, address, "/metrics").await.body;
+    let metrics = metrics.as_str().expect("metrics text");
+    assert!(metrics.contains("kfl_serving_requests_total{model=\"iris\",version=\"1\"} 2\n"), "{metrics}");
+    assert!(metrics.contains("kfl_serving_request_duration_seconds_count{model=\"iris\",version=\"1\"} 2\n"));
+
+    let state = read_state(&root.path().join(".kfl/serving"), "iris").expect("state file while running");
+    assert_eq!(state.address, address);
+    assert_eq!(state.pid, std::process::id());
+
+    let pid = server.handle.status().versions[0].replicas[0].pid;
+    assert!(process_exists(pid));
+    let report = server.shutdown().await;
+    assert!(report.drained);
+    assert_eq!(report.final_status.versions[0].requests, 2);
+    assert!(!process_exists(pid), "replica {pid} outlived the server");
+    assert!(read_state(&root.path().join(".kfl/serving"), "iris").is_err(), "state file removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_pass_through_the_transformer_before_the_predictor() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut config = config(root.path(), "iris");
+    config.transformer = Some(TransformerConfig {
+        argv: vec![
+            Arg::Text("python3".into()),
+            Arg::Text(support::fixture().display().to_string()),
+            Arg::Text("transform".into()),
+            Arg::Text("--port".into()),
+            Arg::Port,
+            Arg::Text("--predictor-host".into()),
+            Arg::PredictorHost,
+            Arg::Text("--name".into()),
+            Arg::Text("iris".into()),
+        ],
+        env: Default::default(),
+    });
+    let server = Running::start(config).await;
+    server.wait_ready(1, Duration::from_secs(30)).await;
+    let http = client();
+    let answer = post(&http, server.address, "/v2/models/iris/infer", &infer_body(&[1.0, 2.0], json!({}))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    // The transformer adds 1, the predictor doubles.
+    assert_eq!(answer.body["outputs"][0]["data"], json!([4.0, 6.0]));
+    assert_eq!(answer.body["transformed"], true);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_413_and_slow_answers_504() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut config = config(root.path(), "iris");
+    config.body_limit = 1024;
+    config.request_timeout = Duration::from_millis(700);
+    let server = Running::start(config).await;
+    server.wait_ready(1, Duration::from_secs(30)).await;
+    let http = client();
+    let big = infer_body(&vec![1.0; 1000], json!({}));
+    let too_large = post(&http, server.address, "/v2/models/iris/infer", &big).await;
+    assert_eq!(too_large.status, 413);
+    assert!(too_large.body["error"].as_str().is_some_and(|e| e.contains("1024")), "{}", too_large.body);
+    let slow =
+        post(&http, server.address, "/v2/models/iris/infer", &infer_body(&[1.0], json!({ "sleep_ms": 3000 }))).await;
+    assert_eq!(slow.status, 504, "{}", slow.body);
+    assert!(slow.body["error"].is_string());
+    let fine = post(&http, server.address, "/v2/models/iris/infer", &infer_body(&[1.0], json!({}))).await;
+    assert_eq!(fine.status, 200);
+    let status = server.handle.status();
+    assert_eq!(status.versions[0].errors, 1, "the 504 counts as an error: {status:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_ready_replica_answers_503_with_a_json_error() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut config = config(root.path(), "iris");
+    config.argv = predictor_argv("iris", &["--never-ready"]);
+    let server = Running::start(config).await;
+    // Give the replica time to start and answer its readiness probe with 503.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let http = client();
+    let answer = post(&http, server.address, "/v2/models/iris/infer", &infer_body(&[1.0], json!({}))).await;
+    assert_eq!(answer.status, 503);
+    assert!(answer.body["error"].as_str().is_some_and(|e| e.contains("no replica")), "{}", answer.body);
+    assert_eq!(get(&http, server.address, "/v2/health/ready").await.status, 503);
+    server.shutdown().await;
+}
+
+async fn versions_of(http: &support::TestClient, address: std::net::SocketAddr, count: usize) -> (usize, usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    let workers = 16;
+    for worker in 0..workers {
+        let http = http.clone();
+        tasks.spawn(async move {
+            let mut canary = 0;
+            let mut stable = 0;
+            for _ in (worker..count).step_by(workers) {
+                let answer = post(&http, address, "/v2/models/iris/infer", &infer_body(&[1.0], json!({}))).await;
+                assert_eq!(answer.status, 200, "{}", answer.body);
+                match answer.body["model_version"].as_str() {
+                    Some("2") => canary += 1,
+                    Some("1") => stable += 1,
+                    other => panic!("unexpected version {other:?}"),
+                }
+            }
+            (stable, canary)
+        });
+    }
+    let mut totals = (0, 0);
+    while let Some(result) = tasks.join_next().await {
+        let (stable, canary) = result.expect("worker");
+        totals.0 += stable;
+        totals.1 += canary;
+    }
+    totals
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_gets_its_share_and_promote_and_rollback_move_all_traffic() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut config = config(root.path(), "iris");
+    config.canary = Some(Canary { version: model_dir(root.path(), "2", 3.0), percent: 30.0 });
+    config.scaling.min = 2;
+    config.scaling.max = 2;
+    let server = Running::start(config).await;
+    server.wait_ready(2, Duration::from_secs(30)).await;
+    let http = client();
+
+    let (stable, canary) = versions_of(&http, server.address, 2000).await;
+    assert_eq!(stable + canary, 2000);
+    let share = canary as f64 / 2000.0 * 100.0;
+    assert!((25.0..=35.0).contains(&share), "canary got {share}% of 2000 requests, configured 30%");
+
+    assert_eq!(request_canary_percent(server.address, 100.0).await, Ok(100.0));
+    assert_eq!(versions_of(&http, server.address, 100).await, (0, 100));
+    assert_eq!(request_canary_percent(server.address, 0.0).await, Ok(0.0));
+    assert_eq!(versions_of(&http, server.address, 100).await, (100, 0));
+    assert!(request_canary_percent(server.address, 120.0).await.is_err());
+
+    let status = server.handle.status();
+    assert_eq!(status.versions[1].traffic_percent, 0.0);
+    assert_eq!(status.versions[1].requests as usize, canary + 100);
+    server.shutdown().await;
+}
