@@ -46,10 +46,26 @@ pub struct JobId {
 /// Progress reported while a job runs.
 #[derive(Debug)]
 pub enum JobEvent {
-    Attempt { id: JobId, attempt: u32 },
-    Retry { id: JobId, attempt: u32, delay: Duration, reason: String },
-    Metric { id: JobId, name: String, value: f64 },
+    Attempt {
+        id: JobId,
+        attempt: u32,
+    },
+    Retry {
+        id: JobId,
+        attempt: u32,
+        delay: Duration,
+        reason: String,
+    },
+    Metric {
+        id: JobId,
+        name: String,
+        value: f64,
+    },
     Done(Box<JobResult>),
+    /// Something the user should read (a serve's address, alerts, replica restarts).
+    Notice(String),
+    /// A `serve` stage ended.
+    Served(Box<super::serve::Served>),
 }
 
 #[derive(Debug)]

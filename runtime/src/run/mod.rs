@@ -4,11 +4,15 @@
 
 pub mod cache;
 mod job;
+mod model;
 mod prepare;
 pub mod process;
 pub mod record;
 mod select;
+mod serve;
 mod tune;
+
+pub use self::serve::{ServeContext, ServeMode, serve_config};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -48,6 +52,10 @@ pub struct RunOptions {
     pub retry_base: Duration,
     /// Between SIGTERM and SIGKILL when stopping a process group.
     pub kill_grace: Duration,
+    /// A Model Registry server for `model` and `serve` stages instead of `.kfl/registry.db`.
+    pub registry: Option<String>,
+    /// How long `serve` stages stay up.
+    pub serve: ServeMode,
 }
 
 /// What the run reports as it goes; the CLI renders it.
@@ -353,6 +361,16 @@ impl<'p> Engine<'p> {
             DepStatus::Ready => {}
         }
         let stage = &self.plan.stages[s];
+        if self.selection[s] == Selection::CacheOnly && !matches!(stage.spec, Spec::Container(_)) {
+            // Upstream of an `--only` stage: a model is already in the registry; anything else cannot be reused.
+            let (state, message) = match stage.spec {
+                Spec::Model(_) => {
+                    (StageState::Cached, "not selected by --only: the registry's versions are used".into())
+                }
+                _ => (StageState::Failed, "not selected by --only, and its result is not cached; run it first".into()),
+            };
+            return self.settle(s, i, state, message, observer);
+        }
         let container = match &stage.spec {
             Spec::Container(c) => c,
             Spec::Tune(_) => {
@@ -361,9 +379,20 @@ impl<'p> Engine<'p> {
                     Err((state, message)) => self.settle(s, i, state, message, observer),
                 };
             }
-            _ => {
-                let message = format!("`{}` stages are not supported by kfl run yet", label(stage.kind));
-                return self.settle(s, i, StageState::NotSupported, message, observer);
+            Spec::Model(_) => {
+                let (state, message) = self.run_model(s);
+                return self.settle(s, i, state, message, observer);
+            }
+            Spec::Serve(_) => {
+                return match self.start_serve(s, observer, events, stop) {
+                    Ok(()) => true,
+                    Err((state, message)) => self.settle(s, i, state, message, observer),
+                };
+            }
+            Spec::Monitor(monitor) => {
+                // A monitor runs inside its serve; it is ready once the serve has ended.
+                let message = format!("`{}` ended before its monitor could watch it", monitor.service);
+                return self.settle(s, i, StageState::Succeeded, message, observer);
             }
         };
         if !self.prepared.contains_key(&(s, i)) {
@@ -430,6 +459,14 @@ impl<'p> Engine<'p> {
             self.on_trial_metric(*s, *n, name, *value);
             return;
         }
+        if let JobEvent::Notice(text) = event {
+            observer.event(Event::Notice(text));
+            return;
+        }
+        if let JobEvent::Served(served) = event {
+            self.on_served(*served, observer);
+            return;
+        }
         if let JobEvent::Done(result) = event {
             if result.id.trial.is_some() {
                 self.on_trial_done(*result, observer);
@@ -461,7 +498,7 @@ impl<'p> Engine<'p> {
                 let stage = &self.plan.stages[stage].name;
                 observer.event(Event::Metric { stage, iteration, name: &name, value });
             }
-            JobEvent::Done(_) => {}
+            JobEvent::Done(_) | JobEvent::Notice(_) | JobEvent::Served(_) => {}
         }
     }
 
@@ -504,7 +541,10 @@ impl<'p> Engine<'p> {
             instance.message = Some("stopped by the interruption; --resume keeps its finished trials".into());
         }
         let states = || self.record.stages.iter().flat_map(|s| &s.instances).map(|i| i.state);
-        self.record.state = if self.interrupted {
+        // Ctrl-C that only ended serving (everything else done) is how a served run normally ends.
+        let unfinished =
+            states().any(|s| matches!(s, StageState::Pending | StageState::Running | StageState::Interrupted));
+        self.record.state = if self.interrupted && unfinished {
             RunState::Interrupted
         } else if states().any(|s| s == StageState::Failed) {
             RunState::Failed
@@ -555,17 +595,6 @@ fn item_value(item: &serde_json::Value) -> Value {
         serde_json::Value::String(s) => Value::Str(s.clone()),
         serde_json::Value::Array(items) => Value::List(items.iter().map(item_value).collect()),
         other => Value::Str(other.to_string()),
-    }
-}
-
-fn label(kind: StageKind) -> &'static str {
-    match kind {
-        StageKind::Step => "step",
-        StageKind::Train => "train",
-        StageKind::Tune => "tune",
-        StageKind::Model => "model",
-        StageKind::Serve => "serve",
-        StageKind::Monitor => "monitor",
     }
 }
 

@@ -151,8 +151,15 @@ fn template(config: &ServeConfig, version: &ModelVersion, shared_parts: &SharedP
         argv: config.argv.clone(),
         model_dir: version.model_dir.clone(),
         working_dir: config.working_dir.clone(),
-        env: config.env.clone(),
+        // Each version's processes know which model and version they serve (responses carry it).
+        env: {
+            let mut env = config.env.clone();
+            env.insert("KFL_MODEL_NAME".to_owned(), config.name.clone());
+            env.insert("KFL_MODEL_VERSION".to_owned(), version.version.clone());
+            env
+        },
         transformer: config.transformer.clone(),
+        log: config.state_dir.as_ref().map(|dir| dir.join(format!("{}-{}.log", config.name, version.version))),
         readiness_timeout: config.readiness_timeout,
         drain_timeout: config.drain_timeout,
         client: shared_parts.client.clone(),

@@ -40,12 +40,24 @@ pub fn fill_argv(argv: &[Arg], values: &ArgValues<'_>) -> Vec<String> {
 
 /// Starts `argv` as the leader of a new process group, so killing the group also reaches the
 /// workers it forks and a terminal's Ctrl-C reaches only kfl, which then stops it in order.
-pub fn spawn_group(argv: &[String], working_dir: &Path, env: &IndexMap<String, String>) -> std::io::Result<Child> {
+pub fn spawn_group(
+    argv: &[String],
+    working_dir: &Path,
+    env: &IndexMap<String, String>,
+    log: Option<&Path>,
+) -> std::io::Result<Child> {
     let Some((program, args)) = argv.split_first() else {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command line"));
     };
     let mut command = Command::new(program);
     command.args(args).current_dir(working_dir).envs(env).stdin(Stdio::null()).process_group(0).kill_on_drop(true);
+    if let Some(log) = log {
+        if let Some(parent) = log.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        command.stdout(file.try_clone()?).stderr(file);
+    }
     command.spawn()
 }
 

@@ -32,6 +32,8 @@ pub struct ReplicaTemplate {
     pub working_dir: PathBuf,
     pub env: IndexMap<String, String>,
     pub transformer: Option<TransformerConfig>,
+    /// Where the version's processes write stdout and stderr (appended); inherited when `None`.
+    pub log: Option<PathBuf>,
     pub readiness_timeout: Duration,
     pub drain_timeout: Duration,
     pub client: HttpClient,
@@ -111,7 +113,7 @@ fn start(template: &ReplicaTemplate) -> Result<Running, String> {
     let predictor_port = free_port().map_err(|error| format!("no free port: {error}"))?;
     let values = ArgValues { model_dir: &template.model_dir, port: predictor_port, predictor_port: None };
     let argv = fill_argv(&template.argv, &values);
-    let predictor = spawn_group(&argv, &template.working_dir, &template.env)
+    let predictor = spawn_group(&argv, &template.working_dir, &template.env, template.log.as_deref())
         .map_err(|error| format!("cannot start `{}`: {error}", argv.join(" ")))?;
     let predictor_pid = predictor.id().unwrap_or(0);
     let mut running = Running { predictor, predictor_pid, transformer: None, port: predictor_port };
@@ -122,7 +124,7 @@ fn start(template: &ReplicaTemplate) -> Result<Running, String> {
         let mut env = template.env.clone();
         env.extend(transformer.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.insert("KFL_PREDICTOR_HOST".to_owned(), format!("127.0.0.1:{predictor_port}"));
-        let child = spawn_group(&argv, &template.working_dir, &env)
+        let child = spawn_group(&argv, &template.working_dir, &env, template.log.as_deref())
             .map_err(|error| format!("cannot start transformer `{}`: {error}", argv.join(" ")))?;
         let pid = child.id().unwrap_or(0);
         running.transformer = Some((child, pid));

@@ -36,6 +36,34 @@ pub struct Args {
     /// Continue an interrupted or failed run: only stages that did not succeed run again.
     #[arg(long, value_name = "RUN_ID")]
     resume: Option<String>,
+    /// Stop `serve` stages this long after they answer their smoke test (`30s`, `5m`); default: Ctrl-C.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "no_serve")]
+    serve_for: Option<Duration>,
+    /// Skip `serve` stages (and the monitors watching them).
+    #[arg(long)]
+    no_serve: bool,
+    /// Register and serve through a Kubeflow Model Registry server at URL instead of `.kfl/registry.db`.
+    #[arg(long, value_name = "URL")]
+    registry: Option<String>,
+    /// Use the file's `project.registry` URL as the registry (see --registry).
+    #[arg(long, conflicts_with = "registry")]
+    remote_registry: bool,
+}
+
+/// `500ms`, `30s`, `5m`, `2h`, or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration (e.g. 30s, 5m)"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("`{text}`: the unit must be ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is not a duration"))
 }
 
 pub fn run(args: Args) -> Status {
@@ -73,6 +101,22 @@ pub fn run(args: Args) -> Status {
             std::env::var("KFL_RETRY_BASE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000),
         ),
         kill_grace: Duration::from_secs(3),
+        registry: match (args.registry, args.remote_registry) {
+            (Some(url), _) => Some(url),
+            (None, true) => match plan.project.registry.clone() {
+                Some(url) => Some(url),
+                None => {
+                    eprintln!("error: --remote-registry needs `registry = \"URL\"` in the file's `project`");
+                    return Status::Usage;
+                }
+            },
+            (None, false) => None,
+        },
+        serve: match (args.no_serve, args.serve_for) {
+            (true, _) => run::ServeMode::Skip,
+            (false, Some(limit)) => run::ServeMode::For(limit),
+            (false, None) => run::ServeMode::UntilInterrupted,
+        },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -1,0 +1,464 @@
+//! The `serve` and `monitor` stages run locally: the served model's LIVE versions come from the registry, the
+//! predictor runs as replica processes behind the serving router (canary split, autoscaling), the file's
+//! `monitor` rules watch it, and a smoke-test request checks it answers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use tokio::sync::{mpsc, watch};
+
+use super::job::JobEvent;
+use super::record::StageState;
+use super::{Engine, Event, Observer};
+use crate::plan::{BinaryOpName, Constant, Expression, Part, Plan, Spec, Stage};
+use crate::registry;
+use crate::serving::{
+    self, Action, Arg, Canary, Comparison, Condition, Metric, ModelVersion, Protocol, RetrainHook, Rule, ScaleMetric,
+    ServeConfig, ServeEvent,
+};
+use crate::value::Value;
+
+/// How long `kfl run` keeps a `serve` stage up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServeMode {
+    /// Until Ctrl-C.
+    UntilInterrupted,
+    /// This long after the smoke test, then a graceful shutdown.
+    For(Duration),
+    /// Serve stages are skipped (`--no-serve`).
+    Skip,
+}
+
+/// What a finished serve reports back to the scheduler.
+#[derive(Debug)]
+pub struct Served {
+    pub stage: usize,
+    pub result: Result<String, String>,
+    pub requests: u64,
+    pub alerts: usize,
+    pub retrains: usize,
+}
+
+/// Everything outside the plan a serve needs.
+#[derive(Clone, Debug)]
+pub struct ServeContext {
+    pub project_dir: PathBuf,
+    /// The `.kfl` file (relative to `project_dir`), rerun by `then = retrain`.
+    pub file: String,
+    pub kfl_exe: PathBuf,
+    /// A Model Registry server instead of `.kfl/registry.db`.
+    pub registry: Option<String>,
+    /// Router port; 0 picks a free one.
+    pub port: u16,
+}
+
+/// The serving configuration of the `serve` stage `name`: the command with `model_dir`/`port` bound per
+/// replica, the model's newest LIVE version (and, with `canary`, the previous one as stable), scaling, the
+/// transformer, and the rules of every `monitor` watching it.
+pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<ServeConfig, String> {
+    let stage = plan.stages.iter().find(|s| s.name == name).ok_or_else(|| format!("no stage `{name}`"))?;
+    let Spec::Serve(serve) = &stage.spec else { return Err(format!("`{name}` is not a serve")) };
+    let run = serve.local_run.as_ref().or(serve.run.as_ref()).ok_or_else(|| {
+        format!(
+            "`{name}` uses runtime = {}, whose server only exists in the cluster (KServe); give it `run` (or \
+             `local {{ run }}`) to serve it locally",
+            serve.runtime
+        )
+    })?;
+    let argv = run.iter().map(|p| arg(p, plan)).collect::<Result<Vec<_>, _>>()?;
+    let store = registry::open_store(&context.project_dir, context.registry.as_deref())
+        .map_err(|e| format!("cannot open the registry: {e}"))?;
+    let live = store.live_versions(&serve.model).map_err(|e| format!("model `{}`: {e}", serve.model))?;
+    let current = live.current.ok_or_else(|| {
+        format!("model `{}` has no LIVE version in the registry; run the pipeline to register one", serve.model)
+    })?;
+    let local = |v: &registry::ModelVersionRecord| -> Result<ModelVersion, String> {
+        let model_dir = v.artifact.path.clone().ok_or_else(|| {
+            format!("version {} of `{}` is only at {}; serving needs a local copy", v.version, v.model, v.artifact.uri)
+        })?;
+        Ok(ModelVersion { version: v.version.clone(), model_dir })
+    };
+    let (stable, canary) = match (serve.canary_percent, &live.previous) {
+        (Some(percent), Some(previous)) => {
+            (local(previous)?, Some(Canary { version: local(&current)?, percent: percent.clamp(0.0, 100.0) }))
+        }
+        _ => (local(&current)?, None),
+    };
+    let mut config = ServeConfig::new(name, argv, stable);
+    config.canary = canary;
+    config.protocol = if serve.protocol == "v1" { Protocol::V1 } else { Protocol::V2 };
+    config.working_dir = context.project_dir.clone();
+    config.env = serve.env.iter().map(|(k, p)| Ok((k.clone(), text(p, plan)?))).collect::<Result<_, String>>()?;
+    config.port = context.port;
+    config.state_dir = Some(context.project_dir.join(".kfl").join("serving"));
+    config.scaling.min = u32::try_from(serve.replicas.min.max(0)).unwrap_or(0);
+    config.scaling.max = u32::try_from(serve.replicas.max.max(1)).unwrap_or(1).max(config.scaling.min.max(1));
+    config.scaling.metric = match &serve.autoscale {
+        Some(autoscale) => {
+            let target = number(&autoscale.target)
+                .ok_or_else(|| format!("`{name}`: the autoscale target must be a number locally"))?;
+            match autoscale.metric.as_str() {
+                "concurrency" => Some(ScaleMetric::Concurrency(target)),
+                "rps" => Some(ScaleMetric::Rps(target)),
+                // CPU and memory targets need the cluster's metrics server; locally the count stays fixed.
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    if let Some(transformer) = &serve.transformer {
+        config.transformer = Some(serving::TransformerConfig {
+            argv: transformer.run.iter().map(|p| arg(p, plan)).collect::<Result<_, _>>()?,
+            env: transformer.env.iter().map(|(k, p)| Ok((k.clone(), text(p, plan)?))).collect::<Result<_, String>>()?,
+        });
+    }
+    config.monitor.rules = monitor_rules(plan, name)?;
+    if config.monitor.rules.iter().any(|r| r.then == Action::Retrain) {
+        config.monitor.retrain = Some(retrain_hook(context, name));
+    }
+    config.validate().map_err(|e| format!("`{name}`: {e}"))?;
+    Ok(config)
+}
+
+/// A command-line part of a serve: `model_dir` and `port` are bound per replica by the router.
+fn arg(part: &Part, plan: &Plan) -> Result<Arg, String> {
+    match part {
+        Part::Builtin { name } if name == "model_dir" => Ok(Arg::ModelDir),
+        Part::Builtin { name } if name == "port" => Ok(Arg::Port),
+        other => text(other, plan).map(Arg::Text),
+    }
+}
+
+fn text(part: &Part, plan: &Plan) -> Result<String, String> {
+    Ok(match part {
+        Part::Text { text } => text.clone(),
+        Part::Param { name } => plan
+            .params
+            .iter()
+            .find(|p| &p.name == name)
+            .map(|p| Value::from(&p.value).text())
+            .ok_or_else(|| format!("param `{name}` has no value"))?,
+        Part::Dataset { uri, .. } => uri.clone(),
+        Part::Template { parts } => parts.iter().map(|p| text(p, plan)).collect::<Result<String, _>>()?,
+        Part::Builtin { name } => {
+            return Err(format!("`{name}` must be a whole argument of a serve's `run` to be bound locally"));
+        }
+        other => return Err(format!("a serve's command cannot use {other:?} locally")),
+    })
+}
+
+fn number(expr: &Expression) -> Option<f64> {
+    match expr {
+        Expression::Constant { value } => match Value::from(value) {
+            Value::Int(n) => Some(n as f64),
+            Value::Float(x) => Some(x),
+            Value::Unit { value, .. } => Some(value),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The rules of every `monitor` watching `serve`, as the router's rule type: `METRIC OP CONSTANT`, with
+/// `error_rate` in percent (the router counts fractions) and latencies as durations (the router counts seconds).
+fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, String> {
+    let mut rules = Vec::new();
+    for stage in &plan.stages {
+        let Spec::Monitor(monitor) = &stage.spec else { continue };
+        if monitor.service != serve {
+            continue;
+        }
+        for rule in &monitor.rules {
+            let bad =
+                || format!("monitor `{}`, rule `{}`: locally a rule is `METRIC OP NUMBER`", stage.name, rule.name);
+            let Expression::Binary { op, lhs, rhs } = &rule.when else { return Err(bad()) };
+            let (Expression::Builtin { name }, Expression::Constant { value }) = (&**lhs, &**rhs) else {
+                return Err(bad());
+            };
+            let (metric, scale) = match name.as_str() {
+                "error_rate" => (Metric::ErrorRate, 0.01),
+                "latency_p50" => (Metric::LatencyP50, 0.001),
+                "latency_p95" => (Metric::LatencyP95, 0.001),
+                "latency_p99" => (Metric::LatencyP99, 0.001),
+                "requests_per_second" => (Metric::RequestsPerSecond, 1.0),
+                other => return Err(format!("monitor `{}`: unknown serving metric `{other}`", stage.name)),
+            };
+            let threshold = match value {
+                Constant::Int { value, .. } => *value as f64,
+                Constant::Float { value, .. } | Constant::Percent { value, .. } | Constant::Quantity { value, .. } => {
+                    *value
+                }
+                Constant::Duration { value, .. } | Constant::Cpu { value, .. } => *value as f64,
+                _ => return Err(bad()),
+            };
+            let comparison = match op {
+                BinaryOpName::Gt => Comparison::Greater,
+                BinaryOpName::Ge => Comparison::GreaterOrEqual,
+                BinaryOpName::Lt => Comparison::Less,
+                BinaryOpName::Le => Comparison::LessOrEqual,
+                BinaryOpName::Eq => Comparison::Equal,
+                BinaryOpName::Ne => Comparison::NotEqual,
+                _ => return Err(bad()),
+            };
+            rules.push(Rule {
+                name: format!("{}.{}", stage.name, rule.name),
+                condition: Condition { metric, comparison, threshold: threshold * scale },
+                for_seconds: rule.for_seconds.unwrap_or(0),
+                then: if rule.then == "retrain" { Action::Retrain } else { Action::Alert },
+            });
+        }
+    }
+    Ok(rules)
+}
+
+/// `then = retrain` starts a new run of the same file (without serving) in the background, logged under
+/// `.kfl/serving/`; the version it registers is served by the next `kfl serve`/`kfl run`.
+fn retrain_hook(context: &ServeContext, serve: &str) -> RetrainHook {
+    let (exe, dir, file) = (context.kfl_exe.clone(), context.project_dir.clone(), context.file.clone());
+    let log = dir.join(".kfl").join("serving").join(format!("{serve}-retrain.log"));
+    RetrainHook(Arc::new(move |_firing| {
+        let _ = start_retrain(&exe, &dir, &file, &log);
+    }))
+}
+
+fn start_retrain(exe: &Path, dir: &Path, file: &str, log: &Path) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    if let Some(parent) = log.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let mut child = std::process::Command::new(exe)
+        .args(["run", file, "--no-serve"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .process_group(0)
+        .spawn()?;
+    // Reap it when it ends, so it never lingers as a zombie.
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+impl Engine<'_> {
+    /// Starts a ready `serve` stage in the background; its end arrives as `JobEvent::Served`.
+    pub(super) fn start_serve(
+        &mut self,
+        s: usize,
+        observer: &mut dyn Observer,
+        events: &mpsc::Sender<JobEvent>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<(), (StageState, String)> {
+        if self.opts.serve == ServeMode::Skip {
+            return Err((StageState::Skipped, "--no-serve".into()));
+        }
+        let stage: &Stage = &self.plan.stages[s];
+        let context = ServeContext {
+            project_dir: self.opts.project_dir.clone(),
+            file: self.opts.file.clone(),
+            kfl_exe: self.opts.kfl_exe.clone(),
+            registry: self.opts.registry.clone(),
+            port: 0,
+        };
+        let config = serve_config(self.plan, &stage.name, &context).map_err(|e| {
+            let state =
+                if e.contains("only exists in the cluster") { StageState::NotSupported } else { StageState::Failed };
+            (state, e)
+        })?;
+        for monitor in self.plan.stages.iter().filter_map(|m| match &m.spec {
+            Spec::Monitor(monitor) if monitor.service == stage.name => monitor.schedule.as_ref().map(|c| (&m.name, c)),
+            _ => None,
+        }) {
+            observer.event(Event::Notice(format!(
+                "monitor `{}`: the retraining schedule `{}` runs as a CronJob in the cluster, not locally",
+                monitor.0, monitor.1
+            )));
+        }
+        let instance = &mut self.record.stages[s].instances[0];
+        instance.state = StageState::Running;
+        instance.started_at = Some(super::record::timestamp());
+        self.dirty = true;
+        self.running += 1;
+        observer.event(Event::StageStarted { stage: &stage.name, iteration: None, attempt: 1, processes: 0 });
+        tokio::spawn(serve_task(s, config, self.opts.serve, stop.clone(), events.clone()));
+        Ok(())
+    }
+
+    pub(super) fn on_served(&mut self, served: Served, observer: &mut dyn Observer) {
+        self.running -= 1;
+        let s = served.stage;
+        let (alerts, retrains) = (served.alerts as f64, served.retrains as f64);
+        let instance = &mut self.record.stages[s].instances[0];
+        instance.metrics = IndexMap::from([
+            ("requests".to_string(), served.requests as f64),
+            ("alerts".to_string(), served.alerts as f64),
+            ("retrains".to_string(), served.retrains as f64),
+        ]);
+        let (state, message) = match served.result {
+            Ok(message) => (StageState::Succeeded, message),
+            Err(message) => (StageState::Failed, message),
+        };
+        instance.state = state;
+        instance.message = Some(message);
+        self.finished(s, 0, observer);
+        // Its monitors end with it (also when Ctrl-C ended the serving, which stops the scheduler).
+        let name = self.plan.stages[s].name.clone();
+        for m in 0..self.plan.stages.len() {
+            let watches = matches!(&self.plan.stages[m].spec, Spec::Monitor(monitor) if monitor.service == name);
+            let pending = self.record.stages[m].instances.first().is_some_and(|i| i.state == StageState::Pending);
+            if watches && pending {
+                let (state, message) = if state == StageState::Succeeded {
+                    (StageState::Succeeded, monitor_summary(&name, alerts, retrains))
+                } else {
+                    (StageState::UpstreamFailed, format!("`{name}` did not serve"))
+                };
+                self.settle(m, 0, state, message, observer);
+            }
+        }
+    }
+}
+
+async fn serve_task(
+    s: usize,
+    config: ServeConfig,
+    mode: ServeMode,
+    mut stop: watch::Receiver<bool>,
+    events: mpsc::Sender<JobEvent>,
+) {
+    let name = config.name.clone();
+    let model_path = match config.protocol {
+        Protocol::V1 => format!("/v1/models/{name}"),
+        Protocol::V2 => format!("/v2/models/{name}"),
+    };
+    let (serve_tx, mut serve_rx) = mpsc::channel::<ServeEvent>(512);
+    let alerts = Arc::new(AtomicUsize::new(0));
+    let retrains = Arc::new(AtomicUsize::new(0));
+    let counter = {
+        let (alerts, retrains, events, name) = (alerts.clone(), retrains.clone(), events.clone(), name.clone());
+        tokio::spawn(async move {
+            while let Some(event) = serve_rx.recv().await {
+                let line = match &event {
+                    ServeEvent::Alert(firing) => {
+                        alerts.fetch_add(1, Ordering::Relaxed);
+                        Some(format!("alert: rule `{}` fired ({} = {:.4})", firing.rule, firing.rule, firing.value))
+                    }
+                    ServeEvent::Retrain(firing) => {
+                        retrains.fetch_add(1, Ordering::Relaxed);
+                        Some(format!("retrain: rule `{}` fired; a new run of the file started", firing.rule))
+                    }
+                    ServeEvent::ReplicaFailed { version, replica, reason } => {
+                        Some(format!("replica {replica} of version {version} failed: {reason}; restarting it"))
+                    }
+                    ServeEvent::Scaled { version, from, to } => {
+                        Some(format!("version {version}: {from} → {to} replicas"))
+                    }
+                    _ => None,
+                };
+                if let Some(line) = line {
+                    let _ = events.send(JobEvent::Notice(format!("{name}: {line}"))).await;
+                }
+            }
+        })
+    };
+    let done = |result: Result<String, String>, requests: u64| Served {
+        stage: s,
+        result,
+        requests,
+        alerts: alerts.load(Ordering::Relaxed),
+        retrains: retrains.load(Ordering::Relaxed),
+    };
+    let server = match serving::start(config, serve_tx).await {
+        Ok(server) => server,
+        Err(e) => {
+            let _ = events.send(JobEvent::Served(Box::new(done(Err(format!("cannot serve: {e}")), 0)))).await;
+            return;
+        }
+    };
+    let address = server.handle().address();
+    // The router accepts connections only inside `run_until`, so it runs while the smoke test asks it; the
+    // serving window starts once the smoke test passed, and a failed smoke test ends serving at once.
+    let (smoke_tx, smoke_rx) = tokio::sync::oneshot::channel::<bool>();
+    let shutdown = async move {
+        if !matches!(smoke_rx.await, Ok(true)) {
+            return;
+        }
+        let until_stop = async {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        match mode {
+            ServeMode::For(limit) => {
+                tokio::select! {
+                    () = tokio::time::sleep(limit) => {}
+                    () = until_stop => {}
+                }
+            }
+            _ => until_stop.await,
+        }
+    };
+    let running = tokio::spawn(server.run_until(shutdown));
+    let smoke = smoke_test(address, &model_path).await;
+    let _ = smoke_tx.send(smoke.is_ok());
+    if let Err(e) = &smoke {
+        let _ = events.send(JobEvent::Notice(format!("{name}: smoke test failed: {e}"))).await;
+    } else {
+        let _ = events
+            .send(JobEvent::Notice(format!(
+                "serving `{name}` at http://{address}{model_path} (smoke test: {}); {}",
+                smoke.as_deref().unwrap_or_default(),
+                match mode {
+                    ServeMode::For(d) => format!("stopping after {}s", d.as_secs_f64()),
+                    _ => "Ctrl-C stops it".into(),
+                }
+            )))
+            .await;
+    }
+    let report = match running.await {
+        Ok(report) => report,
+        Err(e) => Err(serving::ServeError::Server(std::io::Error::other(e))),
+    };
+    drop(counter);
+    let result = match (report, smoke) {
+        (Ok(report), Ok(_)) => {
+            let window = &report.final_status;
+            let requests: u64 = window.versions.iter().map(|v| v.requests).sum();
+            done(Ok(format!("served at http://{address}; stopped cleanly ({})", report.final_status)), requests)
+        }
+        (Ok(_), Err(e)) => done(Err(format!("the server started but did not answer: {e}")), 0),
+        (Err(e), _) => done(Err(format!("serving failed: {e}")), 0),
+    };
+    let _ = events.send(JobEvent::Served(Box::new(result))).await;
+}
+
+/// Readiness, then the model's metadata through the router: proof the predictor answers.
+async fn smoke_test(address: std::net::SocketAddr, model_path: &str) -> Result<String, String> {
+    let url = format!("http://{address}{model_path}");
+    let model_path = model_path.to_string();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
+        // Replicas start in the background: 503 (none ready yet) is retried until the readiness timeout.
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            match agent.get(&url).call() {
+                Ok(mut response) => {
+                    let body = response.body_mut().read_to_string().map_err(|e| format!("GET {url}: {e}"))?;
+                    return Ok(format!("GET {model_path} → 200, {} bytes", body.len()));
+                }
+                Err(ureq::Error::StatusCode(503)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(format!("GET {url}: {e}")),
+            }
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// The monitor stages of a serve finish with it: their rules were evaluated while it served.
+pub fn monitor_summary(serve: &str, alerts: f64, retrains: f64) -> String {
+    format!("watched `{serve}` while it served: {alerts} alerts, {retrains} retrains fired")
+}
