@@ -7,6 +7,7 @@ mod job;
 mod prepare;
 pub mod process;
 pub mod record;
+pub mod report;
 mod select;
 mod tune;
 

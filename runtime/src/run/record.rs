@@ -109,6 +109,9 @@ pub struct InstanceRecord {
     /// A tune's trials, in the order they were proposed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trials: Vec<TrialRecord>,
+    /// A tune's HTML report, relative to the run folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +164,7 @@ impl InstanceRecord {
             message: None,
             logs: Vec::new(),
             trials: Vec::new(),
+            report: None,
         }
     }
 }
