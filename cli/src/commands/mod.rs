@@ -8,6 +8,7 @@ pub mod fmt;
 pub mod graph;
 pub mod run;
 pub mod runs;
+pub mod tune;
 
 use kfl_compiler::diagnostics::render::Style;
 

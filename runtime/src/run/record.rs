@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::StageKind;
+use crate::plan::{Goal, StageKind};
 
 /// Format version of `run.json`.
 pub const RECORD_VERSION: u32 = 1;
@@ -112,6 +112,15 @@ pub struct InstanceRecord {
     /// A tune's HTML report, relative to the run folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
+    /// What a tune optimises, so readers of the record can rank its trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Objective>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Objective {
+    pub metric: String,
+    pub goal: Goal,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +174,7 @@ impl InstanceRecord {
             logs: Vec::new(),
             trials: Vec::new(),
             report: None,
+            objective: None,
         }
     }
 }

@@ -446,14 +446,16 @@ impl Engine<'_> {
         self.finished(s, 0, observer);
     }
 
-    /// Writes `<tune>/report.html` in the run folder and records its path; a report that cannot be written is
+    /// Records the objective, writes `<tune>/report.html` in the run folder and records its path; a report that cannot be written is
     /// a notice, not a failed tune.
     fn write_report(&mut self, s: usize, metric: &str, observer: &mut dyn Observer) {
         let Some(goal) = self.tune_spec(s).map(|t| t.goal) else { return };
         let name = &self.plan.stages[s].name;
         let relative = format!("{name}/report.html");
         let path = self.run_dir_abs().join(&relative);
-        let written = report::render(name, metric, goal, &self.record.stages[s].instances[0].trials).and_then(|html| {
+        let instance = &mut self.record.stages[s].instances[0];
+        instance.objective = Some(record::Objective { metric: metric.to_string(), goal });
+        let written = report::render(name, metric, goal, &instance.trials).and_then(|html| {
             let dir = path.parent().unwrap_or(&path);
             std::fs::create_dir_all(dir)
                 .and_then(|()| record::write_atomic(&path, html.as_bytes()))

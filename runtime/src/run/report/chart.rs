@@ -433,7 +433,9 @@ pub(super) fn parallel(trials: &[&TrialRecord], metric: &str, goal: Goal) -> Str
     scales.push(Scale::linear(&objectives, 0.0));
     let mut titles: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     titles.push(metric.to_string());
-    let axis_x = |i: usize| if titles.len() == 1 { px(0.5) } else { px(i as f64 / (titles.len() - 1) as f64) };
+    // The last axis sits in from the edge so its title and tick labels fit.
+    let span = (WIDTH - LEFT - RIGHT - 40.0) / (WIDTH - LEFT - RIGHT);
+    let axis_x = |i: usize| if titles.len() == 1 { px(0.5) } else { px(span * i as f64 / (titles.len() - 1) as f64) };
     let mut out = String::new();
     open(&mut out, label);
     let losses: Vec<f64> = objectives.iter().map(|v| loss(goal, *v)).collect();
