@@ -52,7 +52,7 @@ struct Row {
 
 /// The best trial: the completed one with the best finite objective, the lowest number among equals (as the
 /// engine picks it).
-pub fn best<'a>(trials: &'a [TrialRecord], goal: Goal) -> Option<&'a TrialRecord> {
+pub fn best(trials: &[TrialRecord], goal: Goal) -> Option<&TrialRecord> {
     let mut sorted: Vec<&TrialRecord> = trials.iter().collect();
     sorted.sort_by_key(|t| t.number);
     sorted
