@@ -14,13 +14,16 @@ fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-/// Runs the fixture once; returns the scratch folder and the tune's record instance.
-fn tuned() -> (tempfile::TempDir, Value) {
+/// Runs the fixture once with `extra` arguments, expecting exit code `code`; returns the scratch folder and the
+/// tune's record instance.
+fn tuned(extra: &[&str], code: i32) -> (tempfile::TempDir, Value) {
     let dir = tempfile::tempdir().expect("tempdir");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/tune.kfl");
     std::fs::copy(&source, dir.path().join("main.kfl")).expect("copy fixture");
-    let output = kfl(dir.path(), &["run", "main.kfl"]);
-    assert!(output.status.success(), "{}", text(&output));
+    let mut args = vec!["run", "main.kfl"];
+    args.extend_from_slice(extra);
+    let output = kfl(dir.path(), &args);
+    assert_eq!(output.status.code(), Some(code), "{}", text(&output));
     assert!(text(&output).contains("report: "), "kfl run names the report: {}", text(&output));
     let runs: Vec<_> = std::fs::read_dir(dir.path().join(".kfl/runs")).expect("runs").flatten().collect();
     assert_eq!(runs.len(), 1);
@@ -44,7 +47,7 @@ fn minimum(trials: &[Value]) -> (u64, f64) {
 
 #[test]
 fn a_tune_runs_writes_its_report_and_shows_its_trials() {
-    let (dir, instance) = tuned();
+    let (dir, instance) = tuned(&[], 0);
     assert_eq!(instance["state"], "succeeded", "{instance:#}");
     let trials = instance["trials"].as_array().expect("trials");
     assert_eq!(trials.len(), 8);
@@ -103,4 +106,26 @@ fn a_tune_runs_writes_its_report_and_shows_its_trials() {
     let output = kfl(dir.path(), &["tune", "show", "latest", "quad"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).contains("`quad` is not a tune"), "{}", text(&output));
+}
+
+#[test]
+fn a_tune_without_a_completed_trial_still_gets_its_report() {
+    let (dir, instance) = tuned(&["-p", "broken=true"], 1);
+    assert_eq!(instance["state"], "failed", "{instance:#}");
+    let trials = instance["trials"].as_array().expect("trials");
+    assert!(!trials.is_empty());
+    assert!(trials.iter().all(|t| t["outcome"] == "failed" && t["value"].is_null()), "{trials:#?}");
+    assert_eq!(instance["report"], "search/report.html");
+    let runs = dir.path().join(".kfl/runs");
+    let run_dir = std::fs::read_dir(&runs).expect("runs").flatten().next().expect("a run").path();
+    let html = std::fs::read_to_string(run_dir.join("search/report.html")).expect("report.html");
+    assert!(html.contains("no trial completed with a value"));
+    assert_eq!(html.matches("<path class=\"novalue\"").count(), trials.len(), "a cross per failed trial");
+    assert!(html.contains("the process exited with 1"), "the trials table carries the messages");
+
+    let output = kfl(dir.path(), &["tune", "show", "latest", "search"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("): failed\nbest: none"), "{shown}");
+    assert_eq!(shown.lines().filter(|l| l.contains(" failed ")).count(), trials.len(), "{shown}");
 }
