@@ -26,6 +26,8 @@ enum Command {
     #[command(subcommand)]
     Runs(commands::runs::RunsCommand),
     Logs(commands::runs::LogsArgs),
+    #[command(subcommand)]
+    Tune(commands::tune::TuneCommand),
     Builtin(commands::builtin::Args),
     Models(commands::models::Args),
 }
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Runs(command) => commands::runs::runs(command),
         Command::Logs(args) => commands::runs::logs(args),
+        Command::Tune(command) => commands::tune::tune(command),
         Command::Builtin(args) => commands::builtin::run(args),
         Command::Models(args) => commands::models::run(args),
     };

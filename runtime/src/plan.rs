@@ -4,7 +4,7 @@
 //! that versioned format. `tests/plan_schema.rs` reads every compiled example back through these types.
 
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The only `plan_version` this runtime understands.
 pub const PLAN_VERSION: u32 = 1;
@@ -71,7 +71,7 @@ pub enum BestField {
     Metric,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Goal {
     Maximize,

@@ -26,14 +26,14 @@ pub enum RunsCommand {
 pub struct ProjectArg {
     /// The .kfl file or its folder (default: the current folder).
     #[arg(long, value_name = "PATH", default_value = ".")]
-    project: PathBuf,
+    pub(crate) project: PathBuf,
     /// `text` (default) or `json`.
     #[arg(long, value_name = "FORMAT", default_value = "text")]
-    format: String,
+    pub(crate) format: String,
 }
 
 impl ProjectArg {
-    fn dir(&self) -> PathBuf {
+    pub(crate) fn dir(&self) -> PathBuf {
         if self.project.is_file() { super::run::project_of(&self.project).0 } else { self.project.clone() }
     }
 }
@@ -250,11 +250,15 @@ fn state(state: RunState) -> &'static str {
     }
 }
 
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+/// Rows as left-aligned columns two spaces apart.
+pub(crate) fn table<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let columns = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.as_ref().get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let cells: Vec<String> = row.as_ref().iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }

@@ -8,6 +8,7 @@ mod model;
 mod prepare;
 pub mod process;
 pub mod record;
+pub mod report;
 mod select;
 mod serve;
 mod tune;

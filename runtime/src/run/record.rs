@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::StageKind;
+use crate::plan::{Goal, StageKind};
 
 /// Format version of `run.json`.
 pub const RECORD_VERSION: u32 = 1;
@@ -109,6 +109,18 @@ pub struct InstanceRecord {
     /// A tune's trials, in the order they were proposed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trials: Vec<TrialRecord>,
+    /// A tune's HTML report, relative to the run folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// What a tune optimises, so readers of the record can rank its trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Objective>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Objective {
+    pub metric: String,
+    pub goal: Goal,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +173,8 @@ impl InstanceRecord {
             message: None,
             logs: Vec::new(),
             trials: Vec::new(),
+            report: None,
+            objective: None,
         }
     }
 }

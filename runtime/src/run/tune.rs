@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use super::job::{self, JobEvent, JobResult};
 use super::prepare::{Prepared, TrialSpec};
 use super::record::{self, OutputRecord, StageState, TrialOutcome, TrialRecord};
-use super::{Engine, Event, Observer, process, select};
+use super::{Engine, Event, Observer, process, report, select};
 use crate::plan::{Expression, Goal, Spec, Tune};
 use crate::search::{self, Direction, MedianStop, Proposal, Sampler, SettingValue, Space, Trial, TrialState};
 use crate::value::{Value, eval};
@@ -411,6 +411,7 @@ impl Engine<'_> {
         let Some((best, value)) = best else {
             instance.state = StageState::Failed;
             instance.message = Some(format!("no trial completed ({tally}{ended})"));
+            self.write_report(s, &run.metric, observer);
             self.finished(s, 0, observer);
             return;
         };
@@ -441,7 +442,29 @@ impl Engine<'_> {
         instance.outputs = outputs;
         instance.metrics = metrics;
         instance.state = StageState::Succeeded;
+        self.write_report(s, &run.metric, observer);
         self.finished(s, 0, observer);
+    }
+
+    /// Records the objective, writes `<tune>/report.html` in the run folder and records its path; a report that cannot be written is
+    /// a notice, not a failed tune.
+    fn write_report(&mut self, s: usize, metric: &str, observer: &mut dyn Observer) {
+        let Some(goal) = self.tune_spec(s).map(|t| t.goal) else { return };
+        let name = &self.plan.stages[s].name;
+        let relative = format!("{name}/report.html");
+        let path = self.run_dir_abs().join(&relative);
+        let instance = &mut self.record.stages[s].instances[0];
+        instance.objective = Some(record::Objective { metric: metric.to_string(), goal });
+        let written = report::render(name, metric, goal, &instance.trials).and_then(|html| {
+            let dir = path.parent().unwrap_or(&path);
+            std::fs::create_dir_all(dir)
+                .and_then(|()| record::write_atomic(&path, html.as_bytes()))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        });
+        match written {
+            Ok(()) => self.record.stages[s].instances[0].report = Some(relative),
+            Err(message) => observer.event(Event::Notice(format!("`{name}`: no report: {message}"))),
+        }
     }
 
     /// Ctrl-C: every running trial stops with the run.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,6 +13,8 @@ use kfl_runtime::run::{Event, Observer};
 pub struct Progress {
     live: Option<MultiProgress>,
     bars: HashMap<String, ProgressBar>,
+    /// Where tune reports are, relative to.
+    run_dir: PathBuf,
 }
 
 fn instance_name(stage: &str, iteration: Option<usize>) -> String {
@@ -25,7 +28,7 @@ impl Progress {
     pub fn new() -> Progress {
         let live = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let live = live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Progress { live, bars: HashMap::new() }
+        Progress { live, bars: HashMap::new(), run_dir: PathBuf::new() }
     }
 
     fn line(&self, text: String) {
@@ -49,6 +52,7 @@ impl Observer for Progress {
         match event {
             Event::Started { run_id, run_dir, resumed } => {
                 let verb = if resumed { "resuming run" } else { "run" };
+                self.run_dir = run_dir.to_path_buf();
                 self.line(format!("{verb} {run_id} ({})", run_dir.display()));
             }
             Event::Notice(text) => self.line(format!("note: {text}")),
@@ -93,6 +97,9 @@ impl Observer for Progress {
                     bar.finish_and_clear();
                 }
                 self.line(finished_line(&name, instance));
+                if let Some(report) = &instance.report {
+                    self.line(format!("  report: {}", self.run_dir.join(report).display()));
+                }
             }
         }
     }
