@@ -2,6 +2,7 @@
 
 mod commands;
 mod files;
+mod lsp;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,7 @@ enum Command {
     Fmt(commands::fmt::Args),
     Explain(commands::explain::Args),
     Graph(commands::graph::Args),
+    Lsp(lsp::Args),
 }
 
 /// Exit statuses: 0 fine, 1 errors in the user's files, 2 usage or I/O problems.
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Fmt(args) => commands::fmt::run(args),
         Command::Explain(args) => commands::explain::run(args),
         Command::Graph(args) => commands::graph::run(args),
+        Command::Lsp(args) => lsp::run(args),
     };
     status.into()
 }

@@ -12,6 +12,7 @@ pub mod ast;
 pub mod codegen;
 pub mod diagnostics;
 pub mod format;
+pub mod ide;
 pub mod ir;
 pub mod resolve;
 pub mod source;
@@ -48,8 +49,18 @@ impl Checked {
 /// Checks `main` (already in `sources`), loading imports through `loader`.
 /// Imported files are added to `sources` so diagnostics can point into them.
 pub fn check(sources: &mut Sources, main: FileId, loader: &dyn Loader) -> Checked {
+    check_as(sources, main, loader, false)
+}
+
+/// Checks `main` as a module other files import (it may omit `project`): how
+/// the language server checks an open library file on its own.
+pub fn check_library(sources: &mut Sources, main: FileId, loader: &dyn Loader) -> Checked {
+    check_as(sources, main, loader, true)
+}
+
+fn check_as(sources: &mut Sources, main: FileId, loader: &dyn Loader, imported: bool) -> Checked {
     let mut diagnostics = Diagnostics::new();
-    let resolved = resolve::resolve(sources, main, loader, &mut diagnostics);
+    let resolved = resolve::resolve_as(sources, main, loader, &mut diagnostics, imported);
     let program = typeck::check(&resolved, sources, &mut diagnostics);
     Checked { program, diagnostics: diagnostics.into_sorted(), modules: resolved }
 }

@@ -89,9 +89,21 @@ pub struct Resolved {
 /// Parses `main` and everything it imports, reporting parse errors,
 /// missing imports (E0105), import cycles (E0105) and duplicate names (E0102).
 pub fn resolve(sources: &mut Sources, main: FileId, loader: &dyn Loader, diagnostics: &mut Diagnostics) -> Resolved {
+    resolve_as(sources, main, loader, diagnostics, false)
+}
+
+/// Like [`resolve`]; with `imported`, `main` is treated as a module some other file imports
+/// (it may omit `project`), as the language server does for library files.
+pub fn resolve_as(
+    sources: &mut Sources,
+    main: FileId,
+    loader: &dyn Loader,
+    diagnostics: &mut Diagnostics,
+    imported: bool,
+) -> Resolved {
     let mut resolved = Resolved::default();
     let mut stack = Vec::new();
-    load(sources, main, loader, diagnostics, &mut resolved, &mut stack, false);
+    load(sources, main, loader, diagnostics, &mut resolved, &mut stack, imported);
     resolved
 }
 
