@@ -81,3 +81,6 @@ pub const DECLARATIONS: &[(&str, &str)] = &[
     ("monitor", "Rules over a service's metrics: alert or retrain."),
     ("for", "Fan-out: `for x in LIST { … }` declares stages per element."),
 ];
+
+#[cfg(test)]
+mod tests;
