@@ -4,7 +4,8 @@
 Usage: python3 bench/lsp.py [KFL_BINARY] [STAGES] [RUNS]
        (defaults: target/release/kfl, 1000 stages from bench/gen.py, 50 runs)
 
-The client speaks JSON-RPC over the server's stdio, like an editor. Each run
+Prints wall times (what an editor waits) and the server's CPU time per change
+(from /proc, steadier than wall time on a busy machine). The client speaks JSON-RPC over the server's stdio, like an editor. Each run
 sends the whole file (full synchronisation) with one default changed, so
 every change is a real re-check that ends with no diagnostics. Python stdlib only.
 Target: median < 50 ms at 1,000 stages.
@@ -37,6 +38,14 @@ def receive(proc):
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":")[1])
     return json.loads(proc.stdout.read(length))
+
+
+def cpu_ms(pid):
+    """User + system CPU time of a process so far, in ms (from /proc; Linux only)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of stat(5) (utime, stime), counted after the command name.
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for(proc, predicate):
@@ -78,6 +87,7 @@ def main():
         raise SystemExit("the generated file has diagnostics: %s" % message["params"]["diagnostics"][:3])
 
     times = []
+    cpu_before = cpu_ms(proc.pid)
     for run in range(runs):
         version = run + 2
         edited = text.replace("param epochs: int = 10", "param epochs: int = %d" % (11 + run % 2))
@@ -88,15 +98,20 @@ def main():
         if message["params"]["diagnostics"]:
             raise SystemExit("unexpected diagnostics after a change")
 
+    cpu_per_change = (cpu_ms(proc.pid) - cpu_before) / max(runs, 1)
+
     send(proc, {"jsonrpc": "2.0", "id": 2, "method": "shutdown", "params": None})
     wait_for(proc, lambda m: m.get("id") == 2)
     send(proc, {"jsonrpc": "2.0", "method": "exit", "params": None})
     proc.wait(timeout=10)
 
     times.sort()
+    if not times:
+        print("stages=%d bytes=%d didOpen_ms=%.1f (no changes measured)" % (stages, len(text.encode()), open_ms))
+        return
     print(
-        "stages=%d bytes=%d runs=%d didOpen_ms=%.1f didChange_to_publishDiagnostics_ms: median=%.1f p90=%.1f min=%.1f max=%.1f"
-        % (stages, len(text.encode()), runs, open_ms, statistics.median(times), times[int(len(times) * 0.9) - 1], times[0], times[-1])
+        "stages=%d bytes=%d runs=%d didOpen_ms=%.1f didChange_to_publishDiagnostics_ms: median=%.1f p90=%.1f min=%.1f max=%.1f server_cpu_ms_per_change=%.1f"
+        % (stages, len(text.encode()), runs, open_ms, statistics.median(times), times[int(len(times) * 0.9) - 1], times[0], times[-1], cpu_per_change)
     )
 
 

@@ -176,6 +176,7 @@ impl Server<'_> {
                 for other in self.workspace.recheck(&name) {
                     self.publish_checked(&other)?;
                 }
+                self.workspace.free_retired();
                 return Ok(());
             }
             _ => return Ok(()),
@@ -183,6 +184,7 @@ impl Server<'_> {
         for name in self.workspace.recheck(&changed) {
             self.publish_checked(&name)?;
         }
+        self.workspace.free_retired();
         Ok(())
     }
 

@@ -46,6 +46,9 @@ pub struct Workspace {
     pub documents: BTreeMap<String, Document>,
     /// Imported files read from disk: name → (modification time, text).
     disk: RefCell<BTreeMap<String, DiskFile>>,
+    /// Checks replaced by newer ones; freed after the diagnostics are out, since freeing
+    /// a large file's syntax trees takes a few milliseconds the user would wait for.
+    retired: Vec<DocumentCheck>,
 }
 
 impl Workspace {
@@ -83,8 +86,10 @@ impl Workspace {
         for name in &names {
             let Some(text) = self.documents.get(name).map(|d| d.text.clone()) else { continue };
             let checked = self.check(name, text);
-            if let Some(document) = self.documents.get_mut(name) {
-                document.checked = Some(checked);
+            if let Some(document) = self.documents.get_mut(name)
+                && let Some(previous) = document.checked.replace(checked)
+            {
+                self.retired.push(previous);
             }
         }
         names.retain(|n| self.documents.contains_key(n));
@@ -110,6 +115,10 @@ impl Workspace {
                 other != name
                     && doc.checked.as_ref().is_some_and(|c| c.sources.iter().skip(1).any(|(_, f)| f.name == name))
             })
+    }
+
+    pub fn free_retired(&mut self) {
+        self.retired.clear();
     }
 
     pub fn checked(&self, name: &str) -> Option<&DocumentCheck> {
