@@ -432,6 +432,27 @@ fn rename_references_symbols_tokens_and_formatting() {
 }
 
 #[test]
+fn errors_in_an_imported_file_are_published_under_its_uri() {
+    let (dir, main) = fixture();
+    let broken = COMMON.replace("fraction: float = 0.2", "fraction: float = \"x\"");
+    std::fs::write(dir.path().join("lib/common.kfl"), &broken).expect("write common");
+    let common = uri(&dir.path().join("lib/common.kfl"));
+    let mut server = Server::start(dir.path());
+    server.open(&main, MAIN);
+    let diagnostics = server.diagnostics(&common);
+    let codes: Vec<&str> = diagnostics.iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["E0201"], "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["range"]["start"], at(&broken, "\"x\"", 0));
+
+    // Fixed on disk: the importer's next check reads it again (new modification time) and clears them.
+    std::fs::write(dir.path().join("lib/common.kfl"), COMMON).expect("write common");
+    server.change(&main, 2, &format!("{MAIN}\n"));
+    assert!(server.diagnostics(&main).is_empty());
+    assert!(server.diagnostics(&common).is_empty());
+    server.shutdown();
+}
+
+#[test]
 fn editing_an_open_import_rechecks_its_importer() {
     let (dir, main) = fixture();
     let mut server = Server::start(dir.path());

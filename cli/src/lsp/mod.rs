@@ -9,7 +9,10 @@ mod convert;
 mod requests;
 mod workspace;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+
+use kfl_compiler::source::Origin;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::{
@@ -90,7 +93,13 @@ fn serve(connection: &Connection) -> Result<(), String> {
     let (id, _params) = connection.initialize_start().map_err(|e| e.to_string())?;
     connection.initialize_finish(id, initialize).map_err(|e| e.to_string())?;
     let std_dir = convert::std_dir();
-    let mut server = Server { connection, workspace: Workspace::default(), std_dir, std_written: false };
+    let mut server = Server {
+        connection,
+        workspace: Workspace::default(),
+        std_dir,
+        std_written: false,
+        imported_published: BTreeMap::new(),
+    };
     for message in &connection.receiver {
         match message {
             Message::Request(request) => {
@@ -111,6 +120,8 @@ pub(crate) struct Server<'c> {
     pub workspace: Workspace,
     pub std_dir: PathBuf,
     std_written: bool,
+    /// Open document → the imported files it last published diagnostics for.
+    imported_published: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Server<'_> {
@@ -172,6 +183,8 @@ impl Server<'_> {
                 let name = convert::name_of(&params.text_document.uri);
                 self.workspace.close(&name);
                 self.publish(params.text_document.uri, Vec::new(), None)?;
+                let imported = self.imported_published.remove(&name).unwrap_or_default();
+                self.clear_imported(imported.iter())?;
                 // Open files that imported it now read it from disk.
                 for other in self.workspace.recheck(&name) {
                     self.publish_checked(&other)?;
@@ -195,7 +208,39 @@ impl Server<'_> {
             convert::diagnostics(&checked.sources, &checked.checked.diagnostics, checked.file, &self.std_dir);
         let Some(uri) = convert::uri_of(name, &self.std_dir) else { return Ok(()) };
         let version = Some(document.version);
-        self.publish(uri, diagnostics, version)
+        // Problems inside imported files that are not open are published under their own
+        // URIs, so an editor lists them as `kfl check` would; open files publish their own.
+        let mut imported = Vec::new();
+        for (file, source) in checked.sources.iter().skip(1) {
+            if source.origin != Origin::User || self.workspace.documents.contains_key(&source.name) {
+                continue;
+            }
+            let found = convert::diagnostics(&checked.sources, &checked.checked.diagnostics, file, &self.std_dir);
+            if !found.is_empty() {
+                imported.push((source.name.clone(), found));
+            }
+        }
+        self.publish(uri, diagnostics, version)?;
+        let previous = self.imported_published.remove(name).unwrap_or_default();
+        let now: BTreeSet<String> = imported.iter().map(|(n, _)| n.clone()).collect();
+        for (file, found) in imported {
+            if let Some(uri) = convert::uri_of(&file, &self.std_dir) {
+                self.publish(uri, found, None)?;
+            }
+        }
+        self.clear_imported(previous.difference(&now))?;
+        self.imported_published.insert(name.to_string(), now);
+        Ok(())
+    }
+
+    /// Clears diagnostics published for imported files.
+    fn clear_imported<'n>(&self, names: impl Iterator<Item = &'n String>) -> Result<(), String> {
+        for file in names {
+            if let Some(uri) = convert::uri_of(file, &self.std_dir) {
+                self.publish(uri, Vec::new(), None)?;
+            }
+        }
+        Ok(())
     }
 
     fn publish(
