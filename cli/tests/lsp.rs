@@ -444,9 +444,9 @@ fn errors_in_an_imported_file_are_published_under_its_uri() {
     assert_eq!(codes, ["E0201"], "{diagnostics:#?}");
     assert_eq!(diagnostics[0]["range"]["start"], at(&broken, "\"x\"", 0));
 
-    // Fixed on disk: the importer's next check reads it again (new modification time) and clears them.
+    // Fixed on disk and announced by the client's file watcher: the importer is re-checked.
     std::fs::write(dir.path().join("lib/common.kfl"), COMMON).expect("write common");
-    server.change(&main, 2, &format!("{MAIN}\n"));
+    server.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": common, "type": 2 }] }));
     assert!(server.diagnostics(&main).is_empty());
     assert!(server.diagnostics(&common).is_empty());
     server.shutdown();

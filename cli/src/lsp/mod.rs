@@ -16,7 +16,8 @@ use kfl_compiler::source::Origin;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _, PublishDiagnostics,
+    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument, Notification as _,
+    PublishDiagnostics,
 };
 use lsp_types::{
     CompletionOptions, HoverProviderCapability, InitializeResult, OneOf, PublishDiagnosticsParams, RenameOptions,
@@ -188,6 +189,29 @@ impl Server<'_> {
                 // Open files that imported it now read it from disk.
                 for other in self.workspace.recheck(&name) {
                     self.publish_checked(&other)?;
+                }
+                self.workspace.free_retired();
+                return Ok(());
+            }
+            DidChangeWatchedFiles::METHOD => {
+                let Ok(params) = serde_json::from_value::<lsp_types::DidChangeWatchedFilesParams>(notification.params)
+                else {
+                    return Ok(());
+                };
+                // A file changed on disk (the VS Code client watches `**/*.kfl`): re-check the
+                // open documents that import it. Open documents themselves are synchronised.
+                let mut rechecked = BTreeSet::new();
+                for change in params.changes {
+                    let name = convert::name_of(&change.uri);
+                    if self.workspace.documents.contains_key(&name) {
+                        continue;
+                    }
+                    for other in self.workspace.recheck(&name) {
+                        rechecked.insert(other);
+                    }
+                }
+                for name in rechecked {
+                    self.publish_checked(&name)?;
                 }
                 self.workspace.free_retired();
                 return Ok(());
