@@ -83,7 +83,7 @@ fn declaration(analysis: Analysis<'_>, file: FileId, name: &str) -> Option<Strin
             }
             text.push_str("\n```");
             if let Some(resolved) = param.default.as_ref().and_then(|d| resolved_default(analysis, file, d)) {
-                text.push_str(&format!("\ndefault resolves to `{resolved}`"));
+                text.push_str(&format!("\ndefault resolves to {resolved}"));
             }
             text
         }
@@ -116,13 +116,32 @@ fn declaration(analysis: Analysis<'_>, file: FileId, name: &str) -> Option<Strin
     Some(with_doc(text, item.doc.as_ref()))
 }
 
-/// A default that names a param shows the param's own default.
+/// What a default refers to: a param's own default, or the stage output it is bound to.
 fn resolved_default(analysis: Analysis<'_>, file: FileId, default: &ast::Expr) -> Option<String> {
-    let ExprKind::Name(name) = &default.unparen().kind else { return None };
-    let module = analysis.module(file)?;
-    let ItemKind::Param(param) = &decl_item(module, &name.name)?.kind else { return None };
-    let value = param.default.as_ref()?;
-    Some(analysis.sources.get(file).slice(value.span).to_string())
+    let default = default.unparen();
+    match &default.kind {
+        ExprKind::Name(name) => {
+            let module = analysis.module(file)?;
+            let ItemKind::Param(param) = &decl_item(module, &name.name)?.kind else { return None };
+            let value = param.default.as_ref()?;
+            Some(format!("`{}`", analysis.sources.get(file).slice(value.span)))
+        }
+        ExprKind::Member(..) => {
+            let occurrence = symbol_at(analysis, file, default.span.end as usize)?;
+            let Symbol::Field { file: stage_file, stage, name } = &occurrence.symbol else { return None };
+            let module = analysis.module(*stage_file)?;
+            let ItemKind::Stage(decl) = &decl_item(module, stage)?.kind else { return None };
+            let source = analysis.sources.get(*stage_file);
+            let (role, ty) = if let Some(output) = decl.outputs.iter().flatten().find(|o| o.name.name == *name) {
+                ("output", source.slice(output.ty.span))
+            } else {
+                let input = decl.inputs.iter().flatten().find(|i| i.name.name == *name)?;
+                ("input", source.slice(input.ty.span))
+            };
+            Some(format!("`{name}: {ty}`, the {role} of {} `{stage}`", decl.kind.keyword()))
+        }
+        _ => None,
+    }
 }
 
 fn field(analysis: Analysis<'_>, file: FileId, stage_name: &str, name: &str) -> Option<String> {
@@ -137,7 +156,7 @@ fn field(analysis: Analysis<'_>, file: FileId, stage_name: &str, name: &str) -> 
         }
         text.push_str(&format!("\n```\ninput of {owner}"));
         if let Some(resolved) = input.default.as_ref().and_then(|d| resolved_default(analysis, file, d)) {
-            text.push_str(&format!("; default resolves to `{resolved}`"));
+            text.push_str(&format!("; default resolves to {resolved}"));
         }
         return Some(text);
     }

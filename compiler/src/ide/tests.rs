@@ -58,6 +58,14 @@ fn hover_explains_properties_enum_values_and_builtins() {
     assert!(port.markdown.contains("built in"), "{}", port.markdown);
     let epochs = ide::hover(analysis, file, offset(IRIS, "epochs: int = epochs", 0, 16)).expect("hover");
     assert!(epochs.markdown.contains("param epochs: int = 30"), "{}", epochs.markdown);
+    let input = ide::hover(analysis, file, offset(IRIS, "epochs: int = epochs", 0, 1)).expect("hover");
+    assert!(input.markdown.contains("default resolves to `30`"), "{}", input.markdown);
+    let model = ide::hover(analysis, file, offset(IRIS, "model: Model = search", 0, 1)).expect("hover");
+    assert!(
+        model.markdown.contains("default resolves to `model: Model`, the output of train `classifier`"),
+        "{}",
+        model.markdown
+    );
 }
 
 #[test]
