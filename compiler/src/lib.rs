@@ -49,18 +49,30 @@ impl Checked {
 /// Checks `main` (already in `sources`), loading imports through `loader`.
 /// Imported files are added to `sources` so diagnostics can point into them.
 pub fn check(sources: &mut Sources, main: FileId, loader: &dyn Loader) -> Checked {
-    check_as(sources, main, loader, false)
+    check_incremental(sources, main, loader, Incremental::default())
 }
 
-/// Checks `main` as a module other files import (it may omit `project`): how
-/// the language server checks an open library file on its own.
-pub fn check_library(sources: &mut Sources, main: FileId, loader: &dyn Loader) -> Checked {
-    check_as(sources, main, loader, true)
+/// How the language server checks a document it checks again and again.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Incremental<'c> {
+    /// Check `main` as a module other files import (it may omit `project`),
+    /// as for an open library file.
+    pub library: bool,
+    /// Reuse the parse of declarations unchanged since the last check with this cache.
+    pub cache: Option<&'c syntax::ParseCache>,
 }
 
-fn check_as(sources: &mut Sources, main: FileId, loader: &dyn Loader, imported: bool) -> Checked {
+/// [`check`] with the language server's [`Incremental`] options; the result is the same as
+/// `check`'s for the same text (a library file aside).
+pub fn check_incremental(
+    sources: &mut Sources,
+    main: FileId,
+    loader: &dyn Loader,
+    options: Incremental<'_>,
+) -> Checked {
     let mut diagnostics = Diagnostics::new();
-    let resolved = resolve::resolve_as(sources, main, loader, &mut diagnostics, imported);
+    let options = resolve::Options { imported: options.library, cache: options.cache };
+    let resolved = resolve::resolve_as(sources, main, loader, &mut diagnostics, options);
     let program = typeck::check(&resolved, sources, &mut diagnostics);
     Checked { program, diagnostics: diagnostics.into_sorted(), modules: resolved }
 }

@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use kfl_compiler::Checked;
 use kfl_compiler::ide::Analysis;
 use kfl_compiler::source::{FileId, Loader, Origin, SourceFile, Sources, join_relative};
+use kfl_compiler::syntax::ParseCache;
+use kfl_compiler::{Checked, Incremental};
 
 /// One checked document: its source map (the document first) and the check result.
 pub struct DocumentCheck {
@@ -49,6 +50,8 @@ pub struct Workspace {
     /// Checks replaced by newer ones; freed after the diagnostics are out, since freeing
     /// a large file's syntax trees takes a few milliseconds the user would wait for.
     retired: Vec<DocumentCheck>,
+    /// Syntax trees of the open documents' declarations, reused when they did not change.
+    parse_cache: ParseCache,
 }
 
 impl Workspace {
@@ -99,11 +102,8 @@ impl Workspace {
     fn check(&self, name: &str, text: Arc<str>) -> DocumentCheck {
         let mut sources = Sources::new();
         let file = sources.add(SourceFile::new(name, text, Origin::User));
-        let checked = if self.is_library(name) {
-            kfl_compiler::check_library(&mut sources, file, self)
-        } else {
-            kfl_compiler::check(&mut sources, file, self)
-        };
+        let options = Incremental { library: self.is_library(name), cache: Some(&self.parse_cache) };
+        let checked = kfl_compiler::check_incremental(&mut sources, file, self, options);
         DocumentCheck { sources, checked, file }
     }
 
