@@ -6,8 +6,10 @@ Usage: python3 bench/lsp.py [KFL_BINARY] [STAGES] [RUNS]
 
 Prints wall times (what an editor waits) and the server's CPU time per change
 (from /proc, steadier than wall time on a busy machine). The client speaks JSON-RPC over the server's stdio, like an editor. Each run
-sends the whole file (full synchronisation) with one default changed, so
-every change is a real re-check that ends with no diagnostics. Python stdlib only.
+sends the whole file (full synchronisation) with the first param's default
+made longer or shorter, so every change is a real re-check (the server's
+parse cache must move every declaration after the edit) that ends with no
+diagnostics. Python stdlib only.
 Target: median < 50 ms at 1,000 stages.
 """
 
@@ -90,7 +92,8 @@ def main():
     cpu_before = cpu_ms(proc.pid)
     for run in range(runs):
         version = run + 2
-        edited = text.replace("param epochs: int = 10", "param epochs: int = %d" % (11 + run % 2))
+        # 100, 1000, 10000, …: the text after the edit moves by a byte each time.
+        edited = text.replace("param epochs: int = 10", "param epochs: int = %d" % (10 ** (2 + run % 3)))
         start = time.perf_counter()
         send(proc, {"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": edited}]}})
         message = wait_for(proc, published(version))
