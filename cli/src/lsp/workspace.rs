@@ -36,6 +36,8 @@ pub struct Document {
     pub text: Arc<str>,
     pub version: i32,
     pub checked: Option<DocumentCheck>,
+    /// Syntax trees of this document's declarations, reused when they do not change.
+    parse_cache: ParseCache,
 }
 
 /// An imported file's text as read from disk, and its modification time then.
@@ -50,13 +52,12 @@ pub struct Workspace {
     /// Checks replaced by newer ones; freed after the diagnostics are out, since freeing
     /// a large file's syntax trees takes a few milliseconds the user would wait for.
     retired: Vec<DocumentCheck>,
-    /// Syntax trees of the open documents' declarations, reused when they did not change.
-    parse_cache: ParseCache,
 }
 
 impl Workspace {
     pub fn open(&mut self, name: String, text: String, version: i32) {
-        self.documents.insert(name, Document { text: text.into(), version, checked: None });
+        let document = Document { text: text.into(), version, checked: None, parse_cache: ParseCache::new() };
+        self.documents.insert(name, document);
     }
 
     pub fn close(&mut self, name: &str) {
@@ -87,8 +88,8 @@ impl Workspace {
                 .map(|(other, _)| other.clone()),
         );
         for name in &names {
-            let Some(text) = self.documents.get(name).map(|d| d.text.clone()) else { continue };
-            let checked = self.check(name, text);
+            let Some(document) = self.documents.get(name) else { continue };
+            let checked = self.check(name, document.text.clone(), &document.parse_cache);
             if let Some(document) = self.documents.get_mut(name)
                 && let Some(previous) = document.checked.replace(checked)
             {
@@ -99,10 +100,10 @@ impl Workspace {
         names
     }
 
-    fn check(&self, name: &str, text: Arc<str>) -> DocumentCheck {
+    fn check(&self, name: &str, text: Arc<str>, cache: &ParseCache) -> DocumentCheck {
         let mut sources = Sources::new();
         let file = sources.add(SourceFile::new(name, text, Origin::User));
-        let options = Incremental { library: self.is_library(name), cache: Some(&self.parse_cache) };
+        let options = Incremental { library: self.is_library(name), cache: Some(cache) };
         let checked = kfl_compiler::check_incremental(&mut sources, file, self, options);
         DocumentCheck { sources, checked, file }
     }
