@@ -453,6 +453,38 @@ fn errors_in_an_imported_file_are_published_under_its_uri() {
 }
 
 #[test]
+fn edits_to_a_large_file_report_positions_after_the_edit() {
+    // Large enough to be parsed in pieces, whose trees the server reuses between changes.
+    let mut text = String::from("project big {\n  image = \"x\"\n}\n\ndataset raw {\n  uri = \"raw.csv\"\n}\n\n");
+    for i in 0..600 {
+        text.push_str(&format!(
+            "/// Step {i}.\nstep s{i}(d: Dataset = raw) -> (out: Dataset) {{\n  run = [\"echo\", d, out]\n}}\n\n"
+        ));
+    }
+    assert!(text.len() > 40_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = uri(&dir.path().join("big.kfl"));
+    let mut server = Server::start(dir.path());
+    server.open(&big, &text);
+    assert!(server.diagnostics(&big).is_empty());
+
+    let edited = text
+        .replacen("project big", "/// A longer file now.\n\nproject big", 1)
+        .replace("[\"echo\", d, out]\n}\n\n/// Step 300.", "[\"echo\", dd, out]\n}\n\n/// Step 300.");
+    server.change(&big, 2, &edited);
+    let diagnostics = server.diagnostics(&big);
+    let codes: Vec<&str> = diagnostics.iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["E0101"], "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["range"]["start"], at(&edited, "dd, out", 0));
+    let hover = server.request("textDocument/hover", position(&big, &edited, "s350(", 1));
+    assert!(hover["contents"]["value"].as_str().unwrap_or("").contains("Step 350."), "{hover}");
+
+    server.change(&big, 3, &text);
+    assert!(server.diagnostics(&big).is_empty());
+    server.shutdown();
+}
+
+#[test]
 fn editing_an_open_import_rechecks_its_importer() {
     let (dir, main) = fixture();
     let mut server = Server::start(dir.path());
