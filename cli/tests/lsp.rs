@@ -347,8 +347,13 @@ fn completion_offers_properties_enum_values_and_outputs() {
     let typing = MAIN.replace("framework = torch", "framework = ");
     server.change(&main, 3, &typing);
     server.diagnostics(&main);
-    let names = labels(&server.request("textDocument/completion", position(&main, &typing, "framework = ", 12)));
+    let mut after_space = position(&main, &typing, "framework = ", 12);
+    after_space["context"] = json!({ "triggerKind": 2, "triggerCharacter": " " });
+    let names = labels(&server.request("textDocument/completion", after_space));
     assert!(names.contains(&"torch".to_string()) && names.contains(&"jax".to_string()), "{names:?}");
+    let mut mid_list = position(&main, &typing, "train.py\", data", 10);
+    mid_list["context"] = json!({ "triggerKind": 2, "triggerCharacter": " " });
+    assert_eq!(labels(&server.request("textDocument/completion", mid_list)), Vec::<String>::new());
     assert!(!names.contains(&"epochs".to_string()), "{names:?}");
 
     let typing = MAIN.replace("framework = torch", "framework = to");

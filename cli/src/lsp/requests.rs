@@ -79,6 +79,11 @@ pub fn handle(server: &mut Server<'_>, method: &str, raw: Value) -> Result<Value
         Completion::METHOD => {
             let p: lsp_types::CompletionParams = params(raw)?;
             let Some((doc, offset)) = locate(server, &p.text_document_position) else { return Ok(Value::Null) };
+            // A space triggers completion only to offer values right after `key = `.
+            let typed_space = p.context.as_ref().and_then(|c| c.trigger_character.as_deref()) == Some(" ");
+            if typed_space && !doc.source().text.get(..offset).is_some_and(|t| t.trim_end_matches(' ').ends_with('=')) {
+                return json(Vec::<CompletionItem>::new());
+            }
             let items: Vec<CompletionItem> =
                 ide::complete(doc.analysis(), doc.file, offset).into_iter().map(|c| completion_item(doc, c)).collect();
             json(items)
