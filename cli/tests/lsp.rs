@@ -315,6 +315,9 @@ fn definition_crosses_imports_and_reaches_the_standard_library() {
     let std_text = std::fs::read_to_string(std_file).expect("std module written to the cache folder");
     assert_eq!(found["range"]["start"], at(&std_text, "sample(", 0));
     assert!(std_file.starts_with(&dir.path().display().to_string()), "{std_file}");
+    // Opened in the editor, the module checks clean: it is a library, it needs no `project`.
+    server.open(&target, &std_text);
+    assert_eq!(server.diagnostics(&target), Vec::<Value>::new());
 
     let found = server.request("textDocument/definition", position(&main, MAIN, "epochs, model", 1));
     assert_eq!(found["range"]["start"], at(MAIN, "epochs: int = epochs", 0));

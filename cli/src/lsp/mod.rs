@@ -96,7 +96,7 @@ fn serve(connection: &Connection) -> Result<(), String> {
     let std_dir = convert::std_dir();
     let mut server = Server {
         connection,
-        workspace: Workspace::default(),
+        workspace: Workspace::new(Some(format!("{}/", std_dir.display()))),
         std_dir,
         std_written: false,
         imported_published: BTreeMap::new(),

@@ -45,6 +45,8 @@ type DiskFile = (Option<SystemTime>, Arc<str>);
 
 #[derive(Default)]
 pub struct Workspace {
+    /// Where the standard library's modules are written (their files are libraries), with a trailing `/`.
+    library_folder: Option<String>,
     /// Open documents by name (see `convert::name_of`).
     pub documents: BTreeMap<String, Document>,
     /// Imported files read from disk: name → (modification time, text).
@@ -55,6 +57,10 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    pub fn new(library_folder: Option<String>) -> Workspace {
+        Workspace { library_folder, ..Workspace::default() }
+    }
+
     pub fn open(&mut self, name: String, text: String, version: i32) {
         let document = Document { text: text.into(), version, checked: None, parse_cache: ParseCache::new() };
         self.documents.insert(name, document);
@@ -108,10 +114,12 @@ impl Workspace {
         DocumentCheck { sources, checked, file }
     }
 
-    /// A file in a `lib/` folder (skipped by `kfl check` on folders), or one another open
-    /// document imports, is checked as an imported module: it need not declare a `project`.
+    /// A file in a `lib/` folder (skipped by `kfl check` on folders) or the standard library's
+    /// cache folder, or one another open document imports, is checked as an imported module:
+    /// it need not declare a `project`.
     fn is_library(&self, name: &str) -> bool {
         name.split('/').rev().skip(1).any(|folder| folder == "lib")
+            || self.library_folder.as_ref().is_some_and(|folder| name.starts_with(folder.as_str()))
             || self.documents.iter().any(|(other, doc)| {
                 other != name
                     && doc.checked.as_ref().is_some_and(|c| c.sources.iter().skip(1).any(|(_, f)| f.name == name))
