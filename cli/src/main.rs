@@ -2,6 +2,7 @@
 
 mod commands;
 mod files;
+mod lsp;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,7 @@ enum Command {
     Tune(commands::tune::TuneCommand),
     Builtin(commands::builtin::Args),
     Models(commands::models::Args),
+    Lsp(lsp::Args),
 }
 
 /// Exit statuses: 0 fine, 1 errors in the user's files (or a failed run), 2 usage or I/O problems, 130 a run
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Tune(command) => commands::tune::tune(command),
         Command::Builtin(args) => commands::builtin::run(args),
         Command::Models(args) => commands::models::run(args),
+        Command::Lsp(args) => lsp::run(args),
     };
     status.into()
 }

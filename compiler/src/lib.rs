@@ -12,6 +12,7 @@ pub mod ast;
 pub mod codegen;
 pub mod diagnostics;
 pub mod format;
+pub mod ide;
 pub mod ir;
 pub mod resolve;
 pub mod source;
@@ -48,8 +49,30 @@ impl Checked {
 /// Checks `main` (already in `sources`), loading imports through `loader`.
 /// Imported files are added to `sources` so diagnostics can point into them.
 pub fn check(sources: &mut Sources, main: FileId, loader: &dyn Loader) -> Checked {
+    check_incremental(sources, main, loader, Incremental::default())
+}
+
+/// How the language server checks a document it checks again and again.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Incremental<'c> {
+    /// Check `main` as a module other files import (it may omit `project`),
+    /// as for an open library file.
+    pub library: bool,
+    /// Reuse the parse of declarations unchanged since the last check with this cache.
+    pub cache: Option<&'c syntax::ParseCache>,
+}
+
+/// [`check`] with the language server's [`Incremental`] options; the result is the same as
+/// `check`'s for the same text (a library file aside).
+pub fn check_incremental(
+    sources: &mut Sources,
+    main: FileId,
+    loader: &dyn Loader,
+    options: Incremental<'_>,
+) -> Checked {
     let mut diagnostics = Diagnostics::new();
-    let resolved = resolve::resolve(sources, main, loader, &mut diagnostics);
+    let options = resolve::Options { imported: options.library, cache: options.cache };
+    let resolved = resolve::resolve_as(sources, main, loader, &mut diagnostics, options);
     let program = typeck::check(&resolved, sources, &mut diagnostics);
     Checked { program, diagnostics: diagnostics.into_sorted(), modules: resolved }
 }

@@ -89,23 +89,48 @@ pub struct Resolved {
 /// Parses `main` and everything it imports, reporting parse errors,
 /// missing imports (E0105), import cycles (E0105) and duplicate names (E0102).
 pub fn resolve(sources: &mut Sources, main: FileId, loader: &dyn Loader, diagnostics: &mut Diagnostics) -> Resolved {
+    resolve_as(sources, main, loader, diagnostics, Options::default())
+}
+
+/// How the language server resolves: see [`crate::Incremental`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options<'c> {
+    /// Treat `main` as a module some other file imports (it may omit `project`).
+    pub imported: bool,
+    /// Reuse the parse of `main`'s unchanged declarations.
+    pub cache: Option<&'c crate::syntax::ParseCache>,
+}
+
+/// Like [`resolve`], with [`Options`].
+pub fn resolve_as(
+    sources: &mut Sources,
+    main: FileId,
+    loader: &dyn Loader,
+    diagnostics: &mut Diagnostics,
+    options: Options<'_>,
+) -> Resolved {
     let mut resolved = Resolved::default();
     let mut stack = Vec::new();
-    load(sources, main, loader, diagnostics, &mut resolved, &mut stack, false);
+    let text = sources.get(main).text.clone();
+    let parsed = match options.cache {
+        Some(cache) => crate::syntax::parse_cached(main, &text, cache),
+        None => crate::syntax::parse(main, &text),
+    };
+    load(sources, main, parsed, loader, diagnostics, &mut resolved, &mut stack, options.imported);
     resolved
 }
 
+#[allow(clippy::too_many_arguments)] // one recursive walk; a struct for its state would only rename them
 fn load(
     sources: &mut Sources,
     file: FileId,
+    (ast, syntax_errors): (ast::File, Vec<Diagnostic>),
     loader: &dyn Loader,
     diagnostics: &mut Diagnostics,
     resolved: &mut Resolved,
     stack: &mut Vec<FileId>,
     imported: bool,
 ) -> usize {
-    let text = sources.get(file).text.clone();
-    let (ast, syntax_errors) = crate::syntax::parse(file, &text);
     diagnostics.extend(syntax_errors);
     let decls = declarations(&ast, diagnostics);
     let index = resolved.modules.len();
@@ -201,7 +226,10 @@ fn load(
                 }
                 let module = match resolved.modules.iter().position(|m| m.file == imported_file) {
                     Some(existing) => existing,
-                    None => load(sources, imported_file, loader, diagnostics, resolved, stack, true),
+                    None => {
+                        let parsed = crate::syntax::parse(imported_file, &sources.get(imported_file).text.clone());
+                        load(sources, imported_file, parsed, loader, diagnostics, resolved, stack, true)
+                    }
                 };
                 let module_ref = &mut resolved.modules[index];
                 if let Some((_, previous)) = module_ref.imports.get(&alias_name) {

@@ -3,7 +3,10 @@
 pub mod dump;
 mod error;
 mod lower;
+mod reuse;
 pub mod trivia;
+
+pub use reuse::ParseCache;
 
 use kfl_grammar::{KflParser, Rule};
 use pest::Parser;
@@ -15,10 +18,20 @@ use crate::source::FileId;
 /// Parses one file. Always returns a tree: declarations that failed to parse
 /// are left out and reported as E0001 diagnostics.
 pub fn parse(file: FileId, src: &str) -> (ast::File, Vec<Diagnostic>) {
+    parse_with(file, src, None)
+}
+
+/// Like [`parse`], reusing the trees of declarations `cache` saw in an earlier
+/// parse of the same file (large files only; the result is the same).
+pub fn parse_cached(file: FileId, src: &str, cache: &ParseCache) -> (ast::File, Vec<Diagnostic>) {
+    parse_with(file, src, Some(cache))
+}
+
+fn parse_with(file: FileId, src: &str, cache: Option<&ParseCache>) -> (ast::File, Vec<Diagnostic>) {
     let trivia = trivia::scan(src);
     let mut diagnostics = Vec::new();
     let mut items = Vec::new();
-    if let Some((parsed, lowered)) = parse_halves_in_parallel(file, src, &trivia) {
+    if let Some((parsed, lowered)) = parse_halves_in_parallel(file, src, &trivia, cache) {
         items = parsed;
         diagnostics = lowered;
         return finish(file, src, &trivia, items, diagnostics);
@@ -103,16 +116,21 @@ const PARALLEL_THRESHOLD: usize = 32 * 1024;
 /// stages; with 4 KiB pieces ~11 ms (see docs/PERFORMANCE.md).
 const PIECE_SIZE: usize = 4 * 1024;
 
+/// A piece's index, its items, and the diagnostics lowering reported.
+type ParsedPiece = (usize, Vec<ast::Item>, Vec<Diagnostic>);
+
 /// Parses a large file in pieces cut at top-level declarations, the pieces
 /// split between two threads: pest is the bulk of `kfl check` on big files,
 /// and our machines have two cores. Returns `None` when the file is small, or
 /// any piece has a syntax error (e.g. because a cut fell inside a block) —
 /// the caller then parses it whole and recovers from errors as usual, so the
-/// result never depends on this path.
+/// result never depends on this path. With a `cache`, pieces it holds are
+/// reused and only the others are parsed.
 fn parse_halves_in_parallel(
     file: FileId,
     src: &str,
     trivia: &trivia::Trivia,
+    cache: Option<&ParseCache>,
 ) -> Option<(Vec<ast::Item>, Vec<Diagnostic>)> {
     if src.len() < PARALLEL_THRESHOLD {
         return None;
@@ -128,34 +146,61 @@ fn parse_halves_in_parallel(
     if pieces.len() < 2 {
         return None;
     }
-    let parse_pieces = |pieces: &[(usize, usize)]| -> Option<(Vec<ast::Item>, Vec<Diagnostic>)> {
-        let mut items = Vec::new();
-        let mut diagnostics = Vec::new();
-        for &(start, end) in pieces {
+    // A piece's tree depends on its text and the doc block right above it (the
+    // first item's doc): that text is the piece's key in the cache.
+    let key_start =
+        |start: usize| trivia::doc_before(src, &trivia.comments, start).map_or(start, |(_, doc, _)| doc.min(start));
+    let keys: Vec<(usize, usize)> = pieces.iter().map(|&(start, end)| (key_start(start), end)).collect();
+    let mut reused: Vec<Option<Vec<ast::Item>>> = match cache {
+        Some(cache) => keys.iter().map(|&(start, end)| cache.get(file, &src[start..end], start)).collect(),
+        None => vec![None; pieces.len()],
+    };
+    let missing: Vec<usize> = (0..pieces.len()).filter(|i| reused[*i].is_none()).collect();
+    let parse_pieces = |indexes: &[usize]| -> Option<Vec<ParsedPiece>> {
+        let mut out = Vec::new();
+        for &index in indexes {
+            let (start, end) = pieces[index];
             let mut pairs = KflParser::parse(Rule::item_chunk, &src[start..end]).ok()?;
             let mut lowerer = lower::Lowerer::new(file, src, start, &trivia.comments);
-            if let Some(pair) = pairs.next() {
-                items.extend(lowerer.items(pair));
-            }
-            diagnostics.extend(lowerer.diagnostics);
+            let items = pairs.next().map(|pair| lowerer.items(pair)).unwrap_or_default();
+            out.push((index, items, lowerer.diagnostics));
         }
-        Some((items, diagnostics))
+        Some(out)
     };
-    let (first_half, second_half) = pieces.split_at(pieces.len() / 2);
-    let (first, second) = std::thread::scope(|scope| {
-        // The main thread's stack is 8 MiB; give the helper the same so deep
-        // nesting behaves alike in every piece.
-        let second = std::thread::Builder::new()
-            .stack_size(8 * 1024 * 1024)
-            .spawn_scoped(scope, || parse_pieces(second_half))
-            .ok();
-        let first = parse_pieces(first_half);
-        let second = second.and_then(|handle| handle.join().ok().flatten());
-        (first, second)
-    });
-    let (mut items, mut diagnostics) = first?;
-    let (more_items, more_diagnostics) = second?;
-    items.extend(more_items);
-    diagnostics.extend(more_diagnostics);
+    let parsed = if missing.len() < 2 {
+        parse_pieces(&missing)?
+    } else {
+        let (first_half, second_half) = missing.split_at(missing.len() / 2);
+        let (first, second) = std::thread::scope(|scope| {
+            // The main thread's stack is 8 MiB; give the helper the same so deep
+            // nesting behaves alike in every piece.
+            let second = std::thread::Builder::new()
+                .stack_size(8 * 1024 * 1024)
+                .spawn_scoped(scope, || parse_pieces(second_half))
+                .ok();
+            let first = parse_pieces(first_half);
+            let second = second.and_then(|handle| handle.join().ok().flatten());
+            (first, second)
+        });
+        let mut parsed = first?;
+        parsed.extend(second?);
+        parsed
+    };
+    let mut diagnostics = Vec::new();
+    let mut fresh = Vec::new();
+    for (index, items, lowered) in parsed {
+        if cache.is_some() && lowered.is_empty() {
+            let (start, end) = keys[index];
+            fresh.push((src[start..end].to_string(), start, items.clone()));
+        }
+        diagnostics.extend(lowered);
+        reused[index] = Some(items);
+    }
+    if let Some(cache) = cache {
+        let kept: std::collections::HashSet<&str> =
+            (0..pieces.len()).filter(|i| !missing.contains(i)).map(|i| &src[keys[i].0..keys[i].1]).collect();
+        cache.store(file, &kept, fresh);
+    }
+    let items = reused.into_iter().flatten().flatten().collect();
     Some((items, diagnostics))
 }
