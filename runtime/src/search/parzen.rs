@@ -318,7 +318,7 @@ mod tests {
     }
 
     fn unit() -> Dim {
-        Dim::Numeric { low: 0.0, high: 1.0, step: None, log: false, int: false }
+        Dim::Numeric { low: 0.0, high: 1.0, step: None, log: false, int: false, outer: (0.0, 1.0) }
     }
 
     #[test]
@@ -344,7 +344,7 @@ mod tests {
 
     #[test]
     fn discrete_and_categorical_masses_sum_to_one() {
-        let steps = Dim::Numeric { low: 1.0, high: 5.0, step: Some(1.0), log: false, int: true };
+        let steps = Dim::Numeric { low: 1.0, high: 5.0, step: Some(1.0), log: false, int: true, outer: (1.0, 5.0) };
         let cats = Dim::Categorical { choices: vec![Value::Int(1), Value::Int(2), Value::Int(3)] };
         let obs = vec![vec![2.0, 0.0], vec![2.0, 2.0], vec![5.0, 0.0]];
         let p = Parzen::new(&[steps, cats], &obs, &[1.0; 3], OPTIONS);
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn samples_stay_in_bounds_snap_to_steps_and_follow_the_observations() {
-        let steps = Dim::Numeric { low: 0.0, high: 1.0, step: Some(0.25), log: false, int: false };
+        let steps = Dim::Numeric { low: 0.0, high: 1.0, step: Some(0.25), log: false, int: false, outer: (0.0, 1.0) };
         let obs = vec![vec![0.2, 0.25]; 10];
         let p = Parzen::new(&[unit(), steps], &obs, &[1.0; 10], OPTIONS);
         let mut rng = crate::search::trial_rng(3, 0, 0);
@@ -382,7 +382,7 @@ mod tests {
 
     #[test]
     fn kernels_add_what_each_kernel_gives() {
-        let steps = Dim::Numeric { low: 1.0, high: 5.0, step: Some(1.0), log: false, int: true };
+        let steps = Dim::Numeric { low: 1.0, high: 5.0, step: Some(1.0), log: false, int: true, outer: (1.0, 5.0) };
         let cats = Dim::Categorical { choices: vec![Value::Int(1), Value::Int(2), Value::Int(3)] };
         let obs = vec![vec![0.3, 2.0, 1.0], vec![0.7, 4.0, 2.0]];
         let p = Parzen::new(&[unit(), steps, cats], &obs, &[1.0; 2], OPTIONS);
