@@ -394,6 +394,39 @@ mod tests {
     }
 
     #[test]
+    fn a_sampler_rebuilt_from_a_saved_history_continues_the_same_way() {
+        let space = every_distribution();
+        let settings = [("resource".to_string(), SettingValue::Str("epochs".into()))];
+        for name in ["random", "grid", "sobol", "tpe", "cmaes", "hyperband"] {
+            let history: Vec<Trial> = run(name, 5, 20)
+                .into_iter()
+                .enumerate()
+                .map(|(id, params)| {
+                    let value = Some(-(params[0].as_f64().unwrap_or(0.0) - 1.0).powi(2));
+                    Trial { id, params, state: TrialState::Completed, value, curve: vec![] }
+                })
+                .collect();
+            let settings: &[(String, SettingValue)] = if name == "hyperband" { &settings } else { &[] };
+            for k in [0, 7, 13, history.len()] {
+                let mut fresh = sampler(name, Some(5), settings, &space, Direction::Maximize, 20).expect("sampler");
+                let next = fresh.suggest(&space, &history[..k]);
+                match history.get(k) {
+                    Some(t) => assert_eq!(next, proposal_of(name, &space, t), "{name} at {k}"),
+                    None => assert!(matches!(next, Proposal::Trial(_) | Proposal::Exhausted), "{name} at the end"),
+                }
+            }
+        }
+    }
+
+    fn proposal_of(name: &str, space: &Space, t: &Trial) -> Proposal {
+        let resource = (name == "hyperband").then(|| {
+            let i = space.params.iter().position(|p| p.name == "epochs").unwrap_or(0);
+            ("epochs".to_string(), t.params[i].clone())
+        });
+        Proposal::Trial(Suggestion { params: t.params.clone(), resource })
+    }
+
+    #[test]
     fn trial_generators_depend_on_seed_index_and_stream_only() {
         use rand::Rng;
         let a: u64 = trial_rng(7, 3, 0).random();
