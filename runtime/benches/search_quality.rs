@@ -311,6 +311,45 @@ fn overhead() {
     }
 }
 
+/// The GP's cost grows as n³: measured over 100-trial studies, not 1,000.
+fn gp_overhead() {
+    println!("\n### GP (`bayesian`) suggestion cost over a 100-trial study (ms per suggestion, CPU (wall))\n");
+    println!("| problem | mean over trials 1..100 | trials 91..100 |");
+    println!("|---|---|---|");
+    for problem in problems() {
+        let mut s = sampler("bayesian", Some(0), &[], &problem.space, Direction::Minimize, 100).expect("sampler");
+        let mut history: Vec<Trial> = Vec::with_capacity(100);
+        let (mut all, mut all_cpu, mut last, mut last_cpu) = (0.0, 0.0, 0.0, 0.0);
+        for id in 0..100 {
+            let (t, c) = (Instant::now(), thread_cpu());
+            let Proposal::Trial(sug) = s.suggest(&problem.space, &history) else { break };
+            let (wall, cpu) = (t.elapsed().as_secs_f64(), thread_cpu() - c);
+            all += wall;
+            all_cpu += cpu;
+            if id >= 90 {
+                last += wall;
+                last_cpu += cpu;
+            }
+            let value = (problem.f)(&numbers(&sug.params));
+            history.push(Trial {
+                id,
+                params: sug.params,
+                state: TrialState::Completed,
+                value: Some(value),
+                curve: vec![],
+            });
+        }
+        println!(
+            "| {} | {:.1} ({:.1}) | {:.1} ({:.1}) |",
+            problem.name,
+            all_cpu * 10.0,
+            all * 10.0,
+            last_cpu * 100.0,
+            last * 100.0
+        );
+    }
+}
+
 /// One learning-curve study: returns (epochs run, best final loss among completed trials).
 fn lc_study(algorithm: &Algorithm, rule: Option<MedianStop>, seed: u64, trials: usize) -> (u64, f64) {
     let max_epochs = 50u64;
@@ -407,6 +446,7 @@ fn main() {
     }
     if wanted("overhead") {
         overhead();
+        gp_overhead();
     }
     if wanted("early") {
         early_stopping();
