@@ -2,7 +2,7 @@
 //! median early stopping on the learning-curve objective (definitions: shared/anchors/OBJECTIVES.md).
 //!
 //! `cargo bench -p kfl-runtime --bench search_quality [-- --seeds 50 --only quality|overhead|early
-//! --algorithms tpe,random]`
+//! --algorithms tpe,random --tpe candidates=48,gamma=0.15]`
 
 use std::time::Instant;
 
@@ -200,10 +200,34 @@ fn fmt(x: f64) -> String {
     }
 }
 
-fn quality(seeds: u64, filter: Option<&str>) {
+/// `key=value,…` settings added to the `tpe` row (for trying settings without editing the bench).
+fn parse_settings(text: &str) -> Vec<(String, SettingValue)> {
+    text.split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let value = if let Ok(i) = v.parse::<i64>() {
+                SettingValue::Int(i)
+            } else if let Ok(f) = v.parse::<f64>() {
+                SettingValue::Float(f)
+            } else if let Ok(b) = v.parse::<bool>() {
+                SettingValue::Bool(b)
+            } else {
+                SettingValue::Str(v.to_string())
+            };
+            (k.to_string(), value)
+        })
+        .collect()
+}
+
+fn quality(seeds: u64, filter: Option<&str>, tpe_settings: Option<&str>) {
     let budgets = [20usize, 50, 100];
-    let algorithms: Vec<Algorithm> =
+    let mut algorithms: Vec<Algorithm> =
         algorithms().into_iter().filter(|a| filter.is_none_or(|f| f.split(',').any(|x| x == a.label))).collect();
+    if let Some(extra) = tpe_settings {
+        for a in algorithms.iter_mut().filter(|a| a.label == "tpe") {
+            a.settings.extend(parse_settings(extra));
+        }
+    }
     println!("\n### Regret (mean / median over {seeds} seeds; seeds 0..{seeds})\n");
     print!("| problem | budget |");
     for a in &algorithms {
@@ -284,6 +308,45 @@ fn overhead() {
                 at_1000 * 1e3
             );
         }
+    }
+}
+
+/// The GP's cost grows as n³: measured over 100-trial studies, not 1,000.
+fn gp_overhead() {
+    println!("\n### GP (`bayesian`) suggestion cost over a 100-trial study (ms per suggestion, CPU (wall))\n");
+    println!("| problem | mean over trials 1..100 | trials 91..100 |");
+    println!("|---|---|---|");
+    for problem in problems() {
+        let mut s = sampler("bayesian", Some(0), &[], &problem.space, Direction::Minimize, 100).expect("sampler");
+        let mut history: Vec<Trial> = Vec::with_capacity(100);
+        let (mut all, mut all_cpu, mut last, mut last_cpu) = (0.0, 0.0, 0.0, 0.0);
+        for id in 0..100 {
+            let (t, c) = (Instant::now(), thread_cpu());
+            let Proposal::Trial(sug) = s.suggest(&problem.space, &history) else { break };
+            let (wall, cpu) = (t.elapsed().as_secs_f64(), thread_cpu() - c);
+            all += wall;
+            all_cpu += cpu;
+            if id >= 90 {
+                last += wall;
+                last_cpu += cpu;
+            }
+            let value = (problem.f)(&numbers(&sug.params));
+            history.push(Trial {
+                id,
+                params: sug.params,
+                state: TrialState::Completed,
+                value: Some(value),
+                curve: vec![],
+            });
+        }
+        println!(
+            "| {} | {:.1} ({:.1}) | {:.1} ({:.1}) |",
+            problem.name,
+            all_cpu * 10.0,
+            all * 10.0,
+            last_cpu * 100.0,
+            last * 100.0
+        );
     }
 }
 
@@ -379,10 +442,11 @@ fn main() {
     check_objectives();
     let wanted = |part: &str| only.as_deref().is_none_or(|o| o == part);
     if wanted("quality") {
-        quality(seeds, value("--algorithms").as_deref());
+        quality(seeds, value("--algorithms").as_deref(), value("--tpe").as_deref());
     }
     if wanted("overhead") {
         overhead();
+        gp_overhead();
     }
     if wanted("early") {
         early_stopping();

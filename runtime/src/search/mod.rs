@@ -308,6 +308,124 @@ mod tests {
         );
     }
 
+    /// Every distribution and type at once, for the cross-sampler checks.
+    fn every_distribution() -> Space {
+        let p = |name: &str, ty, distribution| Param { name: name.into(), ty, distribution };
+        Space {
+            params: vec![
+                p("u", ParamType::Float, Distribution::Uniform { low: -2.0, high: 3.0 }),
+                p("lr", ParamType::Float, Distribution::LogUniform { low: 1e-5, high: 1e-1 }),
+                p("w", ParamType::Float, Distribution::Normal { mu: 1.0, sigma: 0.5 }),
+                p("scale", ParamType::Float, Distribution::LogNormal { mu: 0.0, sigma: 1.0 }),
+                p("drop", ParamType::Float, Distribution::QUniform { low: 0.0, high: 0.5, q: 0.1 }),
+                p("units", ParamType::Int, Distribution::QUniform { low: 32.0, high: 256.0, q: 32.0 }),
+                p("epochs", ParamType::Int, Distribution::RandInt { low: 1, high: 27 }),
+                p(
+                    "opt",
+                    ParamType::String,
+                    Distribution::Choice(vec![Value::Str("adam".into()), Value::Str("sgd".into())]),
+                ),
+                p("batch", ParamType::Int, Distribution::Choice(vec![Value::Int(16), Value::Int(64)])),
+            ],
+        }
+    }
+
+    fn fits(space: &Space, values: &[Value]) -> bool {
+        space.params.iter().zip(values).all(|(p, v)| match (&p.distribution, v) {
+            (Distribution::Uniform { low, high } | Distribution::LogUniform { low, high }, Value::Float(x)) => {
+                (low..=high).contains(&x)
+            }
+            (Distribution::Normal { .. }, Value::Float(x)) => x.is_finite(),
+            (Distribution::LogNormal { .. }, Value::Float(x)) => *x > 0.0,
+            (Distribution::QUniform { low, high, q }, Value::Float(x)) if p.ty == ParamType::Float => {
+                let k = (x - low) / q;
+                (low..=high).contains(&x) && (k - k.round()).abs() < 1e-9
+            }
+            (Distribution::QUniform { low, high, q }, Value::Int(i)) if p.ty == ParamType::Int => {
+                let x = *i as f64;
+                (low..=high).contains(&&x) && ((x - low) % q) == 0.0
+            }
+            (Distribution::RandInt { low, high }, Value::Int(i)) => (low..=high).contains(&i),
+            (Distribution::Choice(choices), v) => choices.contains(v),
+            _ => false,
+        })
+    }
+
+    fn run(name: &str, seed: u64, trials: usize) -> Vec<Vec<Value>> {
+        let space = every_distribution();
+        let settings = [("resource".to_string(), SettingValue::Str("epochs".into()))];
+        let settings: &[(String, SettingValue)] = if name == "hyperband" { &settings } else { &[] };
+        let mut s = sampler(name, Some(seed), settings, &space, Direction::Maximize, trials).expect("sampler");
+        let mut history: Vec<Trial> = Vec::new();
+        while history.len() < trials {
+            match s.suggest(&space, &history) {
+                Proposal::Trial(sug) => {
+                    assert!(fits(&space, &sug.params), "{name}: {:?}", sug.params);
+                    let x = sug.params[0].as_f64().unwrap_or(0.0);
+                    let value = -(x - 1.0).powi(2);
+                    let id = history.len();
+                    history.push(Trial {
+                        id,
+                        params: sug.params,
+                        state: TrialState::Completed,
+                        value: Some(value),
+                        curve: vec![],
+                    });
+                }
+                Proposal::Wait => panic!("{name} waits with nothing running"),
+                Proposal::Exhausted => break,
+            }
+        }
+        history.into_iter().map(|t| t.params).collect()
+    }
+
+    #[test]
+    fn every_sampler_keeps_types_bounds_and_steps_and_reproduces_its_seed() {
+        for name in ["random", "grid", "sobol", "tpe", "bayesian", "cmaes", "hyperband"] {
+            // The GP is slow in debug builds: a few model-based proposals after its 10 start-up points suffice.
+            let trials = if name == "bayesian" { 14 } else { 30 };
+            let a = run(name, 11, trials);
+            assert!(!a.is_empty(), "{name}");
+            assert_eq!(a, run(name, 11, trials), "{name}: same seed, same trials");
+            if name != "grid" {
+                assert_ne!(a, run(name, 12, trials), "{name}: another seed, other trials");
+            }
+        }
+    }
+
+    #[test]
+    fn a_sampler_rebuilt_from_a_saved_history_continues_the_same_way() {
+        let space = every_distribution();
+        let settings = [("resource".to_string(), SettingValue::Str("epochs".into()))];
+        for name in ["random", "grid", "sobol", "tpe", "cmaes", "hyperband"] {
+            let history: Vec<Trial> = run(name, 5, 20)
+                .into_iter()
+                .enumerate()
+                .map(|(id, params)| {
+                    let value = Some(-(params[0].as_f64().unwrap_or(0.0) - 1.0).powi(2));
+                    Trial { id, params, state: TrialState::Completed, value, curve: vec![] }
+                })
+                .collect();
+            let settings: &[(String, SettingValue)] = if name == "hyperband" { &settings } else { &[] };
+            for k in [0, 7, 13, history.len()] {
+                let mut fresh = sampler(name, Some(5), settings, &space, Direction::Maximize, 20).expect("sampler");
+                let next = fresh.suggest(&space, &history[..k]);
+                match history.get(k) {
+                    Some(t) => assert_eq!(next, proposal_of(name, &space, t), "{name} at {k}"),
+                    None => assert!(matches!(next, Proposal::Trial(_) | Proposal::Exhausted), "{name} at the end"),
+                }
+            }
+        }
+    }
+
+    fn proposal_of(name: &str, space: &Space, t: &Trial) -> Proposal {
+        let resource = (name == "hyperband").then(|| {
+            let i = space.params.iter().position(|p| p.name == "epochs").unwrap_or(0);
+            ("epochs".to_string(), t.params[i].clone())
+        });
+        Proposal::Trial(Suggestion { params: t.params.clone(), resource })
+    }
+
     #[test]
     fn trial_generators_depend_on_seed_index_and_stream_only() {
         use rand::Rng;

@@ -214,10 +214,10 @@ impl Param {
         use Distribution as D;
         match &self.distribution {
             D::Uniform { low, high } => Dim::numeric(*low, *high, None, false, self.ty),
-            D::LogUniform { low, high } => Dim::numeric(low.ln(), high.ln(), None, true, self.ty),
+            D::LogUniform { low, high } => Dim::log(*low, *high, self.ty),
             // Unbounded distributions are searched over mu ± 3 sigma, as Katib does.
             D::Normal { mu, sigma } => Dim::numeric(mu - 3.0 * sigma, mu + 3.0 * sigma, None, false, self.ty),
-            D::LogNormal { mu, sigma } => Dim::numeric(mu - 3.0 * sigma, mu + 3.0 * sigma, None, true, self.ty),
+            D::LogNormal { mu, sigma } => Dim::log((mu - 3.0 * sigma).exp(), (mu + 3.0 * sigma).exp(), self.ty),
             D::QUniform { low, high, q } => {
                 let top = low + ((high - low) / q + 1e-9).floor() * q;
                 Dim::numeric(*low, top, Some(*q), false, self.ty)
@@ -232,13 +232,34 @@ impl Param {
 /// step) or a set of unordered choices.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Dim {
-    Numeric { low: f64, high: f64, step: Option<f64>, log: bool, int: bool },
-    Categorical { choices: Vec<Value> },
+    Numeric {
+        low: f64,
+        high: f64,
+        step: Option<f64>,
+        log: bool,
+        int: bool,
+        /// The bounds in the parameter's own units: `e^low` rounds, so log values are clamped to these.
+        outer: (f64, f64),
+    },
+    Categorical {
+        choices: Vec<Value>,
+    },
 }
 
 impl Dim {
     fn numeric(low: f64, high: f64, step: Option<f64>, log: bool, ty: ParamType) -> Dim {
-        Dim::Numeric { low, high, step, log, int: ty == ParamType::Int }
+        Dim::Numeric { low, high, step, log, int: ty == ParamType::Int, outer: (low, high) }
+    }
+
+    fn log(low: f64, high: f64, ty: ParamType) -> Dim {
+        Dim::Numeric {
+            low: low.ln(),
+            high: high.ln(),
+            step: None,
+            log: true,
+            int: ty == ParamType::Int,
+            outer: (low, high),
+        }
     }
 
     /// The internal coordinate of a value, or None when it is not a point of this dimension.
@@ -258,12 +279,12 @@ impl Dim {
     /// The value at an internal coordinate, snapped to the step and clamped into the bounds.
     pub(crate) fn decode(&self, t: f64) -> Value {
         match self {
-            Dim::Numeric { low, high, step, log, int } => {
+            Dim::Numeric { low, high, step, log, int, outer } => {
                 let mut t = t.clamp(*low, *high);
                 if let Some(q) = step {
                     t = (low + ((t - low) / q).round() * q).clamp(*low, *high);
                 }
-                let x = if *log { t.exp() } else { t };
+                let x = if *log { t.exp().clamp(outer.0, outer.1) } else { t };
                 if *int { Value::Int(x.round() as i64) } else { Value::Float(x) }
             }
             Dim::Categorical { choices } => {

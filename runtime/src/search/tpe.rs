@@ -104,7 +104,8 @@ impl Sampler for TpeSampler {
         }
         let n = finished.len();
         let n_below = ((self.options.gamma * n as f64).ceil() as usize).clamp(1, 25).min(n);
-        finished.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0)));
+        finished
+            .sort_unstable_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0)));
         let mut above = finished.split_off(n_below);
         let below = &mut finished;
         for (i, t) in history.iter().enumerate() {
@@ -115,8 +116,8 @@ impl Sampler for TpeSampler {
                 above.push((i, Rank { stopped: true, neg_step: 0.0, loss: f64::INFINITY }, x));
             }
         }
-        below.sort_by_key(|f| f.0);
-        above.sort_by_key(|f| f.0);
+        below.sort_unstable_by_key(|f| f.0);
+        above.sort_unstable_by_key(|f| f.0);
         let options = ParzenOptions {
             prior_weight: self.options.prior_weight,
             multivariate: self.options.multivariate,
