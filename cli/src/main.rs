@@ -24,6 +24,7 @@ enum Command {
     Explain(commands::explain::Args),
     Graph(commands::graph::Args),
     Run(commands::run::Args),
+    Serve(commands::serve::Args),
     #[command(subcommand)]
     Runs(commands::runs::RunsCommand),
     Logs(commands::runs::LogsArgs),
@@ -69,6 +70,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => commands::explain::run(args),
         Command::Graph(args) => commands::graph::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Runs(command) => commands::runs::runs(command),
         Command::Logs(args) => commands::runs::logs(args),
         Command::Tune(command) => commands::tune::tune(command),

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod models;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod tune;
 
 use kfl_compiler::diagnostics::render::Style;

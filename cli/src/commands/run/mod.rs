@@ -66,25 +66,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is not a duration"))
 }
 
-pub fn run(args: Args) -> Status {
-    let (sources, checked) = match super::check_one(&args.file) {
-        Ok(checked) => checked,
-        Err(status) => return status,
-    };
-    let Some(program) = checked.program() else { return Status::UserErrors };
-    let plan_text = match codegen::build_plan(program, &BuildOptions { params: args.params.clone() }) {
+/// Checks a file and compiles its plan (diagnostics printed); the plan's text and its parsed form.
+pub fn compile_plan(file: &Path, params: &[(String, String)]) -> Result<(String, kfl_runtime::plan::Plan), Status> {
+    let (sources, checked) = super::check_one(file)?;
+    let Some(program) = checked.program() else { return Err(Status::UserErrors) };
+    let plan_text = match codegen::build_plan(program, &BuildOptions { params: params.to_vec() }) {
         Ok(plan) => plan,
         Err(diagnostics) => {
             eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));
-            return Status::UserErrors;
+            return Err(Status::UserErrors);
         }
     };
-    let plan = match kfl_runtime::plan::parse(&plan_text) {
-        Ok(plan) => plan,
+    match kfl_runtime::plan::parse(&plan_text) {
+        Ok(plan) => Ok((plan_text, plan)),
         Err(message) => {
             eprintln!("error: {message}");
-            return Status::Usage;
+            Err(Status::Usage)
         }
+    }
+}
+
+pub fn run(args: Args) -> Status {
+    let (plan_text, plan) = match compile_plan(&args.file, &args.params) {
+        Ok(compiled) => compiled,
+        Err(status) => return status,
     };
     let (project_dir, file) = project_of(&args.file);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -1,0 +1,249 @@
+//! `kfl serve`: serve a file's `serve` stage locally from the registry's LIVE versions, with a live status
+//! line; `kfl serve promote|rollback|status NAME` talk to a running server.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kfl_runtime::plan::Spec;
+use kfl_runtime::run::{ServeContext, serve_config};
+use kfl_runtime::serving::{self, ServeEvent};
+
+use crate::Status;
+
+/// Serve a model locally (KServe V1/V2 endpoints, canary, autoscaling), or move a running canary.
+///
+/// Example: `kfl serve examples/iris/iris.kfl --port 8080`, then `kfl serve promote iris --project examples/iris`
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Option<Action>,
+    /// The .kfl file whose `serve` stage to run.
+    #[arg(required = true)]
+    file: Option<PathBuf>,
+    /// Router port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Which `serve` stage, when the file has several.
+    #[arg(long, value_name = "NAME")]
+    stage: Option<String>,
+    /// Serve from a Kubeflow Model Registry server at URL instead of `.kfl/registry.db`.
+    #[arg(long, value_name = "URL")]
+    registry: Option<String>,
+    /// Override a param: `-p NAME=VALUE` (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = super::build::parse_param)]
+    params: Vec<(String, String)>,
+    /// Stop after this long (`30s`, `5m`); default: Ctrl-C.
+    #[arg(long, value_name = "DURATION", value_parser = super::run::parse_duration)]
+    serve_for: Option<Duration>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Action {
+    /// Send all traffic to the canary (the newest LIVE version).
+    Promote(Target),
+    /// Send all traffic back to the stable version.
+    Rollback(Target),
+    /// Print the running server's status.
+    Status(Target),
+}
+
+#[derive(clap::Args, Debug)]
+struct Target {
+    /// The `serve` stage's name.
+    name: String,
+    /// The .kfl file or its folder (default: the current folder).
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    project: PathBuf,
+}
+
+pub fn run(args: Args) -> Status {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Status::Usage;
+        }
+    };
+    match args.action {
+        Some(Action::Promote(target)) => runtime.block_on(canary(&target, 100.0)),
+        Some(Action::Rollback(target)) => runtime.block_on(canary(&target, 0.0)),
+        Some(Action::Status(target)) => runtime.block_on(status(&target)),
+        None => match &args.file {
+            Some(file) => runtime.block_on(serve(file.clone(), &args)),
+            None => Status::Usage,
+        },
+    }
+}
+
+fn project_dir(path: &std::path::Path) -> PathBuf {
+    if path.is_file() { super::run::project_of(path).0 } else { path.to_path_buf() }
+}
+
+async fn address_of(target: &Target) -> Result<std::net::SocketAddr, String> {
+    let state_dir = project_dir(&target.project).join(".kfl").join("serving");
+    Ok(serving::read_state(&state_dir, &target.name)?.address)
+}
+
+async fn canary(target: &Target, percent: f64) -> Status {
+    let result = match address_of(target).await {
+        Ok(address) => serving::request_canary_percent(address, percent).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(now) => {
+            println!("{}: canary now gets {now}% of requests", target.name);
+            Status::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e} (is `kfl serve` running for `{}`?)", target.name);
+            Status::Usage
+        }
+    }
+}
+
+async fn status(target: &Target) -> Status {
+    let result = match address_of(target).await {
+        Ok(address) => serving::request_status(address).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(snapshot) => {
+            println!("{snapshot}");
+            Status::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e} (is `kfl serve` running for `{}`?)", target.name);
+            Status::Usage
+        }
+    }
+}
+
+async fn serve(file: PathBuf, args: &Args) -> Status {
+    let (_, plan) = match super::run::compile_plan(&file, &args.params) {
+        Ok(compiled) => compiled,
+        Err(status) => return status,
+    };
+    let serves: Vec<&str> = plan
+        .stages
+        .iter()
+        .filter(|s| matches!(s.spec, Spec::Serve(_)))
+        .map(|s| s.name.as_str())
+        .collect();
+    let name = match (&args.stage, serves.as_slice()) {
+        (Some(name), _) => name.clone(),
+        (None, [one]) => (*one).to_string(),
+        (None, []) => {
+            eprintln!("error: {} has no `serve` stage", file.display());
+            return Status::UserErrors;
+        }
+        (None, many) => {
+            eprintln!("error: {} has several serve stages ({}); pick one with --stage", file.display(), many.join(", "));
+            return Status::Usage;
+        }
+    };
+    let (project_dir, file_name) = super::run::project_of(&file);
+    let context = ServeContext {
+        project_dir,
+        file: file_name,
+        kfl_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kfl")),
+        registry: args.registry.clone(),
+        port: args.port,
+    };
+    let config = match serve_config(&plan, &name, &context) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::UserErrors;
+        }
+    };
+    let model_path = match config.protocol {
+        serving::Protocol::V1 => format!("/v1/models/{name}:predict"),
+        serving::Protocol::V2 => format!("/v2/models/{name}/infer"),
+    };
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::channel::<ServeEvent>(512);
+    let server = match serving::start(config, events_tx).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: cannot serve `{name}`: {e}");
+            return Status::Usage;
+        }
+    };
+    let handle = server.handle();
+    eprintln!("serving `{name}` at http://{}{model_path}; Ctrl-C stops", handle.address());
+    let live = std::io::stderr().is_terminal();
+    let bar = live.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(250));
+        bar
+    });
+    let printer = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events_rx.recv().await {
+                let line = match event {
+                    ServeEvent::ReplicaFailed { version, replica, reason } => {
+                        format!("replica {replica} of version {version} failed: {reason}; restarting it")
+                    }
+                    ServeEvent::Scaled { version, from, to } => format!("version {version}: {from} → {to} replicas"),
+                    ServeEvent::CanaryChanged { percent } => format!("canary now gets {percent}% of requests"),
+                    ServeEvent::Alert(firing) => format!("alert: rule `{}` fired (value {:.4})", firing.rule, firing.value),
+                    ServeEvent::Retrain(firing) => format!("retrain: rule `{}` fired; a new run started", firing.rule),
+                    _ => continue,
+                };
+                match &bar {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+        })
+    };
+    let ticker = {
+        let (handle, bar) = (handle.clone(), bar.clone());
+        tokio::spawn(async move {
+            let mut tick = 0u64;
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                tick += 1;
+                match &bar {
+                    Some(bar) => bar.set_message(handle.status().to_string()),
+                    // Without a terminal, a status line every 30 seconds.
+                    None if tick % 30 == 0 => eprintln!("{}", handle.status()),
+                    None => {}
+                }
+            }
+        })
+    };
+    let limit = args.serve_for;
+    let shutdown = async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match limit {
+            Some(limit) => {
+                tokio::select! {
+                    () = tokio::time::sleep(limit) => {}
+                    () = ctrl_c => {}
+                }
+            }
+            None => ctrl_c.await,
+        }
+    };
+    let report = server.run_until(shutdown).await;
+    ticker.abort();
+    printer.abort();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match report {
+        Ok(report) => {
+            eprintln!("stopped `{name}`: {}", report.final_status);
+            Status::Ok
+        }
+        Err(e) => {
+            eprintln!("error: serving `{name}` failed: {e}");
+            Status::UserErrors
+        }
+    }
+}
