@@ -125,12 +125,8 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
         Ok(compiled) => compiled,
         Err(status) => return status,
     };
-    let serves: Vec<&str> = plan
-        .stages
-        .iter()
-        .filter(|s| matches!(s.spec, Spec::Serve(_)))
-        .map(|s| s.name.as_str())
-        .collect();
+    let serves: Vec<&str> =
+        plan.stages.iter().filter(|s| matches!(s.spec, Spec::Serve(_))).map(|s| s.name.as_str()).collect();
     let name = match (&args.stage, serves.as_slice()) {
         (Some(name), _) => name.clone(),
         (None, [one]) => (*one).to_string(),
@@ -139,7 +135,11 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
             return Status::UserErrors;
         }
         (None, many) => {
-            eprintln!("error: {} has several serve stages ({}); pick one with --stage", file.display(), many.join(", "));
+            eprintln!(
+                "error: {} has several serve stages ({}); pick one with --stage",
+                file.display(),
+                many.join(", ")
+            );
             return Status::Usage;
         }
     };
@@ -188,7 +188,9 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
                     }
                     ServeEvent::Scaled { version, from, to } => format!("version {version}: {from} → {to} replicas"),
                     ServeEvent::CanaryChanged { percent } => format!("canary now gets {percent}% of requests"),
-                    ServeEvent::Alert(firing) => format!("alert: rule `{}` fired (value {:.4})", firing.rule, firing.value),
+                    ServeEvent::Alert(firing) => {
+                        format!("alert: rule `{}` fired (value {:.4})", firing.rule, firing.value)
+                    }
                     ServeEvent::Retrain(firing) => format!("retrain: rule `{}` fired; a new run started", firing.rule),
                     _ => continue,
                 };
