@@ -67,7 +67,7 @@ fn a_served_model_answers_and_a_failing_one_triggers_a_retrain_run() {
     std::fs::copy(here.join("tests/run/serving.kfl"), dir.path().join("main.kfl")).expect("fixture");
     std::fs::copy(here.join("../runtime/tests/fixtures/predictor.py"), dir.path().join("predictor.py"))
         .expect("predictor");
-    let mut child = kfl(dir.path())
+    let child = kfl(dir.path())
         .args(["run", "main.kfl", "--serve-for", "12s"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -211,7 +211,7 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
                 match &bar {
                     Some(bar) => bar.set_message(handle.status().to_string()),
                     // Without a terminal, a status line every 30 seconds.
-                    None if tick % 30 == 0 => eprintln!("{}", handle.status()),
+                    None if tick.is_multiple_of(30) => eprintln!("{}", handle.status()),
                     None => {}
                 }
             }
