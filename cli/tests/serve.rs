@@ -138,7 +138,39 @@ fn the_iris_example_runs_end_to_end() {
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
         std::fs::copy(iris.join(path), &target).expect("copy");
     }
-    let output = kfl(dir.path()).args(["run", "iris.kfl", "--serve-for", "1s"]).output().expect("kfl run");
+    let child = kfl(dir.path())
+        .args(["run", "iris.kfl", "--serve-for", "3s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kfl run");
+    // While it serves: the iris predictor behind the router answers V2 and V1 with the right species.
+    let state = dir.path().join(".kfl/serving/iris.json");
+    let start = Instant::now();
+    while !state.exists() {
+        assert!(start.elapsed() < Duration::from_secs(240), "the iris serve stage did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let server: Value = serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("json");
+    let address = server["address"].as_str().expect("address").to_string();
+    let rows = "[5.1, 3.5, 1.4, 0.2, 7.7, 3.0, 6.1, 2.3]";
+    let v2 = format!(r#"{{"inputs": [{{"name": "input-0", "shape": [2, 4], "datatype": "FP32", "data": {rows}}}]}}"#);
+    let mut answer = (0, String::new());
+    while answer.0 != 200 && start.elapsed() < Duration::from_secs(240) {
+        answer = post(&address, "/v2/models/iris/infer", &v2);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    let body: Value = serde_json::from_str(&answer.1).expect("V2 response");
+    assert_eq!(body["outputs"][0]["data"], serde_json::json!(["setosa", "virginica"]), "{body}");
+    let (status, v1) = post(&address, "/v1/models/iris:predict", r#"{"instances": [[6.0, 2.9, 4.5, 1.5]]}"#);
+    assert_eq!(status, 200, "{v1}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&v1).expect("V1 response")["predictions"],
+        serde_json::json!(["versicolor"])
+    );
+    let output = child.wait_with_output().expect("kfl run");
     let log = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "{log}");
     let run = records(dir.path()).pop().expect("a run");

@@ -116,6 +116,8 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
         });
     }
     config.monitor.rules = monitor_rules(plan, name)?;
+    // Where `then = alert` POSTs its JSON: a deployment setting, not part of the file.
+    config.monitor.webhook = std::env::var("KFL_ALERT_WEBHOOK").ok().filter(|url| !url.is_empty());
     if config.monitor.rules.iter().any(|r| r.then == Action::Retrain) {
         config.monitor.retrain = Some(retrain_hook(context, name));
     }
