@@ -68,7 +68,7 @@ fn a_served_model_answers_and_a_failing_one_triggers_a_retrain_run() {
     std::fs::copy(here.join("../runtime/tests/fixtures/predictor.py"), dir.path().join("predictor.py"))
         .expect("predictor");
     let child = kfl(dir.path())
-        .args(["run", "main.kfl", "--serve-for", "12s"])
+        .args(["run", "main.kfl", "--serve-for", "25s"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -95,13 +95,27 @@ fn a_served_model_answers_and_a_failing_one_triggers_a_retrain_run() {
     assert_eq!(data, [3.0, 4.0], "{body}");
     let failing =
         r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "parameters": {"fail": true}}"#;
-    for _ in 0..20 {
-        assert_eq!(post(&address, "/v2/models/api/infer", failing).0, 500);
+    // The rule fires within a second and the rollout restarts the router: later requests may find it between
+    // two servers (refused, or 503 while version 2's replica starts).
+    let codes: Vec<u16> = (0..20).map(|_| post(&address, "/v2/models/api/infer", failing).0).collect();
+    assert_eq!(codes[0], 500);
+    assert!(codes.iter().all(|c| matches!(c, 500 | 503 | 0)), "{codes:?}");
+    // The retrain run registers version 2; the router comes back on the same port with it as a canary.
+    let start = Instant::now();
+    loop {
+        let server: Option<Value> = std::fs::read_to_string(&state).ok().and_then(|t| serde_json::from_str(&t).ok());
+        if server.as_ref().is_some_and(|s| s["canary_version"] == "2") {
+            assert_eq!(server.expect("state")["address"], address.as_str(), "the rollout moved the router");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "version 2 was not rolled out as a canary");
+        std::thread::sleep(Duration::from_millis(100));
     }
     let output = child.wait_with_output().expect("kfl run");
     let log = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "{log}");
     assert!(log.contains("retrain: rule `watch.failing` fired"), "{log}");
+    assert!(log.contains("rolled out: `api` now serves version 1 (90%) and canary 2 (10%)"), "{log}");
     // The retrain is a second run of the same file, without serving; wait for it to finish.
     let start = Instant::now();
     loop {

@@ -150,6 +150,7 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
         kfl_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kfl")),
         registry: args.registry.clone(),
         port: args.port,
+        retrained: None,
     };
     let config = match serve_config(&plan, &name, &context) {
         Ok(config) => config,

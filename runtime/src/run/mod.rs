@@ -3,6 +3,7 @@
 //! after failures; results are cached and recorded in `.kfl/runs/<run-id>/run.json`.
 
 pub mod cache;
+mod cron;
 mod job;
 mod model;
 mod prepare;
@@ -381,7 +382,9 @@ impl<'p> Engine<'p> {
                 };
             }
             Spec::Model(_) => {
+                let started = Instant::now();
                 let (state, message) = self.run_model(s);
+                self.record.stages[s].instances[i].duration_ms = Some(started.elapsed().as_millis() as u64);
                 return self.settle(s, i, state, message, observer);
             }
             Spec::Serve(_) => {

@@ -36,6 +36,8 @@ pub enum ServeMode {
 #[derive(Debug)]
 pub struct Served {
     pub stage: usize,
+    /// From start to the end of the shutdown.
+    pub duration: Duration,
     pub result: Result<String, String>,
     pub requests: u64,
     pub alerts: usize,
@@ -53,6 +55,8 @@ pub struct ServeContext {
     pub registry: Option<String>,
     /// Router port; 0 picks a free one.
     pub port: u16,
+    /// Told when a retrain run started by a rule or the schedule has finished.
+    pub retrained: Option<mpsc::UnboundedSender<()>>,
 }
 
 /// The serving configuration of the `serve` stage `name`: the command with `model_dir`/`port` bound per
@@ -219,14 +223,24 @@ fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, String> {
 /// `then = retrain` starts a new run of the same file (without serving) in the background, logged under
 /// `.kfl/serving/`; the version it registers is served by the next `kfl serve`/`kfl run`.
 fn retrain_hook(context: &ServeContext, serve: &str) -> RetrainHook {
-    let (exe, dir, file) = (context.kfl_exe.clone(), context.project_dir.clone(), context.file.clone());
-    let log = dir.join(".kfl").join("serving").join(format!("{serve}-retrain.log"));
-    RetrainHook(Arc::new(move |_firing| {
-        let _ = start_retrain(&exe, &dir, &file, &log);
-    }))
+    let (context, serve) = (context.clone(), serve.to_string());
+    RetrainHook(Arc::new(move |_firing| start_retrain_for(&context, &serve)))
 }
 
-fn start_retrain(exe: &Path, dir: &Path, file: &str, log: &Path) -> std::io::Result<()> {
+fn start_retrain_for(context: &ServeContext, serve: &str) {
+    let log = context.project_dir.join(".kfl").join("serving").join(format!("{serve}-retrain.log"));
+    let done = context.retrained.clone();
+    let _ = start_retrain(&context.kfl_exe, &context.project_dir, &context.file, &log, done);
+}
+
+/// Starts the retrain run; `done` hears when it ended (so a new version can be rolled out).
+fn start_retrain(
+    exe: &Path,
+    dir: &Path,
+    file: &str,
+    log: &Path,
+    done: Option<mpsc::UnboundedSender<()>>,
+) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent)?;
@@ -240,8 +254,13 @@ fn start_retrain(exe: &Path, dir: &Path, file: &str, log: &Path) -> std::io::Res
         .stderr(out)
         .process_group(0)
         .spawn()?;
-    // Reap it when it ends, so it never lingers as a zombie.
-    std::thread::spawn(move || child.wait());
+    // Reap it when it ends, so it never lingers as a zombie, and tell the serve task.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    });
     Ok(())
 }
 
@@ -264,6 +283,7 @@ impl Engine<'_> {
             kfl_exe: self.opts.kfl_exe.clone(),
             registry: self.opts.registry.clone(),
             port: 0,
+            retrained: None,
         };
         let config = serve_config(self.plan, &stage.name, &context).map_err(|e| {
             let state =
@@ -285,7 +305,8 @@ impl Engine<'_> {
         self.dirty = true;
         self.running += 1;
         observer.event(Event::StageStarted { stage: &stage.name, iteration: None, attempt: 1, processes: 0 });
-        tokio::spawn(serve_task(s, config, self.opts.serve, stop.clone(), events.clone()));
+        let plan = self.plan.clone();
+        tokio::spawn(serve_task(s, plan, context, config, self.opts.serve, stop.clone(), events.clone()));
         Ok(())
     }
 
@@ -294,6 +315,7 @@ impl Engine<'_> {
         let s = served.stage;
         let (alerts, retrains) = (served.alerts as f64, served.retrains as f64);
         let instance = &mut self.record.stages[s].instances[0];
+        instance.duration_ms = Some(served.duration.as_millis() as u64);
         instance.metrics = IndexMap::from([
             ("requests".to_string(), served.requests as f64),
             ("alerts".to_string(), served.alerts as f64),
@@ -323,115 +345,223 @@ impl Engine<'_> {
     }
 }
 
+struct Counters {
+    alerts: AtomicUsize,
+    retrains: AtomicUsize,
+}
+
+/// Serves until the window ends or Ctrl-C. A retrain run that registered a new version is rolled out as a
+/// canary by restarting the router on the same port with the new config (a few seconds of 503s while the new
+/// replicas start); a monitor's `schedule` starts retrain runs too.
 async fn serve_task(
     s: usize,
-    config: ServeConfig,
+    plan: Plan,
+    mut context: ServeContext,
+    mut config: ServeConfig,
     mode: ServeMode,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     events: mpsc::Sender<JobEvent>,
 ) {
     let name = config.name.clone();
-    let model_path = match config.protocol {
-        Protocol::V1 => format!("/v1/models/{name}"),
-        Protocol::V2 => format!("/v2/models/{name}"),
+    let started = std::time::Instant::now();
+    let counters = Arc::new(Counters { alerts: AtomicUsize::new(0), retrains: AtomicUsize::new(0) });
+    let (retrained_tx, mut retrained_rx) = mpsc::unbounded_channel::<()>();
+    context.retrained = Some(retrained_tx);
+    if config.monitor.retrain.is_some() {
+        config.monitor.retrain = Some(retrain_hook(&context, &name));
+    }
+    let schedule = schedule_of(&plan, &name);
+    let deadline = match mode {
+        ServeMode::For(limit) => Some(tokio::time::Instant::now() + limit),
+        _ => None,
     };
-    let (serve_tx, mut serve_rx) = mpsc::channel::<ServeEvent>(512);
-    let alerts = Arc::new(AtomicUsize::new(0));
-    let retrains = Arc::new(AtomicUsize::new(0));
-    let counter = {
-        let (alerts, retrains, events, name) = (alerts.clone(), retrains.clone(), events.clone(), name.clone());
-        tokio::spawn(async move {
-            while let Some(event) = serve_rx.recv().await {
-                let line = match &event {
-                    ServeEvent::Alert(firing) => {
-                        alerts.fetch_add(1, Ordering::Relaxed);
-                        Some(format!("alert: rule `{}` fired ({} = {:.4})", firing.rule, firing.rule, firing.value))
-                    }
-                    ServeEvent::Retrain(firing) => {
-                        retrains.fetch_add(1, Ordering::Relaxed);
-                        Some(format!("retrain: rule `{}` fired; a new run of the file started", firing.rule))
-                    }
-                    ServeEvent::ReplicaFailed { version, replica, reason } => {
-                        Some(format!("replica {replica} of version {version} failed: {reason}; restarting it"))
-                    }
-                    ServeEvent::Scaled { version, from, to } => {
-                        Some(format!("version {version}: {from} → {to} replicas"))
-                    }
-                    _ => None,
-                };
-                if let Some(line) = line {
-                    let _ = events.send(JobEvent::Notice(format!("{name}: {line}"))).await;
-                }
-            }
-        })
-    };
-    let done = |result: Result<String, String>, requests: u64| Served {
-        stage: s,
-        result,
-        requests,
-        alerts: alerts.load(Ordering::Relaxed),
-        retrains: retrains.load(Ordering::Relaxed),
-    };
-    let server = match serving::start(config, serve_tx).await {
-        Ok(server) => server,
-        Err(e) => {
-            let _ = events.send(JobEvent::Served(Box::new(done(Err(format!("cannot serve: {e}")), 0)))).await;
-            return;
-        }
-    };
-    let address = server.handle().address();
-    // The router accepts connections only inside `run_until`, so it runs while the smoke test asks it; the
-    // serving window starts once the smoke test passed, and a failed smoke test ends serving at once.
-    let (smoke_tx, smoke_rx) = tokio::sync::oneshot::channel::<bool>();
-    let shutdown = async move {
-        if !matches!(smoke_rx.await, Ok(true)) {
-            return;
-        }
-        let until_stop = async {
-            let _ = stop.wait_for(|s| *s).await;
+    let mut requests = 0;
+    let mut generation = 0;
+    let result = loop {
+        generation += 1;
+        let (serve_tx, serve_rx) = mpsc::channel::<ServeEvent>(512);
+        let relay = tokio::spawn(relay_events(name.clone(), serve_rx, counters.clone(), events.clone()));
+        let server = match serving::start(config.clone(), serve_tx).await {
+            Ok(server) => server,
+            Err(e) => break Err(format!("cannot serve: {e}")),
         };
-        match mode {
-            ServeMode::For(limit) => {
-                tokio::select! {
-                    () = tokio::time::sleep(limit) => {}
-                    () = until_stop => {}
-                }
+        let address = server.handle().address();
+        context.port = address.port();
+        let (restart_tx, restart_rx) = tokio::sync::oneshot::channel::<()>();
+        let (smoke_tx, smoke_rx) = tokio::sync::oneshot::channel::<bool>();
+        let mut stop_copy = stop.clone();
+        let shutdown = async move {
+            if !matches!(smoke_rx.await, Ok(true)) {
+                return;
             }
-            _ => until_stop.await,
-        }
-    };
-    let running = tokio::spawn(server.run_until(shutdown));
-    let smoke = smoke_test(address, &model_path).await;
-    let _ = smoke_tx.send(smoke.is_ok());
-    if let Err(e) = &smoke {
-        let _ = events.send(JobEvent::Notice(format!("{name}: smoke test failed: {e}"))).await;
-    } else {
-        let _ = events
-            .send(JobEvent::Notice(format!(
-                "serving `{name}` at http://{address}{model_path} (smoke test: {}); {}",
-                smoke.as_deref().unwrap_or_default(),
+            let until_deadline = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = until_deadline => {}
+                _ = stop_copy.wait_for(|s| *s) => {}
+                _ = restart_rx => {}
+            }
+        };
+        let mut running = tokio::spawn(server.run_until(shutdown));
+        let model_path = match config.protocol {
+            Protocol::V1 => format!("/v1/models/{name}"),
+            Protocol::V2 => format!("/v2/models/{name}"),
+        };
+        let smoke = smoke_test(address, &model_path).await;
+        let _ = smoke_tx.send(smoke.is_ok());
+        let versions = match &config.canary {
+            Some(canary) => format!(
+                "version {} ({}%) and canary {} ({}%)",
+                config.stable.version,
+                100.0 - canary.percent,
+                canary.version.version,
+                canary.percent
+            ),
+            None => format!("version {}", config.stable.version),
+        };
+        let line = match (&smoke, generation) {
+            (Err(e), _) => format!("{name}: smoke test failed: {e}"),
+            (Ok(answer), 1) => format!(
+                "serving `{name}` {versions} at http://{address}{model_path} (smoke test: {answer}); {}",
                 match mode {
                     ServeMode::For(d) => format!("stopping after {}s", d.as_secs_f64()),
                     _ => "Ctrl-C stops it".into(),
                 }
-            )))
-            .await;
-    }
-    let report = match running.await {
-        Ok(report) => report,
-        Err(e) => Err(serving::ServeError::Server(std::io::Error::other(e))),
-    };
-    drop(counter);
-    let result = match (report, smoke) {
-        (Ok(report), Ok(_)) => {
-            let window = &report.final_status;
-            let requests: u64 = window.versions.iter().map(|v| v.requests).sum();
-            done(Ok(format!("served at http://{address}; stopped cleanly ({})", report.final_status)), requests)
+            ),
+            (Ok(answer), _) => format!("rolled out: `{name}` now serves {versions} (smoke test: {answer})"),
+        };
+        let _ = events.send(JobEvent::Notice(line)).await;
+        // Wait for the end of serving, a finished retrain run, or the schedule.
+        let mut restart = Some(restart_tx);
+        let next_config = loop {
+            let next_tick = schedule.as_ref().and_then(|cron| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+                Some(Duration::from_secs(cron.next_after(now)?.saturating_sub(now)))
+            });
+            tokio::select! {
+                report = &mut running => break Err(report),
+                Some(()) = retrained_rx.recv() => {
+                    match rollout(&plan, &name, &context, &config) {
+                        Ok(Some(next)) => break Ok(next),
+                        Ok(None) => {
+                            let line = format!("{name}: the retrain run registered no new version; serving continues");
+                            let _ = events.send(JobEvent::Notice(line)).await;
+                        }
+                        Err(e) => {
+                            let _ = events.send(JobEvent::Notice(format!("{name}: cannot roll out: {e}"))).await;
+                        }
+                    }
+                }
+                () = tokio::time::sleep(next_tick.unwrap_or(Duration::MAX)), if next_tick.is_some() => {
+                    counters.retrains.fetch_add(1, Ordering::Relaxed);
+                    let line = format!("{name}: the monitor's schedule started a retrain run");
+                    let _ = events.send(JobEvent::Notice(line)).await;
+                    start_retrain_for(&context, &name);
+                }
+            }
+        };
+        let report = match next_config {
+            Ok(next) => {
+                if let Some(restart) = restart.take() {
+                    let _ = restart.send(());
+                }
+                let report = (&mut running).await;
+                config = next;
+                report
+            }
+            Err(report) => report,
+        };
+        let report = match report {
+            Ok(report) => report,
+            Err(e) => Err(serving::ServeError::Server(std::io::Error::other(e))),
+        };
+        relay.abort();
+        match (report, smoke) {
+            (Ok(report), Ok(_)) => {
+                requests += report.final_status.versions.iter().map(|v| v.requests).sum::<u64>();
+                let finished = *stop.borrow() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+                if finished || restart.is_some() {
+                    break Ok(format!("served at http://{address}; stopped cleanly ({})", report.final_status));
+                }
+            }
+            (Ok(_), Err(e)) => break Err(format!("the server started but did not answer: {e}")),
+            (Err(e), _) => break Err(format!("serving failed: {e}")),
         }
-        (Ok(_), Err(e)) => done(Err(format!("the server started but did not answer: {e}")), 0),
-        (Err(e), _) => done(Err(format!("serving failed: {e}")), 0),
     };
-    let _ = events.send(JobEvent::Served(Box::new(result))).await;
+    let served = Served {
+        stage: s,
+        duration: started.elapsed(),
+        result,
+        requests,
+        alerts: counters.alerts.load(Ordering::Relaxed),
+        retrains: counters.retrains.load(Ordering::Relaxed),
+    };
+    let _ = events.send(JobEvent::Served(Box::new(served))).await;
+}
+
+/// Router events the user should see, counted for the stage's record.
+async fn relay_events(
+    name: String,
+    mut serve_rx: mpsc::Receiver<ServeEvent>,
+    counters: Arc<Counters>,
+    events: mpsc::Sender<JobEvent>,
+) {
+    while let Some(event) = serve_rx.recv().await {
+        let line = match &event {
+            ServeEvent::Alert(firing) => {
+                counters.alerts.fetch_add(1, Ordering::Relaxed);
+                format!("alert: rule `{}` fired (value {:.4})", firing.rule, firing.value)
+            }
+            ServeEvent::Retrain(firing) => {
+                counters.retrains.fetch_add(1, Ordering::Relaxed);
+                format!("retrain: rule `{}` fired; a new run of the file started", firing.rule)
+            }
+            ServeEvent::ReplicaFailed { version, replica, reason } => {
+                format!("replica {replica} of version {version} failed: {reason}; restarting it")
+            }
+            ServeEvent::Scaled { version, from, to } => format!("version {version}: {from} → {to} replicas"),
+            _ => continue,
+        };
+        let _ = events.send(JobEvent::Notice(format!("{name}: {line}"))).await;
+    }
+}
+
+/// The config serving the registry's newest LIVE version as a canary (the file's `canary` share, else 10%)
+/// beside the version served now; `None` when nothing newer was registered.
+fn rollout(
+    plan: &Plan,
+    name: &str,
+    context: &ServeContext,
+    current: &ServeConfig,
+) -> Result<Option<ServeConfig>, String> {
+    let mut next = serve_config(plan, name, context)?;
+    let newest = next.canary.as_ref().map_or(&next.stable, |c| &c.version);
+    let serving_now = current.canary.as_ref().map_or(&current.stable, |c| &c.version);
+    if newest.version == serving_now.version {
+        return Ok(None);
+    }
+    if next.canary.is_none() {
+        let percent = 10.0;
+        let canary = Canary { version: next.stable.clone(), percent };
+        next.stable = serving_now.clone();
+        next.canary = Some(canary);
+    }
+    next.monitor.retrain = current.monitor.retrain.clone();
+    Ok(Some(next))
+}
+
+/// The first `schedule` among the monitors watching `serve`.
+fn schedule_of(plan: &Plan, serve: &str) -> Option<super::cron::Cron> {
+    plan.stages.iter().find_map(|stage| match &stage.spec {
+        Spec::Monitor(monitor) if monitor.service == serve => {
+            monitor.schedule.as_deref().and_then(|text| super::cron::Cron::parse(text).ok())
+        }
+        _ => None,
+    })
 }
 
 /// Readiness, then the model's metadata through the router: proof the predictor answers.

@@ -167,6 +167,11 @@ fn finished_line(name: &str, instance: &InstanceRecord) -> String {
     format!("{mark} {name} {}{time}{message}", instance.state.label())
 }
 
+/// Counts as integers, measurements with four decimals.
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{value:.0}") } else { format!("{value:.4}") }
+}
+
 fn seconds(ms: u64) -> String {
     if ms >= 60_000 {
         format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000)
@@ -184,7 +189,7 @@ pub fn summary(record: &RunRecord) {
             if instance.state == StageState::NotSelected {
                 continue;
             }
-            let metrics: Vec<String> = instance.metrics.iter().map(|(k, v)| format!("{k}={v:.4}")).collect();
+            let metrics: Vec<String> = instance.metrics.iter().map(|(k, v)| format!("{k}={}", number(*v))).collect();
             rows.push([
                 instance_name(&stage.name, instance.iteration),
                 instance.state.label().to_string(),
