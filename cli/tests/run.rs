@@ -413,3 +413,23 @@ fn an_interrupted_tune_resumes_without_rerunning_finished_trials() {
     assert_eq!(trials(&record, "climb").len(), 40);
     assert_eq!(lines() - before, 40 - kept, "finished trials ran again after --resume");
 }
+
+#[test]
+fn logs_follow_a_running_stage_to_its_end() {
+    let dir = project("follow");
+    let mut child = kfl_command(dir.path(), &["run", "main.kfl"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kfl run");
+    let runs = dir.path().join(".kfl/runs");
+    let start = Instant::now();
+    while std::fs::read_dir(&runs).map_or(true, |mut d| d.next().is_none()) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the run did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let followed = kfl(dir.path(), &["logs", "latest", "talk", "--follow"]);
+    assert!(followed.status.success(), "{}", text(&followed));
+    assert_eq!(String::from_utf8_lossy(&followed.stdout), "line 1\nline 2\nline 3\n");
+    assert!(child.wait().expect("wait").success());
+}

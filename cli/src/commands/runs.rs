@@ -180,11 +180,17 @@ pub fn logs(args: LogsArgs) -> Status {
         },
         None => (args.stage.clone(), None),
     };
-    let files = match log_files(&run_dir, &stage, iteration) {
-        Ok(files) => files,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Status::Usage;
+    // Following a stage that has not started yet waits for it, as long as the run goes on.
+    let files = loop {
+        match log_files(&run_dir, &stage, iteration) {
+            Ok(files) => break files,
+            Err(_) if args.follow && !stage_finished(&run_dir, &stage, iteration) => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Status::Usage;
+            }
         }
     };
     let mut offsets = vec![0u64; files.len()];
@@ -235,9 +241,11 @@ fn stage_finished(run_dir: &Path, stage: &str, iteration: Option<usize>) -> bool
     if run.state != RunState::Running {
         return true;
     }
-    run.stage(stage)
-        .and_then(|s| s.instances.iter().find(|i| i.iteration == iteration))
-        .is_none_or(|i| i.state.is_done())
+    // A stage whose instances do not exist yet (waiting on its loop's items) has not finished.
+    run.stage(stage).is_none_or(|s| {
+        !s.instances.is_empty()
+            && s.instances.iter().find(|i| i.iteration == iteration).is_none_or(|i| i.state.is_done())
+    })
 }
 
 fn state(state: RunState) -> &'static str {

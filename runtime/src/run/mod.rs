@@ -32,6 +32,9 @@ use self::select::{Capacity, DepStatus, Selection};
 use crate::plan::{DatasetKind, LoopItems, Plan, Spec, StageKind};
 use crate::value::{Value, eval};
 
+/// How often at most `run.json` is rewritten while the run goes.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+
 /// How to run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -266,6 +269,9 @@ impl<'p> Engine<'p> {
                     let _ = stop_tx.send(true);
                     self.stop_trials();
                 }
+                // A change not yet on disk is written within the flush interval even while nothing else happens
+                // (`kfl runs show` and `kfl logs --follow` read the record during long stages).
+                () = tokio::time::sleep(FLUSH_INTERVAL), if self.dirty => {}
             }
             self.maybe_flush();
         }
@@ -564,9 +570,9 @@ impl<'p> Engine<'p> {
         self.dirty = true;
     }
 
-    /// `run.json` is rewritten at most every quarter second while stages churn, and at the end.
+    /// `run.json` is rewritten at most every `FLUSH_INTERVAL` while stages churn, and at the end.
     fn maybe_flush(&mut self) {
-        if self.dirty && self.last_flush.elapsed() >= Duration::from_millis(250) {
+        if self.dirty && self.last_flush.elapsed() >= FLUSH_INTERVAL {
             let _ = self.flush();
         }
     }
