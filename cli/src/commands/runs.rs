@@ -81,7 +81,7 @@ fn list(project: &ProjectArg) -> Status {
                 let total = instances.filter(|i| i.state != record::StageState::NotSelected).count();
                 rows.push([
                     run.run_id.clone(),
-                    state(run.state).into(),
+                    run.state.label().into(),
                     run.started_at.clone(),
                     run.duration_ms.map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
                     format!("{done}/{total} ok"),
@@ -106,7 +106,7 @@ fn show(run_id: &str, project: &ProjectArg) -> Status {
         println!("{}", serde_json::to_string_pretty(&run).unwrap_or_default());
         return Status::Ok;
     }
-    println!("run {} ({}), {} — {}", run.run_id, run.file, state(run.state), run.started_at);
+    println!("run {} ({}), {} — {}", run.run_id, run.file, run.state.label(), run.started_at);
     if !run.params.is_empty() {
         let params: Vec<String> = run.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!("params: {}", params.join(" "));
@@ -246,16 +246,6 @@ fn stage_finished(run_dir: &Path, stage: &str, iteration: Option<usize>) -> bool
         !s.instances.is_empty()
             && s.instances.iter().find(|i| i.iteration == iteration).is_none_or(|i| i.state.is_done())
     })
-}
-
-fn state(state: RunState) -> &'static str {
-    match state {
-        RunState::Running => "running",
-        RunState::Succeeded => "succeeded",
-        RunState::Failed => "failed",
-        RunState::Interrupted => "interrupted",
-        RunState::Stopped => "stopped",
-    }
 }
 
 /// Rows as left-aligned columns two spaces apart.

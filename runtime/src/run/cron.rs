@@ -1,5 +1,7 @@
 //! Five-field cron schedules (`minute hour day-of-month month day-of-week`, UTC) for a `monitor`'s
-//! `schedule` while `kfl run`/`kfl serve` keeps a model served: `*`, lists, ranges and steps.
+//! `schedule` while `kfl run` keeps a model served: `*`, lists, ranges and steps.
+
+use super::clock::Civil;
 
 /// A parsed schedule: for each field, which values match.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +39,7 @@ impl Cron {
     pub fn next_after(&self, after: u64) -> Option<u64> {
         let first = after / 60 + 1;
         for minute in first..first + 366 * 24 * 60 {
-            let t = Time::at(minute * 60);
+            let t = Civil::at(minute * 60);
             let day_ok = if self.either_day {
                 self.days[t.day as usize] || self.weekdays[t.weekday as usize]
             } else {
@@ -81,38 +83,6 @@ fn field(text: &str, low: u32, high: u32, name: &str) -> Result<Vec<bool>, Strin
     Ok(out)
 }
 
-struct Time {
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    /// 0 = Sunday.
-    weekday: u32,
-}
-
-impl Time {
-    /// UTC civil time (Howard Hinnant's days-to-civil).
-    fn at(secs: u64) -> Time {
-        let days = (secs / 86_400) as i64;
-        let rem = secs % 86_400;
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        Time {
-            month,
-            day,
-            hour: (rem / 3600) as u32,
-            minute: (rem % 3600 / 60) as u32,
-            weekday: (days + 4).rem_euclid(7) as u32,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +95,7 @@ mod tests {
         let monday_3am = Cron::parse("0 3 * * 1").expect("cron");
         // The next Monday is 2026-11-30; 03:00 UTC.
         assert_eq!(monday_3am.next_after(NOW), Some(1_796_007_600));
-        let t = Time::at(1_796_007_600);
+        let t = Civil::at(1_796_007_600);
         assert_eq!((t.month, t.day, t.hour, t.minute, t.weekday), (11, 30, 3, 0, 1));
     }
 
@@ -135,10 +105,10 @@ mod tests {
         assert_eq!(every_15.next_after(NOW), Some(NOW - 27 - 7 * 60 + 15 * 60));
         let weekdays = Cron::parse("30 9 * * 1-5").expect("cron");
         let next = weekdays.next_after(NOW).expect("next");
-        assert_eq!(Time::at(next).weekday, 1);
+        assert_eq!(Civil::at(next).weekday, 1);
         let sunday = Cron::parse("0 0 * * 7").expect("cron");
-        assert_eq!(Time::at(sunday.next_after(NOW).expect("next")).weekday, 0);
-        assert_eq!(Cron::parse("0 12 1,15 * *").expect("cron").next_after(NOW).map(|t| Time::at(t).day), Some(1));
+        assert_eq!(Civil::at(sunday.next_after(NOW).expect("next")).weekday, 0);
+        assert_eq!(Cron::parse("0 12 1,15 * *").expect("cron").next_after(NOW).map(|t| Civil::at(t).day), Some(1));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! after failures; results are cached and recorded in `.kfl/runs/<run-id>/run.json`.
 
 pub mod cache;
+mod clock;
 mod cron;
 mod job;
 mod model;

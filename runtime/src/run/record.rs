@@ -23,6 +23,18 @@ pub enum RunState {
     Stopped,
 }
 
+impl RunState {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Interrupted => "interrupted",
+            RunState::Stopped => "stopped",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StageState {
@@ -288,32 +300,15 @@ pub fn timestamp() -> String {
     format!("{date}T{time}Z")
 }
 
-/// Seconds since the epoch → (`YYYY-MM-DD`, `HH:MM:SS`) in UTC (Howard Hinnant's days-to-civil).
+/// Seconds since the epoch → (`YYYY-MM-DD`, `HH:MM:SS`) in UTC.
 fn civil(secs: u64) -> (String, String) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (format!("{year:04}-{month:02}-{day:02}"), format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60))
+    let t = super::clock::Civil::at(secs);
+    (t.date(), t.time())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates_match_known_days() {
-        assert_eq!(civil(0), ("1970-01-01".into(), "00:00:00".into()));
-        assert_eq!(civil(951_782_400), ("2000-02-29".into(), "00:00:00".into()));
-        assert_eq!(civil(1_795_900_047), ("2026-11-28".into(), "21:07:27".into()));
-    }
 
     #[test]
     fn run_ids_are_found_by_prefix_and_latest() {

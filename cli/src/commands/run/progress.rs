@@ -199,25 +199,8 @@ pub fn summary(record: &RunRecord) {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in &rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = crate::commands::runs::table(&rows);
     let total = record.duration_ms.map(seconds).unwrap_or_default();
-    out.push_str(&format!("run {} {} in {total}\n", record.run_id, state_label(record)));
+    out.push_str(&format!("run {} {} in {total}\n", record.run_id, record.state.label()));
     print!("{out}");
-}
-
-fn state_label(record: &RunRecord) -> &'static str {
-    use kfl_runtime::run::record::RunState;
-    match record.state {
-        RunState::Running => "running",
-        RunState::Succeeded => "succeeded",
-        RunState::Failed => "failed",
-        RunState::Interrupted => "interrupted",
-        RunState::Stopped => "stopped",
-    }
 }
