@@ -2,7 +2,7 @@
 //! median early stopping on the learning-curve objective (definitions: shared/anchors/OBJECTIVES.md).
 //!
 //! `cargo bench -p kfl-runtime --bench search_quality [-- --seeds 50 --only quality|overhead|early
-//! --algorithms tpe,random --tpe candidates=48,gamma=0.15]`
+//! --algorithms tpe,random --tpe candidates=48,gamma=0.15 --problems mixed --first-seed 50]`
 
 use std::time::Instant;
 
@@ -156,7 +156,10 @@ fn algorithms() -> Vec<Algorithm> {
         Algorithm {
             label: "tpe_random_start",
             name: "tpe",
-            settings: vec![("sobol_startup".to_string(), SettingValue::Bool(false))],
+            settings: vec![
+                ("sobol_startup".to_string(), SettingValue::Bool(false)),
+                ("categorical_refine".to_string(), SettingValue::Bool(false)),
+            ],
         },
         plain("bayesian", "bayesian"),
         plain("cmaes", "cmaes"),
@@ -219,7 +222,15 @@ fn parse_settings(text: &str) -> Vec<(String, SettingValue)> {
         .collect()
 }
 
-fn quality(seeds: u64, filter: Option<&str>, tpe_settings: Option<&str>) {
+/// Which studies the quality table runs: seeds `first_seed..first_seed + seeds`, the named problems (all if None).
+struct Selection<'a> {
+    seeds: u64,
+    first_seed: u64,
+    problems: Option<&'a str>,
+}
+
+fn quality(selection: &Selection, filter: Option<&str>, tpe_settings: Option<&str>) {
+    let (seeds, first_seed) = (selection.seeds, selection.first_seed);
     let budgets = [20usize, 50, 100];
     let mut algorithms: Vec<Algorithm> =
         algorithms().into_iter().filter(|a| filter.is_none_or(|f| f.split(',').any(|x| x == a.label))).collect();
@@ -228,19 +239,20 @@ fn quality(seeds: u64, filter: Option<&str>, tpe_settings: Option<&str>) {
             a.settings.extend(parse_settings(extra));
         }
     }
-    println!("\n### Regret (mean / median over {seeds} seeds; seeds 0..{seeds})\n");
+    println!("\n### Regret (mean / median over {seeds} seeds; seeds {first_seed}..{})\n", first_seed + seeds);
     print!("| problem | budget |");
     for a in &algorithms {
         print!(" {} |", a.label);
     }
     println!();
     println!("|---|---|{}", "---|".repeat(algorithms.len()));
-    for problem in problems() {
+    let chosen = |name: &str| selection.problems.is_none_or(|p| p.split(',').any(|x| x == name));
+    for problem in problems().into_iter().filter(|p| chosen(p.name)) {
         let started = Instant::now();
         // regrets[algorithm][budget] over seeds; a study's prefix is the shorter study (no sampler here uses the budget).
         let mut regrets = vec![vec![Vec::new(); budgets.len()]; algorithms.len()];
         for (ai, a) in algorithms.iter().enumerate() {
-            for seed in 0..seeds {
+            for seed in first_seed..first_seed + seeds {
                 let trace = study(&problem, a, seed, 100);
                 for (bi, b) in budgets.iter().enumerate() {
                     regrets[ai][bi].push(trace[b - 1] - problem.optimum);
@@ -442,7 +454,10 @@ fn main() {
     check_objectives();
     let wanted = |part: &str| only.as_deref().is_none_or(|o| o == part);
     if wanted("quality") {
-        quality(seeds, value("--algorithms").as_deref(), value("--tpe").as_deref());
+        let first_seed = value("--first-seed").and_then(|s| s.parse().ok()).unwrap_or(0u64);
+        let problems = value("--problems");
+        let selection = Selection { seeds, first_seed, problems: problems.as_deref() };
+        quality(&selection, value("--algorithms").as_deref(), value("--tpe").as_deref());
     }
     if wanted("overhead") {
         overhead();

@@ -138,6 +138,7 @@ pub fn sampler(
                 "prior_weight",
                 "multivariate",
                 "sobol_startup",
+                "categorical_refine",
             ])?;
             let mut options = tpe::TpeOptions::default();
             if let Some(n) = settings.count("startup_trials")? {
@@ -163,6 +164,9 @@ pub fn sampler(
             }
             if let Some(q) = settings.flag("sobol_startup")? {
                 options.sobol_startup = q;
+            }
+            if let Some(r) = settings.flag("categorical_refine")? {
+                options.categorical_refine = r;
             }
             Box::new(tpe::TpeSampler::new(seed, direction, options))
         }
