@@ -36,6 +36,8 @@ async fn predictor(port: u16, work: Duration) -> std::io::Result<()> {
 
 struct Measured {
     requests_per_second: f64,
+    /// Requests completed in the whole run (wrk's "N requests in" line).
+    requests: f64,
     p50_ms: f64,
     p99_ms: f64,
 }
@@ -54,18 +56,20 @@ fn milliseconds(text: &str) -> Option<f64> {
 
 fn parse_wrk(output: &str) -> Option<Measured> {
     let mut requests_per_second = None;
+    let mut requests = None;
     let mut p50_ms = None;
     let mut p99_ms = None;
     for line in output.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         match fields.as_slice() {
             ["Requests/sec:", value] => requests_per_second = value.parse().ok(),
+            [count, "requests", "in", ..] => requests = count.parse().ok(),
             ["50%", value] => p50_ms = milliseconds(value),
             ["99%", value] => p99_ms = milliseconds(value),
             _ => {}
         }
     }
-    Some(Measured { requests_per_second: requests_per_second?, p50_ms: p50_ms?, p99_ms: p99_ms? })
+    Some(Measured { requests_per_second: requests_per_second?, requests: requests?, p50_ms: p50_ms?, p99_ms: p99_ms? })
 }
 
 fn wrk(script: &Path, url: &str, connections: u32, seconds: u64) -> Result<Measured, String> {
@@ -82,6 +86,37 @@ fn wrk(script: &Path, url: &str, connections: u32, seconds: u64) -> Result<Measu
         return Err(format!("wrk against {url} reported failures:\n{text}"));
     }
     parse_wrk(&text).ok_or_else(|| format!("cannot read wrk's output:\n{text}"))
+}
+
+/// User + system CPU seconds a process has used so far (`/proc/PID/stat` fields 14 and 15).
+/// Throughput on a shared 2-core machine moves with other load; CPU per request does much less.
+fn cpu_seconds(pid: &str) -> Result<f64, String> {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|error| format!("/proc/{pid}/stat: {error}"))?;
+    // The command name may hold spaces; the fields after its closing parenthesis do not.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or("unexpected /proc stat format")?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<f64>().ok());
+    // Fields 14 and 15 of the whole line are 12 and 13 after the name (state is field 3).
+    let (user, system) = (ticks(11).ok_or("no utime")?, ticks(12).ok_or("no stime")?);
+    // USER_HZ is 100 on every Linux configuration the bench runs on.
+    Ok((user + system) / 100.0)
+}
+
+/// Runs wrk and returns its figures with the CPU microseconds per request each process in `pids` used meanwhile.
+fn wrk_with_cpu(
+    script: &Path,
+    url: &str,
+    connections: u32,
+    seconds: u64,
+    pids: &[&str],
+) -> Result<(Measured, Vec<f64>), String> {
+    let before = pids.iter().map(|pid| cpu_seconds(pid)).collect::<Result<Vec<_>, _>>()?;
+    let measured = wrk(script, url, connections, seconds)?;
+    let after = pids.iter().map(|pid| cpu_seconds(pid)).collect::<Result<Vec<_>, _>>()?;
+    let per_request =
+        before.iter().zip(&after).map(|(b, a)| (a - b) * 1e6 / measured.requests.max(1.0)).collect::<Vec<_>>();
+    Ok((measured, per_request))
 }
 
 async fn scenario(script: &Path, work_us: u64, seconds: u64) -> Result<(), String> {
@@ -103,10 +138,10 @@ async fn scenario(script: &Path, work_us: u64, seconds: u64) -> Result<(), Strin
     let running = tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
-    let port = loop {
+    let (port, predictor_pid) = loop {
         let status = handle.status();
         if let Some(replica) = status.versions[0].replicas.iter().find(|r| r.ready) {
-            break replica.port;
+            break (replica.port, replica.pid.to_string());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
@@ -114,20 +149,22 @@ async fn scenario(script: &Path, work_us: u64, seconds: u64) -> Result<(), Strin
     let routed = format!("http://{}/v2/models/bench/infer", handle.address());
     for connections in [1, 64] {
         let script = script.to_path_buf();
-        let (direct, routed) = (direct.clone(), routed.clone());
-        let (direct, routed) = tokio::task::spawn_blocking(move || {
+        let (direct, routed, predictor_pid) = (direct.clone(), routed.clone(), predictor_pid.clone());
+        let ((direct, direct_cpu), (routed, routed_cpu)) = tokio::task::spawn_blocking(move || {
             // Warm both paths (connection pools, page cache) before measuring.
             let _ = wrk(&script, &direct, connections, 1);
             let _ = wrk(&script, &routed, connections, 1);
+            // The router runs in this process; wrk's CPU is not counted here until it is waited for.
+            let pids = ["self", predictor_pid.as_str()];
             Ok::<_, String>((
-                wrk(&script, &direct, connections, seconds)?,
-                wrk(&script, &routed, connections, seconds)?,
+                wrk_with_cpu(&script, &direct, connections, seconds, &pids)?,
+                wrk_with_cpu(&script, &routed, connections, seconds, &pids)?,
             ))
         })
         .await
         .map_err(|error| error.to_string())??;
         println!(
-            "| {} µs | {connections} | {:.0} | {:.0} | {:.1}% | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} |",
+            "| {} µs | {connections} | {:.0} | {:.0} | {:.1}% | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.0} | {:.0} | {:.0} |",
             work_us,
             direct.requests_per_second,
             routed.requests_per_second,
@@ -137,6 +174,9 @@ async fn scenario(script: &Path, work_us: u64, seconds: u64) -> Result<(), Strin
             routed.p50_ms - direct.p50_ms,
             direct.p99_ms,
             routed.p99_ms,
+            direct_cpu[1],
+            routed_cpu[1],
+            routed_cpu[0],
         );
     }
     let _ = stop.send(());
@@ -165,9 +205,9 @@ fn main() -> Result<(), String> {
         format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = '{BODY}'\n");
     std::fs::write(&script, lua).map_err(|error| error.to_string())?;
     println!(
-        "| model work | connections | direct req/s | router req/s | router/direct | direct p50 ms | router p50 ms | added p50 ms | direct p99 ms | router p99 ms |"
+        "| model work | connections | direct req/s | router req/s | router/direct | direct p50 ms | router p50 ms | added p50 ms | direct p99 ms | router p99 ms | predictor CPU µs/req direct | predictor CPU µs/req routed | router CPU µs/req |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let work: Vec<u64> = match std::env::var("KFL_BENCH_WORK_US") {
         Ok(list) => list
             .split(',')

@@ -16,6 +16,7 @@ mod replica;
 mod router;
 mod status;
 mod upstream;
+mod upstream_pool;
 mod window;
 
 use std::fmt;
@@ -24,6 +25,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -254,6 +256,10 @@ impl Server {
         let Some(listener) = self.listener.take() else {
             return Err(ServeError::Server(std::io::Error::other("the server already ran")));
         };
+        // Answers are small single writes after a read; Nagle would hold them for the client's ACK.
+        let listener = listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
         let mut server = tokio::spawn(async move {
             axum::serve(listener, app).with_graceful_shutdown(async move { stopping.notified().await }).await
         });

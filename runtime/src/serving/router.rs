@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::mpsc;
 
 use super::admin;
@@ -21,7 +21,12 @@ use super::metrics::{self, VersionGauges};
 use super::pool::{Lease, Pool};
 use super::status::Role;
 use super::upstream::HttpClient;
+use super::upstream_pool::{ExchangeError, Outgoing, UpstreamPool};
 use super::window::SlidingWindow;
+
+/// Enough kept-alive connections for a few hundred concurrent clients per replica; more are
+/// closed after use rather than held open against the replica.
+const MAX_IDLE_PER_REPLICA: usize = 256;
 
 /// State shared by the router, the admin endpoints, the autoscalers, the monitor and handles.
 pub struct Shared {
@@ -33,6 +38,8 @@ pub struct Shared {
     split_counter: AtomicU64,
     pub window: Arc<SlidingWindow>,
     pub client: HttpClient,
+    /// The proxy path's own connections (probes and webhooks use `client`).
+    upstream: UpstreamPool,
     pub events: mpsc::Sender<ServeEvent>,
     pub started: Instant,
     pub address: SocketAddr,
@@ -57,6 +64,7 @@ impl Shared {
             split_counter: AtomicU64::new(0),
             window,
             client,
+            upstream: UpstreamPool::new(MAX_IDLE_PER_REPLICA),
             events,
             started: Instant::now(),
             address,
@@ -201,9 +209,17 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         }
         Err(error) => return error_response(StatusCode::BAD_REQUEST, format!("cannot read the request body: {error}")),
     };
-    let path_and_query = parts.uri.path_and_query().map_or(path, |pq| pq.as_str()).to_owned();
+    let uri = match parts.uri.path_and_query() {
+        Some(path_and_query) => Uri::from(path_and_query.clone()),
+        None => Uri::from_static("/"),
+    };
+    let mut headers = parts.headers;
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+    let outgoing = Outgoing { method: &parts.method, uri: &uri, headers: &headers, body };
     let (pool, other) = shared.choose();
-    let exchange = forward(&shared, pool, other, &parts.method, &path_and_query, &parts.headers, body);
+    let exchange = forward(&shared, pool, other, &outgoing);
     let (response, served_by) = match tokio::time::timeout(shared.config.request_timeout, exchange).await {
         Ok(answer) => answer,
         Err(_) => {
@@ -257,10 +273,7 @@ async fn forward(
     shared: &Shared,
     pool: &Arc<Pool>,
     other: Option<&Arc<Pool>>,
-    method: &Method,
-    path_and_query: &str,
-    headers: &HeaderMap,
-    body: Bytes,
+    outgoing: &Outgoing<'_>,
 ) -> (Response, Arc<Pool>) {
     let _in_flight = InFlight::enter(pool);
     let Some((mut serving, mut lease)) = acquire(shared, pool, other).await else {
@@ -269,14 +282,14 @@ async fn forward(
     };
     let mut retried = false;
     loop {
-        match send(shared, &lease, method, path_and_query, headers, body.clone()).await {
+        match send(shared, &lease, outgoing).await {
             Ok(response) => {
                 let response = with_version(response, serving.version());
                 return (response, serving);
             }
             // A refused connection never reached the model: the replica died since it was
             // picked, so one retry elsewhere cannot run the request twice.
-            Err(error) if error.is_connect() && !retried => {
+            Err(error @ ExchangeError::Connect(_)) if !retried => {
                 retried = true;
                 let failed = lease.replica.id;
                 drop(lease);
@@ -293,6 +306,14 @@ async fn forward(
                     return (error_response(StatusCode::BAD_GATEWAY, message), serving);
                 }
             }
+            Err(ExchangeError::Request(error)) => {
+                // Every part came from a request hyper already parsed, so this cannot happen in
+                // practice; answering 400 keeps a malformed corner case from panicking.
+                return (
+                    error_response(StatusCode::BAD_REQUEST, format!("cannot forward the request: {error}")),
+                    serving,
+                );
+            }
             Err(error) => {
                 let message = format!("replica of model {} failed: {error}", shared.config.name);
                 return (error_response(StatusCode::BAD_GATEWAY, message), serving);
@@ -305,39 +326,8 @@ async fn forward(
 const HOP_BY_HOP: &[&str] =
     &["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "proxy-connection"];
 
-fn is_hop_by_hop(name: &header::HeaderName) -> bool {
-    HOP_BY_HOP.contains(&name.as_str())
-}
-
-async fn send(
-    shared: &Shared,
-    lease: &Lease,
-    method: &Method,
-    path_and_query: &str,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Response, hyper_util::client::legacy::Error> {
-    let uri = format!("http://127.0.0.1:{}{path_and_query}", lease.replica.port());
-    let mut builder = hyper::Request::builder().method(method.clone()).uri(uri);
-    for (name, value) in headers.iter().filter(|(name, _)| !is_hop_by_hop(name)) {
-        builder = builder.header(name, value);
-    }
-    let request = match builder.body(Full::new(body)) {
-        Ok(request) => request,
-        // Every part came from a request hyper already parsed, so this cannot fail in practice;
-        // answering 400 keeps a malformed corner case from panicking.
-        Err(error) => {
-            return Ok(error_response(StatusCode::BAD_REQUEST, format!("cannot forward the request: {error}")));
-        }
-    };
-    let response = shared.client.request(request).await?;
-    let (mut parts, body) = response.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) => {
-            return Ok(error_response(StatusCode::BAD_GATEWAY, format!("replica closed its answer early: {error}")));
-        }
-    };
+async fn send(shared: &Shared, lease: &Lease, outgoing: &Outgoing<'_>) -> Result<Response, ExchangeError> {
+    let (mut parts, body) = shared.upstream.exchange(lease.replica.port(), outgoing).await?;
     for name in HOP_BY_HOP {
         parts.headers.remove(*name);
     }
