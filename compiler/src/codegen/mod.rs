@@ -46,29 +46,62 @@ pub fn build_plan(program: &ir::Program, options: &BuildOptions) -> Result<Strin
     if diagnostics.is_empty() { Ok(plan) } else { Err(diagnostics) }
 }
 
+/// Storage first, then workloads in lifecycle order, then monitoring.
+fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
+    let mut manifests: Vec<Manifest> = Vec::new();
+    manifests.extend(core::manifests(context, diagnostics));
+    manifests.extend(notebook::manifests(context, diagnostics));
+    manifests.extend(trainer::manifests(context, diagnostics));
+    manifests.extend(katib::manifests(context, diagnostics));
+    manifests.extend(kserve::manifests(context, diagnostics));
+    manifests.extend(monitoring::manifests(context, diagnostics));
+    manifests
+}
+
+/// `kustomization.yaml` and one file per manifest.
+fn written_manifests(context: &Context<'_>, manifests: &[Manifest]) -> Vec<(String, String)> {
+    let mut files = Vec::with_capacity(manifests.len() + 1);
+    files.push(("kustomization.yaml".to_string(), manifest::kustomization(context, manifests)));
+    for manifest in manifests {
+        files.push((format!("manifests/{}", manifest.file_name()), manifest.to_yaml()));
+    }
+    files
+}
+
 /// Compiles a checked program. Errors are diagnostics on the user's source
 /// (target constraints that the type checker cannot know, bad `-p` values).
 pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Vec<Diagnostic>> {
     let context = Context::new(program, options)?;
-    let mut diagnostics = Vec::new();
-    // Storage first, then workloads in lifecycle order, then monitoring.
-    let mut manifests: Vec<Manifest> = Vec::new();
-    manifests.extend(core::manifests(&context, &mut diagnostics));
-    manifests.extend(notebook::manifests(&context, &mut diagnostics));
-    manifests.extend(trainer::manifests(&context, &mut diagnostics));
-    manifests.extend(katib::manifests(&context, &mut diagnostics));
-    manifests.extend(kserve::manifests(&context, &mut diagnostics));
-    manifests.extend(monitoring::manifests(&context, &mut diagnostics));
-    let pipeline = kfp::pipeline(&context, &mut diagnostics);
-    let plan = plan::plan(&context, &mut diagnostics);
+    // The pipeline is the largest back end; it runs beside the manifests and
+    // the plan (the three only read the program). Diagnostics are gathered
+    // per back end and joined in the order a single thread would report them.
+    let (manifests, manifest_diagnostics, (pipeline, pipeline_diagnostics), (plan, plan_diagnostics)) =
+        std::thread::scope(|scope| {
+            let pipeline_job = || {
+                let mut diagnostics = Vec::new();
+                let pipeline = kfp::pipeline(&context, &mut diagnostics);
+                (pipeline, diagnostics)
+            };
+            let helper = std::thread::Builder::new().spawn_scoped(scope, pipeline_job).ok();
+            let mut diagnostics = Vec::new();
+            let manifests = manifests(&context, &mut diagnostics);
+            let manifests = written_manifests(&context, &manifests);
+            let mut plan_diagnostics = Vec::new();
+            let plan = plan::plan(&context, &mut plan_diagnostics);
+            let pipeline = match helper {
+                Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: build it here.
+                None => pipeline_job(),
+            };
+            (manifests, diagnostics, pipeline, (plan, plan_diagnostics))
+        });
+    let mut diagnostics = manifest_diagnostics;
+    diagnostics.extend(pipeline_diagnostics);
+    diagnostics.extend(plan_diagnostics);
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let mut output = Output::default();
-    output.files.push(("kustomization.yaml".to_string(), manifest::kustomization(&context, &manifests)));
-    for manifest in &manifests {
-        output.files.push((format!("manifests/{}", manifest.file_name()), manifest.to_yaml()));
-    }
+    let mut output = Output { files: manifests };
     output.files.push(("pipeline.yaml".to_string(), pipeline));
     output.files.push(("plan.json".to_string(), plan));
     Ok(output)

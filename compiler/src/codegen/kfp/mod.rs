@@ -342,15 +342,13 @@ impl<'c, 'p> Builder<'c, 'p> {
     fn deduplicate(&mut self) {
         let mut first: HashMap<String, String> = HashMap::new();
         let mut renamed: BTreeMap<String, String> = BTreeMap::new();
-        for (name, component) in &self.components {
-            let Some(label) = &component.executor_label else { continue };
-            let mut spec = serde_json::to_value(component).unwrap_or_default();
-            if let Some(object) = spec.as_object_mut() {
-                object.remove("executorLabel");
-            }
-            let executor = self.executors.get(label).map(serde_json::to_value).and_then(Result::ok);
-            let platform = self.platform.get(label).map(serde_json::to_value).and_then(Result::ok);
-            let key = Json::Array(vec![spec, executor.unwrap_or_default(), platform.unwrap_or_default()]).to_string();
+        for (name, component) in &mut self.components {
+            // Straight to text, without a JSON tree: the label is taken out
+            // while the component is written (it is the one field that differs).
+            let Some(label) = component.executor_label.take() else { continue };
+            let key = serde_json::to_string(&(&*component, self.executors.get(&label), self.platform.get(&label)));
+            component.executor_label = Some(label);
+            let Ok(key) = key else { continue };
             match first.entry(key) {
                 std::collections::hash_map::Entry::Occupied(kept) => {
                     renamed.insert(name.clone(), kept.get().clone());
