@@ -295,7 +295,7 @@ impl Engine<'_> {
             _ => None,
         }) {
             observer.event(Event::Notice(format!(
-                "monitor `{}`: the retraining schedule `{}` runs as a CronJob in the cluster, not locally",
+                "monitor `{}`: the retraining schedule `{}` (UTC) starts retrain runs while it serves",
                 monitor.0, monitor.1
             )));
         }
