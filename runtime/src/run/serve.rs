@@ -294,10 +294,14 @@ impl Engine<'_> {
             Spec::Monitor(monitor) if monitor.service == stage.name => monitor.schedule.as_ref().map(|c| (&m.name, c)),
             _ => None,
         }) {
-            observer.event(Event::Notice(format!(
-                "monitor `{}`: the retraining schedule `{}` (UTC) starts retrain runs while it serves",
-                monitor.0, monitor.1
-            )));
+            let line = match super::cron::Cron::parse(monitor.1) {
+                Ok(_) => format!(
+                    "monitor `{}`: the retraining schedule `{}` (UTC) starts retrain runs while it serves",
+                    monitor.0, monitor.1
+                ),
+                Err(e) => format!("monitor `{}`: schedule not used locally: {e}", monitor.0),
+            };
+            observer.event(Event::Notice(line));
         }
         let instance = &mut self.record.stages[s].instances[0];
         instance.state = StageState::Running;
