@@ -1,4 +1,5 @@
-//! Every example and every compile fixture builds a `plan.json` that validates against docs/plan.schema.json.
+//! Every example and every compile fixture builds a `plan.json` that validates against docs/plan.schema.json and
+//! that the runtime reads back.
 //!
 //! The test crate has no JSON dependency, so this file carries a small JSON
 //! reader and a validator for the keywords the schema uses (`type`,
@@ -352,6 +353,10 @@ fn every_plan_validates_against_the_schema() {
         let plan = Reader::parse(&text).unwrap_or_else(|e| panic!("{}: plan.json is not JSON: {e}", path.display()));
         let mut errors = Vec::new();
         validator.validate(&schema, &plan, "$", &mut errors);
+        // The runtime reads the plan with its own structs (the reader's side of the format): they must agree.
+        if let Err(e) = kfl_runtime::plan::parse(&text) {
+            errors.push(format!("kfl-runtime cannot read it: {e}"));
+        }
         if !errors.is_empty() {
             failures.push(format!("{}:\n  {}", path.display(), errors.join("\n  ")));
         }
