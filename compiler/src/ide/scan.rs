@@ -41,21 +41,6 @@ pub(crate) fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-const DECLARATION_KEYWORDS: &[&str] = &[
-    "project",
-    "secret",
-    "volume",
-    "dataset",
-    "notebook",
-    "component",
-    "step",
-    "train",
-    "tune",
-    "model",
-    "serve",
-    "monitor",
-];
-
 /// Reads `text` up to `offset`, skipping comments and strings, and returns the context there.
 /// Returns `None` inside a comment or a string (outside `${…}`).
 pub(crate) fn context(text: &str, offset: usize) -> Option<Context> {
@@ -145,7 +130,9 @@ fn classify(header: &str, blocks: &[(Header, bool)]) -> Header {
         ["for", ..] => Header::For,
         ["rule", _, ..] => Header::Rule,
         [keyword, name, ..]
-            if DECLARATION_KEYWORDS.contains(keyword)
+            // The grammar's list also has `import`, `param` and `for`; none of them heads a `{` block that gets
+            // here (`for` is matched above).
+            if kfl_grammar::DECLARATION_KEYWORDS.contains(keyword)
                 && blocks.iter().all(|(h, _)| *h == Header::For)
                 && !trimmed.trim_start_matches(keyword).trim_start().starts_with('=') =>
         {
