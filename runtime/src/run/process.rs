@@ -197,19 +197,25 @@ fn group_alive(pgid: Pid) -> bool {
 
 /// SIGTERM to the group; the leader is reaped as soon as it exits (so its zombie does not count as alive),
 /// and SIGKILL goes to whatever remains once the grace has passed.
-async fn stop_group(pgid: Pid, child: &mut tokio::process::Child, grace: Duration) {
+/// Also what serving uses for its replicas; returns the leader's exit status when it was reaped in time.
+pub(crate) async fn stop_group(
+    pgid: Pid,
+    child: &mut tokio::process::Child,
+    grace: Duration,
+) -> Option<std::process::ExitStatus> {
     if killpg(pgid, Signal::SIGTERM).is_err() {
-        return;
+        return None;
     }
     let deadline = tokio::time::Instant::now() + grace;
-    let _ = tokio::time::timeout_at(deadline, child.wait()).await;
+    let status = tokio::time::timeout_at(deadline, child.wait()).await.ok().and_then(Result::ok);
     while tokio::time::Instant::now() < deadline {
         if !group_alive(pgid) {
-            return;
+            return status;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = killpg(pgid, Signal::SIGKILL);
+    status
 }
 
 /// `name=value` pairs of declared metrics in one stdout line (Katib's StdOut format: several pairs may share a

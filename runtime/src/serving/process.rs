@@ -67,20 +67,14 @@ fn signal_group(pid: u32, signal: Signal) {
     let _ = killpg(Pid::from_raw(raw), signal);
 }
 
-/// SIGTERM to the group, SIGKILL after `grace`, then reaps the leader. The SIGKILL goes to the
-/// group even when the leader exited on its own, so children it left behind do not outlive it.
+/// Stops a replica's process group the way the runtime stops a stage's (`run::process::stop_group`: SIGTERM,
+/// the leader reaped, SIGKILL to any live member left after `grace`), then reaps the leader.
 pub async fn stop_group(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
-    let Some(pid) = child.id() else {
+    let Some(raw) = child.id().and_then(|pid| i32::try_from(pid).ok()) else {
         // Already reaped; the group id is gone with it.
         return child.try_wait().ok().flatten();
     };
-    signal_group(pid, Signal::SIGTERM);
-    let status = match tokio::time::timeout(grace, child.wait()).await {
-        Ok(status) => status.ok(),
-        Err(_) => None,
-    };
-    signal_group(pid, Signal::SIGKILL);
-    match status {
+    match crate::run::process::stop_group(Pid::from_raw(raw), child, grace).await {
         Some(status) => Some(status),
         None => child.wait().await.ok(),
     }
