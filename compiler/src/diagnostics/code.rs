@@ -114,7 +114,9 @@ impl Code {
                     declaration that fails to parse and carries on with the next one, so one \
                     typo does not hide the rest of the file. Common causes: a missing `}`, two \
                     entries on one line without a comma, an unknown escape in a string, or a \
-                    reserved word (`true`, `false`, `if`, `then`, `else`) used as a name.",
+                    reserved word (`true`, `false`, `if`, `then`, `else`) used as a name. \
+                    Brackets, strings, `-`/`!` and `if`s may nest 256 levels deep; a \
+                    declaration nested deeper is reported and not parsed.",
                 example: "step prepare {\n  run = [\"python3\" \"prep.py\"]\n}",
                 fix: "Separate list items with commas: `run = [\"python3\", \"prep.py\"]`.",
             },

@@ -41,6 +41,21 @@ pub(super) fn syntax_error(file: FileId, src: &str, offset: usize, error: &Error
     Diagnostic::error(Code::SyntaxError, message, Label::new(span, "here")).with_optional_help(help)
 }
 
+/// E0001 for nesting deeper than the parser goes (see [`super::trivia::MAX_NESTING`]).
+pub(super) fn too_deep(file: FileId, src: &str, offset: usize) -> Diagnostic {
+    let width = src[offset..].chars().next().map_or(0, char::len_utf8);
+    Diagnostic::error(
+        Code::SyntaxError,
+        format!("this nests more than {} levels deep", super::trivia::MAX_NESTING),
+        Label::new(Span::new(file, offset, offset + width), "too deep here"),
+    )
+    .with_help(format!(
+        "brackets, strings, `-`/`!` and `if`s together may nest {} levels; split the value into params or smaller \
+         values",
+        super::trivia::MAX_NESTING
+    ))
+}
+
 fn join_alternatives(items: &[&str]) -> String {
     const MAX: usize = 6;
     let shown = &items[..items.len().min(MAX)];

@@ -31,12 +31,19 @@ fn parse_with(file: FileId, src: &str, cache: Option<&ParseCache>) -> (ast::File
     let trivia = trivia::scan(src);
     let mut diagnostics = Vec::new();
     let mut items = Vec::new();
-    if let Some((parsed, lowered)) = parse_halves_in_parallel(file, src, &trivia, cache) {
+    if trivia.too_deep.is_none()
+        && let Some((parsed, lowered)) = parse_halves_in_parallel(file, src, &trivia, cache)
+    {
         items = parsed;
         diagnostics = lowered;
         return finish(file, src, &trivia, items, diagnostics);
     }
-    match KflParser::parse(Rule::file, src) {
+    // Too deep a nesting is not parsed at all: the parser and every later pass recurse per level.
+    let whole = match trivia.too_deep {
+        None => KflParser::parse(Rule::file, src).map_err(Some),
+        Some(_) => Err(None),
+    };
+    match whole {
         Ok(mut pairs) => {
             let mut lowerer = lower::Lowerer::new(file, src, 0, &trivia.comments);
             if let Some(pair) = pairs.next() {
@@ -55,6 +62,13 @@ fn parse_with(file: FileId, src: &str, cache: Option<&ParseCache>) -> (ast::File
             for (index, &start) in starts.iter().enumerate() {
                 let end = starts.get(index + 1).copied().unwrap_or(src.len());
                 let chunk = &src[start..end];
+                if let Some(offset) = trivia.too_deep
+                    && (start..end).contains(&offset)
+                {
+                    any_chunk_failed = true;
+                    diagnostics.push(error::too_deep(file, src, offset));
+                    continue;
+                }
                 match KflParser::parse(Rule::item_chunk, chunk) {
                     Ok(mut pairs) => {
                         let mut lowerer = lower::Lowerer::new(file, src, start, &trivia.comments);
@@ -69,7 +83,7 @@ fn parse_with(file: FileId, src: &str, cache: Option<&ParseCache>) -> (ast::File
                     }
                 }
             }
-            if !any_chunk_failed {
+            if !any_chunk_failed && let Some(first_error) = first_error {
                 // Every piece parses alone but the whole does not (e.g. a stray
                 // `}` the splitter absorbed): report the whole-file error.
                 diagnostics.push(error::syntax_error(file, src, 0, &first_error));
@@ -201,6 +215,8 @@ fn parse_halves_in_parallel(
             (0..pieces.len()).filter(|i| !missing.contains(i)).map(|i| &src[keys[i].0..keys[i].1]).collect();
         cache.store(file, &kept, fresh);
     }
-    let items = reused.into_iter().flatten().flatten().collect();
+    let pieces: Vec<Vec<ast::Item>> = reused.into_iter().flatten().collect();
+    let mut items = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+    items.extend(pieces.into_iter().flatten());
     Some((items, diagnostics))
 }

@@ -24,12 +24,36 @@ enum Context {
     Str,
 }
 
+/// How deep brackets, strings, prefix operators and `if`s may nest. The parser, the checker and the trees'
+/// drops recurse once (or more) per level, so without a bound a file of 5,000 `[` overflows the stack; no
+/// real program comes near this.
+pub const MAX_NESTING: u32 = 256;
+
 /// Everything the scanner learns in one pass.
 #[derive(Debug, Default)]
 pub struct Trivia {
     pub comments: Vec<Comment>,
     /// Byte offsets of lines whose first token starts a top-level declaration.
     pub declaration_starts: Vec<usize>,
+    /// Where nesting first goes deeper than [`MAX_NESTING`] (an upper bound of the parse depth).
+    pub too_deep: Option<usize>,
+}
+
+/// An upper bound of how deep the expression at the scanner's position is nested.
+#[derive(Debug, Default)]
+struct Nesting {
+    /// Open brackets, braces, parentheses, strings and `${`.
+    open: u32,
+    /// The current run of `-` and `!` (each a prefix operator at most).
+    prefixes: u32,
+    /// `if`s whose `else` has not come yet.
+    ifs: u32,
+}
+
+impl Nesting {
+    fn depth(&self) -> u32 {
+        self.open + self.prefixes + self.ifs
+    }
 }
 
 /// Scans `src`, skipping strings (with nested `${…}`) so that `//` inside a
@@ -40,7 +64,11 @@ pub fn scan(src: &str) -> Trivia {
     let mut stack = vec![Context::Code { braces: 0 }];
     let mut i = 0;
     let mut line_start = true;
+    let mut nesting = Nesting::default();
     while i < bytes.len() {
+        if trivia.too_deep.is_none() && nesting.depth() > MAX_NESTING {
+            trivia.too_deep = Some(i.saturating_sub(1));
+        }
         let context = *stack.last().unwrap_or(&Context::Code { braces: 0 });
         let b = bytes[i];
         if line_start && matches!(context, Context::Code { .. }) {
@@ -56,6 +84,7 @@ pub fn scan(src: &str) -> Trivia {
                 // A keyword at column 0 resynchronises after an unclosed brace.
                 stack.truncate(1);
                 stack[0] = Context::Code { braces: 0 };
+                nesting = Nesting::default();
             }
             line_start = false;
             if j != i {
@@ -91,10 +120,14 @@ pub fn scan(src: &str) -> Trivia {
                 }
                 b'"' => {
                     stack.push(Context::Str);
+                    nesting.open += 1;
+                    nesting.prefixes = 0;
                     i += 1;
                 }
                 b'{' => {
                     set_top(&mut stack, Context::Code { braces: braces + 1 });
+                    nesting.open += 1;
+                    nesting.prefixes = 0;
                     i += 1;
                 }
                 b'}' => {
@@ -103,22 +136,56 @@ pub fn scan(src: &str) -> Trivia {
                     } else {
                         set_top(&mut stack, Context::Code { braces: braces.saturating_sub(1) });
                     }
+                    nesting.open = nesting.open.saturating_sub(1);
+                    nesting.prefixes = 0;
                     i += 1;
                 }
-                _ => i += 1,
+                b'(' | b'[' => {
+                    nesting.open += 1;
+                    nesting.prefixes = 0;
+                    i += 1;
+                }
+                b')' | b']' => {
+                    nesting.open = nesting.open.saturating_sub(1);
+                    nesting.prefixes = 0;
+                    i += 1;
+                }
+                b'-' | b'!' => {
+                    nesting.prefixes += 1;
+                    i += 1;
+                }
+                b' ' | b'\t' | b'\r' => i += 1,
+                b'i' | b'e' if !prev_is_ident(bytes, i) => {
+                    let word_end = bytes[i..].iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'));
+                    let word = &bytes[i..word_end.map_or(bytes.len(), |n| i + n)];
+                    match word {
+                        b"if" => nesting.ifs += 1,
+                        b"else" => nesting.ifs = nesting.ifs.saturating_sub(1),
+                        _ => {}
+                    }
+                    nesting.prefixes = 0;
+                    i += word.len();
+                }
+                _ => {
+                    nesting.prefixes = 0;
+                    i += 1;
+                }
             },
             Context::Str => match b {
                 b'\\' => i += 2,
                 b'"' => {
                     stack.pop();
+                    nesting.open = nesting.open.saturating_sub(1);
                     i += 1;
                 }
                 b'\n' => {
                     // Unterminated string: the parser reports it; resume as code.
                     stack.pop();
+                    nesting.open = nesting.open.saturating_sub(1);
                 }
                 b'$' if bytes.get(i + 1) == Some(&b'{') => {
                     stack.push(Context::Code { braces: 0 });
+                    nesting.open += 1;
                     i += 2;
                 }
                 _ => i += 1,
