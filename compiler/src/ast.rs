@@ -2,10 +2,14 @@
 
 use crate::source::{FileId, Span};
 
+/// Identifier and key text: stored inline up to 24 bytes, which is nearly every name, so a name costs no
+/// allocation of its own.
+pub type Name = compact_str::CompactString;
+
 /// A name as written, with its span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ident {
-    pub name: String,
+    pub name: Name,
     pub span: Span,
 }
 
@@ -290,7 +294,7 @@ impl Key {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeySegment {
-    pub text: String,
+    pub text: Name,
     pub quoted: bool,
     pub span: Span,
 }

@@ -123,7 +123,7 @@ impl Printer<'_> {
             ExprKind::Number(number) => format!("{}{}", number.text, number.unit.as_deref().unwrap_or("")),
             ExprKind::String(string) => self.string(string),
             ExprKind::Bool(value) => value.to_string(),
-            ExprKind::Name(name) => name.name.clone(),
+            ExprKind::Name(name) => name.name.to_string(),
             ExprKind::List(elements) => {
                 if !force && self.comments.any_within(lo, hi) {
                     return None;
@@ -266,7 +266,7 @@ pub(super) fn key_text(key: &Key) -> String {
     let segments: Vec<String> = key
         .segments
         .iter()
-        .map(|segment| if segment.quoted { format!("\"{}\"", segment.text) } else { segment.text.clone() })
+        .map(|segment| if segment.quoted { format!("\"{}\"", segment.text) } else { segment.text.to_string() })
         .collect();
     segments.join(".")
 }
@@ -274,6 +274,6 @@ pub(super) fn key_text(key: &Key) -> String {
 pub(super) fn type_text(ty: &TypeExpr) -> String {
     match &ty.arg {
         Some(arg) => format!("{}[{}]", ty.name.name, type_text(arg)),
-        None => ty.name.name.clone(),
+        None => ty.name.name.to_string(),
     }
 }

@@ -181,7 +181,7 @@ fn component_target<'a, 'p>(
     match path {
         [name] => Some((module, name)),
         [alias, name] => {
-            let (index, _) = module.imports.get(&alias.name)?;
+            let (index, _) = module.imports.get(alias.name.as_str())?;
             Some((analysis.module_at(*index)?, name))
         }
         _ => None,
@@ -223,7 +223,7 @@ impl<'a> Walker<'a> {
     }
 
     fn decl(&mut self, name: &ast::Ident) {
-        let symbol = Symbol::Decl { file: self.module.file, name: name.name.clone() };
+        let symbol = Symbol::Decl { file: self.module.file, name: name.name.to_string() };
         self.push(name.span, symbol, true);
     }
 
@@ -233,10 +233,10 @@ impl<'a> Walker<'a> {
             ItemKind::Import(import) => {
                 let alias = match (&import.alias, &import.target) {
                     (Some(alias), _) => {
-                        self.push(alias.span, Symbol::Import { file, name: alias.name.clone() }, true);
-                        Some(alias.name.clone())
+                        self.push(alias.span, Symbol::Import { file, name: alias.name.to_string() }, true);
+                        Some(alias.name.to_string())
                     }
-                    (None, ast::ImportTarget::Std { path, .. }) => path.last().map(|i| i.name.clone()),
+                    (None, ast::ImportTarget::Std { path, .. }) => path.last().map(|i| i.name.to_string()),
                     (None, ast::ImportTarget::File { path, .. }) => {
                         Some(path.rsplit('/').next().unwrap_or(path).trim_end_matches(".kfl").replace('-', "_"))
                     }
@@ -276,18 +276,18 @@ impl<'a> Walker<'a> {
                 self.decl(&call.name);
                 let target = component_target(self.analysis, self.module, &call.component);
                 if let [alias, _] = call.component.as_slice() {
-                    self.push(alias.span, Symbol::Import { file, name: alias.name.clone() }, false);
+                    self.push(alias.span, Symbol::Import { file, name: alias.name.to_string() }, false);
                 }
                 if let Some((target, name)) = target {
-                    let symbol = Symbol::Decl { file: target.file, name: name.name.clone() };
+                    let symbol = Symbol::Decl { file: target.file, name: name.name.to_string() };
                     self.push(name.span, symbol, false);
                 }
                 for arg in &call.args {
                     if let (Some(arg_name), Some((target, component))) = (&arg.name, target) {
                         let symbol = Symbol::Field {
                             file: target.file,
-                            stage: component.name.clone(),
-                            name: arg_name.name.clone(),
+                            stage: component.name.to_string(),
+                            name: arg_name.name.to_string(),
                         };
                         self.push(arg_name.span, symbol, false);
                     }
@@ -295,10 +295,14 @@ impl<'a> Walker<'a> {
                 }
             }
             ItemKind::For(block) => {
-                self.push(block.var.span, Symbol::LoopVar { file, item: position, name: block.var.name.clone() }, true);
+                self.push(
+                    block.var.span,
+                    Symbol::LoopVar { file, item: position, name: block.var.name.to_string() },
+                    true,
+                );
                 self.expr(&block.iterable, scope);
                 let mut inner = scope.clone();
-                inner.loop_var = Some((position, block.var.name.clone()));
+                inner.loop_var = Some((position, block.var.name.to_string()));
                 for nested in &block.items {
                     self.item(nested, position, &inner);
                 }
@@ -309,7 +313,8 @@ impl<'a> Walker<'a> {
     fn stage(&mut self, stage: &'a ast::StageDecl, scope: &Scope) {
         let file = self.module.file;
         self.decl(&stage.name);
-        let field = |name: &ast::Ident| Symbol::Field { file, stage: stage.name.name.clone(), name: name.name.clone() };
+        let field =
+            |name: &ast::Ident| Symbol::Field { file, stage: stage.name.name.to_string(), name: name.name.to_string() };
         for input in stage.inputs.iter().flatten() {
             self.push(input.name.span, field(&input.name), true);
             if let Some(default) = &input.default {
@@ -321,14 +326,14 @@ impl<'a> Walker<'a> {
         }
         let names = stage_fields(stage).into_iter().map(|(n, _)| n.to_string()).collect();
         let mut inner = scope.clone();
-        inner.stage = Some((file, stage.name.name.clone(), names));
+        inner.stage = Some((file, stage.name.name.to_string(), names));
         for entry in &stage.body.entries {
             if let Entry::Fields(fields) = entry
                 && fields.key.joined() == "metrics"
             {
                 for f in &fields.fields {
                     if let Some(name) = f.key.simple() {
-                        let symbol = Symbol::Field { file, stage: stage.name.name.clone(), name: name.to_string() };
+                        let symbol = Symbol::Field { file, stage: stage.name.name.to_string(), name: name.to_string() };
                         self.push(f.key.span, symbol, true);
                     }
                 }
@@ -383,13 +388,13 @@ impl<'a> Walker<'a> {
         let trial_field = |name: &str| {
             trial.map(|(module, stage)| Symbol::Field {
                 file: module.file,
-                stage: stage.name.name.clone(),
+                stage: stage.name.name.to_string(),
                 name: name.to_string(),
             })
         };
         match (spec.shape, &value.kind) {
             (Shape::Enum(set), ExprKind::Name(name)) => {
-                self.push(name.span, Symbol::EnumValue { set, value: name.name.clone() }, false);
+                self.push(name.span, Symbol::EnumValue { set, value: name.name.to_string() }, false);
             }
             (Shape::IntOrAuto, ExprKind::Name(name)) if name.name == "auto" => {}
             (Shape::Nested(nested), ExprKind::Object(block)) => self.block(block, Owner::Nested(nested), scope, None),
@@ -499,8 +504,11 @@ impl<'a> Walker<'a> {
             if let Some(((module, stage), field)) = owner
                 && stage_fields(stage).iter().any(|(n, _)| *n == field.name)
             {
-                let symbol =
-                    Symbol::Field { file: module.file, stage: stage.name.name.clone(), name: field.name.clone() };
+                let symbol = Symbol::Field {
+                    file: module.file,
+                    stage: stage.name.name.to_string(),
+                    name: field.name.to_string(),
+                };
                 self.push(field.span, symbol, false);
             }
             return;
@@ -508,9 +516,9 @@ impl<'a> Walker<'a> {
         if let Some((index, _)) = self.module.imports.get(name) {
             self.push(head.span, Symbol::Import { file, name: name.to_string() }, false);
             if let (Some(member), Some(imported)) = (path.get(1), self.analysis.module_at(*index))
-                && imported.decls.contains_key(&member.name)
+                && imported.decls.contains_key(member.name.as_str())
             {
-                self.push(member.span, Symbol::Decl { file: imported.file, name: member.name.clone() }, false);
+                self.push(member.span, Symbol::Decl { file: imported.file, name: member.name.to_string() }, false);
             }
         }
     }

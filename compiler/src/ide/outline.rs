@@ -38,7 +38,7 @@ pub fn outline(analysis: Analysis<'_>, file: FileId) -> Vec<Outline> {
 
 fn item_outline(item: &ast::Item, source: &crate::source::SourceFile) -> Option<Outline> {
     let leaf = |name: &ast::Ident, kind, detail: Option<String>, range| Outline {
-        name: name.name.clone(),
+        name: name.name.to_string(),
         kind,
         detail,
         range,
@@ -53,7 +53,7 @@ fn item_outline(item: &ast::Item, source: &crate::source::SourceFile) -> Option<
                     (path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("."), *span)
                 }
             };
-            let name = import.alias.as_ref().map_or(path.clone(), |a| a.name.clone());
+            let name = import.alias.as_ref().map_or(path.clone(), |a| a.name.to_string());
             Outline {
                 name,
                 kind: OutlineKind::Import,
@@ -103,7 +103,7 @@ fn item_outline(item: &ast::Item, source: &crate::source::SourceFile) -> Option<
             for entry in &stage.body.entries {
                 if let Entry::Fields(fields) = entry {
                     for field in &fields.fields {
-                        let name = ast::Ident { name: field.key.joined(), span: field.key.span };
+                        let name = ast::Ident { name: field.key.joined().into(), span: field.key.span };
                         outline.children.push(leaf(&name, OutlineKind::Metric, ty(&field.ty), field.span));
                     }
                 }

@@ -158,7 +158,7 @@ fn load(
                     }
                     _ => Err(format!("no standard library module `std.{module_name}`")),
                 };
-                let default_alias = path.last().map(|i| i.name.clone()).unwrap_or_default();
+                let default_alias = path.last().map(|i| i.name.to_string()).unwrap_or_default();
                 (loaded, default_alias, *span, *span)
             }
             ImportTarget::File { path, span } => {
@@ -173,7 +173,7 @@ fn load(
             }
         };
         let (alias_name, alias_span) = match &alias {
-            Some(alias) => (alias.name.clone(), alias.span),
+            Some(alias) => (alias.name.to_string(), alias.span),
             None => (alias_name, alias_span),
         };
         match loaded {
@@ -253,7 +253,7 @@ fn load(
                         .with_help("choose another alias with `as`"),
                     );
                 } else {
-                    module_ref.imports.insert(alias_name, (module, item_span));
+                    module_ref.imports.insert(alias_name.to_string(), (module, item_span));
                 }
             }
         }
@@ -312,7 +312,7 @@ fn declarations(file: &ast::File, diagnostics: &mut Diagnostics) -> IndexMap<Str
 }
 
 fn add(decls: &mut IndexMap<String, Decl>, diagnostics: &mut Diagnostics, name: &ast::Ident, decl: Decl) {
-    if let Some(previous) = decls.get(&name.name) {
+    if let Some(previous) = decls.get(name.name.as_str()) {
         diagnostics.push(
             Diagnostic::error(
                 Code::DuplicateDeclaration,
@@ -324,7 +324,7 @@ fn add(decls: &mut IndexMap<String, Decl>, diagnostics: &mut Diagnostics, name: 
         );
         return;
     }
-    decls.insert(name.name.clone(), decl);
+    decls.insert(name.name.to_string(), decl);
 }
 
 fn declared(item: &ast::Item) -> Option<(DeclKind, &ast::Ident)> {

@@ -228,7 +228,7 @@ fn key(key: &Key) -> String {
     let segments: Vec<String> = key
         .segments
         .iter()
-        .map(|segment| if segment.quoted { format!("\"{}\"", segment.text) } else { segment.text.clone() })
+        .map(|segment| if segment.quoted { format!("\"{}\"", segment.text) } else { segment.text.to_string() })
         .collect();
     segments.join(".")
 }
@@ -236,7 +236,7 @@ fn key(key: &Key) -> String {
 fn type_expr(ty: &TypeExpr) -> String {
     match &ty.arg {
         Some(arg) => format!("{}[{}]", ty.name.name, type_expr(arg)),
-        None => ty.name.name.clone(),
+        None => ty.name.name.to_string(),
     }
 }
 

@@ -47,7 +47,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
-        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
+        Ident { name: pair.as_str().into(), span: self.span(&pair) }
     }
 
     pub fn items(&mut self, file: Pair<'_, Rule>) -> Vec<Item> {
@@ -296,9 +296,9 @@ impl<'a> Lowerer<'a> {
                 match segment.as_rule() {
                     Rule::quoted_key => {
                         let text = segment.into_inner().next().map(|t| t.as_str().to_string()).unwrap_or_default();
-                        KeySegment { text, quoted: true, span: segment_span }
+                        KeySegment { text: text.into(), quoted: true, span: segment_span }
                     }
-                    _ => KeySegment { text: segment.as_str().to_string(), quoted: false, span: segment_span },
+                    _ => KeySegment { text: segment.as_str().into(), quoted: false, span: segment_span },
                 }
             })
             .collect();

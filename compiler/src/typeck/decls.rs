@@ -51,7 +51,7 @@ impl Checker<'_> {
         }
         self.project_image = props.string("image");
         program.project = Some(ir::Project {
-            name: project.name.name.clone(),
+            name: project.name.name.to_string(),
             namespace: props.string("namespace"),
             image: props.string("image"),
             registry: props.string("registry"),
@@ -96,7 +96,7 @@ impl Checker<'_> {
                     None => None,
                 };
                 program.params.push(ir::Param {
-                    name: param.name.name.clone(),
+                    name: param.name.name.to_string(),
                     doc,
                     ty,
                     default,
@@ -149,8 +149,8 @@ impl Checker<'_> {
                     }
                 };
                 let loop_number = program.loops.len();
-                program.loops.push(ir::Loop { var: block.var.name.clone(), iterable, stages: Vec::new() });
-                self.loop_vars.insert(index, (block.var.name.clone(), element));
+                program.loops.push(ir::Loop { var: block.var.name.to_string(), iterable, stages: Vec::new() });
+                self.loop_vars.insert(index, (block.var.name.to_string(), element));
                 for inner in &block.items {
                     match &inner.kind {
                         ItemKind::Stage(stage) if stage.kind != StageKind::Component => {}
@@ -219,7 +219,7 @@ impl Checker<'_> {
         let mut seen: IndexMap<String, Span> = IndexMap::new();
         for input in stage.inputs.iter().flatten() {
             let ty = self.type_expr(&input.ty);
-            if let Some(previous) = seen.insert(input.name.name.clone(), input.name.span) {
+            if let Some(previous) = seen.insert(input.name.name.to_string(), input.name.span) {
                 self.set_twice(&input.name.name, input.name.span, previous);
             }
             let binding = match &input.default {
@@ -245,17 +245,17 @@ impl Checker<'_> {
                     None
                 }
             };
-            locals.push((input.name.name.clone(), ty.clone()));
-            inputs.push(ir::Input { name: input.name.name.clone(), ty, binding });
+            locals.push((input.name.name.to_string(), ty.clone()));
+            inputs.push(ir::Input { name: input.name.name.to_string(), ty, binding });
         }
         let mut outputs = Vec::new();
         for output in stage.outputs.iter().flatten() {
             let ty = self.type_expr(&output.ty);
-            if let Some(previous) = seen.insert(output.name.name.clone(), output.name.span) {
+            if let Some(previous) = seen.insert(output.name.name.to_string(), output.name.span) {
                 self.set_twice(&output.name.name, output.name.span, previous);
             }
-            locals.push((output.name.name.clone(), ty.clone()));
-            outputs.push(ir::Output { name: output.name.name.clone(), ty });
+            locals.push((output.name.name.to_string(), ty.clone()));
+            outputs.push(ir::Output { name: output.name.name.to_string(), ty });
         }
         let mut scope = file_scope;
         scope.locals = locals;
@@ -449,7 +449,7 @@ impl Checker<'_> {
                 );
                 continue;
             };
-            if let Some(previous) = given.insert(arg_name.name.clone(), arg_name.span) {
+            if let Some(previous) = given.insert(arg_name.name.to_string(), arg_name.span) {
                 self.set_twice(&arg_name.name, arg_name.span, previous);
                 continue;
             }
@@ -505,7 +505,7 @@ impl Checker<'_> {
                 ),
             }
         }
-        stage.name = call.name.name.clone();
+        stage.name = call.name.name.to_string();
         stage.component = Some(path.join("."));
         stage.span = call.name.span;
         Some(stage)
@@ -535,7 +535,7 @@ impl Checker<'_> {
                     .filter_map(|v| v.as_str().map(str::to_string))
                     .collect();
                 program.secrets.push(ir::Secret {
-                    name,
+                    name: name.to_string(),
                     k8s_name: props.string("k8s").unwrap_or_default(),
                     keys,
                     span,
@@ -548,7 +548,7 @@ impl Checker<'_> {
                     _ => ir::Quantity { text: String::new(), bytes: 0.0 },
                 };
                 program.volumes.push(ir::Volume {
-                    name,
+                    name: name.to_string(),
                     size,
                     access: props.string("access").unwrap_or_else(|| "read_write_once".into()),
                     class: props.string("class"),
@@ -561,7 +561,13 @@ impl Checker<'_> {
                 if let Some((_, uri_span)) = props.values.get("uri") {
                     self.check_uri(&uri, *uri_span);
                 }
-                program.datasets.push(ir::Dataset { name, doc, uri, description: props.string("description"), span });
+                program.datasets.push(ir::Dataset {
+                    name: name.to_string(),
+                    doc,
+                    uri,
+                    description: props.string("description"),
+                    span,
+                });
             }
             BlockKind::Notebook => {
                 let props = self.props(
@@ -587,7 +593,7 @@ impl Checker<'_> {
                 let resources = self.resources(&props);
                 let mounts = self.mount_list(&props);
                 program.notebooks.push(ir::Notebook {
-                    name,
+                    name: name.to_string(),
                     doc,
                     image,
                     resources,
@@ -632,7 +638,7 @@ impl Checker<'_> {
                 self.flush_dependencies(&name, &after);
                 if let Some(source) = source {
                     program.models.push(ir::Model {
-                        name,
+                        name: name.to_string(),
                         doc,
                         source,
                         format: props.string("format"),
@@ -678,7 +684,7 @@ impl Checker<'_> {
         // The trial's own references become the tune's in `inherit_trial_dependencies`.
         self.flush_dependencies(&name, &after);
         program.tunes.push(ir::Tune {
-            name,
+            name: name.to_string(),
             doc,
             trial: trial.unwrap_or_default(),
             goal: parts.goal,
@@ -756,7 +762,7 @@ impl Checker<'_> {
         self.graph.add_node(&name, NodeKind::Serve, span);
         self.flush_dependencies(&name, &[]);
         program.serves.push(ir::Serve {
-            name,
+            name: name.to_string(),
             doc,
             model,
             runtime,
@@ -802,14 +808,14 @@ impl Checker<'_> {
         let mut rules = Vec::new();
         let mut rule_names: IndexMap<String, Span> = IndexMap::new();
         for rule in &props.rules {
-            if let Some(previous) = rule_names.insert(rule.name.name.clone(), rule.name.span) {
+            if let Some(previous) = rule_names.insert(rule.name.name.to_string(), rule.name.span) {
                 self.set_twice(&rule.name.name, rule.name.span, previous);
             }
             let rule_owner = format!("`rule {}`", rule.name.name);
             let rule_props = self.props(&rule.body, &[schema::RULE], &rule_owner, rule.name.span, &metrics_scope, NONE);
             if let (Some(when), Some(then)) = (rule_props.get("when"), rule_props.string("then")) {
                 rules.push(ir::Rule {
-                    name: rule.name.name.clone(),
+                    name: rule.name.name.to_string(),
                     when: when.clone(),
                     duration: match rule_props.get("for") {
                         Some(Value::Duration(d)) => Some(*d),
@@ -825,7 +831,14 @@ impl Checker<'_> {
         };
         self.graph.add_node(&name, NodeKind::Monitor, span);
         self.flush_dependencies(&name, &[]);
-        program.monitors.push(ir::Monitor { name, doc, service, rules, schedule: props.string("schedule"), span });
+        program.monitors.push(ir::Monitor {
+            name: name.to_string(),
+            doc,
+            service,
+            rules,
+            schedule: props.string("schedule"),
+            span,
+        });
     }
 
     fn check_uri(&mut self, uri: &str, span: Span) {

@@ -476,7 +476,7 @@ impl Checker<'_> {
             ty = Ty::List(Box::new(ty));
         }
         self.note_dependency(stage, path[0].span.to(output.span));
-        let value = Value::Ref(Ref::Output { stage: stage.to_string(), output: output.name.clone(), fan_in });
+        let value = Value::Ref(Ref::Output { stage: stage.to_string(), output: output.name.to_string(), fan_in });
         self.no_members(&path[1..], ty, value)
     }
 
@@ -512,7 +512,7 @@ impl Checker<'_> {
             .map(|(_, t, what)| (t.clone(), what));
         match found {
             Some((ty, what)) => {
-                let value = Value::Ref(Ref::Best { tune: tune.to_string(), field: field.name.clone(), what });
+                let value = Value::Ref(Ref::Best { tune: tune.to_string(), field: field.name.to_string(), what });
                 self.no_members(&path[2..], ty, value)
             }
             None => {

@@ -493,7 +493,7 @@ impl Checker<'_> {
     pub(crate) fn enum_value(&mut self, e: &ast::Expr, set: EnumSet, name: &str) -> Option<Value> {
         let values = set.values();
         match &e.kind {
-            ExprKind::Name(ident) if values.contains(&ident.name.as_str()) => Some(Value::Enum(ident.name.clone())),
+            ExprKind::Name(ident) if values.contains(&ident.name.as_str()) => Some(Value::Enum(ident.name.to_string())),
             ExprKind::Name(ident) => {
                 let help = suggest::help(&ident.name, values)
                     .unwrap_or_else(|| format!("{}s are: {}", set.name(), values.join(", ")));
@@ -638,7 +638,7 @@ impl Checker<'_> {
             match entry {
                 Entry::Property(property) => {
                     let mut path = prefix.clone();
-                    path.extend(property.key.segments.iter().map(|s| (s.text.clone(), s.span)));
+                    path.extend(property.key.segments.iter().map(|s| (s.text.to_string(), s.span)));
                     self.patch(&property.value, path, out);
                 }
                 other => {
@@ -742,7 +742,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        Some((name, args))
+        Some((name.to_string(), args))
     }
 
     /// Resolves `cpu`/`memory`/`gpu`, set directly or in `resources` (E0102 when both).

@@ -32,9 +32,9 @@ impl Checker<'_> {
             );
             return None;
         };
-        let name = &path[0].name;
+        let name = path[0].name.as_str();
         match self.module.decls.get(name) {
-            Some(decl) if matches!(decl.kind, DeclKind::Step | DeclKind::Train) => Some(name.clone()),
+            Some(decl) if matches!(decl.kind, DeclKind::Step | DeclKind::Train) => Some(name.to_string()),
             Some(decl) => {
                 let what = decl.kind.keyword();
                 self.diags.push(
@@ -116,7 +116,7 @@ impl Checker<'_> {
             return None;
         };
         let metric = match &arg.value.kind {
-            ExprKind::Name(ident) => ident.name.clone(),
+            ExprKind::Name(ident) => ident.name.to_string(),
             ExprKind::String(lit) => lit.as_plain().unwrap_or_default(),
             _ => {
                 self.diags.push(
@@ -221,7 +221,7 @@ impl Checker<'_> {
                 );
                 continue;
             };
-            if values.contains_key(&name.name) {
+            if values.contains_key(name.name.as_str()) {
                 self.diags.push(
                     Diagnostic::error(
                         Code::InvalidArgument,
@@ -234,7 +234,9 @@ impl Checker<'_> {
             }
             let value = match spec.ty {
                 ArgTy::SearchedParam => match arg.value.as_path().filter(|p| p.len() == 1) {
-                    Some(path) if space.iter().any(|p| p.name == path[0].name) => Value::String(path[0].name.clone()),
+                    Some(path) if space.iter().any(|p| p.name == path[0].name) => {
+                        Value::String(path[0].name.to_string())
+                    }
                     _ => {
                         self.diags.push(
                             Diagnostic::error(
@@ -270,7 +272,7 @@ impl Checker<'_> {
                     value
                 }
             };
-            values.insert(name.name.clone(), value);
+            values.insert(name.name.to_string(), value);
         }
         for spec in specs.iter().filter(|s| s.required) {
             if !values.contains_key(spec.name)
