@@ -1,7 +1,7 @@
 //! pest pairs → AST in one pass; the only place that sees `Pair`.
 
 use kfl_grammar::Rule;
-use pest::iterators::Pair;
+use pest::iterators::{Pair, Pairs};
 
 use super::trivia::{self, Comment};
 use crate::ast::*;
@@ -113,22 +113,8 @@ impl<'a> Lowerer<'a> {
                 let mut body = None;
                 for part in inner {
                     match part.as_rule() {
-                        Rule::inputs => {
-                            inputs = Some(
-                                part.into_inner()
-                                    .filter(|p| p.as_rule() == Rule::input)
-                                    .map(|i| self.input(i))
-                                    .collect(),
-                            )
-                        }
-                        Rule::outputs => {
-                            outputs = Some(
-                                part.into_inner()
-                                    .filter(|p| p.as_rule() == Rule::output)
-                                    .map(|o| self.output(o))
-                                    .collect(),
-                            )
-                        }
+                        Rule::inputs => inputs = Some(self.each_of(part.into_inner(), Rule::input, Self::input)),
+                        Rule::outputs => outputs = Some(self.each_of(part.into_inner(), Rule::output, Self::output)),
                         _ => body = Some(self.block(part)),
                     }
                 }
@@ -140,7 +126,7 @@ impl<'a> Lowerer<'a> {
                 let component = next(&mut inner).into_inner().map(|p| self.ident(p)).collect();
                 let args_pair = next(&mut inner);
                 let args_span = self.span(&args_pair);
-                let args = args_pair.into_inner().filter(|p| p.as_rule() == Rule::arg).map(|a| self.arg(a)).collect();
+                let args = self.each_of(args_pair.into_inner(), Rule::arg, Self::arg);
                 ItemKind::StepCall(StepCall { keyword, name, component, args, args_span })
             }
             Rule::for_decl => {
@@ -203,11 +189,30 @@ impl<'a> Lowerer<'a> {
 
     /// A `block` or `object`: entries, checking that two entries on one line
     /// are separated by a comma.
+    /// Lowers each pair of `rule` among `pairs` into a `Vec` of exactly that many elements: `collect` starts
+    /// any vector at four, and most of these lists have one or two elements (at 10,000 stages the slack was
+    /// megabytes).
+    fn each_of<'i, T>(
+        &mut self,
+        pairs: Pairs<'i, Rule>,
+        rule: Rule,
+        mut lower: impl FnMut(&mut Self, Pair<'i, Rule>) -> T,
+    ) -> Vec<T> {
+        let mut out = Vec::with_capacity(pairs.clone().filter(|p| p.as_rule() == rule).count());
+        for pair in pairs {
+            if pair.as_rule() == rule {
+                out.push(lower(self, pair));
+            }
+        }
+        out
+    }
+
     fn block(&mut self, pair: Pair<'_, Rule>) -> Block {
         let span = self.span(&pair);
-        let mut entries: Vec<Entry> = Vec::new();
+        let parts = pair.into_inner();
+        let mut entries: Vec<Entry> = Vec::with_capacity(parts.clone().filter(|p| p.as_rule() != Rule::comma).count());
         let mut separated = true;
-        for part in pair.into_inner() {
+        for part in parts {
             if part.as_rule() == Rule::comma {
                 separated = true;
                 continue;
@@ -240,7 +245,7 @@ impl<'a> Lowerer<'a> {
             Rule::fields_entry => {
                 let mut inner = pair.into_inner();
                 let key = self.key(next(&mut inner));
-                let fields: Vec<Field> = inner.filter(|p| p.as_rule() == Rule::field).map(|f| self.field(f)).collect();
+                let fields: Vec<Field> = self.each_of(inner, Rule::field, Self::field);
                 if fields.is_empty() {
                     // `resources {}` — an empty object, not an empty field list.
                     let object_span = Span { file: self.file, start: key.span.end, end: span.end };
@@ -289,19 +294,18 @@ impl<'a> Lowerer<'a> {
 
     fn key(&mut self, pair: Pair<'_, Rule>) -> Key {
         let span = self.span(&pair);
-        let segments = pair
-            .into_inner()
-            .map(|segment| {
-                let segment_span = self.span(&segment);
-                match segment.as_rule() {
-                    Rule::quoted_key => {
-                        let text = segment.into_inner().next().map(|t| t.as_str().to_string()).unwrap_or_default();
-                        KeySegment { text: text.into(), quoted: true, span: segment_span }
-                    }
-                    _ => KeySegment { text: segment.as_str().into(), quoted: false, span: segment_span },
+        let pairs = pair.into_inner();
+        let mut segments = Vec::with_capacity(pairs.len());
+        segments.extend(pairs.map(|segment| {
+            let segment_span = self.span(&segment);
+            match segment.as_rule() {
+                Rule::quoted_key => {
+                    let text = segment.into_inner().next().map(|t| t.as_str().to_string()).unwrap_or_default();
+                    KeySegment { text: text.into(), quoted: true, span: segment_span }
                 }
-            })
-            .collect();
+                _ => KeySegment { text: segment.as_str().into(), quoted: false, span: segment_span },
+            }
+        }));
         Key { segments, span }
     }
 
@@ -366,7 +370,7 @@ impl<'a> Lowerer<'a> {
                 },
                 _ => {
                     let args_span = self.span(&part);
-                    let args = part.into_inner().filter(|p| p.as_rule() == Rule::arg).map(|a| self.arg(a)).collect();
+                    let args = self.each_of(part.into_inner(), Rule::arg, Self::arg);
                     let span = current.span.to(args_span);
                     Expr { kind: ExprKind::Call(Box::new(current), args), span }
                 }
@@ -445,9 +449,7 @@ impl<'a> Lowerer<'a> {
             Rule::number => ExprKind::Number(Box::new(self.number(pair))),
             Rule::string | Rule::raw_string => ExprKind::String(self.string(pair)),
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
-            Rule::list => {
-                ExprKind::List(pair.into_inner().filter(|p| p.as_rule() == Rule::expr).map(|e| self.expr(e)).collect())
-            }
+            Rule::list => ExprKind::List(self.each_of(pair.into_inner(), Rule::expr, Self::expr)),
             Rule::object => ExprKind::Object(self.block(pair)),
             Rule::paren => ExprKind::Paren(Box::new(self.expr(next(&mut pair.into_inner())))),
             Rule::ident => ExprKind::Name(self.ident(pair)),

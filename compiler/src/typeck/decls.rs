@@ -213,8 +213,11 @@ impl Checker<'_> {
     /// A `step`, `train` or `component` with a body.
     pub(super) fn stage(&mut self, stage: &ast::StageDecl, loop_item: Option<usize>) -> Option<ir::Stage> {
         let name = &stage.name.name;
-        let mut locals: Vec<(String, Ty)> = Vec::new();
-        let mut inputs = Vec::new();
+        let input_count = stage.inputs.as_ref().map_or(0, Vec::len);
+        let output_count = stage.outputs.as_ref().map_or(0, Vec::len);
+        // Exact sizes: a vector grown by `push` starts at four elements, and most stages have one or two.
+        let mut locals: Vec<(String, Ty)> = Vec::with_capacity(input_count + output_count);
+        let mut inputs = Vec::with_capacity(input_count);
         let file_scope = self.file_scope(loop_item);
         let mut seen: IndexMap<String, Span> = IndexMap::new();
         for input in stage.inputs.iter().flatten() {
@@ -248,7 +251,7 @@ impl Checker<'_> {
             locals.push((input.name.name.to_string(), ty.clone()));
             inputs.push(ir::Input { name: input.name.name.to_string(), ty, binding });
         }
-        let mut outputs = Vec::new();
+        let mut outputs = Vec::with_capacity(output_count);
         for output in stage.outputs.iter().flatten() {
             let ty = self.type_expr(&output.ty);
             if let Some(previous) = seen.insert(output.name.name.to_string(), output.name.span) {

@@ -52,7 +52,7 @@ impl Checker<'_> {
                     _ => None,
                 };
                 let mut element_ty: Option<Ty> = element_expected.clone();
-                let mut values = Vec::new();
+                let mut values = Vec::with_capacity(items.len());
                 for item in items {
                     let (ty, value) = self.expr(item, scope, element_ty.as_ref());
                     match &element_ty {
@@ -124,7 +124,7 @@ impl Checker<'_> {
     }
 
     fn string(&mut self, lit: &ast::StringLit, scope: &Scope) -> (Ty, Value) {
-        let mut parts = Vec::new();
+        let mut parts = Vec::with_capacity(lit.parts.len());
         let mut dynamic = false;
         for part in &lit.parts {
             match part {

@@ -204,12 +204,18 @@ impl<'a> Checker<'a> {
         let before = self.diags.len();
         let inputs = stage
             .inputs
+            .as_deref()
+            .unwrap_or_default()
             .iter()
-            .flatten()
             .map(|i| (i.name.name.to_string(), self.type_expr(&i.ty), i.default.is_some()))
             .collect();
-        let outputs =
-            stage.outputs.iter().flatten().map(|o| (o.name.name.to_string(), self.type_expr(&o.ty))).collect();
+        let outputs = stage
+            .outputs
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|o| (o.name.name.to_string(), self.type_expr(&o.ty)))
+            .collect();
         let mut metrics = Vec::new();
         for entry in &stage.body.entries {
             if let ast::Entry::Fields(fields) = entry

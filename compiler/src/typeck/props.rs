@@ -374,7 +374,7 @@ impl Checker<'_> {
                     }
                     return Some(value);
                 };
-                let mut values = Vec::new();
+                let mut values = Vec::with_capacity(items.len());
                 for item in items {
                     let (item_ty, value) = self.expr(item, scope, None);
                     // A fan-in list (`list[float]`) is passed as one JSON argument, as KFP does.
@@ -582,7 +582,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        let mut values = Vec::new();
+        let mut values = Vec::with_capacity(items.len());
         for item in items {
             let (ty, value) = self.expr(item, scope, None);
             let ok = match shape {
