@@ -18,6 +18,7 @@ mod notebook;
 mod plan;
 mod trainer;
 pub mod yaml;
+mod yaml_stream;
 
 pub use manifest::{Context, Manifest};
 

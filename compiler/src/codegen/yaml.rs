@@ -105,7 +105,7 @@ fn push_scalar(out: &mut String, value: &Value) {
 
 /// Appends `text` as a YAML scalar, quoted only when it must be (no allocation
 /// for the common plain case: this runs for every key and value).
-fn push_text(out: &mut String, text: &str) {
+pub(super) fn push_text(out: &mut String, text: &str) {
     match plainness(text) {
         Plainness::Plain => out.push_str(text),
         Plainness::SingleQuoted => {

@@ -26,7 +26,8 @@ use serde_json::Value as Json;
 
 use super::Context;
 use super::args::{self, Slot};
-use super::manifest::{format_float, kubernetes_name, scalar_text, to_yaml};
+use super::manifest::{format_float, kubernetes_name, scalar_text};
+use super::yaml_stream;
 use crate::diagnostics::Diagnostic;
 use crate::ir::graph::NodeKind;
 use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, TemplatePart, UnaryOpName, Value};
@@ -43,22 +44,30 @@ const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 pub(crate) fn pipeline(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> String {
     let _ = diagnostics;
-    let (pipeline, platform) = documents(context);
+    let mut builder = Builder::new(context);
+    builder.build();
+    let (pipeline, platform) = builder.finish();
     let mut text = format!("# PIPELINE DEFINITION\n# Name: {}\n", context.project);
-    text.push_str(&to_yaml(&pipeline));
+    // Typed structs of our own: serialising them cannot fail.
+    text.push_str(&yaml_stream::to_yaml(&pipeline).unwrap_or_default());
     if let Some(platform) = platform {
         text.push_str("---\n");
-        text.push_str(&to_yaml(&platform));
+        text.push_str(&yaml_stream::to_yaml(&platform).unwrap_or_default());
     }
     text
 }
 
 /// The `PipelineSpec` and, when an executor needs secrets, volumes or a
-/// timeout, the kfp-kubernetes `PlatformSpec`, as JSON trees.
+/// timeout, the kfp-kubernetes `PlatformSpec`, as JSON trees (for tests).
+#[cfg(test)]
 fn documents(context: &Context<'_>) -> (Json, Option<Json>) {
     let mut builder = Builder::new(context);
     builder.build();
-    builder.finish()
+    let (pipeline, platform) = builder.finish();
+    (
+        serde_json::to_value(&pipeline).unwrap_or_default(),
+        platform.map(|p| serde_json::to_value(&p).unwrap_or_default()),
+    )
 }
 
 /// How a value travels: a typed parameter or an artifact.
@@ -376,7 +385,7 @@ impl<'c, 'p> Builder<'c, 'p> {
         }
     }
 
-    fn finish(mut self) -> (Json, Option<Json>) {
+    fn finish(mut self) -> (PipelineSpec, Option<PlatformSpec>) {
         self.deduplicate();
         let scopes = std::mem::take(&mut self.scopes);
         let mut root_tasks = BTreeMap::new();
@@ -427,10 +436,7 @@ impl<'c, 'p> Builder<'c, 'p> {
                 },
             },
         });
-        (
-            serde_json::to_value(&pipeline).unwrap_or_default(),
-            platform.map(|p| serde_json::to_value(&p).unwrap_or_default()),
-        )
+        (pipeline, platform)
     }
 }
 
