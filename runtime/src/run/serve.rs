@@ -12,10 +12,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::job::JobEvent;
 use super::record::StageState;
+use super::retrain::{self, RetrainNotice, Retraining};
 use super::{Engine, Event, Observer};
 use crate::plan::{BinaryOpName, Constant, Expression, Part, Plan, Spec, Stage};
 use crate::registry;
-use super::retrain::{self, RetrainNotice, Retraining};
 use crate::serving::{
     self, Action, Arg, Canary, Comparison, Condition, Metric, ModelVersion, Protocol, Rule, ScaleMetric, ServeConfig,
     ServeEvent,
@@ -334,7 +334,8 @@ async fn serve_task(
     let retraining = Retraining::attach(&plan, &name, &context, &mut config);
     let (serve_tx, serve_rx) = mpsc::channel::<ServeEvent>(512);
     let relay = tokio::spawn(relay_events(name.clone(), serve_rx, counters.clone(), events.clone()));
-    let (result, requests) = serve_until_done(&name, config, retraining, mode, stop, serve_tx, &counters, &events).await;
+    let (result, requests) =
+        serve_until_done(&name, config, retraining, mode, stop, serve_tx, &counters, &events).await;
     relay.abort();
     let served = Served {
         stage: s,

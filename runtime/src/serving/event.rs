@@ -71,7 +71,9 @@ impl ServeEvent {
             ServeEvent::Scaled { version, from, to } => format!("version {version}: {from} → {to} replicas"),
             ServeEvent::CanaryChanged { percent } => format!("canary now gets {percent}% of requests"),
             ServeEvent::Alert(firing) => format!("alert: rule `{}` fired (value {:.4})", firing.rule, firing.value),
-            ServeEvent::Retrain(firing) => format!("retrain: rule `{}` fired; a new run of the file started", firing.rule),
+            ServeEvent::Retrain(firing) => {
+                format!("retrain: rule `{}` fired; a new run of the file started", firing.rule)
+            }
             ServeEvent::WebhookFailed { rule, reason } => format!("alert `{rule}`: webhook failed: {reason}"),
             ServeEvent::RolledOut(change) => format!("rolled out in place: {change}"),
             ServeEvent::RolloutFailed { version, reason } => {
