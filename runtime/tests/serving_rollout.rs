@@ -262,5 +262,7 @@ async fn a_version_that_never_gets_ready_is_not_rolled_out() {
     assert_eq!(status.versions.len(), 1);
     assert_eq!((status.versions[0].version.as_str(), status.versions[0].traffic_percent), ("1", 100.0));
     assert_eq!(versions_answering(&client(), server.address, 20).await, [("1".to_owned(), 20)]);
+    let metrics = get(&client(), server.address, "/metrics").await.body;
+    assert!(!metrics.as_str().expect("metrics text").contains("version=\"2\""), "{metrics}");
     server.shutdown().await;
 }

@@ -2,7 +2,8 @@
 //! autoscaling, `/metrics`, monitoring rules and an admin endpoint.
 //!
 //! `serve` runs a server until `shutdown` resolves; `start` + [`Server::run_until`] does the same
-//! and gives a [`ServeHandle`] for status snapshots and canary changes in between.
+//! and gives a [`ServeHandle`] for status snapshots and, in between, changes of the served versions
+//! in place (canary share, `roll_out` of a new version, `promote`, `rollback`).
 
 mod admin;
 mod autoscaler;

@@ -96,6 +96,7 @@ pub async fn roll_out(shared: &Shared, version: ModelVersion, percent: f64) -> R
     pool.set_autoscaler(tokio::spawn(autoscaler::run(Arc::clone(&pool), scaling.clone())));
     if let Err(reason) = pool.wait_ready(initial, shared.config.readiness_timeout).await {
         pool.shutdown().await;
+        shared.forget(&pool);
         let _ = shared.events.try_send(ServeEvent::RolloutFailed { version: label.clone(), reason: reason.clone() });
         return Err(ServeError::Rollout(format!("version {label} did not get ready: {reason}")));
     }

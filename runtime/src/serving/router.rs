@@ -157,6 +157,13 @@ impl Shared {
         }
     }
 
+    /// Drops a version that never entered the routes (its rollout failed): it served nothing to count.
+    pub fn forget(&self, pool: &Arc<Pool>) {
+        if let Ok(mut pools) = self.every_pool.lock() {
+            pools.retain(|known| !Arc::ptr_eq(known, pool));
+        }
+    }
+
     pub fn every_pool(&self) -> Vec<Arc<Pool>> {
         self.every_pool.lock().map_or_else(|_| Vec::new(), |pools| pools.clone())
     }
