@@ -335,6 +335,56 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
 }
 
 #[test]
+fn kfl_serve_follows_the_monitor_schedule_and_rolls_the_new_version_out_with_the_file_canary_share() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(here.join("tests/run/serving_schedule.kfl"), dir.path().join("main.kfl")).expect("fixture");
+    std::fs::copy(here.join("../runtime/tests/fixtures/predictor.py"), dir.path().join("predictor.py"))
+        .expect("predictor");
+    let registered = kfl(dir.path()).args(["run", "main.kfl", "--no-serve"]).output().expect("kfl run");
+    assert!(registered.status.success(), "{}", String::from_utf8_lossy(&registered.stderr));
+    let child = kfl(dir.path())
+        .args(["serve", "main.kfl", "--port", "0", "--serve-for", "300s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kfl serve");
+    let state = dir.path().join(".kfl/serving/api.json");
+    let start = Instant::now();
+    while !state.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "kfl serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let server: Value = serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("json");
+    let address = server["address"].as_str().expect("address").to_string();
+    assert_eq!(server["canary_version"], Value::Null, "one LIVE version: no canary yet");
+    // `* * * * *` starts a retrain run at the next minute (UTC); its version 2 comes in as the file's 25% canary.
+    let start = Instant::now();
+    loop {
+        let server: Option<Value> = std::fs::read_to_string(&state).ok().and_then(|t| serde_json::from_str(&t).ok());
+        if server.as_ref().is_some_and(|s| s["canary_version"] == "2") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(100), "the schedule rolled out no version within 100 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, status, error) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(ok, "{error}");
+    assert!(status.starts_with("api v1 75% 1/1 ready · canary v2 25% 1/1 ready"), "{status}");
+    let good = r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}"#;
+    assert_eq!(post(&address, "/v2/models/api/infer", good).0, 200);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("Ctrl-C");
+    let output = child.wait_with_output().expect("kfl serve");
+    let log = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("monitor `watch`: the retraining schedule `* * * * *` (UTC) starts retrain runs"), "{log}");
+    assert!(log.contains("the monitor's schedule `* * * * *` started a retrain run"), "{log}");
+    assert!(log.contains("rolled out in place: `api` now serves version 1 (75%) and canary 2 (25%)"), "{log}");
+}
+
+#[test]
 fn the_iris_example_runs_end_to_end() {
     let dir = tempfile::tempdir().expect("tempdir");
     let iris = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/iris");
