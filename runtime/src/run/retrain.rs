@@ -175,17 +175,23 @@ fn schedule_of(plan: &Plan, serve: &str) -> Option<(String, Cron)> {
     })
 }
 
-/// Starts a run of the file without serving, logged to `.kfl/serving/<serve>-retrain.log`.
+/// Starts a run of the file without serving, logged to `.kfl/serving/<serve>-retrain.log`. `-p` overrides of the
+/// serving command are not passed on: the plan keeps only the resulting values, not which ones were overridden.
 fn start_retrain_for(context: &ServeContext, serve: &str, done: &mpsc::UnboundedSender<()>) -> std::io::Result<()> {
     let log = context.project_dir.join(".kfl").join("serving").join(format!("{serve}-retrain.log"));
-    start_retrain(&context.kfl_exe, &context.project_dir, &context.file, &log, done.clone())
+    let mut args = vec!["run".to_owned(), context.file.clone(), "--no-serve".to_owned()];
+    // The new version must land in the registry serving reads from.
+    if let Some(url) = &context.registry {
+        args.extend(["--registry".to_owned(), url.clone()]);
+    }
+    start_retrain(&context.kfl_exe, &context.project_dir, &args, &log, done.clone())
 }
 
 /// Starts the retrain run in its own process group; `done` hears when it ended.
 fn start_retrain(
     exe: &Path,
     dir: &Path,
-    file: &str,
+    args: &[String],
     log: &Path,
     done: mpsc::UnboundedSender<()>,
 ) -> std::io::Result<()> {
@@ -195,7 +201,7 @@ fn start_retrain(
     }
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
     let mut child = std::process::Command::new(exe)
-        .args(["run", file, "--no-serve"])
+        .args(args)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .stdout(out.try_clone()?)
