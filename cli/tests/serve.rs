@@ -3,6 +3,8 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -60,8 +62,58 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
+/// Good requests sent back to back on a thread, each on a new connection (a refused connect counts as a
+/// failure), from the moment `start_file` exists until `finish`.
+struct Load {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(usize, Vec<String>)>,
+}
+
+impl Load {
+    fn start(address: &str, start_file: &Path) -> Load {
+        let start = Instant::now();
+        while !start_file.exists() {
+            assert!(start.elapsed() < Duration::from_secs(30), "{} never appeared", start_file.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (address, stopping) = (address.to_string(), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            let good = r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}"#;
+            let (mut answered, mut failures) = (0, Vec::new());
+            while !stopping.load(Ordering::Relaxed) {
+                match post(&address, "/v2/models/api/infer", good) {
+                    (200, _) => answered += 1,
+                    (status, body) => failures.push(format!("{status}: {body}")),
+                }
+            }
+            (answered, failures)
+        });
+        Load { stop, thread }
+    }
+
+    fn finish(self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("load thread")
+    }
+}
+
+/// Waits until the state file names `version` as the canary, on the same address.
+fn wait_for_canary(state: &Path, version: &str, address: &str) {
+    let start = Instant::now();
+    loop {
+        let server: Option<Value> = std::fs::read_to_string(state).ok().and_then(|t| serde_json::from_str(&t).ok());
+        if server.as_ref().is_some_and(|s| s["canary_version"] == version) {
+            assert_eq!(server.expect("state")["address"], address, "the rollout moved the router");
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "version {version} was not rolled out as a canary");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
-fn a_served_model_answers_and_a_failing_one_triggers_a_retrain_run() {
+fn a_served_model_answers_and_a_failing_one_is_retrained_and_rolled_out_without_a_failed_request() {
     let dir = tempfile::tempdir().expect("tempdir");
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::copy(here.join("tests/run/serving.kfl"), dir.path().join("main.kfl")).expect("fixture");
@@ -95,27 +147,21 @@ fn a_served_model_answers_and_a_failing_one_triggers_a_retrain_run() {
     assert_eq!(data, [3.0, 4.0], "{body}");
     let failing =
         r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "parameters": {"fail": true}}"#;
-    // The rule fires within a second and the rollout restarts the router: later requests may find it between
-    // two servers (refused, or 503 while version 2's replica starts).
+    // The rule fires within a second and starts the retrain run; the router keeps answering throughout.
     let codes: Vec<u16> = (0..20).map(|_| post(&address, "/v2/models/api/infer", failing).0).collect();
-    assert_eq!(codes[0], 500);
-    assert!(codes.iter().all(|c| matches!(c, 500 | 503 | 0)), "{codes:?}");
-    // The retrain run registers version 2; the router comes back on the same port with it as a canary.
-    let start = Instant::now();
-    loop {
-        let server: Option<Value> = std::fs::read_to_string(&state).ok().and_then(|t| serde_json::from_str(&t).ok());
-        if server.as_ref().is_some_and(|s| s["canary_version"] == "2") {
-            assert_eq!(server.expect("state")["address"], address.as_str(), "the rollout moved the router");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "version 2 was not rolled out as a canary");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(codes.iter().all(|c| *c == 500), "{codes:?}");
+    // The retrain run registers version 2, rolled out in place as a canary while requests keep coming.
+    let load = Load::start(&address, &dir.path().join(".kfl/serving/api-retrain.log"));
+    wait_for_canary(&state, "2", &address);
+    std::thread::sleep(Duration::from_millis(500));
+    let (answered, failures) = load.finish();
+    assert!(failures.is_empty(), "{} of {answered} requests failed during the rollout: {failures:?}", failures.len());
+    assert!(answered > 20, "only {answered} requests were sent during the rollout");
     let output = child.wait_with_output().expect("kfl run");
     let log = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "{log}");
     assert!(log.contains("retrain: rule `watch.failing` fired"), "{log}");
-    assert!(log.contains("rolled out: `api` now serves version 1 (90%) and canary 2 (10%)"), "{log}");
+    assert!(log.contains("rolled out in place: `api` now serves version 1 (90%) and canary 2 (10%)"), "{log}");
     // The retrain is a second run of the same file, without serving; wait for it to finish.
     let start = Instant::now();
     loop {
@@ -133,6 +179,209 @@ fn a_served_model_answers_and_a_failing_one_triggers_a_retrain_run() {
     assert!(stage(first, "api")["metrics"]["retrains"].as_f64().expect("retrains") >= 1.0);
     assert_eq!(stage(first, "watch")["state"], "succeeded");
     assert!(!state.exists(), "the state file outlived the server");
+}
+
+/// GET over a plain socket; the body as JSON (`Null` when the request failed).
+fn get_json(address: &str, path: &str) -> Value {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else { return Value::Null };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return Value::Null;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.into() };
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+fn replica_pids(address: &str, version: &str) -> Vec<u32> {
+    let status = get_json(address, "/kfl/v1/status");
+    let versions = status["versions"].as_array().cloned().unwrap_or_default();
+    let found = versions.iter().find(|v| v["version"] == version).cloned().unwrap_or(Value::Null);
+    let replicas = found["replicas"].as_array().cloned().unwrap_or_default();
+    replicas.iter().filter_map(|r| r["pid"].as_u64()).map(|pid| pid as u32).collect()
+}
+
+fn wait_gone(pids: &[u32]) -> bool {
+    let start = Instant::now();
+    while pids.iter().any(|pid| Path::new(&format!("/proc/{pid}")).exists()) {
+        if start.elapsed() > Duration::from_secs(15) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+fn serve_command(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = kfl(dir).arg("serve").args(args).output().expect("kfl serve");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).to_string();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+/// Sends failing requests until the monitor's rule starts a retrain run (the log of which then grows).
+fn trigger_retrain(address: &str, retrain_log: &Path) {
+    let failing =
+        r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "parameters": {"fail": true}}"#;
+    // A rule fires once per episode: the error rate must first fall back under the threshold, and be seen
+    // there by the monitor (it evaluates every second).
+    let good = r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}"#;
+    let start = Instant::now();
+    while get_json(address, "/kfl/v1/status")["window"]["error_rate"].as_f64().is_none_or(|rate| rate >= 0.05) {
+        assert!(start.elapsed() < Duration::from_secs(60), "the error rate stays high");
+        for _ in 0..20 {
+            assert_eq!(post(address, "/v2/models/api/infer", good).0, 200);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = std::fs::metadata(retrain_log).map_or(0, |m| m.len());
+    let start = Instant::now();
+    while std::fs::metadata(retrain_log).map_or(0, |m| m.len()) == before {
+        assert!(start.elapsed() < Duration::from_secs(60), "the retrain rule did not fire");
+        for _ in 0..10 {
+            assert_eq!(post(address, "/v2/models/api/infer", failing).0, 500);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop_the_version_that_leaves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(here.join("tests/run/serving.kfl"), dir.path().join("main.kfl")).expect("fixture");
+    std::fs::copy(here.join("../runtime/tests/fixtures/predictor.py"), dir.path().join("predictor.py"))
+        .expect("predictor");
+    let registered = kfl(dir.path()).args(["run", "main.kfl", "--no-serve"]).output().expect("kfl run");
+    assert!(registered.status.success(), "{}", String::from_utf8_lossy(&registered.stderr));
+    let child = kfl(dir.path())
+        .args(["serve", "main.kfl", "--port", "0", "--serve-for", "300s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kfl serve");
+    let state = dir.path().join(".kfl/serving/api.json");
+    let start = Instant::now();
+    while !state.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "kfl serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let server: Value = serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("json");
+    let address = server["address"].as_str().expect("address").to_string();
+    let good = r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}"#;
+    while post(&address, "/v2/models/api/infer", good).0 != 200 {
+        assert!(start.elapsed() < Duration::from_secs(60), "version 1 never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let retrain_log = dir.path().join(".kfl/serving/api-retrain.log");
+
+    // `kfl serve` honours `then = retrain` like `kfl run`: version 2 comes in place as a 10% canary.
+    trigger_retrain(&address, &retrain_log);
+    let load = Load::start(&address, &retrain_log);
+    wait_for_canary(&state, "2", &address);
+    std::thread::sleep(Duration::from_millis(500));
+    let (answered, failures) = load.finish();
+    assert!(failures.is_empty(), "{} of {answered} requests failed during the rollout: {failures:?}", failures.len());
+    let (ok, status, _) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(ok && status.starts_with("api v1 90% 1/1 ready · canary v2 10% 1/1 ready"), "{status}");
+
+    // Promote: version 2 takes all traffic, version 1's replica is drained and stopped; registry states stay.
+    let old = replica_pids(&address, "1");
+    assert_eq!(old.len(), 1);
+    let (ok, promoted, error) = serve_command(dir.path(), &["promote", "api", "--project", "."]);
+    assert!(ok, "{error}");
+    assert_eq!(promoted.trim(), "promoted: `api` now serves version 2 (100%); version 1 drained and stopped");
+    assert!(wait_gone(&old), "version 1's replica {old:?} still runs after promote");
+    let (_, status, _) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(status.starts_with("api v2 100% 1/1 ready ·") && !status.contains("canary"), "{status}");
+    let server: Value = serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("json");
+    assert_eq!((&server["stable_version"], &server["canary_version"]), (&Value::from("2"), &Value::Null));
+    let (ok, _, error) = serve_command(dir.path(), &["promote", "api", "--project", "."]);
+    assert!(!ok && error.contains("no canary"), "{error}");
+    let models = kfl(dir.path()).args(["models", "show", "scaler", "1"]).output().expect("kfl models");
+    assert!(String::from_utf8_lossy(&models.stdout).contains("LIVE"), "promote does not archive version 1");
+
+    // A second retrain: version 3 beside version 2; rollback stops it and version 2 serves alone.
+    trigger_retrain(&address, &retrain_log);
+    wait_for_canary(&state, "3", &address);
+    let canary = replica_pids(&address, "3");
+    let (ok, rolled_back, error) = serve_command(dir.path(), &["rollback", "api", "--project", "."]);
+    assert!(ok, "{error}");
+    assert_eq!(rolled_back.trim(), "rolled back: `api` now serves version 2 (100%); version 3 drained and stopped");
+    assert!(wait_gone(&canary), "version 3's replica still runs after rollback");
+    let (_, status, _) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(status.starts_with("api v2 100% 1/1 ready ·") && !status.contains("canary"), "{status}");
+    for _ in 0..20 {
+        let (code, body) = post(&address, "/v2/models/api/infer", good);
+        assert_eq!(code, 200, "{body}");
+    }
+
+    let served = replica_pids(&address, "2");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("Ctrl-C");
+    let output = child.wait_with_output().expect("kfl serve");
+    let log = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("rolled out in place: `api` now serves version 1 (90%) and canary 2 (10%)"), "{log}");
+    assert!(log.contains("rolled out in place: `api` now serves version 2 (90%) and canary 3 (10%)"), "{log}");
+    assert!(log.contains("promoted: `api` now serves version 2 (100%)"), "{log}");
+    assert!(wait_gone(&served), "replicas outlived kfl serve");
+    assert!(!state.exists(), "the state file outlived the server");
+}
+
+#[test]
+fn kfl_serve_follows_the_monitor_schedule_and_rolls_the_new_version_out_with_the_file_canary_share() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(here.join("tests/run/serving_schedule.kfl"), dir.path().join("main.kfl")).expect("fixture");
+    std::fs::copy(here.join("../runtime/tests/fixtures/predictor.py"), dir.path().join("predictor.py"))
+        .expect("predictor");
+    let registered = kfl(dir.path()).args(["run", "main.kfl", "--no-serve"]).output().expect("kfl run");
+    assert!(registered.status.success(), "{}", String::from_utf8_lossy(&registered.stderr));
+    let child = kfl(dir.path())
+        .args(["serve", "main.kfl", "--port", "0", "--serve-for", "300s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kfl serve");
+    let state = dir.path().join(".kfl/serving/api.json");
+    let start = Instant::now();
+    while !state.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "kfl serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let server: Value = serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("json");
+    let address = server["address"].as_str().expect("address").to_string();
+    assert_eq!(server["canary_version"], Value::Null, "one LIVE version: no canary yet");
+    // `* * * * *` starts a retrain run at the next minute (UTC); its version 2 comes in as the file's 25% canary.
+    let start = Instant::now();
+    loop {
+        let server: Option<Value> = std::fs::read_to_string(&state).ok().and_then(|t| serde_json::from_str(&t).ok());
+        if server.as_ref().is_some_and(|s| s["canary_version"] == "2") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(100), "the schedule rolled out no version within 100 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ok, status, error) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(ok, "{error}");
+    assert!(status.starts_with("api v1 75% 1/1 ready · canary v2 25% 1/1 ready"), "{status}");
+    let good = r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}"#;
+    assert_eq!(post(&address, "/v2/models/api/infer", good).0, 200);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("Ctrl-C");
+    let output = child.wait_with_output().expect("kfl serve");
+    let log = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("monitor `watch`: the retraining schedule `* * * * *` (UTC) starts retrain runs"), "{log}");
+    assert!(log.contains("the monitor's schedule `* * * * *` started a retrain run"), "{log}");
+    assert!(log.contains("rolled out in place: `api` now serves version 1 (75%) and canary 2 (25%)"), "{log}");
 }
 
 #[test]

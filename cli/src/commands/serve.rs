@@ -1,12 +1,13 @@
 //! `kfl serve`: serve a file's `serve` stage locally from the registry's LIVE versions, with a live status
-//! line; `kfl serve promote|rollback|status NAME` talk to a running server.
+//! line and the file's retraining (rules, schedule) rolled out in place; `kfl serve promote|rollback|status NAME`
+//! talk to a running server.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use kfl_runtime::plan::Spec;
-use kfl_runtime::run::{ServeContext, serve_config};
+use kfl_runtime::run::{Retraining, ServeContext, schedule_notices, serve_config};
 use kfl_runtime::serving::{self, ServeEvent};
 
 use crate::Status;
@@ -41,9 +42,9 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum Action {
-    /// Send all traffic to the canary (the newest LIVE version).
+    /// Send all traffic to the canary (the newest LIVE version), then drain and stop the old stable version.
     Promote(Target),
-    /// Send all traffic back to the stable version.
+    /// Send all traffic back to the stable version, then drain and stop the canary.
     Rollback(Target),
     /// Print the running server's status.
     Status(Target),
@@ -67,8 +68,8 @@ pub fn run(args: Args) -> Status {
         }
     };
     match args.action {
-        Some(Action::Promote(target)) => runtime.block_on(canary(&target, 100.0)),
-        Some(Action::Rollback(target)) => runtime.block_on(canary(&target, 0.0)),
+        Some(Action::Promote(target)) => runtime.block_on(change(&target, true)),
+        Some(Action::Rollback(target)) => runtime.block_on(change(&target, false)),
         Some(Action::Status(target)) => runtime.block_on(status(&target)),
         None => match &args.file {
             Some(file) => runtime.block_on(serve(file.clone(), &args)),
@@ -86,14 +87,16 @@ async fn address_of(target: &Target) -> Result<std::net::SocketAddr, String> {
     Ok(serving::read_state(&state_dir, &target.name)?.address)
 }
 
-async fn canary(target: &Target, percent: f64) -> Status {
+/// Promote or rollback; registry states stay as they are (archiving a version is `kfl models archive`).
+async fn change(target: &Target, promote: bool) -> Status {
     let result = match address_of(target).await {
-        Ok(address) => serving::request_canary_percent(address, percent).await,
+        Ok(address) if promote => serving::request_promote(address).await,
+        Ok(address) => serving::request_rollback(address).await,
         Err(e) => Err(e),
     };
     match result {
-        Ok(now) => {
-            println!("{}: canary now gets {now}% of requests", target.name);
+        Ok(change) => {
+            println!("{}: {change}", if promote { "promoted" } else { "rolled back" });
             Status::Ok
         }
         Err(e) => {
@@ -150,9 +153,8 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
         kfl_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kfl")),
         registry: args.registry.clone(),
         port: args.port,
-        retrained: None,
     };
-    let config = match serve_config(&plan, &name, &context) {
+    let mut config = match serve_config(&plan, &name, &context) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");
@@ -163,6 +165,7 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
         serving::Protocol::V1 => format!("/v1/models/{name}:predict"),
         serving::Protocol::V2 => format!("/v2/models/{name}/infer"),
     };
+    let retraining = Retraining::attach(&plan, &name, &context, &mut config);
     let (events_tx, mut events_rx) = tokio::sync::mpsc::channel::<ServeEvent>(512);
     let server = match serving::start(config, events_tx).await {
         Ok(server) => server,
@@ -173,27 +176,28 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
     };
     let handle = server.handle();
     eprintln!("serving `{name}` at http://{}{model_path}; Ctrl-C stops", handle.address());
+    for line in schedule_notices(&plan, &name) {
+        eprintln!("{line}");
+    }
     let live = std::io::stderr().is_terminal();
     let bar = live.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(Duration::from_millis(250));
         bar
     });
+    let (notices_tx, mut notices_rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = tokio::spawn(retraining.run(handle.clone(), notices_tx));
     let printer = {
         let bar = bar.clone();
         tokio::spawn(async move {
-            while let Some(event) = events_rx.recv().await {
-                let line = match event {
-                    ServeEvent::ReplicaFailed { version, replica, reason } => {
-                        format!("replica {replica} of version {version} failed: {reason}; restarting it")
-                    }
-                    ServeEvent::Scaled { version, from, to } => format!("version {version}: {from} → {to} replicas"),
-                    ServeEvent::CanaryChanged { percent } => format!("canary now gets {percent}% of requests"),
-                    ServeEvent::Alert(firing) => {
-                        format!("alert: rule `{}` fired (value {:.4})", firing.rule, firing.value)
-                    }
-                    ServeEvent::Retrain(firing) => format!("retrain: rule `{}` fired; a new run started", firing.rule),
-                    _ => continue,
+            loop {
+                let line = tokio::select! {
+                    Some(event) = events_rx.recv() => match event.describe() {
+                        Some(line) => line,
+                        None => continue,
+                    },
+                    Some(notice) = notices_rx.recv() => notice.to_string(),
+                    else => break,
                 };
                 match &bar {
                     Some(bar) => bar.println(line),
@@ -234,6 +238,7 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
         }
     };
     let report = server.run_until(shutdown).await;
+    watcher.abort();
     ticker.abort();
     printer.abort();
     if let Some(bar) = bar {

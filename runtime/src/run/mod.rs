@@ -11,10 +11,12 @@ mod prepare;
 pub mod process;
 pub mod record;
 pub mod report;
+mod retrain;
 mod select;
 mod serve;
 mod tune;
 
+pub use self::retrain::{RetrainNotice, Retraining, schedule_notices};
 pub use self::serve::{ServeContext, ServeMode, serve_config};
 
 use std::future::Future;

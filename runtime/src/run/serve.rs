@@ -2,7 +2,7 @@
 //! predictor runs as replica processes behind the serving router (canary split, autoscaling), the file's
 //! `monitor` rules watch it, and a smoke-test request checks it answers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,12 +12,13 @@ use tokio::sync::{mpsc, watch};
 
 use super::job::JobEvent;
 use super::record::StageState;
+use super::retrain::{self, RetrainNotice, Retraining};
 use super::{Engine, Event, Observer};
 use crate::plan::{BinaryOpName, Constant, Expression, Part, Plan, Spec, Stage};
 use crate::registry;
 use crate::serving::{
-    self, Action, Arg, Canary, Comparison, Condition, Metric, ModelVersion, Protocol, RetrainHook, Rule, ScaleMetric,
-    ServeConfig, ServeEvent,
+    self, Action, Arg, Canary, Comparison, Condition, Metric, ModelVersion, Protocol, Rule, ScaleMetric, ServeConfig,
+    ServeEvent,
 };
 use crate::value::Value;
 
@@ -55,8 +56,6 @@ pub struct ServeContext {
     pub registry: Option<String>,
     /// Router port; 0 picks a free one.
     pub port: u16,
-    /// Told when a retrain run started by a rule or the schedule has finished.
-    pub retrained: Option<mpsc::UnboundedSender<()>>,
 }
 
 /// The serving configuration of the `serve` stage `name`: the command with `model_dir`/`port` bound per
@@ -73,23 +72,14 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
         )
     })?;
     let argv = run.iter().map(|p| arg(p, plan)).collect::<Result<Vec<_>, _>>()?;
-    let store = registry::open_store(&context.project_dir, context.registry.as_deref())
-        .map_err(|e| format!("cannot open the registry: {e}"))?;
-    let live = store.live_versions(&serve.model).map_err(|e| format!("model `{}`: {e}", serve.model))?;
-    let current = live.current.ok_or_else(|| {
-        format!("model `{}` has no LIVE version in the registry; run the pipeline to register one", serve.model)
-    })?;
-    let local = |v: &registry::ModelVersionRecord| -> Result<ModelVersion, String> {
-        let model_dir = v.artifact.path.clone().ok_or_else(|| {
-            format!("version {} of `{}` is only at {}; serving needs a local copy", v.version, v.model, v.artifact.uri)
-        })?;
-        Ok(ModelVersion { version: v.version.clone(), model_dir })
-    };
+    let live = live_versions(&serve.model, context)?;
+    let current = live.current.ok_or_else(|| no_live_version(&serve.model))?;
     let (stable, canary) = match (serve.canary_percent, &live.previous) {
-        (Some(percent), Some(previous)) => {
-            (local(previous)?, Some(Canary { version: local(&current)?, percent: percent.clamp(0.0, 100.0) }))
-        }
-        _ => (local(&current)?, None),
+        (Some(percent), Some(previous)) => (
+            local_version(previous)?,
+            Some(Canary { version: local_version(&current)?, percent: percent.clamp(0.0, 100.0) }),
+        ),
+        _ => (local_version(&current)?, None),
     };
     let mut config = ServeConfig::new(name, argv, stable);
     config.canary = canary;
@@ -122,11 +112,39 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
     config.monitor.rules = monitor_rules(plan, name)?;
     // Where `then = alert` POSTs its JSON: a deployment setting, not part of the file.
     config.monitor.webhook = std::env::var("KFL_ALERT_WEBHOOK").ok().filter(|url| !url.is_empty());
-    if config.monitor.rules.iter().any(|r| r.then == Action::Retrain) {
-        config.monitor.retrain = Some(retrain_hook(context, name));
-    }
     config.validate().map_err(|e| format!("`{name}`: {e}"))?;
     Ok(config)
+}
+
+fn live_versions(model: &str, context: &ServeContext) -> Result<registry::LiveVersions, String> {
+    let store = registry::open_store(&context.project_dir, context.registry.as_deref())
+        .map_err(|e| format!("cannot open the registry: {e}"))?;
+    store.live_versions(model).map_err(|e| format!("model `{model}`: {e}"))
+}
+
+fn no_live_version(model: &str) -> String {
+    format!("model `{model}` has no LIVE version in the registry; run the pipeline to register one")
+}
+
+fn local_version(v: &registry::ModelVersionRecord) -> Result<ModelVersion, String> {
+    let model_dir = v.artifact.path.clone().ok_or_else(|| {
+        format!("version {} of `{}` is only at {}; serving needs a local copy", v.version, v.model, v.artifact.uri)
+    })?;
+    Ok(ModelVersion { version: v.version.clone(), model_dir })
+}
+
+/// The registry's newest LIVE version of the model the `serve` stage `name` serves.
+pub(super) fn newest_live_version(plan: &Plan, name: &str, context: &ServeContext) -> Result<ModelVersion, String> {
+    let model = plan
+        .stages
+        .iter()
+        .find_map(|stage| match &stage.spec {
+            Spec::Serve(serve) if stage.name == name => Some(serve.model.as_str()),
+            _ => None,
+        })
+        .ok_or_else(|| format!("no serve stage `{name}`"))?;
+    let current = live_versions(model, context)?.current.ok_or_else(|| no_live_version(model))?;
+    local_version(&current)
 }
 
 /// A command-line part of a serve: `model_dir` and `port` are bound per replica by the router.
@@ -220,50 +238,6 @@ fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, String> {
     Ok(rules)
 }
 
-/// `then = retrain` starts a new run of the same file (without serving) in the background, logged under
-/// `.kfl/serving/`; the version it registers is served by the next `kfl serve`/`kfl run`.
-fn retrain_hook(context: &ServeContext, serve: &str) -> RetrainHook {
-    let (context, serve) = (context.clone(), serve.to_string());
-    RetrainHook(Arc::new(move |_firing| start_retrain_for(&context, &serve)))
-}
-
-fn start_retrain_for(context: &ServeContext, serve: &str) {
-    let log = context.project_dir.join(".kfl").join("serving").join(format!("{serve}-retrain.log"));
-    let done = context.retrained.clone();
-    let _ = start_retrain(&context.kfl_exe, &context.project_dir, &context.file, &log, done);
-}
-
-/// Starts the retrain run; `done` hears when it ended (so a new version can be rolled out).
-fn start_retrain(
-    exe: &Path,
-    dir: &Path,
-    file: &str,
-    log: &Path,
-    done: Option<mpsc::UnboundedSender<()>>,
-) -> std::io::Result<()> {
-    use std::os::unix::process::CommandExt;
-    if let Some(parent) = log.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-    let mut child = std::process::Command::new(exe)
-        .args(["run", file, "--no-serve"])
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .process_group(0)
-        .spawn()?;
-    // Reap it when it ends, so it never lingers as a zombie, and tell the serve task.
-    std::thread::spawn(move || {
-        let _ = child.wait();
-        if let Some(done) = done {
-            let _ = done.send(());
-        }
-    });
-    Ok(())
-}
-
 impl Engine<'_> {
     /// Starts a ready `serve` stage in the background; its end arrives as `JobEvent::Served`.
     pub(super) fn start_serve(
@@ -283,24 +257,13 @@ impl Engine<'_> {
             kfl_exe: self.opts.kfl_exe.clone(),
             registry: self.opts.registry.clone(),
             port: 0,
-            retrained: None,
         };
         let config = serve_config(self.plan, &stage.name, &context).map_err(|e| {
             let state =
                 if e.contains("only exists in the cluster") { StageState::NotSupported } else { StageState::Failed };
             (state, e)
         })?;
-        for monitor in self.plan.stages.iter().filter_map(|m| match &m.spec {
-            Spec::Monitor(monitor) if monitor.service == stage.name => monitor.schedule.as_ref().map(|c| (&m.name, c)),
-            _ => None,
-        }) {
-            let line = match super::cron::Cron::parse(monitor.1) {
-                Ok(_) => format!(
-                    "monitor `{}`: the retraining schedule `{}` (UTC) starts retrain runs while it serves",
-                    monitor.0, monitor.1
-                ),
-                Err(e) => format!("monitor `{}`: schedule not used locally: {e}", monitor.0),
-            };
+        for line in retrain::schedule_notices(self.plan, &stage.name) {
             observer.event(Event::Notice(line));
         }
         let instance = &mut self.record.stages[s].instances[0];
@@ -354,13 +317,12 @@ struct Counters {
     retrains: AtomicUsize,
 }
 
-/// Serves until the window ends or Ctrl-C. A retrain run that registered a new version is rolled out as a
-/// canary by restarting the router on the same port with the new config (a few seconds of 503s while the new
-/// replicas start); a monitor's `schedule` starts retrain runs too.
+/// Serves until the window ends or Ctrl-C. Retrain runs started by the monitor's rules or its schedule roll the
+/// version they register out in place (`retrain::Retraining`): same router, no request refused.
 async fn serve_task(
     s: usize,
     plan: Plan,
-    mut context: ServeContext,
+    context: ServeContext,
     mut config: ServeConfig,
     mode: ServeMode,
     stop: watch::Receiver<bool>,
@@ -369,133 +331,12 @@ async fn serve_task(
     let name = config.name.clone();
     let started = std::time::Instant::now();
     let counters = Arc::new(Counters { alerts: AtomicUsize::new(0), retrains: AtomicUsize::new(0) });
-    let (retrained_tx, mut retrained_rx) = mpsc::unbounded_channel::<()>();
-    context.retrained = Some(retrained_tx);
-    if config.monitor.retrain.is_some() {
-        config.monitor.retrain = Some(retrain_hook(&context, &name));
-    }
-    let schedule = schedule_of(&plan, &name);
-    let deadline = match mode {
-        ServeMode::For(limit) => Some(tokio::time::Instant::now() + limit),
-        _ => None,
-    };
-    let mut requests = 0;
-    let mut generation = 0;
-    let result = loop {
-        generation += 1;
-        let (serve_tx, serve_rx) = mpsc::channel::<ServeEvent>(512);
-        let relay = tokio::spawn(relay_events(name.clone(), serve_rx, counters.clone(), events.clone()));
-        let server = match serving::start(config.clone(), serve_tx).await {
-            Ok(server) => server,
-            Err(e) => break Err(format!("cannot serve: {e}")),
-        };
-        let address = server.handle().address();
-        context.port = address.port();
-        let (restart_tx, restart_rx) = tokio::sync::oneshot::channel::<()>();
-        let (smoke_tx, smoke_rx) = tokio::sync::oneshot::channel::<bool>();
-        let mut stop_copy = stop.clone();
-        let shutdown = async move {
-            if !matches!(smoke_rx.await, Ok(true)) {
-                return;
-            }
-            let until_deadline = async {
-                match deadline {
-                    Some(deadline) => tokio::time::sleep_until(deadline).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                () = until_deadline => {}
-                _ = stop_copy.wait_for(|s| *s) => {}
-                _ = restart_rx => {}
-            }
-        };
-        let mut running = tokio::spawn(server.run_until(shutdown));
-        let model_path = match config.protocol {
-            Protocol::V1 => format!("/v1/models/{name}"),
-            Protocol::V2 => format!("/v2/models/{name}"),
-        };
-        let smoke = smoke_test(address, &model_path).await;
-        let _ = smoke_tx.send(smoke.is_ok());
-        let versions = match &config.canary {
-            Some(canary) => format!(
-                "version {} ({}%) and canary {} ({}%)",
-                config.stable.version,
-                100.0 - canary.percent,
-                canary.version.version,
-                canary.percent
-            ),
-            None => format!("version {}", config.stable.version),
-        };
-        let line = match (&smoke, generation) {
-            (Err(e), _) => format!("{name}: smoke test failed: {e}"),
-            (Ok(answer), 1) => format!(
-                "serving `{name}` {versions} at http://{address}{model_path} (smoke test: {answer}); {}",
-                match mode {
-                    ServeMode::For(d) => format!("stopping after {}s", d.as_secs_f64()),
-                    _ => "Ctrl-C stops it".into(),
-                }
-            ),
-            (Ok(answer), _) => format!("rolled out: `{name}` now serves {versions} (smoke test: {answer})"),
-        };
-        let _ = events.send(JobEvent::Notice(line)).await;
-        // Wait for the end of serving, a finished retrain run, or the schedule.
-        let mut restart = Some(restart_tx);
-        let next_config = loop {
-            let next_tick = schedule.as_ref().and_then(|cron| {
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-                Some(Duration::from_secs(cron.next_after(now)?.saturating_sub(now)))
-            });
-            tokio::select! {
-                report = &mut running => break Err(report),
-                Some(()) = retrained_rx.recv() => {
-                    match rollout(&plan, &name, &context, &config) {
-                        Ok(Some(next)) => break Ok(next),
-                        Ok(None) => {
-                            let line = format!("{name}: the retrain run registered no new version; serving continues");
-                            let _ = events.send(JobEvent::Notice(line)).await;
-                        }
-                        Err(e) => {
-                            let _ = events.send(JobEvent::Notice(format!("{name}: cannot roll out: {e}"))).await;
-                        }
-                    }
-                }
-                () = tokio::time::sleep(next_tick.unwrap_or(Duration::MAX)), if next_tick.is_some() => {
-                    counters.retrains.fetch_add(1, Ordering::Relaxed);
-                    let line = format!("{name}: the monitor's schedule started a retrain run");
-                    let _ = events.send(JobEvent::Notice(line)).await;
-                    start_retrain_for(&context, &name);
-                }
-            }
-        };
-        let report = match next_config {
-            Ok(next) => {
-                if let Some(restart) = restart.take() {
-                    let _ = restart.send(());
-                }
-                let report = (&mut running).await;
-                config = next;
-                report
-            }
-            Err(report) => report,
-        };
-        let report = match report {
-            Ok(report) => report,
-            Err(e) => Err(serving::ServeError::Server(std::io::Error::other(e))),
-        };
-        relay.abort();
-        match (report, smoke) {
-            (Ok(report), Ok(_)) => {
-                requests += report.final_status.versions.iter().map(|v| v.requests).sum::<u64>();
-                let finished = *stop.borrow() || deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
-                if finished || restart.is_some() {
-                    break Ok(format!("served at http://{address}; stopped cleanly ({})", report.final_status));
-                }
-            }
-            (Ok(_), Err(e)) => break Err(format!("the server started but did not answer: {e}")),
-            (Err(e), _) => break Err(format!("serving failed: {e}")),
-        }
-    };
+    let retraining = Retraining::attach(&plan, &name, &context, &mut config);
+    let (serve_tx, serve_rx) = mpsc::channel::<ServeEvent>(512);
+    let relay = tokio::spawn(relay_events(name.clone(), serve_rx, counters.clone(), events.clone()));
+    let (result, requests) =
+        serve_until_done(&name, config, retraining, mode, stop, serve_tx, &counters, &events).await;
+    relay.abort();
     let served = Served {
         stage: s,
         duration: started.elapsed(),
@@ -507,6 +348,98 @@ async fn serve_task(
     let _ = events.send(JobEvent::Served(Box::new(served))).await;
 }
 
+#[allow(clippy::too_many_arguments)] // the serve task's parts, passed once
+async fn serve_until_done(
+    name: &str,
+    config: ServeConfig,
+    retraining: Retraining,
+    mode: ServeMode,
+    stop: watch::Receiver<bool>,
+    serve_tx: mpsc::Sender<ServeEvent>,
+    counters: &Arc<Counters>,
+    events: &mpsc::Sender<JobEvent>,
+) -> (Result<String, String>, u64) {
+    let model_path = match config.protocol {
+        Protocol::V1 => format!("/v1/models/{name}"),
+        Protocol::V2 => format!("/v2/models/{name}"),
+    };
+    let versions = match &config.canary {
+        Some(canary) => format!(
+            "version {} ({}%) and canary {} ({}%)",
+            config.stable.version,
+            100.0 - canary.percent,
+            canary.version.version,
+            canary.percent
+        ),
+        None => format!("version {}", config.stable.version),
+    };
+    let server = match serving::start(config, serve_tx).await {
+        Ok(server) => server,
+        Err(e) => return (Err(format!("cannot serve: {e}")), 0),
+    };
+    let handle = server.handle();
+    let address = handle.address();
+    let deadline = match mode {
+        ServeMode::For(limit) => Some(tokio::time::Instant::now() + limit),
+        _ => None,
+    };
+    let (smoke_tx, smoke_rx) = tokio::sync::oneshot::channel::<bool>();
+    let mut stop = stop;
+    let shutdown = async move {
+        if !matches!(smoke_rx.await, Ok(true)) {
+            return;
+        }
+        let until_deadline = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = until_deadline => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    };
+    let running = tokio::spawn(server.run_until(shutdown));
+    let smoke = smoke_test(address, &model_path).await;
+    let _ = smoke_tx.send(smoke.is_ok());
+    let line = match &smoke {
+        Err(e) => format!("{name}: smoke test failed: {e}"),
+        Ok(answer) => format!(
+            "serving `{name}` {versions} at http://{address}{model_path} (smoke test: {answer}); {}",
+            match mode {
+                ServeMode::For(d) => format!("stopping after {}s", d.as_secs_f64()),
+                _ => "Ctrl-C stops it".into(),
+            }
+        ),
+    };
+    let _ = events.send(JobEvent::Notice(line)).await;
+    let (notices_tx, mut notices_rx) = mpsc::unbounded_channel::<RetrainNotice>();
+    let watcher = tokio::spawn(retraining.run(handle, notices_tx));
+    let notices = {
+        let (name, counters, events) = (name.to_owned(), Arc::clone(counters), events.clone());
+        tokio::spawn(async move {
+            while let Some(notice) = notices_rx.recv().await {
+                if matches!(notice, RetrainNotice::Scheduled { .. }) {
+                    counters.retrains.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = events.send(JobEvent::Notice(format!("{name}: {notice}"))).await;
+            }
+        })
+    };
+    let report = running.await;
+    watcher.abort();
+    notices.abort();
+    match (report, smoke) {
+        (Ok(Ok(report)), Ok(_)) => {
+            (Ok(format!("served at http://{address}; stopped cleanly ({})", report.final_status)), report.requests)
+        }
+        (Ok(Ok(report)), Err(e)) => (Err(format!("the server started but did not answer: {e}")), report.requests),
+        (Ok(Err(e)), _) => (Err(format!("serving failed: {e}")), 0),
+        (Err(e), _) => (Err(format!("serving failed: {e}")), 0),
+    }
+}
+
 /// Router events the user should see, counted for the stage's record.
 async fn relay_events(
     name: String,
@@ -515,57 +448,16 @@ async fn relay_events(
     events: mpsc::Sender<JobEvent>,
 ) {
     while let Some(event) = serve_rx.recv().await {
-        let line = match &event {
-            ServeEvent::Alert(firing) => {
-                counters.alerts.fetch_add(1, Ordering::Relaxed);
-                format!("alert: rule `{}` fired (value {:.4})", firing.rule, firing.value)
-            }
-            ServeEvent::Retrain(firing) => {
-                counters.retrains.fetch_add(1, Ordering::Relaxed);
-                format!("retrain: rule `{}` fired; a new run of the file started", firing.rule)
-            }
-            ServeEvent::ReplicaFailed { version, replica, reason } => {
-                format!("replica {replica} of version {version} failed: {reason}; restarting it")
-            }
-            ServeEvent::Scaled { version, from, to } => format!("version {version}: {from} → {to} replicas"),
-            _ => continue,
+        match &event {
+            ServeEvent::Alert(_) => counters.alerts.fetch_add(1, Ordering::Relaxed),
+            ServeEvent::Retrain(_) => counters.retrains.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
         };
-        let _ = events.send(JobEvent::Notice(format!("{name}: {line}"))).await;
-    }
-}
-
-/// The config serving the registry's newest LIVE version as a canary (the file's `canary` share, else 10%)
-/// beside the version served now; `None` when nothing newer was registered.
-fn rollout(
-    plan: &Plan,
-    name: &str,
-    context: &ServeContext,
-    current: &ServeConfig,
-) -> Result<Option<ServeConfig>, String> {
-    let mut next = serve_config(plan, name, context)?;
-    let newest = next.canary.as_ref().map_or(&next.stable, |c| &c.version);
-    let serving_now = current.canary.as_ref().map_or(&current.stable, |c| &c.version);
-    if newest.version == serving_now.version {
-        return Ok(None);
-    }
-    if next.canary.is_none() {
-        let percent = 10.0;
-        let canary = Canary { version: next.stable.clone(), percent };
-        next.stable = serving_now.clone();
-        next.canary = Some(canary);
-    }
-    next.monitor.retrain = current.monitor.retrain.clone();
-    Ok(Some(next))
-}
-
-/// The first `schedule` among the monitors watching `serve`.
-fn schedule_of(plan: &Plan, serve: &str) -> Option<super::cron::Cron> {
-    plan.stages.iter().find_map(|stage| match &stage.spec {
-        Spec::Monitor(monitor) if monitor.service == serve => {
-            monitor.schedule.as_deref().and_then(|text| super::cron::Cron::parse(text).ok())
+        // Canary changes made through the admin endpoint are shown as well.
+        if let Some(line) = event.describe() {
+            let _ = events.send(JobEvent::Notice(format!("{name}: {line}"))).await;
         }
-        _ => None,
-    })
+    }
 }
 
 /// Readiness, then the model's metadata through the router: proof the predictor answers.

@@ -1,10 +1,10 @@
-//! Admin surface: `/kfl/v1/status` and `/kfl/v1/canary` on the router's listener, the state file, and the CLI's client for both.
+//! Admin surface: `/kfl/v1/status`, `/kfl/v1/canary`, `/kfl/v1/promote`, `/kfl/v1/rollback` on the router's listener, the state file, and the CLI's client for both.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,18 +14,21 @@ use axum::response::{IntoResponse, Response};
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 
+use super::ServeError;
 use super::event::ServeEvent;
+use super::rollout::{self, VersionChange};
 use super::router::{Shared, error_response};
 use super::status::{StatusSnapshot, VersionStatus};
 use super::upstream::{call, new_client};
 
 pub fn snapshot(shared: &Shared) -> StatusSnapshot {
-    let versions = shared
+    let routes = shared.routes();
+    let versions = routes
         .pools()
         .map(|pool| VersionStatus {
             version: pool.version().to_owned(),
-            role: pool.role,
-            traffic_percent: shared.traffic_percent(pool),
+            role: routes.role(pool),
+            traffic_percent: routes.traffic_percent(pool),
             replicas: pool.replica_statuses(),
             ready_replicas: pool.ready_count(),
             in_flight: pool.in_flight.load(Ordering::Relaxed),
@@ -73,7 +76,7 @@ pub async fn set_canary(
         Ok(request) => request,
         Err(error) => return error_response(StatusCode::BAD_REQUEST, format!("expected {{\"percent\": N}}: {error}")),
     };
-    if shared.canary.is_none() {
+    if shared.routes().canary.is_none() {
         return error_response(StatusCode::CONFLICT, format!("model {} has no canary version", shared.config.name));
     }
     if !(0.0..=100.0).contains(&request.percent) {
@@ -82,6 +85,30 @@ pub async fn set_canary(
     shared.set_canary_percent(request.percent);
     let _ = shared.events.try_send(ServeEvent::CanaryChanged { percent: request.percent });
     Json(CanaryRequest { percent: request.percent }).into_response()
+}
+
+fn change_response(result: Result<VersionChange, ServeError>) -> Response {
+    match result {
+        Ok(change) => Json(change).into_response(),
+        Err(error @ ServeError::Canary(_)) => error_response(StatusCode::CONFLICT, error.to_string()),
+        Err(error) => error_response(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}
+
+/// Answers once the old stable version has drained and stopped.
+pub async fn promote(State(shared): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+    if let Some(refused) = refuse_remote(peer) {
+        return refused;
+    }
+    change_response(rollout::promote(&shared).await)
+}
+
+/// Answers once the canary has drained and stopped.
+pub async fn rollback(State(shared): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+    if let Some(refused) = refuse_remote(peer) {
+        return refused;
+    }
+    change_response(rollout::rollback(&shared).await)
 }
 
 /// What `.kfl/serving/<name>.json` holds while a server runs.
@@ -111,13 +138,14 @@ pub fn write_state(state_dir: &Path, state: &ServerState) -> std::io::Result<Pat
 }
 
 pub fn new_state(shared: &Shared) -> ServerState {
+    let routes = shared.routes();
     ServerState {
         name: shared.config.name.clone(),
         address: shared.address,
         pid: std::process::id(),
-        started_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        stable_version: shared.stable.version().to_owned(),
-        canary_version: shared.canary.as_ref().map(|pool| pool.version().to_owned()),
+        started_at: shared.started_unix,
+        stable_version: routes.stable.version().to_owned(),
+        canary_version: routes.canary.as_ref().map(|pool| pool.version().to_owned()),
     }
 }
 
@@ -150,6 +178,27 @@ pub async fn request_canary_percent(address: SocketAddr, percent: f64) -> Result
     }
     let set: CanaryRequest = serde_json::from_slice(&answer).map_err(|error| format!("{url}: {error}"))?;
     Ok(set.percent)
+}
+
+/// Promotes (`true`) or rolls back the canary of a running server; answers after the version
+/// that left has drained and stopped, so the wait covers the server's drain timeout.
+async fn request_change(address: SocketAddr, promote: bool) -> Result<VersionChange, String> {
+    let url = format!("http://{address}/kfl/v1/{}", if promote { "promote" } else { "rollback" });
+    let (status, answer) = call(&new_client(), Method::POST, &url, Bytes::new(), Duration::from_secs(300)).await?;
+    if !status.is_success() {
+        return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
+    }
+    serde_json::from_slice(&answer).map_err(|error| format!("{url}: {error}"))
+}
+
+/// `kfl serve promote`: all traffic to the canary, the old stable version stopped.
+pub async fn request_promote(address: SocketAddr) -> Result<VersionChange, String> {
+    request_change(address, true).await
+}
+
+/// `kfl serve rollback`: all traffic to the stable version, the canary stopped.
+pub async fn request_rollback(address: SocketAddr) -> Result<VersionChange, String> {
+    request_change(address, false).await
 }
 
 /// Fetches the status snapshot of a running server.

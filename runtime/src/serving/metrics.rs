@@ -49,6 +49,7 @@ impl VersionMetrics {
 }
 
 /// Gauges read at scrape time, next to the counters.
+#[derive(Clone, Copy)]
 pub struct VersionGauges {
     pub ready_replicas: usize,
     pub replicas: usize,

@@ -2,7 +2,8 @@
 //! autoscaling, `/metrics`, monitoring rules and an admin endpoint.
 //!
 //! `serve` runs a server until `shutdown` resolves; `start` + [`Server::run_until`] does the same
-//! and gives a [`ServeHandle`] for status snapshots and canary changes in between.
+//! and gives a [`ServeHandle`] for status snapshots and, in between, changes of the served versions
+//! in place (canary share, `roll_out` of a new version, `promote`, `rollback`).
 
 mod admin;
 mod autoscaler;
@@ -13,6 +14,7 @@ mod monitor;
 mod pool;
 mod process;
 mod replica;
+mod rollout;
 mod router;
 mod status;
 mod upstream;
@@ -30,13 +32,16 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
-pub use admin::{ServerState, read_state, request_canary_percent, request_status, state_path};
+pub use admin::{
+    ServerState, read_state, request_canary_percent, request_promote, request_rollback, request_status, state_path,
+};
 pub use config::{
     Arg, Canary, ModelVersion, MonitorConfig, Protocol, RetrainHook, ScaleMetric, Scaling, ServeConfig,
     TransformerConfig,
 };
 pub use event::ServeEvent;
 pub use monitor::{Action, Comparison, Condition, Metric, Rule, RuleFiring};
+pub use rollout::VersionChange;
 pub use status::{ReplicaStatus, Role, StatusSnapshot, VersionStatus};
 pub use window::WindowStats;
 
@@ -58,8 +63,10 @@ pub enum ServeError {
     },
     /// The listener failed while serving.
     Server(std::io::Error),
-    /// `set_canary_percent` on a server without a canary, or with a percent outside 0..100.
+    /// `set_canary_percent`, promote or rollback on a server without a canary, or a percent outside 0..100.
     Canary(String),
+    /// A new version could not be rolled out (already served, or its replicas did not get ready).
+    Rollout(String),
 }
 
 impl fmt::Display for ServeError {
@@ -70,6 +77,7 @@ impl fmt::Display for ServeError {
             ServeError::StateFile { path, source } => write!(f, "cannot write {}: {source}", path.display()),
             ServeError::Server(source) => write!(f, "the serving router failed: {source}"),
             ServeError::Canary(message) => write!(f, "cannot change the canary: {message}"),
+            ServeError::Rollout(message) => write!(f, "cannot roll out: {message}"),
         }
     }
 }
@@ -80,7 +88,7 @@ impl std::error::Error for ServeError {
             ServeError::Bind { source, .. } | ServeError::StateFile { source, .. } | ServeError::Server(source) => {
                 Some(source)
             }
-            ServeError::InvalidConfig(_) | ServeError::Canary(_) => None,
+            ServeError::InvalidConfig(_) | ServeError::Canary(_) | ServeError::Rollout(_) => None,
         }
     }
 }
@@ -91,6 +99,8 @@ pub struct ServeReport {
     pub final_status: StatusSnapshot,
     /// False when in-flight requests were still running at the end of the drain timeout.
     pub drained: bool,
+    /// Inference requests answered over the server's life, including by versions rolled out of it.
+    pub requests: u64,
 }
 
 /// A cheap, cloneable view of a running server.
@@ -119,7 +129,7 @@ impl ServeHandle {
     }
 
     pub fn set_canary_percent(&self, percent: f64) -> Result<(), ServeError> {
-        if self.shared.canary.is_none() {
+        if self.shared.routes().canary.is_none() {
             return Err(ServeError::Canary(format!("model {} has no canary version", self.shared.config.name)));
         }
         if !(0.0..=100.0).contains(&percent) {
@@ -128,6 +138,22 @@ impl ServeHandle {
         self.shared.set_canary_percent(percent);
         let _ = self.shared.events.try_send(ServeEvent::CanaryChanged { percent });
         Ok(())
+    }
+
+    /// Rolls `version` out in place as the canary with `percent` of the traffic (see
+    /// [`rollout::roll_out`]): same port, counters and monitor window; no request refused.
+    pub async fn roll_out(&self, version: ModelVersion, percent: f64) -> Result<VersionChange, ServeError> {
+        rollout::roll_out(&self.shared, version, percent).await
+    }
+
+    /// All traffic to the canary; the old stable version is drained and stopped.
+    pub async fn promote(&self) -> Result<VersionChange, ServeError> {
+        rollout::promote(&self.shared).await
+    }
+
+    /// All traffic to the stable version; the canary is drained and stopped.
+    pub async fn rollback(&self) -> Result<VersionChange, ServeError> {
+        rollout::rollback(&self.shared).await
     }
 }
 
@@ -146,7 +172,12 @@ impl fmt::Debug for Server {
     }
 }
 
-fn template(config: &ServeConfig, version: &ModelVersion, shared_parts: &SharedParts) -> Arc<ReplicaTemplate> {
+fn template(
+    config: &ServeConfig,
+    version: &ModelVersion,
+    client: &upstream::HttpClient,
+    events: &mpsc::Sender<ServeEvent>,
+) -> Arc<ReplicaTemplate> {
     Arc::new(ReplicaTemplate {
         version: version.version.clone(),
         readiness_path: config.readiness_path.clone().unwrap_or_else(|| config.protocol.readiness_path(&config.name)),
@@ -164,15 +195,10 @@ fn template(config: &ServeConfig, version: &ModelVersion, shared_parts: &SharedP
         log: config.state_dir.as_ref().map(|dir| dir.join(format!("{}-{}.log", config.name, version.version))),
         readiness_timeout: config.readiness_timeout,
         drain_timeout: config.drain_timeout,
-        client: shared_parts.client.clone(),
-        events: shared_parts.events.clone(),
+        client: client.clone(),
+        events: events.clone(),
         ready_changed: Arc::new(Notify::new()),
     })
-}
-
-struct SharedParts {
-    client: upstream::HttpClient,
-    events: mpsc::Sender<ServeEvent>,
 }
 
 /// Validates the config, binds the listener, starts the initial replicas, the autoscalers and the
@@ -182,20 +208,18 @@ pub async fn start(config: ServeConfig, events: mpsc::Sender<ServeEvent>) -> Res
     let bind = SocketAddr::new(config.bind, config.port);
     let listener = TcpListener::bind(bind).await.map_err(|source| ServeError::Bind { address: bind, source })?;
     let address = listener.local_addr().map_err(|source| ServeError::Bind { address: bind, source })?;
-    let parts = SharedParts { client: upstream::new_client(), events: events.clone() };
-    let stable = Arc::new(Pool::new(Role::Stable, template(&config, &config.stable, &parts)));
-    let canary = config
-        .canary
-        .as_ref()
-        .map(|canary| Arc::new(Pool::new(Role::Canary, template(&config, &canary.version, &parts))));
-    let shared = Arc::new(Shared::new(config, stable, canary, parts.client, events.clone(), address));
+    let client = upstream::new_client();
+    let stable = Arc::new(Pool::new(template(&config, &config.stable, &client, &events)));
+    let canary =
+        config.canary.as_ref().map(|canary| Arc::new(Pool::new(template(&config, &canary.version, &client, &events))));
+    let shared = Arc::new(Shared::new(config, stable, canary, client, events.clone(), address));
     let scaling = shared.config.scaling.clone();
     // Without an autoscale metric nothing would ever start a replica after scaling to zero.
     let initial = if scaling.metric.is_some() { scaling.min } else { scaling.min.max(1) };
     let mut background = Vec::new();
-    for pool in shared.pools() {
+    for pool in shared.routes().pools() {
         pool.scale_to(initial as usize);
-        background.push(tokio::spawn(autoscaler::run(Arc::clone(pool), scaling.clone())));
+        pool.set_autoscaler(tokio::spawn(autoscaler::run(Arc::clone(pool), scaling.clone())));
     }
     background.push(tokio::spawn(monitor::run(
         shared.config.name.clone(),
@@ -227,8 +251,8 @@ impl Drop for Server {
         for task in &self.background {
             task.abort();
         }
-        for pool in self.shared.pools() {
-            pool.scale_to(0);
+        for pool in self.shared.every_pool() {
+            pool.retire();
         }
     }
 }
@@ -242,7 +266,12 @@ impl Server {
         for task in self.background.drain(..) {
             task.abort();
         }
-        for pool in self.shared.pools() {
+        // Retire every version first so all of them drain at the same time.
+        let pools = self.shared.every_pool();
+        for pool in &pools {
+            pool.retire();
+        }
+        for pool in &pools {
             pool.shutdown().await;
         }
     }
@@ -290,7 +319,8 @@ impl Server {
             admin::remove_state(path);
         }
         result?;
-        Ok(ServeReport { final_status: admin::snapshot(&self.shared), drained })
+        let requests = self.shared.every_pool().iter().map(|pool| pool.metrics.requests()).sum();
+        Ok(ServeReport { final_status: admin::snapshot(&self.shared), drained, requests })
     }
 }
 

@@ -1,6 +1,6 @@
 //! The replicas of one model version: picking the least-loaded ready one, scaling, cold starts, stopping.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -9,10 +9,9 @@ use tokio::task::JoinHandle;
 use super::event::ServeEvent;
 use super::metrics::VersionMetrics;
 use super::replica::{Replica, ReplicaTemplate, supervise};
-use super::status::{ReplicaStatus, Role};
+use super::status::ReplicaStatus;
 
 pub struct Pool {
-    pub role: Role,
     pub template: Arc<ReplicaTemplate>,
     pub metrics: VersionMetrics,
     /// Replicas in rotation or starting; stopped ones leave this list at once.
@@ -26,6 +25,10 @@ pub struct Pool {
     pub busy_micros: AtomicU64,
     /// Requests waiting for a cold start.
     pub waiting: AtomicUsize,
+    /// Set once the version leaves the server: it never starts a replica again, and requests that
+    /// chose it before it left are routed anew.
+    retired: AtomicBool,
+    autoscaler: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Holds a replica's outstanding count up while a request is being answered by it.
@@ -40,10 +43,9 @@ impl Drop for Lease {
 }
 
 impl Pool {
-    pub fn new(role: Role, template: Arc<ReplicaTemplate>) -> Self {
+    pub fn new(template: Arc<ReplicaTemplate>) -> Self {
         let metrics = VersionMetrics::new(&template.version);
         Pool {
-            role,
             template,
             metrics,
             replicas: RwLock::new(Vec::new()),
@@ -53,6 +55,21 @@ impl Pool {
             in_flight: AtomicUsize::new(0),
             busy_micros: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
+            retired: AtomicBool::new(false),
+            autoscaler: Mutex::new(None),
+        }
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// Keeps the version's autoscaler task so retiring the version also ends it.
+    pub fn set_autoscaler(&self, task: JoinHandle<()>) {
+        if let Ok(mut slot) = self.autoscaler.lock()
+            && let Some(previous) = slot.replace(task)
+        {
+            previous.abort();
         }
     }
 
@@ -97,6 +114,8 @@ impl Pool {
     /// outstanding requests first. Returns the count before.
     pub fn scale_to(&self, target: usize) -> usize {
         let Ok(mut replicas) = self.replicas.write() else { return 0 };
+        // Checked under the lock `retire` takes too: no replica starts after retirement.
+        let target = if self.is_retired() { 0 } else { target };
         let before = replicas.len();
         while replicas.len() < target {
             let replica = Arc::new(Replica::new(self.next_id.fetch_add(1, Ordering::Relaxed)));
@@ -129,6 +148,9 @@ impl Pool {
             let notified = self.template.ready_changed.notified();
             if let Some(lease) = self.pick(None) {
                 break Some(lease);
+            }
+            if self.is_retired() {
+                break None;
             }
             if self.replica_count() == 0 {
                 self.scale_to(1);
@@ -163,9 +185,49 @@ impl Pool {
         self.replicas.read().map_or(0, |replicas| replicas.iter().map(|r| r.restarts()).sum())
     }
 
-    /// Stops every replica and waits until each process group is gone.
-    pub async fn shutdown(&self) {
+    /// Waits up to `limit` until `count` replicas are in rotation. Gives up early when the
+    /// replicas keep failing (three restarts): a version that crashes on start never gets ready.
+    pub async fn wait_ready(&self, count: usize, limit: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let notified = self.template.ready_changed.notified();
+            if self.ready_count() >= count {
+                return Ok(());
+            }
+            if self.is_retired() {
+                return Err("the server is stopping".to_owned());
+            }
+            let restarts = self.restarts();
+            if restarts >= 3 {
+                return Err(format!("its replicas failed {restarts} times before getting ready"));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("{}/{count} replicas ready within {limit:?}", self.ready_count()));
+            }
+            // Bounded wait: a wake-up between the check and `notified` would otherwise be missed.
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(100)), notified).await;
+        }
+    }
+
+    /// Takes the version out of service at once: no new replica, its autoscaler ended, every
+    /// replica told to drain (finish its outstanding requests) and stop.
+    pub fn retire(&self) {
+        {
+            let Ok(_replicas) = self.replicas.write() else { return };
+            self.retired.store(true, Ordering::Release);
+        }
+        if let Ok(mut slot) = self.autoscaler.lock()
+            && let Some(task) = slot.take()
+        {
+            task.abort();
+        }
         self.scale_to(0);
+    }
+
+    /// Retires the version and waits until each process group is gone.
+    pub async fn shutdown(&self) {
+        self.retire();
         let supervisors = match self.supervisors.lock() {
             Ok(mut supervisors) => std::mem::take(&mut *supervisors),
             Err(_) => Vec::new(),

@@ -1,9 +1,9 @@
 //! The router: KServe V1 and V2 endpoints proxied to a ready replica, canary split, limits, `/metrics`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
@@ -28,13 +28,56 @@ use super::window::SlidingWindow;
 /// closed after use rather than held open against the replica.
 const MAX_IDLE_PER_REPLICA: usize = 256;
 
+/// The versions requests go to, replaced as a whole when they change (rollout, promote,
+/// rollback, a new canary share), so a request always sees one consistent split.
+pub struct Routes {
+    pub stable: Arc<Pool>,
+    pub canary: Option<Arc<Pool>>,
+    /// The canary's share in percent (0 without a canary).
+    pub canary_percent: f64,
+}
+
+impl Routes {
+    pub fn pools(&self) -> impl Iterator<Item = &Arc<Pool>> {
+        std::iter::once(&self.stable).chain(self.canary.as_ref())
+    }
+
+    pub fn traffic_percent(&self, pool: &Pool) -> f64 {
+        let canary = self.canary.as_ref().map_or(0.0, |_| self.canary_percent);
+        if std::ptr::eq(pool, Arc::as_ptr(&self.stable)) {
+            100.0 - canary
+        } else if self.canary.as_ref().is_some_and(|c| std::ptr::eq(pool, Arc::as_ptr(c))) {
+            canary
+        } else {
+            0.0
+        }
+    }
+
+    pub fn role(&self, pool: &Pool) -> Role {
+        if std::ptr::eq(pool, Arc::as_ptr(&self.stable)) { Role::Stable } else { Role::Canary }
+    }
+
+    /// The version a request goes to (weighted by the canary percent) and the other one.
+    fn choose(&self, counter: &AtomicU64) -> (&Arc<Pool>, Option<&Arc<Pool>>) {
+        let Some(canary) = &self.canary else { return (&self.stable, None) };
+        let draw = splitmix64(counter.fetch_add(1, Ordering::Relaxed)) % 10_000;
+        if (draw as f64) / 100.0 < self.canary_percent {
+            (canary, Some(&self.stable))
+        } else {
+            (&self.stable, Some(canary))
+        }
+    }
+}
+
 /// State shared by the router, the admin endpoints, the autoscalers, the monitor and handles.
 pub struct Shared {
     pub config: ServeConfig,
-    pub stable: Arc<Pool>,
-    pub canary: Option<Arc<Pool>>,
-    /// The canary's share in percent, as `f64` bits (changed by the admin endpoint).
-    canary_percent: AtomicU64,
+    routes: RwLock<Arc<Routes>>,
+    /// Every version this server has run, routed or not (starting, or retired): shutdown stops
+    /// them all, and `/metrics` keeps the counters of retired ones.
+    every_pool: Mutex<Vec<Arc<Pool>>>,
+    /// Held through a rollout, promote or rollback, so those never interleave.
+    pub changing: tokio::sync::Mutex<()>,
     split_counter: AtomicU64,
     pub window: Arc<SlidingWindow>,
     pub client: HttpClient,
@@ -42,6 +85,8 @@ pub struct Shared {
     upstream: UpstreamPool,
     pub events: mpsc::Sender<ServeEvent>,
     pub started: Instant,
+    /// Unix seconds, for the state file.
+    pub started_unix: u64,
     pub address: SocketAddr,
 }
 
@@ -54,54 +99,73 @@ impl Shared {
         events: mpsc::Sender<ServeEvent>,
         address: SocketAddr,
     ) -> Self {
-        let percent = config.canary.as_ref().map_or(0.0, |canary| canary.percent);
+        let canary_percent = config.canary.as_ref().map_or(0.0, |canary| canary.percent);
         let window = Arc::new(SlidingWindow::new(config.monitor.window));
+        let every_pool = Mutex::new(std::iter::once(&stable).chain(canary.as_ref()).cloned().collect());
         Shared {
             config,
-            stable,
-            canary,
-            canary_percent: AtomicU64::new(percent.to_bits()),
+            routes: RwLock::new(Arc::new(Routes { stable, canary, canary_percent })),
+            every_pool,
+            changing: tokio::sync::Mutex::new(()),
             split_counter: AtomicU64::new(0),
             window,
             client,
             upstream: UpstreamPool::new(MAX_IDLE_PER_REPLICA),
             events,
             started: Instant::now(),
+            started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             address,
         }
     }
 
-    pub fn canary_percent(&self) -> f64 {
-        if self.canary.is_none() {
-            return 0.0;
+    pub fn routes(&self) -> Arc<Routes> {
+        match self.routes.read() {
+            Ok(routes) => Arc::clone(&routes),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
-        f64::from_bits(self.canary_percent.load(Ordering::Relaxed))
+    }
+
+    /// Replaces the routes with `change(current)` in one step (concurrent changes cannot lose
+    /// each other's update) and returns the new routes.
+    pub fn update_routes(&self, change: impl FnOnce(&Routes) -> Routes) -> Arc<Routes> {
+        let mut routes = match self.routes.write() {
+            Ok(routes) => routes,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let next = Arc::new(change(&routes));
+        *routes = Arc::clone(&next);
+        next
+    }
+
+    pub fn canary_percent(&self) -> f64 {
+        let routes = self.routes();
+        routes.canary.as_ref().map_or(0.0, |_| routes.canary_percent)
     }
 
     pub fn set_canary_percent(&self, percent: f64) {
-        self.canary_percent.store(percent.to_bits(), Ordering::Relaxed);
+        self.update_routes(|routes| Routes {
+            stable: Arc::clone(&routes.stable),
+            canary: routes.canary.clone(),
+            canary_percent: percent,
+        });
     }
 
-    pub fn traffic_percent(&self, pool: &Pool) -> f64 {
-        match pool.role {
-            Role::Stable => 100.0 - self.canary_percent(),
-            Role::Canary => self.canary_percent(),
+    /// Registers a version started outside the routes (a rollout's), so shutdown stops it too.
+    pub fn adopt(&self, pool: &Arc<Pool>) {
+        if let Ok(mut pools) = self.every_pool.lock() {
+            pools.push(Arc::clone(pool));
         }
     }
 
-    pub fn pools(&self) -> impl Iterator<Item = &Arc<Pool>> {
-        std::iter::once(&self.stable).chain(self.canary.as_ref())
+    /// Drops a version that never entered the routes (its rollout failed): it served nothing to count.
+    pub fn forget(&self, pool: &Arc<Pool>) {
+        if let Ok(mut pools) = self.every_pool.lock() {
+            pools.retain(|known| !Arc::ptr_eq(known, pool));
+        }
     }
 
-    /// The version a request goes to (weighted by the canary percent) and the other one.
-    fn choose(&self) -> (&Arc<Pool>, Option<&Arc<Pool>>) {
-        let Some(canary) = &self.canary else { return (&self.stable, None) };
-        let draw = splitmix64(self.split_counter.fetch_add(1, Ordering::Relaxed)) % 10_000;
-        if (draw as f64) / 100.0 < self.canary_percent() {
-            (canary, Some(&self.stable))
-        } else {
-            (&self.stable, Some(canary))
-        }
+    pub fn every_pool(&self) -> Vec<Arc<Pool>> {
+        self.every_pool.lock().map_or_else(|_| Vec::new(), |pools| pools.clone())
     }
 }
 
@@ -124,31 +188,43 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v2/health/ready", get(health_ready))
         .route("/kfl/v1/status", get(admin::status))
         .route("/kfl/v1/canary", post(admin::set_canary))
+        .route("/kfl/v1/promote", post(admin::promote))
+        .route("/kfl/v1/rollback", post(admin::rollback))
         .fallback(dispatch)
         .with_state(shared)
 }
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
-    let versions: Vec<_> = shared
+    let routes = shared.routes();
+    let mut versions: Vec<(Arc<Pool>, VersionGauges)> = routes
         .pools()
         .map(|pool| {
             let gauges = VersionGauges {
                 ready_replicas: pool.ready_count(),
                 replicas: pool.replica_count(),
                 in_flight: pool.in_flight.load(Ordering::Relaxed),
-                traffic_percent: shared.traffic_percent(pool),
+                traffic_percent: routes.traffic_percent(pool),
             };
-            (&pool.metrics, gauges)
+            (Arc::clone(pool), gauges)
         })
         .collect();
-    let text = metrics::render(&shared.config.name, &versions);
+    // Counters never go back: a version rolled out of the server keeps its series.
+    for pool in shared.every_pool() {
+        if pool.is_retired() && !routes.pools().any(|routed| Arc::ptr_eq(routed, &pool)) {
+            let gauges = VersionGauges { ready_replicas: 0, replicas: 0, in_flight: 0, traffic_percent: 0.0 };
+            versions.push((pool, gauges));
+        }
+    }
+    let borrowed: Vec<_> = versions.iter().map(|(pool, gauges)| (&pool.metrics, *gauges)).collect();
+    let text = metrics::render(&shared.config.name, &borrowed);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// Ready when a replica is in rotation, or when a scaled-to-zero stable version can cold-start.
 async fn health_ready(State(shared): State<Arc<Shared>>) -> Response {
-    let ready = shared.pools().any(|pool| pool.ready_count() > 0)
-        || (shared.config.scaling.min == 0 && shared.stable.replica_count() == 0);
+    let routes = shared.routes();
+    let ready = routes.pools().any(|pool| pool.ready_count() > 0)
+        || (shared.config.scaling.min == 0 && routes.stable.replica_count() == 0);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(serde_json::json!({ "ready": ready }))).into_response()
 }
@@ -218,8 +294,9 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         headers.remove(*name);
     }
     let outgoing = Outgoing { method: &parts.method, uri: &uri, headers: &headers, body };
-    let (pool, other) = shared.choose();
-    let exchange = forward(&shared, pool, other, &outgoing);
+    let routes = shared.routes();
+    let (pool, other) = routes.choose(&shared.split_counter);
+    let exchange = forward(&shared, &routes, pool, other, &outgoing);
     let (response, served_by) = match tokio::time::timeout(shared.config.request_timeout, exchange).await {
         Ok(answer) => answer,
         Err(_) => {
@@ -258,25 +335,42 @@ impl Drop for InFlight {
 
 /// A replica of the chosen version; a scaled-to-zero version is cold-started and waited for; a
 /// version whose replicas are all restarting lends its traffic to the other one if that has a share.
-async fn acquire(shared: &Shared, pool: &Arc<Pool>, other: Option<&Arc<Pool>>) -> Option<(Arc<Pool>, Lease)> {
+async fn acquire(
+    shared: &Shared,
+    routes: &Routes,
+    pool: &Arc<Pool>,
+    other: Option<&Arc<Pool>>,
+) -> Option<(Arc<Pool>, Lease)> {
     if let Some(lease) = pool.pick(None) {
         return Some((Arc::clone(pool), lease));
     }
-    if pool.replica_count() == 0 {
+    if pool.replica_count() == 0 && !pool.is_retired() {
         return pool.cold_start(shared.config.request_timeout).await.map(|lease| (Arc::clone(pool), lease));
     }
-    let other = other.filter(|other| shared.traffic_percent(other) > 0.0)?;
+    let other = other.filter(|other| routes.traffic_percent(other) > 0.0)?;
     other.pick(None).map(|lease| (Arc::clone(other), lease))
 }
 
 async fn forward(
     shared: &Shared,
+    routes: &Routes,
     pool: &Arc<Pool>,
     other: Option<&Arc<Pool>>,
     outgoing: &Outgoing<'_>,
 ) -> (Response, Arc<Pool>) {
     let _in_flight = InFlight::enter(pool);
-    let Some((mut serving, mut lease)) = acquire(shared, pool, other).await else {
+    let mut acquired = acquire(shared, routes, pool, other).await;
+    let fresh;
+    let (mut routes, mut other) = (routes, other);
+    if acquired.is_none() && pool.is_retired() {
+        // The version left the server after this request chose it (a rollout, promote or
+        // rollback): the request goes where the new routes send it instead of failing.
+        fresh = shared.routes();
+        let (next, next_other) = fresh.choose(&shared.split_counter);
+        acquired = acquire(shared, &fresh, next, next_other).await;
+        (routes, other) = (&*fresh, next_other);
+    }
+    let Some((mut serving, mut lease)) = acquired else {
         let message = format!("no replica of model {} is ready", shared.config.name);
         return (error_response(StatusCode::SERVICE_UNAVAILABLE, message), Arc::clone(pool));
     };
@@ -296,7 +390,7 @@ async fn forward(
                 if let Some(next) = serving.pick(Some(failed)) {
                     lease = next;
                 } else if let Some((other, next)) = other
-                    .filter(|other| shared.traffic_percent(other) > 0.0)
+                    .filter(|other| routes.traffic_percent(other) > 0.0)
                     .and_then(|other| other.pick(None).map(|next| (other, next)))
                 {
                     serving = Arc::clone(other);
