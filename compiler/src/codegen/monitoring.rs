@@ -102,6 +102,13 @@ pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>
     out
 }
 
+/// The PrometheusRule a pipeline task passes to `kfl launch monitor`; `None`
+/// for a monitor without rules.
+pub(crate) fn launcher_manifest(context: &Context<'_>, monitor: &ir::Monitor) -> Option<Manifest> {
+    let serve = context.program.serves.iter().find(|s| s.name == monitor.service);
+    (!monitor.rules.is_empty()).then(|| prometheus_rule(context, monitor, serve, &mut Vec::new()))
+}
+
 /// Where the serve's request metrics come from.
 struct Source {
     standard: bool,

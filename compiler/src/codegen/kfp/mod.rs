@@ -29,7 +29,7 @@ use super::args::{self, Slot};
 use super::manifest::{format_float, kubernetes_name, scalar_text, to_yaml};
 use crate::diagnostics::Diagnostic;
 use crate::ir::graph::NodeKind;
-use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, TemplatePart, UnaryOpName, Value};
+use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, UnaryOpName, Value};
 use crate::typeck::Ty;
 use spec::*;
 
@@ -38,7 +38,7 @@ const SDK_VERSION: &str = "kfl-0.1.0";
 /// The documented launcher: `kfl launch KIND --manifest FILE …` creates the resource and waits.
 use super::manifest::LAUNCHER_IMAGE;
 const ARTIFACT_SCHEMA_VERSION: &str = "0.0.1";
-const CHANNEL: &str = "pipelinechannel--";
+use super::args::CHANNEL;
 const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 pub(crate) fn pipeline(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> String {
