@@ -100,7 +100,7 @@ pub async fn create_or_adopt(api: &Api<DynamicObject>, kind: Kind, object: &Dyna
             match (ours, run_of(&existing)) {
                 (Some(ours), Some(theirs)) if ours == theirs => Ok(Created::Adopted),
                 (_, theirs) => Err(LaunchError::failed(format!(
-                    "a {} named `{name}` already exists in namespace `{}` from {}; it was left as it is \
+                    "{} `{name}` already exists in namespace `{}` from {}; it was left as it is \
                      (delete it to launch this run's)",
                     kind.kind,
                     api_namespace(object),

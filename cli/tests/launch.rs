@@ -1,0 +1,307 @@
+//! `kfl launch` end to end: the real binary against an in-process fake Kubernetes API server (via a kubeconfig), checking what it creates, how it waits, what it writes and how it fails.
+
+#[path = "launch/fake_cluster.rs"]
+mod fake_cluster;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fake_cluster::{Cluster, Shared};
+use serde_json::{Value, json};
+
+const TRAINJOBS: &str = "/apis/trainer.kubeflow.org/v1alpha1/namespaces/ml/trainjobs";
+const EXPERIMENTS: &str = "/apis/kubeflow.org/v1beta1/namespaces/ml/experiments";
+const SERVICES: &str = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices";
+
+fn trainjob_manifest() -> String {
+    json!({
+        "apiVersion": "trainer.kubeflow.org/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": "fit", "namespace": "ml", "labels": {"app.kubernetes.io/managed-by": "kfl"}},
+        "spec": {
+            "runtimeRef": {"name": "torch-distributed", "apiGroup": "trainer.kubeflow.org", "kind": "ClusterTrainingRuntime"},
+            "trainer": {
+                "image": "python:3.12",
+                "command": ["python3"],
+                "args": ["train.py", "--data", "${kfl.inputs.data}", "--lr=${kfl.inputs.lr}", "--steps", "${kfl.refs.steps}", "--out", "${kfl.outputs.model}"]
+            },
+            "activeDeadlineSeconds": 1800
+        }
+    })
+    .to_string()
+}
+
+fn launch(dir: &Path, url: &str, args: &[&str]) -> Output {
+    let kubeconfig = fake_cluster::kubeconfig(dir, url);
+    Command::new(env!("CARGO_BIN_EXE_kfl"))
+        .arg("launch")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .expect("run kfl launch")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
+    json!({"type": kind, "status": status, "reason": reason, "message": message})
+}
+
+fn trainjob_args<'a>(manifest: &'a str, metric_file: &'a str, run: &'a str) -> Vec<&'a str> {
+    vec![
+        "trainjob",
+        "--manifest-json",
+        manifest,
+        "--namespace",
+        "ml",
+        "--run-id",
+        run,
+        "--set",
+        "data=s3://bucket/prep/d",
+        "--set",
+        "lr=0.05",
+        "--ref",
+        "steps=200",
+        "--output",
+        "model=s3://bucket/fit/model",
+        "--metric",
+        metric_file,
+        "--poll-interval",
+        "0.05",
+    ]
+}
+
+/// The bodies POSTed to `collection`.
+fn posts(shared: &Shared, collection: &str) -> Vec<Value> {
+    let cluster = shared.lock().expect("lock");
+    cluster.seen.iter().filter(|s| s.method == "POST" && s.path == collection).filter_map(|s| s.body.clone()).collect()
+}
+
+fn trainer_pod() -> Value {
+    json!({
+        "metadata": {"name": "fit-node-0-0-abcde", "namespace": "ml", "labels": {
+            "jobset.sigs.k8s.io/jobset-name": "fit",
+            "jobset.sigs.k8s.io/replicatedjob-name": "node",
+            "batch.kubernetes.io/job-completion-index": "0"
+        }}
+    })
+}
+
+#[test]
+fn a_trainjob_is_created_with_values_filled_polled_until_complete_and_its_metric_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{TRAINJOBS}/fit"),
+        vec![
+            json!({}),
+            json!({"conditions": [condition("Created", "True", "JobsCreated", "")]}),
+            json!({"conditions": [condition("Complete", "True", "JobsCompleted", "done")]}),
+        ],
+    );
+    cluster.pods.push(trainer_pod());
+    cluster.logs.insert("fit-node-0-0-abcde".into(), "epoch 1 acc=0.5\nepoch 2 acc=0.93 loss=0.2\n".into());
+    let (url, shared) = fake_cluster::start(cluster);
+    let metric = dir.path().join("outputs/acc/data");
+    let metric_arg = format!("acc={}", metric.display());
+    let manifest = trainjob_manifest();
+    let output = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let created = posts(&shared, TRAINJOBS);
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(
+        created[0]["spec"]["trainer"]["args"],
+        json!([
+            "train.py",
+            "--data",
+            "s3://bucket/prep/d",
+            "--lr=0.05",
+            "--steps",
+            "200",
+            "--out",
+            "s3://bucket/fit/model"
+        ])
+    );
+    assert_eq!(created[0]["metadata"]["annotations"]["kfl.dev/pipeline-run"], "run-1");
+    assert_eq!(created[0]["metadata"]["namespace"], "ml");
+    let reads = shared.lock().expect("lock").reads.get(&format!("{TRAINJOBS}/fit")).copied();
+    assert_eq!(reads, Some(3), "polled until the third status said Complete");
+    assert_eq!(std::fs::read_to_string(&metric).expect("metric written"), "0.93");
+}
+
+#[test]
+fn a_failed_trainjob_exits_1_with_its_condition_and_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{TRAINJOBS}/fit"),
+        vec![json!({"conditions": [condition("Failed", "True", "DeadlineExceeded", "the job ran out of time")]})],
+    );
+    let (url, _shared) = fake_cluster::start(cluster);
+    let metric = dir.path().join("acc");
+    let metric_arg = format!("acc={}", metric.display());
+    let manifest = trainjob_manifest();
+    let output = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("DeadlineExceeded: the job ran out of time"), "{message}");
+    assert!(message.contains("kept in namespace `ml`"), "{message}");
+    assert!(!metric.exists(), "no metric from a failed job");
+}
+
+#[test]
+fn a_retried_task_adopts_its_runs_trainjob_and_refuses_another_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    cluster.objects.insert(
+        format!("{TRAINJOBS}/fit"),
+        json!({"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+               "metadata": {"name": "fit", "namespace": "ml", "annotations": {"kfl.dev/pipeline-run": "run-1"}}}),
+    );
+    cluster.statuses.insert(
+        format!("{TRAINJOBS}/fit"),
+        vec![json!({"conditions": [condition("Complete", "True", "JobsCompleted", "")]})],
+    );
+    cluster.pods.push(trainer_pod());
+    cluster.logs.insert("fit-node-0-0-abcde".into(), "acc=0.8\n".into());
+    let (url, shared) = fake_cluster::start(cluster);
+    let metric = dir.path().join("acc");
+    let metric_arg = format!("acc={}", metric.display());
+    let manifest = trainjob_manifest();
+    let retry = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
+    assert!(retry.status.success(), "{}", stderr(&retry));
+    assert!(stderr(&retry).contains("adopted TrainJob ml/fit"), "{}", stderr(&retry));
+    assert_eq!(std::fs::read_to_string(&metric).expect("metric"), "0.8");
+    let other = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-2"));
+    assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
+    assert!(
+        stderr(&other).contains("TrainJob `fit` already exists in namespace `ml` from run `run-1`"),
+        "{}",
+        stderr(&other)
+    );
+    assert_eq!(shared.lock().expect("lock").objects.len(), 1, "nothing replaced");
+}
+
+#[test]
+fn a_marker_without_a_value_is_a_usage_error_and_nothing_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, shared) = fake_cluster::start(Cluster::default());
+    let manifest = trainjob_manifest();
+    let output = launch(dir.path(), &url, &["trainjob", "--manifest-json", &manifest, "--set", "data=s3://d"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no `--set lr=…` was given"), "{}", stderr(&output));
+    assert!(shared.lock().expect("lock").seen.is_empty(), "no request reached the cluster");
+}
+
+#[test]
+fn an_experiment_writes_the_best_trials_parameters_and_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = json!({
+        "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
+        "metadata": {"name": "search", "namespace": "ml"},
+        "spec": {"objective": {"type": "maximize", "objectiveMetricName": "acc"},
+                 "trialTemplate": {"trialSpec": {"spec": {"trainer": {"args": ["${kfl.inputs.data}", "${trialParameters.lr}"]}}}}}
+    })
+    .to_string();
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{EXPERIMENTS}/search"),
+        vec![
+            json!({"conditions": [condition("Running", "True", "ExperimentRunning", "")]}),
+            json!({
+                "conditions": [condition("Succeeded", "True", "ExperimentGoalReached", "")],
+                "currentOptimalTrial": {
+                    "bestTrialName": "search-abc",
+                    "parameterAssignments": [{"name": "lr", "value": "0.031"}],
+                    "observation": {"metrics": [{"name": "acc", "latest": "0.9", "max": "0.95", "min": "0.5"}]}
+                }
+            }),
+        ],
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let lr = dir.path().join("lr");
+    let acc = dir.path().join("acc");
+    let (lr_arg, acc_arg) = (format!("lr={}", lr.display()), format!("acc={}", acc.display()));
+    let args = [
+        "experiment",
+        "--manifest-json",
+        &manifest,
+        "--run-id",
+        "run-1",
+        "--set",
+        "data=s3://d",
+        "--best",
+        &lr_arg,
+        "--best",
+        &acc_arg,
+        "--poll-interval",
+        "0.05",
+    ];
+    let output = launch(dir.path(), &url, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        posts(&shared, EXPERIMENTS)[0]["spec"]["trialTemplate"]["trialSpec"]["spec"]["trainer"]["args"],
+        json!(["s3://d", "${trialParameters.lr}"])
+    );
+    assert_eq!(std::fs::read_to_string(&lr).expect("lr"), "0.031");
+    assert_eq!(std::fs::read_to_string(&acc).expect("acc"), "0.95", "the max when maximizing");
+    let missing = format!("loss={}", dir.path().join("loss").display());
+    let again = launch(
+        dir.path(),
+        &url,
+        &["experiment", "--manifest-json", &manifest, "--run-id", "run-1", "--set", "data=s3://d", "--best", &missing],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("no parameter or metric `loss` (it has: lr, acc)"), "{}", stderr(&again));
+}
+
+#[test]
+fn an_inferenceservice_is_replaced_when_it_exists_and_its_url_written_once_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = json!({
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "svc", "namespace": "ml"},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "${kfl.inputs.storage_uri}"}}}
+    })
+    .to_string();
+    let mut cluster = Cluster::default();
+    cluster.objects.insert(
+        format!("{SERVICES}/svc"),
+        json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+               "metadata": {"name": "svc", "namespace": "ml", "resourceVersion": "7", "generation": 1}}),
+    );
+    cluster.statuses.insert(
+        format!("{SERVICES}/svc"),
+        vec![
+            // Ready from the previous generation must not count.
+            json!({"observedGeneration": 1, "url": "http://old", "conditions": [condition("Ready", "True", "", "")]}),
+            json!({"observedGeneration": 2, "conditions": [condition("Ready", "Unknown", "RevisionMissing", "")]}),
+            json!({"observedGeneration": 2, "url": "http://svc.ml.example.com", "conditions": [condition("Ready", "True", "", "")]}),
+        ],
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let out = dir.path().join("url");
+    let out_arg = out.display().to_string();
+    let args = [
+        "inferenceservice",
+        "--manifest-json",
+        &manifest,
+        "--set",
+        "storage_uri=model-registry://clf/3",
+        "--output-url",
+        &out_arg,
+        "--poll-interval",
+        "0.05",
+    ];
+    let output = launch(dir.path(), &url, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cluster = shared.lock().expect("lock");
+    let put = cluster.seen.iter().find(|s| s.method == "PUT").and_then(|s| s.body.clone()).expect("a replace");
+    assert_eq!(put["metadata"]["resourceVersion"], "7");
+    assert_eq!(put["spec"]["predictor"]["model"]["storageUri"], "model-registry://clf/3");
+    assert_eq!(std::fs::read_to_string(&out).expect("url"), "http://svc.ml.example.com");
+}
