@@ -85,3 +85,13 @@ fn main() -> ExitCode {
     };
     status.into()
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks its definitions only when a command is parsed; this parses none, so check them all here.
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

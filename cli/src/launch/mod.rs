@@ -36,6 +36,8 @@ pub enum LaunchCommand {
     /// Create or replace a KServe InferenceService, wait for Ready, write its URL.
     Inferenceservice(inferenceservice::Args),
     /// Register a model version in the Kubeflow Model Registry, write its storage URI.
+    // `--version` is the model version here, not kfl's.
+    #[command(disable_version_flag = true)]
     RegisterModel(register_model::Args),
     /// Create or replace a monitor's PrometheusRule.
     Monitor(monitor::Args),
