@@ -9,7 +9,7 @@
 //! DAG outputs going up (a `LIST` / `isArtifactList` out of a loop, as
 //! `dsl.Collected` compiles). `train`, `tune`, `model`, `serve` and `monitor`
 //! run the kfl launcher image (`kfl launch …`), which creates the resource
-//! from its manifest and waits for it. Secrets, volumes and timeouts go to a
+//! from its inline manifest and waits for it. Secrets, volumes and timeouts go to a
 //! second document, the kfp-kubernetes platform spec.
 
 mod condition;
@@ -35,7 +35,7 @@ use spec::*;
 
 const SCHEMA_VERSION: &str = "2.1.0";
 const SDK_VERSION: &str = "kfl-0.1.0";
-/// The documented launcher: `kfl launch KIND --manifest FILE …` creates the resource and waits.
+/// The documented launcher: `kfl launch KIND --manifest-json JSON …` creates the resource and waits.
 use super::manifest::LAUNCHER_IMAGE;
 const ARTIFACT_SCHEMA_VERSION: &str = "0.0.1";
 use super::args::CHANNEL;
