@@ -305,3 +305,83 @@ fn an_inferenceservice_is_replaced_when_it_exists_and_its_url_written_once_ready
     assert_eq!(put["spec"]["predictor"]["model"]["storageUri"], "model-registry://clf/3");
     assert_eq!(std::fs::read_to_string(&out).expect("url"), "http://svc.ml.example.com");
 }
+
+#[test]
+fn each_trial_writes_its_artifact_apart_and_the_best_ones_is_reported_to_kfp() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = json!({
+        "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
+        "metadata": {"name": "search", "namespace": "ml"},
+        "spec": {"objective": {"type": "minimize", "objectiveMetricName": "loss"},
+                 "trialTemplate": {
+                     "trialParameters": [{"name": "lr", "description": "", "reference": "lr"}],
+                     "trialSpec": {"spec": {"trainer": {"args": ["${trialParameters.lr}", "--out", "${kfl.outputs.model}"]}}}}}
+    })
+    .to_string();
+    let output_file = dir.path().join("kfp_outputs/output_metadata.json");
+    let executor_input = json!({
+        "inputs": {},
+        "outputs": {
+            "artifacts": {"best_model": {"artifacts": [{"name": "best_model", "uri": "s3://b/search/best_model"}]}},
+            "outputFile": output_file.display().to_string()
+        }
+    })
+    .to_string();
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{EXPERIMENTS}/search"),
+        vec![json!({
+            "conditions": [condition("Succeeded", "True", "ExperimentMaxTrialsReached", "")],
+            "currentOptimalTrial": {"bestTrialName": "search-x7", "parameterAssignments": [{"name": "lr", "value": "0.2"}]}
+        })],
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let without_input = launch(
+        dir.path(),
+        &url,
+        &["experiment", "--manifest-json", &manifest, "--best", "model=s3://b/search/best_model"],
+    );
+    assert_eq!(without_input.status.code(), Some(2), "{}", stderr(&without_input));
+    assert!(stderr(&without_input).contains("no --executor-input"), "{}", stderr(&without_input));
+    assert!(shared.lock().expect("lock").seen.is_empty(), "nothing was sent");
+    let args = [
+        "experiment",
+        "--manifest-json",
+        &manifest,
+        "--best",
+        "model=s3://b/search/best_model/",
+        "--executor-input",
+        &executor_input,
+        "--poll-interval",
+        "0.05",
+    ];
+    let output = launch(dir.path(), &url, &args);
+    assert_eq!(output.status.code(), Some(2), "a URI that is not the output's is refused: {}", stderr(&output));
+    assert!(shared.lock().expect("lock").seen.is_empty(), "refused before anything was sent");
+    let args = [
+        "experiment",
+        "--manifest-json",
+        &manifest,
+        "--best",
+        "model=s3://b/search/best_model",
+        "--executor-input",
+        &executor_input,
+        "--poll-interval",
+        "0.05",
+    ];
+    let output = launch(dir.path(), &url, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let created = posts(&shared, EXPERIMENTS);
+    let template = &created[0]["spec"]["trialTemplate"];
+    assert_eq!(
+        template["trialSpec"]["spec"]["trainer"]["args"],
+        json!(["${trialParameters.lr}", "--out", "s3://b/search/best_model/${trialParameters.kflTrialName}"])
+    );
+    assert_eq!(template["trialParameters"][1]["reference"], "${trialSpec.Name}");
+    let reported: Value =
+        serde_json::from_str(&std::fs::read_to_string(&output_file).expect("executor output")).expect("JSON");
+    assert_eq!(
+        reported,
+        json!({"artifacts": {"best_model": {"artifacts": [{"uri": "s3://b/search/best_model/search-x7"}]}}})
+    );
+}

@@ -52,6 +52,11 @@ pub struct Values {
 }
 
 impl ManifestArgs {
+    /// Whether the manifest has a `${kfl.outputs.NAME}` marker.
+    pub fn uses_output(&self, name: &str) -> bool {
+        self.manifest_json.as_ref().is_some_and(|text| text.contains(&format!("${{{OUTPUTS}.{name}}}")))
+    }
+
     pub fn has_manifest(&self) -> bool {
         self.manifest_json.is_some()
     }

@@ -14,6 +14,13 @@
 //! | `${kfl.refs.NAME}`     | `--ref NAME=VALUE`   | a param or another task's output (`pipelinechannel--NAME`) |
 //! | `${kfl.outputs.NAME}`  | `--output NAME=URI`  | an output artifact of a `train`        |
 //!
+//! In a `tune`'s Experiment, `${kfl.outputs.NAME}` in the trial stands for
+//! the trial's own place under the task's `--best NAME=URI`
+//! (`URI/<trial name>`, through a trial parameter that Katib fills with
+//! `${trialSpec.Name}`); once the Experiment succeeds, the launcher writes
+//! KFP's executor output file so the task's output artifact is the best
+//! trial's.
+//!
 //! A `train`'s metrics and other non-artifact outputs are not markers: the
 //! training code prints `NAME=VALUE` lines (the format Katib's StdOut
 //! collector reads) and the launcher takes the last value of each from the
@@ -49,6 +56,10 @@ pub const RUN_ID_FLAG: &str = "--run-id";
 
 /// The annotation holding the id of the run that created a resource.
 pub const RUN_ANNOTATION: &str = "kfl.dev/pipeline-run";
+
+/// The flag that carries KFP's executor input (`{{$}}`), for a task that must tell KFP where an output artifact
+/// ended up (a tune's best trial's artifacts).
+pub const EXECUTOR_INPUT_FLAG: &str = "--executor-input";
 
 /// The flag that carries the manifest.
 pub const MANIFEST_FLAG: &str = "--manifest-json";

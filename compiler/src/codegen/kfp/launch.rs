@@ -58,6 +58,11 @@ impl Builder<'_, '_> {
             launch.push("--best".into());
             launch.push(pair(key.trim_start_matches("best_"), &io.placeholder(key, true, true)));
         }
+        // Each trial writes its artifacts under the task's output URI; the launcher then points the output at
+        // the best trial's through KFP's executor output file, whose path the executor input names.
+        if best.iter().any(|(_, io)| matches!(io, Io::Artifact { .. })) {
+            launch.extend([launcher::EXECUTOR_INPUT_FLAG.to_string(), "{{$}}".to_string()]);
+        }
         self.finish_task(&task, inputs, outputs, launcher_container(launch));
         self.no_cache(scope, &task);
     }

@@ -246,7 +246,12 @@ impl<'c, 'p> Builder<'c, 'p> {
             self.outputs.insert(stage.name.clone(), map);
         }
         for tune in &program.tunes {
-            self.outputs.insert(tune.name.clone(), BTreeMap::new());
+            // Every artifact a trial writes is an output of the tune (the best trial's), read or not: the
+            // launcher gives each trial its own place under that output's URI.
+            let artifacts = program.stage(&tune.trial).into_iter().flat_map(|trial| &trial.outputs);
+            let artifacts = artifacts.filter(|o| matches!(Io::of(&o.ty), Io::Artifact { .. }));
+            let map = artifacts.map(|o| (best_key(&o.name), Io::of(&o.ty))).collect();
+            self.outputs.insert(tune.name.clone(), map);
         }
         for reference in all_refs(program) {
             if let Ref::Best { tune, field, what } = reference {

@@ -350,6 +350,8 @@ serve svc {
     assert!(args.contains(&"data={{$.inputs.artifacts['data'].uri}}"), "{args:?}");
     assert!(!args.iter().any(|a| a.starts_with("lr=")), "searched params are the Experiment's: {args:?}");
     assert!(args.contains(&"model={{$.outputs.artifacts['best_model'].uri}}"), "{args:?}");
+    // Where the best trial's artifact is, the launcher reports through the executor input's output file.
+    assert_eq!(args[args.len() - 2..], ["--executor-input", "{{$}}"]);
     assert_eq!(
         spec["components"]["comp-search"]["outputDefinitions"]["artifacts"]["best_model"]["artifactType"]["schemaTitle"],
         "system.Model"
