@@ -7,8 +7,9 @@
 //! gives. A retried task adopts the object its run created before; an object
 //! of the same name left by another run is an error, never silently reused.
 //! Exit status: 0 done, 1 the resource failed or timed out (the message says
-//! which condition and what was left on the cluster), 2 bad arguments or no
-//! cluster access.
+//! which condition and what was left on the cluster) or an API call failed,
+//! 2 bad arguments, a bad manifest or no cluster configuration (nothing was
+//! sent).
 
 mod cluster;
 mod experiment;
