@@ -50,6 +50,12 @@ impl Cluster {
         Ok(Cluster { client, namespace })
     }
 
+    /// `--dry-run`: no configuration is read; the namespace is `--namespace`, else the manifest's, else `default`.
+    pub fn namespace_offline(flag: Option<&str>, manifest: &Json) -> String {
+        let from_manifest = manifest.pointer("/metadata/namespace").and_then(Json::as_str);
+        flag.or(from_manifest).unwrap_or("default").to_string()
+    }
+
     pub fn api(&self, kind: Kind) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), &self.namespace, &kind.resource())
     }
@@ -78,6 +84,14 @@ pub fn prepare(kind: Kind, manifest: Json, namespace: &str, run_id: Option<&str>
         object.metadata.annotations.get_or_insert_default().insert(RUN_ANNOTATION.to_string(), run.to_string());
     }
     Ok(object)
+}
+
+/// `--dry-run`: the object as it would be sent, as JSON on stdout.
+pub fn print(object: &DynamicObject) -> Result<()> {
+    let text = serde_json::to_string_pretty(object)
+        .map_err(|err| LaunchError::usage(format!("cannot print the object: {err}")))?;
+    println!("{text}");
+    Ok(())
 }
 
 pub fn name_of(object: &DynamicObject) -> String {

@@ -60,6 +60,10 @@ pub async fn run(args: Args) -> Result<()> {
         add_trial_name_parameter(&mut manifest)?;
     }
     let maximize = manifest.pointer("/spec/objective/type").and_then(Json::as_str) != Some("minimize");
+    if args.manifest.dry_run {
+        let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest);
+        return cluster::print(&cluster::prepare(EXPERIMENT, manifest, &namespace, args.manifest.run_id.as_deref())?);
+    }
     let cluster = Cluster::connect(args.manifest.namespace.as_deref(), &manifest).await?;
     let object = cluster::prepare(EXPERIMENT, manifest, &cluster.namespace, args.manifest.run_id.as_deref())?;
     let name = cluster::name_of(&object);

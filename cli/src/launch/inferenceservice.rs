@@ -23,6 +23,15 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<()> {
     let manifest = args.manifest.manifest(IndexMap::new())?;
+    if args.manifest.dry_run {
+        let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest);
+        return cluster::print(&cluster::prepare(
+            INFERENCE_SERVICE,
+            manifest,
+            &namespace,
+            args.manifest.run_id.as_deref(),
+        )?);
+    }
     let cluster = Cluster::connect(args.manifest.namespace.as_deref(), &manifest).await?;
     let object = cluster::prepare(INFERENCE_SERVICE, manifest, &cluster.namespace, args.manifest.run_id.as_deref())?;
     let name = cluster::name_of(&object);

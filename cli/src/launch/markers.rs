@@ -24,6 +24,9 @@ pub struct ManifestArgs {
     /// `NAME=VALUE` for `${kfl.refs.NAME}` (a param or another task's output).
     #[arg(long = "ref", value_name = "NAME=VALUE")]
     refs: Vec<String>,
+    /// Print the object as it would be sent, and contact nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `NAME=VALUE` → (NAME, VALUE); the value may contain `=`.

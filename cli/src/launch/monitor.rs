@@ -26,11 +26,20 @@ pub async fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     let manifest = args.manifest.manifest(IndexMap::new())?;
-    let cluster = Cluster::connect(args.manifest.namespace.as_deref(), &manifest).await?;
-    let mut object = cluster::prepare(PROMETHEUS_RULE, manifest, &cluster.namespace, args.manifest.run_id.as_deref())?;
+    let cluster = if args.manifest.dry_run {
+        None
+    } else {
+        Some(Cluster::connect(args.manifest.namespace.as_deref(), &manifest).await?)
+    };
+    let namespace = match &cluster {
+        Some(cluster) => cluster.namespace.clone(),
+        None => Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest),
+    };
+    let mut object = cluster::prepare(PROMETHEUS_RULE, manifest, &namespace, args.manifest.run_id.as_deref())?;
     if let Some(url) = &args.service_url {
         object.metadata.annotations.get_or_insert_default().insert(SERVICE_URL_ANNOTATION.to_string(), url.clone());
     }
+    let Some(cluster) = cluster else { return cluster::print(&object) };
     let name = cluster::name_of(&object);
     match cluster::create_or_replace(&cluster.api(PROMETHEUS_RULE), PROMETHEUS_RULE, &object).await? {
         Created::New => eprintln!("created PrometheusRule {}/{name}", cluster.namespace),

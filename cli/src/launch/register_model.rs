@@ -42,6 +42,9 @@ pub struct Args {
     /// FILE to write the version's storage URI to (`model-registry://NAME/VERSION`, what KServe reads).
     #[arg(long = "output-uri", value_name = "FILE")]
     output_uri: Option<String>,
+    /// Print the registration request, and contact nothing.
+    #[arg(long)]
+    dry_run: bool,
     /// A bearer token for the registry (default: the `KFL_REGISTRY_TOKEN` environment variable).
     #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
@@ -49,6 +52,10 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<()> {
     let request = registration(&args)?;
+    if args.dry_run {
+        println!("{request:#?}");
+        return Ok(());
+    }
     let Some(url) = args.registry.clone() else {
         eprintln!(
             "no model registry configured (project.registry): `{}` is served from {}",

@@ -35,6 +35,10 @@ pub async fn run(args: Args) -> Result<()> {
     let metrics = pairs("--metric", &args.metrics)?;
     let manifest = args.manifest.manifest(pairs("--output", &args.outputs)?)?;
     let deadline = manifest.pointer("/spec/activeDeadlineSeconds").and_then(Json::as_u64);
+    if args.manifest.dry_run {
+        let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest);
+        return cluster::print(&cluster::prepare(TRAINJOB, manifest, &namespace, args.manifest.run_id.as_deref())?);
+    }
     let cluster = Cluster::connect(args.manifest.namespace.as_deref(), &manifest).await?;
     let object = cluster::prepare(TRAINJOB, manifest, &cluster.namespace, args.manifest.run_id.as_deref())?;
     let name = cluster::name_of(&object);
