@@ -24,8 +24,10 @@
 //!   a `Model` input bound to such a URI likewise becomes the model
 //!   initializer (`/workspace/model`). Any other artifact renders as a path
 //!   under `/kfl/artifacts/<stage>/<name>` (an input read from another
-//!   stage's output uses that stage's path); the pipeline launcher binds
-//!   those paths to the real artifacts.
+//!   stage's output uses that stage's path). The TrainJob a pipeline task
+//!   carries (`launcher_manifest`) has the launcher's markers instead for
+//!   bound inputs, params, other stages' outputs and output artifacts, which
+//!   `kfl launch` fills with the run's values and URIs (`launcher.rs`).
 //! - `mount V at P`: Trainer v2.3 has no `podTemplateOverrides`; volumes
 //!   go through `spec.runtimePatches` (manager `kfl`), patching the pod
 //!   template of the runtime's `node` job (and `launcher` for the MPI-based
