@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 const TRAINJOBS: &str = "/apis/trainer.kubeflow.org/v1alpha1/namespaces/ml/trainjobs";
 const EXPERIMENTS: &str = "/apis/kubeflow.org/v1beta1/namespaces/ml/experiments";
 const SERVICES: &str = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices";
+const RULES: &str = "/apis/monitoring.coreos.com/v1/namespaces/ml/prometheusrules";
 
 fn trainjob_manifest() -> String {
     json!({
@@ -384,4 +385,51 @@ fn each_trial_writes_its_artifact_apart_and_the_best_ones_is_reported_to_kfp() {
         reported,
         json!({"artifacts": {"best_model": {"artifacts": [{"uri": "s3://b/search/best_model/search-x7"}]}}})
     );
+}
+
+#[test]
+fn a_trainjob_that_never_finishes_times_out_with_exit_1_and_is_left_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{TRAINJOBS}/fit"),
+        vec![json!({"conditions": [condition("Created", "True", "JobsCreated", "")]})],
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let metric_arg = format!("acc={}", dir.path().join("acc").display());
+    let manifest = trainjob_manifest();
+    let mut args = trainjob_args(&manifest, &metric_arg, "run-1");
+    args.extend(["--timeout", "0.3"]);
+    let output = launch(dir.path(), &url, &args);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("TrainJob `fit` did not finish within 0.3s"), "{message}");
+    assert!(message.contains("left running in namespace `ml`"), "{message}");
+    let reads = shared.lock().expect("lock").reads.get(&format!("{TRAINJOBS}/fit")).copied().unwrap_or_default();
+    assert!(reads >= 2, "polled more than once before giving up: {reads}");
+}
+
+#[test]
+fn a_monitor_rule_is_created_then_replaced_with_the_service_url_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = json!({
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+        "metadata": {"name": "watch", "namespace": "ml"},
+        "spec": {"groups": [{"name": "watch", "rules": [{"alert": "WatchErrors", "expr": "up == 0"}]}]}
+    })
+    .to_string();
+    let (url, shared) = fake_cluster::start(Cluster::default());
+    let args = ["monitor", "--manifest-json", &manifest, "--run-id", "run-1", "--service-url", "http://svc.ml"];
+    let first = launch(dir.path(), &url, &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = launch(dir.path(), &url, &args);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stderr(&second).contains("replaced PrometheusRule ml/watch"), "{}", stderr(&second));
+    let cluster = shared.lock().expect("lock");
+    let stored = cluster.objects.get(&format!("{RULES}/watch")).expect("the rule");
+    assert_eq!(stored["metadata"]["annotations"]["kfl.dev/service-url"], "http://svc.ml");
+    assert_eq!(stored["metadata"]["generation"], 2, "replaced, not created twice");
+    let no_rules = launch(dir.path(), &url, &["monitor", "--run-id", "run-1"]);
+    assert!(no_rules.status.success(), "{}", stderr(&no_rules));
+    assert!(stderr(&no_rules).contains("no PrometheusRule to create"), "{}", stderr(&no_rules));
 }

@@ -217,7 +217,7 @@ pub async fn wait<T>(
             return Err(LaunchError::failed(format!(
                 "{} `{name}` did not finish within {}s; it was left running in namespace `{}`",
                 kind.kind,
-                limit.as_secs_f64().round(),
+                limit.as_secs_f64(),
                 api_namespace(&object)
             )));
         }
