@@ -2,6 +2,7 @@
 
 mod commands;
 mod files;
+mod launch;
 mod lsp;
 
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
     Builtin(commands::builtin::Args),
     Models(commands::models::Args),
     Lsp(lsp::Args),
+    /// Create a stage's resource on the cluster and wait for it (what the compiled pipeline's tasks run).
+    #[command(subcommand)]
+    Launch(launch::LaunchCommand),
 }
 
 /// Exit statuses: 0 fine, 1 errors in the user's files (or a failed run), 2 usage or I/O problems, 130 a run
@@ -83,6 +87,17 @@ fn main() -> ExitCode {
         Command::Builtin(args) => commands::builtin::run(args),
         Command::Models(args) => commands::models::run(args),
         Command::Lsp(args) => lsp::run(args),
+        Command::Launch(command) => launch::launch(command),
     };
     status.into()
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks its definitions only when a command is parsed; this parses none, so check them all here.
+    #[test]
+    fn every_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -4,6 +4,9 @@ use super::Context;
 use super::manifest::scalar_text;
 use crate::ir::{self, Ref, TemplatePart, Value};
 
+/// The prefix of the pipeline's channel inputs (`pipelinechannel--NAME`), as the KFP SDK names them.
+pub(crate) const CHANNEL: &str = "pipelinechannel--";
+
 /// What a target substitutes for a reference it owns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Slot<'a> {
@@ -78,4 +81,23 @@ pub(crate) fn dataset_uri(program: &ir::Program, name: &str) -> String {
 /// Whether `name` is an output of `stage` (so a `Slot::Input` is really an output).
 pub(crate) fn is_output(stage: &ir::Stage, name: &str) -> bool {
     stage.outputs.iter().any(|o| o.name == name)
+}
+
+/// A param read directly becomes a channel input (`{channel}NAME`), a value
+/// the pipeline run supplies, instead of the value known at build time.
+pub(crate) fn params_as_channels(value: &Value, channel: &str) -> Value {
+    match value {
+        Value::Ref(Ref::Param { name }) => Value::Ref(Ref::Local { name: format!("{channel}{name}") }),
+        Value::Template(parts) => Value::Template(
+            parts
+                .iter()
+                .map(|part| match part {
+                    TemplatePart::Value(v) => TemplatePart::Value(params_as_channels(v, channel)),
+                    text => text.clone(),
+                })
+                .collect(),
+        ),
+        Value::List(items) => Value::List(items.iter().map(|item| params_as_channels(item, channel)).collect()),
+        other => other.clone(),
+    }
 }

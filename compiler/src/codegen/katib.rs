@@ -167,20 +167,30 @@ struct TrialParameter {
 pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
     let mut manifests = Vec::new();
     for tune in &context.program.tunes {
-        match experiment(context, tune) {
-            Ok(experiment) => {
-                let mut manifest = Manifest::from_typed(KIND, &tune.name, &experiment);
-                debug_assert!(manifest.name.len() <= MAX_NAME, "typeck checks Experiment names");
-                manifest.apply_patches(&tune.patches);
-                manifests.push(manifest);
-            }
+        match patched_experiment(context, tune, false) {
+            Ok(manifest) => manifests.push(manifest),
             Err(diagnostic) => diagnostics.push(*diagnostic),
         }
     }
     manifests
 }
 
-fn experiment(context: &Context<'_>, tune: &ir::Tune) -> Result<Experiment, Box<Diagnostic>> {
+/// The Experiment a pipeline task passes to `kfl launch experiment`, with the
+/// launcher's markers for run-time values; `None` when it cannot be built
+/// (the manifests back end reports why).
+pub(crate) fn launcher_manifest(context: &Context<'_>, tune: &ir::Tune) -> Option<Manifest> {
+    patched_experiment(context, tune, true).ok()
+}
+
+fn patched_experiment(context: &Context<'_>, tune: &ir::Tune, launcher: bool) -> Result<Manifest, Box<Diagnostic>> {
+    let experiment = experiment(context, tune, launcher)?;
+    let mut manifest = Manifest::from_typed(KIND, &tune.name, &experiment);
+    debug_assert!(manifest.name.len() <= MAX_NAME, "typeck checks Experiment names");
+    manifest.apply_patches(&tune.patches);
+    Ok(manifest)
+}
+
+fn experiment(context: &Context<'_>, tune: &ir::Tune, launcher: bool) -> Result<Experiment, Box<Diagnostic>> {
     let Some(trial) = context.program.stages.iter().find(|s| s.name == tune.trial) else {
         return Err(Box::new(
             Diagnostic::error(
@@ -192,10 +202,11 @@ fn experiment(context: &Context<'_>, tune: &ir::Tune) -> Result<Experiment, Box<
         ));
     };
     let searched: Vec<&str> = tune.space.iter().map(|p| p.name.as_str()).collect();
+    let rendering = trainer::Rendering { searched: &searched, launcher };
     let (trial_spec, primary_container_name, primary_pod_labels, success_condition, failure_condition) =
         match trial.kind {
             StageKind::Train => {
-                let mut job = trainer::train_job(context, trial, &searched)?;
+                let mut job = trainer::train_job(context, trial, rendering)?;
                 job.metadata = trial_metadata(context);
                 let framework = trial.train.as_ref().map(|t| t.framework.as_str()).unwrap_or_default();
                 let primary_job = if matches!(framework, "deepspeed" | "mpi" | "mlx") { "launcher" } else { "node" };
@@ -209,7 +220,7 @@ fn experiment(context: &Context<'_>, tune: &ir::Tune) -> Result<Experiment, Box<
                 )
             }
             StageKind::Step => {
-                let job = step_job(context, trial, &searched);
+                let job = step_job(context, trial, rendering);
                 (patched("Job", trial, &job), JOB_CONTAINER, BTreeMap::new(), JOB_SUCCESS, JOB_FAILURE)
             }
         };
@@ -270,10 +281,10 @@ fn patched<T: Serialize>(kind: &str, trial: &ir::Stage, object: &T) -> serde_jso
 }
 
 /// A `step` trial as a batch/v1 Job (Katib requires `restartPolicy: Never`).
-fn step_job(context: &Context<'_>, stage: &ir::Stage, searched: &[&str]) -> Job {
-    let (command, args) = trainer::command_line(context, stage, searched);
+fn step_job(context: &Context<'_>, stage: &ir::Stage, rendering: trainer::Rendering<'_>) -> Job {
+    let (command, args) = trainer::command_line(context, stage, rendering);
     let (volumes, volume_mounts) = trainer::volumes(stage);
-    let env = trainer::env(context, stage, searched);
+    let env = trainer::env(context, stage, rendering);
     let container = Container {
         name: JOB_CONTAINER.to_string(),
         image: Some(stage.image.clone()),

@@ -139,7 +139,14 @@ struct Canary {
 }
 
 pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
-    context.program.serves.iter().map(|serve| manifest(context, serve, diagnostics)).collect()
+    context.program.serves.iter().map(|serve| manifest(context, serve, None, diagnostics)).collect()
+}
+
+/// The InferenceService a pipeline task passes to `kfl launch inferenceservice`;
+/// `storage` replaces the model's storage URI (the launcher's marker for the
+/// registered model's URI, when the pipeline registers it).
+pub(crate) fn launcher_manifest(context: &Context<'_>, serve: &ir::Serve, storage: Option<String>) -> Manifest {
+    manifest(context, serve, storage, &mut Vec::new())
 }
 
 /// The runtime enum → KServe's `modelFormat.name`; `None` for `custom`.
@@ -207,7 +214,12 @@ fn to_i32(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-fn manifest(context: &Context<'_>, serve: &ir::Serve, diagnostics: &mut Vec<Diagnostic>) -> Manifest {
+fn manifest(
+    context: &Context<'_>,
+    serve: &ir::Serve,
+    storage: Option<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Manifest {
     let standard = is_standard(serve);
     let span = serve.span;
     // Target constraints (KServe's webhook); the checker catches most of them.
@@ -260,7 +272,7 @@ fn manifest(context: &Context<'_>, serve: &ir::Serve, diagnostics: &mut Vec<Diag
     let env = core::env_vars(context, &serve.env, &mut serve_slot);
     let resources = core::resource_requirements(&serve.resources);
     let model = context.program.models.iter().find(|m| m.name == serve.model);
-    let storage = model.map(|m| storage_uri(context, m)).unwrap_or_default();
+    let storage = storage.unwrap_or_else(|| model.map(|m| storage_uri(context, m)).unwrap_or_default());
 
     let mut predictor = Predictor::default();
     match model_format(&serve.runtime) {

@@ -12,6 +12,7 @@ mod core;
 mod katib;
 mod kfp;
 mod kserve;
+pub mod launcher;
 mod manifest;
 mod monitoring;
 mod notebook;

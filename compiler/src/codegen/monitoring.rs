@@ -23,8 +23,9 @@
 //!
 //! Each rule is an alert labelled `severity` (`warning` for `alert`, `info`
 //! for `retrain`) and `kfl.dev/action: alert|retrain`; an Alertmanager route
-//! on `kfl.dev/action="retrain"` sends retrain alerts to the launcher's
-//! webhook (`kfl launch retrain`).
+//! on `kfl.dev/action="retrain"` is meant to send retrain alerts to a
+//! launcher webhook; that webhook is not built yet (`kfl launch retrain`
+//! starts one run when called, as the CronJob below does).
 //!
 //! **Schedule.** `schedule = "cron"` → a batch/v1 CronJob
 //! `<monitor>-retrain` whose container runs the launcher,
@@ -100,6 +101,13 @@ pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>
         }
     }
     out
+}
+
+/// The PrometheusRule a pipeline task passes to `kfl launch monitor`; `None`
+/// for a monitor without rules.
+pub(crate) fn launcher_manifest(context: &Context<'_>, monitor: &ir::Monitor) -> Option<Manifest> {
+    let serve = context.program.serves.iter().find(|s| s.name == monitor.service);
+    (!monitor.rules.is_empty()).then(|| prometheus_rule(context, monitor, serve, &mut Vec::new()))
 }
 
 /// Where the serve's request metrics come from.

@@ -24,8 +24,10 @@
 //!   a `Model` input bound to such a URI likewise becomes the model
 //!   initializer (`/workspace/model`). Any other artifact renders as a path
 //!   under `/kfl/artifacts/<stage>/<name>` (an input read from another
-//!   stage's output uses that stage's path); the pipeline launcher binds
-//!   those paths to the real artifacts.
+//!   stage's output uses that stage's path). The TrainJob a pipeline task
+//!   carries (`launcher_manifest`) has the launcher's markers instead for
+//!   bound inputs, params, other stages' outputs and output artifacts, which
+//!   `kfl launch` fills with the run's values and URIs (`launcher.rs`).
 //! - `mount V at P`: Trainer v2.3 has no `podTemplateOverrides`; volumes
 //!   go through `spec.runtimePatches` (manager `kfl`), patching the pod
 //!   template of the runtime's `node` job (and `launcher` for the MPI-based
@@ -42,6 +44,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::args::{self, Slot};
+use super::launcher;
 use super::manifest::kubernetes_name;
 use super::{Context, Manifest};
 use crate::diagnostics::{Code, Diagnostic, Label};
@@ -219,25 +222,49 @@ pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>
         if stage.train.is_none() || stage.trial_of.is_some() {
             continue;
         }
-        match train_job(context, stage, &[]) {
-            Ok(job) => {
-                let mut manifest = Manifest::from_typed(KIND, &stage.name, &job);
-                debug_assert!(manifest.name.len() <= MAX_NAME, "typeck checks TrainJob names");
-                manifest.apply_patches(&stage.patches);
-                manifests.push(manifest);
-            }
+        match patched_train_job(context, stage, Rendering::default()) {
+            Ok(manifest) => manifests.push(manifest),
             Err(diagnostic) => diagnostics.push(*diagnostic),
         }
     }
     manifests
 }
 
-/// The TrainJob of a `train` stage. `searched` inputs render as Katib's
-/// `${trialParameters.NAME}` (empty for a standalone TrainJob).
+/// The TrainJob a pipeline task passes to `kfl launch trainjob`, with the
+/// launcher's markers for run-time values; `None` when it cannot be built
+/// (the manifests back end reports why).
+pub(crate) fn launcher_manifest(context: &Context<'_>, stage: &ir::Stage) -> Option<Manifest> {
+    patched_train_job(context, stage, Rendering { searched: &[], launcher: true }).ok()
+}
+
+fn patched_train_job(
+    context: &Context<'_>,
+    stage: &ir::Stage,
+    rendering: Rendering<'_>,
+) -> Result<Manifest, Box<Diagnostic>> {
+    let job = train_job(context, stage, rendering)?;
+    let mut manifest = Manifest::from_typed(KIND, &stage.name, &job);
+    debug_assert!(manifest.name.len() <= MAX_NAME, "typeck checks TrainJob names");
+    manifest.apply_patches(&stage.patches);
+    Ok(manifest)
+}
+
+/// How a stage's own references render in its manifest.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rendering<'a> {
+    /// Inputs a Katib trial searches: Katib's `${trialParameters.NAME}` (none for a standalone TrainJob).
+    pub searched: &'a [&'a str],
+    /// The manifest a pipeline task passes to `kfl launch`: bound inputs,
+    /// params, other stages' outputs and this stage's output artifacts are
+    /// the launcher's markers (see `launcher.rs`), filled when the task runs.
+    pub launcher: bool,
+}
+
+/// The TrainJob of a `train` stage.
 pub(crate) fn train_job(
     context: &Context<'_>,
     stage: &ir::Stage,
-    searched: &[&str],
+    rendering: Rendering<'_>,
 ) -> Result<TrainJob, Box<Diagnostic>> {
     let train = stage.train.as_ref().ok_or_else(|| Box::new(not_a_train(stage)))?;
     let runtime = match (&train.runtime, runtime_for(&train.framework)) {
@@ -246,12 +273,12 @@ pub(crate) fn train_job(
         (None, None) => return Err(Box::new(custom_without_runtime(stage))),
     };
     let initializers = initializers(context, stage);
-    let (command, args) = command_line(context, stage, searched);
+    let (command, args) = command_line(context, stage, rendering);
     let trainer = Trainer {
         image: stage.image.clone(),
         command,
         args,
-        env: env(context, stage, searched),
+        env: env(context, stage, rendering),
         num_nodes: train.nodes,
         num_proc_per_node: train.procs_per_node,
         resources_per_node: resources(&stage.resources),
@@ -290,12 +317,12 @@ fn not_a_train(stage: &ir::Stage) -> Diagnostic {
 }
 
 /// `run` as (command, args), with this stage's references resolved.
-pub(crate) fn command_line(context: &Context<'_>, stage: &ir::Stage, searched: &[&str]) -> (Vec<String>, Vec<String>) {
-    let mut rendered: Vec<String> = stage
-        .run
-        .iter()
-        .map(|value| args::render(context, value, &mut |slot| slot_text(context, stage, searched, slot)))
-        .collect();
+pub(crate) fn command_line(
+    context: &Context<'_>,
+    stage: &ir::Stage,
+    rendering: Rendering<'_>,
+) -> (Vec<String>, Vec<String>) {
+    let mut rendered: Vec<String> = stage.run.iter().map(|value| render(context, stage, rendering, value)).collect();
     if rendered.is_empty() {
         return (Vec::new(), Vec::new());
     }
@@ -304,13 +331,13 @@ pub(crate) fn command_line(context: &Context<'_>, stage: &ir::Stage, searched: &
 }
 
 /// `env` values, then one `secretKeyRef` per key of each secret.
-pub(crate) fn env(context: &Context<'_>, stage: &ir::Stage, searched: &[&str]) -> Vec<EnvVar> {
+pub(crate) fn env(context: &Context<'_>, stage: &ir::Stage, rendering: Rendering<'_>) -> Vec<EnvVar> {
     let mut vars: Vec<EnvVar> = stage
         .env
         .iter()
         .map(|(name, value)| EnvVar {
             name: name.clone(),
-            value: Some(args::render(context, value, &mut |slot| slot_text(context, stage, searched, slot))),
+            value: Some(render(context, stage, rendering, value)),
             value_from: None,
         })
         .collect();
@@ -457,11 +484,34 @@ pub(crate) fn trial_parameter(name: &str) -> String {
     format!("${{trialParameters.{name}}}")
 }
 
+/// One `run` or `env` value. For the launcher, a param read directly is a
+/// run-time value (`-p` at run submission), as the pipeline passes it.
+fn render(context: &Context<'_>, stage: &ir::Stage, rendering: Rendering<'_>, value: &Value) -> String {
+    let mut slot = |slot: Slot<'_>| slot_text(context, stage, rendering, slot);
+    if rendering.launcher {
+        args::render(context, &args::params_as_channels(value, args::CHANNEL), &mut slot)
+    } else {
+        args::render(context, value, &mut slot)
+    }
+}
+
+/// The launcher marker of another task's output, named as the pipeline names the channel (`TASK-KEY`).
+fn channel_marker(stage: &str, key: &str) -> String {
+    launcher::ref_marker(&format!("{}-{key}", kubernetes_name(stage).to_ascii_lowercase()))
+}
+
 /// Text for a reference this target owns (see the module doc).
-pub(crate) fn slot_text(context: &Context<'_>, stage: &ir::Stage, searched: &[&str], slot: Slot<'_>) -> String {
+pub(crate) fn slot_text(context: &Context<'_>, stage: &ir::Stage, rendering: Rendering<'_>, slot: Slot<'_>) -> String {
+    let launcher = rendering.launcher;
     match slot {
-        Slot::Input(name) if searched.contains(&name) => trial_parameter(name),
+        Slot::Input(name) if rendering.searched.contains(&name) => trial_parameter(name),
+        Slot::Input(name) if launcher && stage.outputs.iter().any(|o| o.name == name && is_artifact(&o.ty)) => {
+            launcher::output_marker(name)
+        }
         Slot::Input(name) if args::is_output(stage, name) => artifact_path(&stage.name, name),
+        Slot::Input(name) if launcher && name.starts_with(args::CHANNEL) => {
+            launcher::ref_marker(&name[args::CHANNEL.len()..])
+        }
         Slot::Input(name) => {
             let Some(input) = stage.inputs.iter().find(|i| i.name == name) else {
                 return artifact_path(&stage.name, name);
@@ -473,18 +523,24 @@ pub(crate) fn slot_text(context: &Context<'_>, stage: &ir::Stage, searched: &[&s
             if model.as_ref().is_some_and(|(n, _)| *n == name) {
                 return MODEL_PATH.to_string();
             }
+            if launcher && input.binding.is_some() {
+                return launcher::input_marker(name);
+            }
             match &input.binding {
                 Some(Value::Ref(Ref::Output { stage: producer, output, .. })) => artifact_path(producer, output),
                 Some(Value::Ref(Ref::Best { tune, field, .. })) => artifact_path(tune, &format!("best/{field}")),
                 Some(binding) if !is_artifact(&input.ty) => {
-                    args::render(context, binding, &mut |inner| slot_text(context, stage, searched, inner))
+                    args::render(context, binding, &mut |inner| slot_text(context, stage, rendering, inner))
                 }
                 _ => artifact_path(&stage.name, name),
             }
         }
         Slot::Param(name) => format!("${{{name}}}"),
+        Slot::LoopVar(name) if launcher => launcher::ref_marker(name),
         Slot::Builtin(name) | Slot::LoopVar(name) => name.to_string(),
+        Slot::StageOutput { stage: producer, output } if launcher => channel_marker(producer, output),
         Slot::StageOutput { stage: producer, output } => artifact_path(producer, output),
+        Slot::Best { tune, field } if launcher => channel_marker(tune, &format!("best_{field}")),
         Slot::Best { tune, field } => artifact_path(tune, &format!("best/{field}")),
     }
 }

@@ -1,15 +1,29 @@
 //! Lifecycle tasks that run the kfl launcher image (`kfl launch trainjob|experiment|register-model|inferenceservice|monitor`): it creates the resource from its manifest, waits for it, and writes the task outputs.
+//!
+//! The manifest travels inline as compact JSON (`--manifest-json`), with the
+//! markers of `codegen/launcher.rs` for run-time values, so a task needs
+//! nothing but its own arguments on the cluster.
 
+use super::super::manifest::Manifest;
+use super::super::{katib, kserve, launcher, monitoring};
 use super::*;
 
 impl Builder<'_, '_> {
-    pub(super) fn launch_args(&self, kind: &str, manifest: &str) -> Vec<String> {
-        let mut out = vec!["--manifest".to_string(), manifest.to_string()];
+    /// `KIND --manifest-json JSON [--namespace NS]`. `None`: the manifest could not be
+    /// built, which the manifests back end reports, so the build fails anyway.
+    pub(super) fn launch_args(&self, kind: &str, manifest: Option<&Manifest>) -> Vec<String> {
+        let mut out = vec![kind.to_string()];
+        if let Some(manifest) = manifest {
+            out.push(launcher::MANIFEST_FLAG.to_string());
+            // serde_json prints a Value without failing; field order is the manifest's own (`preserve_order`).
+            out.push(manifest.object.to_string());
+        }
         if let Some(namespace) = &self.context.namespace {
             out.push("--namespace".into());
             out.push(namespace.clone());
         }
-        out.insert(0, kind.to_string());
+        // Which run owns the resource: a retried task adopts its own object, never an older run's.
+        out.extend([launcher::RUN_ID_FLAG.to_string(), "{{$.pipeline_job_uuid}}".to_string()]);
         out
     }
 
@@ -27,9 +41,15 @@ impl Builder<'_, '_> {
                     self.bind_value(scope, &task, &mut inputs, &input.name, &input.ty, value);
                 }
             }
+            // Params and other tasks' outputs the trial reads directly become
+            // `--ref` inputs, as for a `train` task; the text itself is Katib's.
+            let input_io: Vec<(String, Io)> = trial.inputs.iter().map(|i| (i.name.clone(), Io::of(&i.ty))).collect();
+            for value in trial.run.iter().chain(trial.env.values()) {
+                self.render(scope, &task, &mut inputs, &input_io, &[], value, true);
+            }
         }
-        let mut launch =
-            self.launch_args("experiment", &format!("manifests/experiment-{}.yaml", kubernetes_name(&tune.name)));
+        let manifest = katib::launcher_manifest(self.context, tune);
+        let mut launch = self.launch_args("experiment", manifest.as_ref());
         launch.extend(set_args(&inputs));
         let best: Vec<(String, Io)> =
             self.outputs.get(&tune.name).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
@@ -37,6 +57,11 @@ impl Builder<'_, '_> {
             io.define(&mut outputs, key);
             launch.push("--best".into());
             launch.push(pair(key.trim_start_matches("best_"), &io.placeholder(key, true, true)));
+        }
+        // Each trial writes its artifacts under the task's output URI; the launcher then points the output at
+        // the best trial's through KFP's executor output file, whose path the executor input names.
+        if best.iter().any(|(_, io)| matches!(io, Io::Artifact { .. })) {
+            launch.extend([launcher::EXECUTOR_INPUT_FLAG.to_string(), "{{$}}".to_string()]);
         }
         self.finish_task(&task, inputs, outputs, launcher_container(launch));
         self.no_cache(scope, &task);
@@ -104,18 +129,16 @@ impl Builder<'_, '_> {
         let task = self.add_task(&serve.name, 0);
         let mut inputs = Interface::default();
         let mut outputs = Interface::default();
-        let mut launch = self.launch_args(
-            "inferenceservice",
-            &format!("manifests/inferenceservice-{}.yaml", kubernetes_name(&serve.name)),
-        );
-        if self.homes.contains_key(&serve.model) {
+        // A model the pipeline registers is served from the URI its task outputs.
+        let registered = self.homes.contains_key(&serve.model);
+        if registered {
             let value = Value::Ref(Ref::Model { name: serve.model.clone() });
             self.bind_value(0, &task, &mut inputs, "storage_uri", &Ty::String, &value);
-            launch.extend([
-                "--storage-uri".to_string(),
-                Io::Parameter("STRING").placeholder("storage_uri", false, false),
-            ]);
         }
+        let storage = registered.then(|| launcher::input_marker("storage_uri"));
+        let manifest = kserve::launcher_manifest(self.context, serve, storage);
+        let mut launch = self.launch_args("inferenceservice", Some(&manifest));
+        launch.extend(set_args(&inputs));
         let io = Io::Parameter("STRING");
         io.define(&mut outputs, "url");
         launch.extend(["--output-url".to_string(), io.placeholder("url", true, false)]);
@@ -126,8 +149,8 @@ impl Builder<'_, '_> {
     pub(super) fn monitor(&mut self, monitor: &ir::Monitor) {
         let task = self.add_task(&monitor.name, 0);
         let mut inputs = Interface::default();
-        let mut launch =
-            self.launch_args("monitor", &format!("manifests/prometheusrule-{}.yaml", kubernetes_name(&monitor.name)));
+        let manifest = monitoring::launcher_manifest(self.context, monitor);
+        let mut launch = self.launch_args("monitor", manifest.as_ref());
         if self.homes.contains_key(&monitor.service) {
             let value = Value::Ref(Ref::Serve { name: monitor.service.clone() });
             self.bind_value(0, &task, &mut inputs, "service_url", &Ty::String, &value);

@@ -9,7 +9,7 @@
 //! DAG outputs going up (a `LIST` / `isArtifactList` out of a loop, as
 //! `dsl.Collected` compiles). `train`, `tune`, `model`, `serve` and `monitor`
 //! run the kfl launcher image (`kfl launch …`), which creates the resource
-//! from its manifest and waits for it. Secrets, volumes and timeouts go to a
+//! from its inline manifest and waits for it. Secrets, volumes and timeouts go to a
 //! second document, the kfp-kubernetes platform spec.
 
 mod condition;
@@ -30,16 +30,16 @@ use super::manifest::{format_float, kubernetes_name, scalar_text};
 use super::yaml_stream;
 use crate::diagnostics::Diagnostic;
 use crate::ir::graph::NodeKind;
-use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, TemplatePart, UnaryOpName, Value};
+use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, UnaryOpName, Value};
 use crate::typeck::Ty;
 use spec::*;
 
 const SCHEMA_VERSION: &str = "2.1.0";
 const SDK_VERSION: &str = "kfl-0.1.0";
-/// The documented launcher: `kfl launch KIND --manifest FILE …` creates the resource and waits.
+/// The documented launcher: `kfl launch KIND --manifest-json JSON …` creates the resource and waits.
 use super::manifest::LAUNCHER_IMAGE;
 const ARTIFACT_SCHEMA_VERSION: &str = "0.0.1";
-const CHANNEL: &str = "pipelinechannel--";
+use super::args::CHANNEL;
 const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 pub(crate) fn pipeline(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> String {
@@ -255,7 +255,12 @@ impl<'c, 'p> Builder<'c, 'p> {
             self.outputs.insert(stage.name.clone(), map);
         }
         for tune in &program.tunes {
-            self.outputs.insert(tune.name.clone(), BTreeMap::new());
+            // Every artifact a trial writes is an output of the tune (the best trial's), read or not: the
+            // launcher gives each trial its own place under that output's URI.
+            let artifacts = program.stage(&tune.trial).into_iter().flat_map(|trial| &trial.outputs);
+            let artifacts = artifacts.filter(|o| matches!(Io::of(&o.ty), Io::Artifact { .. }));
+            let map = artifacts.map(|o| (best_key(&o.name), Io::of(&o.ty))).collect();
+            self.outputs.insert(tune.name.clone(), map);
         }
         for reference in all_refs(program) {
             if let Ref::Best { tune, field, what } = reference {

@@ -152,11 +152,12 @@ impl Builder<'_, '_> {
         }
         let container = if launcher {
             // The TrainJob runs the command; the launcher passes the bound values.
-            let mut launch =
-                self.launch_args("trainjob", &format!("manifests/trainjob-{}.yaml", kubernetes_name(&stage.name)));
+            let manifest = super::super::trainer::launcher_manifest(self.context, stage);
+            let mut launch = self.launch_args("trainjob", manifest.as_ref());
             launch.extend(set_args(&inputs));
             for (name, io) in &output_io {
-                let flag = if stage.metrics.iter().any(|m| &m.name == name) { "--metric" } else { "--output" };
+                // Artifacts go to their URI; metrics and other values are read back from the trainer's log.
+                let flag = if matches!(io, Io::Artifact { .. }) { "--output" } else { "--metric" };
                 launch.push(flag.into());
                 launch.push(pair(name, &io.placeholder(name, true, true)));
             }
@@ -281,18 +282,5 @@ pub(super) fn resources(resources: &ir::Resources) -> Option<Resources> {
 /// A param read directly in a command line becomes an input of the task
 /// (`pipelinechannel--NAME`), so the run can override it.
 pub(super) fn params_as_channels(value: &Value) -> Value {
-    match value {
-        Value::Ref(Ref::Param { name }) => Value::Ref(Ref::Local { name: format!("{CHANNEL}{name}") }),
-        Value::Template(parts) => Value::Template(
-            parts
-                .iter()
-                .map(|part| match part {
-                    TemplatePart::Value(v) => TemplatePart::Value(params_as_channels(v)),
-                    text => text.clone(),
-                })
-                .collect(),
-        ),
-        Value::List(items) => Value::List(items.iter().map(params_as_channels).collect()),
-        other => other.clone(),
-    }
+    args::params_as_channels(value, CHANNEL)
 }

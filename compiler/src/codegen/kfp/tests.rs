@@ -338,10 +338,20 @@ serve svc {
     assert_eq!(search["image"], "ghcr.io/kfl-dev/kfl:0.1");
     assert_eq!(search["command"], json!(["kfl", "launch"]));
     let args: Vec<&str> = search["args"].as_array().unwrap().iter().filter_map(Json::as_str).collect();
-    assert_eq!(&args[..5], &["experiment", "--manifest", "manifests/experiment-search.yaml", "--namespace", "ml"]);
+    assert_eq!(args[..2], ["experiment", "--manifest-json"]);
+    assert_eq!(args[3..7], ["--namespace", "ml", "--run-id", "{{$.pipeline_job_uuid}}"]);
+    // The manifest travels inline; run-time values are launcher markers, searched ones Katib's.
+    let experiment: Json = serde_json::from_str(args[2]).expect("the manifest is JSON");
+    assert_eq!(experiment["kind"], "Experiment");
+    assert_eq!(
+        experiment["spec"]["trialTemplate"]["trialSpec"]["spec"]["trainer"]["args"],
+        json!(["${kfl.inputs.data}", "${trialParameters.lr}", "${kfl.outputs.model}"])
+    );
     assert!(args.contains(&"data={{$.inputs.artifacts['data'].uri}}"), "{args:?}");
     assert!(!args.iter().any(|a| a.starts_with("lr=")), "searched params are the Experiment's: {args:?}");
     assert!(args.contains(&"model={{$.outputs.artifacts['best_model'].uri}}"), "{args:?}");
+    // Where the best trial's artifact is, the launcher reports through the executor input's output file.
+    assert_eq!(args[args.len() - 2..], ["--executor-input", "{{$}}"]);
     assert_eq!(
         spec["components"]["comp-search"]["outputDefinitions"]["artifacts"]["best_model"]["artifactType"]["schemaTitle"],
         "system.Model"
@@ -362,6 +372,57 @@ serve svc {
         json!({"outputParameterKey": "uri", "producerTask": "m"})
     );
     assert_eq!(svc["cachingOptions"], json!({}));
+    let serve: Vec<&str> =
+        executors["exec-svc"]["container"]["args"].as_array().unwrap().iter().filter_map(Json::as_str).collect();
+    let service: Json = serde_json::from_str(serve[2]).expect("the manifest is JSON");
+    assert_eq!(service["spec"]["predictor"]["model"]["storageUri"], "${kfl.inputs.storage_uri}");
+    assert!(serve.contains(&"storage_uri={{$.inputs.parameters['storage_uri']}}"), "{serve:?}");
+}
+
+#[test]
+fn a_train_task_carries_its_trainjob_with_markers_for_run_time_values() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+param steps: int = 100
+step prep() -> (d: Dataset) { run = ["prep", d] }
+train fit(data: Dataset = prep.d, lr: float = 0.1) -> (model: Model, rows: int) {
+  framework = torch
+  run       = ["train", data, "--lr=${lr}", "--steps", steps, model, rows]
+  metrics   { acc: float }
+}
+"#,
+    );
+    let args: Vec<&str> = spec["deploymentSpec"]["executors"]["exec-fit"]["container"]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Json::as_str)
+        .collect();
+    assert_eq!(args[..2], ["trainjob", "--manifest-json"]);
+    let job: Json = serde_json::from_str(args[2]).expect("the manifest is JSON");
+    assert_eq!(job["kind"], "TrainJob");
+    assert!(!args[2].contains(": "), "compact JSON: {}", args[2]);
+    // A param read directly is the run's value (`--ref`), not the build's; a value output is read from the log.
+    assert_eq!(
+        job["spec"]["trainer"]["args"],
+        json!([
+            "${kfl.inputs.data}",
+            "--lr=${kfl.inputs.lr}",
+            "--steps",
+            "${kfl.refs.steps}",
+            "${kfl.outputs.model}",
+            "/kfl/artifacts/fit/rows"
+        ])
+    );
+    assert!(args.contains(&"steps={{$.inputs.parameters['pipelinechannel--steps']}}"), "{args:?}");
+    assert!(args.contains(&"lr={{$.inputs.parameters['lr']}}"), "{args:?}");
+    assert!(args.contains(&"model={{$.outputs.artifacts['model'].uri}}"), "{args:?}");
+    let metric_files: Vec<&str> = args.windows(2).filter(|w| w[0] == "--metric").map(|w| w[1]).collect();
+    assert_eq!(
+        metric_files,
+        ["acc={{$.outputs.parameters['acc'].output_file}}", "rows={{$.outputs.parameters['rows'].output_file}}"]
+    );
 }
 
 #[test]

@@ -1,0 +1,236 @@
+//! The cluster side of a launch: client and namespace, create-or-adopt of a dynamic object, polling its status.
+
+use std::time::{Duration, Instant};
+
+use kfl_compiler::codegen::launcher::RUN_ANNOTATION;
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use kube::{Client, Config};
+use serde_json::Value as Json;
+
+use super::{LaunchError, Result, WaitArgs};
+
+/// Group, version, kind and plural of a kind the launcher creates (no discovery call needed).
+#[derive(Clone, Copy, Debug)]
+pub struct Kind {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+}
+
+impl Kind {
+    fn resource(&self) -> ApiResource {
+        ApiResource {
+            group: self.group.to_string(),
+            version: self.version.to_string(),
+            api_version: format!("{}/{}", self.group, self.version),
+            kind: self.kind.to_string(),
+            plural: self.plural.to_string(),
+        }
+    }
+}
+
+/// A connection to the cluster and the namespace to work in.
+pub struct Cluster {
+    pub client: Client,
+    pub namespace: String,
+}
+
+impl Cluster {
+    /// In-cluster config or kubeconfig (`kube::Config::infer`); the namespace is `--namespace`, else the
+    /// manifest's, else the pod's (or the kubeconfig context's).
+    pub async fn connect(flag: Option<&str>, manifest: &Json) -> Result<Cluster> {
+        let config = Config::infer()
+            .await
+            .map_err(|err| LaunchError::usage(format!("no cluster configuration (in-cluster or kubeconfig): {err}")))?;
+        let from_manifest = manifest.pointer("/metadata/namespace").and_then(Json::as_str);
+        let namespace = flag.or(from_manifest).map(str::to_string).unwrap_or_else(|| config.default_namespace.clone());
+        let client = Client::try_from(config)
+            .map_err(|err| LaunchError::usage(format!("cannot build a Kubernetes client: {err}")))?;
+        Ok(Cluster { client, namespace })
+    }
+
+    /// `--dry-run`: no configuration is read; the namespace is `--namespace`, else the manifest's, else `default`.
+    pub fn namespace_offline(flag: Option<&str>, manifest: &Json) -> String {
+        let from_manifest = manifest.pointer("/metadata/namespace").and_then(Json::as_str);
+        flag.or(from_manifest).unwrap_or("default").to_string()
+    }
+
+    pub fn api(&self, kind: Kind) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), &self.namespace, &kind.resource())
+    }
+}
+
+/// What `create` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Created {
+    New,
+    /// The object this run created before (a retried task).
+    Adopted,
+}
+
+/// The manifest as the object to send: namespace set, the run's id recorded as an annotation.
+pub fn prepare(kind: Kind, manifest: Json, namespace: &str, run_id: Option<&str>) -> Result<DynamicObject> {
+    let mut object: DynamicObject = serde_json::from_value(manifest)
+        .map_err(|err| LaunchError::usage(format!("the manifest is not a Kubernetes object: {err}")))?;
+    if object.types.as_ref().is_none_or(|t| t.kind != kind.kind) {
+        return Err(LaunchError::usage(format!("the manifest is not a {}", kind.kind)));
+    }
+    if object.metadata.name.as_deref().is_none_or(str::is_empty) {
+        return Err(LaunchError::usage(format!("the {} manifest has no metadata.name", kind.kind)));
+    }
+    object.metadata.namespace = Some(namespace.to_string());
+    if let Some(run) = run_id {
+        object.metadata.annotations.get_or_insert_default().insert(RUN_ANNOTATION.to_string(), run.to_string());
+    }
+    Ok(object)
+}
+
+/// `--dry-run`: the object as it would be sent, as JSON on stdout.
+pub fn print(object: &DynamicObject) -> Result<()> {
+    let text = serde_json::to_string_pretty(object)
+        .map_err(|err| LaunchError::usage(format!("cannot print the object: {err}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+pub fn name_of(object: &DynamicObject) -> String {
+    object.metadata.name.clone().unwrap_or_default()
+}
+
+fn run_of(object: &DynamicObject) -> Option<&str> {
+    object.metadata.annotations.as_ref()?.get(RUN_ANNOTATION).map(String::as_str)
+}
+
+/// Creates the object; an existing object of the same name that this run created is adopted. One from another
+/// run (or not made by the launcher) is an error: its status belongs to someone else.
+pub async fn create_or_adopt(api: &Api<DynamicObject>, kind: Kind, object: &DynamicObject) -> Result<Created> {
+    let name = name_of(object);
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(Created::New),
+        Err(kube::Error::Api(status)) if status.is_already_exists() || status.code == 409 => {
+            let existing = get(api, kind, &name).await?;
+            let ours = run_of(object);
+            match (ours, run_of(&existing)) {
+                (Some(ours), Some(theirs)) if ours == theirs => Ok(Created::Adopted),
+                (_, theirs) => Err(LaunchError::failed(format!(
+                    "{} `{name}` already exists in namespace `{}` from {}; it was left as it is \
+                     (delete it to launch this run's)",
+                    kind.kind,
+                    api_namespace(object),
+                    theirs.map_or_else(|| "outside this pipeline".to_string(), |run| format!("run `{run}`")),
+                ))),
+            }
+        }
+        Err(err) => Err(api_error("create", kind, &name, err)),
+    }
+}
+
+/// Creates the object, or replaces the one of the same name (keeping its resourceVersion).
+pub async fn create_or_replace(api: &Api<DynamicObject>, kind: Kind, object: &DynamicObject) -> Result<Created> {
+    let name = name_of(object);
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(Created::New),
+        Err(kube::Error::Api(status)) if status.is_already_exists() || status.code == 409 => {
+            let existing = get(api, kind, &name).await?;
+            let mut replacement = object.clone();
+            replacement.metadata.resource_version = existing.metadata.resource_version.clone();
+            api.replace(&name, &PostParams::default(), &replacement)
+                .await
+                .map_err(|err| api_error("replace", kind, &name, err))?;
+            Ok(Created::Adopted)
+        }
+        Err(err) => Err(api_error("create", kind, &name, err)),
+    }
+}
+
+fn api_namespace(object: &DynamicObject) -> String {
+    object.metadata.namespace.clone().unwrap_or_default()
+}
+
+pub async fn get(api: &Api<DynamicObject>, kind: Kind, name: &str) -> Result<DynamicObject> {
+    api.get(name).await.map_err(|err| api_error("read", kind, name, err))
+}
+
+pub fn api_error(action: &str, kind: Kind, name: &str, err: kube::Error) -> LaunchError {
+    let detail = match &err {
+        kube::Error::Api(status) => format!("{} ({}): {}", status.reason, status.code, status.message),
+        other => other.to_string(),
+    };
+    LaunchError::failed(format!("cannot {action} {} `{name}`: {detail}", kind.kind))
+}
+
+/// The `status` of a condition of `type` (`"True"`, `"False"`, …) with its reason and message.
+#[derive(Debug, Clone, Default)]
+pub struct Condition {
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+pub fn condition(object: &DynamicObject, kind: &str) -> Option<Condition> {
+    let conditions = object.data.pointer("/status/conditions")?.as_array()?;
+    let found = conditions.iter().find(|c| c.get("type").and_then(Json::as_str) == Some(kind))?;
+    let text = |key: &str| found.get(key).and_then(Json::as_str).unwrap_or_default().to_string();
+    Some(Condition { status: text("status"), reason: text("reason"), message: text("message") })
+}
+
+pub fn is_true(object: &DynamicObject, kind: &str) -> Option<Condition> {
+    condition(object, kind).filter(|c| c.status == "True")
+}
+
+/// How a wait ended.
+pub enum Outcome<T> {
+    Done(T),
+    Failed(String),
+}
+
+/// Reads the object every `interval` until `judge` decides, or the limit passes.
+pub async fn wait<T>(
+    api: &Api<DynamicObject>,
+    kind: Kind,
+    name: &str,
+    wait: &WaitArgs,
+    deadline: Option<u64>,
+    mut judge: impl FnMut(&DynamicObject) -> Option<Outcome<T>>,
+) -> Result<T> {
+    let started = Instant::now();
+    let limit = wait.limit(deadline);
+    let interval: Duration = wait.interval();
+    loop {
+        let object = get(api, kind, name).await?;
+        match judge(&object) {
+            Some(Outcome::Done(value)) => return Ok(value),
+            Some(Outcome::Failed(why)) => {
+                return Err(LaunchError::failed(format!(
+                    "{} `{name}` failed: {why}; the {} was kept in namespace `{}` for inspection",
+                    kind.kind,
+                    kind.kind,
+                    api_namespace(&object)
+                )));
+            }
+            None => {}
+        }
+        if let Some(limit) = limit
+            && started.elapsed() >= limit
+        {
+            return Err(LaunchError::failed(format!(
+                "{} `{name}` did not finish within {}s; it was left running in namespace `{}`",
+                kind.kind,
+                limit.as_secs_f64(),
+                api_namespace(&object)
+            )));
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// `reason: message` of a condition, for failure messages.
+pub fn describe(condition: &Condition) -> String {
+    match (condition.reason.is_empty(), condition.message.is_empty()) {
+        (false, false) => format!("{}: {}", condition.reason, condition.message),
+        (false, true) => condition.reason.clone(),
+        (true, false) => condition.message.clone(),
+        (true, true) => "no reason given".to_string(),
+    }
+}

@@ -1,0 +1,125 @@
+//! `kfl launch`: what the compiled pipeline's lifecycle tasks run in the launcher image; one module per subcommand.
+//!
+//! Each subcommand creates one resource from the manifest the task carries
+//! inline (`--manifest-json`, with the markers of
+//! `kfl_compiler::codegen::launcher` filled from `--set`/`--ref`/`--output`),
+//! waits for it to finish, and writes the task's outputs to the files KFP
+//! gives. A retried task adopts the object its run created before; an object
+//! of the same name left by another run is an error, never silently reused.
+//! Exit status: 0 done, 1 the resource failed or timed out (the message says
+//! which condition and what was left on the cluster) or an API call failed,
+//! 2 bad arguments, a bad manifest or no cluster configuration (nothing was
+//! sent).
+
+mod cluster;
+mod experiment;
+mod inferenceservice;
+mod markers;
+mod monitor;
+mod outputs;
+mod register_model;
+mod retrain;
+mod trainjob;
+
+use std::time::Duration;
+
+use clap::Subcommand;
+
+use crate::Status;
+
+/// Creates a pipeline stage's resource on the cluster and waits for it (what pipeline tasks run).
+#[derive(Subcommand, Debug)]
+pub enum LaunchCommand {
+    /// Create a Trainer TrainJob, wait for Complete or Failed, write its metrics and outputs.
+    Trainjob(trainjob::Args),
+    /// Create a Katib Experiment, wait for Succeeded or Failed, write the best trial's values.
+    Experiment(experiment::Args),
+    /// Create or replace a KServe InferenceService, wait for Ready, write its URL.
+    Inferenceservice(inferenceservice::Args),
+    /// Register a model version in the Kubeflow Model Registry, write its storage URI.
+    // `--version` is the model version here, not kfl's.
+    #[command(disable_version_flag = true)]
+    RegisterModel(register_model::Args),
+    /// Create or replace a monitor's PrometheusRule.
+    Monitor(monitor::Args),
+    /// Start a new run of the project's pipeline through the KFP API.
+    Retrain(retrain::Args),
+}
+
+/// Why a launch stopped.
+#[derive(Debug)]
+pub enum LaunchError {
+    /// Bad arguments, an unreadable manifest, no cluster configuration.
+    Usage(String),
+    /// The resource failed, timed out, or the API refused it.
+    Failed(String),
+}
+
+impl LaunchError {
+    fn failed(message: impl Into<String>) -> LaunchError {
+        LaunchError::Failed(message.into())
+    }
+
+    fn usage(message: impl Into<String>) -> LaunchError {
+        LaunchError::Usage(message.into())
+    }
+}
+
+pub type Result<T, E = LaunchError> = std::result::Result<T, E>;
+
+/// How often and how long to wait.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WaitArgs {
+    /// Seconds between two reads of the resource's status.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    poll_interval: f64,
+    /// Give up after this many seconds (default: the manifest's own deadline plus ten minutes, else no limit).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+}
+
+impl WaitArgs {
+    fn interval(&self) -> Duration {
+        Duration::from_secs_f64(self.poll_interval.clamp(0.01, 3600.0))
+    }
+
+    /// The limit to wait: `--timeout`, else the manifest's deadline (seconds) with a margin for scheduling.
+    fn limit(&self, manifest_deadline: Option<u64>) -> Option<Duration> {
+        match (self.timeout, manifest_deadline) {
+            (Some(seconds), _) => Some(Duration::from_secs_f64(seconds.clamp(0.0, 1e9))),
+            (None, Some(deadline)) => Some(Duration::from_secs(deadline.saturating_add(600))),
+            (None, None) => None,
+        }
+    }
+}
+
+pub fn launch(command: LaunchCommand) -> Status {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the launcher's event loop: {err}");
+            return Status::Usage;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            LaunchCommand::Trainjob(args) => trainjob::run(args).await,
+            LaunchCommand::Experiment(args) => experiment::run(args).await,
+            LaunchCommand::Inferenceservice(args) => inferenceservice::run(args).await,
+            LaunchCommand::RegisterModel(args) => register_model::run(args).await,
+            LaunchCommand::Monitor(args) => monitor::run(args).await,
+            LaunchCommand::Retrain(args) => retrain::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => Status::Ok,
+        Err(LaunchError::Usage(message)) => {
+            eprintln!("error: {message}");
+            Status::Usage
+        }
+        Err(LaunchError::Failed(message)) => {
+            eprintln!("error: {message}");
+            Status::UserErrors
+        }
+    }
+}

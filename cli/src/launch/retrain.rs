@@ -1,0 +1,132 @@
+//! `kfl launch retrain`: start a new run of the project's pipeline (its newest version) through the KFP REST API v2beta1; what the monitor's CronJob runs.
+
+use std::time::Duration;
+
+use serde_json::{Value as Json, json};
+
+use super::{LaunchError, Result};
+
+/// Where Kubeflow installs the KFP API server.
+const DEFAULT_KFP_URL: &str = "http://ml-pipeline.kubeflow:8888";
+/// The projected service-account token KFP accepts in multi-user mode (`PodDefault` "access-ml-pipeline").
+const KFP_TOKEN_FILE: &str = "/var/run/secrets/kubeflow/pipelines/token";
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The pipeline's display name (the project's name, as `kfl build` names it).
+    #[arg(long, value_name = "NAME")]
+    pipeline: String,
+    /// The profile namespace the pipeline and the run live in.
+    #[arg(long, value_name = "NAMESPACE")]
+    namespace: Option<String>,
+    /// Why the run starts (`schedule:MONITOR` from the CronJob), recorded in the run's description.
+    #[arg(long, value_name = "TEXT", default_value = "manual")]
+    reason: String,
+    /// The KFP API server (plain http inside the cluster).
+    #[arg(long = "kfp-url", value_name = "URL", default_value = DEFAULT_KFP_URL)]
+    kfp_url: String,
+    /// A bearer token (default: `KFL_KFP_TOKEN`, else the projected token file KFP's PodDefault mounts).
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let token = args
+        .token
+        .clone()
+        .or_else(|| std::env::var("KFL_KFP_TOKEN").ok().filter(|t| !t.is_empty()))
+        .or_else(|| std::fs::read_to_string(KFP_TOKEN_FILE).ok().map(|t| t.trim().into()));
+    let run = tokio::task::spawn_blocking(move || start_run(&args, token.as_deref()))
+        .await
+        .map_err(|err| LaunchError::failed(format!("the KFP call stopped: {err}")))??;
+    println!("{run}");
+    Ok(())
+}
+
+struct Kfp<'a> {
+    base: String,
+    agent: ureq::Agent,
+    token: Option<&'a str>,
+}
+
+impl Kfp<'_> {
+    fn call(&self, method: &str, path: &str, query: &[(&str, &str)], body: Option<&Json>) -> Result<Json> {
+        let url = format!("{}{path}", self.base);
+        let auth = self.token.map(|t| format!("Bearer {t}"));
+        let response = if method == "POST" {
+            let mut request = self.agent.post(&url);
+            if let Some(auth) = &auth {
+                request = request.header("Authorization", auth);
+            }
+            let text = body.map(Json::to_string).unwrap_or_else(|| "{}".into());
+            request.content_type("application/json").send(text.as_bytes())
+        } else {
+            let mut request = self.agent.get(&url);
+            for (key, value) in query {
+                request = request.query(*key, *value);
+            }
+            if let Some(auth) = &auth {
+                request = request.header("Authorization", auth);
+            }
+            request.call()
+        };
+        let failed = |what: String| LaunchError::failed(format!("KFP API {method} {url}: {what}"));
+        let mut response = response.map_err(|err| failed(err.to_string()))?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().map_err(|err| failed(err.to_string()))?;
+        if !(200..300).contains(&status) {
+            return Err(failed(format!("status {status}: {}", text.trim())));
+        }
+        serde_json::from_str(&text).map_err(|err| failed(format!("answer is not JSON ({err})")))
+    }
+}
+
+fn start_run(args: &Args, token: Option<&str>) -> Result<String> {
+    let base = args.kfp_url.trim_end_matches('/').to_string();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent();
+    let kfp = Kfp { base, agent, token };
+    let filter = json!({ "predicates": [
+        { "key": "display_name", "operation": "EQUALS", "string_value": args.pipeline }
+    ]})
+    .to_string();
+    let mut query = vec![("filter", filter.as_str())];
+    if let Some(ns) = &args.namespace {
+        query.push(("namespace", ns.as_str()));
+    }
+    let pipelines = kfp.call("GET", "/apis/v2beta1/pipelines", &query, None)?;
+    let Some(pipeline_id) = pipelines.pointer("/pipelines/0/pipeline_id").and_then(Json::as_str) else {
+        return Err(LaunchError::failed(format!(
+            "no pipeline named `{}` in KFP{}; upload the built pipeline.yaml first; no run was started",
+            args.pipeline,
+            args.namespace.as_ref().map(|ns| format!(" (namespace `{ns}`)")).unwrap_or_default()
+        )));
+    };
+    let versions = kfp.call(
+        "GET",
+        &format!("/apis/v2beta1/pipelines/{pipeline_id}/versions"),
+        &[("page_size", "1"), ("sort_by", "created_at desc")],
+        None,
+    )?;
+    let Some(version_id) = versions.pointer("/pipeline_versions/0/pipeline_version_id").and_then(Json::as_str) else {
+        return Err(LaunchError::failed(format!(
+            "pipeline `{}` ({pipeline_id}) has no version; no run was started",
+            args.pipeline
+        )));
+    };
+    let body = json!({
+        "display_name": format!("{} ({})", args.pipeline, args.reason),
+        "description": format!("started by `kfl launch retrain`: {}", args.reason),
+        "pipeline_version_reference": { "pipeline_id": pipeline_id, "pipeline_version_id": version_id },
+    });
+    let run = kfp.call("POST", "/apis/v2beta1/runs", &[], Some(&body))?;
+    let run_id = run.get("run_id").and_then(Json::as_str).unwrap_or_default();
+    if run_id.is_empty() {
+        return Err(LaunchError::failed("KFP accepted the run but returned no run_id"));
+    }
+    eprintln!("started run {run_id} of pipeline `{}` version {version_id}", args.pipeline);
+    Ok(run_id.to_string())
+}

@@ -1,0 +1,435 @@
+//! `kfl launch` end to end: the real binary against an in-process fake Kubernetes API server (via a kubeconfig), checking what it creates, how it waits, what it writes and how it fails.
+
+#[path = "launch/fake_cluster.rs"]
+mod fake_cluster;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fake_cluster::{Cluster, Shared};
+use serde_json::{Value, json};
+
+const TRAINJOBS: &str = "/apis/trainer.kubeflow.org/v1alpha1/namespaces/ml/trainjobs";
+const EXPERIMENTS: &str = "/apis/kubeflow.org/v1beta1/namespaces/ml/experiments";
+const SERVICES: &str = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices";
+const RULES: &str = "/apis/monitoring.coreos.com/v1/namespaces/ml/prometheusrules";
+
+fn trainjob_manifest() -> String {
+    json!({
+        "apiVersion": "trainer.kubeflow.org/v1alpha1",
+        "kind": "TrainJob",
+        "metadata": {"name": "fit", "namespace": "ml", "labels": {"app.kubernetes.io/managed-by": "kfl"}},
+        "spec": {
+            "runtimeRef": {"name": "torch-distributed", "apiGroup": "trainer.kubeflow.org", "kind": "ClusterTrainingRuntime"},
+            "trainer": {
+                "image": "python:3.12",
+                "command": ["python3"],
+                "args": ["train.py", "--data", "${kfl.inputs.data}", "--lr=${kfl.inputs.lr}", "--steps", "${kfl.refs.steps}", "--out", "${kfl.outputs.model}"]
+            },
+            "activeDeadlineSeconds": 1800
+        }
+    })
+    .to_string()
+}
+
+fn launch(dir: &Path, url: &str, args: &[&str]) -> Output {
+    let kubeconfig = fake_cluster::kubeconfig(dir, url);
+    Command::new(env!("CARGO_BIN_EXE_kfl"))
+        .arg("launch")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .expect("run kfl launch")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
+    json!({"type": kind, "status": status, "reason": reason, "message": message})
+}
+
+fn trainjob_args<'a>(manifest: &'a str, metric_file: &'a str, run: &'a str) -> Vec<&'a str> {
+    vec![
+        "trainjob",
+        "--manifest-json",
+        manifest,
+        "--namespace",
+        "ml",
+        "--run-id",
+        run,
+        "--set",
+        "data=s3://bucket/prep/d",
+        "--set",
+        "lr=0.05",
+        "--ref",
+        "steps=200",
+        "--output",
+        "model=s3://bucket/fit/model",
+        "--metric",
+        metric_file,
+        "--poll-interval",
+        "0.05",
+    ]
+}
+
+/// The bodies POSTed to `collection`.
+fn posts(shared: &Shared, collection: &str) -> Vec<Value> {
+    let cluster = shared.lock().expect("lock");
+    cluster.seen.iter().filter(|s| s.method == "POST" && s.path == collection).filter_map(|s| s.body.clone()).collect()
+}
+
+fn trainer_pod() -> Value {
+    json!({
+        "metadata": {"name": "fit-node-0-0-abcde", "namespace": "ml", "labels": {
+            "jobset.sigs.k8s.io/jobset-name": "fit",
+            "jobset.sigs.k8s.io/replicatedjob-name": "node",
+            "batch.kubernetes.io/job-completion-index": "0"
+        }}
+    })
+}
+
+#[test]
+fn a_trainjob_is_created_with_values_filled_polled_until_complete_and_its_metric_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{TRAINJOBS}/fit"),
+        vec![
+            json!({}),
+            json!({"conditions": [condition("Created", "True", "JobsCreated", "")]}),
+            json!({"conditions": [condition("Complete", "True", "JobsCompleted", "done")]}),
+        ],
+    );
+    cluster.pods.push(trainer_pod());
+    cluster.logs.insert("fit-node-0-0-abcde".into(), "epoch 1 acc=0.5\nepoch 2 acc=0.93 loss=0.2\n".into());
+    let (url, shared) = fake_cluster::start(cluster);
+    let metric = dir.path().join("outputs/acc/data");
+    let metric_arg = format!("acc={}", metric.display());
+    let manifest = trainjob_manifest();
+    let output = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let created = posts(&shared, TRAINJOBS);
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(
+        created[0]["spec"]["trainer"]["args"],
+        json!([
+            "train.py",
+            "--data",
+            "s3://bucket/prep/d",
+            "--lr=0.05",
+            "--steps",
+            "200",
+            "--out",
+            "s3://bucket/fit/model"
+        ])
+    );
+    assert_eq!(created[0]["metadata"]["annotations"]["kfl.dev/pipeline-run"], "run-1");
+    assert_eq!(created[0]["metadata"]["namespace"], "ml");
+    let reads = shared.lock().expect("lock").reads.get(&format!("{TRAINJOBS}/fit")).copied();
+    assert_eq!(reads, Some(3), "polled until the third status said Complete");
+    assert_eq!(std::fs::read_to_string(&metric).expect("metric written"), "0.93");
+}
+
+#[test]
+fn a_failed_trainjob_exits_1_with_its_condition_and_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{TRAINJOBS}/fit"),
+        vec![json!({"conditions": [condition("Failed", "True", "DeadlineExceeded", "the job ran out of time")]})],
+    );
+    let (url, _shared) = fake_cluster::start(cluster);
+    let metric = dir.path().join("acc");
+    let metric_arg = format!("acc={}", metric.display());
+    let manifest = trainjob_manifest();
+    let output = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("DeadlineExceeded: the job ran out of time"), "{message}");
+    assert!(message.contains("kept in namespace `ml`"), "{message}");
+    assert!(!metric.exists(), "no metric from a failed job");
+}
+
+#[test]
+fn a_retried_task_adopts_its_runs_trainjob_and_refuses_another_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    cluster.objects.insert(
+        format!("{TRAINJOBS}/fit"),
+        json!({"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+               "metadata": {"name": "fit", "namespace": "ml", "annotations": {"kfl.dev/pipeline-run": "run-1"}}}),
+    );
+    cluster.statuses.insert(
+        format!("{TRAINJOBS}/fit"),
+        vec![json!({"conditions": [condition("Complete", "True", "JobsCompleted", "")]})],
+    );
+    cluster.pods.push(trainer_pod());
+    cluster.logs.insert("fit-node-0-0-abcde".into(), "acc=0.8\n".into());
+    let (url, shared) = fake_cluster::start(cluster);
+    let metric = dir.path().join("acc");
+    let metric_arg = format!("acc={}", metric.display());
+    let manifest = trainjob_manifest();
+    let retry = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
+    assert!(retry.status.success(), "{}", stderr(&retry));
+    assert!(stderr(&retry).contains("adopted TrainJob ml/fit"), "{}", stderr(&retry));
+    assert_eq!(std::fs::read_to_string(&metric).expect("metric"), "0.8");
+    let other = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-2"));
+    assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
+    assert!(
+        stderr(&other).contains("TrainJob `fit` already exists in namespace `ml` from run `run-1`"),
+        "{}",
+        stderr(&other)
+    );
+    assert_eq!(shared.lock().expect("lock").objects.len(), 1, "nothing replaced");
+}
+
+#[test]
+fn a_marker_without_a_value_is_a_usage_error_and_nothing_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, shared) = fake_cluster::start(Cluster::default());
+    let manifest = trainjob_manifest();
+    let output = launch(dir.path(), &url, &["trainjob", "--manifest-json", &manifest, "--set", "data=s3://d"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("no `--set lr=…` was given"), "{}", stderr(&output));
+    assert!(shared.lock().expect("lock").seen.is_empty(), "no request reached the cluster");
+}
+
+#[test]
+fn an_experiment_writes_the_best_trials_parameters_and_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = json!({
+        "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
+        "metadata": {"name": "search", "namespace": "ml"},
+        "spec": {"objective": {"type": "maximize", "objectiveMetricName": "acc"},
+                 "trialTemplate": {"trialSpec": {"spec": {"trainer": {"args": ["${kfl.inputs.data}", "${trialParameters.lr}"]}}}}}
+    })
+    .to_string();
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{EXPERIMENTS}/search"),
+        vec![
+            json!({"conditions": [condition("Running", "True", "ExperimentRunning", "")]}),
+            json!({
+                "conditions": [condition("Succeeded", "True", "ExperimentGoalReached", "")],
+                "currentOptimalTrial": {
+                    "bestTrialName": "search-abc",
+                    "parameterAssignments": [{"name": "lr", "value": "0.031"}],
+                    "observation": {"metrics": [{"name": "acc", "latest": "0.9", "max": "0.95", "min": "0.5"}]}
+                }
+            }),
+        ],
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let lr = dir.path().join("lr");
+    let acc = dir.path().join("acc");
+    let (lr_arg, acc_arg) = (format!("lr={}", lr.display()), format!("acc={}", acc.display()));
+    let args = [
+        "experiment",
+        "--manifest-json",
+        &manifest,
+        "--run-id",
+        "run-1",
+        "--set",
+        "data=s3://d",
+        "--best",
+        &lr_arg,
+        "--best",
+        &acc_arg,
+        "--poll-interval",
+        "0.05",
+    ];
+    let output = launch(dir.path(), &url, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        posts(&shared, EXPERIMENTS)[0]["spec"]["trialTemplate"]["trialSpec"]["spec"]["trainer"]["args"],
+        json!(["s3://d", "${trialParameters.lr}"])
+    );
+    assert_eq!(std::fs::read_to_string(&lr).expect("lr"), "0.031");
+    assert_eq!(std::fs::read_to_string(&acc).expect("acc"), "0.95", "the max when maximizing");
+    let missing = format!("loss={}", dir.path().join("loss").display());
+    let again = launch(
+        dir.path(),
+        &url,
+        &["experiment", "--manifest-json", &manifest, "--run-id", "run-1", "--set", "data=s3://d", "--best", &missing],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("no parameter or metric `loss` (it has: lr, acc)"), "{}", stderr(&again));
+}
+
+#[test]
+fn an_inferenceservice_is_replaced_when_it_exists_and_its_url_written_once_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = json!({
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "svc", "namespace": "ml"},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "${kfl.inputs.storage_uri}"}}}
+    })
+    .to_string();
+    let mut cluster = Cluster::default();
+    cluster.objects.insert(
+        format!("{SERVICES}/svc"),
+        json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+               "metadata": {"name": "svc", "namespace": "ml", "resourceVersion": "7", "generation": 1}}),
+    );
+    cluster.statuses.insert(
+        format!("{SERVICES}/svc"),
+        vec![
+            // Ready from the previous generation must not count.
+            json!({"observedGeneration": 1, "url": "http://old", "conditions": [condition("Ready", "True", "", "")]}),
+            json!({"observedGeneration": 2, "conditions": [condition("Ready", "Unknown", "RevisionMissing", "")]}),
+            json!({"observedGeneration": 2, "url": "http://svc.ml.example.com", "conditions": [condition("Ready", "True", "", "")]}),
+        ],
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let out = dir.path().join("url");
+    let out_arg = out.display().to_string();
+    let args = [
+        "inferenceservice",
+        "--manifest-json",
+        &manifest,
+        "--set",
+        "storage_uri=model-registry://clf/3",
+        "--output-url",
+        &out_arg,
+        "--poll-interval",
+        "0.05",
+    ];
+    let output = launch(dir.path(), &url, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cluster = shared.lock().expect("lock");
+    let put = cluster.seen.iter().find(|s| s.method == "PUT").and_then(|s| s.body.clone()).expect("a replace");
+    assert_eq!(put["metadata"]["resourceVersion"], "7");
+    assert_eq!(put["spec"]["predictor"]["model"]["storageUri"], "model-registry://clf/3");
+    assert_eq!(std::fs::read_to_string(&out).expect("url"), "http://svc.ml.example.com");
+}
+
+#[test]
+fn each_trial_writes_its_artifact_apart_and_the_best_ones_is_reported_to_kfp() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = json!({
+        "apiVersion": "kubeflow.org/v1beta1", "kind": "Experiment",
+        "metadata": {"name": "search", "namespace": "ml"},
+        "spec": {"objective": {"type": "minimize", "objectiveMetricName": "loss"},
+                 "trialTemplate": {
+                     "trialParameters": [{"name": "lr", "description": "", "reference": "lr"}],
+                     "trialSpec": {"spec": {"trainer": {"args": ["${trialParameters.lr}", "--out", "${kfl.outputs.model}"]}}}}}
+    })
+    .to_string();
+    let output_file = dir.path().join("kfp_outputs/output_metadata.json");
+    let executor_input = json!({
+        "inputs": {},
+        "outputs": {
+            "artifacts": {"best_model": {"artifacts": [{"name": "best_model", "uri": "s3://b/search/best_model"}]}},
+            "outputFile": output_file.display().to_string()
+        }
+    })
+    .to_string();
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{EXPERIMENTS}/search"),
+        vec![json!({
+            "conditions": [condition("Succeeded", "True", "ExperimentMaxTrialsReached", "")],
+            "currentOptimalTrial": {"bestTrialName": "search-x7", "parameterAssignments": [{"name": "lr", "value": "0.2"}]}
+        })],
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let without_input = launch(
+        dir.path(),
+        &url,
+        &["experiment", "--manifest-json", &manifest, "--best", "model=s3://b/search/best_model"],
+    );
+    assert_eq!(without_input.status.code(), Some(2), "{}", stderr(&without_input));
+    assert!(stderr(&without_input).contains("no --executor-input"), "{}", stderr(&without_input));
+    assert!(shared.lock().expect("lock").seen.is_empty(), "nothing was sent");
+    let args = [
+        "experiment",
+        "--manifest-json",
+        &manifest,
+        "--best",
+        "model=s3://b/search/best_model/",
+        "--executor-input",
+        &executor_input,
+        "--poll-interval",
+        "0.05",
+    ];
+    let output = launch(dir.path(), &url, &args);
+    assert_eq!(output.status.code(), Some(2), "a URI that is not the output's is refused: {}", stderr(&output));
+    assert!(shared.lock().expect("lock").seen.is_empty(), "refused before anything was sent");
+    let args = [
+        "experiment",
+        "--manifest-json",
+        &manifest,
+        "--best",
+        "model=s3://b/search/best_model",
+        "--executor-input",
+        &executor_input,
+        "--poll-interval",
+        "0.05",
+    ];
+    let output = launch(dir.path(), &url, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let created = posts(&shared, EXPERIMENTS);
+    let template = &created[0]["spec"]["trialTemplate"];
+    assert_eq!(
+        template["trialSpec"]["spec"]["trainer"]["args"],
+        json!(["${trialParameters.lr}", "--out", "s3://b/search/best_model/${trialParameters.kflTrialName}"])
+    );
+    assert_eq!(template["trialParameters"][1]["reference"], "${trialSpec.Name}");
+    let reported: Value =
+        serde_json::from_str(&std::fs::read_to_string(&output_file).expect("executor output")).expect("JSON");
+    assert_eq!(
+        reported,
+        json!({"artifacts": {"best_model": {"artifacts": [{"uri": "s3://b/search/best_model/search-x7"}]}}})
+    );
+}
+
+#[test]
+fn a_trainjob_that_never_finishes_times_out_with_exit_1_and_is_left_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    cluster.statuses.insert(
+        format!("{TRAINJOBS}/fit"),
+        vec![json!({"conditions": [condition("Created", "True", "JobsCreated", "")]})],
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let metric_arg = format!("acc={}", dir.path().join("acc").display());
+    let manifest = trainjob_manifest();
+    let mut args = trainjob_args(&manifest, &metric_arg, "run-1");
+    args.extend(["--timeout", "0.3"]);
+    let output = launch(dir.path(), &url, &args);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("TrainJob `fit` did not finish within 0.3s"), "{message}");
+    assert!(message.contains("left running in namespace `ml`"), "{message}");
+    let reads = shared.lock().expect("lock").reads.get(&format!("{TRAINJOBS}/fit")).copied().unwrap_or_default();
+    assert!(reads >= 2, "polled more than once before giving up: {reads}");
+}
+
+#[test]
+fn a_monitor_rule_is_created_then_replaced_with_the_service_url_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = json!({
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+        "metadata": {"name": "watch", "namespace": "ml"},
+        "spec": {"groups": [{"name": "watch", "rules": [{"alert": "WatchErrors", "expr": "up == 0"}]}]}
+    })
+    .to_string();
+    let (url, shared) = fake_cluster::start(Cluster::default());
+    let args = ["monitor", "--manifest-json", &manifest, "--run-id", "run-1", "--service-url", "http://svc.ml"];
+    let first = launch(dir.path(), &url, &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = launch(dir.path(), &url, &args);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stderr(&second).contains("replaced PrometheusRule ml/watch"), "{}", stderr(&second));
+    let cluster = shared.lock().expect("lock");
+    let stored = cluster.objects.get(&format!("{RULES}/watch")).expect("the rule");
+    assert_eq!(stored["metadata"]["annotations"]["kfl.dev/service-url"], "http://svc.ml");
+    assert_eq!(stored["metadata"]["generation"], 2, "replaced, not created twice");
+    let no_rules = launch(dir.path(), &url, &["monitor", "--run-id", "run-1"]);
+    assert!(no_rules.status.success(), "{}", stderr(&no_rules));
+    assert!(stderr(&no_rules).contains("no PrometheusRule to create"), "{}", stderr(&no_rules));
+}

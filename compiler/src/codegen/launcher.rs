@@ -1,0 +1,77 @@
+//! The contract between the compiled pipeline and `kfl launch`: the markers a launcher manifest carries for run-time values.
+//!
+//! A pipeline task that creates a cluster resource (a `train`, `tune`,
+//! `serve` or `monitor`) passes the whole manifest inline
+//! (`--manifest-json '{…}'`), so the task needs nothing from the build
+//! directory. Values known only when the task runs (its bound inputs, params
+//! and other stages' outputs read directly, its own outputs) appear in that
+//! manifest as markers, which `kfl launch` replaces in every string of the
+//! parsed manifest with the value of the matching flag:
+//!
+//! | marker                 | flag                 | what                                   |
+//! |------------------------|----------------------|----------------------------------------|
+//! | `${kfl.inputs.NAME}`   | `--set NAME=VALUE`   | a declared input of the task           |
+//! | `${kfl.refs.NAME}`     | `--ref NAME=VALUE`   | a param or another task's output (`pipelinechannel--NAME`) |
+//! | `${kfl.outputs.NAME}`  | `--output NAME=URI`  | an output artifact of a `train`        |
+//!
+//! In a `tune`'s Experiment, `${kfl.outputs.NAME}` in the trial stands for
+//! the trial's own place under the task's `--best NAME=URI`
+//! (`URI/<trial name>`, through a trial parameter that Katib fills with
+//! `${trialSpec.Name}`); once the Experiment succeeds, the launcher writes
+//! KFP's executor output file so the task's output artifact is the best
+//! trial's.
+//!
+//! A `train`'s metrics and other non-artifact outputs are not markers: the
+//! training code prints `NAME=VALUE` lines (the format Katib's StdOut
+//! collector reads) and the launcher takes the last value of each from the
+//! log of the trainer's first pod (`--metric NAME=FILE`).
+//!
+//! Replacing inside parsed strings (not in the JSON text) means a value with
+//! quotes or backslashes cannot break the manifest. The `${…}` form is the one
+//! Katib uses for `${trialParameters.NAME}`, which the launcher leaves alone;
+//! Kubernetes only expands `$(VAR)`, never `${…}`.
+
+/// The marker of a declared input, filled from `--set NAME=VALUE`.
+pub fn input_marker(name: &str) -> String {
+    format!("${{{INPUTS}.{name}}}")
+}
+
+/// The marker of a param or another task's output, filled from `--ref NAME=VALUE`.
+pub fn ref_marker(name: &str) -> String {
+    format!("${{{REFS}.{name}}}")
+}
+
+/// The marker of an output artifact, filled from `--output NAME=URI`.
+pub fn output_marker(name: &str) -> String {
+    format!("${{{OUTPUTS}.{name}}}")
+}
+
+/// Marker namespaces, as `kfl launch` parses them.
+pub const INPUTS: &str = "kfl.inputs";
+pub const REFS: &str = "kfl.refs";
+pub const OUTPUTS: &str = "kfl.outputs";
+
+/// The flag that carries the run's id (`{{$.pipeline_job_uuid}}`); the launcher records it on the resource.
+pub const RUN_ID_FLAG: &str = "--run-id";
+
+/// The annotation holding the id of the run that created a resource.
+pub const RUN_ANNOTATION: &str = "kfl.dev/pipeline-run";
+
+/// The flag that carries KFP's executor input (`{{$}}`), for a task that must tell KFP where an output artifact
+/// ended up (a tune's best trial's artifacts).
+pub const EXECUTOR_INPUT_FLAG: &str = "--executor-input";
+
+/// The flag that carries the manifest.
+pub const MANIFEST_FLAG: &str = "--manifest-json";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_name_their_namespace() {
+        assert_eq!(input_marker("lr"), "${kfl.inputs.lr}");
+        assert_eq!(ref_marker("prepare-train"), "${kfl.refs.prepare-train}");
+        assert_eq!(output_marker("model"), "${kfl.outputs.model}");
+    }
+}
