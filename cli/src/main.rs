@@ -41,6 +41,8 @@ enum Command {
     Models(commands::models::Args),
     Lsp(lsp::Args),
     /// Create a stage's resource on the cluster and wait for it (what the compiled pipeline's tasks run).
+    ///
+    /// Example: `kfl launch trainjob --manifest-json "$(cat trainjob.json)" --dry-run`
     #[command(subcommand)]
     Launch(launch::LaunchCommand),
 }

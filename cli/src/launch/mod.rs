@@ -31,18 +31,30 @@ use crate::Status;
 #[derive(Subcommand, Debug)]
 pub enum LaunchCommand {
     /// Create a Trainer TrainJob, wait for Complete or Failed, write its metrics and outputs.
+    ///
+    /// Example: `kfl launch trainjob --manifest-json "$(cat trainjob.json)" --set epochs=3 --dry-run`
     Trainjob(trainjob::Args),
     /// Create a Katib Experiment, wait for Succeeded or Failed, write the best trial's values.
+    ///
+    /// Example: `kfl launch experiment --manifest-json "$(cat experiment.json)" --namespace ml --dry-run`
     Experiment(experiment::Args),
     /// Create or replace a KServe InferenceService, wait for Ready, write its URL.
+    ///
+    /// Example: `kfl launch inferenceservice --manifest-json "$(cat isvc.json)" --set storage_uri=s3://m/1 --dry-run`
     Inferenceservice(inferenceservice::Args),
     /// Register a model version in the Kubeflow Model Registry, write its storage URI.
+    ///
+    /// Example: `kfl launch register-model --name iris --artifact-uri s3://models/iris/3 --dry-run`
     // `--version` is the model version here, not kfl's.
     #[command(disable_version_flag = true)]
     RegisterModel(register_model::Args),
     /// Create or replace a monitor's PrometheusRule.
+    ///
+    /// Example: `kfl launch monitor --manifest-json "$(cat rule.json)" --dry-run`
     Monitor(monitor::Args),
     /// Start a new run of the project's pipeline through the KFP API.
+    ///
+    /// Example: `kfl launch retrain --pipeline iris --namespace ml --reason schedule:drift`
     Retrain(retrain::Args),
 }
 

@@ -53,7 +53,8 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<()> {
     let request = registration(&args)?;
     if args.dry_run {
-        println!("{request:#?}");
+        // Our own plain structs: serialising them cannot fail.
+        println!("{}", serde_json::to_string_pretty(&request).unwrap_or_default());
         return Ok(());
     }
     let Some(url) = args.registry.clone() else {

@@ -78,14 +78,15 @@ pub struct Lineage {
 
 /// What is being registered: a local file or directory (copied into the content-addressed store), or a URI the
 /// registry records as given (a `model` declared with `uri = "s3://…"`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ArtifactSource {
     Path(PathBuf),
     Uri(String),
 }
 
 /// One registration request. `version: None` takes the next number ("1", "2", …) for the model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Registration {
     pub model: String,
     pub version: Option<String>,
