@@ -253,6 +253,38 @@ fn an_interrupted_run_leaves_no_process_and_resumes_where_it_stopped() {
     assert_eq!(first_runs.lines().count(), 1, "resume reran a stage that had succeeded");
 }
 
+/// True once `pid` has ended (gone, or a zombie nobody reaped yet) within `limit`.
+fn ends_within(pid: i32, limit: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')));
+        if !alive {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_killed_kfl_run_takes_its_running_stage_with_it() {
+    let dir = project("resume");
+    let mut child = kfl_command(dir.path(), &["run", "main.kfl"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kfl run");
+    wait_for(&dir.path().join("middle.pid"), Duration::from_secs(30));
+    let stage: i32 = std::fs::read_to_string(dir.path().join("middle.pid")).expect("pid").trim().parse().expect("pid");
+    // No chance to stop anything itself: the kernel's parent-death signal must do it.
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    assert!(ends_within(stage, Duration::from_secs(5)), "the stage process {stage} outlived a kill -9 of kfl run");
+}
+
 #[test]
 fn a_stage_killed_mid_write_leaves_no_partial_output() {
     let dir = project("partial");

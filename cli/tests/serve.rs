@@ -206,9 +206,14 @@ fn replica_pids(address: &str, version: &str) -> Vec<u32> {
     replicas.iter().filter_map(|r| r["pid"].as_u64()).map(|pid| pid as u32).collect()
 }
 
+/// True once every one of `pids` has ended (gone, or a zombie whose new parent has not reaped it yet).
 fn wait_gone(pids: &[u32]) -> bool {
+    let alive = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+    };
     let start = Instant::now();
-    while pids.iter().any(|pid| Path::new(&format!("/proc/{pid}")).exists()) {
+    while pids.iter().any(alive) {
         if start.elapsed() > Duration::from_secs(15) {
             return false;
         }
@@ -332,6 +337,42 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
     assert!(log.contains("promoted: `api` now serves version 2 (100%)"), "{log}");
     assert!(wait_gone(&served), "replicas outlived kfl serve");
     assert!(!state.exists(), "the state file outlived the server");
+}
+
+#[test]
+fn replicas_end_with_a_kfl_serve_that_is_killed_outright() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(here.join("tests/run/serving.kfl"), dir.path().join("main.kfl")).expect("fixture");
+    std::fs::copy(here.join("../runtime/tests/fixtures/predictor.py"), dir.path().join("predictor.py"))
+        .expect("predictor");
+    let registered = kfl(dir.path()).args(["run", "main.kfl", "--no-serve"]).output().expect("kfl run");
+    assert!(registered.status.success(), "{}", String::from_utf8_lossy(&registered.stderr));
+    let mut child = kfl(dir.path())
+        .args(["serve", "main.kfl", "--port", "0", "--serve-for", "300s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kfl serve");
+    let state = dir.path().join(".kfl/serving/api.json");
+    let start = Instant::now();
+    let replicas = loop {
+        assert!(start.elapsed() < Duration::from_secs(60), "kfl serve did not start a replica");
+        if let Some(address) = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|server| server["address"].as_str().map(str::to_string))
+        {
+            let pids = replica_pids(&address, "1");
+            if !pids.is_empty() {
+                break pids;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    assert!(wait_gone(&replicas), "replicas {replicas:?} outlived a kill -9 of kfl serve");
 }
 
 #[test]

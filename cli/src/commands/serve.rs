@@ -152,6 +152,7 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
         file: file_name,
         kfl_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kfl")),
         registry: args.registry.clone(),
+        params: args.params.clone(),
         port: args.port,
     };
     let mut config = match serve_config(&plan, &name, &context) {

@@ -62,6 +62,8 @@ pub struct RunOptions {
     pub kill_grace: Duration,
     /// A Model Registry server for `model` and `serve` stages instead of `.kfl/registry.db`.
     pub registry: Option<String>,
+    /// The `-p NAME=VALUE` overrides the plan was compiled with, passed on to retrain runs.
+    pub params: Vec<(String, String)>,
     /// How long `serve` stages stay up.
     pub serve: ServeMode,
 }

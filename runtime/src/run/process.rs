@@ -108,6 +108,7 @@ pub async fn run(
         .stderr(Stdio::from(stderr))
         .process_group(0)
         .kill_on_drop(true);
+    crate::parent_death::die_with_parent_tokio(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => return not_started(format!("`{program}`: {e}"), curves),

@@ -175,16 +175,25 @@ fn schedule_of(plan: &Plan, serve: &str) -> Option<(String, Cron)> {
     })
 }
 
-/// Starts a run of the file without serving, logged to `.kfl/serving/<serve>-retrain.log`. `-p` overrides of the
-/// serving command are not passed on: the plan keeps only the resulting values, not which ones were overridden.
+/// Starts a run of the file without serving, logged to `.kfl/serving/<serve>-retrain.log`, with the `-p`
+/// overrides the serving command was given, so the retrained model is built the way the served one was.
 fn start_retrain_for(context: &ServeContext, serve: &str, done: &mpsc::UnboundedSender<()>) -> std::io::Result<()> {
     let log = context.project_dir.join(".kfl").join("serving").join(format!("{serve}-retrain.log"));
+    let args = retrain_args(context);
+    start_retrain(&context.kfl_exe, &context.project_dir, &args, &log, done.clone())
+}
+
+/// `kfl run FILE --no-serve [-p NAME=VALUE]… [--registry URL]`.
+fn retrain_args(context: &ServeContext) -> Vec<String> {
     let mut args = vec!["run".to_owned(), context.file.clone(), "--no-serve".to_owned()];
+    for (name, value) in &context.params {
+        args.extend(["-p".to_owned(), format!("{name}={value}")]);
+    }
     // The new version must land in the registry serving reads from.
     if let Some(url) = &context.registry {
         args.extend(["--registry".to_owned(), url.clone()]);
     }
-    start_retrain(&context.kfl_exe, &context.project_dir, &args, &log, done.clone())
+    args
 }
 
 /// Starts the retrain run in its own process group; `done` hears when it ended.
@@ -200,18 +209,41 @@ fn start_retrain(
         std::fs::create_dir_all(parent)?;
     }
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
-    let mut child = std::process::Command::new(exe)
-        .args(args)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .process_group(0)
-        .spawn()?;
+    let mut command = std::process::Command::new(exe);
+    command.args(args).current_dir(dir).stdin(std::process::Stdio::null()).stdout(out.try_clone()?).stderr(out);
+    command.process_group(0);
+    crate::parent_death::die_with_parent(&mut command);
+    let mut child = command.spawn()?;
     // Reap it when it ends, so it never lingers as a zombie, and tell the watcher.
     std::thread::spawn(move || {
         let _ = child.wait();
         let _ = done.send(());
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(params: &[(&str, &str)], registry: Option<&str>) -> ServeContext {
+        ServeContext {
+            project_dir: "proj".into(),
+            file: "main.kfl".into(),
+            kfl_exe: "kfl".into(),
+            registry: registry.map(str::to_owned),
+            params: params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            port: 0,
+        }
+    }
+
+    #[test]
+    fn a_retrain_run_gets_the_overrides_and_the_registry_of_the_server() {
+        let args = retrain_args(&context(&[("epochs", "3"), ("lr", "0.1")], Some("http://registry:8080")));
+        assert_eq!(
+            args,
+            ["run", "main.kfl", "--no-serve", "-p", "epochs=3", "-p", "lr=0.1", "--registry", "http://registry:8080"]
+        );
+        assert_eq!(retrain_args(&context(&[], None)), ["run", "main.kfl", "--no-serve"]);
+    }
 }

@@ -54,6 +54,8 @@ pub struct ServeContext {
     pub kfl_exe: PathBuf,
     /// A Model Registry server instead of `.kfl/registry.db`.
     pub registry: Option<String>,
+    /// The `-p NAME=VALUE` overrides of this run or serve, given again to every retrain run.
+    pub params: Vec<(String, String)>,
     /// Router port; 0 picks a free one.
     pub port: u16,
 }
@@ -256,6 +258,7 @@ impl Engine<'_> {
             file: self.opts.file.clone(),
             kfl_exe: self.opts.kfl_exe.clone(),
             registry: self.opts.registry.clone(),
+            params: self.opts.params.clone(),
             port: 0,
         };
         let config = serve_config(self.plan, &stage.name, &context).map_err(|e| {

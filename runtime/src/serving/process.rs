@@ -51,6 +51,7 @@ pub fn spawn_group(
     };
     let mut command = Command::new(program);
     command.args(args).current_dir(working_dir).envs(env).stdin(Stdio::null()).process_group(0).kill_on_drop(true);
+    crate::parent_death::die_with_parent_tokio(&mut command);
     if let Some(log) = log {
         if let Some(parent) = log.parent() {
             std::fs::create_dir_all(parent)?;

@@ -117,6 +117,7 @@ pub fn run(args: Args) -> Status {
             },
             (None, false) => None,
         },
+        params: args.params.clone(),
         serve: match (args.no_serve, args.serve_for) {
             (true, _) => run::ServeMode::Skip,
             (false, Some(limit)) => run::ServeMode::For(limit),
