@@ -195,3 +195,63 @@ fn mutated_examples_never_panic() {
         failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n\n")
     );
 }
+
+/// A one-step file whose `env` value is `value`.
+fn with_env_value(value: &str) -> String {
+    format!("project p {{\n  image = \"a\"\n}}\n\nstep s() {{\n  run = [\"true\"]\n  env {{ x = {value} }}\n}}\n")
+}
+
+/// Every nesting form at the deepest the parser accepts: checked and built without a panic or a stack
+/// overflow, on a thread with the stack `kfl`'s main thread has (8 MiB; a test thread has 2 MiB), in
+/// whichever profile the tests are built.
+#[test]
+fn the_deepest_accepted_nesting_checks_and_builds() {
+    std::thread::Builder::new()
+        .stack_size(8 * 1024 * 1024)
+        .spawn(check_and_build_the_deepest_values)
+        .expect("thread")
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+}
+
+fn check_and_build_the_deepest_values() {
+    // Levels left for the value inside `step s() { env { x = … } }`.
+    let n = 254;
+    let values = [
+        format!("{}1{}", "[".repeat(n), "]".repeat(n)),
+        format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+        format!("{}true", "!".repeat(n)),
+        format!("{}1{}", "{ a = ".repeat(n), " }".repeat(n)),
+        format!("{}1{}", "if true then ".repeat(n), " else 2".repeat(n)),
+        // Two levels per `"${`, one for the innermost string.
+        format!("{}\"a\"{}", "\"${".repeat(n / 2 - 1), "}\"".repeat(n / 2 - 1)),
+    ];
+    for value in values {
+        let text = with_env_value(&value);
+        let outcome = kfl_tests::check_text("deep.kfl", &text);
+        assert!(
+            !outcome.render_plain().contains("levels deep"),
+            "the deepest accepted nesting was refused:\n{}",
+            outcome.render_plain()
+        );
+        if let Some(program) = outcome.checked.program() {
+            let built = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default());
+            assert!(built.is_ok(), "{:?}", built.err());
+        }
+    }
+}
+
+/// A nested list becomes a nested JSON array in the pipeline, so its text grows with its size: escaping
+/// each level's quotes again, as an earlier version did, doubled it per level.
+#[test]
+fn nested_lists_render_in_linear_size() {
+    let depth = 22;
+    let text = with_env_value(&format!("{}1{}", "[".repeat(depth), "]".repeat(depth)));
+    let outcome = kfl_tests::check_text("nested.kfl", &text);
+    let program = outcome.checked.program().unwrap_or_else(|| panic!("{}", outcome.render_plain()));
+    let built = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default())
+        .unwrap_or_else(|d| panic!("{d:?}"));
+    let (_, pipeline) = built.files.iter().find(|(name, _)| name.as_str() == "pipeline.yaml").expect("pipeline");
+    let expected = format!("value: '{}\"1\"{}'", "[".repeat(depth), "]".repeat(depth));
+    assert!(pipeline.contains(&expected), "{pipeline}");
+}

@@ -41,14 +41,19 @@ pub(crate) fn render(context: &Context<'_>, value: &Value, slot: &mut dyn FnMut(
                 TemplatePart::Value(value) => render(context, value, slot),
             })
             .collect(),
-        Value::List(items) => {
-            let rendered: Vec<serde_json::Value> =
-                items.iter().map(|item| serde_json::Value::String(render(context, item, slot))).collect();
-            serde_json::Value::Array(rendered).to_string()
-        }
+        Value::List(_) => list_json(context, value, slot).to_string(),
         // Ranges, objects, calls and run-time expressions are not arguments
         // (the checker rejects them in `run`); render them readably anyway.
         other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// A list as a JSON array of its items' texts; a nested list stays a nested array (as the runtime renders it),
+/// not the text of one: escaping each level's quotes again would double the output per level.
+fn list_json(context: &Context<'_>, value: &Value, slot: &mut dyn FnMut(Slot<'_>) -> String) -> serde_json::Value {
+    match value {
+        Value::List(items) => items.iter().map(|item| list_json(context, item, slot)).collect(),
+        other => serde_json::Value::String(render(context, other, slot)),
     }
 }
 

@@ -84,7 +84,9 @@ pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Ve
                 let pipeline = kfp::pipeline(&context, &mut diagnostics);
                 (pipeline, diagnostics)
             };
-            let helper = std::thread::Builder::new().spawn_scoped(scope, pipeline_job).ok();
+            // The main thread's stack (8 MiB), not a spawned thread's default 2 MiB: the pipeline's
+            // builders recurse once per nesting level of a value, as deep as the parser accepts.
+            let helper = std::thread::Builder::new().stack_size(8 * 1024 * 1024).spawn_scoped(scope, pipeline_job).ok();
             let mut diagnostics = Vec::new();
             let manifests = manifests(&context, &mut diagnostics);
             let manifests = written_manifests(&context, &manifests);
