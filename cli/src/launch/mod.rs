@@ -11,6 +11,7 @@
 //! 2 bad arguments, a bad manifest or no cluster configuration (nothing was
 //! sent).
 
+mod alert_receiver;
 mod cluster;
 mod experiment;
 mod inferenceservice;
@@ -52,9 +53,11 @@ pub enum LaunchCommand {
     ///
     /// Example: `kfl launch monitor --manifest-json "$(cat rule.json)" --dry-run`
     Monitor(monitor::Args),
-    /// Start a new run of the project's pipeline through the KFP API.
+    /// Start a new run of the project's pipeline through the KFP API, or with --listen serve Alertmanager's webhook.
     ///
     /// Example: `kfl launch retrain --pipeline iris --namespace ml --reason schedule:drift`
+    ///
+    /// Example: `kfl launch retrain --pipeline iris --namespace ml --listen 0.0.0.0:8080 --cooldown 30m`
     Retrain(retrain::Args),
 }
 
@@ -74,6 +77,12 @@ impl LaunchError {
 
     fn usage(message: impl Into<String>) -> LaunchError {
         LaunchError::Usage(message.into())
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            LaunchError::Usage(message) | LaunchError::Failed(message) => message,
+        }
     }
 }
 

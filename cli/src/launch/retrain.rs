@@ -1,5 +1,6 @@
-//! `kfl launch retrain`: start a new run of the project's pipeline (its newest version) through the KFP REST API v2beta1; what the monitor's CronJob runs.
+//! `kfl launch retrain`: start a new run of the project's pipeline (its newest version) through the KFP REST API v2beta1; what the monitor's CronJob runs, and with `--listen` what its Alertmanager webhook receiver runs (`alert_receiver.rs`).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
@@ -20,7 +21,7 @@ pub struct Args {
     #[arg(long, value_name = "NAMESPACE")]
     namespace: Option<String>,
     /// Why the run starts (`schedule:MONITOR` from the CronJob), recorded in the run's description.
-    #[arg(long, value_name = "TEXT", default_value = "manual")]
+    #[arg(long, value_name = "TEXT", default_value = "manual", conflicts_with = "listen")]
     reason: String,
     /// The KFP API server (plain http inside the cluster).
     #[arg(long = "kfp-url", value_name = "URL", default_value = DEFAULT_KFP_URL)]
@@ -28,19 +29,35 @@ pub struct Args {
     /// A bearer token (default: `KFL_KFP_TOKEN`, else the projected token file KFP's PodDefault mounts).
     #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
+    /// Instead of starting one run, serve Alertmanager webhook notifications on ADDR (`POST /alerts`,
+    /// `GET /healthz`): a firing alert labelled `kfl.dev/action="retrain"` starts a run (reason
+    /// `alert:ALERTNAME`). Prints `listening on ADDR` first; stops on SIGTERM or Ctrl-C.
+    #[arg(long, value_name = "ADDR")]
+    pub(super) listen: Option<SocketAddr>,
+    /// With --listen: after starting a run, start none for this long (`30m`, `2h`); Alertmanager re-sends
+    /// firing alerts, and one run covers them all.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = crate::commands::run::parse_duration, requires = "listen")]
+    pub(super) cooldown: Duration,
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let token = args
-        .token
-        .clone()
-        .or_else(|| std::env::var("KFL_KFP_TOKEN").ok().filter(|t| !t.is_empty()))
-        .or_else(|| std::fs::read_to_string(KFP_TOKEN_FILE).ok().map(|t| t.trim().into()));
-    let run = tokio::task::spawn_blocking(move || start_run(&args, token.as_deref()))
+    if let Some(address) = args.listen {
+        return super::alert_receiver::serve(args, address).await;
+    }
+    let run = tokio::task::spawn_blocking(move || start_run(&args, &args.reason))
         .await
         .map_err(|err| LaunchError::failed(format!("the KFP call stopped: {err}")))??;
     println!("{run}");
     Ok(())
+}
+
+/// `--token`, else `KFL_KFP_TOKEN`, else the projected token file, read again for every run (the kubelet
+/// replaces the projected token before it expires).
+fn token(args: &Args) -> Option<String> {
+    args.token
+        .clone()
+        .or_else(|| std::env::var("KFL_KFP_TOKEN").ok().filter(|t| !t.is_empty()))
+        .or_else(|| std::fs::read_to_string(KFP_TOKEN_FILE).ok().map(|t| t.trim().into()))
 }
 
 struct Kfp<'a> {
@@ -81,7 +98,10 @@ impl Kfp<'_> {
     }
 }
 
-fn start_run(args: &Args, token: Option<&str>) -> Result<String> {
+/// Starts a run of the pipeline's newest version, `reason` in its name and description; its run id. Blocking.
+pub(super) fn start_run(args: &Args, reason: &str) -> Result<String> {
+    let token = token(args);
+    let token = token.as_deref();
     let base = args.kfp_url.trim_end_matches('/').to_string();
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -118,8 +138,8 @@ fn start_run(args: &Args, token: Option<&str>) -> Result<String> {
         )));
     };
     let body = json!({
-        "display_name": format!("{} ({})", args.pipeline, args.reason),
-        "description": format!("started by `kfl launch retrain`: {}", args.reason),
+        "display_name": format!("{} ({reason})", args.pipeline),
+        "description": format!("started by `kfl launch retrain`: {reason}"),
         "pipeline_version_reference": { "pipeline_id": pipeline_id, "pipeline_version_id": version_id },
     });
     let run = kfp.call("POST", "/apis/v2beta1/runs", &[], Some(&body))?;

@@ -4,9 +4,11 @@
 //! limits) lives in one module: `trainer.rs` (Trainer v2 TrainJob),
 //! `katib.rs` (Katib Experiment), `kserve.rs` (KServe InferenceService),
 //! `notebook.rs` (Kubeflow Notebook), `core.rs` (PVC),
-//! `monitoring.rs` (PrometheusRule, CronJob), `kfp/` (KFP v2 pipeline IR),
+//! `monitoring.rs` (PrometheusRule, CronJob), `alert_receiver.rs`
+//! (AlertmanagerConfig and the retrain webhook receiver), `kfp/` (KFP v2 pipeline IR),
 //! `plan.rs` (plan.json for the embedded runtime).
 
+mod alert_receiver;
 mod args;
 mod core;
 mod katib;

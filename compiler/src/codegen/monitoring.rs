@@ -22,10 +22,14 @@
 //! `requests_per_second` the request rate; all over a 5-minute window.
 //!
 //! Each rule is an alert labelled `severity` (`warning` for `alert`, `info`
-//! for `retrain`) and `kfl.dev/action: alert|retrain`; an Alertmanager route
-//! on `kfl.dev/action="retrain"` is meant to send retrain alerts to a
-//! launcher webhook; that webhook is not built yet (`kfl launch retrain`
-//! starts one run when called, as the CronJob below does).
+//! for `retrain`), `kfl.dev/action: alert|retrain`, `kfl.dev/service` and,
+//! with a project namespace, `namespace` (the sums in the queries drop the
+//! series' own labels, and the AlertmanagerConfig route only takes alerts of
+//! its namespace). For a monitor with a `then = retrain` rule,
+//! `alert_receiver.rs` adds the Alertmanager side: a webhook receiver
+//! (`kfl launch retrain --listen`, Deployment and Service) and an
+//! AlertmanagerConfig routing the monitor's `kfl.dev/action="retrain"`
+//! alerts to it; the receiver starts a run at most once per cooldown.
 //!
 //! **Schedule.** `schedule = "cron"` → a batch/v1 CronJob
 //! `<monitor>-retrain` whose container runs the launcher,
@@ -45,9 +49,9 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::kserve;
 use super::manifest::{format_float, kubernetes_name, scalar_text};
 use super::{Context, Manifest};
+use super::{alert_receiver, kserve};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{self, BinaryOpName, Expr, Ref, UnaryOpName, Value};
 
@@ -55,8 +59,8 @@ const API_VERSION: &str = "monitoring.coreos.com/v1";
 const KIND: &str = "PrometheusRule";
 /// CronJob names get an 11-character suffix on their Jobs.
 const MAX_CRONJOB_NAME: usize = 52;
-/// The image with the `kfl` binary that launches pipeline runs.
-const LAUNCHER_SERVICE_ACCOUNT: &str = "default-editor";
+/// The service account pipeline runs are started as (Kubeflow's, in every profile namespace).
+pub(super) const LAUNCHER_SERVICE_ACCOUNT: &str = "default-editor";
 const WINDOW: &str = "5m";
 
 #[derive(Serialize)]
@@ -99,6 +103,7 @@ pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>
         if let Some(schedule) = &monitor.schedule {
             out.push(cron_job(context, monitor, schedule, diagnostics));
         }
+        out.extend(alert_receiver::manifests(context, monitor, diagnostics));
     }
     out
 }
@@ -261,6 +266,9 @@ fn prometheus_rule(
         labels.insert("severity".to_string(), if rule.then == "retrain" { "info" } else { "warning" }.to_string());
         labels.insert("kfl.dev/action".to_string(), rule.then.clone());
         labels.insert("kfl.dev/service".to_string(), service.clone());
+        if let Some(ns) = &context.namespace {
+            labels.insert("namespace".to_string(), ns.clone());
+        }
         let mut annotations = BTreeMap::new();
         annotations.insert(
             "summary".to_string(),
@@ -286,6 +294,15 @@ fn prometheus_rule(
     Manifest::from_typed(KIND, &monitor.name, &object)
 }
 
+/// `launch retrain --pipeline <project> [--namespace <ns>]`: how the CronJob and the alert receiver start runs.
+pub(super) fn launcher_args(context: &Context<'_>) -> Vec<String> {
+    let mut args = vec!["launch".to_string(), "retrain".to_string(), "--pipeline".to_string(), context.project.clone()];
+    if let Some(ns) = &context.namespace {
+        args.extend(["--namespace".to_string(), ns.clone()]);
+    }
+    args
+}
+
 fn cron_job(
     context: &Context<'_>,
     monitor: &ir::Monitor,
@@ -306,10 +323,7 @@ fn cron_job(
             )),
         );
     }
-    let mut args = vec!["launch".to_string(), "retrain".to_string(), "--pipeline".to_string(), context.project.clone()];
-    if let Some(ns) = &context.namespace {
-        args.extend(["--namespace".to_string(), ns.clone()]);
-    }
+    let mut args = launcher_args(context);
     args.extend(["--reason".to_string(), format!("schedule:{}", kubernetes_name(&monitor.name))]);
     let container = Container {
         name: "launcher".to_string(),

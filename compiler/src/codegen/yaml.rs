@@ -153,10 +153,11 @@ fn double_quoted(text: &str) -> String {
     out
 }
 
-/// Words YAML 1.1 reads as booleans or null.
+/// Words YAML 1.1 reads as booleans or null, and `=`, its "value" key type (PyYAML's safe loader refuses a plain
+/// `=`; AlertmanagerConfig matchers have `matchType: "="`).
 const SPECIAL_WORDS: &[&str] = &[
     "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on",
-    "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "",
+    "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "", "=",
 ];
 
 /// One pass over the bytes decides how a string must be written.
@@ -237,6 +238,7 @@ mod tests {
             "null",
             "~",
             "",
+            "=",
             "2024-01-01",
             "+1",
             ".5",

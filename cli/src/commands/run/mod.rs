@@ -177,7 +177,7 @@ pub fn project_of(file: &Path) -> (PathBuf, String) {
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn interrupted() {
+pub(crate) async fn interrupted() {
     use tokio::signal::unix::{SignalKind, signal};
     let terminate = async {
         match signal(SignalKind::terminate()) {
