@@ -79,7 +79,7 @@ fn status_of_a_2_mib_post(receiver: &Receiver) -> String {
 fn alert(status: &str, action: &str, name: &str) -> Value {
     json!({
         "status": status,
-        "labels": { "alertname": name, "kfl.dev/action": action, "kfl.dev/service": "iris", "namespace": "ml-team" },
+        "labels": { "alertname": name, "kfl_action": action, "kfl_service": "iris", "namespace": "ml-team" },
         "annotations": { "summary": "iris: rule fired" },
         "startsAt": "2025-01-01T00:00:00Z",
         "endsAt": "0001-01-01T00:00:00Z",
@@ -92,7 +92,7 @@ fn alert(status: &str, action: &str, name: &str) -> Value {
 fn notification(status: &str, alerts: &[Value]) -> String {
     json!({
         "version": "4",
-        "groupKey": "{}:{kfl.dev/action=\"retrain\"}",
+        "groupKey": "{}:{kfl_action=\"retrain\"}",
         "truncatedAlerts": 0,
         "status": status,
         "receiver": "ml-team/iris-watch-retrain/iris-watch-retrain-receiver",

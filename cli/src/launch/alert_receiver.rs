@@ -4,7 +4,7 @@
 //! `alerts[]` with `status` firing|resolved, `labels`, `fingerprint`,
 //! `startsAt`) to `/alerts`, and re-sends a firing group every
 //! `repeat_interval`. A notification with at least one firing alert labelled
-//! `kfl.dev/action="retrain"` starts one run of the pipeline (reason
+//! `kfl_action="retrain"` starts one run of the pipeline (reason
 //! `alert:NAME[,NAME…]`), unless this receiver started one less than
 //! `--cooldown` ago: one run retrains for every alert. Runs are started one
 //! at a time (a lock held across the KFP call), so two notifications
@@ -38,7 +38,7 @@ use super::{LaunchError, Result};
 /// Alertmanager's webhook payload version this receiver reads.
 const PAYLOAD_VERSION: &str = "4";
 /// The label a kfl rule's action is in, and the value that asks for a run.
-const ACTION_LABEL: &str = "kfl.dev/action";
+const ACTION_LABEL: &str = "kfl_action";
 const RETRAIN: &str = "retrain";
 /// A notification is a few kB per alert; this leaves room for hundreds.
 const MAX_BODY: usize = 1 << 20;

@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
     /// Instead of starting one run, serve Alertmanager webhook notifications on ADDR (`POST /alerts`,
-    /// `GET /healthz`): a firing alert labelled `kfl.dev/action="retrain"` starts a run (reason
+    /// `GET /healthz`): a firing alert labelled `kfl_action="retrain"` starts a run (reason
     /// `alert:ALERTNAME`). Prints `listening on ADDR` first; stops on SIGTERM or Ctrl-C.
     #[arg(long, value_name = "ADDR")]
     pub(super) listen: Option<SocketAddr>,

@@ -5,7 +5,7 @@
 //! - Deployment `<monitor>-retrain-receiver`: one replica of the launcher
 //!   image running `kfl launch retrain --pipeline <project> --namespace <ns>
 //!   --listen 0.0.0.0:8080`, which starts a run of the pipeline for a
-//!   notification holding a firing `kfl.dev/action="retrain"` alert, at most
+//!   notification holding a firing `kfl_action="retrain"` alert, at most
 //!   once per cooldown (30 minutes). One replica on purpose (strategy
 //!   `Recreate`): the cooldown is held in the receiver's memory, so two
 //!   replicas could each start a run for the same alert. It runs as the
@@ -15,7 +15,7 @@
 //!   PodDefault would.
 //! - Service of the same name, port 8080 (`http`).
 //! - AlertmanagerConfig `<monitor>-retrain`: a route matching
-//!   `kfl.dev/action="retrain"` and `kfl.dev/service="<serve>"` to a webhook
+//!   `kfl_action="retrain"` and `kfl_service="<serve>"` to a webhook
 //!   receiver at `http://<receiver>.<ns>.svc.cluster.local:8080/alerts` with
 //!   `sendResolved: false` (a resolved alert starts nothing). The
 //!   prometheus-operator adds a `namespace="<ns>"` matcher to the route
@@ -37,9 +37,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource,
-    ResourceRequirements, Service, ServiceAccountTokenProjection, ServicePort, ServiceSpec, Volume, VolumeMount,
-    VolumeProjection,
+    Container, ContainerPort, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Service,
+    ServicePort, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -47,7 +46,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::manifest::{LAUNCHER_IMAGE, kubernetes_name};
-use super::monitoring::{LAUNCHER_SERVICE_ACCOUNT, launcher_args};
+use super::monitoring::{LAUNCHER_SERVICE_ACCOUNT, kfp_token_mount, kfp_token_volume, launcher_args};
 use super::{Context, Manifest};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir;
@@ -68,10 +67,6 @@ const MAX_SERVICE_NAME: usize = 63;
 const GROUP_WAIT: &str = "30s";
 const GROUP_INTERVAL: &str = "5m";
 const REPEAT_INTERVAL: &str = "4h";
-/// The projected token KFP accepts (`kfl launch retrain` reads `<dir>/token`).
-const KFP_TOKEN_DIR: &str = "/var/run/secrets/kubeflow/pipelines";
-const KFP_TOKEN_AUDIENCE: &str = "pipelines.kubeflow.org";
-const KFP_TOKEN_SECONDS: i64 = 7200;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -186,28 +181,8 @@ fn deployment(context: &Context<'_>, name: &str, selector: &BTreeMap<String, Str
             limits: Some([("memory".to_string(), quantity("128Mi"))].into()),
             ..ResourceRequirements::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "kfp-token".to_string(),
-            mount_path: KFP_TOKEN_DIR.to_string(),
-            read_only: Some(true),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(vec![kfp_token_mount()]),
         ..Container::default()
-    };
-    let token = Volume {
-        name: "kfp-token".to_string(),
-        projected: Some(ProjectedVolumeSource {
-            sources: Some(vec![VolumeProjection {
-                service_account_token: Some(ServiceAccountTokenProjection {
-                    audience: Some(KFP_TOKEN_AUDIENCE.to_string()),
-                    expiration_seconds: Some(KFP_TOKEN_SECONDS),
-                    path: "token".to_string(),
-                }),
-                ..VolumeProjection::default()
-            }]),
-            ..ProjectedVolumeSource::default()
-        }),
-        ..Volume::default()
     };
     let mut pod_labels = context.labels.clone();
     pod_labels.extend(selector.clone());
@@ -222,7 +197,7 @@ fn deployment(context: &Context<'_>, name: &str, selector: &BTreeMap<String, Str
                 spec: Some(PodSpec {
                     service_account_name: Some(LAUNCHER_SERVICE_ACCOUNT.to_string()),
                     containers: vec![container],
-                    volumes: Some(vec![token]),
+                    volumes: Some(vec![kfp_token_volume()]),
                     ..PodSpec::default()
                 }),
             },
@@ -262,8 +237,8 @@ fn alertmanager_config(context: &Context<'_>, monitor: &ir::Monitor, receiver: &
             route: Route {
                 receiver: receiver.to_string(),
                 matchers: vec![
-                    matcher("kfl.dev/action", "retrain".to_string()),
-                    matcher("kfl.dev/service", kubernetes_name(&monitor.service)),
+                    matcher("kfl_action", "retrain".to_string()),
+                    matcher("kfl_service", kubernetes_name(&monitor.service)),
                 ],
                 group_wait: GROUP_WAIT,
                 group_interval: GROUP_INTERVAL,
@@ -362,8 +337,8 @@ mod tests {
         assert_eq!(
             route["matchers"],
             serde_json::json!([
-                {"name": "kfl.dev/action", "value": "retrain", "matchType": "="},
-                {"name": "kfl.dev/service", "value": "svc", "matchType": "="},
+                {"name": "kfl_action", "value": "retrain", "matchType": "="},
+                {"name": "kfl_service", "value": "svc", "matchType": "="},
             ])
         );
         assert_eq!(route["repeatInterval"], "4h");

@@ -22,13 +22,15 @@
 //! `requests_per_second` the request rate; all over a 5-minute window.
 //!
 //! Each rule is an alert labelled `severity` (`warning` for `alert`, `info`
-//! for `retrain`), `kfl.dev/action: alert|retrain`, `kfl.dev/service` and,
+//! for `retrain`), `kfl_action: alert|retrain`, `kfl_service` (underscores,
+//! not `kfl.dev/…`: Prometheus before 3.0 refuses label names outside
+//! `[a-zA-Z_][a-zA-Z0-9_]*`, and rule files are loaded whole) and,
 //! with a project namespace, `namespace` (the sums in the queries drop the
 //! series' own labels, and the AlertmanagerConfig route only takes alerts of
 //! its namespace). For a monitor with a `then = retrain` rule,
 //! `alert_receiver.rs` adds the Alertmanager side: a webhook receiver
 //! (`kfl launch retrain --listen`, Deployment and Service) and an
-//! AlertmanagerConfig routing the monitor's `kfl.dev/action="retrain"`
+//! AlertmanagerConfig routing the monitor's `kfl_action="retrain"`
 //! alerts to it; the receiver starts a run at most once per cooldown.
 //!
 //! **Schedule.** `schedule = "cron"` → a batch/v1 CronJob
@@ -45,7 +47,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Container, PodSpec, PodTemplateSpec, ProjectedVolumeSource, ServiceAccountTokenProjection, Volume, VolumeMount,
+    VolumeProjection,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -62,6 +67,11 @@ const MAX_CRONJOB_NAME: usize = 52;
 /// The service account pipeline runs are started as (Kubeflow's, in every profile namespace).
 pub(super) const LAUNCHER_SERVICE_ACCOUNT: &str = "default-editor";
 const WINDOW: &str = "5m";
+/// The projected token KFP accepts in multi-user mode (`kfl launch retrain` reads `<dir>/token`), mounted into
+/// every launcher that starts runs: the CronJob's and the alert receiver's.
+const KFP_TOKEN_DIR: &str = "/var/run/secrets/kubeflow/pipelines";
+const KFP_TOKEN_AUDIENCE: &str = "pipelines.kubeflow.org";
+const KFP_TOKEN_SECONDS: i64 = 7200;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -264,8 +274,8 @@ fn prometheus_rule(
         };
         let mut labels = BTreeMap::new();
         labels.insert("severity".to_string(), if rule.then == "retrain" { "info" } else { "warning" }.to_string());
-        labels.insert("kfl.dev/action".to_string(), rule.then.clone());
-        labels.insert("kfl.dev/service".to_string(), service.clone());
+        labels.insert("kfl_action".to_string(), rule.then.clone());
+        labels.insert("kfl_service".to_string(), service.clone());
         if let Some(ns) = &context.namespace {
             labels.insert("namespace".to_string(), ns.clone());
         }
@@ -330,6 +340,7 @@ fn cron_job(
         image: Some(super::manifest::LAUNCHER_IMAGE.to_string()),
         command: Some(vec!["kfl".to_string()]),
         args: Some(args),
+        volume_mounts: Some(vec![kfp_token_mount()]),
         ..Container::default()
     };
     let object = CronJob {
@@ -348,6 +359,7 @@ fn cron_job(
                             restart_policy: Some("Never".to_string()),
                             service_account_name: Some(LAUNCHER_SERVICE_ACCOUNT.to_string()),
                             containers: vec![container],
+                            volumes: Some(vec![kfp_token_volume()]),
                             ..PodSpec::default()
                         }),
                     },
@@ -359,6 +371,35 @@ fn cron_job(
         ..CronJob::default()
     };
     Manifest::from_typed("CronJob", &name, &object)
+}
+
+/// The KFP token's mount in a launcher container.
+pub(super) fn kfp_token_mount() -> VolumeMount {
+    VolumeMount {
+        name: "kfp-token".to_string(),
+        mount_path: KFP_TOKEN_DIR.to_string(),
+        read_only: Some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// The KFP token as a projected service-account token with KFP's audience.
+pub(super) fn kfp_token_volume() -> Volume {
+    Volume {
+        name: "kfp-token".to_string(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(vec![VolumeProjection {
+                service_account_token: Some(ServiceAccountTokenProjection {
+                    audience: Some(KFP_TOKEN_AUDIENCE.to_string()),
+                    expiration_seconds: Some(KFP_TOKEN_SECONDS),
+                    path: "token".to_string(),
+                }),
+                ..VolumeProjection::default()
+            }]),
+            ..ProjectedVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
 }
 
 #[cfg(test)]
@@ -382,12 +423,15 @@ mod tests {
         assert!(rule.contains("histogram_quantile(0.95"), "{rule}");
         assert!(rule.contains("> 250"), "{rule}");
         assert!(rule.contains("for: 10m"), "{rule}");
-        assert!(rule.contains("kfl.dev/action: retrain"), "{rule}");
+        assert!(rule.contains("kfl_action: retrain"), "{rule}");
         assert!(rule.contains("severity: warning"), "{rule}");
         let cron = file(&output, "cronjob-watch-retrain.yaml");
         assert!(cron.contains("schedule: 0 3 * * 1") || cron.contains("schedule: '0 3 * * 1'"), "{cron}");
         assert!(cron.contains("- retrain"), "{cron}");
         assert!(cron.contains("restartPolicy: Never"), "{cron}");
+        // In multi-user Kubeflow the KFP API wants the projected token the launcher reads.
+        assert!(cron.contains("mountPath: /var/run/secrets/kubeflow/pipelines"), "{cron}");
+        assert!(cron.contains("audience: pipelines.kubeflow.org"), "{cron}");
     }
 
     #[test]
