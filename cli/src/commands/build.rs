@@ -39,7 +39,7 @@ pub fn run(args: Args) -> Status {
             return Status::UserErrors;
         }
     };
-    match write_atomically(&args.output, &output.files) {
+    let status = match write_atomically(&args.output, &output.files) {
         Ok(()) => {
             eprintln!("wrote {} files to {}", output.files.len(), args.output.display());
             Status::Ok
@@ -48,7 +48,11 @@ pub fn run(args: Args) -> Status {
             eprintln!("error: {message}; {} was left as it was", args.output.display());
             Status::Usage
         }
-    }
+    };
+    // The process ends here: freeing the syntax trees, the program and the outputs node by node would only
+    // cost time (as in `kfl check`; about 5 % of a 1,000-stage build).
+    std::mem::forget((output, checked, sources));
+    status
 }
 
 /// Writes every file into a fresh temporary folder beside `dir`, then swaps
