@@ -29,9 +29,7 @@
 //!
 //! The field names follow prometheus-operator's
 //! `pkg/apis/monitoring/v1alpha1/alertmanager_config_types.go` (`Route`,
-//! `Matcher`, `Receiver`, `WebhookConfig`). Not verified on a cluster:
-//! `kfl.dev/…` label names need UTF-8 label names (Prometheus 3,
-//! Alertmanager 0.27 or later).
+//! `Matcher`, `Receiver`, `WebhookConfig`). Not verified on a cluster.
 
 use std::collections::BTreeMap;
 
