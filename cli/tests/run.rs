@@ -219,15 +219,21 @@ fn the_cache_hits_on_unchanged_inputs_and_misses_on_changed_content() {
     assert_eq!(ran(), 3, "--no-cache reused a result");
 }
 
-#[test]
-fn an_interrupted_run_leaves_no_process_and_resumes_where_it_stopped() {
+/// `kfl run` of the `resume` fixture, once its slow middle stage has started (and written `middle.pid`).
+fn run_to_the_slow_middle_stage() -> (tempfile::TempDir, std::process::Child) {
     let dir = project("resume");
-    let mut child = kfl_command(dir.path(), &["run", "main.kfl"])
+    let child = kfl_command(dir.path(), &["run", "main.kfl"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn kfl run");
     wait_for(&dir.path().join("middle.pid"), Duration::from_secs(30));
+    (dir, child)
+}
+
+#[test]
+fn an_interrupted_run_leaves_no_process_and_resumes_where_it_stopped() {
+    let (dir, mut child) = run_to_the_slow_middle_stage();
     assert!(!processes_with("kfl-resume-marker").is_empty(), "the middle stage is not running");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
         .expect("SIGINT");
@@ -271,13 +277,7 @@ fn ends_within(pid: i32, limit: Duration) -> bool {
 
 #[test]
 fn a_killed_kfl_run_takes_its_running_stage_with_it() {
-    let dir = project("resume");
-    let mut child = kfl_command(dir.path(), &["run", "main.kfl"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn kfl run");
-    wait_for(&dir.path().join("middle.pid"), Duration::from_secs(30));
+    let (dir, mut child) = run_to_the_slow_middle_stage();
     let stage: i32 = std::fs::read_to_string(dir.path().join("middle.pid")).expect("pid").trim().parse().expect("pid");
     // No chance to stop anything itself: the kernel's parent-death signal must do it.
     child.kill().expect("SIGKILL");

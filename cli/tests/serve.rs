@@ -254,8 +254,8 @@ fn trigger_retrain(address: &str, retrain_log: &Path) {
     }
 }
 
-#[test]
-fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop_the_version_that_leaves() {
+/// A project of `tests/run/serving.kfl` and its predictor whose model `kfl run --no-serve` has registered.
+fn registered_serving_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::copy(here.join("tests/run/serving.kfl"), dir.path().join("main.kfl")).expect("fixture");
@@ -263,6 +263,12 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
         .expect("predictor");
     let registered = kfl(dir.path()).args(["run", "main.kfl", "--no-serve"]).output().expect("kfl run");
     assert!(registered.status.success(), "{}", String::from_utf8_lossy(&registered.stderr));
+    dir
+}
+
+#[test]
+fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop_the_version_that_leaves() {
+    let dir = registered_serving_project();
     let child = kfl(dir.path())
         .args(["serve", "main.kfl", "--port", "0", "--serve-for", "300s"])
         .stdout(Stdio::null())
@@ -341,13 +347,7 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
 
 #[test]
 fn replicas_end_with_a_kfl_serve_that_is_killed_outright() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(here.join("tests/run/serving.kfl"), dir.path().join("main.kfl")).expect("fixture");
-    std::fs::copy(here.join("../runtime/tests/fixtures/predictor.py"), dir.path().join("predictor.py"))
-        .expect("predictor");
-    let registered = kfl(dir.path()).args(["run", "main.kfl", "--no-serve"]).output().expect("kfl run");
-    assert!(registered.status.success(), "{}", String::from_utf8_lossy(&registered.stderr));
+    let dir = registered_serving_project();
     let mut child = kfl(dir.path())
         .args(["serve", "main.kfl", "--port", "0", "--serve-for", "300s"])
         .stdout(Stdio::null())
