@@ -590,10 +590,20 @@ impl Checker<'_> {
 }
 
 /// `a float`, `an int`, `a list[int]`.
-pub(crate) fn article(ty: &Ty) -> String {
-    let text = ty.to_string();
-    let vowel = text.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']);
-    if vowel { format!("an {text}") } else { format!("a {text}") }
+/// `ty` with its indefinite article ("an int", "a string"), written only when displayed: help texts are built
+/// with `format_args!` for every checked value and displayed only for the few that fail.
+pub(crate) fn article(ty: &Ty) -> Article<'_> {
+    Article(ty)
+}
+
+pub(crate) struct Article<'a>(&'a Ty);
+
+impl std::fmt::Display for Article<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.to_string();
+        let vowel = text.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']);
+        write!(f, "{} {text}", if vowel { "an" } else { "a" })
+    }
 }
 
 fn runtime(op: BinaryOp, lhs: Value, rhs: Value) -> Value {
