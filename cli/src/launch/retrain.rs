@@ -3,14 +3,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use kfl_compiler::codegen::launcher;
 use serde_json::{Value as Json, json};
 
 use super::{LaunchError, Result};
 
 /// Where Kubeflow installs the KFP API server.
 const DEFAULT_KFP_URL: &str = "http://ml-pipeline.kubeflow:8888";
-/// The projected service-account token KFP accepts in multi-user mode (`PodDefault` "access-ml-pipeline").
-const KFP_TOKEN_FILE: &str = "/var/run/secrets/kubeflow/pipelines/token";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -54,10 +53,10 @@ pub async fn run(args: Args) -> Result<()> {
 /// `--token`, else `KFL_KFP_TOKEN`, else the projected token file, read again for every run (the kubelet
 /// replaces the projected token before it expires).
 fn token(args: &Args) -> Option<String> {
-    args.token
-        .clone()
-        .or_else(|| std::env::var("KFL_KFP_TOKEN").ok().filter(|t| !t.is_empty()))
-        .or_else(|| std::fs::read_to_string(KFP_TOKEN_FILE).ok().map(|t| t.trim().into()))
+    args.token.clone().or_else(|| std::env::var("KFL_KFP_TOKEN").ok().filter(|t| !t.is_empty())).or_else(|| {
+        let file = std::path::Path::new(launcher::KFP_TOKEN_DIR).join(launcher::KFP_TOKEN_FILE_NAME);
+        std::fs::read_to_string(file).ok().map(|t| t.trim().into())
+    })
 }
 
 struct Kfp<'a> {

@@ -64,6 +64,11 @@ pub const EXECUTOR_INPUT_FLAG: &str = "--executor-input";
 /// The flag that carries the manifest.
 pub const MANIFEST_FLAG: &str = "--manifest-json";
 
+/// Where launcher pods that start pipeline runs (the retrain CronJob, the alert receiver) get the projected
+/// service-account token KFP accepts in multi-user mode, and the file in it `kfl launch retrain` reads.
+pub const KFP_TOKEN_DIR: &str = "/var/run/secrets/kubeflow/pipelines";
+pub const KFP_TOKEN_FILE_NAME: &str = "token";
+
 #[cfg(test)]
 mod tests {
     use super::*;

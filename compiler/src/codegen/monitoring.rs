@@ -67,9 +67,8 @@ const MAX_CRONJOB_NAME: usize = 52;
 /// The service account pipeline runs are started as (Kubeflow's, in every profile namespace).
 pub(super) const LAUNCHER_SERVICE_ACCOUNT: &str = "default-editor";
 const WINDOW: &str = "5m";
-/// The projected token KFP accepts in multi-user mode (`kfl launch retrain` reads `<dir>/token`), mounted into
-/// every launcher that starts runs: the CronJob's and the alert receiver's.
-const KFP_TOKEN_DIR: &str = "/var/run/secrets/kubeflow/pipelines";
+/// The audience and lifetime of the projected KFP token mounted into every launcher that starts runs (the
+/// CronJob's and the alert receiver's) at `launcher::KFP_TOKEN_DIR`.
 const KFP_TOKEN_AUDIENCE: &str = "pipelines.kubeflow.org";
 const KFP_TOKEN_SECONDS: i64 = 7200;
 
@@ -377,7 +376,7 @@ fn cron_job(
 pub(super) fn kfp_token_mount() -> VolumeMount {
     VolumeMount {
         name: "kfp-token".to_string(),
-        mount_path: KFP_TOKEN_DIR.to_string(),
+        mount_path: super::launcher::KFP_TOKEN_DIR.to_string(),
         read_only: Some(true),
         ..VolumeMount::default()
     }
@@ -392,7 +391,7 @@ pub(super) fn kfp_token_volume() -> Volume {
                 service_account_token: Some(ServiceAccountTokenProjection {
                     audience: Some(KFP_TOKEN_AUDIENCE.to_string()),
                     expiration_seconds: Some(KFP_TOKEN_SECONDS),
-                    path: "token".to_string(),
+                    path: super::launcher::KFP_TOKEN_FILE_NAME.to_string(),
                 }),
                 ..VolumeProjection::default()
             }]),
