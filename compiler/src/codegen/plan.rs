@@ -9,6 +9,7 @@
 //! order, `graph.order`) and `IndexMap`s only: two builds give the same bytes.
 
 mod format;
+mod layout;
 
 use indexmap::IndexMap;
 
@@ -30,7 +31,9 @@ pub(crate) const PLAN_VERSION: u32 = 1;
 pub(crate) fn plan(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> String {
     let _ = diagnostics; // every program the checker accepts has a plan
     let plan = Plan::new(context);
-    let mut text = serde_json::to_string_pretty(&plan).unwrap_or_default();
+    // About 2 KiB of JSON per stage (1.8 MB for the 1,000-stage chain): one allocation instead of twenty regrowths.
+    let capacity = 4096 + 2048 * context.program.stages.len();
+    let mut text = layout::to_string_pretty(&plan, capacity).unwrap_or_default();
     text.push('\n');
     text
 }

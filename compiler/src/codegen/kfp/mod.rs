@@ -350,27 +350,28 @@ impl<'c, 'p> Builder<'c, 'p> {
 
     /// Shares one component and executor among tasks whose container
     /// components are identical, as the KFP SDK does: components are grouped
-    /// by the canonical JSON of (component without its `executorLabel`,
-    /// executor, kfp-kubernetes platform config); each group keeps its first
-    /// component by name, and the tasks of the others are pointed to it.
+    /// by (component without its `executorLabel`, executor, kfp-kubernetes
+    /// platform config); each group keeps its first component by name, and the
+    /// tasks of the others are pointed to it.
     fn deduplicate(&mut self) {
-        let mut first: HashMap<String, String> = HashMap::new();
+        // The label is the one field that differs between identical components: out while they are compared.
+        let labels: Vec<Option<String>> = self.components.values_mut().map(|c| c.executor_label.take()).collect();
         let mut renamed: BTreeMap<String, String> = BTreeMap::new();
-        for (name, component) in &mut self.components {
-            // Straight to text, without a JSON tree: the label is taken out
-            // while the component is written (it is the one field that differs).
-            let Some(label) = component.executor_label.take() else { continue };
-            let key = serde_json::to_string(&(&*component, self.executors.get(&label), self.platform.get(&label)));
-            component.executor_label = Some(label);
-            let Ok(key) = key else { continue };
-            match first.entry(key) {
+        let mut first: HashMap<_, &String> = HashMap::new();
+        for ((name, component), label) in self.components.iter().zip(&labels) {
+            let Some(label) = label else { continue };
+            match first.entry((component, self.executors.get(label), self.platform.get(label))) {
                 std::collections::hash_map::Entry::Occupied(kept) => {
-                    renamed.insert(name.clone(), kept.get().clone());
+                    renamed.insert(name.clone(), (*kept.get()).clone());
                 }
                 std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(name.clone());
+                    slot.insert(name);
                 }
             }
+        }
+        drop(first);
+        for (component, label) in self.components.values_mut().zip(labels) {
+            component.executor_label = label;
         }
         if renamed.is_empty() {
             return;

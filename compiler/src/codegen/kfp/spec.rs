@@ -19,6 +19,26 @@ pub struct PipelineSpec {
     pub sdk_version: &'static str,
 }
 
+/// A JSON number in a spec: compared and hashed by its bits, so that components can be told apart by value
+/// (`Builder::deduplicate`); serialised as the plain number.
+#[derive(Serialize, Clone, Copy, Debug)]
+#[serde(transparent)]
+pub struct Number(pub f64);
+
+impl PartialEq for Number {
+    fn eq(&self, other: &Number) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Number {}
+
+impl std::hash::Hash for Number {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state);
+    }
+}
+
 #[derive(Serialize)]
 pub struct PipelineInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -31,7 +51,7 @@ pub struct DeploymentSpec {
     pub executors: BTreeMap<String, ExecutorSpec>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,7 +65,7 @@ pub struct ComponentSpec {
 }
 
 /// `inputDefinitions` / `outputDefinitions`.
-#[derive(Serialize, Default, Clone)]
+#[derive(Serialize, Default, Clone, PartialEq, Eq, Hash)]
 pub struct Interface {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, ArtifactDef>,
@@ -59,7 +79,7 @@ impl Interface {
     }
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug)]
+#[derive(Serialize, Clone, PartialEq, Debug, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactDef {
     pub artifact_type: ArtifactType,
@@ -67,14 +87,14 @@ pub struct ArtifactDef {
     pub is_artifact_list: bool,
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug)]
+#[derive(Serialize, Clone, PartialEq, Debug, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactType {
     pub schema_title: &'static str,
     pub schema_version: &'static str,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct ParameterDef {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,14 +104,14 @@ pub struct ParameterDef {
     pub parameter_type: &'static str,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
 pub struct DagSpec {
     #[serde(skip_serializing_if = "DagOutputs::is_empty")]
     pub outputs: DagOutputs,
     pub tasks: BTreeMap<String, TaskSpec>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
 pub struct DagOutputs {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, DagOutputArtifact>,
@@ -105,33 +125,33 @@ impl DagOutputs {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct DagOutputArtifact {
     pub artifact_selectors: Vec<ArtifactSelector>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactSelector {
     pub output_artifact_key: String,
     pub producer_subtask: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct DagOutputParameter {
     pub value_from_parameter: ParameterSelector,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct ParameterSelector {
     pub output_parameter_key: String,
     pub producer_subtask: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,24 +186,24 @@ impl TaskSpec {
 }
 
 /// `{}` turns caching off, as `set_caching_options(False)` prints it.
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct CachingOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_cache: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 pub struct ComponentRef {
     pub name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 pub struct TaskInfo {
     pub name: String,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
 pub struct TaskInputs {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, ArtifactBinding>,
@@ -197,21 +217,21 @@ impl TaskInputs {
     }
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub enum ArtifactBinding {
     ComponentInputArtifact(String),
     TaskOutputArtifact(OutputArtifactRef),
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputArtifactRef {
     pub output_artifact_key: String,
     pub producer_task: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub enum ParameterBinding {
     ComponentInputParameter(String),
@@ -219,26 +239,26 @@ pub enum ParameterBinding {
     RuntimeValue(Constant),
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputParameterRef {
     pub output_parameter_key: String,
     pub producer_task: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Constant {
     pub constant: Json,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct ParameterIterator {
     pub item_input: String,
     pub items: Items,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct Items {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -247,16 +267,16 @@ pub struct Items {
     pub raw: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryPolicy {
     pub backoff_duration: &'static str,
-    pub backoff_factor: f64,
+    pub backoff_factor: Number,
     pub backoff_max_duration: &'static str,
     pub max_retry_count: i64,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
 pub struct TriggerPolicy {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
@@ -264,7 +284,7 @@ pub struct TriggerPolicy {
     pub strategy: Option<&'static str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 pub struct ExecutorSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<Container>,
@@ -272,7 +292,7 @@ pub struct ExecutorSpec {
     pub importer: Option<Importer>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 pub struct Container {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
@@ -285,7 +305,7 @@ pub struct Container {
     pub resources: Option<Resources>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 pub struct EnvVar {
     pub name: String,
     pub value: String,
@@ -293,19 +313,19 @@ pub struct EnvVar {
 
 /// The SDK 2.17 prints both the deprecated numeric fields and the string
 /// `resource*` ones the backend reads; so do we.
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct Resources {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accelerator: Option<Accelerator>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_limit: Option<f64>,
+    pub cpu_limit: Option<Number>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_request: Option<f64>,
+    pub cpu_request: Option<Number>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory_limit: Option<f64>,
+    pub memory_limit: Option<Number>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory_request: Option<f64>,
+    pub memory_request: Option<Number>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_cpu_limit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -316,7 +336,7 @@ pub struct Resources {
     pub resource_memory_request: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct Accelerator {
     pub count: String,
@@ -326,7 +346,7 @@ pub struct Accelerator {
     pub kind: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct Importer {
     pub artifact_uri: Constant,
@@ -357,7 +377,7 @@ pub struct KubernetesDeploymentSpec {
     pub executors: BTreeMap<String, KubernetesExecutorConfig>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct KubernetesExecutorConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -374,7 +394,7 @@ impl KubernetesExecutorConfig {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct PvcMount {
     pub constant: String,
@@ -382,13 +402,13 @@ pub struct PvcMount {
     pub pvc_name_parameter: NameParameter,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct NameParameter {
     pub runtime_value: Constant,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretAsEnv {
     pub key_to_env: Vec<KeyToEnv>,
@@ -397,7 +417,7 @@ pub struct SecretAsEnv {
     pub secret_name_parameter: NameParameter,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyToEnv {
     pub env_var: String,

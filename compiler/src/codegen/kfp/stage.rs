@@ -174,7 +174,7 @@ impl Builder<'_, '_> {
             if stage.retries > 0 {
                 spec.retry_policy = Some(RetryPolicy {
                     backoff_duration: "0s",
-                    backoff_factor: 2.0,
+                    backoff_factor: Number(2.0),
                     backoff_max_duration: "3600s",
                     max_retry_count: stage.retries,
                 });
@@ -256,14 +256,14 @@ impl Builder<'_, '_> {
 pub(super) fn resources(resources: &ir::Resources) -> Option<Resources> {
     let mut out = Resources::default();
     if let Some((request, limit)) = &resources.cpu {
-        out.cpu_request = Some(request.millis as f64 / 1000.0);
-        out.cpu_limit = Some(limit.millis as f64 / 1000.0);
+        out.cpu_request = Some(Number(request.millis as f64 / 1000.0));
+        out.cpu_limit = Some(Number(limit.millis as f64 / 1000.0));
         out.resource_cpu_request = Some(request.to_kubernetes());
         out.resource_cpu_limit = Some(limit.to_kubernetes());
     }
     if let Some((request, limit)) = &resources.memory {
-        out.memory_request = Some(request.bytes / 1e9);
-        out.memory_limit = Some(limit.bytes / 1e9);
+        out.memory_request = Some(Number(request.bytes / 1e9));
+        out.memory_limit = Some(Number(limit.bytes / 1e9));
         out.resource_memory_request = Some(request.text.clone());
         out.resource_memory_limit = Some(limit.text.clone());
     }

@@ -489,16 +489,33 @@ step s4(data: Dataset = s3.out, k: int = 4) -> (out: Dataset) {
   run     = ["s", data, "--k", k, out]
   secrets = [creds]
 }
+step s5(data: Dataset = s4.out, k: int = 5) -> (out: Dataset) {
+  run = ["s", data, "--k", k, out]
+  cpu = 1.5
+}
+step s6(data: Dataset = s5.out, k: int = 6) -> (out: Dataset) {
+  run = ["s", data, "--k", k, out]
+  cpu = 1.5
+}
+step s7(data: Dataset = s6.out, k: int = 7) -> (out: Dataset) {
+  run = ["s", data, "--k", k, out]
+  cpu = 2
+}
 "#,
         &[],
     );
     let components: Vec<&String> = spec["components"].as_object().expect("components").keys().collect();
-    assert_eq!(components, ["comp-s0", "comp-s1", "comp-s3"]);
+    assert_eq!(components, ["comp-s0", "comp-s1", "comp-s3", "comp-s5", "comp-s7"]);
     let executors: Vec<&String> = spec["deploymentSpec"]["executors"].as_object().expect("executors").keys().collect();
-    assert_eq!(executors, ["exec-s0", "exec-s1", "exec-s3"]);
-    let refs: Vec<&Json> =
-        ["s0", "s1", "s2", "s3", "s4"].iter().map(|t| &root_task(&spec, t)["componentRef"]["name"]).collect();
-    assert_eq!(refs, [&json!("comp-s0"), &json!("comp-s1"), &json!("comp-s1"), &json!("comp-s3"), &json!("comp-s3")]);
+    assert_eq!(executors, ["exec-s0", "exec-s1", "exec-s3", "exec-s5", "exec-s7"]);
+    let refs: Vec<&Json> = ["s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"]
+        .iter()
+        .map(|t| &root_task(&spec, t)["componentRef"]["name"])
+        .collect();
+    let shared = ["comp-s0", "comp-s1", "comp-s1", "comp-s3", "comp-s3", "comp-s5", "comp-s5", "comp-s7"];
+    assert_eq!(refs, shared.map(|name| json!(name)).iter().collect::<Vec<_>>());
+    // Resources are numbers in the executor: equal ones are shared, different ones are not.
+    assert_eq!(spec["deploymentSpec"]["executors"]["exec-s5"]["container"]["resources"]["cpuLimit"], json!(1.5));
     assert_eq!(root_task(&spec, "s2")["inputs"]["parameters"]["k"], json!({"runtimeValue": {"constant": 2}}));
     assert_eq!(spec["components"]["comp-s1"]["executorLabel"], "exec-s1");
     let platform = platform.expect("a platform spec");
