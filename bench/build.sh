@@ -14,15 +14,31 @@ TMP=${TMPDIR:-/tmp}/kfl-bench-build
 rm -rf "$TMP" && mkdir -p "$TMP"
 
 rss_mb() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F: '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }'; }
-median_ms() { # COMMAND… → median wall time of 10 runs, in ms
+median_ms() { # COMMAND… → median wall time in ms: hyperfine (50 runs after 5 warm-ups) when installed, else 21 timed runs
+  if command -v hyperfine > /dev/null; then
+    hyperfine -N --warmup 5 --runs 50 --export-json "$TMP/hyperfine.json" "$*" > /dev/null 2>&1
+    python3 -c 'import json, sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$TMP/hyperfine.json"
+    return
+  fi
   local times=()
-  for _ in $(seq 10); do
+  for _ in $(seq 21); do
     local s e
     s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N)
     times+=( $(( (e - s) / 1000 )) )
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", (a[5] + a[6]) / 2 / 1000 }'
+  printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[11] / 1000 }'
 }
+instructions() { # COMMAND… → instructions executed (callgrind: repeatable on a noisy machine)
+  if command -v valgrind > /dev/null; then
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 > /dev/null | awk '/Collected/ { print $4 }'
+  else
+    echo "n/a"
+  fi
+}
+
+# The freshly linked binary (about 100 MB with its debug info) is still being written back to disk for a few
+# seconds after the build; runs timed during that writeback came out twice as slow.
+sync
 
 for n in 1000 10000; do
   python3 bench/chain.py "$n" "$TMP"
@@ -31,7 +47,9 @@ for n in 1000 10000; do
     file="$TMP/$shape$n.kfl"
     [ "$shape" = chain ] && file="$TMP/chain$n.kfl"
     "$KFL" build "$file" -o "$TMP/out-$shape$n" 2>/dev/null
-    echo "kfl build $shape n=$n: median_wall_ms=$(median_ms "$KFL" build "$file" -o "$TMP/out-$shape$n") peak_rss_mb=$(rss_mb "$KFL" build "$file" -o "$TMP/out-$shape$n")"
+    counted=""
+    [ "$n" = 1000 ] && counted=" instructions=$(instructions "$KFL" build "$file" -o "$TMP/out-$shape$n")"
+    echo "kfl build $shape n=$n: median_wall_ms=$(median_ms "$KFL" build "$file" -o "$TMP/out-$shape$n") peak_rss_mb=$(rss_mb "$KFL" build "$file" -o "$TMP/out-$shape$n")$counted"
   done
 done
 
