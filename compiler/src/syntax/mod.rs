@@ -8,6 +8,9 @@ pub mod trivia;
 
 pub use reuse::ParseCache;
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use kfl_grammar::{KflParser, Rule};
 use pest::Parser;
 
@@ -29,15 +32,18 @@ pub fn parse_cached(file: FileId, src: &str, cache: &ParseCache) -> (ast::File, 
 
 fn parse_with(file: FileId, src: &str, cache: Option<&ParseCache>) -> (ast::File, Vec<Diagnostic>) {
     let trivia = trivia::scan(src);
+    let (items, diagnostics) = match trivia.too_deep {
+        None => parse_pieces_in_parallel(file, src, &trivia, cache),
+        Some(_) => None,
+    }
+    .unwrap_or_else(|| parse_whole(file, src, &trivia));
+    finish(file, src, &trivia, items, diagnostics)
+}
+
+/// Parses the file in one go; on a syntax error, each top-level declaration on its own.
+fn parse_whole(file: FileId, src: &str, trivia: &trivia::Trivia) -> (Vec<ast::Item>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut items = Vec::new();
-    if trivia.too_deep.is_none()
-        && let Some((parsed, lowered)) = parse_halves_in_parallel(file, src, &trivia, cache)
-    {
-        items = parsed;
-        diagnostics = lowered;
-        return finish(file, src, &trivia, items, diagnostics);
-    }
     // Too deep a nesting is not parsed at all: the parser and every later pass recurse per level.
     let whole = match trivia.too_deep {
         None => KflParser::parse(Rule::file, src).map_err(Some),
@@ -90,7 +96,7 @@ fn parse_with(file: FileId, src: &str, cache: Option<&ParseCache>) -> (ast::File
             }
         }
     }
-    finish(file, src, &trivia, items, diagnostics)
+    (items, diagnostics)
 }
 
 /// Attaches the file's doc comment.
@@ -134,13 +140,13 @@ const PIECE_SIZE: usize = 4 * 1024;
 type ParsedPiece = (usize, Vec<ast::Item>, Vec<Diagnostic>);
 
 /// Parses a large file in pieces cut at top-level declarations, the pieces
-/// split between two threads: pest is the bulk of `kfl check` on big files,
+/// shared out between two threads: pest is the bulk of `kfl check` on big files,
 /// and our machines have two cores. Returns `None` when the file is small, or
 /// any piece has a syntax error (e.g. because a cut fell inside a block) —
 /// the caller then parses it whole and recovers from errors as usual, so the
 /// result never depends on this path. With a `cache`, pieces it holds are
 /// reused and only the others are parsed.
-fn parse_halves_in_parallel(
+fn parse_pieces_in_parallel(
     file: FileId,
     src: &str,
     trivia: &trivia::Trivia,
@@ -170,36 +176,57 @@ fn parse_halves_in_parallel(
         None => vec![None; pieces.len()],
     };
     let missing: Vec<usize> = (0..pieces.len()).filter(|i| reused[*i].is_none()).collect();
-    let parse_pieces = |indexes: &[usize]| -> Option<Vec<ParsedPiece>> {
+    // The main thread takes pieces from the front and the helper from the back until they meet, rather than
+    // half the pieces each: the helper starts later and its first allocations fault in fresh pages, so a fixed
+    // split left the main thread waiting for it. Each thread's pieces stay one run of the file, so the items
+    // later passes walk in order come from one thread's memory, then the other's. A syntax error anywhere stops
+    // both (the whole file is then parsed again).
+    let remaining = Mutex::new(0..missing.len());
+    let failed = AtomicBool::new(false);
+    let parse_pieces = |from_front: bool| -> Option<Vec<ParsedPiece>> {
         let mut out = Vec::new();
-        for &index in indexes {
+        while !failed.load(Ordering::Relaxed) {
+            let taken = match remaining.lock() {
+                Ok(mut range) if from_front => range.next(),
+                Ok(mut range) => range.next_back(),
+                Err(_) => return None,
+            };
+            let Some(&index) = taken.and_then(|position| missing.get(position)) else { return Some(out) };
             let (start, end) = pieces[index];
-            let mut pairs = KflParser::parse(Rule::item_chunk, &src[start..end]).ok()?;
+            let Ok(mut pairs) = KflParser::parse(Rule::item_chunk, &src[start..end]) else {
+                failed.store(true, Ordering::Relaxed);
+                return None;
+            };
             let mut lowerer = lower::Lowerer::new(file, src, start, &trivia.comments);
             let items = pairs.next().map(|pair| lowerer.items(pair)).unwrap_or_default();
             out.push((index, items, lowerer.diagnostics));
         }
-        Some(out)
+        None
     };
-    let parsed = if missing.len() < 2 {
-        parse_pieces(&missing)?
+    let mut parsed = if missing.len() < 2 {
+        parse_pieces(true)?
     } else {
-        let (first_half, second_half) = missing.split_at(missing.len() / 2);
         let (first, second) = std::thread::scope(|scope| {
             // The main thread's stack is 8 MiB; give the helper the same so deep
             // nesting behaves alike in every piece.
             let second = std::thread::Builder::new()
                 .stack_size(8 * 1024 * 1024)
-                .spawn_scoped(scope, || parse_pieces(second_half))
+                .spawn_scoped(scope, || parse_pieces(false))
                 .ok();
-            let first = parse_pieces(first_half);
-            let second = second.and_then(|handle| handle.join().ok().flatten());
+            let first = parse_pieces(true);
+            // No helper thread to be had: the main thread has taken every piece itself.
+            let second = match second {
+                Some(handle) => handle.join().ok().flatten(),
+                None => Some(Vec::new()),
+            };
             (first, second)
         });
         let mut parsed = first?;
         parsed.extend(second?);
         parsed
     };
+    // Lowering diagnostics in file order, whichever thread parsed which piece.
+    parsed.sort_unstable_by_key(|(index, _, _)| *index);
     let mut diagnostics = Vec::new();
     let mut fresh = Vec::new();
     for (index, items, lowered) in parsed {
@@ -219,4 +246,47 @@ fn parse_halves_in_parallel(
     let mut items = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
     items.extend(pieces.into_iter().flatten());
     Some((items, diagnostics))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STEPS: usize = 1200;
+
+    /// Many pieces, some with errors found while lowering (reported in file order, whichever thread met them).
+    fn big_file_with_lowering_errors() -> String {
+        let mut text = String::from("project p {\n  image = \"x\"\n}\n\n");
+        for i in 0..STEPS {
+            let entries = if i % 97 == 5 { "run = [\"a\"] cpu = 1" } else { "run = [\"a\", x]\n  cpu = 1" };
+            let when = if i % 131 == 7 { "\n  when = x < 1 < 2" } else { "" };
+            text.push_str(&format!("/// Step {i}.\nstep s{i}(x: int = {i}) {{\n  {entries}{when}\n}}\n\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn pieces_parsed_on_two_threads_equal_the_whole_file_parsed_at_once() {
+        let file = FileId(0);
+        let src = big_file_with_lowering_errors();
+        assert!(src.len() > 2 * PARALLEL_THRESHOLD);
+        let trivia = trivia::scan(src.as_str());
+        let whole = parse_whole(file, &src, &trivia);
+        assert!(whole.1.len() >= 8, "the file should have lowering errors: {:?}", whole.1);
+        for _ in 0..20 {
+            let pieces = parse_pieces_in_parallel(file, &src, &trivia, None).expect("every piece parses");
+            assert_eq!(pieces, whole);
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_in_any_piece_sends_the_file_to_the_whole_parse() {
+        let file = FileId(0);
+        let src = big_file_with_lowering_errors().replace("step s250(x: int = 250) {", "step s250(x: int = ) {");
+        let trivia = trivia::scan(src.as_str());
+        assert!(parse_pieces_in_parallel(file, &src, &trivia, None).is_none());
+        let (parsed, diagnostics) = parse(file, &src);
+        assert_eq!(parsed.items.len(), STEPS, "the project and every other step are still parsed");
+        assert!(diagnostics.iter().any(|d| d.message.contains("expected")), "{diagnostics:?}");
+    }
 }

@@ -1,7 +1,7 @@
 //! Reusing the parse of unchanged declarations between checks of an edited file (the language server's incremental parse).
 //!
 //! Big files are parsed in pieces cut at top-level declarations (see
-//! `parse_halves_in_parallel`). A piece's syntax tree depends only on its
+//! `parse_pieces_in_parallel`). A piece's syntax tree depends only on its
 //! text and the doc comment block right above it, so a [`ParseCache`] keeps
 //! the trees of the last parse keyed by that text; a piece found again is
 //! cloned and moved to its new position instead of parsed.
