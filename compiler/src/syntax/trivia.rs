@@ -154,7 +154,12 @@ pub fn scan(src: &str) -> Trivia {
                     nesting.prefixes += 1;
                     i += 1;
                 }
-                b' ' | b'\t' | b'\r' => i += 1,
+                b' ' | b'\t' | b'\r' => {
+                    i += 1;
+                    while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\r') {
+                        i += 1;
+                    }
+                }
                 b'i' | b'e' if !prev_is_ident(bytes, i) => {
                     let word_end = bytes[i..].iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'));
                     let word = &bytes[i..word_end.map_or(bytes.len(), |n| i + n)];
@@ -169,6 +174,14 @@ pub fn scan(src: &str) -> Trivia {
                 _ => {
                     nesting.prefixes = 0;
                     i += 1;
+                    // The rest of a word or number in one step: none of its bytes opens, closes or starts
+                    // anything (`if`, `else` and `r"` count only at a word's start), and the nesting cannot
+                    // grow inside it, so the depth check at the loop's top has nothing new to see.
+                    if b.is_ascii_alphanumeric() || b == b'_' {
+                        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                            i += 1;
+                        }
+                    }
                 }
             },
             Context::Str => match b {
@@ -188,7 +201,14 @@ pub fn scan(src: &str) -> Trivia {
                     nesting.open += 1;
                     i += 2;
                 }
-                _ => i += 1,
+                // Up to the next byte that means something inside a string.
+                _ => {
+                    i += 1;
+                    i += bytes[i..]
+                        .iter()
+                        .position(|c| matches!(c, b'\\' | b'"' | b'\n' | b'$'))
+                        .unwrap_or(bytes.len() - i);
+                }
             },
         }
     }
