@@ -64,13 +64,7 @@ fn write_atomically(dir: &Path, files: &[(String, String)]) -> Result<(), String
     let staging = parent.join(format!(".{name}.kfl-build-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     let result = (|| {
-        for (relative, contents) in files {
-            let path = staging.join(relative);
-            if let Some(folder) = path.parent() {
-                std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
-            }
-            std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
-        }
+        write_files(&staging, files)?;
         // Replace the old output: move it aside, move the new one in, then delete the old.
         let previous = parent.join(format!(".{name}.kfl-previous-{}", std::process::id()));
         let had_previous = dir.exists();
@@ -92,4 +86,19 @@ fn write_atomically(dir: &Path, files: &[(String, String)]) -> Result<(), String
         let _ = std::fs::remove_dir_all(&staging);
     }
     result
+}
+
+/// Writes `files` under `root`, creating each folder once (not once per file: a build with a few hundred
+/// manifests made as many failing `mkdir` calls).
+fn write_files(root: &Path, files: &[(String, String)]) -> Result<(), String> {
+    let folders: std::collections::BTreeSet<PathBuf> =
+        files.iter().filter_map(|(relative, _)| root.join(relative).parent().map(Path::to_path_buf)).collect();
+    for folder in &folders {
+        std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    }
+    for (relative, contents) in files {
+        let path = root.join(relative);
+        std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
