@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -290,9 +290,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         None => Uri::from_static("/"),
     };
     let mut headers = parts.headers;
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
-    }
+    remove_hop_by_hop(&mut headers);
     let outgoing = Outgoing { method: &parts.method, uri: &uri, headers: &headers, body };
     let routes = shared.routes();
     let (pool, other) = routes.choose(&shared.split_counter);
@@ -416,15 +414,39 @@ async fn forward(
     }
 }
 
-/// Headers that describe one connection, not the message; never copied across the proxy.
-const HOP_BY_HOP: &[&str] =
-    &["connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "proxy-connection"];
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1): never copied across
+/// the proxy. `host` is not among them: the upstream request replaces it.
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::TRANSFER_ENCODING,
+    header::TE,
+    header::UPGRADE,
+    HeaderName::from_static("proxy-connection"),
+];
+
+/// Removes the hop-by-hop headers: the fixed ones and any that `Connection` names.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the few headers present costs less than a lookup
+    // per hop-by-hop name on every request and every answer.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in HOP_BY_HOP.iter().chain(&named) {
+        headers.remove(name);
+    }
+}
 
 async fn send(shared: &Shared, lease: &Lease, outgoing: &Outgoing<'_>) -> Result<Response, ExchangeError> {
     let (mut parts, body) = shared.upstream.exchange(lease.replica.port(), outgoing).await?;
-    for name in HOP_BY_HOP {
-        parts.headers.remove(*name);
-    }
+    remove_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, Body::from(body)))
 }
 
@@ -450,6 +472,31 @@ mod tests {
         assert_eq!(classify(&Method::POST, "/v2/models/iris/explain").err(), Some(StatusCode::NOT_FOUND));
         assert_eq!(classify(&Method::GET, "/v2/models/").err(), Some(StatusCode::NOT_FOUND));
         assert_eq!(classify(&Method::GET, "/elsewhere").err(), Some(StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "keep-alive, X-Trace-Hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-trace-hop", "1"),
+            ("te", "trailers"),
+            ("content-type", "application/json"),
+            ("x-request-id", "abc"),
+            ("host", "127.0.0.1:8080"),
+        ] {
+            headers.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+        remove_hop_by_hop(&mut headers);
+        let mut kept: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["content-type", "host", "x-request-id"]);
+
+        let mut plain = HeaderMap::new();
+        plain.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        remove_hop_by_hop(&mut plain);
+        assert_eq!(plain.len(), 1);
     }
 
     #[test]
