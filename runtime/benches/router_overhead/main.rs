@@ -6,15 +6,25 @@
 //! (direct) and at the router, at 1 and 64 connections, for each amount of simulated model work.
 //! `KFL_BENCH_SECONDS` sets each run's length (default 10), `KFL_BENCH_WORK_US` the simulated
 //! model work per request in microseconds (comma-separated, default `0,1000,10000`).
+//! The same replica is also measured behind established reverse proxies (nginx, haproxy; see
+//! `reference_proxy`), the ones installed unless `KFL_BENCH_REFERENCE` names them (empty: none),
+//! so that the machine's floor for any proxy is measured beside the router's figures.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
 use kfl_runtime::serving::{Arg, ModelVersion, ServeConfig, start};
+use reference_proxy::ReferenceProxy;
 use tokio::sync::mpsc;
+
+mod reference_proxy;
+
+/// The `kfl` binary's allocator (`cli/src/main.rs`), so the router is measured as `kfl serve` runs it.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const BODY: &str = r#"{"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[5.1,3.5,1.4,0.2]}]}"#;
 const ANSWER: &str =
@@ -119,7 +129,56 @@ fn wrk_with_cpu(
     Ok((measured, per_request))
 }
 
-async fn scenario(script: &Path, work_us: u64, seconds: u64) -> Result<(), String> {
+/// A way to the replica other than directly: the router or a reference proxy.
+#[derive(Clone)]
+struct Target {
+    name: String,
+    url: String,
+    /// The processes whose CPU is the proxy's (`self` for the router in this process).
+    pids: Vec<String>,
+}
+
+/// Measures the replica directly, then through each target, one after the other; returns a table
+/// row (without the first two columns) per path.
+fn measure(
+    script: &Path,
+    direct_url: &str,
+    targets: &[Target],
+    predictor_pid: &str,
+    connections: u32,
+    seconds: u64,
+) -> Result<Vec<String>, String> {
+    // Warm every path (connection pools, page cache) before measuring.
+    let _ = wrk(script, direct_url, connections, 1);
+    for target in targets {
+        let _ = wrk(script, &target.url, connections, 1);
+    }
+    let (direct, direct_cpu) = wrk_with_cpu(script, direct_url, connections, seconds, &[predictor_pid])?;
+    let mut rows = vec![format!(
+        "direct | {:.0} | 100% | {:.3} | | {:.3} | | {:.0} |",
+        direct.requests_per_second, direct.p50_ms, direct.p99_ms, direct_cpu[0]
+    )];
+    for target in targets {
+        let mut pids: Vec<&str> = target.pids.iter().map(String::as_str).collect();
+        pids.push(predictor_pid);
+        let (measured, cpu) = wrk_with_cpu(script, &target.url, connections, seconds, &pids)?;
+        let (predictor_cpu, proxy_cpu) = cpu.split_last().ok_or("no CPU figures")?;
+        rows.push(format!(
+            "{} | {:.0} | {:.1}% | {:.3} | {:+.3} | {:.3} | {:.0} | {:.0} |",
+            target.name,
+            measured.requests_per_second,
+            measured.requests_per_second / direct.requests_per_second * 100.0,
+            measured.p50_ms,
+            measured.p50_ms - direct.p50_ms,
+            measured.p99_ms,
+            proxy_cpu.iter().sum::<f64>(),
+            predictor_cpu,
+        ));
+    }
+    Ok(rows)
+}
+
+async fn scenario(script: &Path, work_us: u64, seconds: u64, references: &[String]) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
     let dir = std::env::temp_dir();
     let argv = vec![
@@ -147,41 +206,63 @@ async fn scenario(script: &Path, work_us: u64, seconds: u64) -> Result<(), Strin
     };
     let direct = format!("http://127.0.0.1:{port}/v2/models/bench/infer");
     let routed = format!("http://{}/v2/models/bench/infer", handle.address());
+    let reference_dir = tempfile::tempdir().map_err(|error| error.to_string())?;
+    let references = references
+        .iter()
+        .map(|name| {
+            let dir = reference_dir.path().join(name);
+            std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+            ReferenceProxy::start(name, port, &dir)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // The router runs in this process; each reference proxy's CPU is summed over its processes.
+    let mut paths = vec![Target { name: "kfl router".into(), url: routed, pids: vec!["self".into()] }];
+    for proxy in &references {
+        let url = format!("http://127.0.0.1:{}/v2/models/bench/infer", proxy.port);
+        paths.push(Target { name: proxy.name.into(), url, pids: proxy.pids() });
+    }
     for connections in [1, 64] {
-        let script = script.to_path_buf();
-        let (direct, routed, predictor_pid) = (direct.clone(), routed.clone(), predictor_pid.clone());
-        let ((direct, direct_cpu), (routed, routed_cpu)) = tokio::task::spawn_blocking(move || {
-            // Warm both paths (connection pools, page cache) before measuring.
-            let _ = wrk(&script, &direct, connections, 1);
-            let _ = wrk(&script, &routed, connections, 1);
-            // The router runs in this process; wrk's CPU is not counted here until it is waited for.
-            let pids = ["self", predictor_pid.as_str()];
-            Ok::<_, String>((
-                wrk_with_cpu(&script, &direct, connections, seconds, &pids)?,
-                wrk_with_cpu(&script, &routed, connections, seconds, &pids)?,
-            ))
+        let (script, direct, paths, predictor_pid) =
+            (script.to_path_buf(), direct.clone(), paths.clone(), predictor_pid.clone());
+        let rows = tokio::task::spawn_blocking(move || {
+            measure(&script, &direct, &paths, &predictor_pid, connections, seconds)
         })
         .await
         .map_err(|error| error.to_string())??;
-        println!(
-            "| {} µs | {connections} | {:.0} | {:.0} | {:.1}% | {:.3} | {:.3} | {:+.3} | {:.3} | {:.3} | {:.0} | {:.0} | {:.0} |",
-            work_us,
-            direct.requests_per_second,
-            routed.requests_per_second,
-            routed.requests_per_second / direct.requests_per_second * 100.0,
-            direct.p50_ms,
-            routed.p50_ms,
-            routed.p50_ms - direct.p50_ms,
-            direct.p99_ms,
-            routed.p99_ms,
-            direct_cpu[1],
-            routed_cpu[1],
-            routed_cpu[0],
-        );
+        for row in rows {
+            println!("| {work_us} µs | {connections} | {row}");
+        }
     }
+    drop(references);
     let _ = stop.send(());
     running.await.map_err(|error| error.to_string())?.map_err(|error| error.to_string())?;
     Ok(())
+}
+
+/// The reference proxies to measure beside the router: `KFL_BENCH_REFERENCE` (comma-separated,
+/// empty for none), by default every known one that is installed.
+fn reference_proxies() -> Result<Vec<String>, String> {
+    if let Ok(list) = std::env::var("KFL_BENCH_REFERENCE") {
+        let names: Vec<String> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect();
+        if let Some(unknown) = names.iter().find(|name| !reference_proxy::KNOWN.contains(&name.as_str())) {
+            return Err(format!(
+                "KFL_BENCH_REFERENCE: unknown proxy {unknown:?}; known: {}",
+                reference_proxy::KNOWN.join(", ")
+            ));
+        }
+        return Ok(names);
+    }
+    let installed =
+        |name: &str| Command::new(name).arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let mut found = Vec::new();
+    for name in reference_proxy::KNOWN {
+        if installed(name) {
+            found.push(name.to_string());
+        } else {
+            eprintln!("{name} is not installed, so it is not measured (apt-get install -y nginx-light haproxy)");
+        }
+    }
+    Ok(found)
 }
 
 fn main() -> Result<(), String> {
@@ -204,10 +285,11 @@ fn main() -> Result<(), String> {
     let lua =
         format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = '{BODY}'\n");
     std::fs::write(&script, lua).map_err(|error| error.to_string())?;
+    let references = reference_proxies()?;
     println!(
-        "| model work | connections | direct req/s | router req/s | router/direct | direct p50 ms | router p50 ms | added p50 ms | direct p99 ms | router p99 ms | predictor CPU µs/req direct | predictor CPU µs/req routed | router CPU µs/req |"
+        "| model work | connections | path | req/s | of direct | p50 ms | added p50 ms | p99 ms | proxy CPU µs/req | predictor CPU µs/req |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let work: Vec<u64> = match std::env::var("KFL_BENCH_WORK_US") {
         Ok(list) => list
             .split(',')
@@ -217,7 +299,7 @@ fn main() -> Result<(), String> {
     };
     runtime.block_on(async {
         for work_us in work {
-            scenario(&script, work_us, seconds).await?;
+            scenario(&script, work_us, seconds, &references).await?;
         }
         Ok(())
     })
