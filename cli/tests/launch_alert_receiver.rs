@@ -174,6 +174,55 @@ fn a_firing_retrain_alert_starts_one_run_per_cooldown_and_nothing_else_does() {
     assert!(status.success(), "{status:?}");
 }
 
+/// A KFP run `minutes_ago` old with `display_name`.
+fn kfp_run(run_id: &str, display_name: &str, minutes_ago: i64) -> Value {
+    let created_at = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(minutes_ago);
+    // KFP writes whole seconds.
+    let created_at = created_at.round(jiff::Unit::Second).expect("round");
+    json!({ "run_id": run_id, "display_name": display_name, "created_at": created_at.to_string() })
+}
+
+#[test]
+fn a_restarted_receiver_keeps_the_cooldown_of_the_runs_kfp_knows() {
+    let mut services = Services::default();
+    services.pipelines.insert("iris".into(), ("p-1".into(), vec!["v-1".into()]));
+    // An alert's run 10 minutes ago, by a receiver that has restarted since; a scheduled run is
+    // newer but is not an alert's, so it does not hold the cooldown.
+    services.runs = vec![
+        kfp_run("run-7", "iris (alert:IrisWatchSlow)", 10),
+        kfp_run("run-8", "iris (schedule:iris-watch)", 1),
+        kfp_run("run-6", "other (alert:OtherSlow)", 2),
+    ];
+    let (kfp_url, shared) = fake_services::start(services);
+    let firing = notification("firing", &[alert("firing", "retrain", "IrisWatchErrors")]);
+
+    let receiver = start_receiver(&kfp_url);
+    let (status, answer) = post(&receiver, &firing);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["started"], false, "{answer}");
+    let why = answer["why"].as_str().unwrap_or_default();
+    assert!(why.contains("run run-7 started") && why.contains("found in KFP"), "{answer}");
+    assert!(run_posts(&shared).is_empty(), "no run within the cooldown of run-7");
+    let listed = shared.lock().expect("lock").seen.iter().any(|(method, path, _)| {
+        method == "GET"
+            && path.starts_with("/apis/v2beta1/runs?")
+            && path.contains("IS_SUBSTRING")
+            && path.contains("sort_by=created_at")
+            && path.contains("namespace=ml-team")
+    });
+    assert!(listed, "the newest alert run is asked for in the receiver's namespace");
+    drop(receiver);
+
+    // The same run two hours old: the cooldown is over, and a new receiver starts a run.
+    shared.lock().expect("lock").runs[0] = kfp_run("run-7", "iris (alert:IrisWatchSlow)", 120);
+    let receiver = start_receiver(&kfp_url);
+    let (status, answer) = post(&receiver, &firing);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["started"], true, "{answer}");
+    assert_eq!(run_posts(&shared).len(), 1);
+    drop(receiver);
+}
+
 #[test]
 fn cooldown_needs_listen_and_reason_conflicts_with_it() {
     let run = |args: &[&str]| {

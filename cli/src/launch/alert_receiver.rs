@@ -14,8 +14,9 @@
 //! `{"started": false, "why"}`; 400 for a body that is not a version-4
 //! notification; 413 over the size limit; 502 when the KFP call fails,
 //! which Alertmanager retries (the cooldown starts only with a run). The
-//! cooldown lives in memory: a restarted receiver may start a run again at
-//! once.
+//! cooldown is kept in memory and, when memory has no run within it (a
+//! restarted receiver, or another replica's run), read from KFP: the newest
+//! run whose display name says an alert started it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -32,7 +33,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::retrain::{Args, start_run};
+use super::retrain::{ALERT_REASON_PREFIX, Args, newest_alert_run, start_run};
 use super::{LaunchError, Result};
 
 /// Alertmanager's webhook payload version this receiver reads.
@@ -123,7 +124,7 @@ async fn alerts(State(receiver): State<Arc<Receiver>>, body: Bytes) -> Response 
     }
     let names: BTreeSet<&str> =
         firing.iter().map(|a| a.labels.get("alertname").map_or("unnamed", String::as_str)).collect();
-    let reason = format!("alert:{}", names.into_iter().collect::<Vec<_>>().join(","));
+    let reason = format!("{ALERT_REASON_PREFIX}{}", names.into_iter().collect::<Vec<_>>().join(","));
     // Held across the KFP call: a second notification waits, then sees this run's cooldown.
     let mut last_run = receiver.last_run.lock().await;
     if let Some((at, run_id)) = last_run.as_ref()
@@ -136,6 +137,21 @@ async fn alerts(State(receiver): State<Arc<Receiver>>, body: Bytes) -> Response 
         );
         eprintln!("{reason}: {why}");
         return answer(StatusCode::OK, json!({ "started": false, "why": why }));
+    }
+    match alert_run_in_kfp_cooldown(&receiver).await {
+        Ok(None) => {}
+        Ok(Some((age, run_id))) => {
+            let cooldown = receiver.cooldown.as_secs();
+            let why =
+                format!("run {run_id} started {}s ago (found in KFP), within the {cooldown}s cooldown", age.as_secs());
+            eprintln!("{reason}: {why}");
+            *last_run = Some((Instant::now().checked_sub(age).unwrap_or_else(Instant::now), run_id));
+            return answer(StatusCode::OK, json!({ "started": false, "why": why }));
+        }
+        Err((status, error)) => {
+            eprintln!("{reason}: {error}");
+            return answer(status, json!({ "started": false, "error": error }));
+        }
     }
     let args = Arc::clone(&receiver.args);
     let run_reason = reason.clone();
@@ -154,4 +170,22 @@ async fn alerts(State(receiver): State<Arc<Receiver>>, body: Bytes) -> Response 
             answer(StatusCode::INTERNAL_SERVER_ERROR, json!({ "started": false, "error": error }))
         }
     }
+}
+
+/// The newest alert-started run KFP knows, with its age, when it is within the cooldown; an error
+/// (status and message) when KFP cannot be asked, which Alertmanager retries.
+async fn alert_run_in_kfp_cooldown(
+    receiver: &Receiver,
+) -> std::result::Result<Option<(Duration, String)>, (StatusCode, String)> {
+    let args = Arc::clone(&receiver.args);
+    let found = match tokio::task::spawn_blocking(move || newest_alert_run(&args)).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(err)) => return Err((StatusCode::BAD_GATEWAY, err.message().to_string())),
+        Err(err) => return Err((StatusCode::INTERNAL_SERVER_ERROR, format!("the KFP call stopped: {err}"))),
+    };
+    Ok(found.and_then(|run| {
+        // A clock behind KFP's makes the age negative: the run counts as just started.
+        let age = Duration::try_from(jiff::Timestamp::now().duration_since(run.created_at)).unwrap_or_default();
+        (age < receiver.cooldown).then_some((age, run.run_id))
+    }))
 }

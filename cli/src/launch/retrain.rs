@@ -97,17 +97,68 @@ impl Kfp<'_> {
     }
 }
 
+/// The reason of runs the Alertmanager receiver starts: `alert:NAME[,NAME…]`.
+pub(super) const ALERT_REASON_PREFIX: &str = "alert:";
+
+/// A run's display name: the pipeline, and why the run started.
+fn run_display_name(pipeline: &str, reason: &str) -> String {
+    format!("{pipeline} ({reason})")
+}
+
+impl<'a> Kfp<'a> {
+    fn new(args: &Args, token: Option<&'a str>) -> Self {
+        let base = args.kfp_url.trim_end_matches('/').to_string();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .new_agent();
+        Kfp { base, agent, token }
+    }
+}
+
+/// A run found in KFP: its id and when it was created.
+pub(super) struct FoundRun {
+    pub run_id: String,
+    pub created_at: jiff::Timestamp,
+}
+
+/// The newest run an Alertmanager alert started for the pipeline (by display name, as
+/// `start_run` names them), so a restarted receiver, or a second one, keeps the cooldown. Blocking.
+pub(super) fn newest_alert_run(args: &Args) -> Result<Option<FoundRun>> {
+    let token = token(args);
+    let kfp = Kfp::new(args, token.as_deref());
+    let prefix = run_display_name(&args.pipeline, ALERT_REASON_PREFIX);
+    // The display name ends in `(alert:NAMES)`; the prefix up to `alert:` matches it anywhere.
+    let prefix = prefix.trim_end_matches(')');
+    let filter = json!({ "predicates": [
+        { "key": "display_name", "operation": "IS_SUBSTRING", "string_value": prefix }
+    ]})
+    .to_string();
+    let mut query = vec![("filter", filter.as_str()), ("page_size", "1"), ("sort_by", "created_at desc")];
+    if let Some(ns) = &args.namespace {
+        query.push(("namespace", ns.as_str()));
+    }
+    let runs = kfp.call("GET", "/apis/v2beta1/runs", &query, None)?;
+    let Some(run) = runs.pointer("/runs/0") else { return Ok(None) };
+    let run_id = run.get("run_id").and_then(Json::as_str).unwrap_or_default().to_string();
+    let created_at = run.get("created_at").and_then(Json::as_str).unwrap_or_default();
+    match created_at.parse::<jiff::Timestamp>() {
+        Ok(created_at) => Ok(Some(FoundRun { run_id, created_at })),
+        Err(err) => {
+            // Never retraining again would be worse than one run too many.
+            eprintln!(
+                "KFP run {run_id}: unreadable created_at {created_at:?} ({err}); the cooldown counts from this receiver's own runs"
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// Starts a run of the pipeline's newest version, `reason` in its name and description; its run id. Blocking.
 pub(super) fn start_run(args: &Args, reason: &str) -> Result<String> {
     let token = token(args);
-    let token = token.as_deref();
-    let base = args.kfp_url.trim_end_matches('/').to_string();
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .new_agent();
-    let kfp = Kfp { base, agent, token };
+    let kfp = Kfp::new(args, token.as_deref());
     let filter = json!({ "predicates": [
         { "key": "display_name", "operation": "EQUALS", "string_value": args.pipeline }
     ]})
@@ -137,7 +188,7 @@ pub(super) fn start_run(args: &Args, reason: &str) -> Result<String> {
         )));
     };
     let body = json!({
-        "display_name": format!("{} ({reason})", args.pipeline),
+        "display_name": run_display_name(&args.pipeline, reason),
         "description": format!("started by `kfl launch retrain`: {reason}"),
         "pipeline_version_reference": { "pipeline_id": pipeline_id, "pipeline_version_id": version_id },
     });

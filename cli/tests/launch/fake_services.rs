@@ -20,6 +20,8 @@ pub struct Services {
     pub artifacts: BTreeMap<String, Vec<Value>>,
     /// KFP: pipeline display name → (pipeline id, version ids newest first).
     pub pipelines: BTreeMap<String, (String, Vec<String>)>,
+    /// KFP runs (`run_id`, `display_name`, `created_at`): given by a test or started through the API.
+    pub runs: Vec<Value>,
     /// Every request: method, path with query, body.
     pub seen: Vec<(String, String, Option<Value>)>,
 }
@@ -92,7 +94,7 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
     if let Some(rest) = path.strip_prefix(REGISTRY_API) {
         return registry(&mut services, &method, rest, &query, body);
     }
-    kfp(&mut services, &method, &path, &query)
+    kfp(&mut services, &method, &path, &query, body)
 }
 
 fn registry(services: &mut Services, method: &Method, path: &str, query: &str, body: Option<Value>) -> Response {
@@ -150,7 +152,34 @@ fn registry(services: &mut Services, method: &Method, path: &str, query: &str, b
     }
 }
 
-fn kfp(services: &mut Services, method: &Method, path: &str, query: &str) -> Response {
+/// KFP's ListRuns: `display_name` predicates (EQUALS, IS_SUBSTRING), newest first, `page_size`.
+fn list_runs(services: &Services, query: &str) -> Value {
+    let filter: Value = serde_json::from_str(&query_value(query, "filter").unwrap_or_default()).unwrap_or_default();
+    let predicates = filter["predicates"].as_array().cloned().unwrap_or_default();
+    let matches = |run: &&Value| {
+        predicates.iter().all(|predicate| {
+            let name = run["display_name"].as_str().unwrap_or_default();
+            let wanted = predicate["string_value"].as_str().unwrap_or_default();
+            match (predicate["key"].as_str(), predicate["operation"].as_str()) {
+                (Some("display_name"), Some("EQUALS")) => name == wanted,
+                (Some("display_name"), Some("IS_SUBSTRING")) => name.contains(wanted),
+                _ => false,
+            }
+        })
+    };
+    let created = |run: &Value| run["created_at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let mut runs: Vec<Value> = services.runs.iter().filter(matches).cloned().collect();
+    if query_value(query, "sort_by").as_deref() == Some("created_at desc") {
+        runs.sort_by_key(|run| std::cmp::Reverse(created(run)));
+    }
+    let page_size = query_value(query, "page_size").and_then(|size| size.parse().ok()).unwrap_or(usize::MAX);
+    let total = runs.len();
+    runs.truncate(page_size);
+    // proto3 JSON leaves out an empty list, as KFP does.
+    if runs.is_empty() { json!({}) } else { json!({ "runs": runs, "total_size": total }) }
+}
+
+fn kfp(services: &mut Services, method: &Method, path: &str, query: &str, body: Option<Value>) -> Response {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["apis", "v2beta1", "pipelines"]) => {
@@ -174,8 +203,16 @@ fn kfp(services: &mut Services, method: &Method, path: &str, query: &str) -> Res
                 .collect();
             axum::Json(json!({"pipeline_versions": versions})).into_response()
         }
+        ("GET", ["apis", "v2beta1", "runs"]) => axum::Json(list_runs(services, query)).into_response(),
         ("POST", ["apis", "v2beta1", "runs"]) => {
-            axum::Json(json!({"run_id": "run-42", "state": "PENDING"})).into_response()
+            let run = json!({
+                "run_id": format!("run-{}", 42 + services.runs.len()),
+                "display_name": body.as_ref().and_then(|b| b["display_name"].as_str()).unwrap_or_default(),
+                "created_at": jiff::Timestamp::now().to_string(),
+                "state": "PENDING",
+            });
+            services.runs.push(run.clone());
+            axum::Json(run).into_response()
         }
         _ => not_found(),
     }
