@@ -65,7 +65,17 @@ struct Kfp<'a> {
     token: Option<&'a str>,
 }
 
-impl Kfp<'_> {
+impl<'a> Kfp<'a> {
+    fn new(args: &Args, token: Option<&'a str>) -> Self {
+        let base = args.kfp_url.trim_end_matches('/').to_string();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .new_agent();
+        Kfp { base, agent, token }
+    }
+
     fn call(&self, method: &str, path: &str, query: &[(&str, &str)], body: Option<&Json>) -> Result<Json> {
         let url = format!("{}{path}", self.base);
         let auth = self.token.map(|t| format!("Bearer {t}"));
@@ -103,18 +113,6 @@ pub(super) const ALERT_REASON_PREFIX: &str = "alert:";
 /// A run's display name: the pipeline, and why the run started.
 fn run_display_name(pipeline: &str, reason: &str) -> String {
     format!("{pipeline} ({reason})")
-}
-
-impl<'a> Kfp<'a> {
-    fn new(args: &Args, token: Option<&'a str>) -> Self {
-        let base = args.kfp_url.trim_end_matches('/').to_string();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .new_agent();
-        Kfp { base, agent, token }
-    }
 }
 
 /// A run found in KFP: its id and when it was created.
