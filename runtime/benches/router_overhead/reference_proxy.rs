@@ -26,7 +26,8 @@ impl ReferenceProxy {
     /// and waits until it accepts connections.
     pub fn start(name: &str, upstream_port: u16, dir: &Path) -> Result<ReferenceProxy, String> {
         let port = free_port()?;
-        let (name, mut command): (&'static str, Command) = match name {
+        // Processes to wait for: nginx's master and its two workers, haproxy's one process.
+        let (name, processes, mut command): (&'static str, usize, Command) = match name {
             "nginx" => {
                 let config = dir.join("nginx.conf");
                 std::fs::write(&config, nginx_config(port, upstream_port, dir))
@@ -34,7 +35,7 @@ impl ReferenceProxy {
                 let mut command = Command::new("nginx");
                 // -p: a prefix of our own, so nothing is read from or written to /etc or /var.
                 command.arg("-p").arg(dir).arg("-c").arg(&config).args(["-g", "daemon off;"]);
-                ("nginx", command)
+                ("nginx", 3, command)
             }
             "haproxy" => {
                 let config = dir.join("haproxy.cfg");
@@ -43,7 +44,7 @@ impl ReferenceProxy {
                 let mut command = Command::new("haproxy");
                 // -db: stay in the foreground, so the child is the proxy itself.
                 command.arg("-db").arg("-f").arg(&config);
-                ("haproxy", command)
+                ("haproxy", 1, command)
             }
             other => return Err(format!("unknown reference proxy {other:?}; known: {}", KNOWN.join(", "))),
         };
@@ -54,22 +55,25 @@ impl ReferenceProxy {
             .spawn()
             .map_err(|error| format!("cannot start {name} (apt-get install -y nginx-light haproxy): {error}"))?;
         let mut proxy = ReferenceProxy { name, port, child };
-        proxy.wait_until_listening()?;
+        proxy.wait_until_ready(processes)?;
         Ok(proxy)
     }
 
-    fn wait_until_listening(&mut self) -> Result<(), String> {
+    /// Waits until the proxy accepts connections and all its `processes` exist: the kernel accepts
+    /// on nginx's socket before the master has forked its workers, and CPU accounting reads the
+    /// process list once.
+    fn wait_until_ready(&mut self, processes: usize) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("{} exited at start ({status}); run it by hand to see why", self.name));
             }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if self.pids().len() >= processes && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Err(format!("{} did not listen on port {} within 10 s", self.name, self.port))
+        Err(format!("{} did not listen on port {} with all its processes within 10 s", self.name, self.port))
     }
 
     /// The proxy's processes: the one started and its children (nginx's workers), for CPU accounting.
