@@ -40,6 +40,17 @@ impl Checked {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// For the cluster back ends (`kfl build`): the cluster-only refusals (W0402) become errors, so the
+    /// program is refused and nothing is written.
+    pub fn for_cluster(mut self) -> Checked {
+        for diagnostic in &mut self.diagnostics {
+            if diagnostic.code == diagnostics::Code::ClusterOnly {
+                diagnostic.severity = diagnostics::Severity::Error;
+            }
+        }
+        self
+    }
+
     /// The program, when the file has no errors.
     pub fn program(&self) -> Option<&ir::Program> {
         if self.has_errors() { None } else { self.program.as_ref() }
@@ -74,5 +85,8 @@ pub fn check_incremental(
     let options = resolve::Options { imported: options.library, cache: options.cache };
     let resolved = resolve::resolve_as(sources, main, loader, &mut diagnostics, options);
     let program = typeck::check(&resolved, sources, &mut diagnostics);
+    if let Some(program) = program.as_ref().filter(|_| !diagnostics.has_errors()) {
+        diagnostics.extend(codegen::target_checks(program));
+    }
     Checked { program, diagnostics: diagnostics.into_sorted(), modules: resolved }
 }

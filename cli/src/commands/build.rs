@@ -27,7 +27,7 @@ pub fn parse_param(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: Args) -> Status {
-    let (sources, checked) = match super::check_one(&args.file) {
+    let (sources, checked) = match super::check_one_for(&args.file, true) {
         Ok(checked) => checked,
         Err(status) => return status,
     };

@@ -27,6 +27,14 @@ pub fn text_style() -> Style {
 pub fn check_one(
     path: &std::path::Path,
 ) -> Result<(kfl_compiler::source::Sources, kfl_compiler::Checked), crate::Status> {
+    check_one_for(path, false)
+}
+
+/// `check_one`; with `cluster`, for a cluster back end: cluster-only refusals (W0402) are errors.
+pub fn check_one_for(
+    path: &std::path::Path,
+    cluster: bool,
+) -> Result<(kfl_compiler::source::Sources, kfl_compiler::Checked), crate::Status> {
     use kfl_compiler::diagnostics::render;
     let (mut sources, id) = match crate::files::read(path) {
         Ok(read) => read,
@@ -36,6 +44,7 @@ pub fn check_one(
         }
     };
     let checked = kfl_compiler::check(&mut sources, id, &crate::files::DiskLoader);
+    let checked = if cluster { checked.for_cluster() } else { checked };
     if !checked.diagnostics.is_empty() {
         eprintln!("{}", render::render_all(&sources, &checked.diagnostics, text_style()));
     }

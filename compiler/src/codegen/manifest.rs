@@ -241,7 +241,7 @@ impl Manifest {
 }
 
 /// A patch value as JSON: constants only (the checker reports anything else).
-fn patch_value(value: &Value) -> serde_json::Value {
+pub(crate) fn patch_value(value: &Value) -> serde_json::Value {
     match value {
         Value::Int(n) => serde_json::Value::from(*n),
         Value::Float(x) => serde_json::Value::from(*x),

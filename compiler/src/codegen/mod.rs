@@ -50,6 +50,13 @@ pub fn build_plan(program: &ir::Program, options: &BuildOptions) -> Result<Strin
     if diagnostics.is_empty() { Ok(plan) } else { Err(diagnostics) }
 }
 
+/// The targets' rules the checker applies to every program (`crate::check`): errors every command reports,
+/// and the cluster-only refusals (W0402), warnings except for the cluster back ends
+/// (`crate::Checked::for_cluster`, which `kfl build` applies before it calls `build`).
+pub fn target_checks(program: &ir::Program) -> Vec<Diagnostic> {
+    kfp::check(program)
+}
+
 /// Storage first, then workloads in lifecycle order, then monitoring.
 fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
     let mut manifests: Vec<Manifest> = Vec::new();
@@ -108,7 +115,9 @@ pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Ve
         return Err(diagnostics);
     }
     let mut output = Output { files: manifests };
-    output.files.push(("pipeline.yaml".to_string(), pipeline));
+    if let Some(pipeline) = pipeline {
+        output.files.push(("pipeline.yaml".to_string(), pipeline));
+    }
     output.files.push(("plan.json".to_string(), plan));
     Ok(output)
 }

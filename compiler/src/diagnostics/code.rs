@@ -22,6 +22,7 @@ pub enum Code {
     InvalidKubernetesName,
     PatchDoesNotFit,
     UnusedDeclaration,
+    ClusterOnly,
 }
 
 /// What `kfl explain CODE` prints: a paragraph, a failing example, the fix.
@@ -53,6 +54,7 @@ impl Code {
         Code::InvalidKubernetesName,
         Code::PatchDoesNotFit,
         Code::UnusedDeclaration,
+        Code::ClusterOnly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +77,7 @@ impl Code {
             Code::InvalidKubernetesName => "E0401",
             Code::PatchDoesNotFit => "E0402",
             Code::UnusedDeclaration => "W0001",
+            Code::ClusterOnly => "W0402",
         }
     }
 
@@ -98,6 +101,7 @@ impl Code {
             Code::InvalidKubernetesName => "invalid-kubernetes-name",
             Code::PatchDoesNotFit => "patch-does-not-fit",
             Code::UnusedDeclaration => "unused-declaration",
+            Code::ClusterOnly => "cluster-only",
         }
     }
 
@@ -270,6 +274,19 @@ impl Code {
                     is given.",
                 example: "param seed: int = 1\nproject p { image = \"python:3.12\" }",
                 fix: "Use it, or remove it.",
+            },
+            Code::ClusterOnly => Explanation {
+                summary: "runs locally, cannot run on the cluster",
+                details: "The program is valid and `kfl run` runs it, but what `kfl build` would \
+                    emit for the cluster cannot work there as the upstream code behaves: a dataset \
+                    whose URI Kubeflow Pipelines' launcher cannot download (only `s3://`, `gs://` \
+                    and `minio://` are), or a list of artifacts collected from a `for` block, of \
+                    which KFP's launcher gives a command only the first. `kfl check`, `kfl run` and \
+                    the language server report it as a warning; `kfl build` reports it as an \
+                    error and writes nothing.",
+                example: "dataset raw { uri = \"data/iris.csv\" }",
+                fix: "Give the dataset an object-store URI (`uri = \"s3://bucket/iris.csv\"`), or \
+                    stage local files through `project.artifacts`.",
             },
         }
     }

@@ -247,6 +247,11 @@ pub struct Stage {
     pub span: Span,
 }
 
+/// `retries`: the first retry waits this long, each next one twice as long (`kfl run` and the KFP
+/// `retryPolicy` both; `kfl run` caps one wait at a minute, KFP stops retrying after an hour in all).
+pub const RETRY_BACKOFF_SECONDS: u64 = 1;
+pub const RETRY_BACKOFF_FACTOR: f64 = 2.0;
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Loop {
     pub var: String,

@@ -103,7 +103,10 @@ pub fn run(args: Args) -> Status {
         resume: args.resume,
         kfl_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kfl")),
         retry_base: Duration::from_millis(
-            std::env::var("KFL_RETRY_BASE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000),
+            std::env::var("KFL_RETRY_BASE_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(kfl_compiler::ir::RETRY_BACKOFF_SECONDS * 1000),
         ),
         kill_grace: Duration::from_secs(3),
         registry: match (args.registry, args.remote_registry) {

@@ -12,8 +12,10 @@
 //! from its inline manifest and waits for it. Secrets, volumes and timeouts go to a
 //! second document, the kfp-kubernetes platform spec.
 
+mod check;
 mod condition;
 mod launch;
+mod pod;
 mod scope;
 mod spec;
 mod stage;
@@ -32,6 +34,7 @@ use crate::diagnostics::Diagnostic;
 use crate::ir::graph::NodeKind;
 use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, UnaryOpName, Value};
 use crate::typeck::Ty;
+pub(crate) use check::check;
 use spec::*;
 
 const SCHEMA_VERSION: &str = "2.1.0";
@@ -41,12 +44,20 @@ use super::manifest::LAUNCHER_IMAGE;
 const ARTIFACT_SCHEMA_VERSION: &str = "0.0.1";
 use super::args::CHANNEL;
 const GPU_RESOURCE: &str = "nvidia.com/gpu";
+/// The SDK's default `backoff_max_duration` (`sdk/python/kfp/dsl/structures.py`, 2.17.0).
+const RETRY_MAX_DURATION: &str = "3600s";
 
-pub(crate) fn pipeline(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> String {
+/// The pipeline's YAML; `None` when the program has no task to run (e.g. only notebooks): the SDK refuses a
+/// pipeline whose root DAG has no tasks (`sdk/python/kfp/dsl/graph_component.py`, 2.17.0: "Task is missing
+/// from pipeline"), and KFP has nothing to run, so no pipeline.yaml is written.
+pub(crate) fn pipeline(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
     let _ = diagnostics;
     let mut builder = Builder::new(context);
     builder.build();
     let (pipeline, platform) = builder.finish();
+    if pipeline.root.dag.as_ref().is_none_or(|dag| dag.tasks.is_empty()) {
+        return None;
+    }
     let mut text = format!("# PIPELINE DEFINITION\n# Name: {}\n", context.project);
     // Typed structs of our own: serialising them cannot fail.
     text.push_str(&yaml_stream::to_yaml(&pipeline).unwrap_or_default());
@@ -54,7 +65,7 @@ pub(crate) fn pipeline(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>)
         text.push_str("---\n");
         text.push_str(&yaml_stream::to_yaml(&platform).unwrap_or_default());
     }
-    text
+    Some(text)
 }
 
 /// The `PipelineSpec` and, when an executor needs secrets, volumes or a
@@ -410,6 +421,7 @@ impl<'c, 'p> Builder<'c, 'p> {
                 },
             );
         }
+        self.keep_pipeline_name_free(&mut root_tasks);
         let mut root_inputs = Interface::default();
         for param in &self.program.params {
             let Io::Parameter(kind) = Io::of(&param.ty) else { continue };
@@ -443,6 +455,26 @@ impl<'c, 'p> Builder<'c, 'p> {
             },
         });
         (pipeline, platform)
+    }
+}
+
+impl Builder<'_, '_> {
+    /// Renames a component called `comp-PIPELINE` (a stage named like the project) to the SDK's next free
+    /// `comp-PIPELINE-N`: loading the pipeline as a component of another pipeline names the pipeline's
+    /// own component `comp-PIPELINE`, and the two would collide (`sdk/python/kfp/dsl/utils.py`
+    /// `make_name_unique_by_adding_index`, 2.17.0, starts at 2).
+    fn keep_pipeline_name_free(&mut self, root_tasks: &mut BTreeMap<String, TaskSpec>) {
+        let taken = format!("comp-{}", task_name(&self.context.project));
+        let Some(component) = self.components.remove(&taken) else { return };
+        let free = (2..).map(|n| format!("{taken}-{n}")).find(|name| !self.components.contains_key(name));
+        let Some(free) = free else { return };
+        self.components.insert(free.clone(), component);
+        let dags = self.components.values_mut().filter_map(|c| c.dag.as_mut()).map(|dag| &mut dag.tasks);
+        for tasks in dags.chain(std::iter::once(root_tasks)) {
+            for task in tasks.values_mut().filter(|task| task.component_ref.name == taken) {
+                task.component_ref.name = free.clone();
+            }
+        }
     }
 }
 

@@ -270,7 +270,7 @@ pub struct Items {
 #[derive(Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryPolicy {
-    pub backoff_duration: &'static str,
+    pub backoff_duration: String,
     pub backoff_factor: Number,
     pub backoff_max_duration: &'static str,
     pub max_retry_count: i64,
@@ -377,21 +377,101 @@ pub struct KubernetesDeploymentSpec {
     pub executors: BTreeMap<String, KubernetesExecutorConfig>,
 }
 
+/// `kubernetes_platform/proto/kubernetes_executor_config.proto` (kubeflow/pipelines 2.17.0).
 #[derive(Serialize, Default, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct KubernetesExecutorConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secret: Vec<ImagePullSecret>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_affinity: Vec<NodeAffinityTerm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<NodeSelector>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_metadata: Option<PodMetadata>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pvc_mount: Vec<PvcMount>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secret_as_env: Vec<SecretAsEnv>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<SecurityContext>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
 }
 
 impl KubernetesExecutorConfig {
     pub fn is_empty(&self) -> bool {
-        self.active_deadline_seconds.is_none() && self.pvc_mount.is_empty() && self.secret_as_env.is_empty()
+        self == &KubernetesExecutorConfig::default()
     }
+}
+
+#[derive(Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct ImagePullSecret {
+    /// Deprecated in the proto, still printed by `kubernetes.set_image_pull_secrets` beside the parameter.
+    pub secret_name: String,
+    pub secret_name_parameter: NameParameter,
+}
+
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeAffinityTerm {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub match_expressions: Vec<SelectorRequirement>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub match_fields: Vec<SelectorRequirement>,
+    /// Set: a preferred term of this weight; unset: a required term.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i64>,
+}
+
+#[derive(Serialize, PartialEq, Eq, Hash)]
+pub struct SelectorRequirement {
+    pub key: String,
+    pub operator: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
+pub struct NodeSelector {
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
+pub struct PodMetadata {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityContext {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_group: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_non_root: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<i64>,
+}
+
+#[derive(Serialize, Default, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct Toleration {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub effect: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub key: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub operator: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toleration_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub value: String,
 }
 
 #[derive(Serialize, PartialEq, Eq, Hash)]

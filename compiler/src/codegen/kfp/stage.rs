@@ -172,12 +172,7 @@ impl Builder<'_, '_> {
         if let Some(spec) = spec {
             spec.caching_options = Some(CachingOptions { enable_cache: stage.cache.then_some(true) });
             if stage.retries > 0 {
-                spec.retry_policy = Some(RetryPolicy {
-                    backoff_duration: "0s",
-                    backoff_factor: Number(2.0),
-                    backoff_max_duration: "3600s",
-                    max_retry_count: stage.retries,
-                });
+                spec.retry_policy = Some(retry_policy(stage.retries));
             }
         }
         if stage.always {
@@ -232,6 +227,10 @@ impl Builder<'_, '_> {
                 },
             });
         }
+        for patch in &stage.patches {
+            // A patch that does not fit was refused by the checker (`check.rs`): nothing is left to skip.
+            let _ = super::pod::apply(&mut config, patch);
+        }
         if !config.is_empty() {
             self.platform.insert(format!("exec-{task}"), config);
         }
@@ -248,6 +247,19 @@ impl Builder<'_, '_> {
             },
         );
         self.executors.insert(format!("exec-{task}"), ExecutorSpec { container: Some(container), importer: None });
+    }
+}
+
+/// The exponential backoff `kfl run` applies (`ir::RETRY_BACKOFF_*`), as the SDK prints `set_retry`
+/// (`sdk/python/kfp/dsl/structures.py` `RetryPolicy.to_proto`, 2.17.0: durations in whole seconds, the
+/// 3600s default limit); Argo retries after `duration × factor^n` (`backend/src/v2/compiler/argocompiler/
+/// container.go` `getTaskRetryStrategyFromInput`, 2.17.0) and stops once `maxDuration` has passed.
+pub(super) fn retry_policy(retries: i64) -> RetryPolicy {
+    RetryPolicy {
+        backoff_duration: format!("{}s", ir::RETRY_BACKOFF_SECONDS),
+        backoff_factor: Number(ir::RETRY_BACKOFF_FACTOR),
+        backoff_max_duration: RETRY_MAX_DURATION,
+        max_retry_count: retries,
     }
 }
 

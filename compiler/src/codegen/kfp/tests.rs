@@ -249,7 +249,7 @@ step b {
     let a = root_task(&spec, "a");
     assert_eq!(
         a["retryPolicy"],
-        json!({"backoffDuration": "0s", "backoffFactor": 2.0, "backoffMaxDuration": "3600s", "maxRetryCount": 3})
+        json!({"backoffDuration": "1s", "backoffFactor": 2.0, "backoffMaxDuration": "3600s", "maxRetryCount": 3})
     );
     assert_eq!(a["cachingOptions"], json!({}));
     assert_eq!(root_task(&spec, "b")["cachingOptions"], json!({"enableCache": true}));
@@ -525,4 +525,80 @@ step s7(data: Dataset = s6.out, k: int = 7) -> (out: Dataset) {
         .keys()
         .collect();
     assert_eq!(configs, ["exec-s3"]);
+}
+
+#[test]
+fn a_step_k8s_block_goes_to_its_kubernetes_executor_config() {
+    let (_, platform) = compile_with(
+        r#"
+project p { image = "python:3.12" }
+step a {
+  run = ["a"]
+  k8s {
+    metadata.labels.team = "vision"
+    metadata.annotations."example.com/owner" = "ml"
+    spec.nodeSelector."cloud.google.com/gke-accelerator" = "nvidia-l4"
+    spec.tolerations = [{ key = "gpu", operator = "Exists", effect = "NoSchedule" }]
+    spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms = [
+      { matchExpressions = [{ key = "zone", operator = "In", values = ["a", "b"] }] }
+    ]
+    spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution = [
+      { weight = 10, preference = { matchExpressions = [{ key = "spot", operator = "DoesNotExist" }] } }
+    ]
+    spec.imagePullSecrets = [{ name = "registry" }]
+    spec.securityContext.runAsUser = 1000
+  }
+}
+"#,
+        &[],
+    );
+    let config =
+        &platform.expect("a platform spec")["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-a"];
+    assert_eq!(
+        config["podMetadata"],
+        json!({"annotations": {"example.com/owner": "ml"}, "labels": {"team": "vision"}})
+    );
+    assert_eq!(config["nodeSelector"], json!({"labels": {"cloud.google.com/gke-accelerator": "nvidia-l4"}}));
+    assert_eq!(config["tolerations"], json!([{"effect": "NoSchedule", "key": "gpu", "operator": "Exists"}]));
+    assert_eq!(
+        config["nodeAffinity"],
+        json!([
+            {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]}]},
+            {"matchExpressions": [{"key": "spot", "operator": "DoesNotExist"}], "weight": 10}
+        ])
+    );
+    assert_eq!(
+        config["imagePullSecret"],
+        json!([{"secretName": "registry", "secretNameParameter": {"runtimeValue": {"constant": "registry"}}}])
+    );
+    assert_eq!(config["securityContext"], json!({"runAsUser": 1000}));
+}
+
+#[test]
+fn a_stage_named_like_the_pipeline_gets_the_next_free_component_name() {
+    let spec = compile(
+        r#"
+project iris { image = "python:3.12" }
+step iris -> (out: float) { run = ["a", out] }
+step after(x: float = iris.out) { run = ["b", x] }
+"#,
+    );
+    let components = spec["components"].as_object().expect("components");
+    assert!(!components.contains_key("comp-iris"), "{components:?}");
+    assert!(components.contains_key("comp-iris-2"));
+    assert_eq!(root_task(&spec, "iris")["componentRef"]["name"], "comp-iris-2");
+    assert_eq!(spec["pipelineInfo"]["name"], "iris");
+}
+
+#[test]
+fn a_project_without_tasks_writes_no_pipeline() {
+    let mut sources = Sources::new();
+    let text = "project p { image = \"python:3.12\" }\nnotebook lab { cpu = 1 }\n";
+    let id = sources.add(SourceFile::new("main.kfl".to_string(), text.to_string(), Origin::User));
+    let checked = crate::check(&mut sources, id, &MemoryLoader { files: Default::default() });
+    let program = checked.program().expect("a program");
+    let output = crate::codegen::build(program, &BuildOptions::default()).expect("builds");
+    let files: Vec<&str> = output.files.iter().map(|(name, _)| name.as_str()).collect();
+    assert!(!files.contains(&"pipeline.yaml"), "{files:?}");
+    assert!(files.contains(&"plan.json"), "{files:?}");
 }

@@ -1,0 +1,128 @@
+//! What the checker knows about the KFP target: a step's `k8s` block must fit its task's pod (E0402), and programs whose pipeline could not run on KFP are cluster-only refusals (W0402).
+//!
+//! Run after type checking by every command (`crate::check_incremental`), so
+//! `kfl run` and `kfl build` refuse the same programs; `kfl build` alone
+//! turns W0402 into an error (`crate::Checked::for_cluster`).
+
+use super::{all_refs, pod};
+use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::{self, Ref, Value};
+
+/// URI schemes KFP's launcher downloads an input artifact from: `ParseBucketConfigForArtifactURI` in
+/// `backend/src/v2/objectstore/config.go` and `LocalPathForURI` in `backend/src/v2/component/launcher_v2.go`
+/// (kubeflow/pipelines 2.17.0); any other scheme fails the task before its command starts.
+pub(crate) const DOWNLOADABLE_SCHEMES: &[&str] = &["s3://", "gs://", "minio://"];
+
+pub(crate) fn check(program: &ir::Program) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    step_patches(program, &mut out);
+    imported_datasets(program, &mut out);
+    artifact_fan_in(program, &mut out);
+    out
+}
+
+/// A pipeline step's `k8s` block is read into its task's `KubernetesExecutorConfig` (`pod.rs`); a `step`
+/// that is a tune's trial runs as a Katib Job instead, whose patches go to the Job.
+fn step_patches(program: &ir::Program, out: &mut Vec<Diagnostic>) {
+    let steps = program.stages.iter().filter(|s| s.kind == ir::StageKind::Step && s.trial_of.is_none());
+    for stage in steps {
+        let mut scratch = super::spec::KubernetesExecutorConfig::default();
+        for patch in &stage.patches {
+            let Err(misfit) = pod::apply(&mut scratch, patch) else { continue };
+            let written = misfit.segment < patch.path.len();
+            let span = match (&misfit.expected, written) {
+                (None, true) => patch.path_spans.get(misfit.segment).copied().unwrap_or(patch.span),
+                _ => patch.span,
+            };
+            let (message, label) = match misfit.expected {
+                None => {
+                    (format!("`{}` cannot be set on the pod of a KFP task", misfit.path), "not in the platform spec")
+                }
+                Some(expected) => {
+                    (format!("`{}` must be {expected} on the pod of a KFP task", misfit.path), "does not fit")
+                }
+            };
+            out.push(
+                Diagnostic::error(Code::PatchDoesNotFit, message, Label::new(span, label))
+                    .with_help(format!("a step's `k8s` block sets {}", pod::SUPPORTED))
+                    .with_note(format!(
+                        "step `{}` runs as a Kubeflow Pipelines task: its pod takes only what the kfp-kubernetes \
+                         KubernetesExecutorConfig carries (kubeflow/pipelines 2.17)",
+                        stage.name
+                    )),
+            );
+        }
+    }
+}
+
+/// Every dataset the pipeline reads becomes a `dsl.importer` task whose artifact the consumer's launcher
+/// downloads; a URI it cannot download fails the first task on the cluster.
+fn imported_datasets(program: &ir::Program, out: &mut Vec<Diagnostic>) {
+    let read: std::collections::HashSet<&str> = all_refs(program)
+        .into_iter()
+        .filter_map(|r| match r {
+            Ref::Dataset { name } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    for dataset in program.datasets.iter().filter(|d| read.contains(d.name.as_str())) {
+        if DOWNLOADABLE_SCHEMES.iter().any(|scheme| dataset.uri.starts_with(scheme)) {
+            continue;
+        }
+        out.push(
+            Diagnostic::warning(
+                Code::ClusterOnly,
+                format!("Kubeflow Pipelines cannot download dataset `{}` from `{}`", dataset.name, dataset.uri),
+                Label::new(dataset.span, "only `kfl run` can read this"),
+            )
+            .with_help(format!(
+                "give an object-store URI ({}), or stage local files under `project.artifacts`; `kfl run` \
+                 keeps reading the file as written",
+                DOWNLOADABLE_SCHEMES.iter().map(|s| format!("`{s}…`")).collect::<Vec<_>>().join(", ")
+            ))
+            .with_note(
+                "KFP's launcher downloads input artifacts from s3://, gs:// and minio:// only \
+                 (backend/src/v2/objectstore/config.go, kubeflow/pipelines 2.17)",
+            ),
+        );
+    }
+}
+
+/// `{{$.inputs.artifacts['x'].path}}` (and `.uri`) of an `isArtifactList` input is filled from the list's
+/// first artifact only: `getPlaceholders` in `backend/src/v2/component/launcher_v2.go` (kubeflow/pipelines
+/// 2.17.0) reads `artifactList.Artifacts[0]`. The one form holding every element is `{{$}}`, the whole
+/// executor input as JSON, which no user command reads.
+fn artifact_fan_in(program: &ir::Program, out: &mut Vec<Diagnostic>) {
+    for stage in program.stages.iter().filter(|s| s.trial_of.is_none()) {
+        let mut values: Vec<&Value> = stage.inputs.iter().filter_map(|i| i.binding.as_ref()).collect();
+        values.extend(stage.run.iter());
+        values.extend(stage.env.values());
+        let collected = values.into_iter().flat_map(Value::refs).find_map(|r| match r {
+            Ref::Output { stage: producer, output, fan_in: true } => {
+                let producer = program.stage(producer)?;
+                let ty = &producer.outputs.iter().find(|o| &o.name == output)?.ty;
+                ty.is_artifact().then(|| format!("{}.{output}", producer.name))
+            }
+            _ => None,
+        });
+        let Some(collected) = collected else { continue };
+        out.push(
+            Diagnostic::warning(
+                Code::ClusterOnly,
+                format!(
+                    "Kubeflow Pipelines passes stage `{}` only the first of the artifacts `{collected}`",
+                    stage.name
+                ),
+                Label::new(stage.span, "reads a list of artifacts collected from a `for` block"),
+            )
+            .with_help(
+                "collect parameters (a `list[float]`, `list[string]`, …) out of the `for` block, or merge the \
+                 artifacts inside it; `kfl run` passes the whole list",
+            )
+            .with_note(
+                "KFP's launcher fills an artifact list's placeholder from its first artifact \
+                 (backend/src/v2/component/launcher_v2.go, kubeflow/pipelines 2.17)",
+            ),
+        );
+    }
+}
