@@ -4,7 +4,7 @@
 //! `kfl run` and `kfl build` refuse the same programs; `kfl build` alone
 //! turns W0402 into an error (`crate::Checked::for_cluster`).
 
-use super::{all_refs, pod};
+use super::{all_refs, exit, pod};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{self, Ref, Value};
 
@@ -18,7 +18,45 @@ pub(crate) fn check(program: &ir::Program) -> Vec<Diagnostic> {
     step_patches(program, &mut out);
     imported_datasets(program, &mut out);
     artifact_fan_in(program, &mut out);
+    exit_handlers(program, &mut out);
     out
+}
+
+/// An `always` stage is a KFP exit handler (`exit.rs`); where KFP allows none, the pipeline cannot keep the
+/// promise `kfl run` keeps (run after everything upstream, whatever happened).
+fn exit_handlers(program: &ir::Program, out: &mut Vec<Diagnostic>) {
+    let (_, misplaced) = exit::exit_handlers(program);
+    for problem in misplaced {
+        let (stage, message, help) = match problem {
+            exit::Misplaced::Nested(stage) => (
+                stage,
+                format!("`always` stage `{}` is inside a `for` or under `when`", stage.name),
+                "move the `always` stage to the top level of the file, without `when`".to_string(),
+            ),
+            exit::Misplaced::Overlaps { exit, other, shared } => (
+                exit,
+                format!(
+                    "`always` stages `{}` and `{}` both wait for `{shared}`: KFP's exit handlers cannot overlap",
+                    other.name, exit.name
+                ),
+                format!("make `{}` the only `always` stage downstream of `{shared}`", other.name),
+            ),
+            exit::Misplaced::InsideItsLoop(stage) => (
+                stage,
+                format!("a `for` block upstream of `always` stage `{}` also reads it", stage.name),
+                "move the stages that read it out of the `for` block".to_string(),
+            ),
+        };
+        out.push(
+            Diagnostic::warning(Code::ClusterOnly, message, Label::new(stage.span, "cannot be a KFP exit handler"))
+                .with_help(format!("{help}; `kfl run` runs it as written"))
+                .with_note(
+                    "`always` compiles to a KFP ExitHandler, which only the pipeline's outermost level may hold \
+                     and which guards a set of tasks of its own (sdk/python/kfp/dsl/tasks_group.py, \
+                     kubeflow/pipelines 2.17)",
+                ),
+        );
+    }
 }
 
 /// A pipeline step's `k8s` block is read into its task's `KubernetesExecutorConfig` (`pod.rs`); a `step`

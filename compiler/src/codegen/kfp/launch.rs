@@ -126,14 +126,15 @@ impl Builder<'_, '_> {
     }
 
     pub(super) fn serve(&mut self, serve: &ir::Serve) {
-        let task = self.add_task(&serve.name, 0);
+        let scope = self.base;
+        let task = self.add_task(&serve.name, scope);
         let mut inputs = Interface::default();
         let mut outputs = Interface::default();
         // A model the pipeline registers is served from the URI its task outputs.
         let registered = self.homes.contains_key(&serve.model);
         if registered {
             let value = Value::Ref(Ref::Model { name: serve.model.clone() });
-            self.bind_value(0, &task, &mut inputs, "storage_uri", &Ty::String, &value);
+            self.bind_value(scope, &task, &mut inputs, "storage_uri", &Ty::String, &value);
         }
         let storage = registered.then(|| launcher::input_marker("storage_uri"));
         let manifest = kserve::launcher_manifest(self.context, serve, storage);
@@ -143,24 +144,25 @@ impl Builder<'_, '_> {
         io.define(&mut outputs, "url");
         launch.extend(["--output-url".to_string(), io.placeholder("url", true, false)]);
         self.finish_task(&task, inputs, outputs, launcher_container(launch));
-        self.no_cache(0, &task);
+        self.no_cache(scope, &task);
     }
 
     pub(super) fn monitor(&mut self, monitor: &ir::Monitor) {
-        let task = self.add_task(&monitor.name, 0);
+        let scope = self.base;
+        let task = self.add_task(&monitor.name, scope);
         let mut inputs = Interface::default();
         let manifest = monitoring::launcher_manifest(self.context, monitor);
         let mut launch = self.launch_args("monitor", manifest.as_ref());
         if self.homes.contains_key(&monitor.service) {
             let value = Value::Ref(Ref::Serve { name: monitor.service.clone() });
-            self.bind_value(0, &task, &mut inputs, "service_url", &Ty::String, &value);
+            self.bind_value(scope, &task, &mut inputs, "service_url", &Ty::String, &value);
             launch.extend([
                 "--service-url".to_string(),
                 Io::Parameter("STRING").placeholder("service_url", false, false),
             ]);
         }
         self.finish_task(&task, inputs, Interface::default(), launcher_container(launch));
-        self.no_cache(0, &task);
+        self.no_cache(scope, &task);
     }
 
     /// Launcher tasks create cluster resources: never served from cache.

@@ -14,6 +14,7 @@
 
 mod check;
 mod condition;
+mod exit;
 mod launch;
 mod pod;
 mod scope;
@@ -213,10 +214,17 @@ struct Builder<'c, 'p> {
     outputs: HashMap<String, BTreeMap<String, Io>>,
     /// Loop index → (scope, its item).
     loops: HashMap<usize, (usize, Source)>,
-    /// Dataset name → importer task (in the root DAG).
-    importers: HashMap<String, String>,
+    /// Dataset name → (DAG, importer task): the root DAG, or the exit handler of the node that first reads it
+    /// (a failed import is then one of the failures the exit task reports).
+    importers: HashMap<String, (usize, String)>,
     /// Numbers sub-DAGs and loop items like the SDK's group counter.
     counter: usize,
+    /// Node name → the `exit-handler-N` DAG it runs in (`exit.rs`); other nodes start from the root DAG.
+    guarded: HashMap<String, usize>,
+    /// Loop index → the `exit-handler-N` DAG its loop DAG goes in.
+    guarded_loops: HashMap<usize, usize>,
+    /// The DAG the node being compiled starts from: the root or its exit handler's.
+    base: usize,
 }
 
 /// The task, component and executor names of a declaration.
@@ -248,6 +256,9 @@ impl<'c, 'p> Builder<'c, 'p> {
             loops: HashMap::new(),
             importers: HashMap::new(),
             counter: 0,
+            guarded: HashMap::new(),
+            guarded_loops: HashMap::new(),
+            base: 0,
         };
         builder.collect_outputs();
         builder
@@ -296,8 +307,10 @@ impl<'c, 'p> Builder<'c, 'p> {
 
     fn build(&mut self) {
         let program = self.program;
+        self.exit_handlers();
         for name in &program.graph.order {
             let Some(node) = program.graph.node(name) else { continue };
+            self.base = self.guarded.get(name).copied().unwrap_or(0);
             match node.kind {
                 NodeKind::Step | NodeKind::Train => {
                     if let Some(stage) = program.stage(name).filter(|s| s.trial_of.is_none()) {
@@ -326,7 +339,23 @@ impl<'c, 'p> Builder<'c, 'p> {
                 }
             }
         }
+        self.base = 0;
         self.graph_dependencies();
+    }
+
+    /// One `exit-handler-N` DAG per `always` stage that can have one, holding the nodes it guards.
+    fn exit_handlers(&mut self) {
+        let (handlers, _) = exit::exit_handlers(self.program);
+        for handler in handlers {
+            self.counter += 1;
+            let scope = self.new_scope(0, format!("exit-handler-{}", self.counter), false);
+            for node in handler.guarded {
+                self.guarded.insert(node.to_string(), scope);
+            }
+            for index in handler.loops {
+                self.guarded_loops.insert(index, scope);
+            }
+        }
     }
 
     /// `after` and data edges of the graph, on the tasks that share a DAG:

@@ -12,7 +12,7 @@ impl Builder<'_, '_> {
 
     /// The DAG a node's task goes in: its loop's, then a condition of its own.
     pub(super) fn scope_for(&mut self, loop_index: Option<usize>, when: Option<&Value>) -> usize {
-        let mut scope = 0;
+        let mut scope = self.base;
         if let Some(index) = loop_index {
             scope = self.loop_scope(index);
         }
@@ -38,7 +38,8 @@ impl Builder<'_, '_> {
         let item_number = self.counter;
         self.counter += 1;
         let name = format!("for-loop-{}", self.counter);
-        let scope = self.new_scope(0, name.clone(), true);
+        let parent = self.guarded_loops.get(&index).copied().unwrap_or(0);
+        let scope = self.new_scope(parent, name.clone(), true);
         let iterable = match &for_loop.iterable {
             Value::Ref(Ref::Param { name }) => {
                 self.context.params.get(name).cloned().unwrap_or(Value::List(Vec::new()))
@@ -81,7 +82,7 @@ impl Builder<'_, '_> {
             ),
         };
         item_io.define(&mut self.scopes[scope].inputs, &item_name);
-        if let Some(task) = self.scopes[0].tasks.get_mut(&name) {
+        if let Some(task) = self.scopes[parent].tasks.get_mut(&name) {
             task.parameter_iterator = Some(ParameterIterator { item_input: item_name.clone(), items });
         }
         self.loops.insert(index, (scope, Source::LoopItem { scope, name: item_name, io: item_io }));
@@ -224,8 +225,8 @@ impl Builder<'_, '_> {
                 Some(Source::Param { name: name.clone(), io: Io::of(&param.ty) })
             }
             Ref::Dataset { name } => {
-                let task = self.importer(name);
-                Some(Source::Task { scope: 0, task, key: "artifact".into(), io: Io::of(&Ty::Dataset) })
+                let (scope, task) = self.importer(name);
+                Some(Source::Task { scope, task, key: "artifact".into(), io: Io::of(&Ty::Dataset) })
             }
             Ref::Output { stage, output, .. } => self.output_source(stage, output),
             Ref::Best { tune, field, .. } => self.output_source(tune, &best_key(field)),
@@ -248,11 +249,12 @@ impl Builder<'_, '_> {
         Some(Source::Task { scope: *scope, task: task.clone(), key: key.to_string(), io })
     }
 
-    /// A `dsl.importer` task for a dataset, once, in the root DAG.
-    pub(super) fn importer(&mut self, dataset: &str) -> String {
-        if let Some(task) = self.importers.get(dataset) {
-            return task.clone();
+    /// A `dsl.importer` task for a dataset, once, in the DAG the node being compiled starts from.
+    pub(super) fn importer(&mut self, dataset: &str) -> (usize, String) {
+        if let Some(found) = self.importers.get(dataset) {
+            return found.clone();
         }
+        let scope = self.base;
         let name = format!("import-{}", task_name(dataset));
         let uri = args::dataset_uri(self.program, dataset);
         let schema = ArtifactType { schema_title: "system.Dataset", schema_version: ARTIFACT_SCHEMA_VERSION };
@@ -261,7 +263,7 @@ impl Builder<'_, '_> {
         task.inputs
             .parameters
             .insert("uri".into(), ParameterBinding::RuntimeValue(Constant { constant: Json::String(uri.clone()) }));
-        self.scopes[0].tasks.insert(name.clone(), task);
+        self.scopes[scope].tasks.insert(name.clone(), task);
         let mut component = ComponentSpec { executor_label: Some(format!("exec-{name}")), ..ComponentSpec::default() };
         Io::Parameter("STRING").define(&mut component.input_definitions, "uri");
         Io::of(&Ty::Dataset).define(&mut component.output_definitions, "artifact");
@@ -284,7 +286,7 @@ impl Builder<'_, '_> {
                 }),
             },
         );
-        self.importers.insert(dataset.to_string(), name.clone());
-        name
+        self.importers.insert(dataset.to_string(), (scope, name.clone()));
+        (scope, name)
     }
 }

@@ -212,21 +212,47 @@ step deploy(m: float = score.mean) {
 }
 
 #[test]
-fn always_runs_after_all_upstream_tasks_complete() {
+fn always_is_the_exit_task_of_an_exit_handler_around_everything_upstream() {
     let spec = compile(
         r#"
 project p { image = "python:3.12" }
-step a { run = ["a"] }
-step cleanup {
-  run    = ["c"]
-  after  = [a]
+param n: int = 3
+step a -> (x: float) { run = ["a", n, x] }
+for i in 0..1 {
+  step b(i: int = i, x: float = a.x) -> (y: float) { run = ["b", i, x, y] }
+}
+step other { run = ["o"] }
+step c(x: float = a.x) { run = ["c", x] }
+step cleanup(x: float = a.x) {
+  run    = ["c", x]
+  after  = [b]
   always = true
 }
+step last { run = ["l"], after = [cleanup] }
 "#,
     );
-    let task = root_task(&spec, "cleanup");
-    assert_eq!(task["triggerPolicy"], json!({"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}));
-    assert_eq!(task["dependentTasks"], json!(["a"]));
+    let root = spec["root"]["dag"]["tasks"].as_object().expect("root tasks");
+    let mut names: Vec<&str> = root.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    // `c` and `other` are not upstream of `cleanup`: they stay in the root DAG.
+    assert_eq!(names, ["c", "cleanup", "exit-handler-1", "last", "other"]);
+    let cleanup = &root["cleanup"];
+    assert_eq!(cleanup["triggerPolicy"], json!({"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}));
+    assert_eq!(cleanup["dependentTasks"], json!(["exit-handler-1"]));
+    assert_eq!(
+        cleanup["inputs"]["parameters"]["x"],
+        json!({"taskOutputParameter": {"outputParameterKey": "pipelinechannel--a-x", "producerTask": "exit-handler-1"}})
+    );
+    assert_eq!(root["last"]["dependentTasks"], json!(["cleanup"]));
+    assert_eq!(root["c"]["dependentTasks"], json!(["exit-handler-1"]));
+    assert_eq!(
+        root["exit-handler-1"]["inputs"]["parameters"]["pipelinechannel--n"],
+        json!({"componentInputParameter": "n"})
+    );
+    let handler = &spec["components"]["comp-exit-handler-1"]["dag"]["tasks"];
+    let mut inside: Vec<&str> = handler.as_object().expect("handler tasks").keys().map(String::as_str).collect();
+    inside.sort_unstable();
+    assert_eq!(inside, ["a", "for-loop-3"]);
 }
 
 #[test]
@@ -601,4 +627,23 @@ fn a_project_without_tasks_writes_no_pipeline() {
     let files: Vec<&str> = output.files.iter().map(|(name, _)| name.as_str()).collect();
     assert!(!files.contains(&"pipeline.yaml"), "{files:?}");
     assert!(files.contains(&"plan.json"), "{files:?}");
+}
+
+#[test]
+fn a_dataset_first_read_inside_an_exit_handler_is_imported_there() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+dataset raw { uri = "s3://bucket/raw.csv" }
+step a(d: Dataset = raw) -> (x: float) { run = ["a", d, x] }
+step cleanup(x: float = a.x) {
+  run    = ["c", x]
+  always = true
+}
+"#,
+    );
+    let handler = &spec["components"]["comp-exit-handler-1"]["dag"]["tasks"];
+    assert!(handler.get("import-raw").is_some(), "{handler:#}");
+    assert!(root_task(&spec, "import-raw").is_null());
+    assert_eq!(root_task(&spec, "cleanup")["dependentTasks"], json!(["exit-handler-1"]));
 }
