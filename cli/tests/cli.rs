@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "launch/staged.rs"]
+mod staged;
+
 fn kfl() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kfl"))
 }
@@ -63,7 +66,7 @@ fn warnings_fail_only_with_deny_warnings() {
 fn build_is_deterministic_and_atomic() {
     let dir = scratch("build");
     let out = dir.join("out");
-    let iris = workspace().join("examples/iris/iris.kfl");
+    let iris = staged::staged(&workspace().join("examples/iris/iris.kfl"), &dir);
     let first = kfl().arg("build").arg(&iris).arg("-o").arg(&out).output().unwrap();
     assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
     let snapshot = read_tree(&out);
@@ -92,11 +95,25 @@ fn build_is_deterministic_and_atomic() {
 #[test]
 fn build_rejects_bad_param_overrides() {
     let dir = scratch("params");
-    let iris = workspace().join("examples/iris/iris.kfl");
+    let iris = staged::staged(&workspace().join("examples/iris/iris.kfl"), &dir);
     let out =
         kfl().arg("build").arg(&iris).args(["-o"]).arg(dir.join("o")).args(["-p", "epochs=many"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("epochs=many"));
+    assert!(!dir.join("o").exists());
+}
+
+#[test]
+fn build_refuses_what_only_runs_locally_and_check_warns() {
+    let dir = scratch("cluster-only");
+    let iris = workspace().join("examples/iris/iris.kfl");
+    let checked = kfl().arg("check").arg(&iris).output().unwrap();
+    assert_eq!(checked.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&checked.stderr).contains("W0402"));
+    let built = kfl().arg("build").arg(&iris).arg("-o").arg(dir.join("o")).output().unwrap();
+    assert_eq!(built.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(stderr.contains("W0402") && stderr.contains("data/iris.csv"), "{stderr}");
     assert!(!dir.join("o").exists());
 }
 

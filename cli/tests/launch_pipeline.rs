@@ -5,6 +5,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
+#[path = "launch/staged.rs"]
+mod staged;
+
 fn kfl() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kfl"))
 }
@@ -73,6 +76,9 @@ fn every_compiled_launcher_task_is_accepted_by_kfl_launch() {
     let mut kinds = std::collections::BTreeSet::new();
     for (n, source) in sources().iter().enumerate() {
         let out = scratch.path().join(format!("build-{n}"));
+        let sources = scratch.path().join(format!("source-{n}"));
+        std::fs::create_dir_all(&sources).expect("mkdir");
+        let source = &staged::staged(source, &sources);
         let build = kfl().arg("build").arg(source).arg("-o").arg(&out).output().expect("kfl build");
         assert!(build.status.success(), "{}: {}", source.display(), String::from_utf8_lossy(&build.stderr));
         let text = std::fs::read_to_string(out.join("pipeline.yaml")).expect("pipeline.yaml");
