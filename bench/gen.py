@@ -27,7 +27,7 @@ def main() -> None:
     w("param epochs: int = 10")
     w("")
     w("dataset raw {")
-    w('  uri = "data/raw.csv"')
+    w('  uri = "s3://bench/raw.csv"')  # an object-store URI: `kfl build` refuses a local one (W0402)
     w("}")
     w("")
     steps = []  # names of steps with a Dataset output `out`
