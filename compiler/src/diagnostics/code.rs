@@ -280,8 +280,10 @@ impl Code {
                 details: "The program is valid and `kfl run` runs it, but what `kfl build` would \
                     emit for the cluster cannot work there as the upstream code behaves: a dataset \
                     whose URI Kubeflow Pipelines' launcher cannot download (only `s3://`, `gs://` \
-                    and `minio://` are), or a list of artifacts collected from a `for` block, of \
-                    which KFP's launcher gives a command only the first. `kfl check`, `kfl run` and \
+                    and `minio://` are), a list of artifacts collected from a `for` block, of \
+                    which KFP's launcher gives a command only the first, or an `always` stage KFP \
+                    cannot make an exit handler (in a `for`, under `when`, or overlapping another \
+                    one). `kfl check`, `kfl run` and \
                     the language server report it as a warning; `kfl build` reports it as an \
                     error and writes nothing.",
                 example: "dataset raw { uri = \"data/iris.csv\" }",
