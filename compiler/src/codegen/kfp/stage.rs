@@ -252,8 +252,9 @@ impl Builder<'_, '_> {
 
 /// The exponential backoff `kfl run` applies (`ir::RETRY_BACKOFF_*`), as the SDK prints `set_retry`
 /// (`sdk/python/kfp/dsl/structures.py` `RetryPolicy.to_proto`, 2.17.0: durations in whole seconds, the
-/// 3600s default limit); Argo retries after `duration × factor^n` (`backend/src/v2/compiler/argocompiler/
-/// container.go` `getTaskRetryStrategyFromInput`, 2.17.0) and stops once `maxDuration` has passed.
+/// 3600s default limit); the Argo compiler hands the three to Argo's retry backoff in seconds
+/// (`backend/src/v2/compiler/argocompiler/container.go`, 2.17.0), which waits `duration × factor^n` before
+/// retry n+1 and stops retrying once `maxDuration` has passed.
 pub(super) fn retry_policy(retries: i64) -> RetryPolicy {
     RetryPolicy {
         backoff_duration: format!("{}s", ir::RETRY_BACKOFF_SECONDS),
