@@ -286,6 +286,43 @@ fn a_killed_kfl_run_takes_its_running_stage_with_it() {
 }
 
 #[test]
+fn a_run_whose_kfl_was_killed_reads_as_interrupted_and_resumes() {
+    let (dir, mut child) = run_to_the_slow_middle_stage();
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    let list = kfl(dir.path(), &["runs", "list"]);
+    let listed = text(&list);
+    assert!(list.status.success(), "{listed}");
+    assert!(listed.contains("interrupted") && !listed.contains("running"), "{listed}");
+    assert!(listed.contains("--resume"), "no resume hint: {listed}");
+    let shown = text(&kfl(dir.path(), &["runs", "show", "latest"]));
+    assert!(shown.contains("interrupted") && shown.contains("--resume"), "{shown}");
+    let record = latest_record(dir.path());
+    assert_eq!(record["state"], "running", "the record on disk is only read as interrupted, never rewritten");
+    std::fs::write(dir.path().join("go"), "").expect("write");
+    let run_id = record["run_id"].as_str().expect("run id").to_string();
+    let output = run(dir.path(), &["--resume", &run_id]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    assert_eq!(record["state"], "succeeded");
+    assert_eq!(state(&record, "first"), "cached");
+    assert_eq!(state(&record, "last"), "succeeded");
+}
+
+#[test]
+fn a_daemon_that_left_the_stage_group_with_setsid_does_not_outlive_the_stage() {
+    let dir = project("setsid");
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let pid: i32 = std::fs::read_to_string(dir.path().join("daemon.pid")).expect("pid").trim().parse().expect("pid");
+    let ended = ends_within(pid, Duration::from_secs(3));
+    if !ended {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    assert!(ended, "the setsid daemon {pid} outlived its stage");
+}
+
+#[test]
 fn a_stage_killed_mid_write_leaves_no_partial_output() {
     let dir = project("partial");
     let child = kfl_command(dir.path(), &["run", "main.kfl"])

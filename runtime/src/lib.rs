@@ -3,6 +3,7 @@
 pub mod builtin;
 mod parent_death;
 pub mod plan;
+pub mod process_tree;
 pub mod registry;
 pub mod run;
 pub mod search;

@@ -73,6 +73,7 @@ fn list(project: &ProjectArg) -> Status {
         return Status::Ok;
     }
     let mut rows = vec![["run".to_string(), "state".into(), "started".into(), "time".into(), "stages".into()]];
+    let mut interrupted = None;
     for run in &runs {
         match run {
             Ok(run) => {
@@ -86,12 +87,23 @@ fn list(project: &ProjectArg) -> Status {
                     run.duration_ms.map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
                     format!("{done}/{total} ok"),
                 ]);
+                if run.state == RunState::Interrupted {
+                    interrupted.get_or_insert(run);
+                }
             }
             Err(message) => eprintln!("warning: {message}"),
         }
     }
     print!("{}", table(&rows));
+    if let Some(run) = interrupted {
+        eprintln!("an interrupted run continues where it stopped: {}", resume_hint(run, &project.dir()));
+    }
     Status::Ok
+}
+
+/// The command that continues an interrupted run.
+fn resume_hint(run: &RunRecord, project_dir: &Path) -> String {
+    format!("`kfl run {} --resume {}`", project_dir.join(&run.file).display(), run.run_id)
 }
 
 fn show(run_id: &str, project: &ProjectArg) -> Status {
@@ -107,6 +119,9 @@ fn show(run_id: &str, project: &ProjectArg) -> Status {
         return Status::Ok;
     }
     println!("run {} ({}), {} — {}", run.run_id, run.file, run.state.label(), run.started_at);
+    if run.state == RunState::Interrupted {
+        println!("continue it with {}", resume_hint(&run, &project.dir()));
+    }
     if !run.params.is_empty() {
         let params: Vec<String> = run.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!("params: {}", params.join(" "));

@@ -127,6 +127,8 @@ pub async fn run(
     observer: &mut dyn Observer,
     interrupt: impl Future<Output = ()>,
 ) -> Result<Outcome, String> {
+    // Orphans of a stage (a `setsid` daemon) stay in kfl's tree, where the stage's end finds and stops them.
+    crate::process_tree::become_subreaper();
     let mut engine = Engine::new(plan, plan_text, options)?;
     observer.event(Event::Started {
         run_id: &engine.record.run_id,
@@ -173,6 +175,10 @@ impl<'p> Engine<'p> {
             Some(id) => Some(record::read(&record::find(&opts.project_dir, id)?)?),
             None => None,
         };
+        if let Some(busy) = previous.as_ref().filter(|p| p.state == RunState::Running) {
+            let pid = busy.runner.as_ref().map_or_else(|| "another kfl".to_string(), |r| format!("kfl pid {}", r.pid));
+            return Err(format!("run {} is still running ({pid}); resume it once it has stopped", busy.run_id));
+        }
         let run_id = previous.as_ref().map_or_else(record::new_run_id, |p| p.run_id.clone());
         let run_dir = PathBuf::from(".kfl").join("runs").join(&run_id);
         std::fs::create_dir_all(opts.project_dir.join(&run_dir))
@@ -205,6 +211,7 @@ impl<'p> Engine<'p> {
             duration_ms: None,
             params: plan.params.iter().map(|p| (p.name.clone(), Value::from(&p.value).text())).collect(),
             stages,
+            runner: record::Runner::current(),
         };
         let expanded = selection.iter().map(|s| *s == Selection::No).collect();
         check_datasets(plan, &opts.project_dir)?;

@@ -6,11 +6,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
+
+use crate::process_tree::{self, group_alive, stop_group};
 
 /// What to start.
 #[derive(Clone, Debug)]
@@ -98,10 +100,12 @@ pub async fn run(
         Ok(stderr) => stderr,
         Err(e) => return not_started(format!("cannot open log {}: {e}", launch.log.display()), curves),
     };
+    let token = process_tree::new_token();
     let mut command = Command::new(program);
     command
         .args(args)
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .env(process_tree::TOKEN_VARIABLE, &token)
         .current_dir(&launch.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -171,52 +175,15 @@ pub async fn run(
         stop_group(pgid, &mut child, launch.kill_grace).await;
     }
     let _ = child.wait().await;
+    // Processes that left the group (`setsid`) are found by their token, as descendants of this subreaper.
+    if let Some(pgid) = pgid {
+        process_tree::stop_stage_tree(pgid, &token, launch.kill_grace).await;
+    }
     let curves = match tokio::time::timeout(launch.kill_grace.max(Duration::from_secs(1)), pump).await {
         Ok(Ok(curves)) => curves,
         _ => IndexMap::new(),
     };
     Finished { exit, curves }
-}
-
-/// Whether any live process of the group exists. Zombies do not count: an orphaned member that died waits for
-/// init to reap it, which can take seconds and must not hold the stage up.
-fn group_alive(pgid: Pid) -> bool {
-    if killpg(pgid, None).is_err() {
-        return false;
-    }
-    let Ok(entries) = std::fs::read_dir("/proc") else { return true };
-    entries.flatten().any(|entry| {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { return false };
-        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses, so split after the last `)`.
-        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
-        pgrp == Some(pgid.as_raw()) && state != Some("Z")
-    })
-}
-
-/// SIGTERM to the group; the leader is reaped as soon as it exits (so its zombie does not count as alive),
-/// and SIGKILL goes to whatever remains once the grace has passed.
-/// Also what serving uses for its replicas; returns the leader's exit status when it was reaped in time.
-pub(crate) async fn stop_group(
-    pgid: Pid,
-    child: &mut tokio::process::Child,
-    grace: Duration,
-) -> Option<std::process::ExitStatus> {
-    if killpg(pgid, Signal::SIGTERM).is_err() {
-        return None;
-    }
-    let deadline = tokio::time::Instant::now() + grace;
-    let status = tokio::time::timeout_at(deadline, child.wait()).await.ok().and_then(Result::ok);
-    while tokio::time::Instant::now() < deadline {
-        if !group_alive(pgid) {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let _ = killpg(pgid, Signal::SIGKILL);
-    status
 }
 
 /// `name=value` pairs of declared metrics in one stdout line (Katib's StdOut format: several pairs may share a

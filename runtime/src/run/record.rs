@@ -213,6 +213,31 @@ pub struct RunRecord {
     /// Param values after `-p`, as text.
     pub params: IndexMap<String, String>,
     pub stages: Vec<StageRecord>,
+    /// The kfl process running it, so readers can tell a run in progress from one whose kfl was killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<Runner>,
+}
+
+/// One process for good: its pid, its start time (a reused pid starts later) and the boot it ran in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Runner {
+    pub pid: u32,
+    /// Clock ticks after boot (`/proc/PID/stat` field 22).
+    pub start_ticks: u64,
+    pub boot_id: String,
+}
+
+impl Runner {
+    /// This process.
+    pub fn current() -> Option<Runner> {
+        let pid = std::process::id();
+        let stat = crate::process_tree::stat(i32::try_from(pid).ok()?)?;
+        Some(Runner { pid, start_ticks: stat.start_ticks, boot_id: crate::process_tree::boot_id() })
+    }
+
+    pub fn is_alive(&self) -> bool {
+        crate::process_tree::is_alive(self.pid, self.start_ticks, &self.boot_id)
+    }
 }
 
 impl RunRecord {
@@ -252,7 +277,27 @@ pub fn read(run_dir: &Path) -> Result<RunRecord, String> {
             record.record_version
         ));
     }
-    Ok(record)
+    Ok(settle_abandoned(record))
+}
+
+/// A record still `running` whose kfl process is gone (killed with SIGKILL, the OOM killer, a reboot) is read as
+/// `interrupted`, with the stages and trials it was running: `--resume` continues it like any interrupted run.
+fn settle_abandoned(mut record: RunRecord) -> RunRecord {
+    let Some(runner) = record.runner.as_ref().filter(|r| record.state == RunState::Running && !r.is_alive()) else {
+        return record;
+    };
+    let why = format!("kfl (pid {}) ended without finishing it; `--resume` continues the run", runner.pid);
+    record.state = RunState::Interrupted;
+    for instance in record.stages.iter_mut().flat_map(|s| &mut s.instances) {
+        if instance.state == StageState::Running {
+            instance.state = StageState::Interrupted;
+            instance.message = Some(why.clone());
+        }
+        for trial in instance.trials.iter_mut().filter(|t| t.outcome == TrialOutcome::Running) {
+            trial.outcome = TrialOutcome::Interrupted;
+        }
+    }
+    record
 }
 
 /// Every run of a project, newest first; unreadable records are reported, not skipped silently.

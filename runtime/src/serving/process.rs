@@ -68,14 +68,14 @@ fn signal_group(pid: u32, signal: Signal) {
     let _ = killpg(Pid::from_raw(raw), signal);
 }
 
-/// Stops a replica's process group the way the runtime stops a stage's (`run::process::stop_group`: SIGTERM,
+/// Stops a replica's process group the way the runtime stops a stage's (`process_tree::stop_group`: SIGTERM,
 /// the leader reaped, SIGKILL to any live member left after `grace`), then reaps the leader.
 pub async fn stop_group(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
     let Some(raw) = child.id().and_then(|pid| i32::try_from(pid).ok()) else {
         // Already reaped; the group id is gone with it.
         return child.try_wait().ok().flatten();
     };
-    match crate::run::process::stop_group(Pid::from_raw(raw), child, grace).await {
+    match crate::process_tree::stop_group(Pid::from_raw(raw), child, grace).await {
         Some(status) => Some(status),
         None => child.wait().await.ok(),
     }

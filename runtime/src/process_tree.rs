@@ -1,0 +1,231 @@
+//! The processes kfl starts, as the kernel sees them: `/proc` read for process groups, descendants and identity
+//! (pid plus start time), kfl made a child subreaper, and a stage's whole tree stopped when the stage ends.
+//!
+//! A stage runs in its own process group, but a member may leave it (`setsid`, `setpgid`) and then outlive a
+//! group kill. kfl is therefore a child subreaper (`PR_SET_CHILD_SUBREAPER`): an orphan of a stage is reparented
+//! to kfl rather than to init, so it stays in kfl's tree, where the stage's token finds it. Every stage process
+//! inherits `KFL_PROCESS_TOKEN` (unique per process kfl starts); at the stage's end every process in kfl's tree
+//! that carries the token, every member of the stage's group, and every descendant of those, is stopped.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+
+/// The environment variable that marks every process of one stage process tree.
+pub const TOKEN_VARIABLE: &str = "KFL_PROCESS_TOKEN";
+
+/// What `/proc/PID/stat` says about a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub pid: i32,
+    pub zombie: bool,
+    pub ppid: i32,
+    pub pgrp: i32,
+    /// Clock ticks after boot at which the process started: with the pid, it names one process for good.
+    pub start_ticks: u64,
+}
+
+/// Reads `/proc/PID/stat`; `None` once the process is gone.
+pub fn stat(pid: i32) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// `pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+/// priority nice threads itrealvalue starttime …` (proc(5)); comm may hold spaces and parentheses, so the fields
+/// are split after the last `)`.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let (head, rest) = text.rsplit_once(')')?;
+    let pid = head.split_once(" (")?.0.trim().parse().ok()?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `fields[0]` is field 3 (state), so field N is `fields[N - 3]`.
+    Some(Stat {
+        pid,
+        zombie: *fields.first()? == "Z",
+        ppid: fields.get(1)?.parse().ok()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        start_ticks: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// Every process visible in `/proc`.
+fn all() -> Vec<Stat> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries.flatten().filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok()).filter_map(stat).collect()
+}
+
+/// This boot's id: a pid and start time name one process only within one boot.
+pub fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+/// Whether the process `pid` that started at `start_ticks` during boot `boot` is still alive (not a zombie).
+/// A reused pid has another start time, so it does not count.
+pub fn is_alive(pid: u32, start_ticks: u64, boot: &str) -> bool {
+    let Ok(pid) = i32::try_from(pid) else { return false };
+    boot == boot_id() && stat(pid).is_some_and(|s| s.start_ticks == start_ticks && !s.zombie)
+}
+
+/// Makes this process the child subreaper of everything it starts, so orphans stay in its tree. Best effort:
+/// without it (a kernel before 3.4) an orphan that left its stage's group goes to init and out of reach.
+pub fn become_subreaper() {
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// A new token for one process kfl starts, unique within this kfl process.
+pub fn new_token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Whether a process's initial environment holds `KFL_PROCESS_TOKEN=token`.
+fn carries(pid: i32, token: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+    let wanted = format!("{TOKEN_VARIABLE}={token}");
+    environ.split(|&b| b == 0).any(|entry| entry == wanted.as_bytes())
+}
+
+/// The live processes of one stage: members of its group, processes in this process's tree carrying its token,
+/// and every descendant of those.
+pub fn stage_processes(pgid: Pid, token: &str) -> Vec<Stat> {
+    let processes = all();
+    let me = nix::unistd::getpid().as_raw();
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for p in &processes {
+        children.entry(p.ppid).or_default().push(p.pid);
+    }
+    let mine = subtree(&children, me);
+    let by_pid: HashMap<i32, Stat> = processes.iter().map(|p| (p.pid, *p)).collect();
+    let roots: Vec<i32> = processes
+        .iter()
+        .filter(|p| p.pid != me && !p.zombie)
+        .filter(|p| p.pgrp == pgid.as_raw() || (mine.contains(&p.pid) && carries(p.pid, token)))
+        .map(|p| p.pid)
+        .collect();
+    let mut found = HashSet::new();
+    for root in roots {
+        found.extend(subtree(&children, root));
+    }
+    found.remove(&me);
+    found.into_iter().filter_map(|pid| by_pid.get(&pid).copied()).filter(|p| !p.zombie).collect()
+}
+
+/// `root` and everything below it.
+fn subtree(children: &HashMap<i32, Vec<i32>>, root: i32) -> HashSet<i32> {
+    let mut seen = HashSet::from([root]);
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        for &child in children.get(&pid).map_or(&[][..], Vec::as_slice) {
+            if seen.insert(child) {
+                todo.push(child);
+            }
+        }
+    }
+    seen
+}
+
+/// Whether any live process of the group exists. Zombies do not count: an orphaned member that died waits for
+/// its reaper, which can take a moment and must not hold the stage up.
+pub fn group_alive(pgid: Pid) -> bool {
+    if killpg(pgid, None).is_err() {
+        return false;
+    }
+    all().iter().any(|p| p.pgrp == pgid.as_raw() && !p.zombie)
+}
+
+/// SIGTERM to the group; the leader is reaped as soon as it exits (so its zombie does not count as alive),
+/// and SIGKILL goes to whatever remains once the grace has passed.
+/// Also what serving uses for its replicas; returns the leader's exit status when it was reaped in time.
+pub async fn stop_group(
+    pgid: Pid,
+    child: &mut tokio::process::Child,
+    grace: Duration,
+) -> Option<std::process::ExitStatus> {
+    if killpg(pgid, Signal::SIGTERM).is_err() {
+        return None;
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    let status = tokio::time::timeout_at(deadline, child.wait()).await.ok().and_then(Result::ok);
+    while tokio::time::Instant::now() < deadline {
+        if !group_alive(pgid) {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = killpg(pgid, Signal::SIGKILL);
+    status
+}
+
+/// Stops what is left of a stage once its leader has been reaped: SIGTERM to every process of the stage
+/// ([`stage_processes`]), SIGKILL to those still alive after `grace`, and the orphans this process inherited
+/// as their subreaper reaped, so none stays a zombie.
+pub async fn stop_stage_tree(pgid: Pid, token: &str, grace: Duration) {
+    let first = stage_processes(pgid, token);
+    if first.is_empty() {
+        return;
+    }
+    let mut signalled: HashMap<i32, u64> = HashMap::new();
+    for p in &first {
+        let _ = kill(Pid::from_raw(p.pid), Signal::SIGTERM);
+        signalled.insert(p.pid, p.start_ticks);
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        reap_orphans(&signalled);
+        let left = stage_processes(pgid, token);
+        if left.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            for p in &left {
+                let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+                signalled.insert(p.pid, p.start_ticks);
+            }
+            // SIGKILL cannot be refused: give the kernel a moment to deliver it, then reap.
+            for _ in 0..50 {
+                reap_orphans(&signalled);
+                if stage_processes(pgid, token).is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    reap_orphans(&signalled);
+}
+
+/// Reaps the signalled processes that became this process's children (orphans handed to the subreaper).
+/// Only pids this module signalled are waited for: the stage leaders and replicas belong to tokio.
+fn reap_orphans(signalled: &HashMap<i32, u64>) {
+    let me = nix::unistd::getpid().as_raw();
+    for (&pid, &start) in signalled {
+        if stat(pid).is_some_and(|s| s.ppid == me && s.zombie && s.start_ticks == start) {
+            let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_survive_a_command_name_with_spaces_and_parentheses() {
+        let line = "4242 (a (b) c) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        let stat = parse_stat(line).expect("stat");
+        assert_eq!(stat, Stat { pid: 4242, zombie: false, ppid: 17, pgrp: 4242, start_ticks: 987_654 });
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_different_start_time_is_not() {
+        let me = stat(std::process::id() as i32).expect("own stat");
+        assert!(is_alive(std::process::id(), me.start_ticks, &boot_id()));
+        assert!(!is_alive(std::process::id(), me.start_ticks + 1, &boot_id()));
+        assert!(!is_alive(std::process::id(), me.start_ticks, "another boot"));
+    }
+}
