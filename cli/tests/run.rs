@@ -433,6 +433,38 @@ fn a_tune_records_every_trial_with_its_reason_and_feeds_the_best_downstream() {
 }
 
 #[test]
+fn an_unchanged_tune_is_served_from_the_cache_as_a_whole() {
+    let dir = project("tune_cache");
+    let launches = || std::fs::read_to_string(dir.path().join("launches.log")).map_or(0, |t| t.lines().count());
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let first = latest_record(dir.path());
+    let ran = launches();
+    assert_eq!(ran, 8, "one process per trial");
+    let outcomes: Vec<Value> = trials(&first, "search").iter().map(|t| t["outcome"].clone()).collect();
+    assert!(outcomes.iter().any(|o| o == "failed"), "the fixture must have a trial the per-trial cache cannot keep");
+
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(launches(), ran, "the second run launched trial processes");
+    let second = latest_record(dir.path());
+    assert_eq!(state(&second, "search"), "cached");
+    let search = |record: &Value| instances(record, "search")[0].clone();
+    assert_eq!(search(&second)["outputs"]["x"], search(&first)["outputs"]["x"]);
+    assert_eq!(search(&second)["metrics"], search(&first)["metrics"]);
+    assert_eq!(trials(&second, "search").len(), 8, "the cached tune keeps its trials");
+    assert_eq!(state(&second, "use"), "cached");
+    let report = dir.path().join(".kfl/runs").join(second["run_id"].as_str().expect("id")).join("search/report.html");
+    assert!(report.exists(), "the cached tune has no report");
+
+    // A changed input of the trial template is a changed tune.
+    let output = run(dir.path(), &["-p", "offset=0.5"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(launches() > ran, "a changed input was served from the cache");
+    assert_eq!(state(&latest_record(dir.path()), "search"), "succeeded");
+}
+
+#[test]
 fn the_goal_ends_a_search_and_max_failed_aborts_one() {
     let dir = project("goal");
     let output = run(dir.path(), &[]);

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::record::OutputRecord;
+use super::record::{Objective, OutputRecord, TrialRecord};
 
 /// Bumped whenever what a key covers changes, so old entries are never misread.
 const KEY_VERSION: &str = "kfl-cache-1";
@@ -89,6 +89,13 @@ pub struct Entry {
     pub outputs: IndexMap<String, OutputRecord>,
     pub metrics: IndexMap<String, f64>,
     pub curves: IndexMap<String, Vec<f64>>,
+    /// A tune cached as a whole: its trials, its closing message and what it optimised.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trials: Vec<TrialRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Objective>,
 }
 
 pub fn cache_dir(project_dir: &Path) -> PathBuf {
@@ -180,8 +187,15 @@ mod tests {
         std::fs::write(outputs.join("model"), "weights").expect("write");
         let mut entry_outputs = IndexMap::new();
         entry_outputs.insert("model".to_string(), OutputRecord::Artifact { path: "x".into(), sha256: "h".into() });
-        let entry =
-            Entry { stage: "s".into(), outputs: entry_outputs, metrics: IndexMap::new(), curves: IndexMap::new() };
+        let entry = Entry {
+            stage: "s".into(),
+            outputs: entry_outputs,
+            metrics: IndexMap::new(),
+            curves: IndexMap::new(),
+            trials: Vec::new(),
+            message: None,
+            objective: None,
+        };
         store(dir.path(), "k1", &outputs, &entry).expect("store");
         let (found, files) = lookup(dir.path(), "k1").expect("hit");
         assert_eq!(found.stage, "s");

@@ -291,6 +291,9 @@ fn finish(job: &Job, curves: &IndexMap<String, Vec<f64>>) -> Result<IndexMap<Str
             outputs: records.clone(),
             metrics: curves.iter().filter_map(|(k, v)| Some((k.clone(), *v.last()?))).collect(),
             curves: curves.clone(),
+            trials: Vec::new(),
+            message: None,
+            objective: None,
         };
         // A cache that cannot be written costs the next run time, not this run its result.
         let _ = cache::store(&job.project_dir, key, &published, &entry);

@@ -394,7 +394,7 @@ impl<'p> Engine<'p> {
         let container = match &stage.spec {
             Spec::Container(c) => c,
             Spec::Tune(_) => {
-                return match self.start_tune(s) {
+                return match self.start_tune(s, observer) {
                     Ok(()) => true,
                     Err((state, message)) => self.settle(s, i, state, message, observer),
                 };

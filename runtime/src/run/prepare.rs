@@ -309,20 +309,7 @@ impl Engine<'_> {
         trial: Option<&TrialSpec>,
     ) -> Result<Prepared, String> {
         let stage = &self.plan.stages[s];
-        let mut locals = IndexMap::new();
-        {
-            let scope = self.scope(s, i, None);
-            for input in &container.inputs {
-                if let Some(value) = trial.and_then(|t| t.overrides.get(&input.name)) {
-                    locals.insert(input.name.clone(), value.clone());
-                    continue;
-                }
-                let binding =
-                    input.binding.as_ref().ok_or_else(|| format!("input `{}` has no value bound", input.name))?;
-                let value = eval(binding, &scope).map_err(|e| format!("input `{}`: {e}", input.name))?;
-                locals.insert(input.name.clone(), value);
-            }
-        }
+        let locals = self.locals(s, i, container, trial.map(|t| &t.overrides))?;
         let scope = scope_of(self.plan, &self.record, &self.index, s, i, Some(locals));
         if let Some(when) = &container.when {
             match eval(when, &scope).map_err(|e| format!("`when`: {e}"))? {
@@ -341,22 +328,8 @@ impl Engine<'_> {
         let output_paths: IndexMap<String, PathBuf> =
             container.outputs.iter().map(|o| (o.name.clone(), tmp_dir.join(&o.name))).collect();
         let project_dir = self.opts.project_dir.clone();
-        let mut argv = Vec::new();
-        let mut key_argv = Vec::new();
-        for part in &container.command {
-            let Substituted { text, key } = substitute(part, &scope, &output_paths, &mut self.hashes, &project_dir)?;
-            argv.push(text);
-            key_argv.push(key);
-        }
-        let mut env = Vec::new();
-        let mut key_env = Vec::new();
-        for (name, part) in container.env.iter().chain(&container.local_env) {
-            let Substituted { text, key } = substitute(part, &scope, &output_paths, &mut self.hashes, &project_dir)
-                .map_err(|e| format!("env `{name}`: {e}"))?;
-            env.retain(|(k, _): &(String, String)| k != name);
-            env.push((name.clone(), text));
-            key_env.push((name.clone(), key));
-        }
+        let Command { mut argv, mut env, key } =
+            command(container, &scope, &output_paths, &mut self.hashes, &project_dir)?;
         for secret in &container.secrets {
             let keys = self.plan.secrets.iter().find(|x| &x.name == secret).map(|x| x.keys.clone()).unwrap_or_default();
             for key in keys {
@@ -378,13 +351,6 @@ impl Engine<'_> {
         env.push(("KFL_STAGE".into(), stage.name.clone()));
         resolve_program(&mut argv, &self.opts.kfl_exe);
         let gang = Gang::of(container);
-        let key = cache::key(&serde_json::json!({
-            "image": container.image,
-            "argv": key_argv,
-            "env": key_env,
-            "outputs": container.outputs.iter().map(|o| (&o.name, &o.ty)).collect::<Vec<_>>(),
-            "gang": [gang.nodes, gang.procs_per_node],
-        }));
         if let Some(reused) = self.reuse(s, i, &key, container, &instance_dir, trial.is_none()) {
             return Ok(Prepared::Reused(Box::new(reused)));
         }
@@ -457,11 +423,26 @@ impl Engine<'_> {
         }
         let (entry, files) = cache::lookup(&self.opts.project_dir, key)?;
         let stage = &self.plan.stages[s];
+        let outputs = self.adopt(entry.outputs, &files, instance_dir)?;
+        self.record.stages[s].instances[i].cache_key = Some(key.to_string());
+        let origin =
+            if entry.stage == stage.name { String::new() } else { format!("reused the result of `{}`", entry.stage) };
+        Some(Reuse { outputs, metrics: entry.metrics, curves: entry.curves, message: origin })
+    }
+
+    /// A cache entry's outputs made this instance's: artifacts linked from the entry's `files` into
+    /// `instance_dir/outputs`, with their known hashes. `None` when a file cannot be linked.
+    pub(super) fn adopt(
+        &mut self,
+        cached: IndexMap<String, OutputRecord>,
+        files: &Path,
+        instance_dir: &Path,
+    ) -> Option<IndexMap<String, OutputRecord>> {
         let outputs_rel = instance_dir.join("outputs");
         let outputs_abs = self.opts.project_dir.join(&outputs_rel);
         let _ = std::fs::remove_dir_all(&outputs_abs);
         let mut outputs = IndexMap::new();
-        for (name, output) in entry.outputs {
+        for (name, output) in cached {
             let output = match output {
                 OutputRecord::Artifact { sha256, .. } => {
                     cache::link_tree(&files.join(&name), &outputs_abs.join(&name)).ok()?;
@@ -473,9 +454,88 @@ impl Engine<'_> {
             };
             outputs.insert(name, output);
         }
-        self.record.stages[s].instances[i].cache_key = Some(key.to_string());
-        let origin =
-            if entry.stage == stage.name { String::new() } else { format!("reused the result of `{}`", entry.stage) };
-        Some(Reuse { outputs, metrics: entry.metrics, curves: entry.curves, message: origin })
+        Some(outputs)
     }
+
+    /// An instance's inputs: a trial's searched values where `overrides` has them, else each input's binding.
+    fn locals(
+        &self,
+        s: usize,
+        i: usize,
+        container: &Container,
+        overrides: Option<&IndexMap<String, Value>>,
+    ) -> Result<IndexMap<String, Value>, String> {
+        let scope = self.scope(s, i, None);
+        let mut locals = IndexMap::new();
+        for input in &container.inputs {
+            if let Some(value) = overrides.and_then(|o| o.get(&input.name)) {
+                locals.insert(input.name.clone(), value.clone());
+                continue;
+            }
+            let binding = input.binding.as_ref().ok_or_else(|| format!("input `{}` has no value bound", input.name))?;
+            let value = eval(binding, &scope).map_err(|e| format!("input `{}`: {e}", input.name))?;
+            locals.insert(input.name.clone(), value);
+        }
+        Ok(locals)
+    }
+
+    /// The cache key of a trial template with its `searched` inputs left open: what every trial of a tune
+    /// shares (image, command, environment, the other inputs by content). An error when a searched value is
+    /// needed to compute it (an expression over it), so such a tune is not cached as a whole.
+    pub(super) fn template_key(
+        &mut self,
+        s: usize,
+        container: &Container,
+        searched: &[String],
+    ) -> Result<String, String> {
+        let open: IndexMap<String, Value> =
+            searched.iter().map(|name| (name.clone(), Value::Str(format!("<searched:{name}>")))).collect();
+        let locals = self.locals(s, 0, container, Some(&open))?;
+        let scope = scope_of(self.plan, &self.record, &self.index, s, 0, Some(locals));
+        let output_paths = container.outputs.iter().map(|o| (o.name.clone(), PathBuf::from(&o.name))).collect();
+        Ok(command(container, &scope, &output_paths, &mut self.hashes, &self.opts.project_dir)?.key)
+    }
+}
+
+/// A container's command line and environment substituted, and its cache key.
+struct Command {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    /// Everything that determines the outputs, with artifacts by content and outputs by name (their paths
+    /// change from run to run).
+    key: String,
+}
+
+fn command(
+    container: &Container,
+    scope: &InstanceScope<'_>,
+    output_paths: &IndexMap<String, PathBuf>,
+    hashes: &mut Hashes,
+    project_dir: &Path,
+) -> Result<Command, String> {
+    let mut argv = Vec::new();
+    let mut key_argv = Vec::new();
+    for part in &container.command {
+        let Substituted { text, key } = substitute(part, scope, output_paths, hashes, project_dir)?;
+        argv.push(text);
+        key_argv.push(key);
+    }
+    let mut env = Vec::new();
+    let mut key_env = Vec::new();
+    for (name, part) in container.env.iter().chain(&container.local_env) {
+        let Substituted { text, key } =
+            substitute(part, scope, output_paths, hashes, project_dir).map_err(|e| format!("env `{name}`: {e}"))?;
+        env.retain(|(k, _): &(String, String)| k != name);
+        env.push((name.clone(), text));
+        key_env.push((name.clone(), key));
+    }
+    let gang = Gang::of(container);
+    let key = cache::key(&serde_json::json!({
+        "image": container.image,
+        "argv": key_argv,
+        "env": key_env,
+        "outputs": container.outputs.iter().map(|o| (&o.name, &o.ty)).collect::<Vec<_>>(),
+        "gang": [gang.nodes, gang.procs_per_node],
+    }));
+    Ok(Command { argv, env, key })
 }

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use super::job::{self, JobEvent, JobResult};
 use super::prepare::{Prepared, TrialSpec};
 use super::record::{self, OutputRecord, StageState, TrialOutcome, TrialRecord};
-use super::{Engine, Event, Observer, process, report, select};
+use super::{Engine, Event, Observer, cache, process, report, select};
 use crate::plan::{Expression, Goal, Spec, Tune};
 use crate::search::{self, Direction, MedianStop, Proposal, Sampler, SettingValue, Space, Trial, TrialState};
 use crate::value::{Value, eval};
@@ -36,6 +36,8 @@ pub(super) struct TuneRun {
     /// Why no more trials are proposed (goal reached, too many failures, nothing left to try).
     ended: Option<String>,
     started: Instant,
+    /// The key the finished tune is cached under as a whole; `None` when it is not cached.
+    cache_key: Option<String>,
 }
 
 impl Engine<'_> {
@@ -47,8 +49,8 @@ impl Engine<'_> {
     }
 
     /// Starts a ready tune: its space and sampler, and the trials a resumed run already finished.
-    /// Returns the state to settle with when it cannot start.
-    pub(super) fn start_tune(&mut self, s: usize) -> Result<(), (StageState, String)> {
+    /// Returns the state to settle with when it does not run: skipped, failed, or served from the cache.
+    pub(super) fn start_tune(&mut self, s: usize, observer: &mut dyn Observer) -> Result<(), (StageState, String)> {
         let failed = |message: String| (StageState::Failed, message);
         let tune = self.tune_spec(s).ok_or_else(|| failed("not a tune".into()))?.clone();
         let scope = self.scope(s, 0, None);
@@ -83,6 +85,12 @@ impl Engine<'_> {
                 start_step: e.start_step.map_or(defaults.start_step, |n| n.max(0) as u64),
             }
         });
+        let cache_key = self.tune_key(s, &tune, trial_stage, &space, &settings);
+        if let Some(key) = &cache_key
+            && let Some(message) = self.reuse_tune(s, key, observer)
+        {
+            return Err((StageState::Cached, message));
+        }
         let mut run = TuneRun {
             trial_stage,
             direction,
@@ -101,6 +109,7 @@ impl Engine<'_> {
             ended: None,
             started: Instant::now(),
             space,
+            cache_key,
         };
         let mut kept = Vec::new();
         let previous = self.previous.as_ref().and_then(|p| p.stage(&self.plan.stages[s].name));
@@ -443,7 +452,84 @@ impl Engine<'_> {
         instance.metrics = metrics;
         instance.state = StageState::Succeeded;
         self.write_report(s, &run.metric, observer);
+        if let Some(key) = &run.cache_key
+            && let Err(e) = self.store_tune(s, key)
+        {
+            let name = &self.plan.stages[s].name;
+            observer.event(Event::Notice(format!("`{name}`: its result is not cached: {e}")));
+        }
         self.finished(s, 0, observer);
+    }
+
+    /// The key of a tune as a whole: its definition, its space and settings as evaluated, and its trial template
+    /// with the searched inputs left open (image, command, the other inputs by content). `None` when the tune
+    /// is not to be cached (`--no-cache`, a trial with `cache = false`) or the template needs a searched value
+    /// to be keyed.
+    fn tune_key(
+        &mut self,
+        s: usize,
+        tune: &Tune,
+        trial_stage: usize,
+        space: &Space,
+        settings: &[(String, SettingValue)],
+    ) -> Option<String> {
+        let Spec::Container(container) = &self.plan.stages[trial_stage].spec else { return None };
+        if self.opts.no_cache || !container.cache {
+            return None;
+        }
+        let searched: Vec<String> = space.params.iter().map(|p| p.name.clone()).collect();
+        let template = self.template_key(trial_stage, container, &searched).ok()?;
+        Some(cache::key(&serde_json::json!({
+            "tune": format!("{tune:?}"),
+            "trial": format!("{container:?}"),
+            "template": template,
+            "space": format!("{space:?}"),
+            "settings": format!("{settings:?}"),
+            "stage": self.plan.stages[s].name,
+        })))
+    }
+
+    /// Serves a tune from the cache: the best trial's outputs linked into `<tune>/outputs`, the trials recorded
+    /// as they were (their logs and trial outputs belong to the run that ran them), the report written again.
+    /// The message to settle with, or `None` on a miss.
+    fn reuse_tune(&mut self, s: usize, key: &str, observer: &mut dyn Observer) -> Option<String> {
+        let (entry, files) = cache::lookup(&self.opts.project_dir, key)?;
+        let objective = entry.objective.clone()?;
+        let instance_dir = self.run_dir.join(&self.plan.stages[s].name);
+        let outputs = self.adopt(entry.outputs, &files, &instance_dir)?;
+        let instance = &mut self.record.stages[s].instances[0];
+        instance.outputs = outputs;
+        instance.metrics = entry.metrics;
+        instance.cached = true;
+        instance.cache_key = Some(key.to_string());
+        instance.trials = entry.trials;
+        for trial in &mut instance.trials {
+            trial.logs.clear();
+            trial.outputs.clear();
+        }
+        self.write_report(s, &objective.metric, observer);
+        Some(entry.message.unwrap_or_default())
+    }
+
+    /// Caches a finished tune under `key`: its outputs (the best trial's artifacts), metrics, trials and message.
+    fn store_tune(&self, s: usize, key: &str) -> std::io::Result<()> {
+        let instance = &self.record.stages[s].instances[0];
+        let artifact = instance.outputs.values().find_map(|o| match o {
+            OutputRecord::Artifact { path, .. } => Some(self.opts.project_dir.join(path)),
+            OutputRecord::Scalar { .. } => None,
+        });
+        // Every artifact of the best trial lies in that trial's `outputs` folder.
+        let outputs_dir = artifact.as_deref().and_then(std::path::Path::parent).unwrap_or(&self.opts.project_dir);
+        let entry = cache::Entry {
+            stage: self.plan.stages[s].name.clone(),
+            outputs: instance.outputs.clone(),
+            metrics: instance.metrics.clone(),
+            curves: IndexMap::new(),
+            trials: instance.trials.clone(),
+            message: instance.message.clone(),
+            objective: instance.objective.clone(),
+        };
+        cache::store(&self.opts.project_dir, key, outputs_dir, &entry)
     }
 
     /// Records the objective, writes `<tune>/report.html` in the run folder and records its path; a report that cannot be written is
