@@ -367,6 +367,36 @@ fn runs_and_logs_read_the_records() {
 }
 
 #[test]
+fn a_log_keeps_its_first_and_last_bytes_and_kfl_logs_streams_any_size() {
+    let dir = project("loud");
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let record = latest_record(dir.path());
+    assert_eq!(instances(&record, "loud")[0]["metrics"]["loss"], 0.25, "the last line's metric was not read");
+    let log = dir.path().join(".kfl/runs").join(record["run_id"].as_str().expect("id")).join("loud/log");
+    let keep = 8 * 1024 * 1024;
+    let printed = "from-stderr\n".len() + 3_300_000 * "kfl-log-line\n".len() + "loss=0.25\nthe-end\n".len();
+    let stored = std::fs::read(&log).expect("log");
+    assert!(stored.len() < 2 * keep + 200, "the log holds {} bytes", stored.len());
+    let marker = format!("[kfl] {} bytes of output dropped here", printed - 2 * keep);
+    let at = stored.windows(marker.len()).position(|w| w == marker.as_bytes()).expect("no marker line");
+    assert!(at >= keep - 1 && stored[at - 1] == b'\n', "the marker does not follow the kept head");
+    assert!(stored.ends_with(b"kfl-log-line\nloss=0.25\nthe-end\n"), "the end of the output was not kept");
+
+    // `kfl logs` copies any log in constant memory: a 512 MiB one (sparse, so it costs no disk).
+    std::fs::OpenOptions::new().append(true).open(&log).expect("open").set_len(512 << 20).expect("grow the log");
+    let logs = kfl_command(dir.path(), &["logs", "latest", "loud"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("kfl logs");
+    assert!(logs.success());
+    // The largest resident set of any child this test process has waited for, in KiB.
+    let peak = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).expect("rusage").max_rss();
+    assert!(peak < 160 * 1024, "a child peaked at {peak} KiB: `kfl logs` loads the log instead of streaming it");
+}
+
+#[test]
 fn until_and_only_select_stages() {
     let dir = project("resume");
     std::fs::write(dir.path().join("go"), "").expect("write");

@@ -208,29 +208,89 @@ pub fn logs(args: LogsArgs) -> Status {
             }
         }
     };
-    let mut offsets = vec![0u64; files.len()];
+    // Each file is copied in fixed-size chunks from where the last pass stopped: memory stays constant whatever
+    // the log's size.
+    let prefixed = files.len() > 1;
+    let mut readers: Vec<LogReader> = files
+        .into_iter()
+        .map(|path| {
+            let rank = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            LogReader { path, prefix: prefixed.then(|| format!("[{rank}] ")), offset: 0, partial: Vec::new() }
+        })
+        .collect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     loop {
-        for (file, offset) in files.iter().zip(offsets.iter_mut()) {
-            if let Ok(mut f) = std::fs::File::open(file) {
-                let mut text = Vec::new();
-                if f.seek(SeekFrom::Start(*offset)).is_ok() && f.read_to_end(&mut text).is_ok() && !text.is_empty() {
-                    *offset += text.len() as u64;
-                    if files.len() > 1 {
-                        let rank = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                        for line in String::from_utf8_lossy(&text).lines() {
-                            println!("[{rank}] {line}");
+        // Read the state before the files, so nothing written after the last pass is missed.
+        let last = !args.follow || stage_finished(&run_dir, &stage, iteration);
+        for reader in &mut readers {
+            if let Err(e) = reader.copy_new(&mut out, last) {
+                // stdout closed (`kfl logs … | head`): nothing more to do.
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Status::Ok;
+                }
+            }
+        }
+        let _ = out.flush();
+        if last {
+            return Status::Ok;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One log file being printed: how far it was read and, for a gang's ranks, the line started but not ended.
+struct LogReader {
+    path: PathBuf,
+    /// `[rank-N] ` before each line when several ranks are printed together.
+    prefix: Option<String>,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+/// A rank's line longer than this is printed in pieces, so a line without end cannot grow memory.
+const MAX_HELD_LINE: usize = 64 * 1024;
+
+impl LogReader {
+    /// Copies what was appended since the last call; `last` prints a final line that has no newline.
+    fn copy_new(&mut self, out: &mut impl Write, last: bool) -> std::io::Result<()> {
+        if let Ok(mut file) = std::fs::File::open(&self.path) {
+            file.seek(SeekFrom::Start(self.offset))?;
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let n = file.read(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                self.offset += n as u64;
+                match &self.prefix {
+                    None => out.write_all(&chunk[..n])?,
+                    Some(prefix) => {
+                        let mut rest = &chunk[..n];
+                        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+                            out.write_all(prefix.as_bytes())?;
+                            out.write_all(&self.partial)?;
+                            out.write_all(&rest[..=end])?;
+                            self.partial.clear();
+                            rest = &rest[end + 1..];
                         }
-                    } else {
-                        let _ = std::io::stdout().write_all(&text);
+                        self.partial.extend_from_slice(rest);
+                        if self.partial.len() > MAX_HELD_LINE {
+                            out.write_all(prefix.as_bytes())?;
+                            out.write_all(&self.partial)?;
+                            out.write_all(b"\n")?;
+                            self.partial = Vec::new();
+                        }
                     }
                 }
             }
         }
-        let _ = std::io::stdout().flush();
-        if !args.follow || stage_finished(&run_dir, &stage, iteration) {
-            return Status::Ok;
+        if last && !self.partial.is_empty() {
+            out.write_all(self.prefix.as_deref().unwrap_or_default().as_bytes())?;
+            out.write_all(&self.partial)?;
+            out.write_all(b"\n")?;
+            self.partial = Vec::new();
         }
-        std::thread::sleep(Duration::from_millis(200));
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 //! after failures; results are cached and recorded in `.kfl/runs/<run-id>/run.json`.
 
 pub mod cache;
+pub mod capped_log;
 mod clock;
 mod cron;
 mod job;
@@ -60,6 +61,8 @@ pub struct RunOptions {
     pub retry_base: Duration,
     /// Between SIGTERM and SIGKILL when stopping a process group.
     pub kill_grace: Duration,
+    /// Bytes kept at each end of a stage process's log ([`capped_log::DEFAULT_KEEP`] by default).
+    pub log_keep: u64,
     /// A Model Registry server for `model` and `serve` stages instead of `.kfl/registry.db`.
     pub registry: Option<String>,
     /// The `-p NAME=VALUE` overrides the plan was compiled with, passed on to retrain runs.

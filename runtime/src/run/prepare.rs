@@ -222,6 +222,7 @@ pub fn launches(
     metrics: &[String],
     timeout: Option<Duration>,
     kill_grace: Duration,
+    log_keep: u64,
 ) -> Result<Vec<Launch>, String> {
     let base = |log: PathBuf, env: Vec<(String, String)>, metrics: Vec<String>| Launch {
         argv: argv.to_vec(),
@@ -231,6 +232,7 @@ pub fn launches(
         metrics,
         timeout,
         kill_grace,
+        log_keep,
     };
     if !is_train {
         return Ok(vec![base(log_dir.join("log"), env.to_vec(), metrics.to_vec())]);
@@ -373,6 +375,7 @@ impl Engine<'_> {
             &metrics,
             container.timeout_seconds.map(Duration::from_secs),
             self.opts.kill_grace,
+            self.opts.log_keep,
         )?;
         Ok(Prepared::Job(Box::new(Job {
             stage: s,

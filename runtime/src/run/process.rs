@@ -8,10 +8,11 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
+use tokio::io::AsyncReadExt;
+use tokio::process::{ChildStderr, ChildStdout, Command};
 use tokio::sync::{mpsc, watch};
 
+use super::capped_log::CappedLog;
 use crate::process_tree::{self, group_alive, stop_group};
 
 /// What to start.
@@ -23,6 +24,8 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// stdout and stderr are appended here.
     pub log: PathBuf,
+    /// Bytes of the log kept at each end ([`super::capped_log`]).
+    pub log_keep: u64,
     /// Metric names parsed from stdout `name=value` lines.
     pub metrics: Vec<String>,
     pub timeout: Option<Duration>,
@@ -93,11 +96,10 @@ pub async fn run(
         return not_started("the command is empty".into(), curves);
     };
     let log = match std::fs::OpenOptions::new().create(true).append(true).open(&launch.log) {
-        Ok(log) => log,
-        Err(e) => return not_started(format!("cannot open log {}: {e}", launch.log.display()), curves),
-    };
-    let stderr = match log.try_clone() {
-        Ok(stderr) => stderr,
+        Ok(file) => {
+            let existing = file.metadata().map_or(0, |m| m.len());
+            CappedLog::new(file, existing, launch.log_keep)
+        }
         Err(e) => return not_started(format!("cannot open log {}: {e}", launch.log.display()), curves),
     };
     let token = process_tree::new_token();
@@ -109,7 +111,7 @@ pub async fn run(
         .current_dir(&launch.cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(stderr))
+        .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
     crate::parent_death::die_with_parent_tokio(&mut command);
@@ -118,32 +120,11 @@ pub async fn run(
         Err(e) => return not_started(format!("`{program}`: {e}"), curves),
     };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
-    let stdout = child.stdout.take();
-    let mut log = tokio::fs::File::from_std(log);
 
-    // The pump is its own task: the leader's exit, not the pipe's end, ends the stage (an orphaned member of
-    // the group may hold stdout open until it is killed below).
-    let names = launch.metrics.clone();
-    let mut curves = curves;
-    let pump = tokio::spawn(async move {
-        let Some(stdout) = stdout else { return curves };
-        let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            for (name, value) in parse_metrics(&line, &names) {
-                if let Some(curve) = curves.get_mut(&name) {
-                    curve.push(value);
-                }
-                if let Some(reports) = &reports {
-                    let _ = reports.send((name, value)).await;
-                }
-            }
-            // A full disk must not kill the stage; the log is best effort.
-            let _ = log.write_all(line.as_bytes()).await;
-            let _ = log.write_all(b"\n").await;
-        }
-        let _ = log.flush().await;
-        curves
-    });
+    // The pump is its own task: the leader's exit, not the pipes' end, ends the stage (an orphaned member of
+    // the group may hold them open until it is killed below).
+    let pump =
+        tokio::spawn(pump(child.stdout.take(), child.stderr.take(), log, launch.metrics.clone(), curves, reports));
     let deadline = async {
         match launch.timeout {
             Some(limit) => tokio::time::sleep(limit).await,
@@ -180,10 +161,117 @@ pub async fn run(
         process_tree::stop_stage_tree(pgid, &token, launch.kill_grace).await;
     }
     let curves = match tokio::time::timeout(launch.kill_grace.max(Duration::from_secs(1)), pump).await {
-        Ok(Ok(curves)) => curves,
+        Ok(Ok((curves, log))) => {
+            // A full disk must not fail the stage; the log is best effort.
+            let _ = log.finish();
+            curves
+        }
         _ => IndexMap::new(),
     };
     Finished { exit, curves }
+}
+
+/// Copies the process's stdout and stderr into its log as they come, in constant memory whatever their
+/// size, and parses stdout's lines for metric reports; returns the curves and the log to finish.
+async fn pump(
+    mut stdout: Option<ChildStdout>,
+    mut stderr: Option<ChildStderr>,
+    mut log: CappedLog,
+    names: Vec<String>,
+    mut curves: IndexMap<String, Vec<f64>>,
+    reports: Option<mpsc::Sender<MetricReport>>,
+) -> (IndexMap<String, Vec<f64>>, CappedLog) {
+    let mut out_buf = vec![0u8; READ_CHUNK];
+    let mut err_buf = vec![0u8; READ_CHUNK];
+    let mut lines = Lines::default();
+    let mut found = Vec::new();
+    loop {
+        tokio::select! {
+            read = read_some(&mut stdout, &mut out_buf), if stdout.is_some() => match read {
+                Ok(n) if n > 0 => {
+                    let _ = log.write(&out_buf[..n]);
+                    if !names.is_empty() {
+                        lines.push(&out_buf[..n], |line| found.extend(parse_metrics(line, &names)));
+                    }
+                }
+                _ => {
+                    stdout = None;
+                    lines.end(|line| found.extend(parse_metrics(line, &names)));
+                }
+            },
+            read = read_some(&mut stderr, &mut err_buf), if stderr.is_some() => match read {
+                Ok(n) if n > 0 => {
+                    let _ = log.write(&err_buf[..n]);
+                }
+                _ => stderr = None,
+            },
+            else => break,
+        }
+        for (name, value) in found.drain(..) {
+            if let Some(curve) = curves.get_mut(&name) {
+                curve.push(value);
+            }
+            if let Some(reports) = &reports {
+                let _ = reports.send((name, value)).await;
+            }
+        }
+    }
+    (curves, log)
+}
+
+const READ_CHUNK: usize = 64 * 1024;
+
+async fn read_some<R: tokio::io::AsyncRead + Unpin>(reader: &mut Option<R>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match reader {
+        Some(reader) => reader.read(buf).await,
+        None => Ok(0),
+    }
+}
+
+/// Stdout cut into lines for metric parsing. A line longer than [`MAX_METRIC_LINE`] cannot be a metric report
+/// and is skipped without being held.
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
+    overlong: bool,
+}
+
+/// The longest stdout line parsed for metric reports.
+const MAX_METRIC_LINE: usize = 64 * 1024;
+
+impl Lines {
+    fn push(&mut self, mut bytes: &[u8], mut line: impl FnMut(&str)) {
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+            let (piece, rest) = (&bytes[..end], &bytes[end + 1..]);
+            if !self.overlong {
+                if self.partial.is_empty() {
+                    line(&String::from_utf8_lossy(piece));
+                } else {
+                    self.partial.extend_from_slice(piece);
+                    line(&String::from_utf8_lossy(&self.partial));
+                }
+            }
+            self.partial.clear();
+            self.overlong = false;
+            bytes = rest;
+        }
+        if !self.overlong {
+            self.partial.extend_from_slice(bytes);
+            if self.partial.len() > MAX_METRIC_LINE {
+                self.partial = Vec::new();
+                self.overlong = true;
+            }
+        }
+    }
+
+    /// The last line, when the output did not end with a newline.
+    fn end(&mut self, mut line: impl FnMut(&str)) {
+        if !self.overlong && !self.partial.is_empty() {
+            line(&String::from_utf8_lossy(&self.partial));
+        }
+        self.partial = Vec::new();
+        self.overlong = false;
+    }
 }
 
 /// `name=value` pairs of declared metrics in one stdout line (Katib's StdOut format: several pairs may share a

@@ -42,6 +42,10 @@ pub struct Args {
     /// Skip `serve` stages (and the monitors watching them).
     #[arg(long)]
     no_serve: bool,
+    /// Bytes kept at each end of a stage process's log (`512Ki`, `8Mi`, `1Gi`); the middle is dropped and a
+    /// marker line says how much. Default: 8Mi.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    log_keep: Option<u64>,
     /// Register and serve through a Kubeflow Model Registry server at URL instead of `.kfl/registry.db`.
     #[arg(long, value_name = "URL")]
     registry: Option<String>,
@@ -64,6 +68,27 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("`{text}`: the unit must be ms, s, m or h")),
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is not a duration"))
+}
+
+/// A byte count with an optional Kubernetes quantity suffix (`Ki`, `Mi`, `Gi`, `k`, `M`, …), as in the language.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_| format!("`{text}` is not a size (e.g. 8Mi, 512Ki)"))?;
+    let scale = match unit {
+        "" => 1.0,
+        unit => kfl_compiler::typeck::units::QUANTITY_SUFFIXES
+            .iter()
+            .find(|(suffix, _)| *suffix == unit)
+            .map(|(_, scale)| *scale)
+            .ok_or_else(|| format!("`{text}`: the unit must be one of Ki, Mi, Gi, k, M, G (or none, for bytes)"))?,
+    };
+    let bytes = value as f64 * scale;
+    if bytes >= u64::MAX as f64 {
+        return Err(format!("`{text}` is too large"));
+    }
+    Ok(bytes as u64)
 }
 
 /// Checks a file and compiles its plan (diagnostics printed); the plan's text and its parsed form.
@@ -109,6 +134,7 @@ pub fn run(args: Args) -> Status {
                 .unwrap_or(kfl_compiler::ir::RETRY_BACKOFF_SECONDS * 1000),
         ),
         kill_grace: Duration::from_secs(3),
+        log_keep: args.log_keep.unwrap_or(run::capped_log::DEFAULT_KEEP),
         registry: match (args.registry, args.remote_registry) {
             (Some(url), _) => Some(url),
             (None, true) => match plan.project.registry.clone() {
