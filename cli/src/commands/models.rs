@@ -83,7 +83,10 @@ fn open(args: &Args) -> Result<Option<Box<dyn ModelStore>>, RegistryError> {
             }
             Ok(Some(Box::new(client)))
         }
-        // Reading must not create a registry where there is none.
+        // Reading must not create a registry where there is none, nor write anything (it works on a full disk).
+        None if matches!(args.action, Action::List | Action::Show { .. }) => {
+            Ok(registry::Registry::open_read_only(&dir)?.map(|r| Box::new(r) as Box<dyn ModelStore>))
+        }
         None if !dir.join(".kfl").join("registry.db").is_file() => Ok(None),
         None => Ok(Some(Box::new(registry::Registry::open(&dir)?))),
     }

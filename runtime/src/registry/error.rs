@@ -21,6 +21,16 @@ pub enum RegistryError {
         found: i64,
         supported: i64,
     },
+    /// `registry.db` exists but is empty: kfl never leaves one so (it creates the file whole), so something else
+    /// emptied it, and opening it would start a new registry that reuses version numbers.
+    EmptyDatabase {
+        path: PathBuf,
+    },
+    /// A write failed because the registry's file system is full; SQLite rolled it back.
+    DiskFull {
+        path: PathBuf,
+        source: Box<RegistryError>,
+    },
     /// A row or a response holds something this version cannot read.
     Corrupt {
         what: String,
@@ -88,6 +98,19 @@ impl std::fmt::Display for RegistryError {
         match self {
             RegistryError::Io { action, path, source } => write!(f, "could not {action} {}: {source}", path.display()),
             RegistryError::Database { action, source } => write!(f, "registry database: could not {action}: {source}"),
+            RegistryError::DiskFull { path, source } => write!(
+                f,
+                "{source}: the file system of {} is full. Nothing was written and the registry is as it was; free \
+                 space and retry (`kfl models list` and `show` read it meanwhile)",
+                path.display()
+            ),
+            RegistryError::EmptyDatabase { path } => write!(
+                f,
+                "{} is empty (0 bytes), so it is not a registry kfl wrote: something truncated or replaced it, and \
+                 using it would start over and reuse version numbers. Restore it from a backup, or delete it (and its \
+                 -wal and -shm files) to start an empty registry on purpose",
+                path.display()
+            ),
             RegistryError::SchemaTooNew { path, found, supported } => write!(
                 f,
                 "{} has schema version {found}, newer than the {supported} this kfl understands; upgrade kfl",
@@ -116,6 +139,7 @@ impl std::error::Error for RegistryError {
         match self {
             RegistryError::Io { source, .. } => Some(source),
             RegistryError::Database { source, .. } => Some(source),
+            RegistryError::DiskFull { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

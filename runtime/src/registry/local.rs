@@ -15,6 +15,95 @@ use super::records::{
 use super::schema::{self, SCHEMA_VERSION};
 use super::{ModelStore, RegistryError, Result};
 
+/// The registry's file in a project's `.kfl/`.
+const PATH_IN_KFL: &str = "registry.db";
+
+/// Bytes a checkpointed -wal file is truncated to (SQLite's `journal_size_limit`).
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
+
+/// Creates the database at `path` when there is none, whole: the schema is written to a temporary file that is
+/// then linked into place, so `path` is never an empty file of kfl's making, and an empty one can be refused.
+/// Of two processes creating it at once, the first link wins and the other's file is discarded.
+fn create_whole(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    // Unique per call: threads of one process may create it at once too.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let fresh = path.with_file_name(format!(".{PATH_IN_KFL}.new-{}-{call}", std::process::id()));
+    let _ = std::fs::remove_file(&fresh);
+    let created = (|| {
+        let mut conn =
+            Connection::open(&fresh).map_err(|source| RegistryError::Database { action: "create", source })?;
+        schema::migrate(&mut conn, path, SCHEMA_VERSION)?;
+        // Closing in the default rollback-journal mode leaves every page in the file itself.
+        conn.close().map_err(|(_, source)| RegistryError::Database { action: "create", source })?;
+        match std::fs::hard_link(&fresh, path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            // A file system without hard links: a rename is as whole, only not exclusive.
+            Err(_) if !path.exists() => std::fs::rename(&fresh, path).map_err(RegistryError::io("create", path)),
+            Err(_) | Ok(()) => Ok(()),
+        }
+    })();
+    let _ = std::fs::remove_file(&fresh);
+    let mut journal = fresh.into_os_string();
+    journal.push("-journal");
+    let _ = std::fs::remove_file(journal);
+    created
+}
+
+/// A failed write, said to be the full disk's doing when the file system at `dir` has no space left (SQLite
+/// reports a full disk as `SQLITE_FULL` only for some writes; creating its -shm file fails as an I/O error).
+fn explain_full_disk<T>(result: Result<T>, dir: &Path) -> Result<T> {
+    result.map_err(|error| {
+        let full = nix::sys::statvfs::statvfs(dir).is_ok_and(|fs| fs.blocks_available() == 0);
+        if full && !error.is_user_error() {
+            RegistryError::DiskFull { path: dir.to_path_buf(), source: Box::new(error) }
+        } else {
+            error
+        }
+    })
+}
+
+/// A connection that writes nothing; `immutable` also skips the -shm file and locks.
+fn read_only_connection(path: &Path, immutable: bool) -> Result<Connection> {
+    use rusqlite::OpenFlags;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = if immutable {
+        let uri = format!("file:{}?immutable=1", uri_path(path));
+        Connection::open_with_flags(uri, flags)
+    } else {
+        Connection::open_with_flags(path, flags - OpenFlags::SQLITE_OPEN_URI)
+    }
+    .map_err(|source| RegistryError::Database { action: "open for reading", source })?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(RegistryError::db("set the busy timeout"))?;
+    // Opening is lazy: the first read is what needs the -wal and -shm files.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0))
+        .map_err(|source| RegistryError::Database { action: "read", source })?;
+    Ok(conn)
+}
+
+/// Whether a -wal file with content sits beside the database: then the database file alone may be stale.
+fn has_wal(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(PathBuf::from(wal)).is_ok_and(|m| m.len() > 0)
+}
+
+/// A path as the path part of an SQLite `file:` URI (RFC 3986 percent-encoding of what a URI would misread).
+fn uri_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::new();
+    for byte in absolute.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => out.push(*byte as char),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
 #[derive(Debug)]
 pub struct Registry {
     conn: Connection,
@@ -36,10 +125,47 @@ impl Registry {
     pub fn open(project_dir: &Path) -> Result<Registry> {
         let dir = project_dir.join(".kfl");
         std::fs::create_dir_all(&dir).map_err(RegistryError::io("create", &dir))?;
-        Registry::open_at(&dir.join("registry.db"), ContentStore::in_project(project_dir))
+        let path = dir.join(PATH_IN_KFL);
+        let opened = create_whole(&path).and_then(|()| Registry::open_at(&path, ContentStore::in_project(project_dir)));
+        explain_full_disk(opened, &dir)
+    }
+
+    /// Opens the registry of `project_dir` for reading only, writing nothing (it works on a full disk); `None`
+    /// when the project has no registry. A registry whose schema is older than this kfl's is opened for writing
+    /// instead, once, to migrate it.
+    pub fn open_read_only(project_dir: &Path) -> Result<Option<Registry>> {
+        let path = project_dir.join(".kfl").join(PATH_IN_KFL);
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(RegistryError::Io { action: "read", path, source: e }),
+            Ok(meta) if meta.len() == 0 => return Err(RegistryError::EmptyDatabase { path }),
+            Ok(_) => {}
+        }
+        let store = ContentStore::in_project(project_dir);
+        let conn = match read_only_connection(&path, false) {
+            Ok(conn) => conn,
+            // Without its -wal file the database file holds every commit, so it can be read as immutable: no -shm
+            // to create, no lock to take (creating those is what fails on a full disk).
+            Err(_) if !has_wal(&path) => read_only_connection(&path, true)?,
+            Err(e) => return Err(e),
+        };
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(RegistryError::db("read the schema version"))?;
+        if version > SCHEMA_VERSION {
+            return Err(RegistryError::SchemaTooNew { path, found: version, supported: SCHEMA_VERSION });
+        }
+        if version < SCHEMA_VERSION {
+            drop(conn);
+            return Registry::open(project_dir).map(Some);
+        }
+        Ok(Some(Registry { conn, store }))
     }
 
     fn open_at(path: &Path, store: ContentStore) -> Result<Registry> {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(RegistryError::EmptyDatabase { path: path.to_path_buf() });
+        }
         let mut conn = Connection::open(path).map_err(|source| RegistryError::Database { action: "open", source })?;
         // Several processes (a run, `kfl models`, the server) share the file; wait for a writer rather than fail.
         conn.busy_timeout(Duration::from_secs(10)).map_err(RegistryError::db("set the busy timeout"))?;
@@ -52,6 +178,8 @@ impl Registry {
         // NORMAL in WAL mode survives a killed process; only a power loss can drop the last commits.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(RegistryError::db("set synchronous"))?;
         conn.pragma_update(None, "foreign_keys", true).map_err(RegistryError::db("enable foreign keys"))?;
+        // The -wal file shrinks back to this after a checkpoint instead of keeping its largest size on disk.
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).map_err(RegistryError::db("limit the WAL"))?;
         schema::migrate(&mut conn, path, SCHEMA_VERSION)?;
         store.remove_stale_staging()?;
         Ok(Registry { conn, store })
@@ -200,8 +328,34 @@ fn file_uri(path: &Path) -> String {
     format!("file://{}", absolute.display())
 }
 
-impl ModelStore for Registry {
-    fn register(&mut self, request: &Registration) -> Result<ModelVersionRecord> {
+impl Registry {
+    /// The folder of the database file (`.kfl/`).
+    fn db_dir(&self) -> PathBuf {
+        let path = self.conn.path().map(Path::new).and_then(Path::parent);
+        path.map_or_else(|| self.store.root().to_path_buf(), Path::to_path_buf)
+    }
+
+    fn set_state_now(&mut self, model: &str, version: &str, state: ModelState) -> Result<ModelVersionRecord> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(RegistryError::db("start the state change"))?;
+        let changed = tx
+            .execute(
+                "UPDATE model_version SET state = ?3, update_time_ms = ?4
+                 WHERE name = ?2 AND registered_model_id = (SELECT id FROM registered_model WHERE name = ?1)",
+                params![model, version, state.as_str(), now_ms()],
+            )
+            .map_err(RegistryError::db("change the version state"))?;
+        tx.commit().map_err(RegistryError::db("commit the state change"))?;
+        if changed == 0 {
+            // Reports whether the model or the version is unknown.
+            self.one_version(model, Some(version))?;
+        }
+        self.one_version(model, Some(version))
+    }
+
+    fn register_now(&mut self, request: &Registration) -> Result<ModelVersionRecord> {
         super::validate(request)?;
         // The copy happens before the transaction: a crash in between leaves unreferenced content in the store,
         // never a version whose artifact is missing.
@@ -290,6 +444,13 @@ impl ModelStore for Registry {
         tx.commit().map_err(RegistryError::db("commit the registration"))?;
         self.one_version(&request.model, Some(&version))
     }
+}
+
+impl ModelStore for Registry {
+    fn register(&mut self, request: &Registration) -> Result<ModelVersionRecord> {
+        let registered = self.register_now(request);
+        explain_full_disk(registered, &self.db_dir())
+    }
 
     fn list_models(&self) -> Result<Vec<RegisteredModelRecord>> {
         let mut statement = self
@@ -349,23 +510,8 @@ impl ModelStore for Registry {
     }
 
     fn set_state(&mut self, model: &str, version: &str, state: ModelState) -> Result<ModelVersionRecord> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(RegistryError::db("start the state change"))?;
-        let changed = tx
-            .execute(
-                "UPDATE model_version SET state = ?3, update_time_ms = ?4
-                 WHERE name = ?2 AND registered_model_id = (SELECT id FROM registered_model WHERE name = ?1)",
-                params![model, version, state.as_str(), now_ms()],
-            )
-            .map_err(RegistryError::db("change the version state"))?;
-        tx.commit().map_err(RegistryError::db("commit the state change"))?;
-        if changed == 0 {
-            // Reports whether the model or the version is unknown.
-            self.one_version(model, Some(version))?;
-        }
-        self.one_version(model, Some(version))
+        let changed = self.set_state_now(model, version, state);
+        explain_full_disk(changed, &self.db_dir())
     }
 }
 
