@@ -80,7 +80,7 @@ fn cross_site(headers: &HeaderMap, bound: SocketAddr, admin: bool) -> bool {
 }
 
 /// Compares in time independent of where the first difference is.
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 

@@ -40,6 +40,7 @@ pub use config::{
     TransformerConfig,
 };
 pub use event::ServeEvent;
+pub use guard::same_secret;
 pub use monitor::{Action, Comparison, Condition, Metric, Rule, RuleFiring};
 pub use rollout::VersionChange;
 pub use state::{ServerState, read_state, running_servers, state_path};
