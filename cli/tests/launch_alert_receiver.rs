@@ -258,7 +258,7 @@ fn alerts_without_the_receivers_bearer_token_are_refused_and_start_nothing() {
         assert_eq!(answer["started"], false, "{answer}");
     }
     assert!(run_posts(&shared).is_empty(), "an unauthenticated notification started a run");
-    let mut health = agent().get(&format!("{}/healthz", receiver.url)).call().expect("GET /healthz");
+    let health = agent().get(&format!("{}/healthz", receiver.url)).call().expect("GET /healthz");
     assert_eq!(health.status().as_u16(), 200, "the kubelet's probe needs no token");
     let (status, answer) = post(&receiver, &firing);
     assert_eq!((status, &answer["started"]), (200, &json!(true)), "{answer}");
