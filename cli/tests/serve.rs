@@ -506,3 +506,61 @@ fn serve_commands_refuse_names_that_are_not_declaration_names() {
     assert!(!ok);
     assert!(error.contains("no running server api"), "{error}");
 }
+
+/// Waits for the state file of the server process `pid`; its address and admin token.
+fn server_of(dir: &Path, pid: u32) -> (String, String) {
+    let state = dir.join(format!(".kfl/serving/api.{pid}.json"));
+    let start = Instant::now();
+    loop {
+        if let Some(server) =
+            std::fs::read_to_string(&state).ok().and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        {
+            let field = |name: &str| server[name].as_str().expect("state field").to_string();
+            return (field("address"), field("token"));
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "server {pid} wrote no state file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_servers_of_one_project_each_keep_their_own_state_file() {
+    let dir = registered_serving_project();
+    let spawn = |limit: &str| {
+        kfl(dir.path())
+            .args(["serve", "main.kfl", "--port", "0", "--serve-for", limit])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kfl serve")
+    };
+    let mut short = spawn("3s");
+    let mut long = spawn("60s");
+    let (_, _) = server_of(dir.path(), short.id());
+    let (address, token) = server_of(dir.path(), long.id());
+    let (ok, status, error) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(ok, "{error}");
+    assert_eq!(status.lines().count(), 2, "both servers report: {status}");
+    let (ok, _, error) = serve_command(dir.path(), &["promote", "api", "--project", "."]);
+    assert!(!ok && error.contains("--pid"), "several servers: promote must ask which: {error}");
+
+    assert!(short.wait().expect("first server").success());
+    // The first server's exit removed its own file only: the second is still found and answers.
+    let (ok, status, error) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(ok, "the second server was hidden by the first one's exit: {error}");
+    assert!(status.starts_with("api v1 100%"), "{status}");
+    let pid = long.id().to_string();
+    let (ok, status, error) = serve_command(dir.path(), &["status", "api", "--project", ".", "--pid", &pid]);
+    assert!(ok && status.starts_with("api v1"), "{status}{error}");
+    assert!(get_json(&address, &token, "/kfl/v1/status")["versions"].is_array());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(long.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("Ctrl-C");
+    assert!(long.wait().expect("second server").success());
+    let left: Vec<_> = std::fs::read_dir(dir.path().join(".kfl/serving"))
+        .expect("state folder")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().to_string())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    assert!(left.is_empty(), "state files outlived their servers: {left:?}");
+}
