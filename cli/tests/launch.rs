@@ -433,3 +433,29 @@ fn a_monitor_rule_is_created_then_replaced_with_the_service_url_recorded() {
     assert!(no_rules.status.success(), "{}", stderr(&no_rules));
     assert!(stderr(&no_rules).contains("no PrometheusRule to create"), "{}", stderr(&no_rules));
 }
+
+/// An API server that accepts connections and never answers: `--timeout` still ends the command.
+#[test]
+fn an_api_server_that_accepts_and_never_answers_is_bounded_by_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    // Holds every connection open, silent, until the test process ends.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let metric_arg = format!("acc={}", dir.path().join("acc").display());
+    let manifest = trainjob_manifest();
+    let mut args = trainjob_args(&manifest, &metric_arg, "run-1");
+    args.extend(["--timeout", "2"]);
+    let started = std::time::Instant::now();
+    let output = launch(dir.path(), &url, &args);
+    let took = started.elapsed();
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("kfl launch trainjob did not finish within 2s (--timeout)"), "{message}");
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+}

@@ -29,6 +29,7 @@ fn start_receiver(kfp_url: &str) -> Receiver {
         .args(["launch", "retrain", "--pipeline", "iris", "--namespace", "ml-team", "--listen", "127.0.0.1:0"])
         .args(["--cooldown", "1h", "--kfp-url", kfp_url, "--token", "t0ken"])
         .env_remove("KFL_KFP_TOKEN")
+        .env("KFL_ALERT_TOKEN", ALERT_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -38,6 +39,9 @@ fn start_receiver(kfp_url: &str) -> Receiver {
     let address = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}"));
     Receiver { url: format!("http://{address}"), child }
 }
+
+/// The receiver's bearer token (on a cluster, from its Secret).
+const ALERT_TOKEN: &str = "alertmanager-s3cret";
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -49,11 +53,16 @@ fn agent() -> ureq::Agent {
 
 /// POSTs `body` to `/alerts`; the status and the JSON answer.
 fn post(receiver: &Receiver, body: &str) -> (u16, Value) {
-    let mut response = agent()
-        .post(&format!("{}/alerts", receiver.url))
-        .content_type("application/json")
-        .send(body.as_bytes())
-        .expect("POST /alerts");
+    post_as(receiver, Some(ALERT_TOKEN), body)
+}
+
+/// POSTs `body` to `/alerts` with `token` as the bearer token, or none.
+fn post_as(receiver: &Receiver, token: Option<&str>, body: &str) -> (u16, Value) {
+    let mut request = agent().post(&format!("{}/alerts", receiver.url)).content_type("application/json");
+    if let Some(token) = token {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut response = request.send(body.as_bytes()).expect("POST /alerts");
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().expect("body");
     (status, serde_json::from_str(&text).unwrap_or_else(|_| json!({ "text": text })))
@@ -66,7 +75,7 @@ fn status_of_a_2_mib_post(receiver: &Receiver) -> String {
     let mut stream = TcpStream::connect(address).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let head = format!(
-        "POST /alerts HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /alerts HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {ALERT_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         2 << 20
     );
     stream.write_all(head.as_bytes()).expect("write");
@@ -235,4 +244,33 @@ fn cooldown_needs_listen_and_reason_conflicts_with_it() {
     assert_eq!(run(&["--cooldown", "5m"]).status.code(), Some(2));
     assert_eq!(run(&["--listen", "127.0.0.1:0", "--reason", "manual"]).status.code(), Some(2));
     assert_eq!(run(&["--listen", "127.0.0.1:0", "--cooldown", "soon"]).status.code(), Some(2));
+}
+
+#[test]
+fn alerts_without_the_receivers_bearer_token_are_refused_and_start_nothing() {
+    let (kfp_url, shared) = fake_services::start(Services::default());
+    shared.lock().expect("lock").pipelines.insert("iris".into(), ("p-1".into(), vec!["v-1".into()]));
+    let receiver = start_receiver(&kfp_url);
+    let firing = notification("firing", &[alert("firing", "retrain", "IrisWatchSlow")]);
+    for token in [None, Some("wrong"), Some(""), Some("alertmanager-s3cre")] {
+        let (status, answer) = post_as(&receiver, token, &firing);
+        assert_eq!(status, 401, "{token:?}: {answer}");
+        assert_eq!(answer["started"], false, "{answer}");
+    }
+    assert!(run_posts(&shared).is_empty(), "an unauthenticated notification started a run");
+    let health = agent().get(&format!("{}/healthz", receiver.url)).call().expect("GET /healthz");
+    assert_eq!(health.status().as_u16(), 200, "the kubelet's probe needs no token");
+    let (status, answer) = post(&receiver, &firing);
+    assert_eq!((status, &answer["started"]), (200, &json!(true)), "{answer}");
+    drop(receiver);
+
+    // Without a token the receiver does not start.
+    let output = Command::new(env!("CARGO_BIN_EXE_kfl"))
+        .args(["launch", "retrain", "--pipeline", "iris", "--listen", "127.0.0.1:0", "--kfp-url", &kfp_url])
+        .env_remove("KFL_ALERT_TOKEN")
+        .output()
+        .expect("run kfl launch retrain");
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("KFL_ALERT_TOKEN"), "{error}");
 }

@@ -125,7 +125,7 @@ fn a_served_model_answers_and_a_failing_one_is_retrained_and_rolled_out_without_
         .stderr(Stdio::piped())
         .spawn()
         .expect("kfl run");
-    let state = dir.path().join(".kfl/serving/api.json");
+    let state = dir.path().join(format!(".kfl/serving/api.{}.json", child.id()));
     let start = Instant::now();
     while !state.exists() {
         assert!(start.elapsed() < Duration::from_secs(60), "the serve stage did not start");
@@ -182,11 +182,12 @@ fn a_served_model_answers_and_a_failing_one_is_retrained_and_rolled_out_without_
 }
 
 /// GET over a plain socket; the body as JSON (`Null` when the request failed).
-fn get_json(address: &str, path: &str) -> Value {
+fn get_json(address: &str, token: &str, path: &str) -> Value {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(address) else { return Value::Null };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return Value::Null;
     }
@@ -198,8 +199,8 @@ fn get_json(address: &str, path: &str) -> Value {
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
-fn replica_pids(address: &str, version: &str) -> Vec<u32> {
-    let status = get_json(address, "/kfl/v1/status");
+fn replica_pids(address: &str, token: &str, version: &str) -> Vec<u32> {
+    let status = get_json(address, token, "/kfl/v1/status");
     let versions = status["versions"].as_array().cloned().unwrap_or_default();
     let found = versions.iter().find(|v| v["version"] == version).cloned().unwrap_or(Value::Null);
     let replicas = found["replicas"].as_array().cloned().unwrap_or_default();
@@ -229,14 +230,14 @@ fn serve_command(dir: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 /// Sends failing requests until the monitor's rule starts a retrain run (the log of which then grows).
-fn trigger_retrain(address: &str, retrain_log: &Path) {
+fn trigger_retrain(address: &str, token: &str, retrain_log: &Path) {
     let failing =
         r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}], "parameters": {"fail": true}}"#;
     // A rule fires once per episode: the error rate must first fall back under the threshold, and be seen
     // there by the monitor (it evaluates every second).
     let good = r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}"#;
     let start = Instant::now();
-    while get_json(address, "/kfl/v1/status")["window"]["error_rate"].as_f64().is_none_or(|rate| rate >= 0.05) {
+    while get_json(address, token, "/kfl/v1/status")["window"]["error_rate"].as_f64().is_none_or(|rate| rate >= 0.05) {
         assert!(start.elapsed() < Duration::from_secs(60), "the error rate stays high");
         for _ in 0..20 {
             assert_eq!(post(address, "/v2/models/api/infer", good).0, 200);
@@ -275,7 +276,7 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
         .stderr(Stdio::piped())
         .spawn()
         .expect("kfl serve");
-    let state = dir.path().join(".kfl/serving/api.json");
+    let state = dir.path().join(format!(".kfl/serving/api.{}.json", child.id()));
     let start = Instant::now();
     while !state.exists() {
         assert!(start.elapsed() < Duration::from_secs(60), "kfl serve did not start");
@@ -284,6 +285,7 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
     std::thread::sleep(Duration::from_millis(200));
     let server: Value = serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("json");
     let address = server["address"].as_str().expect("address").to_string();
+    let token = server["token"].as_str().expect("token").to_string();
     let good = r#"{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}"#;
     while post(&address, "/v2/models/api/infer", good).0 != 200 {
         assert!(start.elapsed() < Duration::from_secs(60), "version 1 never answered");
@@ -292,7 +294,7 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
     let retrain_log = dir.path().join(".kfl/serving/api-retrain.log");
 
     // `kfl serve` honours `then = retrain` like `kfl run`: version 2 comes in place as a 10% canary.
-    trigger_retrain(&address, &retrain_log);
+    trigger_retrain(&address, &token, &retrain_log);
     let load = Load::start(&address, &retrain_log);
     wait_for_canary(&state, "2", &address);
     std::thread::sleep(Duration::from_millis(500));
@@ -302,7 +304,7 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
     assert!(ok && status.starts_with("api v1 90% 1/1 ready · canary v2 10% 1/1 ready"), "{status}");
 
     // Promote: version 2 takes all traffic, version 1's replica is drained and stopped; registry states stay.
-    let old = replica_pids(&address, "1");
+    let old = replica_pids(&address, &token, "1");
     assert_eq!(old.len(), 1);
     let (ok, promoted, error) = serve_command(dir.path(), &["promote", "api", "--project", "."]);
     assert!(ok, "{error}");
@@ -318,9 +320,9 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
     assert!(String::from_utf8_lossy(&models.stdout).contains("LIVE"), "promote does not archive version 1");
 
     // A second retrain: version 3 beside version 2; rollback stops it and version 2 serves alone.
-    trigger_retrain(&address, &retrain_log);
+    trigger_retrain(&address, &token, &retrain_log);
     wait_for_canary(&state, "3", &address);
-    let canary = replica_pids(&address, "3");
+    let canary = replica_pids(&address, &token, "3");
     let (ok, rolled_back, error) = serve_command(dir.path(), &["rollback", "api", "--project", "."]);
     assert!(ok, "{error}");
     assert_eq!(rolled_back.trim(), "rolled back: `api` now serves version 2 (100%); version 3 drained and stopped");
@@ -332,7 +334,7 @@ fn kfl_serve_rolls_retrained_versions_out_in_place_and_promote_and_rollback_stop
         assert_eq!(code, 200, "{body}");
     }
 
-    let served = replica_pids(&address, "2");
+    let served = replica_pids(&address, &token, "2");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
         .expect("Ctrl-C");
     let output = child.wait_with_output().expect("kfl serve");
@@ -354,16 +356,16 @@ fn replicas_end_with_a_kfl_serve_that_is_killed_outright() {
         .stderr(Stdio::null())
         .spawn()
         .expect("kfl serve");
-    let state = dir.path().join(".kfl/serving/api.json");
+    let state = dir.path().join(format!(".kfl/serving/api.{}.json", child.id()));
     let start = Instant::now();
     let replicas = loop {
         assert!(start.elapsed() < Duration::from_secs(60), "kfl serve did not start a replica");
-        if let Some(address) = std::fs::read_to_string(&state)
+        if let Some((address, token)) = std::fs::read_to_string(&state)
             .ok()
             .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-            .and_then(|server| server["address"].as_str().map(str::to_string))
+            .and_then(|server| Some((server["address"].as_str()?.to_string(), server["token"].as_str()?.to_string())))
         {
-            let pids = replica_pids(&address, "1");
+            let pids = replica_pids(&address, &token, "1");
             if !pids.is_empty() {
                 break pids;
             }
@@ -390,7 +392,7 @@ fn kfl_serve_follows_the_monitor_schedule_and_rolls_the_new_version_out_with_the
         .stderr(Stdio::piped())
         .spawn()
         .expect("kfl serve");
-    let state = dir.path().join(".kfl/serving/api.json");
+    let state = dir.path().join(format!(".kfl/serving/api.{}.json", child.id()));
     let start = Instant::now();
     while !state.exists() {
         assert!(start.elapsed() < Duration::from_secs(60), "kfl serve did not start");
@@ -449,7 +451,7 @@ fn the_iris_example_runs_end_to_end() {
         .spawn()
         .expect("kfl run");
     // While it serves: the iris predictor behind the router answers V2 and V1 with the right species.
-    let state = dir.path().join(".kfl/serving/iris.json");
+    let state = dir.path().join(format!(".kfl/serving/iris.{}.json", child.id()));
     let start = Instant::now();
     while !state.exists() {
         assert!(start.elapsed() < Duration::from_secs(240), "the iris serve stage did not start");
@@ -485,4 +487,80 @@ fn the_iris_example_runs_end_to_end() {
     assert!(log.contains("smoke test: GET /v2/models/iris → 200"), "{log}");
     let models = kfl(dir.path()).args(["models", "list"]).output().expect("kfl models");
     assert!(String::from_utf8_lossy(&models.stdout).contains("iris_classifier"));
+}
+
+#[test]
+fn serve_commands_refuse_names_that_are_not_declaration_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join(".kfl/serving")).expect("mkdir");
+    // A file outside the state folder that a path-like name would have reached.
+    std::fs::write(dir.path().join("x.json"), r#"{"address": "127.0.0.1:1"}"#).expect("write");
+    for name in ["../../x", "../x", "a/b", "Api", "9lives", ""] {
+        for action in ["status", "promote", "rollback"] {
+            let (ok, _, error) = serve_command(dir.path(), &[action, name, "--project", "."]);
+            assert!(!ok, "kfl serve {action} {name:?} succeeded");
+            assert!(error.contains("not a") && error.contains("name"), "{action} {name:?}: {error}");
+        }
+    }
+    let (ok, _, error) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(!ok);
+    assert!(error.contains("no running server api"), "{error}");
+}
+
+/// Waits for the state file of the server process `pid`; its address and admin token.
+fn server_of(dir: &Path, pid: u32) -> (String, String) {
+    let state = dir.join(format!(".kfl/serving/api.{pid}.json"));
+    let start = Instant::now();
+    loop {
+        if let Some(server) =
+            std::fs::read_to_string(&state).ok().and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        {
+            let field = |name: &str| server[name].as_str().expect("state field").to_string();
+            return (field("address"), field("token"));
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "server {pid} wrote no state file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_servers_of_one_project_each_keep_their_own_state_file() {
+    let dir = registered_serving_project();
+    let spawn = |limit: &str| {
+        kfl(dir.path())
+            .args(["serve", "main.kfl", "--port", "0", "--serve-for", limit])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kfl serve")
+    };
+    let mut short = spawn("3s");
+    let mut long = spawn("60s");
+    let (_, _) = server_of(dir.path(), short.id());
+    let (address, token) = server_of(dir.path(), long.id());
+    let (ok, status, error) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(ok, "{error}");
+    assert_eq!(status.lines().count(), 2, "both servers report: {status}");
+    let (ok, _, error) = serve_command(dir.path(), &["promote", "api", "--project", "."]);
+    assert!(!ok && error.contains("--pid"), "several servers: promote must ask which: {error}");
+
+    assert!(short.wait().expect("first server").success());
+    // The first server's exit removed its own file only: the second is still found and answers.
+    let (ok, status, error) = serve_command(dir.path(), &["status", "api", "--project", "."]);
+    assert!(ok, "the second server was hidden by the first one's exit: {error}");
+    assert!(status.starts_with("api v1 100%"), "{status}");
+    let pid = long.id().to_string();
+    let (ok, status, error) = serve_command(dir.path(), &["status", "api", "--project", ".", "--pid", &pid]);
+    assert!(ok && status.starts_with("api v1"), "{status}{error}");
+    assert!(get_json(&address, &token, "/kfl/v1/status")["versions"].is_array());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(long.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("Ctrl-C");
+    assert!(long.wait().expect("second server").success());
+    let left: Vec<_> = std::fs::read_dir(dir.path().join(".kfl/serving"))
+        .expect("state folder")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().to_string())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    assert!(left.is_empty(), "state files outlived their servers: {left:?}");
 }

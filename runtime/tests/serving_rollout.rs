@@ -135,7 +135,7 @@ async fn a_rollout_under_continuous_load_refuses_no_request_and_retires_the_olde
     let status = server.handle.status();
     let roles: Vec<_> = status.versions.iter().map(|v| (v.version.as_str(), v.role, v.traffic_percent)).collect();
     assert_eq!(roles, [("2", Role::Stable, 70.0), ("3", Role::Canary, 30.0)]);
-    let state = read_state(&state_dir, "iris").expect("state file");
+    let state = read_state(&state_dir, "iris", None).expect("state file");
     assert_eq!(
         (state.address, state.stable_version.as_str(), state.canary_version.as_deref()),
         (address, "2", Some("3"))
@@ -166,15 +166,16 @@ async fn promote_and_rollback_drain_and_stop_the_version_that_leaves() {
     let mut server = Running::start(config).await;
     server.wait_ready(1, Duration::from_secs(30)).await;
     let address = server.address;
+    let token = server.handle.admin_token().to_owned();
     let (stable_pids, canary_pids) = (pids_of(&server, "1"), pids_of(&server, "2"));
 
     // A slow request on the stable version is in flight when promote takes its traffic away.
-    assert_eq!(request_canary_percent(address, 0.0).await, Ok(0.0));
+    assert_eq!(request_canary_percent(address, &token, 0.0).await, Ok(0.0));
     let slow = tokio::spawn(async move {
         post(&client(), address, "/v2/models/iris/infer", &infer_body(&[1.0], json!({ "sleep_ms": 1500 }))).await
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let change = request_promote(address).await.expect("promote");
+    let change = request_promote(address, &token).await.expect("promote");
     assert_eq!(
         (change.stable.as_str(), change.canary.as_deref(), change.retired.as_slice()),
         ("2", None, &["1".to_owned()][..])
@@ -188,22 +189,22 @@ async fn promote_and_rollback_drain_and_stop_the_version_that_leaves() {
     let status = server.handle.status();
     assert_eq!(status.versions.len(), 1, "{status:?}");
     assert_eq!((status.versions[0].role, status.versions[0].traffic_percent), (Role::Stable, 100.0));
-    let state = read_state(&state_dir, "iris").expect("state file");
+    let state = read_state(&state_dir, "iris", None).expect("state file");
     assert_eq!((state.stable_version.as_str(), state.canary_version), ("2", None));
-    assert!(request_promote(address).await.is_err_and(|e| e.contains("409") && e.contains("no canary")));
-    assert!(request_rollback(address).await.is_err(), "nothing to roll back");
+    assert!(request_promote(address, &token).await.is_err_and(|e| e.contains("409") && e.contains("no canary")));
+    assert!(request_rollback(address, &token).await.is_err(), "nothing to roll back");
 
     let change = server.handle.roll_out(model_dir(root.path(), "3", 4.0), 50.0).await.expect("version 3");
     assert_eq!((change.stable.as_str(), change.canary.as_deref()), ("2", Some("3")));
     let new_pids = pids_of(&server, "3");
-    let change = request_rollback(address).await.expect("rollback");
+    let change = request_rollback(address, &token).await.expect("rollback");
     assert_eq!(
         (change.stable.as_str(), change.canary.as_deref(), change.retired.as_slice()),
         ("2", None, &["3".to_owned()][..])
     );
     assert!(wait_gone(&new_pids, Duration::from_secs(10)).await, "version 3's replicas outlived the rollback");
     assert_eq!(versions_answering(&http, address, 50).await, [("2".to_owned(), 50)]);
-    let state = read_state(&state_dir, "iris").expect("state file");
+    let state = read_state(&state_dir, "iris", None).expect("state file");
     assert_eq!((state.stable_version.as_str(), state.canary_version), ("2", None));
 
     let mut seen = Vec::new();

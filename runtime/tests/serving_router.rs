@@ -43,7 +43,7 @@ async fn v1_and_v2_requests_reach_the_predictor_and_shutdown_leaves_no_process()
     assert!(metrics.contains("kfl_serving_requests_total{model=\"iris\",version=\"1\"} 2\n"), "{metrics}");
     assert!(metrics.contains("kfl_serving_request_duration_seconds_count{model=\"iris\",version=\"1\"} 2\n"));
 
-    let state = read_state(&root.path().join(".kfl/serving"), "iris").expect("state file while running");
+    let state = read_state(&root.path().join(".kfl/serving"), "iris", None).expect("state file while running");
     assert_eq!(state.address, address);
     assert_eq!(state.pid, std::process::id());
 
@@ -53,7 +53,7 @@ async fn v1_and_v2_requests_reach_the_predictor_and_shutdown_leaves_no_process()
     assert!(report.drained);
     assert_eq!(report.final_status.versions[0].requests, 2);
     assert!(!process_exists(pid), "replica {pid} outlived the server");
-    assert!(read_state(&root.path().join(".kfl/serving"), "iris").is_err(), "state file removed");
+    assert!(read_state(&root.path().join(".kfl/serving"), "iris", None).is_err(), "state file removed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,11 +170,11 @@ async fn canary_gets_its_share_and_promote_and_rollback_move_all_traffic() {
     let share = canary as f64 / 2000.0 * 100.0;
     assert!((25.0..=35.0).contains(&share), "canary got {share}% of 2000 requests, configured 30%");
 
-    assert_eq!(request_canary_percent(server.address, 100.0).await, Ok(100.0));
+    assert_eq!(request_canary_percent(server.address, server.handle.admin_token(), 100.0).await, Ok(100.0));
     assert_eq!(versions_of(&http, server.address, 100).await, (0, 100));
-    assert_eq!(request_canary_percent(server.address, 0.0).await, Ok(0.0));
+    assert_eq!(request_canary_percent(server.address, server.handle.admin_token(), 0.0).await, Ok(0.0));
     assert_eq!(versions_of(&http, server.address, 100).await, (100, 0));
-    assert!(request_canary_percent(server.address, 120.0).await.is_err());
+    assert!(request_canary_percent(server.address, server.handle.admin_token(), 120.0).await.is_err());
 
     let status = server.handle.status();
     assert_eq!(status.versions[1].traffic_percent, 0.0);

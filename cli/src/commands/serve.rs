@@ -57,6 +57,10 @@ struct Target {
     /// The .kfl file or its folder (default: the current folder).
     #[arg(long, value_name = "PATH", default_value = ".")]
     project: PathBuf,
+    /// The server's process id, when several servers of this name run (each `kfl run --serve-for`
+    /// or `kfl serve` of the project is one).
+    #[arg(long)]
+    pid: Option<u32>,
 }
 
 pub fn run(args: Args) -> Status {
@@ -82,16 +86,45 @@ fn project_dir(path: &std::path::Path) -> PathBuf {
     if path.is_file() { super::run::project_of(path).0 } else { path.to_path_buf() }
 }
 
-async fn address_of(target: &Target) -> Result<std::net::SocketAddr, String> {
+/// The running servers `target` names: one with `--pid`, else every server of that name.
+fn servers_of(target: &Target) -> Result<Vec<serving::ServerState>, String> {
+    if let Some(problem) = kfl_compiler::typeck::serve_name_problem(&target.name) {
+        return Err(problem);
+    }
     let state_dir = project_dir(&target.project).join(".kfl").join("serving");
-    Ok(serving::read_state(&state_dir, &target.name)?.address)
+    match target.pid {
+        Some(pid) => Ok(vec![serving::read_state(&state_dir, &target.name, Some(pid))?]),
+        None => {
+            let servers = serving::running_servers(&state_dir, &target.name)?;
+            if servers.is_empty() {
+                return Err(format!("no running server {} (no state file in {})", target.name, state_dir.display()));
+            }
+            Ok(servers)
+        }
+    }
 }
 
 /// Promote or rollback; registry states stay as they are (archiving a version is `kfl models archive`).
 async fn change(target: &Target, promote: bool) -> Status {
-    let result = match address_of(target).await {
-        Ok(address) if promote => serving::request_promote(address).await,
-        Ok(address) => serving::request_rollback(address).await,
+    let result = match servers_of(target) {
+        Ok(servers) if servers.len() > 1 => {
+            let listed: Vec<String> =
+                servers.iter().map(|state| format!("pid {} at {}", state.pid, state.address)).collect();
+            Err(format!(
+                "{} servers named {} run ({}); pick one with --pid",
+                servers.len(),
+                target.name,
+                listed.join(", ")
+            ))
+        }
+        Ok(servers) => {
+            let state = &servers[0];
+            if promote {
+                serving::request_promote(state.address, &state.token).await
+            } else {
+                serving::request_rollback(state.address, &state.token).await
+            }
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -106,21 +139,28 @@ async fn change(target: &Target, promote: bool) -> Status {
     }
 }
 
+/// The status of every running server of the name (or the one `--pid` names).
 async fn status(target: &Target) -> Status {
-    let result = match address_of(target).await {
-        Ok(address) => serving::request_status(address).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(snapshot) => {
-            println!("{snapshot}");
-            Status::Ok
-        }
+    let servers = match servers_of(target) {
+        Ok(servers) => servers,
         Err(e) => {
             eprintln!("error: {e} (is `kfl serve` running for `{}`?)", target.name);
-            Status::Usage
+            return Status::Usage;
+        }
+    };
+    let several = servers.len() > 1;
+    let mut status = Status::Ok;
+    for state in &servers {
+        match serving::request_status(state.address, &state.token).await {
+            Ok(snapshot) if several => println!("pid {} at {}: {snapshot}", state.pid, state.address),
+            Ok(snapshot) => println!("{snapshot}"),
+            Err(e) => {
+                eprintln!("error: server {} (pid {}): {e}", target.name, state.pid);
+                status = Status::Usage;
+            }
         }
     }
+    status
 }
 
 async fn serve(file: PathBuf, args: &Args) -> Status {

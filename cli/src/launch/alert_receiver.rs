@@ -10,6 +10,12 @@
 //! at a time (a lock held across the KFP call), so two notifications
 //! arriving together start one run.
 //!
+//! Every `/alerts` request must carry `Authorization: Bearer TOKEN` with the
+//! token in `$KFL_ALERT_TOKEN` (the receiver's Secret, which the
+//! AlertmanagerConfig's webhook also sends); others get 401 and start nothing.
+//! `/healthz` (the kubelet's probes) needs none. The receiver refuses to start
+//! without a token.
+//!
 //! Answers: 200 with `{"started": true, "run_id", "reason"}` or
 //! `{"started": false, "why"}`; 400 for a body that is not a version-4
 //! notification; 413 over the size limit; 502 when the KFP call fails,
@@ -25,10 +31,13 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use kfl_compiler::codegen::launcher::ALERT_TOKEN_ENV;
+use kfl_runtime::serving::same_secret;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -64,6 +73,8 @@ struct Alert {
 
 struct Receiver {
     args: Arc<Args>,
+    /// What `/alerts` requests must present as `Authorization: Bearer TOKEN`.
+    token: String,
     cooldown: Duration,
     /// When the last run started, and its id.
     last_run: Mutex<Option<(Instant, String)>>,
@@ -71,13 +82,22 @@ struct Receiver {
 
 /// Serves until SIGTERM or Ctrl-C.
 pub(super) async fn serve(args: Args, address: SocketAddr) -> Result<()> {
+    let token = std::env::var(ALERT_TOKEN_ENV).unwrap_or_default().trim().to_string();
+    if token.is_empty() {
+        return Err(LaunchError::usage(format!(
+            "the receiver needs the bearer token Alertmanager sends in ${ALERT_TOKEN_ENV} (on a cluster, from the \
+             receiver's Secret: see docs/SECURITY.md); without one anyone who reaches it could start runs"
+        )));
+    }
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| LaunchError::usage(format!("cannot listen on {address}: {err}")))?;
     let local = listener.local_addr().map_err(|err| LaunchError::failed(format!("listening on {address}: {err}")))?;
-    let receiver = Arc::new(Receiver { cooldown: args.cooldown, args: Arc::new(args), last_run: Mutex::new(None) });
+    let receiver =
+        Arc::new(Receiver { cooldown: args.cooldown, args: Arc::new(args), token, last_run: Mutex::new(None) });
     let app = Router::new()
         .route("/alerts", post(alerts))
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&receiver), authenticate))
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(receiver);
@@ -89,6 +109,23 @@ pub(super) async fn serve(args: Args, address: SocketAddr) -> Result<()> {
         .map_err(|err| LaunchError::failed(format!("serving on {local}: {err}")))?;
     eprintln!("stopped");
     Ok(())
+}
+
+/// Refuses `/alerts` requests without the receiver's bearer token, before their body is read.
+async fn authenticate(State(receiver): State<Arc<Receiver>>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    if !given.is_some_and(|given| same_secret(given.as_bytes(), receiver.token.as_bytes())) {
+        let error = format!("`Authorization: Bearer TOKEN` with the receiver's token (${ALERT_TOKEN_ENV}) is required");
+        let mut refused = answer(StatusCode::UNAUTHORIZED, json!({ "started": false, "error": error }));
+        refused.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        return refused;
+    }
+    next.run(request).await
 }
 
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {

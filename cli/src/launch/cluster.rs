@@ -7,7 +7,7 @@ use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::{Client, Config};
 use serde_json::Value as Json;
 
-use super::{LaunchError, Result, WaitArgs};
+use super::{API_CONNECT_TIMEOUT, API_READ_TIMEOUT, LaunchError, Result, WaitArgs};
 
 /// Group, version, kind and plural of a kind the launcher creates (no discovery call needed).
 #[derive(Clone, Copy, Debug)]
@@ -40,9 +40,10 @@ impl Cluster {
     /// In-cluster config or kubeconfig (`kube::Config::infer`); the namespace is `--namespace`, else the
     /// manifest's, else the pod's (or the kubeconfig context's).
     pub async fn connect(flag: Option<&str>, manifest: &Json) -> Result<Cluster> {
-        let config = Config::infer()
+        let mut config = Config::infer()
             .await
             .map_err(|err| LaunchError::usage(format!("no cluster configuration (in-cluster or kubeconfig): {err}")))?;
+        with_timeouts(&mut config);
         let from_manifest = manifest.pointer("/metadata/namespace").and_then(Json::as_str);
         let namespace = flag.or(from_manifest).map(str::to_string).unwrap_or_else(|| config.default_namespace.clone());
         let client = Client::try_from(config)
@@ -59,6 +60,16 @@ impl Cluster {
     pub fn api(&self, kind: Kind) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), &self.namespace, &kind.resource())
     }
+}
+
+/// kube's defaults leave reads unbounded (for exec and watch streams, which the launcher does not
+/// use): an API server that accepts and never answers would hang the task until KFP kills it.
+fn with_timeouts(config: &mut Config) {
+    config.connect_timeout = Some(API_CONNECT_TIMEOUT);
+    config.read_timeout = Some(API_READ_TIMEOUT);
+    config.write_timeout = Some(API_READ_TIMEOUT);
+    // Counts the read timeout from the request, not from when its pooled connection went idle.
+    config.reset_reader_on_write = true;
 }
 
 /// What `create` found.
@@ -221,7 +232,8 @@ pub async fn wait<T>(
                 api_namespace(&object)
             )));
         }
-        tokio::time::sleep(interval).await;
+        let remaining = limit.map_or(interval, |limit| limit.saturating_sub(started.elapsed()));
+        tokio::time::sleep(interval.min(remaining)).await;
     }
 }
 

@@ -18,7 +18,7 @@ pub struct Args {
     #[command(flatten)]
     manifest: ManifestArgs,
     #[command(flatten)]
-    wait: WaitArgs,
+    pub(super) wait: WaitArgs,
     /// `NAME=FILE`: the best trial's value of a searched parameter or a metric, written to FILE; `NAME=URI` for an
     /// output artifact of the trial (`${kfl.outputs.NAME}`): each trial writes under `URI/<trial name>`.
     #[arg(long = "best", value_name = "NAME=FILE|URI")]

@@ -15,7 +15,7 @@ pub struct Args {
     #[command(flatten)]
     manifest: ManifestArgs,
     #[command(flatten)]
-    wait: WaitArgs,
+    pub(super) wait: WaitArgs,
     /// FILE to write the service's URL (`status.url`) to.
     #[arg(long = "output-url", value_name = "FILE")]
     output_url: Option<String>,

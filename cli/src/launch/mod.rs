@@ -88,6 +88,15 @@ impl LaunchError {
 
 pub type Result<T, E = LaunchError> = std::result::Result<T, E>;
 
+/// Time to open a connection to the Kubernetes API server or KFP's API.
+pub(crate) const API_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time an opened call may wait for the answer (an API server that accepts and never answers).
+pub(crate) const API_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long past `--timeout` the whole command may run, so the wait loop's own message (which
+/// names the object it left) comes first when the API answers.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(1);
+
 /// How often and how long to wait.
 #[derive(clap::Args, Debug, Clone)]
 pub struct WaitArgs {
@@ -100,6 +109,11 @@ pub struct WaitArgs {
 }
 
 impl WaitArgs {
+    /// `--timeout`, which bounds the whole command, API calls included.
+    fn overall(&self) -> Option<Duration> {
+        self.timeout.map(|seconds| Duration::from_secs_f64(seconds.clamp(0.0, 1e9)))
+    }
+
     fn interval(&self) -> Duration {
         Duration::from_secs_f64(self.poll_interval.clamp(0.01, 3600.0))
     }
@@ -107,7 +121,7 @@ impl WaitArgs {
     /// The limit to wait: `--timeout`, else the manifest's deadline (seconds) with a margin for scheduling.
     fn limit(&self, manifest_deadline: Option<u64>) -> Option<Duration> {
         match (self.timeout, manifest_deadline) {
-            (Some(seconds), _) => Some(Duration::from_secs_f64(seconds.clamp(0.0, 1e9))),
+            (Some(_), _) => self.overall(),
             (None, Some(deadline)) => Some(Duration::from_secs(deadline.saturating_add(600))),
             (None, None) => None,
         }
@@ -122,7 +136,15 @@ pub fn launch(command: LaunchCommand) -> Status {
             return Status::Usage;
         }
     };
-    let result = runtime.block_on(async {
+    let (name, limit) = match &command {
+        LaunchCommand::Trainjob(args) => ("trainjob", args.wait.overall()),
+        LaunchCommand::Experiment(args) => ("experiment", args.wait.overall()),
+        LaunchCommand::Inferenceservice(args) => ("inferenceservice", args.wait.overall()),
+        LaunchCommand::RegisterModel(_) => ("register-model", None),
+        LaunchCommand::Monitor(_) => ("monitor", None),
+        LaunchCommand::Retrain(_) => ("retrain", None),
+    };
+    let command = async {
         match command {
             LaunchCommand::Trainjob(args) => trainjob::run(args).await,
             LaunchCommand::Experiment(args) => experiment::run(args).await,
@@ -130,6 +152,20 @@ pub fn launch(command: LaunchCommand) -> Status {
             LaunchCommand::RegisterModel(args) => register_model::run(args).await,
             LaunchCommand::Monitor(args) => monitor::run(args).await,
             LaunchCommand::Retrain(args) => retrain::run(args).await,
+        }
+    };
+    // The wait loop checks the limit between polls and says which object was left running; this
+    // bound, a moment later, also ends a call the API server never answers.
+    let result = runtime.block_on(async {
+        match limit {
+            Some(limit) => tokio::time::timeout(limit + TIMEOUT_GRACE, command).await.unwrap_or_else(|_| {
+                Err(LaunchError::failed(format!(
+                    "kfl launch {name} did not finish within {}s (--timeout): the cluster's API did not answer in \
+                     time; whatever it had created was left on the cluster",
+                    limit.as_secs_f64()
+                )))
+            }),
+            None => command.await,
         }
     });
     match result {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use kfl_compiler::codegen::launcher;
 use serde_json::{Value as Json, json};
 
-use super::{LaunchError, Result};
+use super::{API_CONNECT_TIMEOUT, API_READ_TIMEOUT, LaunchError, Result};
 
 /// Where Kubeflow installs the KFP API server.
 const DEFAULT_KFP_URL: &str = "http://ml-pipeline.kubeflow:8888";
@@ -70,7 +70,9 @@ impl<'a> Kfp<'a> {
         let base = args.kfp_url.trim_end_matches('/').to_string();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
+            .timeout_connect(Some(API_CONNECT_TIMEOUT))
+            .timeout_recv_response(Some(API_READ_TIMEOUT))
+            .timeout_recv_body(Some(API_READ_TIMEOUT))
             .build()
             .new_agent();
         Kfp { base, agent, token }

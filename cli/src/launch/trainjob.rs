@@ -22,7 +22,7 @@ pub struct Args {
     #[command(flatten)]
     manifest: ManifestArgs,
     #[command(flatten)]
-    wait: WaitArgs,
+    pub(super) wait: WaitArgs,
     /// `NAME=URI`: an output artifact; `${kfl.outputs.NAME}` in the manifest becomes the URI the training writes to.
     #[arg(long = "output", value_name = "NAME=URI")]
     outputs: Vec<String>,

@@ -22,6 +22,23 @@
 //!   itself (its default `alertmanagerConfigMatcherStrategy`), which is why
 //!   the PrometheusRule labels its alerts with the namespace (`monitoring.rs`).
 //!
+//! The receiver authenticates Alertmanager with a bearer token: the Secret
+//! `<monitor>-retrain-receiver` (key `token`), which the user creates (a
+//! compiler with deterministic output cannot make a secret; docs/SECURITY.md
+//! gives the command), fills the receiver's `$KFL_ALERT_TOKEN`, and the
+//! webhook sends it through `httpConfig.authorization` (type `Bearer`,
+//! `credentials` a key of a Secret in the AlertmanagerConfig's namespace:
+//! prometheus-operator v0.93.0 CRD `monitoring.coreos.com_alertmanagerconfigs`,
+//! `receivers[].webhookConfigs[].httpConfig.authorization`). Until the Secret
+//! exists the receiver's pod does not start, so it is never open.
+//!
+//! No NetworkPolicy is emitted: Alertmanager's namespace is not known here,
+//! and its pods' labels differ between operator versions (`app: alertmanager`
+//! in older `pkg/alertmanager/statefulset.go`, `app.kubernetes.io/name` in
+//! newer) and can be put on any pod by whoever may create pods, so a policy
+//! selecting them would suggest a boundary it does not draw. The token is the
+//! control.
+//!
 //! Only with a project `namespace`: the webhook URL must name the Service's
 //! namespace (Alertmanager runs in another one), and the operator's
 //! namespace matcher needs the alerts to carry it. Without one, nothing here
@@ -35,14 +52,15 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, HTTPGetAction, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Service,
-    ServicePort, ServiceSpec,
+    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SecretKeySelector, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
+use super::launcher::ALERT_TOKEN_ENV;
 use super::manifest::{LAUNCHER_IMAGE, kubernetes_name};
 use super::monitoring::{LAUNCHER_SERVICE_ACCOUNT, kfp_token_mount, kfp_token_volume, launcher_args};
 use super::{Context, Manifest};
@@ -58,6 +76,10 @@ const PORT_NAME: &str = "http";
 const ALERTS_PATH: &str = "/alerts";
 const HEALTH_PATH: &str = "/healthz";
 const RECEIVER_SUFFIX: &str = "-retrain-receiver";
+/// The key of the receiver's Secret (named like the receiver) that holds its bearer token.
+const TOKEN_KEY: &str = "token";
+/// The Authorization scheme Alertmanager sends the token with (the CRD's default, written out).
+const AUTHORIZATION_TYPE: &str = "Bearer";
 /// A Service name is a DNS-1035 label.
 const MAX_SERVICE_NAME: usize = 63;
 /// Alertmanager's own defaults: wait 30s to gather a group, 5m between updates of it, resend a firing group
@@ -111,6 +133,25 @@ struct Receiver {
 struct WebhookConfig {
     url: String,
     send_resolved: bool,
+    http_config: HttpConfig,
+}
+
+#[derive(Serialize)]
+struct HttpConfig {
+    authorization: Authorization,
+}
+
+#[derive(Serialize)]
+struct Authorization {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    credentials: SecretKey,
+}
+
+#[derive(Serialize)]
+struct SecretKey {
+    name: String,
+    key: &'static str,
 }
 
 /// The receiver's Deployment and Service and the AlertmanagerConfig of a monitor with a `then = retrain` rule;
@@ -180,6 +221,18 @@ fn deployment(context: &Context<'_>, name: &str, selector: &BTreeMap<String, Str
             ..ResourceRequirements::default()
         }),
         volume_mounts: Some(vec![kfp_token_mount()]),
+        env: Some(vec![EnvVar {
+            name: ALERT_TOKEN_ENV.to_string(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: name.to_string(),
+                    key: TOKEN_KEY.to_string(),
+                    optional: Some(false),
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        }]),
         ..Container::default()
     };
     let mut pod_labels = context.labels.clone();
@@ -247,6 +300,12 @@ fn alertmanager_config(context: &Context<'_>, monitor: &ir::Monitor, receiver: &
                 webhook_configs: vec![WebhookConfig {
                     url: format!("http://{receiver}.{namespace}.svc.cluster.local:{PORT}{ALERTS_PATH}"),
                     send_resolved: false,
+                    http_config: HttpConfig {
+                        authorization: Authorization {
+                            kind: AUTHORIZATION_TYPE,
+                            credentials: SecretKey { name: receiver.to_string(), key: TOKEN_KEY },
+                        },
+                    },
                 }],
             }],
         },
@@ -344,7 +403,19 @@ mod tests {
         assert_eq!(receiver["name"], "watch-retrain-receiver");
         assert_eq!(
             receiver["webhookConfigs"],
-            serde_json::json!([{"url": "http://watch-retrain-receiver.ml.svc.cluster.local:8080/alerts", "sendResolved": false}])
+            serde_json::json!([{
+                "url": "http://watch-retrain-receiver.ml.svc.cluster.local:8080/alerts",
+                "sendResolved": false,
+                "httpConfig": {"authorization": {"type": "Bearer", "credentials": {"name": "watch-retrain-receiver", "key": "token"}}},
+            }])
+        );
+        // The receiver reads the same Secret key the webhook sends.
+        assert_eq!(
+            container["env"],
+            serde_json::json!([{
+                "name": "KFL_ALERT_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": "watch-retrain-receiver", "key": "token", "optional": false}},
+            }])
         );
         let output = build_text(&text);
         let kustomization =

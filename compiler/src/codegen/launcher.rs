@@ -61,6 +61,10 @@ pub const RUN_ANNOTATION: &str = "kfl.dev/pipeline-run";
 /// ended up (a tune's best trial's artifacts).
 pub const EXECUTOR_INPUT_FLAG: &str = "--executor-input";
 
+/// The environment variable holding the bearer token the retrain receiver (`kfl launch retrain
+/// --listen`) requires on `/alerts`; its Deployment fills it from the receiver's Secret.
+pub const ALERT_TOKEN_ENV: &str = "KFL_ALERT_TOKEN";
+
 /// The flag that carries the manifest.
 pub const MANIFEST_FLAG: &str = "--manifest-json";
 

@@ -3,6 +3,7 @@
 mod decls;
 pub(crate) mod expr;
 mod names;
+pub use names::serve_name_problem;
 mod patch_schema;
 pub(crate) mod props;
 pub mod schema;

@@ -7,6 +7,47 @@ use crate::resolve::DeclKind;
 use crate::source::Span;
 use crate::typeck::Checker;
 
+/// What is wrong with an identifier as the name of a declaration that becomes `target` (a
+/// Kubernetes object whose name is at most `limit` characters), and a suggested replacement.
+fn declaration_name_problem(name: &str, limit: usize, target: &str, needs_letter: bool) -> Option<(String, String)> {
+    let kubernetes = name.replace('_', "-");
+    if name.chars().any(|c| c.is_ascii_uppercase()) {
+        Some(("declaration names are lower case".to_string(), name.to_ascii_lowercase()))
+    } else if name.starts_with('_') || name.ends_with('_') {
+        Some((
+            "a name cannot start or end with `_` (it becomes `-` in Kubernetes)".to_string(),
+            name.trim_matches('_').to_string(),
+        ))
+    } else if needs_letter && !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        Some((format!("{target} name must start with a letter"), format!("x{name}")))
+    } else if kubernetes.len() > limit {
+        Some((
+            format!("`{kubernetes}` is {} characters; {target} name is at most {limit}", kubernetes.len()),
+            name.chars().take(limit).collect::<String>().trim_end_matches('_').to_string(),
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why `name` cannot be the name of a `serve` declaration, for commands that take one on the
+/// command line (`kfl serve status NAME`): the grammar's identifier rule, then E0401's.
+pub fn serve_name_problem(name: &str) -> Option<String> {
+    let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier {
+        return Some(format!(
+            "`{name}` is not a declaration name (letters, digits and `_`, not starting with a digit)"
+        ));
+    }
+    let (limit, target) = SERVE_NAME;
+    declaration_name_problem(name, limit, target, true)
+        .map(|(message, _)| format!("`{name}` is not a valid name: {message}"))
+}
+
+/// The longest name and the object a `serve` declaration becomes.
+const SERVE_NAME: (usize, &str) = (63, "an InferenceService");
+
 impl Checker<'_> {
     /// Every declaration name must become a valid Kubernetes name for its target.
     pub(super) fn check_names(&mut self, program: &ir::Program) {
@@ -17,7 +58,7 @@ impl Checker<'_> {
                 DeclKind::Tune => (40, "a Katib Experiment", true),
                 DeclKind::Train => (63, "a TrainJob", true),
                 DeclKind::Notebook => (63, "a Notebook", true),
-                DeclKind::Serve => (63, "an InferenceService", true),
+                DeclKind::Serve => (SERVE_NAME.0, SERVE_NAME.1, true),
                 DeclKind::Monitor if program.monitors.iter().any(|m| m.name == name && m.schedule.is_some()) => {
                     (52, "a CronJob", false)
                 }
@@ -29,25 +70,7 @@ impl Checker<'_> {
     }
 
     fn check_declaration_name(&mut self, name: &str, span: Span, limit: usize, target: &str, needs_letter: bool) {
-        let kubernetes = name.replace('_', "-");
-        let problem = if name.chars().any(|c| c.is_ascii_uppercase()) {
-            Some(("declaration names are lower case".to_string(), name.to_ascii_lowercase()))
-        } else if name.starts_with('_') || name.ends_with('_') {
-            Some((
-                "a name cannot start or end with `_` (it becomes `-` in Kubernetes)".to_string(),
-                name.trim_matches('_').to_string(),
-            ))
-        } else if needs_letter && !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-            Some((format!("{target} name must start with a letter"), format!("x{name}")))
-        } else if kubernetes.len() > limit {
-            Some((
-                format!("`{kubernetes}` is {} characters; {target} name is at most {limit}", kubernetes.len()),
-                name.chars().take(limit).collect::<String>().trim_end_matches('_').to_string(),
-            ))
-        } else {
-            None
-        };
-        if let Some((message, suggestion)) = problem {
+        if let Some((message, suggestion)) = declaration_name_problem(name, limit, target, needs_letter) {
             self.diags.push(
                 Diagnostic::error(
                     Code::InvalidKubernetesName,

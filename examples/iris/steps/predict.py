@@ -185,6 +185,13 @@ def make_handler(predictor):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog is 5: under a few hundred concurrent clients the kernel drops
+    # connection attempts past it and each one waits out TCP's SYN retry (1 s, 3 s, ...).
+    request_queue_size = 1024
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -199,10 +206,9 @@ def main(argv):
     version = os.environ.get("KFL_MODEL_VERSION") or "1"
     predictor = Predictor(model, name, version)
     try:
-        server = ThreadingHTTPServer((args.host, args.port), make_handler(predictor))
+        server = Server((args.host, args.port), make_handler(predictor))
     except OSError as err:
         sys.exit(f"predict: cannot listen on {args.host}:{args.port}: {err.strerror}")
-    server.daemon_threads = True
 
     def stop(signum, frame):
         # shutdown() waits for serve_forever, so it must run on another thread.

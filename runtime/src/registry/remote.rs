@@ -66,7 +66,11 @@ impl RestRegistry {
         }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
+            // An address that drops packets, or a server that accepts and never answers, fails
+            // the call instead of hanging it.
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(30)))
+            .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .new_agent();
         Ok(RestRegistry { base, agent, bearer_token: None, content: None })

@@ -1,18 +1,19 @@
-//! Admin surface: `/kfl/v1/status`, `/kfl/v1/canary`, `/kfl/v1/promote`, `/kfl/v1/rollback` on the router's listener, the state file, and the CLI's client for both.
+//! Admin surface: `/kfl/v1/status`, `/kfl/v1/canary`, `/kfl/v1/promote`, `/kfl/v1/rollback` on the router's listener, and the CLI's client for them.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hyper::Method;
 use serde::{Deserialize, Serialize};
+
+use super::state::ServerState;
 
 use super::ServeError;
 use super::event::ServeEvent;
@@ -46,16 +47,10 @@ pub fn snapshot(shared: &Shared) -> StatusSnapshot {
     }
 }
 
-/// The router may listen beyond loopback (`bind = 0.0.0.0`); changing traffic stays local.
-fn refuse_remote(peer: SocketAddr) -> Option<Response> {
-    (!peer.ip().is_loopback())
-        .then(|| error_response(StatusCode::FORBIDDEN, "the admin endpoints answer loopback clients only"))
-}
+// Who may call these (loopback peer, Host, Origin, token, content type) is checked before any
+// of them runs, in `guard.rs`.
 
-pub async fn status(State(shared): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Some(refused) = refuse_remote(peer) {
-        return refused;
-    }
+pub async fn status(State(shared): State<Arc<Shared>>) -> Response {
     Json(snapshot(&shared)).into_response()
 }
 
@@ -64,14 +59,7 @@ pub struct CanaryRequest {
     pub percent: f64,
 }
 
-pub async fn set_canary(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = refuse_remote(peer) {
-        return refused;
-    }
+pub async fn set_canary(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let request: CanaryRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => return error_response(StatusCode::BAD_REQUEST, format!("expected {{\"percent\": N}}: {error}")),
@@ -96,45 +84,13 @@ fn change_response(result: Result<VersionChange, ServeError>) -> Response {
 }
 
 /// Answers once the old stable version has drained and stopped.
-pub async fn promote(State(shared): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Some(refused) = refuse_remote(peer) {
-        return refused;
-    }
+pub async fn promote(State(shared): State<Arc<Shared>>) -> Response {
     change_response(rollout::promote(&shared).await)
 }
 
 /// Answers once the canary has drained and stopped.
-pub async fn rollback(State(shared): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Some(refused) = refuse_remote(peer) {
-        return refused;
-    }
+pub async fn rollback(State(shared): State<Arc<Shared>>) -> Response {
     change_response(rollout::rollback(&shared).await)
-}
-
-/// What `.kfl/serving/<name>.json` holds while a server runs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ServerState {
-    pub name: String,
-    pub address: SocketAddr,
-    pub pid: u32,
-    pub started_at: u64,
-    pub stable_version: String,
-    pub canary_version: Option<String>,
-}
-
-pub fn state_path(state_dir: &Path, name: &str) -> PathBuf {
-    state_dir.join(format!("{name}.json"))
-}
-
-/// Writes to a temporary file and renames it, so a reader never sees half a file.
-pub fn write_state(state_dir: &Path, state: &ServerState) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(state_dir)?;
-    let path = state_path(state_dir, &state.name);
-    let temporary = state_dir.join(format!(".{}.json.{}", state.name, std::process::id()));
-    let text = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-    std::fs::write(&temporary, text)?;
-    std::fs::rename(&temporary, &path)?;
-    Ok(path)
 }
 
 pub fn new_state(shared: &Shared) -> ServerState {
@@ -146,33 +102,17 @@ pub fn new_state(shared: &Shared) -> ServerState {
         started_at: shared.started_unix,
         stable_version: routes.stable.version().to_owned(),
         canary_version: routes.canary.as_ref().map(|pool| pool.version().to_owned()),
+        token: shared.admin_token.clone(),
     }
 }
 
-/// Removes the state file if it still describes this process (a newer server may have replaced it).
-pub fn remove_state(path: &Path) {
-    let ours = std::fs::read(path)
-        .ok()
-        .and_then(|text| serde_json::from_slice::<ServerState>(&text).ok())
-        .is_some_and(|state| state.pid == std::process::id());
-    if ours {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-/// Reads the state file of a running server named `name`, for `kfl serve promote|rollback|status`.
-pub fn read_state(state_dir: &Path, name: &str) -> Result<ServerState, String> {
-    let path = state_path(state_dir, name);
-    let text =
-        std::fs::read(&path).map_err(|error| format!("no running server {name} ({}: {error})", path.display()))?;
-    serde_json::from_slice(&text).map_err(|error| format!("{} is not a serving state file: {error}", path.display()))
-}
-
-/// Sets the canary's share on a running server (`promote` = 100, `rollback` = 0).
-pub async fn request_canary_percent(address: SocketAddr, percent: f64) -> Result<f64, String> {
+/// Sets the canary's share on a running server (`promote` = 100, `rollback` = 0); `token` is the
+/// server's admin token (from its state file, or [`super::ServeHandle::admin_token`]).
+pub async fn request_canary_percent(address: SocketAddr, token: &str, percent: f64) -> Result<f64, String> {
     let body = serde_json::to_vec(&CanaryRequest { percent }).map_err(|error| error.to_string())?;
     let url = format!("http://{address}/kfl/v1/canary");
-    let (status, answer) = call(&new_client(), Method::POST, &url, Bytes::from(body), Duration::from_secs(10)).await?;
+    let (status, answer) =
+        call(&new_client(), Method::POST, &url, Bytes::from(body), Some(token), Duration::from_secs(10)).await?;
     if !status.is_success() {
         return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
     }
@@ -182,9 +122,10 @@ pub async fn request_canary_percent(address: SocketAddr, percent: f64) -> Result
 
 /// Promotes (`true`) or rolls back the canary of a running server; answers after the version
 /// that left has drained and stopped, so the wait covers the server's drain timeout.
-async fn request_change(address: SocketAddr, promote: bool) -> Result<VersionChange, String> {
+async fn request_change(address: SocketAddr, token: &str, promote: bool) -> Result<VersionChange, String> {
     let url = format!("http://{address}/kfl/v1/{}", if promote { "promote" } else { "rollback" });
-    let (status, answer) = call(&new_client(), Method::POST, &url, Bytes::new(), Duration::from_secs(300)).await?;
+    let (status, answer) =
+        call(&new_client(), Method::POST, &url, Bytes::new(), Some(token), Duration::from_secs(300)).await?;
     if !status.is_success() {
         return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
     }
@@ -192,19 +133,20 @@ async fn request_change(address: SocketAddr, promote: bool) -> Result<VersionCha
 }
 
 /// `kfl serve promote`: all traffic to the canary, the old stable version stopped.
-pub async fn request_promote(address: SocketAddr) -> Result<VersionChange, String> {
-    request_change(address, true).await
+pub async fn request_promote(address: SocketAddr, token: &str) -> Result<VersionChange, String> {
+    request_change(address, token, true).await
 }
 
 /// `kfl serve rollback`: all traffic to the stable version, the canary stopped.
-pub async fn request_rollback(address: SocketAddr) -> Result<VersionChange, String> {
-    request_change(address, false).await
+pub async fn request_rollback(address: SocketAddr, token: &str) -> Result<VersionChange, String> {
+    request_change(address, token, false).await
 }
 
 /// Fetches the status snapshot of a running server.
-pub async fn request_status(address: SocketAddr) -> Result<StatusSnapshot, String> {
+pub async fn request_status(address: SocketAddr, token: &str) -> Result<StatusSnapshot, String> {
     let url = format!("http://{address}/kfl/v1/status");
-    let (status, answer) = call(&new_client(), Method::GET, &url, Bytes::new(), Duration::from_secs(10)).await?;
+    let (status, answer) =
+        call(&new_client(), Method::GET, &url, Bytes::new(), Some(token), Duration::from_secs(10)).await?;
     if !status.is_success() {
         return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
     }

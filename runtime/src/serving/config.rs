@@ -141,6 +141,12 @@ impl Default for MonitorConfig {
     }
 }
 
+/// The default cap on open client connections; the router lowers it to half the process's
+/// descriptor limit, so each client connection keeps one free for its replica connection.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Beyond this a cap protects nothing (the semaphore behind it counts in `u32`).
+const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
+
 /// Everything `serve` needs; filled by the caller from plan.json's `serve` stage and the registry.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
@@ -169,6 +175,15 @@ pub struct ServeConfig {
     pub readiness_timeout: Duration,
     /// How long in-flight requests may take to finish after shutdown was asked for.
     pub drain_timeout: Duration,
+    /// Open client connections beyond this are answered 503 and closed (keeps file descriptors
+    /// for the replicas and the service alive under a flood).
+    pub max_connections: usize,
+    /// Time a client has to send a request's head, from connecting or from the previous answer:
+    /// slow (slowloris) and idle kept-alive connections are closed after it.
+    pub header_read_timeout: Duration,
+    /// Time to open a connection to a replica; a request whose connection did not open was never
+    /// sent, so it is retried once on another ready replica.
+    pub upstream_connect_timeout: Duration,
     /// Where `<name>.json` (address, pid) is written for `kfl serve promote|rollback|status`;
     /// `None` writes nothing.
     pub state_dir: Option<PathBuf>,
@@ -176,7 +191,8 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// A config with the defaults: V2, 127.0.0.1 on a free port, one replica, 1 MiB bodies, 60 s timeout.
+    /// A config with the defaults: V2, 127.0.0.1 on a free port, one replica, 1 MiB bodies, 60 s
+    /// timeout, 1,024 client connections, 10 s to send a request head, 1 s to connect to a replica.
     pub fn new(name: impl Into<String>, argv: Vec<Arg>, stable: ModelVersion) -> Self {
         ServeConfig {
             name: name.into(),
@@ -195,6 +211,9 @@ impl ServeConfig {
             readiness_path: None,
             readiness_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: Duration::from_secs(10),
+            upstream_connect_timeout: Duration::from_secs(1),
             state_dir: None,
             monitor: MonitorConfig::default(),
         }
@@ -240,8 +259,15 @@ impl ServeConfig {
         {
             return Err(format!("readiness path {path:?} must start with `/`"));
         }
-        if self.request_timeout.is_zero() || self.readiness_timeout.is_zero() {
-            return Err("request and readiness timeouts must be longer than zero".to_owned());
+        if self.request_timeout.is_zero()
+            || self.readiness_timeout.is_zero()
+            || self.header_read_timeout.is_zero()
+            || self.upstream_connect_timeout.is_zero()
+        {
+            return Err("request, readiness, header-read and connect timeouts must be longer than zero".to_owned());
+        }
+        if self.max_connections == 0 || self.max_connections > MAX_CONNECTIONS_LIMIT {
+            return Err(format!("max connections {} is outside 1..={MAX_CONNECTIONS_LIMIT}", self.max_connections));
         }
         if let Some(url) = &self.monitor.webhook
             && !url.starts_with("http://")

@@ -9,6 +9,8 @@ mod admin;
 mod autoscaler;
 mod config;
 mod event;
+mod guard;
+mod listener;
 mod metrics;
 mod monitor;
 mod pool;
@@ -16,6 +18,7 @@ mod process;
 mod replica;
 mod rollout;
 mod router;
+mod state;
 mod status;
 mod upstream;
 mod upstream_pool;
@@ -27,21 +30,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
-pub use admin::{
-    ServerState, read_state, request_canary_percent, request_promote, request_rollback, request_status, state_path,
-};
+pub use admin::{request_canary_percent, request_promote, request_rollback, request_status};
 pub use config::{
     Arg, Canary, ModelVersion, MonitorConfig, Protocol, RetrainHook, ScaleMetric, Scaling, ServeConfig,
     TransformerConfig,
 };
 pub use event::ServeEvent;
+pub use guard::same_secret;
 pub use monitor::{Action, Comparison, Condition, Metric, Rule, RuleFiring};
 pub use rollout::VersionChange;
+pub use state::{ServerState, read_state, running_servers, state_path};
 pub use status::{ReplicaStatus, Role, StatusSnapshot, VersionStatus};
 pub use window::WindowStats;
 
@@ -128,6 +130,11 @@ impl ServeHandle {
         self.shared.canary_percent()
     }
 
+    /// The token the admin endpoints require (`Authorization: Bearer TOKEN`); also in the state file.
+    pub fn admin_token(&self) -> &str {
+        &self.shared.admin_token
+    }
+
     pub fn set_canary_percent(&self, percent: f64) -> Result<(), ServeError> {
         if self.shared.routes().canary.is_none() {
             return Err(ServeError::Canary(format!("model {} has no canary version", self.shared.config.name)));
@@ -208,11 +215,12 @@ pub async fn start(config: ServeConfig, events: mpsc::Sender<ServeEvent>) -> Res
     let bind = SocketAddr::new(config.bind, config.port);
     let listener = TcpListener::bind(bind).await.map_err(|source| ServeError::Bind { address: bind, source })?;
     let address = listener.local_addr().map_err(|source| ServeError::Bind { address: bind, source })?;
+    let token = state::new_token().map_err(ServeError::Server)?;
     let client = upstream::new_client();
     let stable = Arc::new(Pool::new(template(&config, &config.stable, &client, &events)));
     let canary =
         config.canary.as_ref().map(|canary| Arc::new(Pool::new(template(&config, &canary.version, &client, &events))));
-    let shared = Arc::new(Shared::new(config, stable, canary, client, events.clone(), address));
+    let shared = Arc::new(Shared::new(config, stable, canary, client, events.clone(), address, token));
     let scaling = shared.config.scaling.clone();
     // Without an autoscale metric nothing would ever start a replica after scaling to zero.
     let initial = if scaling.metric.is_some() { scaling.min } else { scaling.min.max(1) };
@@ -231,10 +239,10 @@ pub async fn start(config: ServeConfig, events: mpsc::Sender<ServeEvent>) -> Res
     let mut server = Server { shared, listener: Some(listener), state_path: None, background };
     if let Some(state_dir) = &server.shared.config.state_dir {
         let state = admin::new_state(&server.shared);
-        match admin::write_state(state_dir, &state) {
+        match state::write_state(state_dir, &state) {
             Ok(path) => server.state_path = Some(path),
             Err(source) => {
-                let path = admin::state_path(state_dir, &server.shared.config.name);
+                let path = state::state_path(state_dir, &server.shared.config.name, std::process::id());
                 server.stop_background().await;
                 return Err(ServeError::StateFile { path, source });
             }
@@ -279,28 +287,24 @@ impl Server {
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
     /// (up to the drain timeout), stops every replica's process group and removes the state file.
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<ServeReport, ServeError> {
-        let app = router::app(Arc::clone(&self.shared)).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router::app(Arc::clone(&self.shared));
         let stop = Arc::new(Notify::new());
         let stopping = Arc::clone(&stop);
         let Some(listener) = self.listener.take() else {
             return Err(ServeError::Server(std::io::Error::other("the server already ran")));
         };
-        // Answers are small single writes after a read; Nagle would hold them for the client's ACK.
-        let listener = listener.tap_io(|stream| {
-            let _ = stream.set_nodelay(true);
-        });
-        let mut server = tokio::spawn(async move {
-            axum::serve(listener, app).with_graceful_shutdown(async move { stopping.notified().await }).await
-        });
+        let limits = listener::Limits {
+            max_connections: listener::effective_cap(self.shared.config.max_connections),
+            header_read_timeout: self.shared.config.header_read_timeout,
+        };
+        let mut server = tokio::spawn(listener::serve(listener, app, limits, stopping));
         let outcome = tokio::select! {
             finished = &mut server => Some(finished),
             () = shutdown => None,
         };
         let mut drained = true;
         let result = match outcome {
-            Some(finished) => finished
-                .map_err(|error| ServeError::Server(std::io::Error::other(error)))
-                .and_then(|served| served.map_err(ServeError::Server)),
+            Some(finished) => finished.map_err(|error| ServeError::Server(std::io::Error::other(error))),
             None => {
                 let _ = self.shared.events.try_send(ServeEvent::ShuttingDown);
                 stop.notify_one();
@@ -316,7 +320,7 @@ impl Server {
         };
         self.stop_background().await;
         if let Some(path) = &self.state_path {
-            admin::remove_state(path);
+            state::remove_state(path);
         }
         result?;
         let requests = self.shared.every_pool().iter().map(|pool| pool.metrics.requests()).sum();

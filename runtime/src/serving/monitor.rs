@@ -176,7 +176,7 @@ async fn fire(config: &MonitorConfig, client: &HttpClient, events: &mpsc::Sender
 async fn post_webhook(client: &HttpClient, url: &str, firing: &RuleFiring, events: &mpsc::Sender<ServeEvent>) {
     let failure = match serde_json::to_vec(firing) {
         Err(error) => Some(format!("cannot encode the alert: {error}")),
-        Ok(body) => match call(client, Method::POST, url, Bytes::from(body), Duration::from_secs(10)).await {
+        Ok(body) => match call(client, Method::POST, url, Bytes::from(body), None, Duration::from_secs(10)).await {
             Ok((status, _)) if status.is_success() => None,
             Ok((status, _)) => Some(format!("{url} answered {status}")),
             Err(reason) => Some(reason),

@@ -166,7 +166,7 @@ fn describe(status: std::io::Result<std::process::ExitStatus>) -> String {
 async fn probe(template: &ReplicaTemplate, port: u16, path: &str) -> bool {
     // Transformers must answer the same readiness path; probing its port covers both processes.
     let url = format!("http://127.0.0.1:{port}{path}");
-    matches!(call(&template.client, Method::GET, &url, Bytes::new(), Duration::from_secs(2)).await,
+    matches!(call(&template.client, Method::GET, &url, Bytes::new(), None, Duration::from_secs(2)).await,
         Ok((status, _)) if status.is_success())
 }
 

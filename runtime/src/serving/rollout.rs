@@ -10,7 +10,7 @@ use super::config::ModelVersion;
 use super::event::ServeEvent;
 use super::pool::Pool;
 use super::router::{Routes, Shared};
-use super::{ServeError, admin, autoscaler, template};
+use super::{ServeError, admin, autoscaler, state, template};
 
 /// The versions served after a change, and the ones it drained and stopped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -60,9 +60,9 @@ fn change_of(shared: &Shared, routes: &Routes, retired: &[Arc<Pool>]) -> Version
 /// their in-flight requests and stop (requests that had chosen them are routed anew).
 async fn settle(shared: &Shared, leaving: &[Arc<Pool>]) {
     if let Some(state_dir) = &shared.config.state_dir
-        && let Err(error) = admin::write_state(state_dir, &admin::new_state(shared))
+        && let Err(error) = state::write_state(state_dir, &admin::new_state(shared))
     {
-        let path = admin::state_path(state_dir, &shared.config.name);
+        let path = state::state_path(state_dir, &shared.config.name, std::process::id());
         let reason = format!("cannot update {}: {error}", path.display());
         let _ = shared.events.try_send(ServeEvent::StateFileFailed { reason });
     }

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use super::admin;
 use super::config::ServeConfig;
 use super::event::ServeEvent;
+use super::guard;
 use super::metrics::{self, VersionGauges};
 use super::pool::{Lease, Pool};
 use super::status::Role;
@@ -88,6 +89,8 @@ pub struct Shared {
     /// Unix seconds, for the state file.
     pub started_unix: u64,
     pub address: SocketAddr,
+    /// The admin endpoints' bearer token, random per server, written only to the 0600 state file.
+    pub admin_token: String,
 }
 
 impl Shared {
@@ -98,9 +101,11 @@ impl Shared {
         client: HttpClient,
         events: mpsc::Sender<ServeEvent>,
         address: SocketAddr,
+        admin_token: String,
     ) -> Self {
         let canary_percent = config.canary.as_ref().map_or(0.0, |canary| canary.percent);
         let window = Arc::new(SlidingWindow::new(config.monitor.window));
+        let upstream = UpstreamPool::new(MAX_IDLE_PER_REPLICA, config.upstream_connect_timeout);
         let every_pool = Mutex::new(std::iter::once(&stable).chain(canary.as_ref()).cloned().collect());
         Shared {
             config,
@@ -110,11 +115,12 @@ impl Shared {
             split_counter: AtomicU64::new(0),
             window,
             client,
-            upstream: UpstreamPool::new(MAX_IDLE_PER_REPLICA),
+            upstream,
             events,
             started: Instant::now(),
             started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             address,
+            admin_token,
         }
     }
 
@@ -191,6 +197,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/kfl/v1/promote", post(admin::promote))
         .route("/kfl/v1/rollback", post(admin::rollback))
         .fallback(dispatch)
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&shared), guard::check))
         .with_state(shared)
 }
 
@@ -277,7 +284,17 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             format!("model {name} is not served here (this server serves {served})"),
         );
     }
-    let body = match Limited::new(body, shared.config.body_limit).collect().await {
+    // A client that trickles its body holds a connection slot; the request timeout bounds it.
+    let collecting =
+        tokio::time::timeout(shared.config.request_timeout, Limited::new(body, shared.config.body_limit).collect());
+    let Ok(collected) = collecting.await else {
+        let timeout = shared.config.request_timeout;
+        return error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within {timeout:?}"),
+        );
+    };
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
             let limit = shared.config.body_limit;
@@ -379,8 +396,10 @@ async fn forward(
                 let response = with_version(response, serving.version());
                 return (response, serving);
             }
-            // A refused connection never reached the model: the replica died since it was
-            // picked, so one retry elsewhere cannot run the request twice.
+            // A connection that was refused or did not open in time never carried the request:
+            // the replica died since it was picked, or its listen backlog is full. One retry
+            // elsewhere cannot run the request twice; with no other replica, the same one gets
+            // a second chance (a full backlog drains).
             Err(error @ ExchangeError::Connect(_)) if !retried => {
                 retried = true;
                 let failed = lease.replica.id;
@@ -392,6 +411,8 @@ async fn forward(
                     .and_then(|other| other.pick(None).map(|next| (other, next)))
                 {
                     serving = Arc::clone(other);
+                    lease = next;
+                } else if let Some(next) = serving.pick(None) {
                     lease = next;
                 } else {
                     let message = format!("replica of model {} refused the connection: {error}", shared.config.name);

@@ -19,20 +19,22 @@ pub fn new_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector)
 }
 
-/// One request with the whole response body, bounded by `timeout`; errors are described for logs.
+/// One request with the whole response body, bounded by `timeout` (connecting included); errors are
+/// described for logs.
 pub async fn call(
     client: &HttpClient,
     method: Method,
     url: &str,
     body: Bytes,
+    bearer: Option<&str>,
     timeout: Duration,
 ) -> Result<(StatusCode, Bytes), String> {
-    let request = Request::builder()
-        .method(method)
-        .uri(url)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(body))
-        .map_err(|error| format!("cannot build a request to {url}: {error}"))?;
+    let mut request =
+        Request::builder().method(method).uri(url).header(hyper::header::CONTENT_TYPE, "application/json");
+    if let Some(token) = bearer {
+        request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request.body(Full::new(body)).map_err(|error| format!("cannot build a request to {url}: {error}"))?;
     let exchange = async {
         let response = client.request(request).await.map_err(|error| format!("{url}: {error}"))?;
         let status = response.status();

@@ -56,11 +56,14 @@ pub struct Outgoing<'a> {
 pub struct UpstreamPool {
     idle: Mutex<BTreeMap<u16, Vec<(Sender, Instant)>>>,
     max_idle_per_replica: usize,
+    /// A replica whose listen backlog is full drops connection attempts silently; without a
+    /// bound the request would wait out TCP's SYN retries (seconds, then the request timeout).
+    connect_timeout: Duration,
 }
 
 impl UpstreamPool {
-    pub fn new(max_idle_per_replica: usize) -> Self {
-        UpstreamPool { idle: Mutex::new(BTreeMap::new()), max_idle_per_replica }
+    pub fn new(max_idle_per_replica: usize, connect_timeout: Duration) -> Self {
+        UpstreamPool { idle: Mutex::new(BTreeMap::new()), max_idle_per_replica, connect_timeout }
     }
 
     /// The most recently used open connection to `port`; stale and closed ones are dropped.
@@ -91,8 +94,14 @@ impl UpstreamPool {
         }
     }
 
-    async fn connect(port: u16) -> Result<Sender, ExchangeError> {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(ExchangeError::Connect)?;
+    async fn connect(&self, port: u16) -> Result<Sender, ExchangeError> {
+        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(("127.0.0.1", port))).await {
+            Ok(connected) => connected.map_err(ExchangeError::Connect)?,
+            Err(_) => {
+                let message = format!("no connection within {:?}", self.connect_timeout);
+                return Err(ExchangeError::Connect(std::io::Error::new(std::io::ErrorKind::TimedOut, message)));
+            }
+        };
         // Small request/response pairs: Nagle would add up to 40 ms per exchange.
         let _ = stream.set_nodelay(true);
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(ExchangeError::Exchange)?;
@@ -131,7 +140,7 @@ impl UpstreamPool {
         loop {
             let (mut sender, fresh) = match self.checkout(port) {
                 Some(sender) => (sender, false),
-                None => (Self::connect(port).await?, true),
+                None => (self.connect(port).await?, true),
             };
             if let Err(error) = sender.ready().await {
                 if fresh {
@@ -149,5 +158,35 @@ impl UpstreamPool {
             self.checkin(port, sender);
             return Ok((parts, body));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_replica_whose_listen_backlog_is_full_fails_to_connect_within_the_timeout() {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind("127.0.0.1:0".parse().expect("address")).expect("bind");
+        let listener = socket.listen(1).expect("listen");
+        let port = listener.local_addr().expect("address").port();
+        // Connections nobody accepts fill the queue; past it the kernel drops SYNs silently.
+        let mut queued = Vec::new();
+        for _ in 0..8 {
+            match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(("127.0.0.1", port))).await {
+                Ok(Ok(stream)) => queued.push(stream),
+                _ => break,
+            }
+        }
+        let pool = UpstreamPool::new(1, Duration::from_millis(300));
+        let started = Instant::now();
+        let connected = tokio::time::timeout(Duration::from_secs(5), pool.connect(port)).await;
+        assert!(
+            matches!(connected, Ok(Err(ExchangeError::Connect(ref error))) if error.kind() == std::io::ErrorKind::TimedOut),
+            "expected a connect timeout, got {connected:?} after {:?}",
+            started.elapsed()
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
     }
 }
