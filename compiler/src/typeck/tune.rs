@@ -467,8 +467,8 @@ impl Checker<'_> {
     /// `trials`, `parallel` and `max_failed` as written (numbers or params, resolved at build time); when all
     /// are numbers, `parallel` and `max_failed` are checked against `trials` here.
     pub(crate) fn tune_counts(&mut self, props: &crate::typeck::props::Props) -> (Value, Value, Option<Value>) {
-        let trials_value = props.get("trials").cloned().unwrap_or(Value::Int(10));
-        let parallel_value = props.get("parallel").cloned().unwrap_or(Value::Int(1));
+        let trials_value = props.value("trials").cloned().unwrap_or(Value::Int(0));
+        let parallel_value = props.value("parallel").cloned().unwrap_or(Value::Int(0));
         let max_failed_value = props.get("max_failed").cloned();
         let Some(trials) = trials_value.as_int() else { return (trials_value, parallel_value, max_failed_value) };
         let counts =

@@ -15,7 +15,7 @@ fn compile_with(text: &str, files: &[(&str, &str)]) -> (Json, Option<Json>) {
     let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let program = checked.program.expect("a program");
-    let context = Context::new(&program, &BuildOptions::default()).expect("a context");
+    let context = Context::new(&program, &BuildOptions::default());
     documents(&context)
 }
 
