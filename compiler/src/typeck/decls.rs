@@ -685,6 +685,7 @@ impl Checker<'_> {
         self.check_patches(&props.patches, PatchTarget::Experiment);
         let parts = self.tune_parts(&block.body, trial.as_deref());
         let (trials, parallel, max_failed) = self.tune_counts(&props);
+        self.katib_limits(&block.body, &parts, &props, span);
         let after = props.names("after");
         self.graph.add_node(&name, NodeKind::Tune, span);
         // The trial's own references become the tune's in `inherit_trial_dependencies`.

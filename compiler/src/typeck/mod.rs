@@ -2,6 +2,7 @@
 
 mod decls;
 pub(crate) mod expr;
+mod katib_limits;
 mod names;
 mod patch_schema;
 pub(crate) mod props;

@@ -159,9 +159,9 @@ impl Checker<'_> {
     }
 
     fn algorithm(&mut self, e: &ast::Expr, space: &[SearchParam]) -> Option<Algorithm> {
-        let names: Vec<&str> = schema::ALGORITHMS.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = schema::ALGORITHMS.iter().map(|(n, _, _)| *n).collect();
         let (name, args) = self.call_parts(e, &names, "algorithm")?;
-        let specs = schema::ALGORITHMS.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, a)| *a);
+        let specs = schema::ALGORITHMS.iter().find(|(n, _, _)| *n == name).map_or(&[][..], |(_, _, a)| *a);
         let values = self.named_args(&name, args, specs, e.span, space);
         let seed = values.get("seed").and_then(Value::as_int);
         let settings = values.into_iter().filter(|(k, _)| k != "seed").collect();
@@ -169,9 +169,9 @@ impl Checker<'_> {
     }
 
     fn early_stop(&mut self, e: &ast::Expr) -> Option<EarlyStop> {
-        let names: Vec<&str> = schema::EARLY_STOP.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = schema::EARLY_STOP.iter().map(|(n, _, _)| *n).collect();
         let (name, args) = self.call_parts(e, &names, "early_stop")?;
-        let specs = schema::EARLY_STOP.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, a)| *a);
+        let specs = schema::EARLY_STOP.iter().find(|(n, _, _)| *n == name).map_or(&[][..], |(_, _, a)| *a);
         let values = self.named_args(&name, args, specs, e.span, &[]);
         Some(EarlyStop {
             name,
@@ -221,6 +221,17 @@ impl Checker<'_> {
                 );
                 continue;
             };
+            if let schema::Katib::Refused(why) = spec.katib {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("`{callee}` cannot take `{}` on Kubeflow", name.name),
+                        Label::new(arg.span, "not a Katib setting"),
+                    )
+                    .with_help(format!("remove `{}`: {why}", name.name)),
+                );
+                continue;
+            }
             if values.contains_key(name.name.as_str()) {
                 self.diags.push(
                     Diagnostic::error(
@@ -261,9 +272,16 @@ impl Checker<'_> {
                     }
                     value
                 }
-                ArgTy::Float => {
+                ArgTy::Float | ArgTy::Fraction => {
                     let (ty, value) = self.expr(&arg.value, &Scope::default(), Some(&Ty::Float));
                     self.expect_ty(arg.value.span, &Ty::Float, &ty, format_args!("`{}` is a number", spec.name));
+                    if spec.ty == ArgTy::Fraction && value.as_f64().is_some_and(|x| x <= 0.0 || x >= 1.0) {
+                        self.out_of_range(
+                            arg.value.span,
+                            &format!("`{}` must be between 0 and 1 (exclusive)", spec.name),
+                            "use a value such as 0.25",
+                        );
+                    }
                     value
                 }
                 ArgTy::Percent => {
