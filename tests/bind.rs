@@ -95,7 +95,10 @@ fn in_place(template: &str, name: &str) -> String {
     out.join("\n") + "\n"
 }
 
-fn compile(text: &str, params: &[(String, String)]) -> Result<Vec<(String, String)>, Vec<(String, usize)>> {
+/// Output files as (name, contents), or the errors as (code, line).
+type Compiled = Result<Vec<(String, String)>, Vec<(String, usize)>>;
+
+fn compile(text: &str, params: &[(String, String)]) -> Compiled {
     let mut sources = Sources::new();
     let id = sources.add(SourceFile::new("main.kfl".to_string(), text.to_string(), Origin::User));
     let bind = BindOptions { params: params.to_vec(), require_all: true };
