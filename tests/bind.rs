@@ -10,7 +10,7 @@
 use kfl_compiler::codegen::{BuildOptions, build};
 use kfl_compiler::ir::bind::BindOptions;
 use kfl_compiler::source::{MemoryLoader, Origin, SourceFile, Sources};
-use kfl_compiler::typeck::schema::{self, Binding, PropertySpec, Shape};
+use kfl_compiler::typeck::schema::{self, PropertySpec, Shape};
 
 const PROJECT: &str = "project p {\n  image = \"python:3.12\"\n}\n";
 const STEP: &str = "step s() {\n  run = [\"python3\", \"s.py\"]\n}\n";
@@ -74,6 +74,7 @@ fn values(spec: &PropertySpec) -> Option<(&'static str, &'static str, &'static s
         Shape::Quantity | Shape::QuantityOrRange => ("quantity", "1Gi", "3Gi", "3Gi"),
         Shape::Cpu | Shape::CpuOrRange => ("cpu", "500m", "2", "2"),
         Shape::Duration => ("duration", "10m", "25m", "25m"),
+        Shape::Cron => ("string", "\"0 3 * * 1\"", "\"30 4 * * 2-5\"", "30 4 * * 2-5"),
         Shape::String if spec.name == "uri" => ("string", "\"s3://b/a\"", "\"s3://b/override\"", "s3://b/override"),
         Shape::String => ("string", "\"alpha\"", "\"bravo\"", "bravo"),
         _ => return None,
@@ -119,7 +120,10 @@ fn compile(text: &str, params: &[(String, String)]) -> Compiled {
 fn every_bound_property_takes_the_override_or_is_refused() {
     let mut covered = Vec::new();
     for (kind, table, template) in templates() {
-        for spec in table.iter().filter(|s| s.binding == Binding::Build) {
+        // Every property a scalar param can fill, whatever the table says of its binding: with `-p`, the
+        // param must render exactly as the literal does (shapes that keep references for the run, such as
+        // `run` and `env`, are left out by `values`).
+        for spec in table.iter() {
             let Some((ty, a, b, b_text)) = values(spec) else { continue };
             let template = in_place(&template, spec.name);
             let line = template.lines().position(|l| l == "@@").expect("marker") + 2;
