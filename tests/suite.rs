@@ -1,4 +1,5 @@
 //! The fixture suite: every case under `cases/` and every example, snapshotted with insta.
+mod bind;
 mod ide_queries;
 mod plan_schema;
 mod robustness;

@@ -63,6 +63,12 @@ pub fn check(sources: &mut Sources, main: FileId, loader: &dyn Loader) -> Checke
     check_incremental(sources, main, loader, Incremental::default())
 }
 
+/// [`check`] with params bound by `-p` overrides, every param required to have a value: what `kfl build`
+/// and `kfl run` compile (see `ir::bind`).
+pub fn check_bound(sources: &mut Sources, main: FileId, loader: &dyn Loader, bind: &ir::bind::BindOptions) -> Checked {
+    check_with(sources, main, loader, Incremental::default(), bind)
+}
+
 /// How the language server checks a document it checks again and again.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Incremental<'c> {
@@ -81,10 +87,20 @@ pub fn check_incremental(
     loader: &dyn Loader,
     options: Incremental<'_>,
 ) -> Checked {
+    check_with(sources, main, loader, options, &ir::bind::BindOptions::default())
+}
+
+fn check_with(
+    sources: &mut Sources,
+    main: FileId,
+    loader: &dyn Loader,
+    options: Incremental<'_>,
+    bind: &ir::bind::BindOptions,
+) -> Checked {
     let mut diagnostics = Diagnostics::new();
     let options = resolve::Options { imported: options.library, cache: options.cache };
     let resolved = resolve::resolve_as(sources, main, loader, &mut diagnostics, options);
-    let program = typeck::check(&resolved, sources, &mut diagnostics);
+    let program = typeck::check(&resolved, sources, &mut diagnostics, bind);
     if let Some(program) = program.as_ref().filter(|_| !diagnostics.has_errors()) {
         diagnostics.extend(codegen::target_checks(program));
     }

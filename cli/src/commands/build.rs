@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use kfl_compiler::codegen::{self, BuildOptions};
 use kfl_compiler::diagnostics::render;
+use kfl_compiler::ir::bind::BindOptions;
 
 use crate::Status;
 
@@ -27,12 +28,13 @@ pub fn parse_param(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: Args) -> Status {
-    let (sources, checked) = match super::check_one_for(&args.file, true) {
+    let bind = BindOptions { params: args.params, require_all: true };
+    let (sources, checked) = match super::check_one_for(&args.file, &bind, true) {
         Ok(checked) => checked,
         Err(status) => return status,
     };
     let Some(program) = checked.program() else { return Status::UserErrors };
-    let output = match codegen::build(program, &BuildOptions { params: args.params }) {
+    let output = match codegen::build(program, &BuildOptions::default()) {
         Ok(output) => output,
         Err(diagnostics) => {
             eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));

@@ -23,7 +23,7 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> Status {
-    let (_, checked) = match super::check_one(&args.file) {
+    let (_, checked) = match super::check_one(&args.file, &kfl_compiler::ir::bind::BindOptions::default()) {
         Ok(checked) => checked,
         Err(status) => return status,
     };

@@ -22,17 +22,19 @@ pub fn text_style() -> Style {
 }
 
 /// Reads and checks one file for the commands that need a checked program
-/// (`build`, `graph`). On errors, prints every diagnostic and returns the
-/// exit status to use; otherwise prints the warnings, if any.
+/// (`build`, `run`, `graph`), its params bound by `bind` (`-p` values). On errors, prints every diagnostic and
+/// returns the exit status to use; otherwise prints the warnings, if any.
 pub fn check_one(
     path: &std::path::Path,
+    bind: &kfl_compiler::ir::bind::BindOptions,
 ) -> Result<(kfl_compiler::source::Sources, kfl_compiler::Checked), crate::Status> {
-    check_one_for(path, false)
+    check_one_for(path, bind, false)
 }
 
 /// `check_one`; with `cluster`, for a cluster back end: cluster-only refusals (W0402) are errors.
 pub fn check_one_for(
     path: &std::path::Path,
+    bind: &kfl_compiler::ir::bind::BindOptions,
     cluster: bool,
 ) -> Result<(kfl_compiler::source::Sources, kfl_compiler::Checked), crate::Status> {
     use kfl_compiler::diagnostics::render;
@@ -43,7 +45,7 @@ pub fn check_one_for(
             return Err(crate::Status::Usage);
         }
     };
-    let checked = kfl_compiler::check(&mut sources, id, &crate::files::DiskLoader);
+    let checked = kfl_compiler::check_bound(&mut sources, id, &crate::files::DiskLoader, bind);
     let checked = if cluster { checked.for_cluster() } else { checked };
     if !checked.diagnostics.is_empty() {
         eprintln!("{}", render::render_all(&sources, &checked.diagnostics, text_style()));

@@ -330,7 +330,7 @@ mod tests {
         let main = sources.add(SourceFile::new("main.kfl", text, Origin::User));
         let checked = crate::check(&mut sources, main, &MemoryLoader::default());
         let program = checked.program().unwrap_or_else(|| panic!("check failed: {:?}", checked.diagnostics));
-        let context = Context::new(program, &BuildOptions::default()).expect("context");
+        let context = Context::new(program, &BuildOptions::default());
         let manifests = crate::codegen::monitoring::manifests(&context, &mut Vec::new());
         manifests.into_iter().map(|m| (m.file_name(), m.object)).collect()
     }

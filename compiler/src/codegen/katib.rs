@@ -6,15 +6,10 @@
 //! Mapping:
 //! - `objective` → `objective.type`/`objectiveMetricName`; `goal` → `goal`
 //!   (a number); the trial's other metrics → `additionalMetricNames`.
-//! - `algorithm` → `algorithmName` (`bayesian` is `bayesianoptimization`)
-//!   and `algorithmSettings` with Katib's names: `seed` → `random_state`
-//!   (not for hyperband, which has no seed); tpe (hyperopt) `startup_trials`
-//!   → `n_startup_jobs`, `candidates` → `n_EI_candidates`, `gamma`,
-//!   `prior_weight`; bayesianoptimization (skopt) `initial_points` →
-//!   `n_initial_points`; cmaes (goptuna) `sigma` (goptuna has no
-//!   population setting, so `population` is not emitted); hyperband
-//!   `resource` → `resource_name`, `eta`, and `r_l` = the upper bound of the
-//!   resource parameter.
+//! - `algorithm` → `algorithmName` and `algorithmSettings` under the Katib
+//!   names of the algorithm table (`typeck::schema::ALGORITHMS`, which cites
+//!   the suggestion service of each algorithm); hyperband `resource` →
+//!   `resource_name`, and `r_l` = the upper bound of the resource parameter.
 //! - `space` → `parameters` with min/max/step as strings: `uniform`,
 //!   `loguniform` (`logUniform`), `quniform` (step; `int` for int inputs),
 //!   `randint` (`int`, bounds inclusive), `choice` (`categorical` list).
@@ -46,7 +41,7 @@ use super::manifest::{format_float, scalar_text};
 use super::{Context, Manifest, trainer};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{self, Goal, StageKind, Value};
-use crate::typeck::Ty;
+use crate::typeck::{Ty, schema};
 
 pub(crate) const API_VERSION: &str = "kubeflow.org/v1beta1";
 pub(crate) const KIND: &str = "Experiment";
@@ -315,38 +310,34 @@ fn step_job(context: &Context<'_>, stage: &ir::Stage, rendering: trainer::Render
     }
 }
 
+/// `algorithmName` and `algorithmSettings` under the names the algorithm table (`schema::ALGORITHMS`) gives;
+/// the checker has refused every argument the serving Katib service does not accept.
 fn algorithm(algorithm: &ir::Algorithm, space: &[ir::SearchParam]) -> AlgorithmSpec {
-    let name = match algorithm.name.as_str() {
-        "bayesian" => "bayesianoptimization",
-        other => other,
-    };
+    let (_, name, specs) = schema::ALGORITHMS.iter().find(|(kfl, _, _)| *kfl == algorithm.name).copied().unwrap_or((
+        algorithm.name.as_str(),
+        algorithm.name.as_str(),
+        &[],
+    ));
+    let spec_of = |key: &str| specs.iter().chain(std::iter::once(&schema::SEED)).find(|s| s.name == key);
     let mut settings = Vec::new();
     let mut push = |name: &str, value: String| settings.push(Setting { name: name.to_string(), value });
     if let Some(seed) = algorithm.seed
-        && name != "hyperband"
+        && let Some(schema::Katib::Setting(katib)) = spec_of("seed").map(|s| s.katib)
     {
-        push("random_state", seed.to_string());
+        push(katib, seed.to_string());
     }
     for (key, value) in &algorithm.settings {
-        let katib = match (name, key.as_str()) {
-            ("tpe", "startup_trials") => "n_startup_jobs",
-            ("tpe", "candidates") => "n_EI_candidates",
-            ("tpe", "gamma") => "gamma",
-            ("tpe", "prior_weight") => "prior_weight",
-            ("bayesianoptimization", "initial_points") => "n_initial_points",
-            ("cmaes", "sigma") => "sigma",
-            ("hyperband", "eta") => "eta",
-            ("hyperband", "resource") => {
+        match spec_of(key).map(|s| s.katib) {
+            Some(schema::Katib::Setting(katib)) => push(katib, setting_text(value)),
+            Some(schema::Katib::Resource) => {
                 let resource = reference_name(value);
                 if let Some(max) = space.iter().find(|p| p.name == resource).and_then(|p| bounds(p).map(|(_, hi)| hi)) {
                     push("r_l", max);
                 }
                 push("resource_name", resource);
-                continue;
             }
-            _ => continue,
-        };
-        push(katib, setting_text(value));
+            Some(schema::Katib::Refused(_)) | None => {}
+        }
     }
     AlgorithmSpec { algorithm_name: name.to_string(), algorithm_settings: settings }
 }
@@ -436,7 +427,7 @@ train net(lr: float = 0.1, layers: int = 2, epochs: int = 10, act: string = \"re
     #[test]
     fn objective_algorithm_counts_and_early_stopping() {
         let exp = tune(
-            "  objective = maximize(accuracy)\n  goal = 0.97\n  algorithm = tpe(seed = 7, startup_trials = 5)\n  trials = 20\n  parallel = 2\n  max_failed = 3\n  early_stop = median(min_trials = 4, start_step = 5)\n  space { lr = loguniform(0.001, 0.5) }",
+            "  objective = maximize(accuracy)\n  goal = 0.97\n  algorithm = tpe(seed = 7, candidates = 12, gamma = 0.3)\n  trials = 20\n  parallel = 2\n  max_failed = 3\n  early_stop = median(min_trials = 4, start_step = 5)\n  space { lr = loguniform(0.001, 0.5) }",
         );
         assert_eq!(exp["apiVersion"], "kubeflow.org/v1beta1");
         let spec = &exp["spec"];
@@ -447,7 +438,11 @@ train net(lr: float = 0.1, layers: int = 2, epochs: int = 10, act: string = \"re
         assert_eq!(spec["algorithm"]["algorithmName"], "tpe");
         assert_eq!(
             spec["algorithm"]["algorithmSettings"],
-            serde_json::json!([{ "name": "random_state", "value": "7" }, { "name": "n_startup_jobs", "value": "5" }])
+            serde_json::json!([
+                { "name": "random_state", "value": "7" },
+                { "name": "n_EI_candidates", "value": "12" },
+                { "name": "gamma", "value": "0.3" }
+            ])
         );
         assert_eq!(
             (spec["maxTrialCount"].clone(), spec["parallelTrialCount"].clone(), spec["maxFailedTrialCount"].clone()),
@@ -511,7 +506,7 @@ train net(lr: float = 0.1, layers: int = 2, epochs: int = 10, act: string = \"re
     #[test]
     fn hyperband_settings_and_step_trials() {
         let exp = tune(
-            "  objective = maximize(accuracy)\n  algorithm = hyperband(resource = epochs, eta = 3)\n  space { lr = uniform(0.01, 0.1), epochs = randint(1, 27) }",
+            "  objective = maximize(accuracy)\n  algorithm = hyperband(resource = epochs, eta = 3)\n  trials = 27\n  parallel = 27\n  space { lr = uniform(0.01, 0.1), epochs = randint(1, 27) }",
         );
         assert_eq!(
             exp["spec"]["algorithm"]["algorithmSettings"],

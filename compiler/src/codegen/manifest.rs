@@ -7,9 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::BuildOptions;
-use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{self, Value};
-use crate::source::Span;
 
 /// The image with the `kfl` binary that runs launcher tasks (`kfl launch …`),
 /// scheduled retraining and the `std.*` components. One place for all targets.
@@ -32,12 +30,12 @@ pub struct Context<'p> {
     pub namespace: Option<String>,
     /// `app.kubernetes.io/managed-by`, `app.kubernetes.io/part-of`, and the project's labels.
     pub labels: BTreeMap<String, String>,
-    /// Param values after `-p` overrides.
+    /// Param values after defaults and `-p` overrides (the program's bindings).
     pub params: IndexMap<String, Value>,
 }
 
 impl<'p> Context<'p> {
-    pub fn new(program: &'p ir::Program, options: &BuildOptions) -> Result<Context<'p>, Vec<Diagnostic>> {
+    pub fn new(program: &'p ir::Program, _options: &BuildOptions) -> Context<'p> {
         let project = program.project.as_ref().map_or_else(|| "kfl".to_string(), |p| p.name.replace('_', "-"));
         let mut labels = BTreeMap::new();
         labels.insert("app.kubernetes.io/managed-by".to_string(), "kfl".to_string());
@@ -49,57 +47,10 @@ impl<'p> Context<'p> {
                 }
             }
         }
-        let mut diagnostics = Vec::new();
-        let mut params: IndexMap<String, Value> = IndexMap::new();
-        for param in &program.params {
-            if let Some(default) = &param.default {
-                params.insert(param.name.clone(), default.clone());
-            }
-        }
-        for (name, text) in &options.params {
-            let Some(param) = program.params.iter().find(|p| &p.name == name) else {
-                let known: Vec<&str> = program.params.iter().map(|p| p.name.as_str()).collect();
-                diagnostics.push(
-                    Diagnostic::error(
-                        Code::UnknownName,
-                        format!("`-p {name}=…`: no param `{name}`"),
-                        Label::bare(Span::default()),
-                    )
-                    .with_optional_help(crate::resolve::suggest::help(name, &known)),
-                );
-                continue;
-            };
-            match parse_param(&param.ty, text) {
-                Some(value) => {
-                    params.insert(name.clone(), value);
-                }
-                None => diagnostics.push(
-                    Diagnostic::error(
-                        Code::TypeMismatch,
-                        format!("`-p {name}={text}`: not a valid {}", param.ty),
-                        Label::new(param.span, format!("declared as {}", param.ty)),
-                    )
-                    .with_help(format!("give a {} value", param.ty)),
-                ),
-            }
-        }
-        for param in &program.params {
-            if !params.contains_key(&param.name) {
-                diagnostics.push(
-                    Diagnostic::error(
-                        Code::MissingProperty,
-                        format!("param `{}` has no default and no `-p` value", param.name),
-                        Label::new(param.span, "no value"),
-                    )
-                    .with_help(format!("pass `-p {}=VALUE`", param.name)),
-                );
-            }
-        }
-        if !diagnostics.is_empty() {
-            return Err(diagnostics);
-        }
+        // Bound once, by the checker (`ir::bind`): a back end never parses a `-p` value.
+        let params = program.bindings.values().clone();
         let namespace = program.project.as_ref().and_then(|p| p.namespace.clone());
-        Ok(Context { program, project, namespace, labels, params })
+        Context { program, project, namespace, labels, params }
     }
 
     /// A value with params replaced by their values after `-p`.
@@ -137,24 +88,6 @@ impl<'p> Context<'p> {
 /// `_` → `-`: declaration names become Kubernetes names.
 pub fn kubernetes_name(name: &str) -> String {
     name.replace('_', "-")
-}
-
-/// A param value from its `-p` text.
-fn parse_param(ty: &crate::typeck::Ty, text: &str) -> Option<Value> {
-    use crate::typeck::Ty;
-    Some(match ty {
-        Ty::Int => Value::Int(text.parse().ok()?),
-        Ty::Float => Value::Float(text.parse().ok()?),
-        Ty::Bool => Value::Bool(text.parse().ok()?),
-        Ty::String => Value::String(text.to_string()),
-        Ty::Duration | Ty::Quantity | Ty::Cpu | Ty::Percent => {
-            let (ast, _) = crate::syntax::parse(crate::source::FileId(0), &format!("param x: int = {text}"));
-            let crate::ast::ItemKind::Param(param) = &ast.items.first()?.kind else { return None };
-            let crate::ast::ExprKind::Number(lit) = &param.default.as_ref()?.kind else { return None };
-            crate::typeck::units::read_number(lit, Some(ty)).ok()?.1
-        }
-        _ => return None,
-    })
 }
 
 /// The text of a constant scalar (for labels, env values, arguments).
@@ -305,7 +238,7 @@ mod tests {
         manifest.apply_patches(&[ir::Patch {
             path: vec!["metadata".into(), "labels".into(), "kueue.x-k8s.io/queue-name".into()],
             value: Value::String("gpu".into()),
-            span: Span::default(),
+            span: crate::source::Span::default(),
             path_spans: Vec::new(),
         }]);
         assert_eq!(manifest.object["metadata"]["labels"]["kueue.x-k8s.io/queue-name"], "gpu");

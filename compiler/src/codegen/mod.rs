@@ -28,12 +28,10 @@ pub use manifest::{Context, Manifest};
 use crate::diagnostics::Diagnostic;
 use crate::ir;
 
-/// Options of `kfl build`.
+/// Options of `kfl build` besides the params, which are bound when the file is checked
+/// (`kfl_compiler::check_bound`, `ir::bind`).
 #[derive(Clone, Debug, Default)]
-pub struct BuildOptions {
-    /// `-p NAME=VALUE` overrides, as written on the command line.
-    pub params: Vec<(String, String)>,
-}
+pub struct BuildOptions {}
 
 /// Everything `kfl build` writes, as (relative path, contents), in a stable order.
 #[derive(Clone, Debug, Default)]
@@ -44,7 +42,7 @@ pub struct Output {
 /// Only the execution plan (`plan.json`), for `kfl run`: the manifests and the pipeline are not needed to run
 /// locally, so their target checks are left to `kfl build`.
 pub fn build_plan(program: &ir::Program, options: &BuildOptions) -> Result<String, Vec<Diagnostic>> {
-    let context = Context::new(program, options)?;
+    let context = Context::new(program, options);
     let mut diagnostics = Vec::new();
     let plan = plan::plan(&context, &mut diagnostics);
     if diagnostics.is_empty() { Ok(plan) } else { Err(diagnostics) }
@@ -82,7 +80,7 @@ fn written_manifests(context: &Context<'_>, manifests: &[Manifest]) -> Vec<(Stri
 /// Compiles a checked program. Errors are diagnostics on the user's source
 /// (target constraints that the type checker cannot know, bad `-p` values).
 pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Vec<Diagnostic>> {
-    let context = Context::new(program, options)?;
+    let context = Context::new(program, options);
     // The pipeline is the largest back end; it runs beside the manifests and
     // the plan (the three only read the program). Diagnostics are gathered
     // per back end and joined in the order a single thread would report them.

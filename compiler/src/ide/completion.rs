@@ -195,7 +195,7 @@ impl<'a> Completer<'a> {
                 }
             }
             Shape::Algorithm => {
-                for (name, _) in schema::ALGORITHMS {
+                for (name, _, _) in schema::ALGORITHMS {
                     self.add_with(name, CompletionKind::Function, Some("algorithm".into()), None, format!("{name}()"));
                 }
             }
@@ -210,7 +210,7 @@ impl<'a> Completer<'a> {
                 }
             }
             Shape::EarlyStop => {
-                for (name, _) in schema::EARLY_STOP {
+                for (name, _, _) in schema::EARLY_STOP {
                     self.add_with(name, CompletionKind::Function, Some("early stop".into()), None, format!("{name}("));
                 }
             }

@@ -190,7 +190,7 @@ fn property(owner: Owner, name: &str) -> Option<String> {
     }
     let allowed: Vec<String> = match spec.shape {
         Shape::Enum(set) => set.values().iter().map(|v| format!("`{v}`")).collect(),
-        Shape::Algorithm => schema::ALGORITHMS.iter().map(|(n, _)| format!("`{n}()`")).collect(),
+        Shape::Algorithm => schema::ALGORITHMS.iter().map(|(n, _, _)| format!("`{n}()`")).collect(),
         Shape::Objective => schema::OBJECTIVES.iter().map(|n| format!("`{n}(METRIC)`")).collect(),
         Shape::Autoscale => schema::AUTOSCALE.iter().map(|n| format!("`{n}(…)`")).collect(),
         Shape::Space => schema::DISTRIBUTIONS.iter().map(|n| format!("`{n}(…)`")).collect(),

@@ -1,5 +1,6 @@
 //! The lowered, fully typed model of a file that back ends consume; no AST types leak into it.
 
+pub mod bind;
 pub mod graph;
 mod value;
 
@@ -30,6 +31,9 @@ pub struct Program {
     pub monitors: Vec<Monitor>,
     pub loops: Vec<Loop>,
     pub graph: graph::Graph,
+    /// Every param's value after its default and `-p` (the binding stage's result).
+    #[serde(skip)]
+    pub bindings: bind::Bindings,
     /// Name → position indexes, built on first lookup (back ends look names
     /// up once per reference; a linear search made large builds quadratic).
     #[serde(skip)]
@@ -102,6 +106,10 @@ pub struct Param {
     pub doc: Option<String>,
     pub ty: Ty,
     pub default: Option<Value>,
+    /// Whether a value read when a stage runs refers to it (`run`, `env`, `when`, …); a param read only by
+    /// properties bound at build time is not a pipeline input, so a run cannot change it.
+    #[serde(skip)]
+    pub read_at_run_time: bool,
     #[serde(skip)]
     pub span: Span,
 }

@@ -100,6 +100,7 @@ impl Checker<'_> {
                     doc,
                     ty,
                     default,
+                    read_at_run_time: false,
                     span: param.name.span,
                 });
             }
@@ -312,7 +313,7 @@ impl Checker<'_> {
         let local = props.object("local");
         let train = (kind == StageKind::Train).then(|| ir::Train {
             framework: props.string("framework").unwrap_or_else(|| "custom".into()),
-            nodes: props.int("nodes").unwrap_or(1),
+            nodes: props.int("nodes").unwrap_or_default(),
             procs_per_node: props.int("procs_per_node"),
             runtime: props.string("runtime"),
         });
@@ -340,12 +341,12 @@ impl Checker<'_> {
                 _ => IndexMap::new(),
             },
             resources,
-            retries: props.int("retries").unwrap_or(0),
+            retries: props.int("retries").unwrap_or_default(),
             timeout,
-            cache: props.bool("cache").unwrap_or(true),
+            cache: props.bool("cache").unwrap_or_default(),
             after: props.names("after"),
             when: props.get("when").cloned(),
-            always: props.bool("always").unwrap_or(false),
+            always: props.bool("always").unwrap_or_default(),
             mounts,
             secrets: props.names("secrets"),
             patches: props.patches,
@@ -553,7 +554,7 @@ impl Checker<'_> {
                 program.volumes.push(ir::Volume {
                     name: name.to_string(),
                     size,
-                    access: props.string("access").unwrap_or_else(|| "read_write_once".into()),
+                    access: props.string("access").unwrap_or_default(),
                     class: props.string("class"),
                     span,
                 });
@@ -561,7 +562,9 @@ impl Checker<'_> {
             BlockKind::Dataset => {
                 let props = self.props(&block.body, &[schema::DATASET], &owner, span, &scope, NONE);
                 let uri = props.string("uri").unwrap_or_default();
-                if let Some((_, uri_span)) = props.values.get("uri") {
+                // A param's bound value is checked like a literal; a param without a value yet (`kfl check`
+                // with no `-p`) is checked when it gets one.
+                if let Some((Value::String(_), uri_span)) = props.values.get("uri") {
                     self.check_uri(&uri, *uri_span);
                 }
                 program.datasets.push(ir::Dataset {
@@ -682,6 +685,7 @@ impl Checker<'_> {
         self.check_patches(&props.patches, PatchTarget::Experiment);
         let parts = self.tune_parts(&block.body, trial.as_deref());
         let (trials, parallel, max_failed) = self.tune_counts(&props);
+        self.katib_limits(&block.body, &parts, &props, span);
         let after = props.names("after");
         self.graph.add_node(&name, NodeKind::Tune, span);
         // The trial's own references become the tune's in `inherit_trial_dependencies`.
@@ -725,10 +729,10 @@ impl Checker<'_> {
                     .with_help("give the predictor's command: `run = [\"python3\", \"predict.py\", \"--model\", model_dir, \"--port\", port]`"),
             );
         }
-        let (min_replicas, max_replicas) = match props.get("replicas") {
-            Some(Value::Range(lo, hi)) => (lo.as_int().unwrap_or(1), hi.as_int().unwrap_or(1)),
-            Some(other) => (other.as_int().unwrap_or(1), other.as_int().unwrap_or(1)),
-            None => (1, 1),
+        let (min_replicas, max_replicas) = match props.value("replicas") {
+            Some(Value::Range(lo, hi)) => (lo.as_int().unwrap_or_default(), hi.as_int().unwrap_or_default()),
+            Some(other) => (other.as_int().unwrap_or_default(), other.as_int().unwrap_or_default()),
+            None => (0, 0),
         };
         let autoscale = match props.get("autoscale") {
             Some(Value::Call(call)) => call
@@ -776,7 +780,7 @@ impl Checker<'_> {
                 _ => None,
             },
             args: props.list("args").unwrap_or_default(),
-            protocol: props.string("protocol").unwrap_or_else(|| "v2".into()),
+            protocol: props.string("protocol").unwrap_or_default(),
             min_replicas,
             max_replicas,
             autoscale,

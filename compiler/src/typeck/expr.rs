@@ -4,6 +4,7 @@ use crate::ast::{self, BinaryOp, ExprKind, StringPart, UnaryOp};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{BestField, Expr as IrExpr, Ref, TemplatePart, Value};
 use crate::resolve::{DeclKind, suggest};
+use crate::typeck::schema::Binding;
 use crate::typeck::units::{UnitError, read_number};
 use crate::typeck::{Checker, Ty};
 
@@ -386,7 +387,18 @@ impl Checker<'_> {
         match decl.kind {
             DeclKind::Param => {
                 let ty = self.param_types.get(name).cloned().unwrap_or(Ty::Error);
-                self.no_members(path, ty, Value::Ref(Ref::Param { name: name.to_string() }))
+                // A property bound at build time reads the param's value (its default or `-p`), checked and
+                // lowered like a literal; elsewhere the reference stays for the run to resolve.
+                let value = match self.bindings.get(name) {
+                    Some(bound) if self.binding == Binding::Build => bound.clone(),
+                    _ => {
+                        if self.binding == Binding::Run {
+                            self.run_time_params.insert(name.to_string());
+                        }
+                        Value::Ref(Ref::Param { name: name.to_string() })
+                    }
+                };
+                self.no_members(path, ty, value)
             }
             DeclKind::Dataset => {
                 self.no_members(path, Ty::Dataset, Value::Ref(Ref::Dataset { name: name.to_string() }))

@@ -2,6 +2,7 @@
 
 mod decls;
 pub(crate) mod expr;
+mod katib_limits;
 mod names;
 pub use names::serve_name_problem;
 mod patch_schema;
@@ -54,6 +55,14 @@ pub(crate) struct Checker<'a> {
     pub loop_vars: IndexMap<usize, (String, Ty)>,
     /// Dependencies of trial templates, inherited by their tunes.
     pub trial_dependencies: IndexMap<String, Vec<(String, Span)>>,
+    /// How params are bound (`-p`, and whether every param needs a value).
+    pub bind_options: &'a ir::bind::BindOptions,
+    /// The params' bound values (the main file's; an imported file's params stay references).
+    pub bindings: ir::bind::Bindings,
+    /// Whether the property being checked takes a param's bound value or keeps the reference.
+    pub binding: schema::Binding,
+    /// Params some run-time value still refers to (they stay pipeline inputs).
+    pub run_time_params: BTreeSet<String>,
 }
 
 /// Checks every module (imports first) and returns the main module's program.
@@ -61,6 +70,7 @@ pub fn check(
     resolved: &Resolved,
     sources: &crate::source::Sources,
     diagnostics: &mut Diagnostics,
+    bind_options: &ir::bind::BindOptions,
 ) -> Option<ir::Program> {
     // Modules are pushed in load order (main first); check in reverse so
     // imported components are lowered before their users.
@@ -68,7 +78,7 @@ pub fn check(
     let mut program = None;
     for index in (0..resolved.modules.len()).rev() {
         let module = &resolved.modules[index];
-        let mut checker = Checker::new(module, resolved, &components, diagnostics);
+        let mut checker = Checker::new(module, resolved, &components, diagnostics, bind_options);
         let result = checker.run(sources);
         components[index] = std::mem::take(&mut checker.components);
         if index == 0 {
@@ -84,6 +94,7 @@ impl<'a> Checker<'a> {
         resolved: &'a Resolved,
         imported_components: &'a [IndexMap<String, ir::Stage>],
         diags: &'a mut Diagnostics,
+        bind_options: &'a ir::bind::BindOptions,
     ) -> Checker<'a> {
         Checker {
             module,
@@ -101,6 +112,10 @@ impl<'a> Checker<'a> {
             components: IndexMap::new(),
             loop_vars: IndexMap::new(),
             trial_dependencies: IndexMap::new(),
+            bind_options,
+            bindings: ir::bind::Bindings::default(),
+            binding: schema::Binding::Run,
+            run_time_params: BTreeSet::new(),
         }
     }
 
@@ -124,8 +139,18 @@ impl<'a> Checker<'a> {
             monitors: Vec::new(),
             loops: Vec::new(),
             graph: ir::graph::Graph::default(),
+            bindings: ir::bind::Bindings::default(),
             lookup: std::sync::OnceLock::new(),
         };
+        // Params first: every other declaration may read their bound values.
+        for (index, item) in file.items.iter().enumerate() {
+            if matches!(item.kind, ItemKind::Param(_)) {
+                self.item(item, index, None, &mut program);
+            }
+        }
+        if !self.module.imported {
+            self.bindings = ir::bind::Bindings::new(&program.params, self.bind_options, self.diags);
+        }
         self.check_project(&mut program);
         // Components first so step calls can instantiate them.
         for item in &file.items {
@@ -137,8 +162,14 @@ impl<'a> Checker<'a> {
             }
         }
         for (index, item) in file.items.iter().enumerate() {
-            self.item(item, index, None, &mut program);
+            if !matches!(item.kind, ItemKind::Param(_)) {
+                self.item(item, index, None, &mut program);
+            }
         }
+        for param in &mut program.params {
+            param.read_at_run_time = self.run_time_params.contains(&param.name);
+        }
+        program.bindings = std::mem::take(&mut self.bindings);
         self.inherit_trial_dependencies();
         self.check_names(&program);
         self.warn_unused(&program);

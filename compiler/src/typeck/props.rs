@@ -19,26 +19,35 @@ pub(crate) struct Props {
     pub mounts: Vec<(ast::Mount, Option<String>)>,
     pub rules: Vec<ast::MonitorRule>,
     pub patches: Vec<Patch>,
+    /// The schema's default of every omitted property that has one.
+    pub defaults: IndexMap<&'static str, Value>,
 }
 
 impl Props {
+    /// The value as written, without the schema's default.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.get(name).map(|(v, _)| v)
     }
 
+    /// The value as written, else the schema's default.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.get(name).or_else(|| self.defaults.get(name))
+    }
+
     pub fn string(&self, name: &str) -> Option<String> {
-        self.get(name).and_then(|v| v.as_str().map(str::to_string))
+        self.value(name).and_then(|v| v.as_str().map(str::to_string))
     }
 
     pub fn int(&self, name: &str) -> Option<i64> {
-        self.get(name).and_then(Value::as_int)
+        self.get(name).and_then(Value::as_int).or_else(|| self.defaults.get(name).and_then(Value::as_int))
     }
 
     pub fn bool(&self, name: &str) -> Option<bool> {
-        match self.get(name) {
-            Some(Value::Bool(b)) => Some(*b),
+        let boolean = |v: &Value| match v {
+            Value::Bool(b) => Some(*b),
             _ => None,
-        }
+        };
+        self.get(name).and_then(boolean).or_else(|| self.defaults.get(name).and_then(boolean))
     }
 
     pub fn object(&self, name: &str) -> IndexMap<String, Value> {
@@ -118,7 +127,10 @@ impl Checker<'_> {
                         self.patch(&property.value, Vec::new(), &mut props.patches);
                         continue;
                     }
-                    if let Some(value) = self.shape(spec, &property.value, scope) {
+                    let outer = std::mem::replace(&mut self.binding, spec.binding);
+                    let value = self.shape(spec, &property.value, scope);
+                    self.binding = outer;
+                    if let Some(value) = value {
                         props.values.insert(name, (value, property.value.span));
                     }
                 }
@@ -222,6 +234,13 @@ impl Checker<'_> {
                     }
                     props.rules.push(rule.clone());
                 }
+            }
+        }
+        for spec in specs.iter().flat_map(|t| t.iter()) {
+            if !seen.contains_key(spec.name)
+                && let Some(default) = spec.default.and_then(schema::DefaultValue::value)
+            {
+                props.defaults.insert(spec.name, default);
             }
         }
         for table in specs {
@@ -407,7 +426,7 @@ impl Checker<'_> {
                     format_args!("`{name}` is an object: `{name} {{ KEY = value }}`"),
                 );
                 if let ExprKind::Object(block) = &e.kind {
-                    self.free_entries(block, name);
+                    self.free_entries(block, name, &value);
                 }
                 value
             }
@@ -464,7 +483,7 @@ impl Checker<'_> {
             Shape::Cron => {
                 let value = self.typed(e, scope, &Ty::String, name)?;
                 if let Value::String(text) = &value
-                    && let Err(problem) = check_cron(text)
+                    && let Err(problem) = kfl_plan::cron::Cron::parse(text)
                 {
                     self.out_of_range(
                         e.span,
@@ -607,8 +626,26 @@ impl Checker<'_> {
     }
 
     /// Free-form keys may use upper case, `.`, `-` and `/`; values are scalars.
-    fn free_entries(&mut self, block: &ast::Block, owner: &str) {
+    /// Entries of a free object (`env`, `labels`) are `KEY = value`, and no value is a secret declaration: its
+    /// keys reach a process only through `secrets = [NAME]` (a `secretKeyRef` on the cluster, the variable
+    /// of the same name locally), never as text.
+    fn free_entries(&mut self, block: &ast::Block, owner: &str, value: &Value) {
         for entry in &block.entries {
+            if let (Entry::Property(property), Value::Object(map)) = (entry, value)
+                && let Some(Value::Ref(Ref::Secret { name })) = map.get(property.key.joined().as_str())
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`{owner}` values are text; `{name}` is a secret declaration, not its value"),
+                        Label::new(property.value.span, "a secret"),
+                    )
+                    .with_help(format!(
+                        "remove this entry and add `secrets = [{name}]`: each of its keys becomes an environment \
+                         variable (a `secretKeyRef` on the cluster, read from your environment by `kfl run`)"
+                    )),
+                );
+            }
             if !matches!(entry, Entry::Property(_)) {
                 self.diags.push(
                     Diagnostic::error(
@@ -844,33 +881,6 @@ fn pair<T: Clone>(value: &Value, extract: impl Fn(&Value) -> Option<T>) -> Optio
             Some((v.clone(), v))
         }
     }
-}
-
-/// A five-field cron expression with numbers, `*`, ranges, lists and steps.
-fn check_cron(text: &str) -> Result<(), String> {
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Err(format!("expected 5 fields, found {}", fields.len()));
-    }
-    let bounds = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
-    for (field, (lo, hi)) in fields.iter().zip(bounds) {
-        for part in field.split(',') {
-            let (range, step) = part.split_once('/').map_or((part, None), |(r, s)| (r, Some(s)));
-            if let Some(step) = step {
-                step.parse::<u32>().ok().filter(|s| *s > 0).ok_or(format!("bad step `{step}`"))?;
-            }
-            if range == "*" {
-                continue;
-            }
-            for number in range.split('-') {
-                let n: u32 = number.parse().map_err(|_| format!("`{number}` is not a number"))?;
-                if n < lo || n > hi {
-                    return Err(format!("`{n}` is outside {lo}-{hi}"));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// "Command and arguments" → "command and arguments", for use mid-sentence.

@@ -106,28 +106,100 @@ pub struct PropertySpec {
     pub name: &'static str,
     pub shape: Shape,
     pub required: bool,
-    /// The default, as kfl source, when there is one.
-    pub default: Option<&'static str>,
+    /// The value an omitted property has: the checker, the binder, codegen (through the IR), hover,
+    /// completion and `docs/LANGUAGE.md` all read it here.
+    pub default: Option<DefaultValue>,
+    /// When a param written in this property takes its value.
+    pub binding: Binding,
     pub doc: &'static str,
 }
 
+/// A property's default, as a value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DefaultValue {
+    Int(i64),
+    Bool(bool),
+    /// An enum value (`read_write_once`, `v2`) or a keyword (`auto`).
+    Enum(&'static str),
+    /// A call without arguments (`random()`).
+    Call(&'static str),
+    /// No value: the property's meaning when omitted (`next` for a model's version), shown in the docs only.
+    Described(&'static str),
+}
+
+impl DefaultValue {
+    /// The default as an IR value; `None` for a described default.
+    pub fn value(self) -> Option<crate::ir::Value> {
+        use crate::ir::{Call, Value};
+        Some(match self {
+            DefaultValue::Int(n) => Value::Int(n),
+            DefaultValue::Bool(b) => Value::Bool(b),
+            DefaultValue::Enum(name) => Value::Enum(name.to_string()),
+            DefaultValue::Call(name) => Value::Call(Box::new(Call {
+                name: name.to_string(),
+                args: indexmap::IndexMap::new(),
+                positional: Vec::new(),
+            })),
+            DefaultValue::Described(_) => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for DefaultValue {
+    /// As kfl source.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DefaultValue::Int(n) => write!(f, "{n}"),
+            DefaultValue::Bool(b) => write!(f, "{b}"),
+            DefaultValue::Enum(name) | DefaultValue::Described(name) => f.write_str(name),
+            DefaultValue::Call(name) => write!(f, "{name}()"),
+        }
+    }
+}
+
+/// When a param in a property takes its value (see `ir::bind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// The value is needed when the manifests are written (a namespace, a replica count, a resource, a URI):
+    /// the param's bound value (its default or `-p`) replaces it, and ranges are checked on that value.
+    Build,
+    /// The value is read when the stage runs (`run`, `env`, `when`, an artifact): the reference stays, and the
+    /// compiled pipeline takes the param as a pipeline input.
+    Run,
+}
+
+/// Properties evaluated at run time keep their params; every other one is bound at build time.
+const fn binding_of(shape: Shape) -> Binding {
+    match shape {
+        Shape::Run | Shape::Condition | Shape::Artifact | Shape::FreeObject => Binding::Run,
+        _ => Binding::Build,
+    }
+}
+
 const fn prop(name: &'static str, shape: Shape, doc: &'static str) -> PropertySpec {
-    PropertySpec { name, shape, required: false, default: None, doc }
+    PropertySpec { name, shape, required: false, default: None, binding: binding_of(shape), doc }
 }
 
 const fn required(name: &'static str, shape: Shape, doc: &'static str) -> PropertySpec {
-    PropertySpec { name, shape, required: true, default: None, doc }
+    PropertySpec { name, shape, required: true, default: None, binding: binding_of(shape), doc }
 }
 
-const fn defaulted(name: &'static str, shape: Shape, default: &'static str, doc: &'static str) -> PropertySpec {
-    PropertySpec { name, shape, required: false, default: Some(default), doc }
+const fn defaulted(name: &'static str, shape: Shape, default: DefaultValue, doc: &'static str) -> PropertySpec {
+    PropertySpec { name, shape, required: false, default: Some(default), binding: binding_of(shape), doc }
+}
+
+impl PropertySpec {
+    /// This property's params are bound at build time whatever its shape (`project.labels`: labels of manifests).
+    const fn bound_at_build(self) -> PropertySpec {
+        PropertySpec { binding: Binding::Build, ..self }
+    }
 }
 
 pub const PROJECT: &[PropertySpec] = &[
     prop("namespace", Shape::String, "Kubernetes namespace of every generated object."),
     prop("image", Shape::String, "Default container image for stages and notebooks."),
     prop("registry", Shape::String, "URL of the Kubeflow Model Registry that `model` declarations register into."),
-    prop("labels", Shape::FreeObject, "Labels added to every generated object."),
+    prop("labels", Shape::FreeObject, "Labels added to every generated object.").bound_at_build(),
 ];
 
 pub const SECRET: &[PropertySpec] = &[
@@ -137,7 +209,12 @@ pub const SECRET: &[PropertySpec] = &[
 
 pub const VOLUME: &[PropertySpec] = &[
     required("size", Shape::Quantity, "Requested storage, e.g. `10Gi`."),
-    defaulted("access", Shape::Enum(EnumSet::Access), "read_write_once", "Access mode of the PersistentVolumeClaim."),
+    defaulted(
+        "access",
+        Shape::Enum(EnumSet::Access),
+        DefaultValue::Enum("read_write_once"),
+        "Access mode of the PersistentVolumeClaim.",
+    ),
     prop("class", Shape::String, "StorageClass name; the cluster default when omitted."),
 ];
 
@@ -170,12 +247,27 @@ pub const STAGE_COMMON: &[PropertySpec] = &[
     prop("memory", Shape::QuantityOrRange, "Memory request (= limit), or `request..limit`."),
     prop("gpu", Shape::Int { min: 0 }, "Number of `nvidia.com/gpu`."),
     prop("resources", Shape::Nested(Nested::Resources), "`cpu`, `memory` and `gpu` grouped."),
-    defaulted("retries", Shape::Int { min: 0 }, "0", "Retries after a failure, with exponential backoff."),
+    defaulted(
+        "retries",
+        Shape::Int { min: 0 },
+        DefaultValue::Int(0),
+        "Retries after a failure, with exponential backoff.",
+    ),
     prop("timeout", Shape::Duration, "Kill the stage after this long."),
-    defaulted("cache", Shape::Bool, "true", "Reuse outputs when command, inputs, params, env and image are unchanged."),
+    defaulted(
+        "cache",
+        Shape::Bool,
+        DefaultValue::Bool(true),
+        "Reuse outputs when command, inputs, params, env and image are unchanged.",
+    ),
     prop("after", Shape::Stages, "Stages that must finish first, besides data dependencies."),
     prop("when", Shape::Condition, "Run only when this is true; skipped otherwise (and so are dependants)."),
-    defaulted("always", Shape::Bool, "false", "Run even when upstream stages failed (an exit handler)."),
+    defaulted(
+        "always",
+        Shape::Bool,
+        DefaultValue::Bool(false),
+        "Run even when upstream stages failed (an exit handler).",
+    ),
     prop("secrets", Shape::Secrets, "Secrets exposed to the process as environment variables."),
     prop("local", Shape::Nested(Nested::Local), "Overrides used by `kfl run` only (e.g. a different `run`)."),
     prop("k8s", Shape::K8sPatch, "A patch merged into the generated manifest."),
@@ -183,8 +275,8 @@ pub const STAGE_COMMON: &[PropertySpec] = &[
 
 pub const TRAIN_EXTRA: &[PropertySpec] = &[
     required("framework", Shape::Enum(EnumSet::Framework), "Training framework; picks the Trainer runtime."),
-    defaulted("nodes", Shape::Int { min: 1 }, "1", "Number of nodes (`numNodes`)."),
-    defaulted("procs_per_node", Shape::IntOrAuto, "auto", "Processes per node (`numProcPerNode`)."),
+    defaulted("nodes", Shape::Int { min: 1 }, DefaultValue::Int(1), "Number of nodes (`numNodes`)."),
+    defaulted("procs_per_node", Shape::IntOrAuto, DefaultValue::Enum("auto"), "Processes per node (`numProcPerNode`)."),
     prop("runtime", Shape::String, "ClusterTrainingRuntime name; default from the framework."),
 ];
 
@@ -192,9 +284,9 @@ pub const TUNE: &[PropertySpec] = &[
     required("trial", Shape::Trial, "The `train` or `step` whose inputs are searched."),
     required("objective", Shape::Objective, "`maximize(METRIC)` or `minimize(METRIC)` over the trial's metrics."),
     prop("goal", Shape::Float, "Stop the search when the objective reaches this value."),
-    defaulted("algorithm", Shape::Algorithm, "random()", "Search algorithm."),
-    defaulted("trials", Shape::Int { min: 1 }, "10", "Maximum number of trials (`maxTrialCount`)."),
-    defaulted("parallel", Shape::Int { min: 1 }, "1", "Trials run at once (`parallelTrialCount`)."),
+    defaulted("algorithm", Shape::Algorithm, DefaultValue::Call("random"), "Search algorithm."),
+    defaulted("trials", Shape::Int { min: 1 }, DefaultValue::Int(10), "Maximum number of trials (`maxTrialCount`)."),
+    defaulted("parallel", Shape::Int { min: 1 }, DefaultValue::Int(1), "Trials run at once (`parallelTrialCount`)."),
     prop("max_failed", Shape::Int { min: 0 }, "Abort after this many failed trials; default `trials`."),
     prop("early_stop", Shape::EarlyStop, "`median(min_trials = N, start_step = S)`."),
     prop("space", Shape::Space, "The searched inputs and their distributions."),
@@ -207,7 +299,7 @@ pub const MODEL: &[PropertySpec] = &[
     prop("artifact", Shape::Artifact, "The stage output holding the model (exactly one of `artifact`, `uri`)."),
     prop("uri", Shape::String, "An existing model's URI (exactly one of `artifact`, `uri`)."),
     prop("format", Shape::String, "Model format, e.g. `\"sklearn\"`, `\"onnx\"`."),
-    defaulted("version", Shape::String, "next", "Version; the next one when omitted."),
+    defaulted("version", Shape::String, DefaultValue::Described("next"), "Version; the next one when omitted."),
     prop("description", Shape::String, "What the model is."),
     prop("labels", Shape::FreeObject, "Labels stored with the version."),
     prop("when", Shape::Condition, "Register only when this is true."),
@@ -220,8 +312,13 @@ pub const SERVE: &[PropertySpec] = &[
     prop("image", Shape::String, "Image of a custom predictor; the project's image when omitted."),
     prop("run", Shape::Run, "Custom predictor command; `model_dir` and `port` are in scope."),
     prop("args", Shape::Run, "Extra arguments for a built-in runtime's server."),
-    defaulted("protocol", Shape::Enum(EnumSet::Protocol), "v2", "Inference protocol."),
-    defaulted("replicas", Shape::Replicas, "1", "`N`, or `lo..hi` for autoscaling (`0..N` scales to zero)."),
+    defaulted("protocol", Shape::Enum(EnumSet::Protocol), DefaultValue::Enum("v2"), "Inference protocol."),
+    defaulted(
+        "replicas",
+        Shape::Replicas,
+        DefaultValue::Int(1),
+        "`N`, or `lo..hi` for autoscaling (`0..N` scales to zero).",
+    ),
     prop("autoscale", Shape::Autoscale, "`concurrency(N)`, `rps(N)`, `cpu(P%)` or `memory(P%)`."),
     prop("canary", Shape::Percent, "Share of traffic for the newest version."),
     prop("transformer", Shape::Nested(Nested::Transformer), "A pre/post-processing container `{ image, run }`."),
@@ -286,6 +383,8 @@ pub struct ArgSpec {
     pub name: &'static str,
     pub ty: ArgTy,
     pub required: bool,
+    /// What the Katib suggestion service serving the algorithm calls it (`katib.rs` emits it under that name).
+    pub katib: Katib,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,41 +393,104 @@ pub enum ArgTy {
         min: i64,
     },
     Float,
+    /// A float strictly between 0 and 1.
+    Fraction,
     /// A searched parameter of the trial (hyperband's `resource`).
     SearchedParam,
     Percent,
 }
 
-const fn arg(name: &'static str, ty: ArgTy) -> ArgSpec {
-    ArgSpec { name, ty, required: false }
+/// How an argument reaches Katib's suggestion service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Katib {
+    /// An `algorithmSettings` entry of this name.
+    Setting(&'static str),
+    /// Hyperband's resource: `resource_name` and `r_l` (the upper bound of the searched parameter).
+    Resource,
+    /// The service has no such setting and refuses unknown ones: the checker refuses the argument with this
+    /// reason, so `kfl run` and the cluster search the same way.
+    Refused(&'static str),
 }
 
-pub const SEED: ArgSpec = arg("seed", ArgTy::Int { min: 0 });
+const fn arg(name: &'static str, ty: ArgTy, katib: &'static str) -> ArgSpec {
+    ArgSpec { name, ty, required: false, katib: Katib::Setting(katib) }
+}
 
-/// Algorithms and their optional arguments (every one accepts `seed`).
-pub const ALGORITHMS: &[(&str, &[ArgSpec])] = &[
-    ("random", &[]),
-    ("grid", &[]),
+const fn refused(name: &'static str, ty: ArgTy, why: &'static str) -> ArgSpec {
+    ArgSpec { name, ty, required: false, katib: Katib::Refused(why) }
+}
+
+/// `seed` of every algorithm that does not list its own (`random_state` in every Katib service that has one).
+pub const SEED: ArgSpec = arg("seed", ArgTy::Int { min: 0 }, "random_state");
+
+/// Algorithms, their Katib `algorithmName`, and their optional arguments (every one accepts `seed` unless it
+/// lists its own). The settings each Katib v0.19.0 suggestion service validates (it refuses any other):
+/// - hyperopt (`random`, `tpe`): `pkg/suggestion/v1beta1/hyperopt/service.py` — `random_state`, and for tpe
+///   `gamma` in (0, 1), `prior_weight` > 0, `n_EI_candidates` > 0;
+/// - optuna (`grid`): `pkg/suggestion/v1beta1/optuna/service.py` — `random_state`;
+/// - skopt (`bayesianoptimization`): `pkg/suggestion/v1beta1/skopt/service.py` — `n_initial_points`,
+///   `random_state` (and estimator choices kfl does not expose);
+/// - goptuna (`cmaes`, `sobol`): `pkg/suggestion/v1beta1/goptuna/converter.go` — `sigma`, `random_state`;
+/// - hyperband: `pkg/suggestion/v1beta1/hyperband/service.py` — `r_l`, `resource_name`, `eta`; no seed.
+pub const ALGORITHMS: &[(&str, &str, &[ArgSpec])] = &[
+    ("random", "random", &[]),
+    ("grid", "grid", &[]),
     (
         "tpe",
+        "tpe",
         &[
-            arg("startup_trials", ArgTy::Int { min: 1 }),
-            arg("candidates", ArgTy::Int { min: 1 }),
-            arg("gamma", ArgTy::Float),
-            arg("prior_weight", ArgTy::Float),
+            refused(
+                "startup_trials",
+                ArgTy::Int { min: 1 },
+                "Katib's tpe (the hyperopt service, v0.19.0) has no setting for its random start-up trials and \
+                 refuses unknown settings",
+            ),
+            arg("candidates", ArgTy::Int { min: 1 }, "n_EI_candidates"),
+            arg("gamma", ArgTy::Fraction, "gamma"),
+            arg("prior_weight", ArgTy::Float, "prior_weight"),
         ],
     ),
-    ("bayesian", &[arg("initial_points", ArgTy::Int { min: 1 })]),
-    ("cmaes", &[arg("sigma", ArgTy::Float), arg("population", ArgTy::Int { min: 2 })]),
+    ("bayesian", "bayesianoptimization", &[arg("initial_points", ArgTy::Int { min: 1 }, "n_initial_points")]),
+    (
+        "cmaes",
+        "cmaes",
+        &[
+            arg("sigma", ArgTy::Float, "sigma"),
+            refused(
+                "population",
+                ArgTy::Int { min: 2 },
+                "Katib's cmaes (the goptuna service, v0.19.0) has no population setting",
+            ),
+        ],
+    ),
     (
         "hyperband",
-        &[ArgSpec { name: "resource", ty: ArgTy::SearchedParam, required: true }, arg("eta", ArgTy::Int { min: 2 })],
+        "hyperband",
+        &[
+            ArgSpec { name: "resource", ty: ArgTy::SearchedParam, required: true, katib: Katib::Resource },
+            arg("eta", ArgTy::Int { min: 2 }, "eta"),
+            refused(
+                "seed",
+                ArgTy::Int { min: 0 },
+                "Katib's hyperband service (v0.19.0) samples without a seed, so a seeded search could not be \
+                 repeated on the cluster",
+            ),
+        ],
     ),
-    ("sobol", &[]),
+    ("sobol", "sobol", &[]),
 ];
 
-pub const EARLY_STOP: &[(&str, &[ArgSpec])] =
-    &[("median", &[arg("min_trials", ArgTy::Int { min: 1 }), arg("start_step", ArgTy::Int { min: 1 })])];
+/// Hyperband's `eta` when omitted (the hyperband service's default, `service.py`).
+pub const HYPERBAND_ETA: i64 = 3;
+
+pub const EARLY_STOP: &[(&str, &str, &[ArgSpec])] = &[(
+    "median",
+    "medianstop",
+    &[
+        arg("min_trials", ArgTy::Int { min: 1 }, "min_trials_required"),
+        arg("start_step", ArgTy::Int { min: 1 }, "start_step"),
+    ],
+)];
 
 pub const AUTOSCALE: &[&str] = &["concurrency", "rps", "cpu", "memory"];
 
@@ -402,7 +564,7 @@ pub fn shape_name(shape: Shape) -> String {
         Shape::Fields => "`{ name: type }`".into(),
         Shape::Trial => "step or train".into(),
         Shape::Objective => "`maximize(m)` \\| `minimize(m)`".into(),
-        Shape::Algorithm => ALGORITHMS.iter().map(|(n, _)| format!("`{n}()`")).collect::<Vec<_>>().join(" \\| "),
+        Shape::Algorithm => ALGORITHMS.iter().map(|(n, _, _)| format!("`{n}()`")).collect::<Vec<_>>().join(" \\| "),
         Shape::EarlyStop => "`median(min_trials, start_step)`".into(),
         Shape::Space => "`{ PARAM = distribution }`".into(),
         Shape::Autoscale => "`concurrency(n)` \\| `rps(n)` \\| `cpu(p%)` \\| `memory(p%)`".into(),

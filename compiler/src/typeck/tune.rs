@@ -159,9 +159,9 @@ impl Checker<'_> {
     }
 
     fn algorithm(&mut self, e: &ast::Expr, space: &[SearchParam]) -> Option<Algorithm> {
-        let names: Vec<&str> = schema::ALGORITHMS.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = schema::ALGORITHMS.iter().map(|(n, _, _)| *n).collect();
         let (name, args) = self.call_parts(e, &names, "algorithm")?;
-        let specs = schema::ALGORITHMS.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, a)| *a);
+        let specs = schema::ALGORITHMS.iter().find(|(n, _, _)| *n == name).map_or(&[][..], |(_, _, a)| *a);
         let values = self.named_args(&name, args, specs, e.span, space);
         let seed = values.get("seed").and_then(Value::as_int);
         let settings = values.into_iter().filter(|(k, _)| k != "seed").collect();
@@ -169,9 +169,9 @@ impl Checker<'_> {
     }
 
     fn early_stop(&mut self, e: &ast::Expr) -> Option<EarlyStop> {
-        let names: Vec<&str> = schema::EARLY_STOP.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = schema::EARLY_STOP.iter().map(|(n, _, _)| *n).collect();
         let (name, args) = self.call_parts(e, &names, "early_stop")?;
-        let specs = schema::EARLY_STOP.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, a)| *a);
+        let specs = schema::EARLY_STOP.iter().find(|(n, _, _)| *n == name).map_or(&[][..], |(_, _, a)| *a);
         let values = self.named_args(&name, args, specs, e.span, &[]);
         Some(EarlyStop {
             name,
@@ -221,6 +221,17 @@ impl Checker<'_> {
                 );
                 continue;
             };
+            if let schema::Katib::Refused(why) = spec.katib {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::InvalidArgument,
+                        format!("`{callee}` cannot take `{}` on Kubeflow", name.name),
+                        Label::new(arg.span, "not a Katib setting"),
+                    )
+                    .with_help(format!("remove `{}`: {why}", name.name)),
+                );
+                continue;
+            }
             if values.contains_key(name.name.as_str()) {
                 self.diags.push(
                     Diagnostic::error(
@@ -261,9 +272,16 @@ impl Checker<'_> {
                     }
                     value
                 }
-                ArgTy::Float => {
+                ArgTy::Float | ArgTy::Fraction => {
                     let (ty, value) = self.expr(&arg.value, &Scope::default(), Some(&Ty::Float));
                     self.expect_ty(arg.value.span, &Ty::Float, &ty, format_args!("`{}` is a number", spec.name));
+                    if spec.ty == ArgTy::Fraction && value.as_f64().is_some_and(|x| x <= 0.0 || x >= 1.0) {
+                        self.out_of_range(
+                            arg.value.span,
+                            &format!("`{}` must be between 0 and 1 (exclusive)", spec.name),
+                            "use a value such as 0.25",
+                        );
+                    }
                     value
                 }
                 ArgTy::Percent => {
@@ -467,8 +485,8 @@ impl Checker<'_> {
     /// `trials`, `parallel` and `max_failed` as written (numbers or params, resolved at build time); when all
     /// are numbers, `parallel` and `max_failed` are checked against `trials` here.
     pub(crate) fn tune_counts(&mut self, props: &crate::typeck::props::Props) -> (Value, Value, Option<Value>) {
-        let trials_value = props.get("trials").cloned().unwrap_or(Value::Int(10));
-        let parallel_value = props.get("parallel").cloned().unwrap_or(Value::Int(1));
+        let trials_value = props.value("trials").cloned().unwrap_or(Value::Int(0));
+        let parallel_value = props.value("parallel").cloned().unwrap_or(Value::Int(0));
         let max_failed_value = props.get("max_failed").cloned();
         let Some(trials) = trials_value.as_int() else { return (trials_value, parallel_value, max_failed_value) };
         let counts =

@@ -101,7 +101,7 @@ impl Retraining {
         loop {
             let next_tick = self.schedule.as_ref().and_then(|(_, cron)| {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-                Some(Duration::from_secs(cron.next_after(now)?.saturating_sub(now)))
+                Some(Duration::from_secs(super::cron::next_after(cron, now)?.saturating_sub(now)))
             });
             tokio::select! {
                 Some(()) = self.finished.recv() => {

@@ -93,9 +93,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Checks a file and compiles its plan (diagnostics printed); the plan's text and its parsed form.
 pub fn compile_plan(file: &Path, params: &[(String, String)]) -> Result<(String, kfl_runtime::plan::Plan), Status> {
-    let (sources, checked) = super::check_one(file)?;
+    let bind = kfl_compiler::ir::bind::BindOptions { params: params.to_vec(), require_all: true };
+    let (sources, checked) = super::check_one(file, &bind)?;
     let Some(program) = checked.program() else { return Err(Status::UserErrors) };
-    let plan_text = match codegen::build_plan(program, &BuildOptions { params: params.to_vec() }) {
+    let plan_text = match codegen::build_plan(program, &BuildOptions::default()) {
         Ok(plan) => plan,
         Err(diagnostics) => {
             eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));

@@ -102,12 +102,26 @@ impl Builder<'_, '_> {
                 Io::Parameter("STRING").placeholder("description", false, false),
             ]);
         }
-        for (key, value) in &model.labels {
-            launch.extend(["--label".to_string(), pair(key, &scalar_text(value).unwrap_or_default())]);
+        // A label that reads a stage's output (`"${prep.rows}"`) is a task input like the description.
+        for (index, (key, value)) in model.labels.iter().enumerate() {
+            let text = match scalar_text(value) {
+                Some(text) => text,
+                None => {
+                    let input = format!("label_{index}");
+                    self.bind_value(scope, &task, &mut inputs, &input, &Ty::String, value);
+                    Io::Parameter("STRING").placeholder(&input, false, false)
+                }
+            };
+            launch.extend(["--label".to_string(), pair(key, &text)]);
         }
         // Lineage: the run that produced the version and the params it ran with.
         launch.extend(["--metadata".to_string(), pair("pipeline_run", "{{$.pipeline_job_uuid}}")]);
         for param in &self.program.params {
+            if !param.read_at_run_time {
+                let bound = self.context.params.get(&param.name).and_then(scalar_text).unwrap_or_default();
+                launch.extend(["--metadata".to_string(), pair(&format!("param.{}", param.name), &bound)]);
+                continue;
+            }
             let name = format!("{CHANNEL}{}", param.name);
             let source = Source::Param { name: param.name.clone(), io: Io::of(&param.ty) };
             source.io().define(&mut inputs, &name);

@@ -452,7 +452,9 @@ impl<'c, 'p> Builder<'c, 'p> {
         }
         self.keep_pipeline_name_free(&mut root_tasks);
         let mut root_inputs = Interface::default();
-        for param in &self.program.params {
+        // A param read only by properties bound at build time (a namespace, `nodes`, `replicas`) is baked into
+        // what it configures: as a pipeline input, a run could change it and nothing would follow.
+        for param in self.program.params.iter().filter(|p| p.read_at_run_time) {
             let Io::Parameter(kind) = Io::of(&param.ty) else { continue };
             root_inputs.parameters.insert(
                 param.name.clone(),

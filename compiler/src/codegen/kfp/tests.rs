@@ -15,7 +15,7 @@ fn compile_with(text: &str, files: &[(&str, &str)]) -> (Json, Option<Json>) {
     let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let program = checked.program.expect("a program");
-    let context = Context::new(&program, &BuildOptions::default()).expect("a context");
+    let context = Context::new(&program, &BuildOptions::default());
     documents(&context)
 }
 
@@ -646,4 +646,41 @@ step cleanup(x: float = a.x) {
     assert!(handler.get("import-raw").is_some(), "{handler:#}");
     assert!(root_task(&spec, "import-raw").is_null());
     assert_eq!(root_task(&spec, "cleanup")["dependentTasks"], json!(["exit-handler-1"]));
+}
+
+#[test]
+fn interpolated_model_labels_are_task_inputs_and_build_time_params_are_not_pipeline_inputs() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+param workers: int = 2
+param tag: string = "nightly"
+step a() -> (m: Model, rows: int) { run = ["a", m, rows, tag] }
+train t() -> (model: Model) {
+  framework = torch
+  nodes     = workers
+  run       = ["t", model]
+}
+model reg {
+  artifact = a.m
+  format   = "sklearn"
+  labels   { rows = "${a.rows} rows", kind = "fixed" }
+}
+"#,
+    );
+    let args = spec["deploymentSpec"]["executors"]["exec-reg"]["container"]["args"].as_array().expect("args").clone();
+    let label = |key: &str| {
+        args.windows(2)
+            .find(|w| w[0] == "--label" && w[1].as_str().is_some_and(|v| v.starts_with(key)))
+            .map(|w| w[1].clone())
+    };
+    assert_eq!(label("rows="), Some(json!("rows={{$.inputs.parameters['label_0']}}")));
+    assert_eq!(label("kind="), Some(json!("kind=fixed")));
+    let task = root_task(&spec, "reg");
+    assert!(task["inputs"]["parameters"]["label_0"].is_object(), "{task:#}");
+    // `workers` only sizes the TrainJob (bound when the file is compiled): a run could not change it.
+    let inputs = &spec["root"]["inputDefinitions"]["parameters"];
+    assert!(inputs.get("workers").is_none(), "{inputs:#}");
+    assert_eq!(inputs["tag"]["defaultValue"], "nightly");
+    assert!(args.contains(&json!("param.workers=2")), "{args:#?}");
 }

@@ -6,9 +6,13 @@ use crate::source::{MemoryLoader, Origin, SourceFile, Sources};
 fn plan_of(text: &str, params: &[(&str, &str)]) -> serde_json::Value {
     let mut sources = Sources::new();
     let id = sources.add(SourceFile::new("main.kfl".to_string(), text.to_string(), Origin::User));
-    let checked = crate::check(&mut sources, id, &MemoryLoader::default());
+    let bind = crate::ir::bind::BindOptions {
+        params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        require_all: true,
+    };
+    let checked = crate::check_bound(&mut sources, id, &MemoryLoader::default(), &bind);
     let program = checked.program().unwrap_or_else(|| panic!("does not check: {:#?}", checked.diagnostics));
-    let options = BuildOptions { params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+    let options = BuildOptions::default();
     let output = build(program, &options).unwrap_or_else(|d| panic!("does not build: {d:#?}"));
     let (_, text) = output.files.iter().find(|(name, _)| name == "plan.json").expect("plan.json");
     assert!(text.ends_with('\n'));

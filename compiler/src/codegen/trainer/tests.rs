@@ -17,8 +17,7 @@ pub(crate) fn built(text: &str) -> Result<Vec<(String, serde_json::Value)>, Vec<
     if let Err(diagnostics) = build(program, &options) {
         return Err(diagnostics.iter().map(|d| format!("{:?} {}", d.code, d.message)).collect());
     }
-    let context =
-        Context::new(program, &options).map_err(|d| d.iter().map(|d| d.message.clone()).collect::<Vec<_>>())?;
+    let context = Context::new(program, &options);
     let mut diagnostics = Vec::new();
     let mut manifests = super::manifests(&context, &mut diagnostics);
     manifests.extend(crate::codegen::katib::manifests(&context, &mut diagnostics));

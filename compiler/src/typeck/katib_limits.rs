@@ -1,0 +1,139 @@
+//! The limits the Katib suggestion service serving a `tune`'s algorithm puts on the whole experiment (Katib
+//! v0.19.0): refused by `kfl check`, so `kfl run` and the cluster accept the same searches.
+
+use crate::ast;
+use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::{SearchParam, Value};
+use crate::source::Span;
+use crate::typeck::props::Props;
+use crate::typeck::tune::TuneParts;
+use crate::typeck::{Checker, Ty, schema};
+
+impl Checker<'_> {
+    /// `trials`/`parallel` against the algorithm and its space, once both are numbers (bound params included).
+    pub(crate) fn katib_limits(&mut self, body: &ast::Block, parts: &TuneParts, props: &Props, tune_span: Span) {
+        let algorithm_span =
+            body.properties().find(|p| p.key.joined() == "algorithm").map_or(tune_span, |p| p.value.span);
+        let span_of = |name: &str| props.values.get(name).map_or(algorithm_span, |(_, span)| *span);
+        let trials = props.value("trials").and_then(Value::as_int);
+        let parallel = props.value("parallel").and_then(Value::as_int);
+        match parts.algorithm.name.as_str() {
+            // optuna `service.py` `_validate_grid_setting`: "Max Trial Count > all possible search combinations",
+            // and a float parameter without a step cannot be enumerated (`search_space.py`).
+            "grid" => {
+                let mut combinations: i64 = 1;
+                for param in &parts.space {
+                    match grid_points(param) {
+                        Some(points) => combinations = combinations.saturating_mul(points),
+                        None => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    Code::SearchSpaceMismatch,
+                                    format!("`grid()` cannot enumerate `{} = {}(…)`", param.name, param.distribution),
+                                    Label::new(algorithm_span, "grid search"),
+                                )
+                                .with_help(
+                                    "give every searched parameter finite values: `choice(…)`, `randint(lo, hi)` or \
+                                     `quniform(lo, hi, step)` (Katib's grid service refuses a float range without a step)",
+                                ),
+                            );
+                            return;
+                        }
+                    }
+                }
+                if let Some(trials) = trials
+                    && trials > combinations
+                {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            format!(
+                                "`trials = {trials}` is more than the {combinations} combinations `grid()` can try"
+                            ),
+                            Label::new(span_of("trials"), format!("{combinations} combinations")),
+                        )
+                        .with_help(format!(
+                            "set `trials = {combinations}` (Katib's grid service refuses more trials than combinations)"
+                        )),
+                    );
+                }
+            }
+            // hyperband `service.py` `ValidateAlgorithmSettings`: parallelTrialCount ≥ eta^floor(log(r_l)/log(eta)),
+            // r_l being the resource's upper bound.
+            "hyperband" => {
+                let eta = parts.algorithm.settings.get("eta").and_then(Value::as_int).unwrap_or(schema::HYPERBAND_ETA);
+                let resource = parts.algorithm.settings.get("resource").and_then(Value::as_str);
+                let Some(r_l) = parts.space.iter().find(|p| Some(p.name.as_str()) == resource).and_then(upper_bound)
+                else {
+                    return;
+                };
+                if r_l <= 0.0 || eta < 2 {
+                    return;
+                }
+                // As the service computes it, in floating point.
+                let s_max = (r_l.ln() / (eta as f64).ln()) as i32;
+                let needed = (eta as f64).powi(s_max).ceil() as i64;
+                if let Some(parallel) = parallel
+                    && parallel < needed
+                {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            format!(
+                                "`hyperband` with `eta = {eta}` over a resource up to {r_l} runs {needed} trials at once; \
+                                 `parallel = {parallel}` is fewer"
+                            ),
+                            Label::new(span_of("parallel"), format!("at least {needed}")),
+                        )
+                        .with_help(format!(
+                            "set `parallel = {needed}` (and `trials` at least as many), or lower the resource's upper \
+                             bound; Katib's hyperband service refuses fewer"
+                        )),
+                    );
+                }
+            }
+            // goptuna `service.go` `ValidateAlgorithmSettings`: "CMA-ES only supports two or more dimensional
+            // continuous search space".
+            "cmaes" => {
+                let numeric = parts.space.iter().filter(|p| p.distribution != "choice").count();
+                if numeric < 2 && !parts.space.is_empty() {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::SearchSpaceMismatch,
+                            format!("`cmaes()` needs at least two numeric searched parameters, found {numeric}"),
+                            Label::new(algorithm_span, "CMA-ES"),
+                        )
+                        .with_help("search a second numeric parameter, or use `tpe()` or `bayesian()`"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// How many values grid search tries for a parameter (Katib's `convert_to_combinations`: integers step 1
+/// unless given, floats only with a step, categories each); `None` when it cannot enumerate it.
+fn grid_points(param: &SearchParam) -> Option<i64> {
+    let arg = |i: usize| param.args.get(i).and_then(Value::as_f64);
+    match param.distribution.as_str() {
+        "choice" => Some(param.args.len() as i64),
+        "quniform" => {
+            let (lo, hi, step) = (arg(0)?, arg(1)?, arg(2)?);
+            (step > 0.0 && hi >= lo).then(|| ((hi - lo) / step + 1e-9).floor() as i64 + 1)
+        }
+        _ if param.ty == Ty::Int => {
+            let (lo, hi) = (arg(0)?, arg(1)?);
+            (hi >= lo).then(|| (hi - lo) as i64 + 1)
+        }
+        _ => None,
+    }
+}
+
+/// The largest value a numeric parameter takes (`r_l` for hyperband's resource).
+fn upper_bound(param: &SearchParam) -> Option<f64> {
+    match param.distribution.as_str() {
+        "uniform" | "loguniform" | "quniform" | "randint" => param.args.get(1).and_then(Value::as_f64),
+        _ => None,
+    }
+}
