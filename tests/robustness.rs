@@ -225,6 +225,12 @@ fn check_and_build_the_deepest_values() {
         format!("{}1{}", "if true then ".repeat(n), " else 2".repeat(n)),
         // Two levels per `"${`, one for the innermost string.
         format!("{}\"a\"{}", "\"${".repeat(n / 2 - 1), "}\"".repeat(n / 2 - 1)),
+        // A flat chain of n operators is a tree n levels deep.
+        vec!["1"; n + 1].join(" + "),
+        vec!["true"; n + 1].join(" && "),
+        vec!["1"; n + 1].join(" * "),
+        format!("{}1{}", "(1 + ".repeat(n / 2), ")".repeat(n / 2)),
+        format!("\"${{{}}}\"", vec!["1"; n - 1].join(" + ")),
     ];
     for value in values {
         let text = with_env_value(&value);
@@ -238,7 +244,72 @@ fn check_and_build_the_deepest_values() {
             let built = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default());
             assert!(built.is_ok(), "{:?}", built.err());
         }
+        let formatted = kfl_compiler::format::format(&text).unwrap_or_else(|d| panic!("{d:?}"));
+        assert!(!kfl_tests::check_text("deep.kfl", &formatted).has_errors(), "{formatted}");
     }
+}
+
+/// Inputs the parser accepts but no tree may follow: flat chains of thousands of operators, thousands of
+/// nested blocks (at column 0 too, where a keyword resynchronises the scanner), several deep declarations in
+/// one file, huge literals. Each is checked, formatted and (when it checks) built on a thread with 8 MiB of
+/// stack, without a signal, and a too deep one is refused with E0001 at its place.
+#[test]
+fn long_chains_and_deep_blocks_are_refused_not_overflowed() {
+    std::thread::Builder::new()
+        .stack_size(8 * 1024 * 1024)
+        .spawn(|| {
+            for (what, text, refused) in hostile_inputs() {
+                let outcome = kfl_tests::check_text("hostile.kfl", &text);
+                let plain = outcome.render_plain();
+                assert_eq!(plain.contains("levels deep"), refused, "{what}: {}", &plain[..plain.len().min(2000)]);
+                if let Some(program) = outcome.checked.program() {
+                    let _ = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default());
+                }
+                let _ = kfl_compiler::format::format(&text);
+            }
+        })
+        .expect("thread")
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+}
+
+/// (what, text, whether E0001 "levels deep" is expected).
+fn hostile_inputs() -> Vec<(&'static str, String, bool)> {
+    let project = "project p { image = \"x\" }\n";
+    let param = |ty: &str, value: String| format!("{project}param v: {ty} = {value}\nstep a {{ run = [\"x\", v] }}\n");
+    let nested_for = |indent: &str| {
+        let n = 5_000;
+        let opens: String = (0..n).map(|k| format!("{}for i{k} in [1] {{\n", indent.repeat(k.min(1)))).collect();
+        format!("{project}{opens}step a {{ run = [\"x\"] }}\n{}", "}\n".repeat(n))
+    };
+    let deep_list = format!("{}1{}", "[".repeat(3_000), "]".repeat(3_000));
+    vec![
+        ("4,000 `+`", param("int", vec!["1"; 4_000].join(" + ")), true),
+        ("5,000 `&&`", param("bool", vec!["true"; 5_000].join(" && ")), true),
+        ("4,000 string `+`", param("string", vec!["\"a\""; 4_000].join(" + ")), true),
+        ("a chain across lines", param("int", vec!["1"; 4_000].join(" +\n  ")), true),
+        ("4,000 members", param("int", format!("a{}", ".b".repeat(4_000))), true),
+        ("4,000 `-`", param("int", format!("{}1", "- ".repeat(4_000))), true),
+        ("a chain in an interpolation", param("string", format!("\"${{{}}}\"", vec!["1"; 4_000].join(" + "))), true),
+        ("5,000 nested `for` at column 0", nested_for(""), true),
+        ("5,000 nested `for`, indented", nested_for("  "), true),
+        (
+            "two deep declarations",
+            format!("{project}param a: list[int] = {deep_list}\nparam b: list[int] = {deep_list}\n"),
+            true,
+        ),
+        ("a 1 MB string", param("string", format!("\"{}\"", "a".repeat(1 << 20))), false),
+        ("a 100,000-digit number", param("int", "9".repeat(100_000)), false),
+        ("a 100,000-item list", param("list[int]", format!("[{}]", vec!["1"; 100_000].join(", "))), false),
+        (
+            "300 entries of one block",
+            format!(
+                "{project}step a {{\n  run = [\"x\"]\n  env {{\n{}  }}\n}}\n",
+                (0..300).map(|k| format!("    k{k} = \"a\" + \"b\"\n")).collect::<String>()
+            ),
+            false,
+        ),
+    ]
 }
 
 /// A nested list becomes a nested JSON array in the pipeline, so its text grows with its size: escaping
