@@ -67,7 +67,7 @@ fn resolve(dir: &Path) -> Result<PathBuf, Refusal> {
         Ok(meta) => Err(format!(
             "{} exists and is {}, not a folder: kfl build writes a folder of files; give a new or empty folder",
             dir.display(),
-            describe_kind(&meta)
+            crate::files::describe_kind(&meta)
         )),
     }
 }
@@ -85,24 +85,6 @@ fn normalise(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-fn describe_kind(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = meta.file_type();
-    if kind.is_file() {
-        "a file"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "not a regular folder"
-    }
 }
 
 /// The files of the earlier build in `dir` (None when `dir` is missing or empty); refused when `dir` holds
