@@ -1,5 +1,6 @@
-//! Mutation robustness: every example, mutated 2,000 times with a seeded RNG,
-//! must be checked without a panic, and every diagnostic span must lie inside its file.
+//! Mutation robustness: every example, mutated 2,000 times with a seeded RNG (one mutation in twenty inserts
+//! a long operator chain, deep nesting or a huge literal), must be checked without a panic or a stack overflow,
+//! and every diagnostic span must lie inside its file.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,13 @@ fn mutate(rng: &mut SmallRng, original: &str) -> (String, String) {
     for _ in 0..rng.random_range(1..=3) {
         if text.is_empty() {
             break;
+        }
+        if rng.random_ratio(1, 20) {
+            let at = floor(&text, rng.random_range(0..=text.len()));
+            let (piece, what) = hostile_piece(rng);
+            text.insert_str(at, &piece);
+            done.push(format!("insert {what} at {at}"));
+            continue;
         }
         match rng.random_range(0..5) {
             0 => {
@@ -95,6 +103,23 @@ fn mutate(rng: &mut SmallRng, original: &str) -> (String, String) {
         }
     }
     (text, done.join(", "))
+}
+
+/// Text no tree may follow or no buffer should copy: a long flat operator chain, deep `for` nesting at
+/// column 0, deep brackets, a huge number or string; inserted anywhere by [`mutate`].
+fn hostile_piece(rng: &mut SmallRng) -> (String, String) {
+    const OPERATORS: [&str; 8] = [" + ", " && ", " || ", " * ", " - ", " == ", ".", " ..\n"];
+    let n = rng.random_range(200..4_000);
+    match rng.random_range(0..5) {
+        0 => {
+            let op = OPERATORS[rng.random_range(0..OPERATORS.len())];
+            (vec!["1"; n].join(op), format!("a chain of {n} `{}`", op.trim()))
+        }
+        1 => ((0..n).map(|k| format!("for i{k} in [1] {{\n")).collect(), format!("{n} nested `for`")),
+        2 => (format!("{}1{}", "([{".repeat(n / 3), "}])".repeat(n / 3)), format!("{n} brackets")),
+        3 => ("9".repeat(n * 50), format!("a {}-digit number", n * 50)),
+        _ => (format!("\"{}\"", "x".repeat(n * 50)), format!("a {}-byte string", n * 50)),
+    }
 }
 
 fn token_ranges(text: &str) -> Vec<(usize, usize)> {
@@ -169,20 +194,25 @@ fn mutated_examples_never_panic() {
     files.retain(|p| seen.insert(std::fs::read(p).unwrap_or_default()));
     // The panic hook is process-wide and shared with the other tests, so it is left alone:
     // a caught panic's message lands in this test's captured output only.
-    // Files are spread over a few threads; each file's seed depends only on its index.
+    // Files are spread over a few threads, each with the stack `kfl`'s main thread has (8 MiB), as the
+    // inserted chains and nesting may reach the deepest the parser accepts; each file's seed depends only on
+    // its index.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let mut failures: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                scope.spawn(|| {
-                    let mut found = Vec::new();
-                    loop {
-                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(path) = files.get(n) else { break found };
-                        found.extend(mutants_of(n, path));
-                    }
-                })
+                std::thread::Builder::new()
+                    .stack_size(8 * 1024 * 1024)
+                    .spawn_scoped(scope, || {
+                        let mut found = Vec::new();
+                        loop {
+                            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(path) = files.get(n) else { break found };
+                            found.extend(mutants_of(n, path));
+                        }
+                    })
+                    .expect("thread")
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
