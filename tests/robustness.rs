@@ -1,5 +1,6 @@
-//! Mutation robustness: every example, mutated 2,000 times with a seeded RNG,
-//! must be checked without a panic, and every diagnostic span must lie inside its file.
+//! Mutation robustness: every example, mutated 2,000 times with a seeded RNG (one mutation in twenty inserts
+//! a long operator chain, deep nesting or a huge literal), must be checked without a panic or a stack overflow,
+//! and every diagnostic span must lie inside its file.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,13 @@ fn mutate(rng: &mut SmallRng, original: &str) -> (String, String) {
     for _ in 0..rng.random_range(1..=3) {
         if text.is_empty() {
             break;
+        }
+        if rng.random_ratio(1, 20) {
+            let at = floor(&text, rng.random_range(0..=text.len()));
+            let (piece, what) = hostile_piece(rng);
+            text.insert_str(at, &piece);
+            done.push(format!("insert {what} at {at}"));
+            continue;
         }
         match rng.random_range(0..5) {
             0 => {
@@ -95,6 +103,23 @@ fn mutate(rng: &mut SmallRng, original: &str) -> (String, String) {
         }
     }
     (text, done.join(", "))
+}
+
+/// Text no tree may follow or no buffer should copy: a long flat operator chain, deep `for` nesting at
+/// column 0, deep brackets, a huge number or string; inserted anywhere by [`mutate`].
+fn hostile_piece(rng: &mut SmallRng) -> (String, String) {
+    const OPERATORS: [&str; 8] = [" + ", " && ", " || ", " * ", " - ", " == ", ".", " ..\n"];
+    let n = rng.random_range(200..4_000);
+    match rng.random_range(0..5) {
+        0 => {
+            let op = OPERATORS[rng.random_range(0..OPERATORS.len())];
+            (vec!["1"; n].join(op), format!("a chain of {n} `{}`", op.trim()))
+        }
+        1 => ((0..n).map(|k| format!("for i{k} in [1] {{\n")).collect(), format!("{n} nested `for`")),
+        2 => (format!("{}1{}", "([{".repeat(n / 3), "}])".repeat(n / 3)), format!("{n} brackets")),
+        3 => ("9".repeat(n * 50), format!("a {}-digit number", n * 50)),
+        _ => (format!("\"{}\"", "x".repeat(n * 50)), format!("a {}-byte string", n * 50)),
+    }
 }
 
 fn token_ranges(text: &str) -> Vec<(usize, usize)> {
@@ -169,20 +194,25 @@ fn mutated_examples_never_panic() {
     files.retain(|p| seen.insert(std::fs::read(p).unwrap_or_default()));
     // The panic hook is process-wide and shared with the other tests, so it is left alone:
     // a caught panic's message lands in this test's captured output only.
-    // Files are spread over a few threads; each file's seed depends only on its index.
+    // Files are spread over a few threads, each with the stack `kfl`'s main thread has (8 MiB), as the
+    // inserted chains and nesting may reach the deepest the parser accepts; each file's seed depends only on
+    // its index.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let mut failures: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                scope.spawn(|| {
-                    let mut found = Vec::new();
-                    loop {
-                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(path) = files.get(n) else { break found };
-                        found.extend(mutants_of(n, path));
-                    }
-                })
+                std::thread::Builder::new()
+                    .stack_size(8 * 1024 * 1024)
+                    .spawn_scoped(scope, || {
+                        let mut found = Vec::new();
+                        loop {
+                            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(path) = files.get(n) else { break found };
+                            found.extend(mutants_of(n, path));
+                        }
+                    })
+                    .expect("thread")
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
@@ -225,6 +255,12 @@ fn check_and_build_the_deepest_values() {
         format!("{}1{}", "if true then ".repeat(n), " else 2".repeat(n)),
         // Two levels per `"${`, one for the innermost string.
         format!("{}\"a\"{}", "\"${".repeat(n / 2 - 1), "}\"".repeat(n / 2 - 1)),
+        // A flat chain of n operators is a tree n levels deep.
+        vec!["1"; n + 1].join(" + "),
+        vec!["true"; n + 1].join(" && "),
+        vec!["1"; n + 1].join(" * "),
+        format!("{}1{}", "(1 + ".repeat(n / 2), ")".repeat(n / 2)),
+        format!("\"${{{}}}\"", vec!["1"; n - 1].join(" + ")),
     ];
     for value in values {
         let text = with_env_value(&value);
@@ -238,7 +274,72 @@ fn check_and_build_the_deepest_values() {
             let built = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default());
             assert!(built.is_ok(), "{:?}", built.err());
         }
+        let formatted = kfl_compiler::format::format(&text).unwrap_or_else(|d| panic!("{d:?}"));
+        assert!(!kfl_tests::check_text("deep.kfl", &formatted).has_errors(), "{formatted}");
     }
+}
+
+/// Inputs the parser accepts but no tree may follow: flat chains of thousands of operators, thousands of
+/// nested blocks (at column 0 too, where a keyword resynchronises the scanner), several deep declarations in
+/// one file, huge literals. Each is checked, formatted and (when it checks) built on a thread with 8 MiB of
+/// stack, without a signal, and a too deep one is refused with E0001 at its place.
+#[test]
+fn long_chains_and_deep_blocks_are_refused_not_overflowed() {
+    std::thread::Builder::new()
+        .stack_size(8 * 1024 * 1024)
+        .spawn(|| {
+            for (what, text, refused) in hostile_inputs() {
+                let outcome = kfl_tests::check_text("hostile.kfl", &text);
+                let plain = outcome.render_plain();
+                assert_eq!(plain.contains("levels deep"), refused, "{what}: {}", &plain[..plain.len().min(2000)]);
+                if let Some(program) = outcome.checked.program() {
+                    let _ = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default());
+                }
+                let _ = kfl_compiler::format::format(&text);
+            }
+        })
+        .expect("thread")
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+}
+
+/// (what, text, whether E0001 "levels deep" is expected).
+fn hostile_inputs() -> Vec<(&'static str, String, bool)> {
+    let project = "project p { image = \"x\" }\n";
+    let param = |ty: &str, value: String| format!("{project}param v: {ty} = {value}\nstep a {{ run = [\"x\", v] }}\n");
+    let nested_for = |indent: &str| {
+        let n = 5_000;
+        let opens: String = (0..n).map(|k| format!("{}for i{k} in [1] {{\n", indent.repeat(k.min(1)))).collect();
+        format!("{project}{opens}step a {{ run = [\"x\"] }}\n{}", "}\n".repeat(n))
+    };
+    let deep_list = format!("{}1{}", "[".repeat(3_000), "]".repeat(3_000));
+    vec![
+        ("4,000 `+`", param("int", vec!["1"; 4_000].join(" + ")), true),
+        ("5,000 `&&`", param("bool", vec!["true"; 5_000].join(" && ")), true),
+        ("4,000 string `+`", param("string", vec!["\"a\""; 4_000].join(" + ")), true),
+        ("a chain across lines", param("int", vec!["1"; 4_000].join(" +\n  ")), true),
+        ("4,000 members", param("int", format!("a{}", ".b".repeat(4_000))), true),
+        ("4,000 `-`", param("int", format!("{}1", "- ".repeat(4_000))), true),
+        ("a chain in an interpolation", param("string", format!("\"${{{}}}\"", vec!["1"; 4_000].join(" + "))), true),
+        ("5,000 nested `for` at column 0", nested_for(""), true),
+        ("5,000 nested `for`, indented", nested_for("  "), true),
+        (
+            "two deep declarations",
+            format!("{project}param a: list[int] = {deep_list}\nparam b: list[int] = {deep_list}\n"),
+            true,
+        ),
+        ("a 1 MB string", param("string", format!("\"{}\"", "a".repeat(1 << 20))), false),
+        ("a 100,000-digit number", param("int", "9".repeat(100_000)), false),
+        ("a 100,000-item list", param("list[int]", format!("[{}]", vec!["1"; 100_000].join(", "))), false),
+        (
+            "300 entries of one block",
+            format!(
+                "{project}step a {{\n  run = [\"x\"]\n  env {{\n{}  }}\n}}\n",
+                (0..300).map(|k| format!("    k{k} = \"a\" + \"b\"\n")).collect::<String>()
+            ),
+            false,
+        ),
+    ]
 }
 
 /// A nested list becomes a nested JSON array in the pipeline, so its text grows with its size: escaping

@@ -10,9 +10,64 @@ pub struct DiskLoader;
 impl Loader for DiskLoader {
     fn load(&self, from: &str, relative: &str) -> Result<(String, String), String> {
         let name = join_relative(from, relative);
-        std::fs::read_to_string(&name)
-            .map(|text| (name.clone(), text))
-            .map_err(|e| format!("`{name}`: {}", describe_io(&e)))
+        read_source(Path::new(&name)).map(|text| (name.clone(), text)).map_err(|why| format!("`{name}`: {why}"))
+    }
+}
+
+/// The most of a `.kfl` file kfl reads: far above any real program (the 50 MB benchmark file stays below),
+/// and a bound on what `/dev/zero` or a huge file linked as `x.kfl` can make kfl hold.
+pub const MAX_SOURCE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The text of a `.kfl` file, read only when it is a regular file (a FIFO would block forever, a device
+/// never end) of at most [`MAX_SOURCE_BYTES`], and UTF-8 text without NUL bytes. The reasons never quote the
+/// content: a `.kfl` link to someone's credentials must not print them.
+pub fn read_source(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let before = std::fs::metadata(path).map_err(|e| describe_io(&e))?;
+    if !before.is_file() {
+        return Err(format!("is {}, not a regular file: kfl reads only .kfl text files", describe_kind(&before)));
+    }
+    let file = std::fs::File::open(path).map_err(|e| describe_io(&e))?;
+    let opened = file.metadata().map_err(|e| describe_io(&e))?;
+    if !opened.is_file() || opened.ino() != before.ino() || opened.dev() != before.dev() {
+        return Err("changed while kfl opened it; try again".to_string());
+    }
+    let too_large = || format!("larger than {} MiB: kfl reads .kfl files up to that size", MAX_SOURCE_BYTES >> 20);
+    if opened.len() > MAX_SOURCE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(opened.len() as usize);
+    file.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| describe_io(&e))?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(too_large());
+    }
+    if bytes.contains(&0) {
+        return Err("holds NUL bytes, so it is not .kfl text (a binary file?)".to_string());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!("not UTF-8 text (invalid byte at offset {}): .kfl files are UTF-8", e.utf8_error().valid_up_to())
+    })
+}
+
+/// What kind of file `meta` (not followed through a link) describes, for messages: "a FIFO".
+pub fn describe_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_file() {
+        "a file"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
     }
 }
 
@@ -70,10 +125,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, skip_lib: bool) -> std::io::Result<(
 
 /// Reads one file into a fresh source map.
 pub fn read(path: &Path) -> Result<(Sources, kfl_compiler::source::FileId), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {}", path.display(), describe_io(&e)))?;
-    if u32::try_from(text.len()).is_err() {
-        return Err(format!("{}: file larger than 4 GiB", path.display()));
-    }
+    let text = read_source(path).map_err(|why| format!("{}: {why}", path.display()))?;
     let mut sources = Sources::new();
     let name = display_name(path);
     let id = sources.add(SourceFile::new(name, text, Origin::User));

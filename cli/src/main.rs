@@ -1,5 +1,6 @@
 //! The `kfl` binary: parses arguments, does the file I/O, prints diagnostics; the compiler does the rest.
 
+mod build_output;
 mod commands;
 mod files;
 mod launch;

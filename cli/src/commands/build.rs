@@ -1,12 +1,12 @@
-//! `kfl build`: compile a file to Kubernetes manifests, a KFP pipeline and the execution plan, written atomically.
+//! `kfl build`: compile a file to Kubernetes manifests, a KFP pipeline and the execution plan, written atomically into a folder kfl owns.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kfl_compiler::codegen::{self, BuildOptions};
 use kfl_compiler::diagnostics::render;
 use kfl_compiler::ir::bind::BindOptions;
 
-use crate::Status;
+use crate::{Status, build_output};
 
 /// Compile a .kfl file to manifests/, kustomization.yaml, pipeline.yaml and plan.json.
 ///
@@ -14,7 +14,8 @@ use crate::Status;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     file: PathBuf,
-    /// Output folder; replaced as a whole only when the build succeeds.
+    /// Output folder: new, empty, or an earlier kfl build (marked by its `.kfl-build` stamp); replaced
+    /// only when the build succeeds, and only the files kfl wrote are ever deleted.
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
     /// Override a param: `-p NAME=VALUE` (repeatable).
@@ -41,8 +42,11 @@ pub fn run(args: Args) -> Status {
             return Status::UserErrors;
         }
     };
-    let status = match write_atomically(&args.output, &output.files) {
-        Ok(()) => {
+    let status = match build_output::write(&args.output, &args.file, &output.files) {
+        Ok(written) => {
+            for note in written.notes {
+                eprintln!("note: {note}");
+            }
             eprintln!("wrote {} files to {}", output.files.len(), args.output.display());
             Status::Ok
         }
@@ -55,52 +59,4 @@ pub fn run(args: Args) -> Status {
     // cost time (as in `kfl check`; about 5 % of a 1,000-stage build).
     std::mem::forget((output, checked, sources));
     status
-}
-
-/// Writes every file into a fresh temporary folder beside `dir`, then swaps
-/// it into place, so a failed build never leaves a half-written `dir`.
-fn write_atomically(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("build");
-    let staging = parent.join(format!(".{name}.kfl-build-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let result = (|| {
-        write_files(&staging, files)?;
-        // Replace the old output: move it aside, move the new one in, then delete the old.
-        let previous = parent.join(format!(".{name}.kfl-previous-{}", std::process::id()));
-        let had_previous = dir.exists();
-        if had_previous {
-            std::fs::rename(dir, &previous).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        if let Err(e) = std::fs::rename(&staging, dir) {
-            if had_previous {
-                let _ = std::fs::rename(&previous, dir);
-            }
-            return Err(format!("{}: {e}", dir.display()));
-        }
-        if had_previous {
-            let _ = std::fs::remove_dir_all(&previous);
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    result
-}
-
-/// Writes `files` under `root`, creating each folder once (not once per file: a build with a few hundred
-/// manifests made as many failing `mkdir` calls).
-fn write_files(root: &Path, files: &[(String, String)]) -> Result<(), String> {
-    let folders: std::collections::BTreeSet<PathBuf> =
-        files.iter().filter_map(|(relative, _)| root.join(relative).parent().map(Path::to_path_buf)).collect();
-    for folder in &folders {
-        std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
-    }
-    for (relative, contents) in files {
-        let path = root.join(relative);
-        std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(())
 }

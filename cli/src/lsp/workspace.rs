@@ -149,8 +149,7 @@ impl Loader for Workspace {
         {
             return Ok((name, text.to_string()));
         }
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("`{name}`: {}", crate::files::describe_io(&e)))?;
+        let text = crate::files::read_source(&path).map_err(|why| format!("`{name}`: {why}"))?;
         self.disk.borrow_mut().insert(name.clone(), (modified, Arc::from(text.as_str())));
         Ok((name, text))
     }

@@ -50,8 +50,8 @@ pub(super) fn too_deep(file: FileId, src: &str, offset: usize) -> Diagnostic {
         Label::new(Span::new(file, offset, offset + width), "too deep here"),
     )
     .with_help(format!(
-        "brackets, strings, `-`/`!` and `if`s together may nest {} levels; split the value into params or smaller \
-         values",
+        "brackets, strings, `-`/`!`, `if`s and the operators of one expression (`a + b + …` nests one level per \
+         `+`) together may nest {} levels; split the value into params or smaller values",
         super::trivia::MAX_NESTING
     ))
 }

@@ -32,11 +32,9 @@ pub fn parse_cached(file: FileId, src: &str, cache: &ParseCache) -> (ast::File, 
 
 fn parse_with(file: FileId, src: &str, cache: Option<&ParseCache>) -> (ast::File, Vec<Diagnostic>) {
     let trivia = trivia::scan(src);
-    let (items, diagnostics) = match trivia.too_deep {
-        None => parse_pieces_in_parallel(file, src, &trivia, cache),
-        Some(_) => None,
-    }
-    .unwrap_or_else(|| parse_whole(file, src, &trivia));
+    let (items, diagnostics) =
+        if trivia.too_deep.is_empty() { parse_pieces_in_parallel(file, src, &trivia, cache) } else { None }
+            .unwrap_or_else(|| parse_whole(file, src, &trivia));
     finish(file, src, &trivia, items, diagnostics)
 }
 
@@ -45,10 +43,7 @@ fn parse_whole(file: FileId, src: &str, trivia: &trivia::Trivia) -> (Vec<ast::It
     let mut diagnostics = Vec::new();
     let mut items = Vec::new();
     // Too deep a nesting is not parsed at all: the parser and every later pass recurse per level.
-    let whole = match trivia.too_deep {
-        None => KflParser::parse(Rule::file, src).map_err(Some),
-        Some(_) => Err(None),
-    };
+    let whole = if trivia.too_deep.is_empty() { KflParser::parse(Rule::file, src).map_err(Some) } else { Err(None) };
     match whole {
         Ok(mut pairs) => {
             let mut lowerer = lower::Lowerer::new(file, src, 0, &trivia.comments);
@@ -68,9 +63,7 @@ fn parse_whole(file: FileId, src: &str, trivia: &trivia::Trivia) -> (Vec<ast::It
             for (index, &start) in starts.iter().enumerate() {
                 let end = starts.get(index + 1).copied().unwrap_or(src.len());
                 let chunk = &src[start..end];
-                if let Some(offset) = trivia.too_deep
-                    && (start..end).contains(&offset)
-                {
+                if let Some(&offset) = trivia.too_deep.iter().find(|offset| (start..end).contains(offset)) {
                     any_chunk_failed = true;
                     diagnostics.push(error::too_deep(file, src, offset));
                     continue;

@@ -24,9 +24,9 @@ enum Context {
     Str,
 }
 
-/// How deep brackets, strings, prefix operators and `if`s may nest. The parser, the checker and the trees'
-/// drops recurse once (or more) per level, so without a bound a file of 5,000 `[` overflows the stack; no
-/// real program comes near this.
+/// How deep brackets, strings, prefix operators, `if`s and operator chains may nest. The parser, the checker
+/// and the trees' drops recurse once (or more) per level, so without a bound a file of 5,000 `[` or a flat
+/// `1 + 1 + …` of 4,000 terms (a tree 4,000 levels deep) overflows the stack; no real program comes near this.
 pub const MAX_NESTING: u32 = 256;
 
 /// Everything the scanner learns in one pass.
@@ -35,24 +35,64 @@ pub struct Trivia {
     pub comments: Vec<Comment>,
     /// Byte offsets of lines whose first token starts a top-level declaration.
     pub declaration_starts: Vec<usize>,
-    /// Where nesting first goes deeper than [`MAX_NESTING`] (an upper bound of the parse depth).
-    pub too_deep: Option<usize>,
+    /// Where nesting first goes deeper than [`MAX_NESTING`] (an upper bound of the parse depth), once per
+    /// declaration: none of these declarations may reach the parser.
+    pub too_deep: Vec<usize>,
 }
 
 /// An upper bound of how deep the expression at the scanner's position is nested.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Nesting {
-    /// Open brackets, braces, parentheses, strings and `${`.
-    open: u32,
-    /// The current run of `-` and `!` (each a prefix operator at most).
+    /// Per open bracket, brace, parenthesis, string and `${` (and the level outside them all): the infix
+    /// operators and `.` members of the expression being scanned at that level. A chain of n operators is a
+    /// tree n levels deep, whatever the precedences, so each counts as a level.
+    operators: Vec<u32>,
+    /// The sum of `operators`.
+    chained: u32,
+    /// The current run of `!` (each a prefix operator at most; `-` counts as an operator).
     prefixes: u32,
     /// `if`s whose `else` has not come yet.
     ifs: u32,
 }
 
+impl Default for Nesting {
+    fn default() -> Self {
+        Nesting { operators: vec![0], chained: 0, prefixes: 0, ifs: 0 }
+    }
+}
+
 impl Nesting {
     fn depth(&self) -> u32 {
-        self.open + self.prefixes + self.ifs
+        let open = u32::try_from(self.operators.len() - 1).unwrap_or(u32::MAX);
+        open.saturating_add(self.chained).saturating_add(self.prefixes).saturating_add(self.ifs)
+    }
+
+    fn open(&mut self) {
+        self.operators.push(0);
+        self.prefixes = 0;
+    }
+
+    fn close(&mut self) {
+        if self.operators.len() > 1 {
+            self.chained -= self.operators.pop().unwrap_or(0);
+        }
+        self.prefixes = 0;
+    }
+
+    fn operator(&mut self) {
+        if let Some(last) = self.operators.last_mut() {
+            *last += 1;
+            self.chained += 1;
+        }
+        self.prefixes = 0;
+    }
+
+    /// A `,` or an assignment's `=`: the next expression at this level starts.
+    fn next_expression(&mut self) {
+        if let Some(last) = self.operators.last_mut() {
+            self.chained -= std::mem::take(last);
+        }
+        self.prefixes = 0;
     }
 }
 
@@ -65,9 +105,11 @@ pub fn scan(src: &str) -> Trivia {
     let mut i = 0;
     let mut line_start = true;
     let mut nesting = Nesting::default();
+    let mut reported_too_deep = false;
     while i < bytes.len() {
-        if trivia.too_deep.is_none() && nesting.depth() > MAX_NESTING {
-            trivia.too_deep = Some(i.saturating_sub(1));
+        if !reported_too_deep && nesting.depth() > MAX_NESTING {
+            trivia.too_deep.push(i.saturating_sub(1));
+            reported_too_deep = true;
         }
         let context = *stack.last().unwrap_or(&Context::Code { braces: 0 });
         let b = bytes[i];
@@ -81,10 +123,14 @@ pub fn scan(src: &str) -> Trivia {
             let top_level = stack.len() == 1 && context == Context::Code { braces: 0 };
             if (top_level || at_column_zero) && starts_declaration(&src[j..]) {
                 trivia.declaration_starts.push(j);
-                // A keyword at column 0 resynchronises after an unclosed brace.
+                // A keyword at column 0 resynchronises after an unclosed brace. The nesting is kept unless
+                // at the top level: 5,000 `for` blocks written at column 0 are still 5,000 levels deep.
+                if top_level {
+                    nesting = Nesting::default();
+                }
                 stack.truncate(1);
                 stack[0] = Context::Code { braces: 0 };
-                nesting = Nesting::default();
+                reported_too_deep = false;
             }
             line_start = false;
             if j != i {
@@ -120,14 +166,12 @@ pub fn scan(src: &str) -> Trivia {
                 }
                 b'"' => {
                     stack.push(Context::Str);
-                    nesting.open += 1;
-                    nesting.prefixes = 0;
+                    nesting.open();
                     i += 1;
                 }
                 b'{' => {
                     set_top(&mut stack, Context::Code { braces: braces + 1 });
-                    nesting.open += 1;
-                    nesting.prefixes = 0;
+                    nesting.open();
                     i += 1;
                 }
                 b'}' => {
@@ -136,22 +180,44 @@ pub fn scan(src: &str) -> Trivia {
                     } else {
                         set_top(&mut stack, Context::Code { braces: braces.saturating_sub(1) });
                     }
-                    nesting.open = nesting.open.saturating_sub(1);
-                    nesting.prefixes = 0;
+                    nesting.close();
                     i += 1;
                 }
                 b'(' | b'[' => {
-                    nesting.open += 1;
-                    nesting.prefixes = 0;
+                    nesting.open();
                     i += 1;
                 }
                 b')' | b']' => {
-                    nesting.open = nesting.open.saturating_sub(1);
-                    nesting.prefixes = 0;
+                    nesting.close();
                     i += 1;
                 }
-                b'-' | b'!' => {
+                b',' => {
+                    nesting.next_expression();
+                    i += 1;
+                }
+                b'!' if bytes.get(i + 1) != Some(&b'=') => {
                     nesting.prefixes += 1;
+                    i += 1;
+                }
+                // `->` of a signature; `-` is otherwise an infix or a prefix, counted as either.
+                b'-' if bytes.get(i + 1) == Some(&b'>') => {
+                    nesting.prefixes = 0;
+                    i += 2;
+                }
+                // An assignment's `=` (the two-byte operators are taken whole below).
+                b'=' if bytes.get(i + 1) != Some(&b'=') => {
+                    nesting.next_expression();
+                    i += 1;
+                }
+                b'=' | b'!' | b'<' | b'>' | b'&' | b'|' | b'.' => {
+                    nesting.operator();
+                    let pair =
+                        matches!((b, bytes.get(i + 1)), (b'&', Some(b'&')) | (b'|', Some(b'|')) | (b'.', Some(b'.')))
+                            || bytes.get(i + 1) == Some(&b'=');
+                    i += if pair { 2 } else { 1 };
+                }
+                b'+' | b'-' | b'*' | b'/' => {
+                    nesting.operator();
                     i += 1;
                 }
                 b' ' | b'\t' | b'\r' => {
@@ -188,17 +254,17 @@ pub fn scan(src: &str) -> Trivia {
                 b'\\' => i += 2,
                 b'"' => {
                     stack.pop();
-                    nesting.open = nesting.open.saturating_sub(1);
+                    nesting.close();
                     i += 1;
                 }
                 b'\n' => {
                     // Unterminated string: the parser reports it; resume as code.
                     stack.pop();
-                    nesting.open = nesting.open.saturating_sub(1);
+                    nesting.close();
                 }
                 b'$' if bytes.get(i + 1) == Some(&b'{') => {
                     stack.push(Context::Code { braces: 0 });
-                    nesting.open += 1;
+                    nesting.open();
                     i += 2;
                 }
                 // Up to the next byte that means something inside a string.
