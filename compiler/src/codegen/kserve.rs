@@ -33,6 +33,12 @@
 //!   custom server learns the protocol it must speak from its env).
 //! - `minReplicas`/`maxReplicas` are written as declared; in `Standard` mode
 //!   KServe raises a `minReplicas` of 0 to 1 (HPA cannot scale to zero).
+//!   Without `replicas`, `minReplicas: 1` and no `maxReplicas`: KServe then
+//!   leaves Knative's autoscaling unbounded (and raises an HPA's max to its
+//!   min), instead of kfl pinning one replica.
+//! - `protocolVersion`: the serve's `protocol`, by default the first its
+//!   ServingRuntime serves ([`RUNTIME_PROTOCOLS`]); the checker refuses a
+//!   protocol the runtime's ServingRuntime does not serve (`codegen/cluster_rules.rs`).
 //! - The transformer is a `kserve-container` container too.
 
 use std::collections::BTreeMap;
@@ -162,6 +168,35 @@ fn model_format(runtime: &str) -> Option<&'static str> {
         "huggingface" => "huggingface",
         _ => return None,
     })
+}
+
+/// The inference protocols the ServingRuntime KServe v0.20.0 ships for each
+/// built-in `runtime` serves, preferred first (the first is kfl's default):
+/// kserve/kserve v0.20.0 `config/runtimes/*.yaml`, `spec.protocolVersions`
+/// of `kserve-sklearnserver`, `kserve-xgbserver`, `kserve-lgbserver`,
+/// `kserve-torchserve`, `kserve-tensorflow-serving` (v1 only: with v2 KServe
+/// would select Triton, which needs a Triton model repository instead of a
+/// SavedModel — serve those with `runtime = triton`), `kserve-tritonserver`
+/// (`onnx`, `triton`: v2 only) and `kserve-huggingfaceserver`.
+pub(crate) const RUNTIME_PROTOCOLS: &[(&str, &str, &[&str])] = &[
+    ("sklearn", "kserve-sklearnserver", &["v2", "v1"]),
+    ("xgboost", "kserve-xgbserver", &["v2", "v1"]),
+    ("lightgbm", "kserve-lgbserver", &["v2", "v1"]),
+    ("pytorch", "kserve-torchserve", &["v2", "v1"]),
+    ("tensorflow", "kserve-tensorflow-serving", &["v1"]),
+    ("onnx", "kserve-tritonserver", &["v2"]),
+    ("triton", "kserve-tritonserver", &["v2"]),
+    ("huggingface", "kserve-huggingfaceserver", &["v2", "v1"]),
+];
+
+/// (ServingRuntime, protocols it serves) for a built-in runtime; `None` for `custom` (any protocol).
+pub(crate) fn runtime_protocols(runtime: &str) -> Option<(&'static str, &'static [&'static str])> {
+    RUNTIME_PROTOCOLS.iter().find(|(name, _, _)| *name == runtime).map(|(_, server, protocols)| (*server, *protocols))
+}
+
+/// The protocol a serve speaks when it sets none: its ServingRuntime's first, `v2` for `custom`.
+pub(crate) fn default_protocol(runtime: &str) -> &'static str {
+    runtime_protocols(runtime).and_then(|(_, protocols)| protocols.first().copied()).unwrap_or("v2")
 }
 
 /// Whether a serve runs in `Standard` (raw Deployment + HPA) mode.
@@ -336,7 +371,8 @@ fn manifest(
         _ => None,
     };
     predictor.min_replicas = Some(to_i32(serve.min_replicas));
-    predictor.max_replicas = Some(to_i32(serve.max_replicas));
+    // 0 is "no upper bound" (no `replicas` written): KServe's default, so the field is left out.
+    predictor.max_replicas = (serve.max_replicas != 0).then(|| to_i32(serve.max_replicas));
     predictor.scale_metric = scale_metric;
     predictor.scale_metric_type = scale_metric_type;
     predictor.scale_target = scale_target;

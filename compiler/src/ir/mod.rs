@@ -362,6 +362,7 @@ pub struct Serve {
     pub args: Vec<Value>,
     pub protocol: String,
     pub min_replicas: i64,
+    /// 0: no upper bound (no `replicas` written), which KServe leaves to its autoscaler.
     pub max_replicas: i64,
     pub autoscale: Option<Autoscale>,
     pub canary: Option<f64>,

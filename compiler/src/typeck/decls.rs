@@ -728,7 +728,8 @@ impl Checker<'_> {
         let (min_replicas, max_replicas) = match props.get("replicas") {
             Some(Value::Range(lo, hi)) => (lo.as_int().unwrap_or(1), hi.as_int().unwrap_or(1)),
             Some(other) => (other.as_int().unwrap_or(1), other.as_int().unwrap_or(1)),
-            None => (1, 1),
+            // No `replicas`: one to start with and no upper bound (0), as KServe leaves it.
+            None => (1, 0),
         };
         let autoscale = match props.get("autoscale") {
             Some(Value::Call(call)) => call
@@ -762,6 +763,8 @@ impl Checker<'_> {
         };
         let local = props.object("local");
         let resources = self.resources(&props);
+        let protocol =
+            props.string("protocol").unwrap_or_else(|| crate::codegen::kserve::default_protocol(&runtime).to_string());
         self.graph.add_node(&name, NodeKind::Serve, span);
         self.flush_dependencies(&name, &[]);
         program.serves.push(ir::Serve {
@@ -776,7 +779,7 @@ impl Checker<'_> {
                 _ => None,
             },
             args: props.list("args").unwrap_or_default(),
-            protocol: props.string("protocol").unwrap_or_else(|| "v2".into()),
+            protocol,
             min_replicas,
             max_replicas,
             autoscale,

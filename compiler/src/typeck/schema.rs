@@ -220,8 +220,16 @@ pub const SERVE: &[PropertySpec] = &[
     prop("image", Shape::String, "Image of a custom predictor; the project's image when omitted."),
     prop("run", Shape::Run, "Custom predictor command; `model_dir` and `port` are in scope."),
     prop("args", Shape::Run, "Extra arguments for a built-in runtime's server."),
-    defaulted("protocol", Shape::Enum(EnumSet::Protocol), "v2", "Inference protocol."),
-    defaulted("replicas", Shape::Replicas, "1", "`N`, or `lo..hi` for autoscaling (`0..N` scales to zero)."),
+    prop(
+        "protocol",
+        Shape::Enum(EnumSet::Protocol),
+        "Inference protocol; default: the first its KServe runtime serves (`v2`; `v1` for `tensorflow`).",
+    ),
+    prop(
+        "replicas",
+        Shape::Replicas,
+        "`N`, or `lo..hi` for autoscaling (`0..N` scales to zero); default: 1, with no upper bound on the cluster.",
+    ),
     prop("autoscale", Shape::Autoscale, "`concurrency(N)`, `rps(N)`, `cpu(P%)` or `memory(P%)`."),
     prop("canary", Shape::Percent, "Share of traffic for the newest version."),
     prop("transformer", Shape::Nested(Nested::Transformer), "A pre/post-processing container `{ image, run }`."),
