@@ -224,8 +224,8 @@ fn serve_slot(slot: Slot<'_>) -> String {
 pub(crate) fn storage_uri(context: &Context<'_>, model: &ir::Model) -> String {
     if context.program.project.as_ref().is_some_and(|p| p.registry.is_some()) {
         return match &model.version {
-            Some(version) => format!("model-registry://{}/{version}", model.name),
-            None => format!("model-registry://{}", model.name),
+            Some(version) => format!("model-registry://{}/{version}", model.registered_name()),
+            None => format!("model-registry://{}", model.registered_name()),
         };
     }
     match &model.source {

@@ -335,6 +335,15 @@ pub struct Model {
     pub span: Span,
 }
 
+impl Model {
+    /// The name the model is registered under, everywhere: the pipeline's registry task, the storage URI of an
+    /// InferenceService (`model-registry://NAME/VERSION`) and `kfl run`'s registry. It is the name as declared:
+    /// the Model Registry takes any name, and a lookup only finds what was registered under the same one.
+    pub fn registered_name(&self) -> &str {
+        &self.name
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Autoscale {
     /// `concurrency`, `rps`, `cpu` or `memory`.
