@@ -16,8 +16,13 @@
 //! - **Canary**: in `Knative` mode `predictor.canaryTrafficPercent` (Knative
 //!   splits traffic between the latest and the previous ready revision); in
 //!   `Standard` mode the `spec.canary` list (one entry named
-//!   `<serve>-canary`, serving the same model, with `trafficPercent`), which
-//!   KServe only allows in that mode.
+//!   `<serve>-canary`, with `trafficPercent`), which KServe only allows in
+//!   that mode. There nothing keeps the previous version, so the pipeline's
+//!   launcher (`kfl launch inferenceservice`) points the stable predictor
+//!   back at the version the running service serves and leaves the new one
+//!   to the canary entry (no running service: no split). The standalone
+//!   manifest carries the new version in both (`kubectl apply` cannot know
+//!   the served one); docs/TARGETS.md says so.
 //! - **storageUri**: with `project.registry`,
 //!   `model-registry://<model>/<version>` (the Model Registry storage
 //!   initializer; without a version: `model-registry://<model>`, the latest);
@@ -357,8 +362,8 @@ fn manifest(
         }
     }
 
-    // The canary entry (Standard mode) serves the same predictor without
-    // the fields KServe forbids there.
+    // The canary entry (Standard mode) is the predictor without the fields KServe forbids there; the
+    // launcher moves the stable back to the served version (see the module doc).
     let canary_list = match canary {
         Some(percent) if standard => Some(vec![Canary {
             predictor: Predictor {
