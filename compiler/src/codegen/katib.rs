@@ -513,6 +513,8 @@ train net(lr: float = 0.1, layers: int = 2, epochs: int = 10, act: string = \"re
         assert_eq!(
             spec["spec"]["trainer"]["args"],
             serde_json::json!([
+                "--no-python",
+                "python3",
                 "train.py",
                 "--lr=${trialParameters.lr}",
                 "${trialParameters.layers}",

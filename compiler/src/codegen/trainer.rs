@@ -10,8 +10,10 @@
 //!   in v2.3.0 and `custom` has none by definition: those need an explicit
 //!   `runtime` (E0104 from the checker, `codegen/cluster_rules.rs`).
 //! - `spec.trainer`: image, `run` split into `command` (first element) and
-//!   `args`, env (plain values, then one `secretKeyRef` per secret key — a
-//!   secret's value is never rendered), `numNodes`, `numProcPerNode`
+//!   `args` (for `framework = torch`, under `torchrun --no-python`, so each
+//!   rank gets the environment `kfl run` gives it: see [`TORCHRUN`]), env
+//!   (plain values, then one `secretKeyRef` per secret key — a secret's
+//!   value is never rendered), `numNodes`, `numProcPerNode`
 //!   (omitted for `auto`: the v2.3 field is an integer and the runtime's
 //!   default is `auto`), `resourcesPerNode` (cpu/memory requests and limits,
 //!   `nvidia.com/gpu` as request = limit).
@@ -318,7 +320,7 @@ pub(crate) fn train_job(
     let train = stage.train.as_ref().ok_or_else(|| Box::new(not_a_train(stage)))?;
     let Some(runtime) = runtime_name(train) else { return Err(Box::new(runtime_required(stage))) };
     let initializers = initializers(context, stage);
-    let (command, args) = command_line(context, stage, rendering);
+    let (command, args) = torchrun_wrapped(train, &runtime, command_line(context, stage, rendering));
     let trainer = Trainer {
         image: stage.image.clone(),
         command,
@@ -384,6 +386,34 @@ pub(crate) fn command_line(
     }
     let command = rendered.remove(0);
     (vec![command], rendered)
+}
+
+/// What starts the processes of a `torch` train on the cluster. Trainer's torch plugin (kubeflow/trainer
+/// v2.3.0 `pkg/runtime/framework/plugins/torch/torch.go`, `EnforceMLPolicy`) gives each node's container
+/// only `PET_NNODES`, `PET_NPROC_PER_NODE`, `PET_NODE_RANK`, `PET_MASTER_ADDR` and `PET_MASTER_PORT` and
+/// runs the command as written: once per node, with no `RANK` or `WORLD_SIZE`. `kfl run` starts one process
+/// per rank with those set (`runtime/src/run/prepare.rs`). So the command runs under `torchrun --no-python`,
+/// which reads the `PET_*` values as its options and starts `procs_per_node` processes per node with `RANK`,
+/// `LOCAL_RANK`, `WORLD_SIZE`, `LOCAL_WORLD_SIZE`, `GROUP_RANK`, `MASTER_ADDR` and `MASTER_PORT`: the same
+/// environment as under `kfl run`. A command that already is `torchrun` and the torchtune runtimes (whose
+/// entrypoint the plugin rewrites) are left alone.
+const TORCHRUN: &[&str] = &["torchrun", "--no-python"];
+
+fn torchrun_wrapped(
+    train: &ir::Train,
+    runtime: &str,
+    (command, args): (Vec<String>, Vec<String>),
+) -> (Vec<String>, Vec<String>) {
+    let program = command.first().map(|c| c.rsplit('/').next().unwrap_or(c));
+    let launcher_already = program == Some("torchrun")
+        || args.windows(2).next().is_some_and(|w| w[0] == "-m" && w[1] == "torch.distributed.run");
+    if train.framework != "torch" || runtime.starts_with("torchtune-") || command.is_empty() || launcher_already {
+        return (command, args);
+    }
+    let mut wrapped_args: Vec<String> = TORCHRUN[1..].iter().map(|a| a.to_string()).collect();
+    wrapped_args.extend(command);
+    wrapped_args.extend(args);
+    (vec![TORCHRUN[0].to_string()], wrapped_args)
 }
 
 /// `env` values, then one `secretKeyRef` per key of each secret.

@@ -84,8 +84,11 @@ fn trainer_fields_nodes_resources_command_and_deadline() {
     assert_eq!(trainer["image"], "img:1");
     assert_eq!(trainer["numNodes"], 3);
     assert_eq!(trainer["numProcPerNode"], 4);
-    assert_eq!(trainer["command"], serde_json::json!(["python3"]));
-    assert_eq!(trainer["args"], serde_json::json!(["t.py", "--lr", "0.1", "--out", "/kfl/artifacts/net/model"]));
+    assert_eq!(trainer["command"], serde_json::json!(["torchrun"]));
+    assert_eq!(
+        trainer["args"],
+        serde_json::json!(["--no-python", "python3", "t.py", "--lr", "0.1", "--out", "/kfl/artifacts/net/model"])
+    );
     let resources = &trainer["resourcesPerNode"];
     assert_eq!(resources["requests"]["cpu"], "500m");
     assert_eq!(resources["limits"]["cpu"], "2");
@@ -164,7 +167,7 @@ train b(data: Dataset = logs) -> (model: Model) {{\n  framework = torch\n  runti
         serde_json::json!([{ "name": "ACCESS_TOKEN", "valueFrom": { "secretKeyRef": { "name": "hf-creds", "key": "HF_TOKEN" } } }])
     );
     assert!(dataset.get("secretRef").is_none());
-    assert_eq!(a["spec"]["trainer"]["args"][1], "/workspace/dataset");
+    assert_eq!(a["spec"]["trainer"]["args"][3], "/workspace/dataset", "under torchrun --no-python python3 a.py");
     let b = document(&text, "trainjob-b.yaml");
     let env = &b["spec"]["initializer"]["dataset"]["env"];
     assert_eq!(env[0]["name"], "ACCESS_KEY_ID");
@@ -196,4 +199,26 @@ train net() -> (model: Model) {{\n  framework = torch\n  run = [\"python3\", \"t
         serde_json::json!({ "claimName": "ref-data", "readOnly": true })
     );
     assert_eq!(pod["containers"][0]["volumeMounts"][0]["readOnly"], true);
+}
+
+/// Launch parity: Trainer's torch plugin gives a node only `PET_*` and runs the command once per node
+/// (kubeflow/trainer v2.3.0 `plugins/torch/torch.go`); `torchrun --no-python` turns those into the per-rank
+/// `RANK`/`WORLD_SIZE`/… that `kfl run` sets. Other frameworks, a command that is already `torchrun` and the
+/// torchtune runtimes keep the command as written.
+#[test]
+fn torch_commands_run_under_torchrun_others_as_written() {
+    let torch = document(&train("torch", ""), "trainjob-net.yaml");
+    assert_eq!(torch["spec"]["trainer"]["command"], serde_json::json!(["torchrun"]));
+    assert_eq!(torch["spec"]["trainer"]["args"][0], "--no-python");
+    assert_eq!(torch["spec"]["trainer"]["args"][1], "python3");
+    let jax = document(&train("jax", ""), "trainjob-net.yaml");
+    assert_eq!(jax["spec"]["trainer"]["command"], serde_json::json!(["python3"]));
+    let text = format!(
+        "{HEAD}train net -> (model: Model) {{\n  framework = torch\n  run = [\"torchrun\", \"--nproc-per-node=2\", \"t.py\", model]\n}}\n"
+    );
+    let already = document(&text, "trainjob-net.yaml");
+    assert_eq!(already["spec"]["trainer"]["command"], serde_json::json!(["torchrun"]));
+    assert_eq!(already["spec"]["trainer"]["args"][0], "--nproc-per-node=2");
+    let tune = document(&train("torch", "  runtime = \"torchtune-llama3.2-1b\""), "trainjob-net.yaml");
+    assert_eq!(tune["spec"]["trainer"]["command"], serde_json::json!(["python3"]));
 }
