@@ -10,8 +10,9 @@
 //!   in v2.3.0 and `custom` has none by definition: those need an explicit
 //!   `runtime` (E0104 from the checker, `codegen/cluster_rules.rs`).
 //! - `spec.trainer`: image, `run` split into `command` (first element) and
-//!   `args` (for `framework = torch`, under `torchrun --no-python`, so each
-//!   rank gets the environment `kfl run` gives it: see [`TORCHRUN`]), env
+//!   `args` (under `torchrun --no-python` for `torch`, under `mpirun` on
+//!   the MPI runtimes, so each rank runs as under `kfl run`: see
+//!   [`launched`]), env
 //!   (plain values, then one `secretKeyRef` per secret key — a secret's
 //!   value is never rendered), `numNodes`, `numProcPerNode`
 //!   (omitted for `auto`: the v2.3 field is an integer and the runtime's
@@ -320,12 +321,13 @@ pub(crate) fn train_job(
     let train = stage.train.as_ref().ok_or_else(|| Box::new(not_a_train(stage)))?;
     let Some(runtime) = runtime_name(train) else { return Err(Box::new(runtime_required(stage))) };
     let initializers = initializers(context, stage);
-    let (command, args) = torchrun_wrapped(train, &runtime, command_line(context, stage, rendering));
+    let env = env(context, stage, rendering);
+    let (command, args) = launched(train, &runtime, &env, command_line(context, stage, rendering));
     let trainer = Trainer {
         image: stage.image.clone(),
         command,
         args,
-        env: env(context, stage, rendering),
+        env,
         num_nodes: train.nodes,
         num_proc_per_node: train.procs_per_node,
         resources_per_node: resources(&stage.resources),
@@ -388,32 +390,52 @@ pub(crate) fn command_line(
     (vec![command], rendered)
 }
 
-/// What starts the processes of a `torch` train on the cluster. Trainer's torch plugin (kubeflow/trainer
-/// v2.3.0 `pkg/runtime/framework/plugins/torch/torch.go`, `EnforceMLPolicy`) gives each node's container
-/// only `PET_NNODES`, `PET_NPROC_PER_NODE`, `PET_NODE_RANK`, `PET_MASTER_ADDR` and `PET_MASTER_PORT` and
-/// runs the command as written: once per node, with no `RANK` or `WORLD_SIZE`. `kfl run` starts one process
-/// per rank with those set (`runtime/src/run/prepare.rs`). So the command runs under `torchrun --no-python`,
-/// which reads the `PET_*` values as its options and starts `procs_per_node` processes per node with `RANK`,
-/// `LOCAL_RANK`, `WORLD_SIZE`, `LOCAL_WORLD_SIZE`, `GROUP_RANK`, `MASTER_ADDR` and `MASTER_PORT`: the same
-/// environment as under `kfl run`. A command that already is `torchrun` and the torchtune runtimes (whose
-/// entrypoint the plugin rewrites) are left alone.
+/// What starts the processes of a train on the cluster, so a script gets there the environment `kfl run`
+/// gives it (one process per rank, `runtime/src/run/prepare.rs`).
+///
+/// - `torch`: Trainer's torch plugin (kubeflow/trainer v2.3.0 `pkg/runtime/framework/plugins/torch/torch.go`,
+///   `EnforceMLPolicy`) gives each node's container only `PET_NNODES`, `PET_NPROC_PER_NODE`, `PET_NODE_RANK`,
+///   `PET_MASTER_ADDR` and `PET_MASTER_PORT` and runs the command as written, once per node. Under
+///   `torchrun --no-python` (which reads the `PET_*` values as its options) each node starts
+///   `procs_per_node` processes with `RANK`, `LOCAL_RANK`, `WORLD_SIZE`, `LOCAL_WORLD_SIZE`, `GROUP_RANK`,
+///   `MASTER_ADDR` and `MASTER_PORT`, as under `kfl run`.
+/// - MPI runtimes (a `launcher` job: `deepspeed-distributed`, `mlx-distributed`): the MPI plugin
+///   (`plugins/mpi/mpi.go`) runs the command once, on the launcher, whose env points OpenMPI at the
+///   hostfile with `procs_per_node` slots per node; the other nodes only run sshd. Under `mpirun` every
+///   rank runs the script, and `-x NAME` forwards the train's env and secrets, which Trainer gives the
+///   launcher only. Ranks see OpenMPI's `OMPI_COMM_WORLD_*`, from which `deepspeed.init_distributed()` and
+///   `mlx.core.distributed.init()` set themselves up (under `kfl run` they read `RANK`/`WORLD_SIZE`).
+///
+/// A command that already is its launcher (`torchrun`, `python -m torch.distributed.run`, `mpirun`,
+/// `mpiexec`, `deepspeed`) and the torchtune runtimes (whose entrypoint the torch plugin rewrites) are left
+/// as written.
 const TORCHRUN: &[&str] = &["torchrun", "--no-python"];
+const MPIRUN: &str = "mpirun";
+const LAUNCHERS: &[&str] = &["torchrun", "mpirun", "mpiexec", "deepspeed"];
 
-fn torchrun_wrapped(
+fn launched(
     train: &ir::Train,
     runtime: &str,
+    env: &[EnvVar],
     (command, args): (Vec<String>, Vec<String>),
 ) -> (Vec<String>, Vec<String>) {
-    let program = command.first().map(|c| c.rsplit('/').next().unwrap_or(c));
-    let launcher_already = program == Some("torchrun")
+    let Some(program) = command.first().map(|c| c.rsplit('/').next().unwrap_or(c)) else { return (command, args) };
+    let launcher_already = LAUNCHERS.contains(&program)
         || args.windows(2).next().is_some_and(|w| w[0] == "-m" && w[1] == "torch.distributed.run");
-    if train.framework != "torch" || runtime.starts_with("torchtune-") || command.is_empty() || launcher_already {
+    if launcher_already || runtime.starts_with("torchtune-") {
         return (command, args);
     }
-    let mut wrapped_args: Vec<String> = TORCHRUN[1..].iter().map(|a| a.to_string()).collect();
-    wrapped_args.extend(command);
-    wrapped_args.extend(args);
-    (vec![TORCHRUN[0].to_string()], wrapped_args)
+    let mut wrapped: Vec<String> = if train.framework == "torch" {
+        TORCHRUN[1..].iter().map(|a| a.to_string()).collect()
+    } else if replicated_jobs(train).contains(&"launcher") {
+        env.iter().flat_map(|var| ["-x".to_string(), var.name.clone()]).collect()
+    } else {
+        return (command, args);
+    };
+    let launcher = if train.framework == "torch" { TORCHRUN[0] } else { MPIRUN };
+    wrapped.extend(command);
+    wrapped.extend(args);
+    (vec![launcher.to_string()], wrapped)
 }
 
 /// `env` values, then one `secretKeyRef` per key of each secret.

@@ -117,7 +117,21 @@ train sft(data: Dataset = chats) -> (model: Model) {{\n  framework = deepspeed\n
     let spec = &job["spec"];
     // deepspeed-distributed has no dataset-initializer job: the script gets the URI, as under `kfl run`.
     assert!(spec.get("initializer").is_none(), "{spec}");
-    assert_eq!(spec["trainer"]["args"][1], "hf://datasets/acme/chats");
+    // Under `mpirun`, the env and secrets forwarded to every rank (Trainer gives them to the launcher only).
+    assert_eq!(spec["trainer"]["command"], serde_json::json!(["mpirun"]));
+    assert_eq!(
+        spec["trainer"]["args"],
+        serde_json::json!([
+            "-x",
+            "MODE",
+            "-x",
+            "HF_TOKEN",
+            "python3",
+            "sft.py",
+            "hf://datasets/acme/chats",
+            "/kfl/artifacts/sft/model"
+        ])
+    );
     let env = &spec["trainer"]["env"];
     assert_eq!(env[0], serde_json::json!({ "name": "MODE", "value": "fast" }));
     assert_eq!(env[1]["valueFrom"]["secretKeyRef"], serde_json::json!({ "name": "hf-creds", "key": "HF_TOKEN" }));
@@ -203,8 +217,9 @@ train net() -> (model: Model) {{\n  framework = torch\n  run = [\"python3\", \"t
 
 /// Launch parity: Trainer's torch plugin gives a node only `PET_*` and runs the command once per node
 /// (kubeflow/trainer v2.3.0 `plugins/torch/torch.go`); `torchrun --no-python` turns those into the per-rank
-/// `RANK`/`WORLD_SIZE`/… that `kfl run` sets. Other frameworks, a command that is already `torchrun` and the
-/// torchtune runtimes keep the command as written.
+/// `RANK`/`WORLD_SIZE`/… that `kfl run` sets. The MPI runtimes run the command once on the launcher
+/// (`plugins/mpi/mpi.go`): `mpirun` starts every rank. Other frameworks, a command that already is its
+/// launcher and the torchtune runtimes keep the command as written.
 #[test]
 fn torch_commands_run_under_torchrun_others_as_written() {
     let torch = document(&train("torch", ""), "trainjob-net.yaml");
@@ -213,6 +228,14 @@ fn torch_commands_run_under_torchrun_others_as_written() {
     assert_eq!(torch["spec"]["trainer"]["args"][1], "python3");
     let jax = document(&train("jax", ""), "trainjob-net.yaml");
     assert_eq!(jax["spec"]["trainer"]["command"], serde_json::json!(["python3"]));
+    let mlx = document(&train("mlx", ""), "trainjob-net.yaml");
+    assert_eq!(mlx["spec"]["trainer"]["command"], serde_json::json!(["mpirun"]));
+    assert_eq!(mlx["spec"]["trainer"]["args"][0], "python3");
+    let text = format!(
+        "{HEAD}train net -> (model: Model) {{\n  framework = deepspeed\n  run = [\"deepspeed\", \"t.py\", model]\n}}\n"
+    );
+    let deepspeed = document(&text, "trainjob-net.yaml");
+    assert_eq!(deepspeed["spec"]["trainer"]["command"], serde_json::json!(["deepspeed"]));
     let text = format!(
         "{HEAD}train net -> (model: Model) {{\n  framework = torch\n  run = [\"torchrun\", \"--nproc-per-node=2\", \"t.py\", model]\n}}\n"
     );
