@@ -33,9 +33,11 @@
 //!   `modelFormat.name` (KServe picks the ServingRuntime); **`custom`** is a
 //!   container named `kserve-container` listening on 8080, with
 //!   `STORAGE_URI` in its env so the storage initializer still downloads the
-//!   model to `/mnt/models` (what `model_dir` means), and `PROTOCOL` (`v1`/`v2`:
+//!   model to `/mnt/models` (what `model_dir` means), `PROTOCOL` (`v1`/`v2`:
 //!   KServe's `protocolVersion` only exists on the `model` predictor, so a
-//!   custom server learns the protocol it must speak from its env).
+//!   custom server learns the protocol it must speak from its env) and
+//!   `KFL_MODEL_NAME`, the name it answers to ([`served_name`], as under
+//!   `kfl run`).
 //! - `minReplicas`/`maxReplicas` are written as declared; in `Standard` mode
 //!   KServe raises a `minReplicas` of 0 to 1 (HPA cannot scale to zero).
 //!   Without `replicas`, `minReplicas: 1` and no `maxReplicas`: KServe then
@@ -209,6 +211,13 @@ pub(crate) fn is_standard(serve: &ir::Serve) -> bool {
     serve.autoscale.as_ref().is_some_and(|a| matches!(a.metric.as_str(), "cpu" | "memory"))
 }
 
+/// The name a serve's model answers to, locally and on the cluster: the InferenceService's name (KServe
+/// serves a `model` predictor under its InferenceService's name, `/v2/models/NAME`), which the local router
+/// (plan.json `served_name`) and a custom server's `KFL_MODEL_NAME` use too.
+pub(crate) fn served_name(serve: &ir::Serve) -> String {
+    kubernetes_name(&serve.name)
+}
+
 /// The Kubernetes name of the predictor workload (`<isvc>-predictor`), for monitoring.
 pub(crate) fn predictor_name(serve: &ir::Serve) -> String {
     format!("{}-predictor", kubernetes_name(&serve.name))
@@ -346,6 +355,7 @@ fn manifest(
             let mut env = env;
             env.push(EnvVar { name: "STORAGE_URI".into(), value: Some(storage), ..EnvVar::default() });
             env.push(EnvVar { name: "PROTOCOL".into(), value: Some(serve.protocol.clone()), ..EnvVar::default() });
+            env.push(EnvVar { name: "KFL_MODEL_NAME".into(), value: Some(served_name(serve)), ..EnvVar::default() });
             predictor.containers = Some(vec![Container {
                 name: CONTAINER.to_string(),
                 image,
@@ -426,6 +436,20 @@ mod tests {
     const MODELS: &str = "project p { image = \"python:3.12\" }\n\
         step fit -> (model: Model) { run = [\"python3\", \"fit.py\", model] }\n\
         model clf { artifact = fit.model, format = \"sklearn\" }\n";
+
+    /// One served name: the InferenceService's (`churn-api`), which the local router (plan.json
+    /// `served_name`) and a custom server's `KFL_MODEL_NAME` use too.
+    #[test]
+    fn a_serve_answers_to_its_inference_service_name_everywhere() {
+        let output = build_text(&format!(
+            "{MODELS}serve churn_api {{\n  model = clf\n  runtime = custom\n  run = [\"python3\", \"serve.py\", model_dir, port]\n}}\n"
+        ));
+        let yaml = file(&output, "inferenceservice-churn-api.yaml");
+        assert!(yaml.contains("name: churn-api"), "{yaml}");
+        assert!(yaml.contains("- name: KFL_MODEL_NAME\n        value: churn-api"), "{yaml}");
+        let plan = output.files.iter().find(|(path, _)| path == "plan.json").map(|(_, text)| text.as_str());
+        assert!(plan.is_some_and(|p| p.contains("\"served_name\": \"churn-api\"")), "{plan:?}");
+    }
 
     #[test]
     fn concurrency_autoscale_is_knative_with_canary_traffic_percent() {
