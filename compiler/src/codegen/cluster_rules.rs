@@ -18,6 +18,7 @@ use crate::ir::{self, ModelSource};
 pub(crate) fn check(program: &ir::Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     training_runtimes(program, &mut out);
+    torchrun_reserved_env(program, &mut out);
     serving_protocols(program, &mut out);
     claims(program, &mut out);
     out
@@ -32,6 +33,46 @@ fn training_runtimes(program: &ir::Program, out: &mut Vec<Diagnostic>) {
         if trainer::runtime_name(train).is_none() && seen.insert(stage.span) {
             out.push(trainer::runtime_required(stage));
         }
+    }
+}
+
+/// The torch plugin's webhook refuses a TrainJob whose trainer env sets a variable it reserves for torchrun
+/// (kubeflow/trainer v2.3.0 `pkg/runtime/framework/plugins/torch/torch.go` `Validate`,
+/// `pkg/constants/constants.go` `TorchRunReservedEnvNames`): it sets them itself, as `kfl run` does.
+fn torchrun_reserved_env(program: &ir::Program, out: &mut Vec<Diagnostic>) {
+    let mut seen = HashSet::new();
+    for stage in &program.stages {
+        let Some(train) = stage.train.as_ref().filter(|t| t.framework == "torch") else { continue };
+        let secret_keys = stage
+            .secrets
+            .iter()
+            .filter_map(|name| program.secrets.iter().find(|s| &s.name == name))
+            .flat_map(|secret| secret.keys.iter());
+        let reserved: Vec<&str> = stage
+            .env
+            .keys()
+            .chain(secret_keys)
+            .map(String::as_str)
+            .filter(|name| trainer::TORCHRUN_RESERVED_ENV.contains(name))
+            .collect();
+        if reserved.is_empty() || trainer::runtime_name(train).is_some_and(|r| r.starts_with("torchtune-")) {
+            continue;
+        }
+        if !seen.insert(stage.span) {
+            continue;
+        }
+        out.push(
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!("`train {}` sets {}, which Trainer's torch plugin reserves", stage.name, reserved.join(", ")),
+                Label::new(stage.span, "in this train's env or secrets"),
+            )
+            .with_help("remove them: the node count, ranks and rendezvous come from `nodes` and `procs_per_node`")
+            .with_note(
+                "kubeflow/trainer v2.3.0 refuses a TrainJob whose env sets torchrun's reserved PET_* variables \
+                 (plugins/torch/torch.go, constants.TorchRunReservedEnvNames)",
+            ),
+        );
     }
 }
 

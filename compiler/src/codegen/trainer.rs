@@ -410,6 +410,10 @@ pub(crate) fn command_line(
 /// `mpiexec`, `deepspeed`) and the torchtune runtimes (whose entrypoint the torch plugin rewrites) are left
 /// as written.
 const TORCHRUN: &[&str] = &["torchrun", "--no-python"];
+/// The env vars the torch plugin sets and its webhook refuses in a TrainJob (`TorchRunReservedEnvNames`,
+/// kubeflow/trainer v2.3.0 `pkg/constants/constants.go`); `torchrun` reads them as its options.
+pub(crate) const TORCHRUN_RESERVED_ENV: &[&str] =
+    &["PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT"];
 const MPIRUN: &str = "mpirun";
 const LAUNCHERS: &[&str] = &["torchrun", "mpirun", "mpiexec", "deepspeed"];
 
