@@ -185,7 +185,11 @@ pub const TRAIN_EXTRA: &[PropertySpec] = &[
     required("framework", Shape::Enum(EnumSet::Framework), "Training framework; picks the Trainer runtime."),
     defaulted("nodes", Shape::Int { min: 1 }, "1", "Number of nodes (`numNodes`)."),
     defaulted("procs_per_node", Shape::IntOrAuto, "auto", "Processes per node (`numProcPerNode`)."),
-    prop("runtime", Shape::String, "ClusterTrainingRuntime name; default from the framework."),
+    prop(
+        "runtime",
+        Shape::String,
+        "ClusterTrainingRuntime name; default: the one Trainer ships for the framework (`mpi`, `tensorflow` and `custom` have none: required).",
+    ),
 ];
 
 pub const TUNE: &[PropertySpec] = &[
