@@ -554,6 +554,9 @@ pub struct Transformer {
 #[derive(Clone, Debug, Deserialize)]
 pub struct Serve {
     pub model: String,
+    /// The name the model answers to (`/v2/models/NAME`); absent in older plans: the stage's name.
+    #[serde(default)]
+    pub served_name: Option<String>,
     pub runtime: String,
     pub image: Option<String>,
     pub run: Option<Vec<Part>>,

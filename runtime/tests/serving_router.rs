@@ -56,6 +56,28 @@ async fn v1_and_v2_requests_reach_the_predictor_and_shutdown_leaves_no_process()
     assert!(read_state(&root.path().join(".kfl/serving"), "iris", None).is_err(), "state file removed");
 }
 
+/// The model answers to its served name (plan.json `served_name`, the InferenceService's name on the
+/// cluster), while the serve's own name keeps naming its state file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_answers_to_its_served_name() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut config = config(root.path(), "churn_api");
+    config.model_name = "churn-api".into();
+    config.argv = predictor_argv("churn-api", &[]);
+    config.state_dir = Some(root.path().join(".kfl/serving"));
+    let server = Running::start(config).await;
+    server.wait_ready(1, Duration::from_secs(30)).await;
+    let http = client();
+    let address = server.address;
+    let served = post(&http, address, "/v2/models/churn-api/infer", &infer_body(&[1.0], json!({}))).await;
+    assert_eq!(served.status, 200, "{}", served.body);
+    let declared = post(&http, address, "/v2/models/churn_api/infer", &infer_body(&[1.0], json!({}))).await;
+    assert_eq!(declared.status, 404, "{}", declared.body);
+    assert!(declared.body["error"].as_str().is_some_and(|e| e.contains("churn-api")), "{}", declared.body);
+    assert!(read_state(&root.path().join(".kfl/serving"), "churn_api").is_ok(), "state file under the serve's name");
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_pass_through_the_transformer_before_the_predictor() {
     let root = tempfile::tempdir().expect("tempdir");

@@ -203,8 +203,8 @@ async fn serve(file: PathBuf, args: &Args) -> Status {
         }
     };
     let model_path = match config.protocol {
-        serving::Protocol::V1 => format!("/v1/models/{name}:predict"),
-        serving::Protocol::V2 => format!("/v2/models/{name}/infer"),
+        serving::Protocol::V1 => format!("/v1/models/{}:predict", config.model_name),
+        serving::Protocol::V2 => format!("/v2/models/{}/infer", config.model_name),
     };
     let retraining = Retraining::attach(&plan, &name, &context, &mut config);
     let (events_tx, mut events_rx) = tokio::sync::mpsc::channel::<ServeEvent>(512);

@@ -99,23 +99,31 @@ pub(crate) fn env_vars(
 }
 
 /// `mount VOL at "/p"` → (pod volumes, container mounts): one PVC-backed
-/// volume per distinct `volume`, named like its claim.
-pub(crate) fn pvc_mounts(mounts: &[ir::Mount]) -> (Vec<Volume>, Vec<VolumeMount>) {
+/// volume per distinct `volume`, named like its claim. A `read_only_many`
+/// volume is mounted `readOnly` (the claim and the mount both): a
+/// ReadOnlyMany claim mounted read-write is refused by CSI drivers that
+/// enforce the mode, and the pod's own view must say what the claim allows.
+pub(crate) fn pvc_mounts(program: &ir::Program, mounts: &[ir::Mount]) -> (Vec<Volume>, Vec<VolumeMount>) {
     let mut volumes: Vec<Volume> = Vec::new();
     let mut volume_mounts = Vec::new();
     for mount in mounts {
         let name = kubernetes_name(&mount.volume);
+        let read_only = program
+            .volumes
+            .iter()
+            .any(|v| v.name == mount.volume && access_mode(&v.access) == "ReadOnlyMany")
+            .then_some(true);
         if !volumes.iter().any(|v| v.name == name) {
             volumes.push(Volume {
                 name: name.clone(),
                 persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                     claim_name: name.clone(),
-                    ..PersistentVolumeClaimVolumeSource::default()
+                    read_only,
                 }),
                 ..Volume::default()
             });
         }
-        volume_mounts.push(VolumeMount { name, mount_path: mount.path.clone(), ..VolumeMount::default() });
+        volume_mounts.push(VolumeMount { name, mount_path: mount.path.clone(), read_only, ..VolumeMount::default() });
     }
     (volumes, volume_mounts)
 }

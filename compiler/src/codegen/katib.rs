@@ -24,7 +24,10 @@
 //!   `trainer.rs`, without name and namespace), primary container `node`,
 //!   primary pods those of the runtime's replicated job that prints the
 //!   metrics (`launcher` for MPI runtimes, else `node`), success/failure on
-//!   the TrainJob's `Complete`/`Failed` conditions. A `step` trial becomes a
+//!   the TrainJob's `Complete`/`Failed` conditions; the primary pod labels keep
+//!   Katib's pin to the job's first pod (`job-completion-index: "0"`). `retain:
+//!   false` is written out: Katib deletes each finished trial's Job or TrainJob
+//!   and its logs. A `step` trial becomes a
 //!   batch/v1 Job with `restartPolicy: Never`. Each searched input renders as
 //!   `${trialParameters.NAME}`; unsearched inputs keep their defaults.
 //! - `k8s { … }` patches of the tune are merged last (those of the trial
@@ -52,6 +55,7 @@ const EARLY_STOPPING: &str = "medianstop";
 /// Container of a `step` trial's Job.
 const JOB_CONTAINER: &str = "training-container";
 const JOBSET_REPLICATED_JOB_LABEL: &str = "jobset.sigs.k8s.io/replicatedjob-name";
+const JOB_COMPLETION_INDEX_LABEL: &str = "batch.kubernetes.io/job-completion-index";
 const TRAINJOB_SUCCESS: &str = r#"status.conditions.#(type=="Complete")#|#(status=="True")#"#;
 const TRAINJOB_FAILURE: &str = r#"status.conditions.#(type=="Failed")#|#(status=="True")#"#;
 const JOB_SUCCESS: &str = r#"status.conditions.#(type=="Complete")#|#(status=="True")#"#;
@@ -142,6 +146,11 @@ struct Collector {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TrialTemplate {
+    /// Written out although `false` is Katib's default: once a trial completes, Katib deletes its
+    /// Job or TrainJob and with it the pods' logs (kubeflow/katib v0.19.0
+    /// `pkg/controller.v1beta1/trial/trial_controller.go`, `!instance.Spec.RetainRun`); the metrics
+    /// are collected before. `k8s { spec.trialTemplate.retain = true }` keeps them.
+    retain: bool,
     primary_container_name: &'static str,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     primary_pod_labels: BTreeMap<String, String>,
@@ -203,9 +212,15 @@ fn experiment(context: &Context<'_>, tune: &ir::Tune, launcher: bool) -> Result<
             StageKind::Train => {
                 let mut job = trainer::train_job(context, trial, rendering)?;
                 job.metadata = trial_metadata(context);
-                let framework = trial.train.as_ref().map(|t| t.framework.as_str()).unwrap_or_default();
-                let primary_job = if matches!(framework, "deepspeed" | "mpi" | "mlx") { "launcher" } else { "node" };
-                let labels = BTreeMap::from([(JOBSET_REPLICATED_JOB_LABEL.to_string(), primary_job.to_string())]);
+                let primary_job = trial.train.as_ref().map_or(trainer::TRAINER_CONTAINER, trainer::metrics_job);
+                // Setting primaryPodLabels replaces Katib's default for TrainJob, which also pins the
+                // first pod of the job: kubeflow/katib v0.19.0
+                // pkg/apis/controller/experiments/v1beta1/constants.go `DefaultTrainJobPrimaryPodLabels`.
+                // Without the index pin the metrics collector would run in every node's pod.
+                let labels = BTreeMap::from([
+                    (JOBSET_REPLICATED_JOB_LABEL.to_string(), primary_job.to_string()),
+                    (JOB_COMPLETION_INDEX_LABEL.to_string(), "0".to_string()),
+                ]);
                 (
                     patched(trainer::KIND, trial, &job),
                     trainer::TRAINER_CONTAINER,
@@ -244,6 +259,7 @@ fn experiment(context: &Context<'_>, tune: &ir::Tune, launcher: bool) -> Result<
             max_failed_trial_count: counts.max_failed,
             metrics_collector_spec: MetricsCollectorSpec { collector: Collector { kind: METRICS_COLLECTOR } },
             trial_template: TrialTemplate {
+                retain: false,
                 primary_container_name,
                 primary_pod_labels,
                 success_condition,
@@ -278,7 +294,7 @@ fn patched<T: Serialize>(kind: &str, trial: &ir::Stage, object: &T) -> serde_jso
 /// A `step` trial as a batch/v1 Job (Katib requires `restartPolicy: Never`).
 fn step_job(context: &Context<'_>, stage: &ir::Stage, rendering: trainer::Rendering<'_>) -> Job {
     let (command, args) = trainer::command_line(context, stage, rendering);
-    let (volumes, volume_mounts) = trainer::volumes(stage);
+    let (volumes, volume_mounts) = trainer::volumes(context, stage);
     let env = trainer::env(context, stage, rendering);
     let container = Container {
         name: JOB_CONTAINER.to_string(),
@@ -492,6 +508,8 @@ train net(lr: float = 0.1, layers: int = 2, epochs: int = 10, act: string = \"re
         assert_eq!(
             spec["spec"]["trainer"]["args"],
             serde_json::json!([
+                "--no-python",
+                "python3",
                 "train.py",
                 "--lr=${trialParameters.lr}",
                 "${trialParameters.layers}",

@@ -16,8 +16,13 @@
 //! - **Canary**: in `Knative` mode `predictor.canaryTrafficPercent` (Knative
 //!   splits traffic between the latest and the previous ready revision); in
 //!   `Standard` mode the `spec.canary` list (one entry named
-//!   `<serve>-canary`, serving the same model, with `trafficPercent`), which
-//!   KServe only allows in that mode.
+//!   `<serve>-canary`, with `trafficPercent`), which KServe only allows in
+//!   that mode. There nothing keeps the previous version, so the pipeline's
+//!   launcher (`kfl launch inferenceservice`) points the stable predictor
+//!   back at the version the running service serves and leaves the new one
+//!   to the canary entry (no running service: no split). The standalone
+//!   manifest carries the new version in both (`kubectl apply` cannot know
+//!   the served one); docs/TARGETS.md says so.
 //! - **storageUri**: with `project.registry`,
 //!   `model-registry://<model>/<version>` (the Model Registry storage
 //!   initializer; without a version: `model-registry://<model>`, the latest);
@@ -28,11 +33,19 @@
 //!   `modelFormat.name` (KServe picks the ServingRuntime); **`custom`** is a
 //!   container named `kserve-container` listening on 8080, with
 //!   `STORAGE_URI` in its env so the storage initializer still downloads the
-//!   model to `/mnt/models` (what `model_dir` means), and `PROTOCOL` (`v1`/`v2`:
+//!   model to `/mnt/models` (what `model_dir` means), `PROTOCOL` (`v1`/`v2`:
 //!   KServe's `protocolVersion` only exists on the `model` predictor, so a
-//!   custom server learns the protocol it must speak from its env).
+//!   custom server learns the protocol it must speak from its env) and
+//!   `KFL_MODEL_NAME`, the name it answers to ([`served_name`], as under
+//!   `kfl run`).
 //! - `minReplicas`/`maxReplicas` are written as declared; in `Standard` mode
 //!   KServe raises a `minReplicas` of 0 to 1 (HPA cannot scale to zero).
+//!   Without `replicas`, `minReplicas: 1` and no `maxReplicas`: KServe then
+//!   leaves Knative's autoscaling unbounded (and raises an HPA's max to its
+//!   min), instead of kfl pinning one replica.
+//! - `protocolVersion`: the serve's `protocol`, by default the first its
+//!   ServingRuntime serves ([`RUNTIME_PROTOCOLS`]); the checker refuses a
+//!   protocol the runtime's ServingRuntime does not serve (`codegen/cluster_rules.rs`).
 //! - The transformer is a `kserve-container` container too.
 
 use std::collections::BTreeMap;
@@ -164,9 +177,45 @@ fn model_format(runtime: &str) -> Option<&'static str> {
     })
 }
 
+/// The inference protocols the ServingRuntime KServe v0.20.0 ships for each
+/// built-in `runtime` serves, preferred first (the first is kfl's default):
+/// kserve/kserve v0.20.0 `config/runtimes/*.yaml`, `spec.protocolVersions`
+/// of `kserve-sklearnserver`, `kserve-xgbserver`, `kserve-lgbserver`,
+/// `kserve-torchserve`, `kserve-tensorflow-serving` (v1 only: with v2 KServe
+/// would select Triton, which needs a Triton model repository instead of a
+/// SavedModel — serve those with `runtime = triton`), `kserve-tritonserver`
+/// (`onnx`, `triton`: v2 only) and `kserve-huggingfaceserver`.
+pub(crate) const RUNTIME_PROTOCOLS: &[(&str, &str, &[&str])] = &[
+    ("sklearn", "kserve-sklearnserver", &["v2", "v1"]),
+    ("xgboost", "kserve-xgbserver", &["v2", "v1"]),
+    ("lightgbm", "kserve-lgbserver", &["v2", "v1"]),
+    ("pytorch", "kserve-torchserve", &["v2", "v1"]),
+    ("tensorflow", "kserve-tensorflow-serving", &["v1"]),
+    ("onnx", "kserve-tritonserver", &["v2"]),
+    ("triton", "kserve-tritonserver", &["v2"]),
+    ("huggingface", "kserve-huggingfaceserver", &["v2", "v1"]),
+];
+
+/// (ServingRuntime, protocols it serves) for a built-in runtime; `None` for `custom` (any protocol).
+pub(crate) fn runtime_protocols(runtime: &str) -> Option<(&'static str, &'static [&'static str])> {
+    RUNTIME_PROTOCOLS.iter().find(|(name, _, _)| *name == runtime).map(|(_, server, protocols)| (*server, *protocols))
+}
+
+/// The protocol a serve speaks when it sets none: its ServingRuntime's first, `v2` for `custom`.
+pub(crate) fn default_protocol(runtime: &str) -> &'static str {
+    runtime_protocols(runtime).and_then(|(_, protocols)| protocols.first().copied()).unwrap_or("v2")
+}
+
 /// Whether a serve runs in `Standard` (raw Deployment + HPA) mode.
 pub(crate) fn is_standard(serve: &ir::Serve) -> bool {
     serve.autoscale.as_ref().is_some_and(|a| matches!(a.metric.as_str(), "cpu" | "memory"))
+}
+
+/// The name a serve's model answers to, locally and on the cluster: the InferenceService's name (KServe
+/// serves a `model` predictor under its InferenceService's name, `/v2/models/NAME`), which the local router
+/// (plan.json `served_name`) and a custom server's `KFL_MODEL_NAME` use too.
+pub(crate) fn served_name(serve: &ir::Serve) -> String {
+    kubernetes_name(&serve.name)
 }
 
 /// The Kubernetes name of the predictor workload (`<isvc>-predictor`), for monitoring.
@@ -189,8 +238,8 @@ fn serve_slot(slot: Slot<'_>) -> String {
 pub(crate) fn storage_uri(context: &Context<'_>, model: &ir::Model) -> String {
     if context.program.project.as_ref().is_some_and(|p| p.registry.is_some()) {
         return match &model.version {
-            Some(version) => format!("model-registry://{}/{version}", model.name),
-            None => format!("model-registry://{}", model.name),
+            Some(version) => format!("model-registry://{}/{version}", model.registered_name()),
+            None => format!("model-registry://{}", model.registered_name()),
         };
     }
     match &model.source {
@@ -306,6 +355,7 @@ fn manifest(
             let mut env = env;
             env.push(EnvVar { name: "STORAGE_URI".into(), value: Some(storage), ..EnvVar::default() });
             env.push(EnvVar { name: "PROTOCOL".into(), value: Some(serve.protocol.clone()), ..EnvVar::default() });
+            env.push(EnvVar { name: "KFL_MODEL_NAME".into(), value: Some(served_name(serve)), ..EnvVar::default() });
             predictor.containers = Some(vec![Container {
                 name: CONTAINER.to_string(),
                 image,
@@ -322,8 +372,8 @@ fn manifest(
         }
     }
 
-    // The canary entry (Standard mode) serves the same predictor without
-    // the fields KServe forbids there.
+    // The canary entry (Standard mode) is the predictor without the fields KServe forbids there; the
+    // launcher moves the stable back to the served version (see the module doc).
     let canary_list = match canary {
         Some(percent) if standard => Some(vec![Canary {
             predictor: Predictor {
@@ -336,7 +386,8 @@ fn manifest(
         _ => None,
     };
     predictor.min_replicas = Some(to_i32(serve.min_replicas));
-    predictor.max_replicas = Some(to_i32(serve.max_replicas));
+    // 0 is "no upper bound" (no `replicas` written): KServe's default, so the field is left out.
+    predictor.max_replicas = (serve.max_replicas != 0).then(|| to_i32(serve.max_replicas));
     predictor.scale_metric = scale_metric;
     predictor.scale_metric_type = scale_metric_type;
     predictor.scale_target = scale_target;
@@ -385,6 +436,20 @@ mod tests {
     const MODELS: &str = "project p { image = \"python:3.12\" }\n\
         step fit -> (model: Model) { run = [\"python3\", \"fit.py\", model] }\n\
         model clf { artifact = fit.model, format = \"sklearn\" }\n";
+
+    /// One served name: the InferenceService's (`churn-api`), which the local router (plan.json
+    /// `served_name`) and a custom server's `KFL_MODEL_NAME` use too.
+    #[test]
+    fn a_serve_answers_to_its_inference_service_name_everywhere() {
+        let output = build_text(&format!(
+            "{MODELS}serve churn_api {{\n  model = clf\n  runtime = custom\n  run = [\"python3\", \"serve.py\", model_dir, port]\n}}\n"
+        ));
+        let yaml = file(&output, "inferenceservice-churn-api.yaml");
+        assert!(yaml.contains("name: churn-api"), "{yaml}");
+        assert!(yaml.contains("- name: KFL_MODEL_NAME\n        value: churn-api"), "{yaml}");
+        let plan = output.files.iter().find(|(path, _)| path == "plan.json").map(|(_, text)| text.as_str());
+        assert!(plan.is_some_and(|p| p.contains("\"served_name\": \"churn-api\"")), "{plan:?}");
+    }
 
     #[test]
     fn concurrency_autoscale_is_knative_with_canary_traffic_percent() {

@@ -153,7 +153,8 @@ impl Manifest {
     }
 
     /// Merges a `k8s { path = value }` patch into the object (objects merge
-    /// key by key; anything else replaces).
+    /// key by key; a list of objects merges into kfl's list by its merge key,
+    /// see [`merge_list`]; anything else replaces).
     pub fn apply_patches(&mut self, patches: &[ir::Patch]) {
         for patch in patches {
             let value = patch_value(&patch.value);
@@ -164,13 +165,39 @@ impl Manifest {
                 }
                 let serde_json::Value::Object(map) = node else { break };
                 if index + 1 == patch.path.len() {
-                    map.insert(key.clone(), value.clone());
+                    let merged = map.get(key).and_then(|current| merge_list(current, &value));
+                    map.insert(key.clone(), merged.unwrap_or_else(|| value.clone()));
                     break;
                 }
                 node = map.entry(key.clone()).or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
             }
         }
     }
+}
+
+/// The keys Kubernetes merges lists of objects by (`+listMapKey`): `manager`
+/// for TrainJob `spec.runtimePatches` (kubeflow/trainer v2.3.0
+/// `pkg/apis/trainer/v1alpha1/trainjob_types.go`), `name` for containers,
+/// volumes, env, mounts and replicated jobs.
+const LIST_MERGE_KEYS: &[&str] = &["manager", "name"];
+
+/// A user's list of objects merged into the list kfl wrote, as a strategic
+/// merge patch would: an entry with the same merge key replaces kfl's entry,
+/// the others are appended, kfl's other entries stay (so a user's runtime
+/// patch does not remove kfl's mount patch). `None`: not two keyed lists; the
+/// user's value replaces.
+fn merge_list(current: &serde_json::Value, patch: &serde_json::Value) -> Option<serde_json::Value> {
+    let (serde_json::Value::Array(ours), serde_json::Value::Array(theirs)) = (current, patch) else { return None };
+    let keyed = |items: &[serde_json::Value], key: &str| items.iter().all(|item| item.get(key).is_some());
+    let key = LIST_MERGE_KEYS.iter().find(|key| !ours.is_empty() && keyed(ours, key) && keyed(theirs, key))?;
+    let mut merged = ours.clone();
+    for item in theirs {
+        match merged.iter_mut().find(|existing| existing.get(key) == item.get(key)) {
+            Some(existing) => *existing = item.clone(),
+            None => merged.push(item.clone()),
+        }
+    }
+    Some(serde_json::Value::Array(merged))
 }
 
 /// A patch value as JSON: constants only (the checker reports anything else).

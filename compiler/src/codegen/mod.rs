@@ -10,10 +10,11 @@
 
 mod alert_receiver;
 mod args;
+mod cluster_rules;
 mod core;
 mod katib;
 mod kfp;
-mod kserve;
+pub(crate) mod kserve;
 pub mod launcher;
 mod manifest;
 mod monitoring;
@@ -52,7 +53,9 @@ pub fn build_plan(program: &ir::Program, options: &BuildOptions) -> Result<Strin
 /// and the cluster-only refusals (W0402), warnings except for the cluster back ends
 /// (`crate::Checked::for_cluster`, which `kfl build` applies before it calls `build`).
 pub fn target_checks(program: &ir::Program) -> Vec<Diagnostic> {
-    kfp::check(program)
+    let mut diagnostics = kfp::check(program);
+    diagnostics.extend(cluster_rules::check(program));
+    diagnostics
 }
 
 /// Storage first, then workloads in lifecycle order, then monitoring.

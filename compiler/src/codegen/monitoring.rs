@@ -6,10 +6,19 @@
 //! in front of every predictor in the serve's deployment mode (see
 //! `kserve.rs`):
 //!
-//! - `Knative` mode: Knative's queue-proxy sidecar,
-//!   `revision_request_count` (label `response_code_class`) and
-//!   `revision_request_latencies_bucket` (milliseconds), selected by
-//!   `namespace_name` and `service_name="<serve>-predictor"`.
+//! - `Knative` mode: Knative's queue-proxy sidecar. KServe v0.20.0 installs
+//!   Knative Serving 1.21, whose queue-proxy reports OpenTelemetry metrics
+//!   (the OpenCensus `revision_request_count`/`revision_request_latencies`
+//!   are gone since 1.20): `kn.serving.invocation.duration`, a histogram in
+//!   seconds with attribute `http.response.status_code`, attributed by
+//!   `k8s.namespace.name` and `kn.service.name` (knative/docs
+//!   `docs/versioned/serving/observability/metrics/serving-metrics.md`; the
+//!   name since knative/serving#16290, 1.20). Prometheus sees
+//!   `kn_serving_invocation_duration_seconds_{bucket,count}` with labels
+//!   `http_response_status_code`, `k8s_namespace_name` and
+//!   `kn_service_name="<serve>-predictor"`; the count is the request count.
+//!   Knative serves them on port 9091 only with `request-metrics-protocol:
+//!   prometheus` in `config-observability` (docs/TARGETS.md).
 //! - `Standard` mode (no queue-proxy): Istio's standard metrics, which every
 //!   Kubeflow profile namespace has (sidecar injection is on there):
 //!   `istio_requests_total` (label `response_code`) and
@@ -144,15 +153,16 @@ impl Source {
             labels.push(format!("destination_workload=\"{workload}\""));
         } else {
             if let Some(ns) = &context.namespace {
-                labels.push(format!("namespace_name=\"{ns}\""));
+                labels.push(format!("k8s_namespace_name=\"{ns}\""));
             }
-            labels.push(format!("service_name=\"{workload}\""));
+            labels.push(format!("kn_service_name=\"{workload}\""));
         }
         Source { standard, selector: labels.join(",") }
     }
 
     fn requests(&self, extra: Option<&str>) -> String {
-        let metric = if self.standard { "istio_requests_total" } else { "revision_request_count" };
+        let metric =
+            if self.standard { "istio_requests_total" } else { "kn_serving_invocation_duration_seconds_count" };
         let selector = match extra {
             Some(extra) => format!("{},{extra}", self.selector),
             None => self.selector.clone(),
@@ -162,18 +172,22 @@ impl Source {
 
     /// The PromQL of a serving metric.
     fn metric(&self, name: &str) -> Option<String> {
-        let errors = if self.standard { "response_code=~\"5..\"" } else { "response_code_class=\"5xx\"" };
-        let latency = if self.standard {
-            "istio_request_duration_milliseconds_bucket"
+        let errors = if self.standard { "response_code=~\"5..\"" } else { "http_response_status_code=~\"5..\"" };
+        // Durations are compared in milliseconds: Istio's histogram is in ms, Knative's in seconds.
+        let (latency, to_millis) = if self.standard {
+            ("istio_request_duration_milliseconds_bucket", "")
         } else {
-            "revision_request_latencies_bucket"
+            ("kn_serving_invocation_duration_seconds_bucket", "1000 * ")
         };
         Some(match name {
             "error_rate" => format!("(100 * {} / {})", self.requests(Some(errors)), self.requests(None)),
             "requests_per_second" => self.requests(None),
             "latency_p50" | "latency_p95" | "latency_p99" => {
                 let q = &name["latency_p".len()..];
-                format!("histogram_quantile(0.{q}, sum by (le) (rate({latency}{{{}}}[{WINDOW}])))", self.selector)
+                format!(
+                    "{to_millis}histogram_quantile(0.{q}, sum by (le) (rate({latency}{{{}}}[{WINDOW}])))",
+                    self.selector
+                )
             }
             _ => return None,
         })
@@ -418,8 +432,15 @@ mod tests {
         let rule = file(&output, "prometheusrule-watch.yaml");
         assert!(rule.contains("apiVersion: monitoring.coreos.com/v1"), "{rule}");
         assert!(rule.contains("alert: WatchErrors"), "{rule}");
-        assert!(rule.contains("revision_request_count{namespace_name=\"ml\",service_name=\"svc-predictor\",response_code_class=\"5xx\"}"), "{rule}");
-        assert!(rule.contains("histogram_quantile(0.95"), "{rule}");
+        // Knative 1.21's queue-proxy metrics (OpenTelemetry names), seconds turned into milliseconds.
+        assert!(rule.contains("kn_serving_invocation_duration_seconds_count{k8s_namespace_name=\"ml\",kn_service_name=\"svc-predictor\",http_response_status_code=~\"5..\"}"), "{rule}");
+        assert!(
+            rule.contains(
+                "1000 * histogram_quantile(0.95, sum by (le) (rate(kn_serving_invocation_duration_seconds_bucket{"
+            ),
+            "{rule}"
+        );
+        assert!(!rule.contains("revision_request"), "{rule}");
         assert!(rule.contains("> 250"), "{rule}");
         assert!(rule.contains("for: 10m"), "{rule}");
         assert!(rule.contains("kfl_action: retrain"), "{rule}");
@@ -440,7 +461,9 @@ mod tests {
              monitor watch {{\n  service = svc\n  rule slow {{ when = !(latency_p99 <= 1s), for = 1m, then = alert }}\n}}\n"
         ));
         let rule = file(&output, "prometheusrule-watch.yaml");
+        // Standard mode has no Knative (no queue-proxy): Istio's metrics, in milliseconds already.
         assert!(rule.contains("istio_request_duration_milliseconds_bucket{reporter=\"destination\""), "{rule}");
+        assert!(!rule.contains("kn_serving") && !rule.contains("1000 * "), "{rule}");
         assert!(rule.contains("> 1000"), "{rule}");
         assert!(!output.files.iter().any(|(p, _)| p.contains("cronjob")), "no schedule, no CronJob");
     }

@@ -55,7 +55,7 @@ fn manifest(context: &Context<'_>, notebook: &ir::Notebook, diagnostics: &mut Ve
             .with_help("start with a lower-case letter and keep the name short"),
         );
     }
-    let (volumes, volume_mounts) = core::pvc_mounts(&notebook.mounts);
+    let (volumes, volume_mounts) = core::pvc_mounts(context.program, &notebook.mounts);
     let env = core::env_vars(context, &notebook.env, &mut |slot| format!("{slot:?}"));
     let container = Container {
         name: name.clone(),

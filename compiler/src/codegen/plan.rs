@@ -265,6 +265,7 @@ fn serve(serve: &ir::Serve, program: &ir::Program) -> Serve {
     let env = |env: &IndexMap<String, Value>| env.iter().map(|(k, v)| (k.clone(), plain_part(v, program))).collect();
     Serve {
         model: serve.model.clone(),
+        served_name: super::kserve::served_name(serve),
         runtime: serve.runtime.clone(),
         image: serve.image.clone(),
         run: serve.run.as_ref().map(parts),

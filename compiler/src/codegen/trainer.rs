@@ -5,24 +5,34 @@
 //! built here too, through [`train_job`], and embedded by `katib.rs`).
 //!
 //! Mapping:
-//! - `spec.runtimeRef`: a ClusterTrainingRuntime named after the framework,
-//!   as Trainer's `manifests/base/runtimes/*.yaml` name them
-//!   (`torch-distributed`, `deepspeed-distributed`, `mpi-distributed`,
-//!   `jax-distributed`, `mlx-distributed`, `xgboost-distributed`;
-//!   `tensorflow-distributed` by the same pattern, Trainer ships none). The
-//!   `runtime` property overrides it; `custom` without `runtime` is E0104.
+//! - `spec.runtimeRef`: the ClusterTrainingRuntime Trainer v2.3.0 ships for
+//!   the framework ([`SHIPPED_RUNTIMES`]). `mpi` and `tensorflow` have none
+//!   in v2.3.0 and `custom` has none by definition: those need an explicit
+//!   `runtime` (E0104 from the checker, `codegen/cluster_rules.rs`).
 //! - `spec.trainer`: image, `run` split into `command` (first element) and
-//!   `args`, env (plain values, then one `secretKeyRef` per secret key — a
-//!   secret's value is never rendered), `numNodes`, `numProcPerNode`
+//!   `args` (under `torchrun --no-python` for `torch`, under `mpirun` on
+//!   the MPI runtimes, so each rank runs as under `kfl run`: see
+//!   [`launched`]), env
+//!   (plain values, then one `secretKeyRef` per secret key — a secret's
+//!   value is never rendered), `numNodes`, `numProcPerNode`
 //!   (omitted for `auto`: the v2.3 field is an integer and the runtime's
 //!   default is `auto`), `resourcesPerNode` (cpu/memory requests and limits,
 //!   `nvidia.com/gpu` as request = limit).
 //! - Arguments in a standalone manifest: an input bound to a constant or a
-//!   param renders its value; a dataset input whose URI is `hf://` or
+//!   param renders its value. A dataset input whose URI is `hf://` or
 //!   `s3://` becomes the dataset initializer (`spec.initializer.dataset`)
-//!   and renders as the path the initializer writes (`/workspace/dataset`);
-//!   a `Model` input bound to such a URI likewise becomes the model
-//!   initializer (`/workspace/model`). Any other artifact renders as a path
+//!   only when the runtime has a `dataset-initializer` job (Trainer's jobset
+//!   plugin refuses the TrainJob otherwise), and then renders as the path the
+//!   initializer writes (`/workspace/dataset`); a `Model` input likewise
+//!   becomes the model initializer (`/workspace/model`) only where the
+//!   runtime has a `model-initializer` job. Elsewhere the input renders as
+//!   its URI, which is what `kfl run` gives the script too: the script reads
+//!   the remote URI itself, with the stage's secrets in its env. The
+//!   initializers read their credentials from env vars named after their
+//!   config fields (`ACCESS_TOKEN` for HF; `ACCESS_KEY_ID`,
+//!   `SECRET_ACCESS_KEY`, `ENDPOINT`, `REGION`, `ROLE_ARN` for S3), so the
+//!   stage's secret keys are mapped onto those names in the initializer's
+//!   `env` ([`INITIALIZER_CREDENTIALS`]). Any other artifact renders as a path
 //!   under `/kfl/artifacts/<stage>/<name>` (an input read from another
 //!   stage's output uses that stage's path). The TrainJob a pipeline task
 //!   carries (`launcher_manifest`) has the launcher's markers instead for
@@ -30,16 +40,15 @@
 //!   `kfl launch` fills with the run's values and URIs (`launcher.rs`).
 //! - `mount V at P`: Trainer v2.3 has no `podTemplateOverrides`; volumes
 //!   go through `spec.runtimePatches` (manager `kfl`), patching the pod
-//!   template of the runtime's `node` job (and `launcher` for the MPI-based
-//!   runtimes) with a PVC volume named after the `volume` (`_` → `-`) and a
-//!   mount in the `node` container.
+//!   template of every replicated job of the runtime that runs user code
+//!   (`node`, and `launcher` for the MPI-based runtimes) with a PVC volume
+//!   named after the `volume` (`_` → `-`) and a mount in the `node`
+//!   container. A user's `k8s { spec.runtimePatches = [...] }` is merged
+//!   with it by `manager` (`Manifest::apply_patches`), so the mount stays.
 //! - `timeout` → `spec.activeDeadlineSeconds` (whole seconds, rounded up).
 //! - `k8s { … }` patches are merged last.
 
-use k8s_openapi::api::core::v1::{
-    EnvVar, EnvVarSource, PersistentVolumeClaimVolumeSource, ResourceRequirements, SecretKeySelector, Volume,
-    VolumeMount,
-};
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ResourceRequirements, SecretKeySelector, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -68,26 +77,74 @@ const PATCH_MANAGER: &str = "kfl";
 /// URI schemes Trainer's initializers download from.
 const INITIALIZER_SCHEMES: &[&str] = &["hf://", "s3://"];
 
-/// The ClusterTrainingRuntime for a framework (`None`: `custom`).
-pub(crate) fn runtime_for(framework: &str) -> Option<&'static str> {
-    Some(match framework {
-        "torch" => "torch-distributed",
-        "deepspeed" => "deepspeed-distributed",
-        "mpi" => "mpi-distributed",
-        "jax" => "jax-distributed",
-        "mlx" => "mlx-distributed",
-        "xgboost" => "xgboost-distributed",
-        "tensorflow" => "tensorflow-distributed",
-        _ => return None,
-    })
+/// A ClusterTrainingRuntime that Trainer ships: its name, the framework it
+/// is the default for, the replicated jobs whose pods run the trainer
+/// container `node`, and whether it has the initializer jobs
+/// (`dataset-initializer`, `model-initializer`) the jobset plugin requires
+/// before it accepts `spec.initializer.dataset`/`.model`.
+pub(crate) struct ShippedRuntime {
+    pub name: &'static str,
+    pub framework: Option<&'static str>,
+    pub jobs: &'static [&'static str],
+    pub dataset_initializer: bool,
+    pub model_initializer: bool,
 }
 
-/// Replicated jobs of a runtime whose pods run user code (MPI runtimes add a launcher).
-fn replicated_jobs(framework: &str) -> &'static [&'static str] {
-    match framework {
-        "deepspeed" | "mpi" | "mlx" => &["launcher", "node"],
-        _ => &["node"],
+const fn shipped(
+    name: &'static str,
+    framework: Option<&'static str>,
+    jobs: &'static [&'static str],
+    initializers: (bool, bool),
+) -> ShippedRuntime {
+    ShippedRuntime { name, framework, jobs, dataset_initializer: initializers.0, model_initializer: initializers.1 }
+}
+
+/// The ClusterTrainingRuntimes of Trainer v2.3.0: kubeflow/trainer v2.3.0
+/// `manifests/base/runtimes/*.yaml`, `data-cache/torch_distributed_with_cache.yaml`
+/// and `torchtune/*/*.yaml` (replicated jobs and initializer jobs as those
+/// files declare them). There is no `mpi-distributed` and no
+/// `tensorflow-distributed` in v2.3.0.
+pub(crate) const SHIPPED_RUNTIMES: &[ShippedRuntime] = &[
+    shipped("torch-distributed", Some("torch"), &["node"], (false, false)),
+    shipped("deepspeed-distributed", Some("deepspeed"), &["launcher", "node"], (false, false)),
+    shipped("jax-distributed", Some("jax"), &["node"], (false, false)),
+    shipped("mlx-distributed", Some("mlx"), &["launcher", "node"], (false, false)),
+    shipped("xgboost-distributed", Some("xgboost"), &["node"], (false, false)),
+    shipped("torch-distributed-with-cache", None, &["node"], (true, false)),
+    shipped("torchtune-llama3.2-1b", None, &["node"], (true, true)),
+    shipped("torchtune-llama3.2-3b", None, &["node"], (true, true)),
+    shipped("torchtune-qwen2.5-1.5b", None, &["node"], (true, true)),
+];
+
+/// The shipped runtime a framework defaults to (`None`: `mpi`, `tensorflow`, `custom`).
+pub(crate) fn runtime_for(framework: &str) -> Option<&'static str> {
+    SHIPPED_RUNTIMES.iter().find(|r| r.framework == Some(framework)).map(|r| r.name)
+}
+
+/// A shipped runtime by name (`None`: the user's own runtime, which kfl knows nothing about).
+pub(crate) fn shipped_runtime(name: &str) -> Option<&'static ShippedRuntime> {
+    SHIPPED_RUNTIMES.iter().find(|r| r.name == name)
+}
+
+/// The runtime a `train` runs on: its `runtime`, else its framework's shipped one.
+pub(crate) fn runtime_name(train: &ir::Train) -> Option<String> {
+    train.runtime.clone().or_else(|| runtime_for(&train.framework).map(str::to_string))
+}
+
+/// Replicated jobs whose pods run user code: the shipped runtime's; for a
+/// runtime of the user's, those of the shipped runtimes' layout for the
+/// framework (an MPI launcher beside `node` for the MPI-based frameworks).
+fn replicated_jobs(train: &ir::Train) -> &'static [&'static str] {
+    match runtime_name(train).and_then(|name| shipped_runtime(&name)) {
+        Some(runtime) => runtime.jobs,
+        None if matches!(train.framework.as_str(), "deepspeed" | "mpi" | "mlx") => &["launcher", "node"],
+        None => &["node"],
     }
+}
+
+/// Whether the runtime's pods that print a trial's metrics are the MPI launcher's.
+pub(crate) fn metrics_job(train: &ir::Train) -> &'static str {
+    if replicated_jobs(train).contains(&"launcher") { "launcher" } else { TRAINER_CONTAINER }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -133,13 +190,8 @@ pub(crate) struct Initializer {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StorageInitializer {
     pub storage_uri: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<LocalObjectReference>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub(crate) struct LocalObjectReference {
-    pub name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -267,24 +319,21 @@ pub(crate) fn train_job(
     rendering: Rendering<'_>,
 ) -> Result<TrainJob, Box<Diagnostic>> {
     let train = stage.train.as_ref().ok_or_else(|| Box::new(not_a_train(stage)))?;
-    let runtime = match (&train.runtime, runtime_for(&train.framework)) {
-        (Some(runtime), _) => runtime.clone(),
-        (None, Some(runtime)) => runtime.to_string(),
-        (None, None) => return Err(Box::new(custom_without_runtime(stage))),
-    };
+    let Some(runtime) = runtime_name(train) else { return Err(Box::new(runtime_required(stage))) };
     let initializers = initializers(context, stage);
-    let (command, args) = command_line(context, stage, rendering);
+    let env = env(context, stage, rendering);
+    let (command, args) = launched(train, &runtime, &env, command_line(context, stage, rendering));
     let trainer = Trainer {
         image: stage.image.clone(),
         command,
         args,
-        env: env(context, stage, rendering),
+        env,
         num_nodes: train.nodes,
         num_proc_per_node: train.procs_per_node,
         resources_per_node: resources(&stage.resources),
     };
     let initializer = (initializers.dataset.is_some() || initializers.model.is_some()).then_some(initializers);
-    let runtime_patches = mounts_patch(context, stage, &train.framework).into_iter().collect();
+    let runtime_patches = mounts_patch(context, stage, train).into_iter().collect();
     Ok(TrainJob {
         api_version: API_VERSION,
         kind: KIND,
@@ -299,13 +348,24 @@ pub(crate) fn train_job(
     })
 }
 
-fn custom_without_runtime(stage: &ir::Stage) -> Diagnostic {
+/// E0104: a `train` whose framework has no runtime shipped with Trainer v2.3.0 and no `runtime`.
+pub(crate) fn runtime_required(stage: &ir::Stage) -> Diagnostic {
+    let framework = stage.train.as_ref().map(|t| t.framework.as_str()).unwrap_or("custom");
+    let why = if framework == "custom" {
+        "`framework = custom` names no ClusterTrainingRuntime".to_string()
+    } else {
+        format!("Trainer v2.3.0 ships no ClusterTrainingRuntime for `framework = {framework}`")
+    };
     Diagnostic::error(
         Code::MissingProperty,
-        format!("`train {}` has `framework = custom` but no `runtime`", stage.name),
+        format!("`train {}` needs a `runtime`: {why}", stage.name),
         Label::new(stage.span, "no ClusterTrainingRuntime to run it"),
     )
-    .with_help("name the runtime: `runtime = \"my-runtime\"`")
+    .with_help("name a ClusterTrainingRuntime installed on the cluster: `runtime = \"my-runtime\"`")
+    .with_note(format!(
+        "Trainer's webhook refuses a TrainJob whose runtimeRef names no runtime; v2.3.0 ships {}",
+        SHIPPED_RUNTIMES.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+    ))
 }
 
 fn not_a_train(stage: &ir::Stage) -> Diagnostic {
@@ -328,6 +388,58 @@ pub(crate) fn command_line(
     }
     let command = rendered.remove(0);
     (vec![command], rendered)
+}
+
+/// What starts the processes of a train on the cluster, so a script gets there the environment `kfl run`
+/// gives it (one process per rank, `runtime/src/run/prepare.rs`).
+///
+/// - `torch`: Trainer's torch plugin (kubeflow/trainer v2.3.0 `pkg/runtime/framework/plugins/torch/torch.go`,
+///   `EnforceMLPolicy`) gives each node's container only `PET_NNODES`, `PET_NPROC_PER_NODE`, `PET_NODE_RANK`,
+///   `PET_MASTER_ADDR` and `PET_MASTER_PORT` and runs the command as written, once per node. Under
+///   `torchrun --no-python` (which reads the `PET_*` values as its options) each node starts
+///   `procs_per_node` processes with `RANK`, `LOCAL_RANK`, `WORLD_SIZE`, `LOCAL_WORLD_SIZE`, `GROUP_RANK`,
+///   `MASTER_ADDR` and `MASTER_PORT`, as under `kfl run`.
+/// - MPI runtimes (a `launcher` job: `deepspeed-distributed`, `mlx-distributed`): the MPI plugin
+///   (`plugins/mpi/mpi.go`) runs the command once, on the launcher, whose env points OpenMPI at the
+///   hostfile with `procs_per_node` slots per node; the other nodes only run sshd. Under `mpirun` every
+///   rank runs the script, and `-x NAME` forwards the train's env and secrets, which Trainer gives the
+///   launcher only. Ranks see OpenMPI's `OMPI_COMM_WORLD_*`, from which `deepspeed.init_distributed()` and
+///   `mlx.core.distributed.init()` set themselves up (under `kfl run` they read `RANK`/`WORLD_SIZE`).
+///
+/// A command that already is its launcher (`torchrun`, `python -m torch.distributed.run`, `mpirun`,
+/// `mpiexec`, `deepspeed`) and the torchtune runtimes (whose entrypoint the torch plugin rewrites) are left
+/// as written.
+const TORCHRUN: &[&str] = &["torchrun", "--no-python"];
+/// The env vars the torch plugin sets and its webhook refuses in a TrainJob (`TorchRunReservedEnvNames`,
+/// kubeflow/trainer v2.3.0 `pkg/constants/constants.go`); `torchrun` reads them as its options.
+pub(crate) const TORCHRUN_RESERVED_ENV: &[&str] =
+    &["PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT"];
+const MPIRUN: &str = "mpirun";
+const LAUNCHERS: &[&str] = &["torchrun", "mpirun", "mpiexec", "deepspeed"];
+
+fn launched(
+    train: &ir::Train,
+    runtime: &str,
+    env: &[EnvVar],
+    (command, args): (Vec<String>, Vec<String>),
+) -> (Vec<String>, Vec<String>) {
+    let Some(program) = command.first().map(|c| c.rsplit('/').next().unwrap_or(c)) else { return (command, args) };
+    let launcher_already = LAUNCHERS.contains(&program)
+        || args.windows(2).next().is_some_and(|w| w[0] == "-m" && w[1] == "torch.distributed.run");
+    if launcher_already || runtime.starts_with("torchtune-") {
+        return (command, args);
+    }
+    let mut wrapped: Vec<String> = if train.framework == "torch" {
+        TORCHRUN[1..].iter().map(|a| a.to_string()).collect()
+    } else if replicated_jobs(train).contains(&"launcher") {
+        env.iter().flat_map(|var| ["-x".to_string(), var.name.clone()]).collect()
+    } else {
+        return (command, args);
+    };
+    let launcher = if train.framework == "torch" { TORCHRUN[0] } else { MPIRUN };
+    wrapped.extend(command);
+    wrapped.extend(args);
+    (vec![launcher.to_string()], wrapped)
 }
 
 /// `env` values, then one `secretKeyRef` per key of each secret.
@@ -367,37 +479,16 @@ pub(crate) fn resources(resources: &ir::Resources) -> Option<ResourceRequirement
 }
 
 /// PVC volumes and their mounts for `mount V at P` (volume names `_` → `-`).
-pub(crate) fn volumes(stage: &ir::Stage) -> (Vec<Volume>, Vec<VolumeMount>) {
-    let mut volumes: Vec<Volume> = Vec::new();
-    let mut mounts = Vec::new();
-    for mount in &stage.mounts {
-        let name = kubernetes_name(&mount.volume);
-        if !volumes.iter().any(|v| v.name == name) {
-            volumes.push(Volume {
-                name: name.clone(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: name.clone(),
-                    read_only: None,
-                }),
-                ..Volume::default()
-            });
-        }
-        mounts.push(VolumeMount { name, mount_path: mount.path.clone(), ..VolumeMount::default() });
-    }
-    (volumes, mounts)
+pub(crate) fn volumes(context: &Context<'_>, stage: &ir::Stage) -> (Vec<Volume>, Vec<VolumeMount>) {
+    super::core::pvc_mounts(context.program, &stage.mounts)
 }
 
-fn mounts_patch(_context: &Context<'_>, stage: &ir::Stage, framework: &str) -> Option<RuntimePatch> {
-    let (volumes, mounts) = self::volumes(stage);
+fn mounts_patch(context: &Context<'_>, stage: &ir::Stage, train: &ir::Train) -> Option<RuntimePatch> {
+    let (volumes, mounts) = self::volumes(context, stage);
     if volumes.is_empty() {
         return None;
     }
-    let jobs = if stage.train.as_ref().is_some_and(|t| t.runtime.is_some()) {
-        &["node"][..]
-    } else {
-        replicated_jobs(framework)
-    };
-    let replicated_jobs = jobs
+    let replicated_jobs = replicated_jobs(train)
         .iter()
         .map(|job| ReplicatedJobPatch {
             name: job.to_string(),
@@ -439,8 +530,12 @@ fn bound_uri(context: &Context<'_>, binding: &Value) -> Option<String> {
 /// An input an initializer downloads: (input name, URI).
 type Initialized<'s> = Option<(&'s str, String)>;
 
-/// What an initializer handles: (input name, URI) of the first dataset and model input with an `hf://`/`s3://` URI.
+/// What an initializer handles: (input name, URI) of the first dataset and
+/// model input with an `hf://`/`s3://` URI, when the stage's runtime has the
+/// initializer job for it (see [`SHIPPED_RUNTIMES`]).
 fn initialized_inputs<'s>(context: &Context<'_>, stage: &'s ir::Stage) -> (Initialized<'s>, Initialized<'s>) {
+    let runtime = stage.train.as_ref().and_then(runtime_name).and_then(|name| shipped_runtime(&name));
+    let (dataset_job, model_job) = runtime.map_or((false, false), |r| (r.dataset_initializer, r.model_initializer));
     let mut dataset = None;
     let mut model = None;
     for input in &stage.inputs {
@@ -449,8 +544,8 @@ fn initialized_inputs<'s>(context: &Context<'_>, stage: &'s ir::Stage) -> (Initi
             continue;
         }
         match input.ty {
-            Ty::Dataset if dataset.is_none() => dataset = Some((input.name.as_str(), uri)),
-            Ty::Model if model.is_none() => model = Some((input.name.as_str(), uri)),
+            Ty::Dataset if dataset_job && dataset.is_none() => dataset = Some((input.name.as_str(), uri)),
+            Ty::Model if model_job && model.is_none() => model = Some((input.name.as_str(), uri)),
             _ => {}
         }
     }
@@ -459,19 +554,53 @@ fn initialized_inputs<'s>(context: &Context<'_>, stage: &'s ir::Stage) -> (Initi
 
 fn initializers(context: &Context<'_>, stage: &ir::Stage) -> Initializer {
     let (dataset, model) = initialized_inputs(context, stage);
-    let make = |uri: String| StorageInitializer { secret_ref: credentials(context, stage, &uri), storage_uri: uri };
+    let make = |uri: String| StorageInitializer { env: credentials(context, stage, &uri), storage_uri: uri };
     Initializer { dataset: dataset.map(|(_, uri)| make(uri)), model: model.map(|(_, uri)| make(uri)) }
 }
 
-/// A secret of the stage holding the credentials the initializer reads for this scheme.
-fn credentials(context: &Context<'_>, stage: &ir::Stage, uri: &str) -> Option<LocalObjectReference> {
-    let key = if uri.starts_with("hf://") { "HF_TOKEN" } else { "AWS_ACCESS_KEY_ID" };
-    stage
-        .secrets
+/// The env vars Trainer's initializers read their credentials from, per URI
+/// scheme, and the secret keys a user's secret may hold them under. The
+/// initializers fill their config dataclass from env vars named after its
+/// fields, upper-cased: kubeflow/trainer v2.3.0 `pkg/initializers/types/types.py`
+/// (`HuggingFaceDatasetInitializer.access_token`, `S3DatasetInitializer.
+/// access_key_id`/`secret_access_key`/`endpoint`/`region`/`role_arn`, and the
+/// model initializers alike) and `pkg/initializers/utils/utils.py`
+/// (`get_config_from_env`). A secret key named otherwise (`HF_TOKEN`) would be
+/// ignored, so it is mapped onto the initializer's name with a `secretKeyRef`.
+pub(crate) const INITIALIZER_CREDENTIALS: &[(&str, &str, &[&str])] = &[
+    ("hf://", "ACCESS_TOKEN", &["ACCESS_TOKEN", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"]),
+    ("s3://", "ACCESS_KEY_ID", &["ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"]),
+    ("s3://", "SECRET_ACCESS_KEY", &["SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"]),
+    ("s3://", "ENDPOINT", &["ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "S3_ENDPOINT"]),
+    ("s3://", "REGION", &["REGION", "AWS_REGION", "AWS_DEFAULT_REGION"]),
+    ("s3://", "ROLE_ARN", &["ROLE_ARN", "AWS_ROLE_ARN"]),
+];
+
+/// The initializer's credential env vars, each from the first of the stage's secrets holding one of its keys.
+fn credentials(context: &Context<'_>, stage: &ir::Stage, uri: &str) -> Vec<EnvVar> {
+    let secrets: Vec<&ir::Secret> =
+        stage.secrets.iter().filter_map(|name| context.program.secrets.iter().find(|s| &s.name == name)).collect();
+    INITIALIZER_CREDENTIALS
         .iter()
-        .filter_map(|name| context.program.secrets.iter().find(|s| &s.name == name))
-        .find(|secret| secret.keys.iter().any(|k| k == key))
-        .map(|secret| LocalObjectReference { name: secret.k8s_name.clone() })
+        .filter(|(scheme, _, _)| uri.starts_with(scheme))
+        .filter_map(|(_, env, keys)| {
+            keys.iter().find_map(|key| {
+                let secret = secrets.iter().find(|s| s.keys.iter().any(|k| k == key))?;
+                Some(EnvVar {
+                    name: (*env).to_string(),
+                    value: None,
+                    value_from: Some(EnvVarSource {
+                        secret_key_ref: Some(SecretKeySelector {
+                            name: secret.k8s_name.clone(),
+                            key: (*key).to_string(),
+                            optional: None,
+                        }),
+                        ..EnvVarSource::default()
+                    }),
+                })
+            })
+        })
+        .collect()
 }
 
 /// Path of an artifact under [`ARTIFACT_ROOT`].
@@ -525,6 +654,11 @@ pub(crate) fn slot_text(context: &Context<'_>, stage: &ir::Stage, rendering: Ren
             }
             if launcher && input.binding.is_some() {
                 return launcher::input_marker(name);
+            }
+            // A remote URI no initializer downloads reaches the script as written, as under `kfl run`.
+            if let Some(uri) = input.binding.as_ref().and_then(|b| bound_uri(context, b)).filter(|u| u.contains("://"))
+            {
+                return uri;
             }
             match &input.binding {
                 Some(Value::Ref(Ref::Output { stage: producer, output, .. })) => artifact_path(producer, output),

@@ -343,6 +343,15 @@ pub struct Model {
     pub span: Span,
 }
 
+impl Model {
+    /// The name the model is registered under, everywhere: the pipeline's registry task, the storage URI of an
+    /// InferenceService (`model-registry://NAME/VERSION`) and `kfl run`'s registry. It is the name as declared:
+    /// the Model Registry takes any name, and a lookup only finds what was registered under the same one.
+    pub fn registered_name(&self) -> &str {
+        &self.name
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Autoscale {
     /// `concurrency`, `rps`, `cpu` or `memory`.
@@ -370,6 +379,7 @@ pub struct Serve {
     pub args: Vec<Value>,
     pub protocol: String,
     pub min_replicas: i64,
+    /// 0: no upper bound (no `replicas` written), which KServe leaves to its autoscaler.
     pub max_replicas: i64,
     pub autoscale: Option<Autoscale>,
     pub canary: Option<f64>,

@@ -729,10 +729,11 @@ impl Checker<'_> {
                     .with_help("give the predictor's command: `run = [\"python3\", \"predict.py\", \"--model\", model_dir, \"--port\", port]`"),
             );
         }
-        let (min_replicas, max_replicas) = match props.value("replicas") {
-            Some(Value::Range(lo, hi)) => (lo.as_int().unwrap_or_default(), hi.as_int().unwrap_or_default()),
-            Some(other) => (other.as_int().unwrap_or_default(), other.as_int().unwrap_or_default()),
-            None => (0, 0),
+        let (min_replicas, max_replicas) = match props.get("replicas") {
+            Some(Value::Range(lo, hi)) => (lo.as_int().unwrap_or(1), hi.as_int().unwrap_or(1)),
+            Some(other) => (other.as_int().unwrap_or(1), other.as_int().unwrap_or(1)),
+            // No `replicas`: one to start with and no upper bound (0), as KServe leaves it.
+            None => (1, 0),
         };
         let autoscale = match props.get("autoscale") {
             Some(Value::Call(call)) => call
@@ -766,6 +767,8 @@ impl Checker<'_> {
         };
         let local = props.object("local");
         let resources = self.resources(&props);
+        let protocol =
+            props.string("protocol").unwrap_or_else(|| crate::codegen::kserve::default_protocol(&runtime).to_string());
         self.graph.add_node(&name, NodeKind::Serve, span);
         self.flush_dependencies(&name, &[]);
         program.serves.push(ir::Serve {
@@ -780,7 +783,7 @@ impl Checker<'_> {
                 _ => None,
             },
             args: props.list("args").unwrap_or_default(),
-            protocol: props.string("protocol").unwrap_or_default(),
+            protocol,
             min_replicas,
             max_replicas,
             autoscale,

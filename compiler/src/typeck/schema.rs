@@ -277,7 +277,11 @@ pub const TRAIN_EXTRA: &[PropertySpec] = &[
     required("framework", Shape::Enum(EnumSet::Framework), "Training framework; picks the Trainer runtime."),
     defaulted("nodes", Shape::Int { min: 1 }, DefaultValue::Int(1), "Number of nodes (`numNodes`)."),
     defaulted("procs_per_node", Shape::IntOrAuto, DefaultValue::Enum("auto"), "Processes per node (`numProcPerNode`)."),
-    prop("runtime", Shape::String, "ClusterTrainingRuntime name; default from the framework."),
+    prop(
+        "runtime",
+        Shape::String,
+        "ClusterTrainingRuntime name; default: the one Trainer ships for the framework (`mpi`, `tensorflow` and `custom` have none: required).",
+    ),
 ];
 
 pub const TUNE: &[PropertySpec] = &[
@@ -312,11 +316,16 @@ pub const SERVE: &[PropertySpec] = &[
     prop("image", Shape::String, "Image of a custom predictor; the project's image when omitted."),
     prop("run", Shape::Run, "Custom predictor command; `model_dir` and `port` are in scope."),
     prop("args", Shape::Run, "Extra arguments for a built-in runtime's server."),
-    defaulted("protocol", Shape::Enum(EnumSet::Protocol), DefaultValue::Enum("v2"), "Inference protocol."),
+    defaulted(
+        "protocol",
+        Shape::Enum(EnumSet::Protocol),
+        DefaultValue::Described("the first its KServe runtime serves: v2; v1 for tensorflow"),
+        "Inference protocol.",
+    ),
     defaulted(
         "replicas",
         Shape::Replicas,
-        DefaultValue::Int(1),
+        DefaultValue::Described("1, with no upper bound on the cluster"),
         "`N`, or `lo..hi` for autoscaling (`0..N` scales to zero).",
     ),
     prop("autoscale", Shape::Autoscale, "`concurrency(N)`, `rps(N)`, `cpu(P%)` or `memory(P%)`."),

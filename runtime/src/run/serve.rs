@@ -84,6 +84,9 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
         _ => (local_version(&current)?, None),
     };
     let mut config = ServeConfig::new(name, argv, stable);
+    if let Some(served) = &serve.served_name {
+        config.model_name = served.clone();
+    }
     config.canary = canary;
     config.protocol = if serve.protocol == "v1" { Protocol::V1 } else { Protocol::V2 };
     config.working_dir = context.project_dir.clone();
@@ -363,8 +366,8 @@ async fn serve_until_done(
     events: &mpsc::Sender<JobEvent>,
 ) -> (Result<String, String>, u64) {
     let model_path = match config.protocol {
-        Protocol::V1 => format!("/v1/models/{name}"),
-        Protocol::V2 => format!("/v2/models/{name}"),
+        Protocol::V1 => format!("/v1/models/{}", config.model_name),
+        Protocol::V2 => format!("/v2/models/{}", config.model_name),
     };
     let versions = match &config.canary {
         Some(canary) => format!(

@@ -150,8 +150,11 @@ const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
 /// Everything `serve` needs; filled by the caller from plan.json's `serve` stage and the registry.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
-    /// The model name in the URL paths (`/v2/models/NAME/infer`).
+    /// The serve's name: its state and log files, messages.
     pub name: String,
+    /// The name the model answers to: in the URL paths (`/v2/models/NAME/infer`, `/v1/models/NAME`) and the
+    /// replicas' `KFL_MODEL_NAME`. plan.json's `served_name`, the InferenceService's name on the cluster.
+    pub model_name: String,
     pub protocol: Protocol,
     /// Predictor command line; the first part is the program.
     pub argv: Vec<Arg>,
@@ -194,8 +197,10 @@ impl ServeConfig {
     /// A config with the defaults: V2, 127.0.0.1 on a free port, one replica, 1 MiB bodies, 60 s
     /// timeout, 1,024 client connections, 10 s to send a request head, 1 s to connect to a replica.
     pub fn new(name: impl Into<String>, argv: Vec<Arg>, stable: ModelVersion) -> Self {
+        let name = name.into();
         ServeConfig {
-            name: name.into(),
+            model_name: name.clone(),
+            name,
             protocol: Protocol::V2,
             argv,
             working_dir: PathBuf::from("."),

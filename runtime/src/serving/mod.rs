@@ -187,14 +187,17 @@ fn template(
 ) -> Arc<ReplicaTemplate> {
     Arc::new(ReplicaTemplate {
         version: version.version.clone(),
-        readiness_path: config.readiness_path.clone().unwrap_or_else(|| config.protocol.readiness_path(&config.name)),
+        readiness_path: config
+            .readiness_path
+            .clone()
+            .unwrap_or_else(|| config.protocol.readiness_path(&config.model_name)),
         argv: config.argv.clone(),
         model_dir: version.model_dir.clone(),
         working_dir: config.working_dir.clone(),
         // Each version's processes know which model and version they serve (responses carry it).
         env: {
             let mut env = config.env.clone();
-            env.insert("KFL_MODEL_NAME".to_owned(), config.name.clone());
+            env.insert("KFL_MODEL_NAME".to_owned(), config.model_name.clone());
             env.insert("KFL_MODEL_VERSION".to_owned(), version.version.clone());
             env
         },

@@ -277,8 +277,8 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         Ok(found) => found,
         Err(status) => return error_response(status, format!("no endpoint {} {path}", parts.method)),
     };
-    if name != shared.config.name {
-        let served = &shared.config.name;
+    if name != shared.config.model_name {
+        let served = &shared.config.model_name;
         return error_response(
             StatusCode::NOT_FOUND,
             format!("model {name} is not served here (this server serves {served})"),

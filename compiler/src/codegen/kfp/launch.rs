@@ -76,7 +76,7 @@ impl Builder<'_, '_> {
         if let Some(registry) = self.program.project.as_ref().and_then(|p| p.registry.clone()) {
             launch.extend(["--registry".to_string(), registry]);
         }
-        launch.extend(["--name".to_string(), kubernetes_name(&model.name)]);
+        launch.extend(["--name".to_string(), model.registered_name().to_string()]);
         if let Some(format) = &model.format {
             launch.extend(["--format".to_string(), format.clone()]);
         }

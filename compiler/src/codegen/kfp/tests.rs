@@ -371,7 +371,7 @@ serve svc {
     assert_eq!(experiment["kind"], "Experiment");
     assert_eq!(
         experiment["spec"]["trialTemplate"]["trialSpec"]["spec"]["trainer"]["args"],
-        json!(["${kfl.inputs.data}", "${trialParameters.lr}", "${kfl.outputs.model}"])
+        json!(["--no-python", "train", "${kfl.inputs.data}", "${trialParameters.lr}", "${kfl.outputs.model}"])
     );
     assert!(args.contains(&"data={{$.inputs.artifacts['data'].uri}}"), "{args:?}");
     assert!(!args.iter().any(|a| a.starts_with("lr=")), "searched params are the Experiment's: {args:?}");
@@ -433,6 +433,8 @@ train fit(data: Dataset = prep.d, lr: float = 0.1) -> (model: Model, rows: int) 
     assert_eq!(
         job["spec"]["trainer"]["args"],
         json!([
+            "--no-python",
+            "train",
             "${kfl.inputs.data}",
             "--lr=${kfl.inputs.lr}",
             "--steps",

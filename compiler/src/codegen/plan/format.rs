@@ -460,6 +460,7 @@ pub(super) struct Transformer {
 #[derive(Serialize)]
 pub(super) struct Serve {
     pub(super) model: String,
+    pub(super) served_name: String,
     pub(super) runtime: String,
     pub(super) image: Option<String>,
     pub(super) run: Option<Vec<Part>>,
