@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -76,10 +77,11 @@ func runApply(args []string) int {
 	webhookURL := flags.String("webhook-url", "", "point every webhook of webhook configurations at this https://host:port (plus the webhook's service path)")
 	caFile := flags.String("ca", "", "the CA bundle file webhook configurations get with --webhook-url")
 	namePrefix := flags.String("name-prefix", "", "prefix of every object's name, as kustomize's namePrefix")
+	launchers := flags.Bool("launcher-manifests", false, "a file named pipeline.yaml contributes the objects its `kfl launch` tasks carry inline (--manifest-json), not itself")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	documents, err := readDocuments(flags.Args())
+	documents, err := readDocuments(flags.Args(), *launchers)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "apply: %v\n", err)
 		return 2
@@ -239,12 +241,20 @@ func ensureNamespaces(ctx context.Context, client dynamic.Interface, documents [
 	return nil
 }
 
-func readDocuments(files []string) ([]document, error) {
+func readDocuments(files []string, launchers bool) ([]document, error) {
 	if len(files) == 0 {
 		return nil, errors.New("no manifest files given")
 	}
 	var documents []document
 	for _, file := range files {
+		if launchers && filepath.Base(file) == "pipeline.yaml" {
+			inline, err := launcherManifests(file)
+			if err != nil {
+				return nil, err
+			}
+			documents = append(documents, inline...)
+			continue
+		}
 		var data []byte
 		var err error
 		if file == "-" {

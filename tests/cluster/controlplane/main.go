@@ -25,6 +25,7 @@ const usage = `usage: controlplane COMPONENT [FLAGS]
   kube-scheduler FLAGS                  k8s.io/kubernetes/cmd/kube-scheduler
   pki DIR                               a CA and the certificates and keys the test bed uses
   apply FLAGS FILE...                   server-side apply of manifests in dependency order
+  inline PIPELINE.yaml...               the objects a compiled pipeline's kfl launch tasks carry
 `
 
 func main() {
@@ -50,6 +51,8 @@ func main() {
 		os.Exit(cli.Run(command))
 	case "pki":
 		os.Exit(runPKI(args))
+	case "inline":
+		os.Exit(runInline(args))
 	case "apply":
 		os.Exit(runApply(args))
 	default:
