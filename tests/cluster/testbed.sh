@@ -7,6 +7,10 @@ pki_dir=$state_dir/pki
 log_dir=$state_dir/logs
 pid_dir=$state_dir/pids
 kubeconfig=$state_dir/kubeconfig
+# Written by start once everything is up; a test bed without it is not whole.
+ready=$state_dir/ready
+# The processes start launches, in start order (stop ends them in reverse).
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok jobset trainer)
 # One build of each module at a time on a 2-core machine shared with other work.
 export GOFLAGS="${GOFLAGS:--p=2} -buildvcs=false"
 
