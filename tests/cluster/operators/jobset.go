@@ -4,13 +4,8 @@ import (
 	"crypto/tls"
 	"flag"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	configapi "sigs.k8s.io/jobset/api/config/v1alpha1"
 	jobset "sigs.k8s.io/jobset/api/jobset/v1alpha2"
@@ -27,24 +22,17 @@ func runJobSet() int {
 	log := ctrl.Log.WithName("jobset")
 	var configFile string
 	flag.StringVar(&configFile, "config", "", "JobSet Configuration (config.jobset.x-k8s.io/v1alpha1) file")
-	opts := zap.Options{}
-	opts.BindFlags(flag.CommandLine)
-	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	parseFlags()
 
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(jobset.AddToScheme(scheme))
-	utilruntime.Must(configapi.AddToScheme(scheme))
+	scheme := newScheme(clientgoscheme.AddToScheme, jobset.AddToScheme, configapi.AddToScheme)
 	metrics.Register()
 
 	options, cfg, err := config.Load(scheme, configFile)
+	if err == nil {
+		err = setFeatureGates(cfg.FeatureGates, "")
+	}
 	if err != nil {
 		log.Error(err, "unable to load the configuration")
-		return 1
-	}
-	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(cfg.FeatureGates); err != nil {
-		log.Error(err, "unable to set feature gates")
 		return 1
 	}
 	kubeConfig := ctrl.GetConfigOrDie()
@@ -83,15 +71,5 @@ func runJobSet() int {
 		log.Error(err, "unable to set up the webhooks")
 		return 1
 	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return 1
-	}
-	if err := mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker()); err != nil {
-		return 1
-	}
-	if err := mgr.Start(ctx); err != nil {
-		log.Error(err, "manager stopped")
-		return 1
-	}
-	return 0
+	return serve(ctx, mgr, log)
 }

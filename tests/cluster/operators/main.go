@@ -6,8 +6,18 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"os"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 const usage = `usage: operators COMPONENT [FLAGS]
@@ -35,4 +45,52 @@ func main() {
 		fmt.Fprintf(os.Stderr, "unknown component %q\n%s", component, usage)
 		os.Exit(2)
 	}
+}
+
+// serve runs a controller-runtime manager until the process is signalled; it reports ready once
+// its webhook server listens, which is what start waits for before installing the webhook
+// configurations that send requests to it.
+func serve(ctx context.Context, mgr ctrl.Manager, log logr.Logger) int {
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		log.Error(err, "unable to set up the health check")
+		return 1
+	}
+	if err := mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		log.Error(err, "unable to set up the ready check")
+		return 1
+	}
+	if err := mgr.Start(ctx); err != nil {
+		log.Error(err, "manager stopped")
+		return 1
+	}
+	return 0
+}
+
+// parseFlags parses the component's flags, with zap's logging flags beside them, and sets the
+// controller-runtime logger, as the upstream entry points do.
+func parseFlags() {
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+}
+
+// setFeatureGates sets the config file's feature gates, then the `key=value,…` overrides.
+func setFeatureGates(gates map[string]bool, overrides string) error {
+	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(gates); err != nil {
+		return err
+	}
+	if overrides == "" {
+		return nil
+	}
+	return utilfeature.DefaultMutableFeatureGate.Set(overrides)
+}
+
+// newScheme registers the kinds of each API package in a fresh scheme.
+func newScheme(adders ...func(*runtime.Scheme) error) *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	for _, add := range adders {
+		utilruntime.Must(add(scheme))
+	}
+	return scheme
 }

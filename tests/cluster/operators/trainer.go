@@ -3,14 +3,9 @@ package main
 import (
 	"flag"
 
-	apiruntime "k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlpkg "sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	jobsetv1alpha2 "sigs.k8s.io/jobset/api/jobset/v1alpha2"
 	schedulerpluginsv1alpha1 "sigs.k8s.io/scheduler-plugins/apis/scheduling/v1alpha1"
@@ -37,33 +32,20 @@ func runTrainer() int {
 	// Trainer's Configuration has no certificate directory (pkg/config/config.go leaves
 	// controller-runtime's shared default under /tmp); the test bed names its own.
 	flag.StringVar(&certDir, "cert-dir", "", "directory holding the webhook's tls.crt and tls.key")
-	opts := zap.Options{}
-	opts.BindFlags(flag.CommandLine)
-	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	parseFlags()
 
-	scheme := apiruntime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(configapi.AddToScheme(scheme))
-	utilruntime.Must(trainer.AddToScheme(scheme))
-	utilruntime.Must(jobsetv1alpha2.AddToScheme(scheme))
-	utilruntime.Must(schedulerpluginsv1alpha1.AddToScheme(scheme))
-	utilruntime.Must(volcanov1beta1.AddToScheme(scheme))
+	// The kinds upstream's main registers: its own, JobSet's, and the gang schedulers' it supports.
+	scheme := newScheme(clientgoscheme.AddToScheme, configapi.AddToScheme, trainer.AddToScheme,
+		jobsetv1alpha2.AddToScheme, schedulerpluginsv1alpha1.AddToScheme, volcanov1beta1.AddToScheme)
 
+	// Gates on the command line override the config file's, as upstream.
 	options, cfg, err := config.Load(scheme, configFile)
+	if err == nil {
+		err = setFeatureGates(cfg.FeatureGates, featureGates)
+	}
 	if err != nil {
 		log.Error(err, "unable to load the configuration")
 		return 1
-	}
-	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(cfg.FeatureGates); err != nil {
-		log.Error(err, "unable to set feature gates")
-		return 1
-	}
-	if featureGates != "" {
-		if err := utilfeature.DefaultMutableFeatureGate.Set(featureGates); err != nil {
-			log.Error(err, "unable to set feature gates")
-			return 1
-		}
 	}
 	restCfg := ctrl.GetConfigOrDie()
 	config.ApplyClientConnection(restCfg, &cfg)
@@ -98,15 +80,5 @@ func runTrainer() int {
 			return 1
 		}
 	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return 1
-	}
-	if err := mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker()); err != nil {
-		return 1
-	}
-	if err := mgr.Start(ctx); err != nil {
-		log.Error(err, "manager stopped")
-		return 1
-	}
-	return 0
+	return serve(ctx, mgr, log)
 }
