@@ -1,8 +1,8 @@
-# `kfl launch trainjob` against the test bed (run calls this with the kfl binary and the directory
+# `kfl launch` against the test bed (run calls this with the kfl binary and the directory
 # of compiled programs): the TrainJobs the compiled examples launch reach Complete through the
 # real Trainer and JobSet controllers with kwok's pods; a retry adopts its own run's object; a
 # second run under the same name is refused and one under a new name runs; a failure is reported
-# with the TrainJob's Failed condition.
+# with the TrainJob's Failed condition; the iris InferenceService reaches Ready through KServe.
 set -euo pipefail
 source "$(dirname "$0")/testbed.sh"
 kfl=$1
@@ -75,6 +75,14 @@ o["spec"]["activeDeadlineSeconds"] = 3
 o["spec"]["trainer"]["resourcesPerNode"] = {"requests": {"cpu": "1000"}, "limits": {"cpu": "1000"}}')
 check "a failed TrainJob is reported with its Failed condition" fail 'condition Failed.*DeadlineExceeded' \
   "$kfl" launch trainjob --manifest-json "$doomed" --run-id run-1 "${iris_flags[@]}"
+
+echo "== kfl launch inferenceservice against the test bed (KServe in Standard mode)"
+# The iris InferenceService as compiled, in the deployment mode the test bed runs (no Knative).
+isvc=$(edit "$(inline examples__iris__iris.kfl InferenceService)" '
+o["metadata"].setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = "Standard"')
+check "iris InferenceService created and Ready" 0 "created InferenceService $ns/iris .*InferenceService $ns/iris ready at http" \
+  "$kfl" launch inferenceservice --manifest-json "$isvc" --namespace "$ns" --run-id run-1 \
+  --set storage_uri=s3://kfl-test/model --output-url "$out/iris.url" --poll-interval 1 --timeout 180
 
 echo "launch: $passed passed, $failed failed"
 [ "$failed" = 0 ]

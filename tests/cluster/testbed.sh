@@ -10,7 +10,7 @@ kubeconfig=$state_dir/kubeconfig
 # Written by start once everything is up; a test bed without it is not whole.
 ready=$state_dir/ready
 # The processes start launches, in start order (stop ends them in reverse).
-components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok jobset trainer)
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok jobset trainer kserve)
 # One build of each module at a time on a 2-core machine shared with other work.
 export GOFLAGS="${GOFLAGS:--p=2} -buildvcs=false"
 
