@@ -1,0 +1,38 @@
+# Shared by start, stop, status and run: where the test bed keeps its binaries, state and logs.
+# Sourced, never run.
+cluster_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+state_dir=$cluster_dir/.state
+bin_dir=$state_dir/bin
+pki_dir=$state_dir/pki
+log_dir=$state_dir/logs
+pid_dir=$state_dir/pids
+kubeconfig=$state_dir/kubeconfig
+# Written by start once everything is up; a test bed without it is not whole.
+ready=$state_dir/ready
+# The processes start launches, in start order (stop ends them in reverse).
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok jobset trainer kserve)
+# One build of each module at a time on a 2-core machine shared with other work.
+export GOFLAGS="${GOFLAGS:--p=2} -buildvcs=false"
+
+# build MODULE: compiles tests/cluster/MODULE into .state/bin/MODULE unless the binary is newer
+# than every source file of the module (the Go build cache makes a rebuild a link step anyway).
+build() {
+  local module=$1 binary=$bin_dir/$1
+  mkdir -p "$bin_dir"
+  if [ -x "$binary" ] && [ -z "$(find "$cluster_dir/$module" -newer "$binary" -type f)" ]; then
+    return 0
+  fi
+  echo "building $module (cold: see README for the time it takes)" >&2
+  (cd "$cluster_dir/$module" && go build -o "$binary" .)
+}
+
+# module_dir MODULE PATH: the Go module cache directory of an upstream module a module of ours
+# requires (downloaded on demand), to read the data files its release carries.
+module_dir() {
+  (cd "$cluster_dir/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
+}
+
+running() {
+  local pid_file=$pid_dir/$1.pid
+  [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null
+}
