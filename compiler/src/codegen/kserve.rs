@@ -306,6 +306,13 @@ fn manifest(
             let mut env = env;
             env.push(EnvVar { name: "STORAGE_URI".into(), value: Some(storage), ..EnvVar::default() });
             env.push(EnvVar { name: "PROTOCOL".into(), value: Some(serve.protocol.clone()), ..EnvVar::default() });
+            // The name in the request paths (`/v2/models/NAME/infer`): the InferenceService's, as `kfl run`
+            // tells its replicas (runtime/src/serving/mod.rs). The version is the registry's, known only then.
+            env.push(EnvVar {
+                name: "KFL_MODEL_NAME".into(),
+                value: Some(kubernetes_name(&serve.name)),
+                ..EnvVar::default()
+            });
             predictor.containers = Some(vec![Container {
                 name: CONTAINER.to_string(),
                 image,
@@ -430,6 +437,7 @@ mod tests {
         assert!(yaml.contains("- '8080'") || yaml.contains("- \"8080\""), "{yaml}");
         assert!(yaml.contains("nvidia.com/gpu"), "{yaml}");
         assert!(yaml.contains("name: STORAGE_URI"), "{yaml}");
+        assert!(yaml.contains("- name: KFL_MODEL_NAME\n        value: svc"), "{yaml}");
         assert!(!yaml.contains("modelFormat"), "{yaml}");
     }
 
