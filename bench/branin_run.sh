@@ -5,8 +5,8 @@
 # and Optuna's default TPE at 50 trials (0.207 mean, ../shared/anchors/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p kfl
-KFL=$PWD/target/release/kfl
+cargo build --profile dist -p kfl
+KFL=$PWD/target/dist/kfl
 SEEDS=${SEEDS:-20}
 BUDGET=${BUDGET:-50}
 TMP=${TMPDIR:-/tmp}/kfl-bench-branin

@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release -p kfl
-KFL=./target/release/kfl
+cargo build --profile dist -p kfl
+KFL=./target/dist/kfl
 TMP=${TMPDIR:-/tmp}/kfl-bench-build
 rm -rf "$TMP" && mkdir -p "$TMP"
 

@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release -p kfl
-KFL=./target/release/kfl
+cargo build --profile dist -p kfl
+KFL=./target/dist/kfl
 TMP=${TMPDIR:-/tmp}/kfl-bench
 mkdir -p "$TMP"
 

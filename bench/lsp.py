@@ -2,7 +2,7 @@
 """Measures `kfl lsp`: time from `didChange` to the `publishDiagnostics` that answers it.
 
 Usage: python3 bench/lsp.py [KFL_BINARY] [STAGES] [RUNS]
-       (defaults: target/release/kfl, 1000 stages from bench/gen.py, 50 runs)
+       (defaults: target/dist/kfl, 1000 stages from bench/gen.py, 50 runs)
 
 Prints wall times (what an editor waits) and the server's CPU time per change
 (from /proc, steadier than wall time on a busy machine). The client speaks JSON-RPC over the server's stdio, like an editor. Each run
@@ -59,7 +59,7 @@ def wait_for(proc, predicate):
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    kfl = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "target", "release", "kfl")
+    kfl = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "target", "dist", "kfl")
     stages = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 50
     text = subprocess.run(

@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release -p kfl
-KFL=$PWD/target/release/kfl
+cargo build --profile dist -p kfl
+KFL=$PWD/target/dist/kfl
 N=${N:-1000}
 TMP=${TMPDIR:-/tmp}/kfl-bench-run
 rm -rf "$TMP" && mkdir -p "$TMP"

@@ -11,7 +11,8 @@
 #
 # 1. VS Code: npm ci; the TextMate grammar is up to date with syntaxes/build.mjs;
 #    vscode-tmgrammar-test assertions (test/*.test.kfl); vscode-tmgrammar-snap
-#    snapshots (test/snap/*.kfl); no invalid token in PATH….
+#    snapshots (test/snap/*.kfl); no invalid token in PATH…; `vsce package` writes the
+#    installable extension to target/editors/kfl.vsix.
 # 2. vim: syntax and indent checks (skipped when vim is not installed).
 # 3. tree-sitter: the CLI (cargo install tree-sitter-cli, pinned, when not on PATH);
 #    the committed src/ matches `tree-sitter generate`; `tree-sitter test` (corpus +
@@ -107,6 +108,14 @@ vscode_tests() {
   n=$(ls test/snap/*.kfl | wc -l)
   check "vscode: tmgrammar snapshots + tokenize" "$n snapshot(s), $nfiles file(s) tokenized" -- \
     xargs -a "$tmp/files" -d '\n' node test/snap.mjs
+
+  # The installable extension: vsce (a devDependency, so `npm ci` put it in node_modules) compiles the
+  # TypeScript (`vscode:prepublish`) and packs it. A warning (a missing LICENSE, a bad field) fails here.
+  log "vscode: package the extension (.vsix)"
+  mkdir -p "$repo/target/editors"
+  # stdin from /dev/null: vsce asks before packing past a warning; that answer is "no", not a hung job.
+  check "vscode: vsce package" "target/editors/kfl.vsix" -- \
+    bash -c 'npx --no-install vsce package --out "$1" </dev/null' _ "$repo/target/editors/kfl.vsix"
 }
 
 # ------------------------------------------------------------------ 2. vim

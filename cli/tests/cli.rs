@@ -135,3 +135,43 @@ fn read_tree(root: &Path) -> Vec<(String, String)> {
     files.sort();
     files
 }
+
+fn graph(file: &Path, format: &str) -> String {
+    let out = kfl().arg("graph").arg(file).args(["--format", format]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn graph_shows_for_fan_out_and_when_gates() {
+    let dir = scratch("graph");
+    let file = dir.join("gates.kfl");
+    std::fs::write(
+        &file,
+        "project p { image = \"x\" }\n\
+         param folds: list[int] = [1, 2]\n\
+         for fold in folds {\n  step cv(k: int = fold) -> (score: float) { run = [\"cv\", k, score] }\n}\n\
+         step pick(scores: list[float] = cv.score) -> (best: float) { run = [\"pick\", scores, best] }\n\
+         step ship(x: float = pick.best) {\n  run = [\"ship\", x]\n  when = pick.best >= 0.9 && !(pick.best > 0.99)\n}\n",
+    )
+    .unwrap();
+    let dot = graph(&file, "dot");
+    assert!(
+        dot.contains("subgraph \"cluster_for_0\" {\n    label=\"for fold in folds\";\n    style=dashed;\n    \"cv\""),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"ship\" [shape=box, label=\"ship\\n(step)\\nwhen pick.best >= 0.9 && !(pick.best > 0.99)\"]"),
+        "{dot}"
+    );
+    let mermaid = graph(&file, "mermaid");
+    assert!(mermaid.contains("  subgraph for_0 [\"for fold in folds\"]\n    cv[\"cv (step)\"]\n  end\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("ship[\"ship (step)<br/>when pick.best #gt;= 0.9 #amp;#amp; !(pick.best #gt; 0.99)\"]"),
+        "{mermaid}"
+    );
+    // A fixture's literal range heads its cluster; a file without gates gets no `when` line.
+    let plain = graph(&workspace().join("tests/cases/compile/for_fan_in.kfl"), "dot");
+    assert!(plain.contains("label=\"for fold in 0..4\""), "{plain}");
+    assert!(!plain.contains("when"), "{plain}");
+}

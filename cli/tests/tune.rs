@@ -129,3 +129,21 @@ fn a_tune_without_a_completed_trial_still_gets_its_report() {
     assert!(shown.contains("): failed\nbest: none"), "{shown}");
     assert_eq!(shown.lines().filter(|l| l.contains(" failed ")).count(), trials.len(), "{shown}");
 }
+
+#[test]
+fn a_tuned_model_is_registered_with_its_best_and_its_final_objective() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/tune_overfit.kfl");
+    std::fs::copy(&source, dir.path().join("main.kfl")).expect("copy fixture");
+    let output = kfl(dir.path(), &["run", "main.kfl"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let output = kfl(dir.path(), &["models", "show", "fitted", "1", "--format", "json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let version: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let best = version["metrics"]["loss"].as_f64().expect("loss");
+    let last = version["metrics"]["loss.final"].as_f64().expect("loss.final");
+    // Each trial reports 3.0, 1.0 + x, 2.0 + x: the best is the second report, the saved model scored the third.
+    assert!((last - best - 1.0).abs() < 1e-9 && (1.0..1.5).contains(&best), "{version:#}");
+    let shown = String::from_utf8_lossy(&kfl(dir.path(), &["models", "show", "fitted", "1"]).stdout).into_owned();
+    assert!(shown.contains("metric loss ") && shown.contains("metric loss.final "), "{shown}");
+}

@@ -9,7 +9,8 @@ use crate::files;
 
 /// Format .kfl files in the canonical style (comments kept).
 ///
-/// Example: `kfl fmt examples/` or `kfl fmt --check iris.kfl`
+/// Lines wrap at 100 columns: a list, argument list or stage signature that does not fit is printed one element
+/// per line. Example: `kfl fmt examples/` or `kfl fmt --check iris.kfl`
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[arg(default_value = ".")]

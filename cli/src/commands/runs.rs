@@ -135,6 +135,7 @@ fn show(run_id: &str, project: &ProjectArg) -> Status {
         "metrics".into(),
         "outputs".into(),
     ]];
+    let mut notes = Vec::new();
     for stage in &run.stages {
         for instance in &stage.instances {
             if instance.state == record::StageState::NotSelected {
@@ -159,21 +160,29 @@ fn show(run_id: &str, project: &ProjectArg) -> Status {
                 metrics.join(" "),
                 outputs.join(" "),
             ]);
-            if let Some(message) = &instance.message {
-                rows.push([
-                    format!("  {message}"),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
-            }
+            // A stage's message goes on its own line under the row: as a cell it would widen the stage
+            // column to the longest message.
+            notes.push(instance.message.clone());
         }
     }
-    print!("{}", table(&rows));
+    print!("{}", with_notes(&table(&rows), &notes));
     Status::Ok
+}
+
+/// The table's lines, each data row followed by its note (indented), if any; `notes[i]` belongs to
+/// data row `i` (the line after the header).
+fn with_notes(table: &str, notes: &[Option<String>]) -> String {
+    let mut out = String::new();
+    for (i, line) in table.lines().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        if let Some(Some(note)) = i.checked_sub(1).and_then(|row| notes.get(row)) {
+            out.push_str("  ");
+            out.push_str(note);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 pub fn logs(args: LogsArgs) -> Status {
@@ -336,4 +345,21 @@ pub(crate) fn table<R: AsRef<[String]>>(rows: &[R]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{table, with_notes};
+
+    #[test]
+    fn a_long_stage_message_goes_under_its_row_and_leaves_the_columns_sized_to_their_cells() {
+        let rows = vec![
+            ["stage".to_string(), "state".into()],
+            ["prepare".to_string(), "failed".into()],
+            ["train".to_string(), "skipped".into()],
+        ];
+        let message = "the process exited with 1; its last line: Traceback (most recent call last): x".repeat(2);
+        let out = with_notes(&table(&rows), &[Some(message.clone()), None]);
+        assert_eq!(out, format!("stage    state\nprepare  failed\n  {message}\ntrain    skipped\n"));
+    }
 }

@@ -495,6 +495,7 @@ mod tests {
         assert!(yaml.contains("- '8080'") || yaml.contains("- \"8080\""), "{yaml}");
         assert!(yaml.contains("nvidia.com/gpu"), "{yaml}");
         assert!(yaml.contains("name: STORAGE_URI"), "{yaml}");
+        assert!(yaml.contains("- name: KFL_MODEL_NAME\n        value: svc"), "{yaml}");
         assert!(!yaml.contains("modelFormat"), "{yaml}");
     }
 

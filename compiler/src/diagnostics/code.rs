@@ -205,7 +205,8 @@ impl Code {
                     A suffix that does not fit the expected type, or a bare number where a \
                     unit is required, is rejected.",
                 example: "step s { run = [\"true\"]\n  memory = 512\n  timeout = 30 }",
-                fix: "Add the unit: `memory = 512Mi`, `timeout = 30m`.",
+                fix: "Add the unit: `memory = 512Mi`, `timeout = 30m`. Bytes are written as \
+                    Kubernetes writes them: `4G` or `4Gi`, not `4GB`.",
             },
             Code::OutOfRange => Explanation {
                 summary: "value out of range",
@@ -219,7 +220,9 @@ impl Code {
             Code::DependencyCycle => Explanation {
                 summary: "dependency cycle",
                 details: "Stages depend on each other through data references and `after`; \
-                    these must form a DAG. The message names every stage on the cycle.",
+                    these must form a DAG. The message names every stage on the cycle and points at \
+                    one edge whose removal breaks it: a reference to a stage declared further \
+                    down, the one that closed the cycle when stages are declared in data order.",
                 example: "step a(x: int = b.y) -> (y: int) { run = [\"a\", x, y] }\nstep b(x: int = a.y) -> (y: int) { run = [\"b\", x, y] }",
                 fix: "Remove one of the references, or split a stage in two.",
             },

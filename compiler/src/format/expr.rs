@@ -1,7 +1,7 @@
 //! Printing expressions: one-line forms, and lists, arguments and objects that break over lines.
 
 use super::items::field_text;
-use super::{Blanks, MAX_WIDTH, Node, Printer, advance, assemble, bracketed, width};
+use super::{Blanks, MAX_WIDTH, Node, Printer, advance, assemble, bracketed, indentation, width};
 use crate::ast::*;
 
 impl Printer<'_> {
@@ -47,16 +47,21 @@ impl Printer<'_> {
         }
     }
 
-    /// `[a, b]` on one line when written on one line or when it fits, else one
-    /// element per line with a trailing comma.
+    /// `[a, b]` on one line when it fits; else, for a list of scalars (a `run` command), as many elements per
+    /// line as fit, so a command still reads as one; else one element per line. Both with a trailing comma.
     fn list(&mut self, elements: &[Expr], span: crate::source::Span, column: usize, indent: usize) -> String {
         let (lo, hi) = (span.start as usize, span.end as usize);
         if !self.comments.any_within(lo, hi) {
             let flat: Option<Vec<String>> = elements.iter().map(|element| self.flat(element, false)).collect();
             if let Some(flat) = flat {
-                let flat = format!("[{}]", flat.join(", "));
-                if !self.spans_lines(lo, hi) || column + width(&flat) <= MAX_WIDTH {
-                    return flat;
+                let one_line = format!("[{}]", flat.join(", "));
+                if column + width(&one_line) <= MAX_WIDTH {
+                    return one_line;
+                }
+                let scalars =
+                    elements.iter().all(|e| !matches!(e.unparen().kind, ExprKind::List(_) | ExprKind::Object(_)));
+                if scalars {
+                    return filled(&flat, indent);
                 }
             }
         }
@@ -76,7 +81,7 @@ impl Printer<'_> {
             let flat: Option<Vec<String>> = args.iter().map(|arg| self.flat_arg(arg, false)).collect();
             if let Some(flat) = flat {
                 let flat = format!("({})", flat.join(", "));
-                if !self.spans_lines(lo, hi) || column + width(&flat) <= MAX_WIDTH {
+                if column + width(&flat) <= MAX_WIDTH {
                     return flat;
                 }
             }
@@ -276,4 +281,31 @@ pub(super) fn type_text(ty: &TypeExpr) -> String {
         Some(arg) => format!("{}[{}]", ty.name.name, type_text(arg)),
         None => ty.name.name.to_string(),
     }
+}
+
+/// `[` and the elements packed onto lines of at most [`MAX_WIDTH`] columns, each line indented one level and
+/// ending in a comma, then `]`. An element wider than a line gets a line of its own.
+fn filled(elements: &[String], indent: usize) -> String {
+    let inner = indentation(indent + 1);
+    let mut out = String::from("[\n");
+    let mut line = String::new();
+    for element in elements {
+        if !line.is_empty() && width(&inner) + width(&line) + 1 + width(element) + 1 > MAX_WIDTH {
+            out.push_str(&inner);
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(element);
+        line.push(',');
+    }
+    out.push_str(&inner);
+    out.push_str(&line);
+    out.push('\n');
+    out.push_str(&indentation(indent));
+    out.push(']');
+    out
 }

@@ -111,7 +111,7 @@ impl Printer<'_> {
     /// `(a: int = 1, …)`: one line when written on one line or when the whole
     /// header fits, else one input per line.
     fn inputs(&mut self, inputs: &[Input], stage: &StageDecl, column: usize, after: usize, indent: usize) -> String {
-        let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else { return "()".to_string() };
+        let Some(last) = inputs.last() else { return "()".to_string() };
         let lo = stage.name.span.end as usize;
         let last_end = self.comments.trim_end(last.span.start as usize, last.span.end as usize);
         let hi = self.comments.closing_after(last_end, b')').unwrap_or(last_end);
@@ -128,8 +128,7 @@ impl Printer<'_> {
                 .collect();
             if let Some(flat) = flat {
                 let flat = format!("({})", flat.join(", "));
-                let one_line_source = !self.spans_lines(first.span.start as usize, last_end);
-                if one_line_source || column + width(&flat) + after <= MAX_WIDTH {
+                if column + width(&flat) + after <= MAX_WIDTH {
                     return flat;
                 }
             }

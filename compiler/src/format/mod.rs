@@ -15,12 +15,15 @@
 //!   one line (`{ a = 1, b = 2 }`) if it fits in [`MAX_WIDTH`] columns and
 //!   holds no comment; otherwise it gets one entry per line. An object that
 //!   was written over several lines stays that way.
-//! * Lists, call arguments and stage inputs: kept on one line when written
-//!   on one line, so long `run` commands stay readable as one command;
-//!   written over several lines they are joined when the result fits in
-//!   [`MAX_WIDTH`] columns, and otherwise printed one element per line with
-//!   a trailing comma. A comment inside always gives one element per line.
-//!   Stage outputs are always on one line.
+//! * Lists, call arguments and stage inputs: on one line when the line they
+//!   start on stays within [`MAX_WIDTH`] (100) columns, however they were
+//!   written; otherwise one element per line with a trailing comma, each
+//!   element laid out by the same rule at its own indentation (so a long
+//!   `run` command or `k8s` patch wraps, and a short one written over several
+//!   lines is joined). A comment inside always gives one element per line.
+//!   Stage outputs are always on one line. Expressions, strings and names
+//!   are never broken, so a line may still exceed the width when one of
+//!   them alone does.
 //! * Top-level declarations (and those inside `for`) are separated by one
 //!   blank line, except consecutive one-line `import`s, `param`s or step
 //!   calls, which keep the blank lines the user put between them (at most
@@ -59,7 +62,7 @@ use comments::Comments;
 /// The item tag of imports (see [`Chunk::tag`]).
 const IMPORT: u8 = 0;
 
-/// The width that one-line forms must fit in to be chosen.
+/// The width that one-line forms must fit in to be chosen (`kfl fmt`'s documented line width).
 pub const MAX_WIDTH: usize = 100;
 
 /// Formats `src`, or returns its syntax errors: a broken file is never formatted.

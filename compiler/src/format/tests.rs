@@ -168,15 +168,38 @@ fn k8s_quoted_keys() {
 #[test]
 fn long_lists_break_and_short_ones_join() {
     let elements: Vec<String> = (0..12).map(|n| format!("\"argument-{n}\"")).collect();
+    let filled = "  run = [\n    \"argument-0\", \"argument-1\", \"argument-2\", \"argument-3\", \"argument-4\", \"argument-5\",\n    \"argument-6\", \"argument-7\", \"argument-8\", \"argument-9\", \"argument-10\", \"argument-11\",\n  ]\n";
     let multi = format!("step a {{\n  run = [\n{}\n  ]\n}}\n", elements.join(",\n"));
-    let out = check(&multi);
-    assert!(out.contains("  run = [\n    \"argument-0\",\n"), "{out}");
-    assert!(out.contains("    \"argument-11\",\n  ]\n"), "{out}");
+    assert_eq!(check(&multi), format!("step a {{\n{filled}}}\n"));
     let short = "step a {\n  run = [\n    \"x\",\n    \"y\"\n  ]\n}\n";
     assert_eq!(check(short), "step a {\n  run = [\"x\", \"y\"]\n}\n");
-    // Written on one line, a long command stays one line.
+    // Written on one line, a command too long for the width wraps the same way.
     let one_line = format!("step a {{\n  run = [{}]\n}}\n", elements.join(", "));
-    assert_eq!(check(&one_line), one_line);
+    assert_eq!(check(&one_line), format!("step a {{\n{filled}}}\n"));
+}
+
+#[test]
+fn long_lines_wrap_at_the_width_and_stay_wrapped() {
+    let inputs: Vec<String> = (0..8).map(|n| format!("input_{n}: string = \"default value {n}\"")).collect();
+    let signature = format!("step wide({}) -> (out: Dataset) {{\n  run = [\"x\", out]\n}}\n", inputs.join(", "));
+    assert!(signature.lines().next().is_some_and(|line| line.len() > 200));
+    let k8s = "step patched {\n  run = [\"x\"]\n  k8s = { spec = { containers = [{ name = \"main\", env = [{ name = \"A_LONG_VARIABLE_NAME\", value = \"a long value\" }, { name = \"ANOTHER_VARIABLE\", value = \"another value\" }] }], tolerations = [{ key = \"gpu\", operator = \"Exists\", effect = \"NoSchedule\" }] } }\n}\n";
+    let call = format!(
+        "step split_call = lib.split({})\n",
+        (0..12).map(|n| format!("arg_{n} = {n}")).collect::<Vec<_>>().join(", ")
+    );
+    for src in [signature.as_str(), k8s, call.as_str()] {
+        // `check` formats twice (idempotence) and compares meaning and comments.
+        let out = check(src);
+        let longest = out.lines().map(str::len).max().unwrap_or(0);
+        assert!(longest <= super::MAX_WIDTH, "a line of {longest} columns:\n{out}");
+        assert!(out.lines().count() > src.lines().count(), "nothing wrapped:\n{out}");
+    }
+    assert!(
+        check(&signature).starts_with("step wide(\n  input_0: string = \"default value 0\",\n"),
+        "{}",
+        check(&signature)
+    );
 }
 
 #[test]

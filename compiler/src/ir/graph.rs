@@ -133,52 +133,118 @@ impl Graph {
         diagnostics
     }
 
+    /// One E0301 for a strongly connected set of stages, short whatever the cycle's length: the
+    /// header names the cycle, one label points at the edge to cut, a note lists the other edges.
+    ///
+    /// The edge pointed at is one whose removal leaves these stages acyclic (in a plain cycle, every
+    /// edge), so the fix it suggests works. Among those, a reference to a stage declared further down
+    /// comes first, then the latest in the file: in a file whose stages are declared in data order every
+    /// edge points up and no cycle can form, so the edge that closed the cycle (the one just added) is
+    /// necessarily one that points down. When no single edge breaks every cycle of the set, the latest
+    /// edge of the cycle named.
     fn cycle_error(&self, members: &[usize]) -> Diagnostic {
-        // Walk the cycle from its first member in source order to name it in order.
         let names: Vec<&str> = members.iter().map(|m| self.nodes[*m].name.as_str()).collect();
-        let mut path = vec![names[0]];
-        let mut current = names[0];
-        let mut edges = Vec::new();
-        while path.len() <= names.len() {
-            let Some(edge) = self
-                .edges
-                .iter()
-                .filter(|e| e.from == current && names.contains(&e.to.as_str()))
-                .min_by_key(|e| (e.to != names[0] && path.contains(&e.to.as_str()), e.span))
-            else {
-                break;
-            };
-            edges.push(edge);
-            current = &edge.to;
-            if current == names[0] {
-                break;
+        let set: std::collections::HashSet<&str> = names.iter().copied().collect();
+        let inside: Vec<&Edge> =
+            self.edges.iter().filter(|e| set.contains(e.from.as_str()) && set.contains(e.to.as_str())).collect();
+        let mut preferred = inside.clone();
+        let declared = |name: &str| self.index.get(name).copied().unwrap_or(0);
+        preferred.sort_by_key(|e| std::cmp::Reverse((declared(&e.to) < declared(&e.from), e.span)));
+        // Each try is linear in the set; bounded so a huge tangle stays linear too.
+        let cut = preferred.iter().take(32).find(|cut| is_acyclic_without(&names, &inside, cut)).copied();
+        let cycle = match cut {
+            Some(cut) => cycle_through(&inside, cut),
+            None => {
+                let cycle = cycle_through(&inside, preferred[0]);
+                let latest = cycle.iter().max_by_key(|e| e.span).copied().unwrap_or(preferred[0]);
+                cycle_through(&inside, latest)
             }
-            path.push(current);
-        }
-        let mut cycle: Vec<String> = path.iter().map(|n| format!("`{n}`")).collect();
-        cycle.push(format!("`{}`", names[0]));
-        let first = edges.first().map_or(self.nodes[members[0]].span, |e| e.span);
+        };
+        // `cycle` ends with the edge to cut; the stages read in data order from the one that edge feeds.
+        let Some(cut) = cycle.last().copied() else {
+            let member = &self.nodes[members[0]];
+            return Diagnostic::error(
+                Code::DependencyCycle,
+                "dependency cycle",
+                Label::new(member.span, "this stage is part of a dependency cycle"),
+            );
+        };
+        let stages: Vec<String> =
+            std::iter::once(cut).chain(cycle.iter().copied()).map(|e| format!("`{}`", e.to)).collect();
+        let what = match cut.kind {
+            EdgeKind::After => "this `after` entry",
+            EdgeKind::Data => "this reference",
+        };
         let mut diagnostic = Diagnostic::error(
             Code::DependencyCycle,
-            format!("dependency cycle: {}", cycle.join(" → ")),
-            Label::new(
-                first,
-                format!(
-                    "`{}` depends on `{}` here",
-                    edges.first().map_or("", |e| &e.to),
-                    edges.first().map_or("", |e| &e.from)
-                ),
-            ),
+            format!("dependency cycle: {}", stages.join(" → ")),
+            Label::new(cut.span, format!("`{}` depends on `{}` here, which closes the cycle", cut.to, cut.from)),
         )
-        .with_help(if edges.iter().any(|e| e.kind == EdgeKind::After) {
-            "stages must form a DAG: remove one of these references or `after` entries"
-        } else {
-            "stages must form a DAG: remove one of these references, or split a stage in two"
-        });
-        for edge in edges.iter().skip(1) {
-            diagnostic =
-                diagnostic.with_label(Label::new(edge.span, format!("`{}` depends on `{}` here", edge.to, edge.from)));
+        .with_help(format!("stages must form a DAG: remove {what}, or another edge of the cycle"));
+        let others: Vec<String> =
+            cycle[..cycle.len() - 1].iter().map(|e| format!("`{}` depends on `{}`", e.to, e.from)).collect();
+        if !others.is_empty() {
+            diagnostic = diagnostic.with_note(format!("the rest of the cycle: {}", others.join(", ")));
         }
         diagnostic
     }
+}
+
+/// Whether `names` with their edges `inside`, less `cut`, have no cycle (Kahn's algorithm).
+fn is_acyclic_without(names: &[&str], inside: &[&Edge], cut: &Edge) -> bool {
+    let positions: std::collections::HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let position = |name: &str| positions.get(name).copied();
+    let mut indegree = vec![0usize; names.len()];
+    let mut outgoing = vec![Vec::new(); names.len()];
+    for edge in inside.iter().filter(|e| !std::ptr::eq(**e, cut)) {
+        if let (Some(from), Some(to)) = (position(&edge.from), position(&edge.to)) {
+            indegree[to] += 1;
+            outgoing[from].push(to);
+        }
+    }
+    let mut ready: Vec<usize> = (0..names.len()).filter(|i| indegree[*i] == 0).collect();
+    let mut seen = 0;
+    while let Some(next) = ready.pop() {
+        seen += 1;
+        for &to in &outgoing[next] {
+            indegree[to] -= 1;
+            if indegree[to] == 0 {
+                ready.push(to);
+            }
+        }
+    }
+    seen == names.len()
+}
+
+/// A shortest cycle through `cut` (breadth-first from the stage it feeds back to where it starts),
+/// as its edges in data order, ending with `cut`. Empty when `cut` is on no cycle.
+fn cycle_through<'e>(inside: &[&'e Edge], cut: &'e Edge) -> Vec<&'e Edge> {
+    let mut outgoing: std::collections::HashMap<&str, Vec<&'e Edge>> = std::collections::HashMap::new();
+    for edge in inside {
+        outgoing.entry(edge.from.as_str()).or_default().push(edge);
+    }
+    let mut reached: std::collections::HashMap<&str, Option<&'e Edge>> = std::collections::HashMap::new();
+    reached.insert(cut.to.as_str(), None);
+    let mut queue = std::collections::VecDeque::from([cut.to.as_str()]);
+    while let Some(stage) = queue.pop_front() {
+        if stage == cut.from {
+            let mut path = vec![cut];
+            let mut at = stage;
+            while let Some(Some(edge)) = reached.get(at) {
+                path.push(edge);
+                at = edge.from.as_str();
+            }
+            path.reverse();
+            // `path` now starts at the stage `cut` feeds and ends with `cut`.
+            return path;
+        }
+        // Earliest edges first, so the cycle named does not depend on hash order.
+        for edge in outgoing.get(stage).into_iter().flatten() {
+            if !reached.contains_key(edge.to.as_str()) {
+                reached.insert(edge.to.as_str(), Some(edge));
+                queue.push_back(edge.to.as_str());
+            }
+        }
+    }
+    Vec::new()
 }

@@ -212,6 +212,27 @@ impl From<BinaryOp> for BinaryOpName {
     }
 }
 
+/// Back to the syntax's operator, for its symbol and precedence (`kfl graph` prints gates as source).
+impl From<BinaryOpName> for BinaryOp {
+    fn from(op: BinaryOpName) -> Self {
+        match op {
+            BinaryOpName::Or => BinaryOp::Or,
+            BinaryOpName::And => BinaryOp::And,
+            BinaryOpName::Eq => BinaryOp::Eq,
+            BinaryOpName::Ne => BinaryOp::Ne,
+            BinaryOpName::Lt => BinaryOp::Lt,
+            BinaryOpName::Le => BinaryOp::Le,
+            BinaryOpName::Gt => BinaryOp::Gt,
+            BinaryOpName::Ge => BinaryOp::Ge,
+            BinaryOpName::Range => BinaryOp::Range,
+            BinaryOpName::Add => BinaryOp::Add,
+            BinaryOpName::Sub => BinaryOp::Sub,
+            BinaryOpName::Mul => BinaryOp::Mul,
+            BinaryOpName::Div => BinaryOp::Div,
+        }
+    }
+}
+
 /// A value with its type and where it was written, so back ends can report
 /// on the user's source.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

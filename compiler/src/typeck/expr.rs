@@ -239,10 +239,11 @@ impl Checker<'_> {
                         Diagnostic::error(
                             Code::TypeMismatch,
                             format!("cannot compare a {lt} with a {rt}"),
-                            Label::new(span, "comparison"),
+                            // One label per operand and none around the whole: a label enclosing others on
+                            // the same line is drawn with theirs pushed past its end.
+                            Label::new(lhs.span, format!("this is a {lt}")),
                         )
-                        .with_label(Label::new(lhs.span, format!("{lt}")))
-                        .with_label(Label::new(rhs.span, format!("{rt}")))
+                        .with_label(Label::new(rhs.span, format!("this is a {rt}")))
                         .with_help("compare values of one type; units must match (`latency_p95 > 250ms`)"),
                     );
                 } else if !ordered {

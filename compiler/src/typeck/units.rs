@@ -105,13 +105,20 @@ fn unit_kind(unit: &str, expected: Option<&Ty>) -> Option<Ty> {
 
 fn wrong_unit(lit: &NumberLit, unit: &str, expected: Option<&Ty>) -> UnitError {
     let known = lookup(QUANTITY_SUFFIXES, unit).is_some() || lookup(DURATION_SUFFIXES, unit).is_some() || unit == "%";
-    let help = match expected {
-        Some(Ty::Quantity) => "memory and storage take `Ki Mi Gi Ti Pi Ei` or `k M G T P E`".to_string(),
-        Some(Ty::Duration) => "durations take `ms`, `s`, `m`, `h` or `d`".to_string(),
-        Some(Ty::Cpu) => "a cpu is a plain number of cores (`2`, `0.5`) or millicores (`500m`)".to_string(),
-        Some(Ty::Percent) => "a percentage ends in `%`".to_string(),
-        Some(ty) => format!("a {ty} takes no unit: write `{}`", lit.text),
-        None => {
+    let byte_unit = byte_unit(unit).filter(|_| matches!(expected, Some(Ty::Quantity) | None));
+    let help = match (expected, byte_unit) {
+        (_, Some((decimal, binary))) if decimal == binary => format!("write `{}{binary}`", lit.text),
+        (_, Some((decimal, binary))) => format!(
+            "write `{n}{decimal}` (powers of 1000) or `{n}{binary}` (powers of 1024): quantities are written as \
+             Kubernetes writes them, without `B`",
+            n = lit.text
+        ),
+        (Some(Ty::Quantity), None) => "memory and storage take `Ki Mi Gi Ti Pi Ei` or `k M G T P E`".to_string(),
+        (Some(Ty::Duration), _) => "durations take `ms`, `s`, `m`, `h` or `d`".to_string(),
+        (Some(Ty::Cpu), _) => "a cpu is a plain number of cores (`2`, `0.5`) or millicores (`500m`)".to_string(),
+        (Some(Ty::Percent), _) => "a percentage ends in `%`".to_string(),
+        (Some(ty), _) => format!("a {ty} takes no unit: write `{}`", lit.text),
+        (None, None) => {
             "units are `Mi`/`Gi`… for memory, `m` for millicores, `ms`/`s`/`m`/`h`/`d` for durations, `%`".to_string()
         }
     };
@@ -121,6 +128,25 @@ fn wrong_unit(lit: &NumberLit, unit: &str, expected: Option<&Ty>) -> UnitError {
         None => format!("unknown unit `{unit}`"),
     };
     UnitError::WrongUnit { message, help }
+}
+
+/// The Kubernetes spellings of a byte unit written the common way (`GB`, `gb`, `KiB`, `MiB`): the decimal
+/// and the binary suffix (the same when the unit was already binary, `GiB` → `Gi`).
+fn byte_unit(unit: &str) -> Option<(String, String)> {
+    let stem = unit.strip_suffix(['B', 'b'])?;
+    let (prefix, binary) = match stem.strip_suffix('i') {
+        Some(prefix) => (prefix, true),
+        None => (stem, false),
+    };
+    let mut chars = prefix.chars();
+    let letter = chars.next()?.to_ascii_uppercase();
+    if chars.next().is_some() || !"KMGTPE".contains(letter) {
+        return None;
+    }
+    let decimal = if letter == 'K' { "k".to_string() } else { letter.to_string() };
+    let binary_suffix = format!("{letter}i");
+    lookup(QUANTITY_SUFFIXES, &binary_suffix)?;
+    Some(if binary { (binary_suffix.clone(), binary_suffix) } else { (decimal, binary_suffix) })
 }
 
 fn lookup(table: &[(&str, f64)], unit: &str) -> Option<f64> {
@@ -138,6 +164,18 @@ mod tests {
             unit: unit.map(Into::into),
             unit_span: None,
         }
+    }
+
+    #[test]
+    fn byte_units_are_given_their_kubernetes_spellings() {
+        assert_eq!(byte_unit("GB"), Some(("G".into(), "Gi".into())));
+        assert_eq!(byte_unit("kB"), Some(("k".into(), "Ki".into())));
+        assert_eq!(byte_unit("KB"), Some(("k".into(), "Ki".into())));
+        assert_eq!(byte_unit("mb"), Some(("M".into(), "Mi".into())));
+        assert_eq!(byte_unit("GiB"), Some(("Gi".into(), "Gi".into())));
+        assert_eq!(byte_unit("B"), None);
+        assert_eq!(byte_unit("XB"), None);
+        assert_eq!(byte_unit("GGB"), None);
     }
 
     #[test]

@@ -448,6 +448,12 @@ impl Engine<'_> {
             run.metric,
             params.join(", ")
         ));
+        // The objective is the trial's best report (what the search ranks by, as Katib's metric strategies do), but the
+        // artifact is what the trial saved at its end: its last report is recorded beside it, as `NAME.final` (a name
+        // no declared metric can have), so the registry shows what the saved model scored.
+        if let Some(last) = best.curve.last() {
+            metrics.insert(format!("{}.final", run.metric), *last);
+        }
         instance.outputs = outputs;
         instance.metrics = metrics;
         instance.state = StageState::Succeeded;

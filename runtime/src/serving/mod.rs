@@ -199,6 +199,9 @@ fn template(
             let mut env = config.env.clone();
             env.insert("KFL_MODEL_NAME".to_owned(), config.model_name.clone());
             env.insert("KFL_MODEL_VERSION".to_owned(), version.version.clone());
+            // As the cluster's container gets it (codegen/kserve.rs), so one server script runs in both.
+            let protocol = if config.protocol == Protocol::V1 { "v1" } else { "v2" };
+            env.insert("PROTOCOL".to_owned(), protocol.to_owned());
             env
         },
         transformer: config.transformer.clone(),
