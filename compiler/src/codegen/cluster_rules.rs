@@ -21,6 +21,7 @@ pub(crate) fn check(program: &ir::Program) -> Vec<Diagnostic> {
     torchrun_reserved_env(program, &mut out);
     serving_protocols(program, &mut out);
     claims(program, &mut out);
+    runtime_patch_managers(program, &mut out);
     out
 }
 
@@ -139,5 +140,71 @@ fn claims(program: &ir::Program, out: &mut Vec<Diagnostic>) {
             })
             .with_note("`pvc://VOLUME/path` reads from a volume of the program; kfl creates its claim"),
         );
+    }
+}
+
+/// Each entry of a user's `k8s { spec.runtimePatches = [...] }` on a train needs a `manager` that is a
+/// domain-prefixed path (`acme.io/foo`): kubeflow/trainer v2.3.0 `pkg/runtime/framework/plugins/jobset/jobset.go`
+/// `Validate` calls apimachinery's `validation.IsDomainPrefixedPath` on it and refuses the TrainJob otherwise.
+fn runtime_patch_managers(program: &ir::Program, out: &mut Vec<Diagnostic>) {
+    for stage in program.stages.iter().filter(|s| s.train.is_some()) {
+        for patch in stage.patches.iter().filter(|p| p.path == ["spec", "runtimePatches"]) {
+            let ir::Value::List(entries) = &patch.value else { continue };
+            for entry in entries {
+                let ir::Value::Object(fields) = entry else { continue };
+                let manager = match fields.get("manager") {
+                    Some(ir::Value::String(m)) => m.as_str(),
+                    _ => "",
+                };
+                if is_domain_prefixed_path(manager) {
+                    continue;
+                }
+                out.push(
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        format!("runtime patch manager `{manager}` is not a domain-prefixed path"),
+                        Label::new(patch.span, "Trainer's webhook refuses this TrainJob"),
+                    )
+                    .with_help("name the patch's owner like `example.com/my-team` (a DNS name, `/`, a path)")
+                    .with_note(
+                        "kubeflow/trainer v2.3.0 validates spec.runtimePatches[].manager with \
+                         IsDomainPrefixedPath (plugins/jobset/jobset.go)",
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// apimachinery's `IsDomainPrefixedPath` (k8s.io/apimachinery v0.36.2, the version Trainer v2.3.0 builds with,
+/// `pkg/util/validation/validation.go`): a DNS-1123 subdomain (at most 253 characters, dot-separated labels of
+/// lowercase letters, digits and `-`, starting and ending alphanumeric), `/`, and a non-empty path of
+/// `[A-Za-z0-9/-._~%!$&'()*+,;=:]`.
+fn is_domain_prefixed_path(value: &str) -> bool {
+    let Some((host, path)) = value.split_once('/') else { return false };
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let host_ok = !host.is_empty() && host.len() <= 253 && host.split('.').all(label_ok);
+    let path_ok =
+        !path.is_empty() && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-._~%!$&'()*+,;=:".contains(&b));
+    host_ok && path_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_domain_prefixed_path;
+
+    #[test]
+    fn domain_prefixed_paths_as_apimachinery_accepts_them() {
+        for ok in ["acme.io/foo", "kfl.dev/compiler", "a/b/c", "example.com/my-team"] {
+            assert!(is_domain_prefixed_path(ok), "{ok}");
+        }
+        for bad in ["kfl", "", "/foo", "acme.io/", "Acme.io/foo", "-a.io/x", "a..b/x", "acme.io/f oo"] {
+            assert!(!is_domain_prefixed_path(bad), "{bad}");
+        }
     }
 }

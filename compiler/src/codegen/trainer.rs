@@ -39,7 +39,7 @@
 //!   bound inputs, params, other stages' outputs and output artifacts, which
 //!   `kfl launch` fills with the run's values and URIs (`launcher.rs`).
 //! - `mount V at P`: Trainer v2.3 has no `podTemplateOverrides`; volumes
-//!   go through `spec.runtimePatches` (manager `kfl`), patching the pod
+//!   go through `spec.runtimePatches` (manager `kfl.dev/compiler`), patching the pod
 //!   template of every replicated job of the runtime that runs user code
 //!   (`node`, and `launcher` for the MPI-based runtimes) with a PVC volume
 //!   named after the `volume` (`_` → `-`) and a mount in the `node`
@@ -73,7 +73,10 @@ pub(crate) const DATASET_PATH: &str = "/workspace/dataset";
 pub(crate) const MODEL_PATH: &str = "/workspace/model";
 /// Root of artifact paths in standalone manifests.
 pub(crate) const ARTIFACT_ROOT: &str = "/kfl/artifacts";
-const PATCH_MANAGER: &str = "kfl";
+/// Trainer's webhook requires each runtime patch's `manager` to be a domain-prefixed path like `acme.io/foo`
+/// (kubeflow/trainer v2.3.0 `pkg/runtime/framework/plugins/jobset/jobset.go` `Validate`,
+/// `validation.IsDomainPrefixedPath`): a bare `kfl` is refused.
+pub(crate) const PATCH_MANAGER: &str = "kfl.dev/compiler";
 /// URI schemes Trainer's initializers download from.
 const INITIALIZER_SCHEMES: &[&str] = &["hf://", "s3://"];
 

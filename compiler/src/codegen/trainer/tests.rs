@@ -135,7 +135,7 @@ train sft(data: Dataset = chats) -> (model: Model) {{\n  framework = deepspeed\n
     assert_eq!(env[0], serde_json::json!({ "name": "MODE", "value": "fast" }));
     assert_eq!(env[1]["valueFrom"]["secretKeyRef"], serde_json::json!({ "name": "hf-creds", "key": "HF_TOKEN" }));
     let patch = &spec["runtimePatches"][0];
-    assert_eq!(patch["manager"], "kfl");
+    assert_eq!(patch["manager"], super::PATCH_MANAGER);
     let jobs = &patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"];
     assert_eq!(jobs[0]["name"], "launcher");
     let pod = &jobs[1]["template"]["spec"]["template"]["spec"];
@@ -198,13 +198,13 @@ fn user_runtime_patches_merge_with_the_mount_patch() {
     let text = format!(
         "{HEAD}volume ref_data {{\n  size = 1Gi\n  access = read_only_many\n}}\n\
 train net() -> (model: Model) {{\n  framework = torch\n  run = [\"python3\", \"t.py\", model]\n  mount ref_data at \"/ref\"\n\
-  k8s {{\n    spec.runtimePatches = [{{ manager = \"acme\", trainingRuntimeSpec = {{ template = {{ metadata = {{ labels = {{ team = \"ml\" }} }} }} }} }}]\n  }}\n}}\n"
+  k8s {{\n    spec.runtimePatches = [{{ manager = \"acme.io/ml\", trainingRuntimeSpec = {{ template = {{ metadata = {{ labels = {{ team = \"ml\" }} }} }} }} }}]\n  }}\n}}\n"
     );
     let job = document(&text, "trainjob-net.yaml");
     let patches = job["spec"]["runtimePatches"].as_array().cloned().unwrap_or_default();
     assert_eq!(patches.len(), 2, "{patches:?}");
-    assert_eq!(patches[0]["manager"], "kfl");
-    assert_eq!(patches[1]["manager"], "acme");
+    assert_eq!(patches[0]["manager"], super::PATCH_MANAGER);
+    assert_eq!(patches[1]["manager"], "acme.io/ml");
     let pod = &patches[0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]
         ["spec"];
     assert_eq!(
