@@ -159,4 +159,21 @@ fn apply_diff_prune_and_status_against_the_test_bed() {
     assert!(text.starts_with("KIND"), "{text}");
     assert_eq!(lines_with(&text, "PersistentVolumeClaim").len(), 1, "{text}");
     assert!(lines_with(&text, "Notebook")[0].contains("explore"), "{text}");
+
+    // A TrainJob runs through the real Trainer and JobSet controllers (kwok's pods succeed): status reports Complete.
+    let example = repo().join("examples/cross-validation/cv.kfl");
+    let example = example.to_str().expect("a UTF-8 path");
+    let jobs = format!("{namespace}-jobs");
+    let applied = bed.kfl(dir.path(), &["apply", example, "-n", &jobs]);
+    assert!(applied.status.success(), "{applied:?}");
+    let mut last = String::new();
+    for _ in 0..60 {
+        last = stdout(&bed.kfl(dir.path(), &["status", example, "-n", &jobs]));
+        if last.contains("Complete") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    let row = lines_with(&last, "TrainJob");
+    assert!(row.len() == 1 && row[0].contains("final") && row[0].contains("Complete"), "{last}");
 }
