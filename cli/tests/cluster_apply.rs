@@ -101,6 +101,8 @@ fn apply_diff_prune_and_status_against_the_test_bed() {
     assert_eq!(stdout(&same), "");
 
     // Another project cannot take this one's objects by declaring the same names.
+    let clash_diff = kfl(&["diff", "clash.kfl"]);
+    assert!(String::from_utf8_lossy(&clash_diff.stderr).contains("belongs to project `demo`"), "{clash_diff:?}");
     let clash = kfl(&["apply", "clash.kfl"]);
     assert_eq!(clash.status.code(), Some(1), "{clash:?}");
     assert!(String::from_utf8_lossy(&clash.stderr).contains("it belongs to project `demo`"), "{clash:?}");

@@ -97,10 +97,7 @@ async fn apply_one(session: &Session, object: &Object, dry_run: bool, force: boo
     let before = session.live(object).await.map_err(|failure| match failure {
         Failure::Usage(message) | Failure::Cluster(message) => message,
     })?;
-    let owner = before.as_ref().and_then(|live| live.metadata.labels.as_ref()?.get(super::PART_OF).cloned());
-    if let Some(owner) = owner.filter(|owner| {
-        !force && Some(owner) != object.body.metadata.labels.as_ref().and_then(|l| l.get(super::PART_OF))
-    }) {
+    if let Some(owner) = before.as_ref().and_then(|live| super::other_project(live, object)).filter(|_| !force) {
         return Err(format!(
             "it belongs to project `{owner}` (label {}); it was left as it is: rename the declaration, or take the \
              object over with --force-conflicts",

@@ -51,6 +51,12 @@ async fn diff(args: &Args, declared: &super::Declared) -> super::Result<Status> 
             changed = true;
             continue;
         };
+        if let Some(owner) = super::other_project(&live, object) {
+            eprintln!(
+                "warning: {} belongs to project `{owner}`: `kfl apply` refuses it unless --force-conflicts",
+                object.label()
+            );
+        }
         match session.apply(object, true, false).await {
             Ok(after) => {
                 let (before, after) = (comparable(&live), comparable(&after));

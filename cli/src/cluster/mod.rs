@@ -302,6 +302,14 @@ impl Session {
     }
 }
 
+/// The project a live object is labelled with, when it is not the declaring one's: objects of the same name
+/// from two projects must not silently take each other over.
+pub fn other_project(live: &DynamicObject, object: &Object) -> Option<String> {
+    let owner = live.metadata.labels.as_ref()?.get(PART_OF)?;
+    let declared = object.body.metadata.labels.as_ref().and_then(|labels| labels.get(PART_OF));
+    (Some(owner) != declared).then(|| owner.clone())
+}
+
 /// Applied by `kfl apply` (a managed-fields entry of manager `kfl`, operation `Apply`) and not an object a
 /// pipeline run created.
 fn applied_by_kfl(object: &DynamicObject) -> bool {
