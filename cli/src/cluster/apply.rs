@@ -26,16 +26,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Status {
-    let declared = match super::declared(&args.target) {
-        Ok(declared) => declared,
-        Err(status) => return status,
-    };
-    super::block_on(async move {
-        match apply(&args, &declared).await {
-            Ok(status) => status,
-            Err(failure) => failure.report(),
-        }
-    })
+    let args = &args;
+    super::command(&args.target, Failure::report, move |declared| async move { apply(args, &declared).await })
 }
 
 async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status> {

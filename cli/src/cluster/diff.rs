@@ -6,7 +6,7 @@ use kfl_compiler::codegen::yaml::to_yaml;
 use serde_json::Value as Json;
 use similar::TextDiff;
 
-use super::{Object, Session, Target, api_message, comparable, label};
+use super::{Failure, Object, Session, Target, api_message, comparable, label};
 use crate::Status;
 
 /// Show what `kfl apply` would change on the cluster, as a unified diff per object.
@@ -19,20 +19,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Status {
-    let declared = match super::declared(&args.target) {
-        Ok(declared) => declared,
-        Err(status) => return status,
+    let args = &args;
+    // Exit 1 means "differences", so every failure is 2 here.
+    let failed = |failure: Failure| {
+        failure.report();
+        Status::Usage
     };
-    super::block_on(async move {
-        match diff(&args, &declared).await {
-            Ok(status) => status,
-            // Exit 1 means "differences", so every failure is 2 here.
-            Err(failure) => {
-                failure.report();
-                Status::Usage
-            }
-        }
-    })
+    super::command(&args.target, failed, move |declared| async move { diff(args, &declared).await })
 }
 
 async fn diff(args: &Args, declared: &super::Declared) -> super::Result<Status> {

@@ -344,10 +344,19 @@ pub fn comparable(object: &DynamicObject) -> Json {
     json
 }
 
-/// A current-thread event loop for one command.
-pub fn block_on<F: std::future::Future<Output = Status>>(future: F) -> Status {
+/// One command: compile the file, then run `body` on a current-thread event loop; a failure becomes the status
+/// `on_failure` gives (after printing it).
+pub fn command<F, Fut>(target: &Target, on_failure: fn(Failure) -> Status, body: F) -> Status
+where
+    F: FnOnce(Declared) -> Fut,
+    Fut: std::future::Future<Output = Result<Status>>,
+{
+    let declared = match declared(target) {
+        Ok(declared) => declared,
+        Err(status) => return status,
+    };
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime.block_on(future),
+        Ok(runtime) => runtime.block_on(body(declared)).unwrap_or_else(on_failure),
         Err(err) => {
             eprintln!("error: cannot start the event loop: {err}");
             Status::Usage

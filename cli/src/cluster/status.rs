@@ -5,7 +5,7 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use serde_json::Value as Json;
 
-use super::{Session, Target};
+use super::{Failure, Session, Target};
 use crate::Status;
 
 /// Show each declared object on the cluster with its state (TrainJob Complete/Failed, Experiment Succeeded and
@@ -22,16 +22,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Status {
-    let declared = match super::declared(&args.target) {
-        Ok(declared) => declared,
-        Err(status) => return status,
-    };
-    super::block_on(async move {
-        match status(&args, &declared).await {
-            Ok(status) => status,
-            Err(failure) => failure.report(),
-        }
-    })
+    let args = &args;
+    super::command(&args.target, Failure::report, move |declared| async move { status(args, &declared).await })
 }
 
 async fn status(args: &Args, declared: &super::Declared) -> super::Result<Status> {
