@@ -19,6 +19,15 @@ impl TestBed {
             eprintln!("!! SKIPPED: kfl apply/diff/status against the test bed (Go is not installed to build it)");
             return None;
         }
+        // tests/cluster/start reads the CRDs from ../shared beside the repository, or from KFL_SHARED.
+        let shared = std::env::var_os("KFL_SHARED").map_or_else(|| repo().join("../shared"), PathBuf::from);
+        if !shared.join("schemas/crds").is_dir() {
+            eprintln!(
+                "!! SKIPPED: kfl apply/diff/status against the test bed (no {}/schemas/crds: set KFL_SHARED)",
+                shared.display()
+            );
+            return None;
+        }
         let cluster = repo().join("tests/cluster");
         let running = Command::new(cluster.join("status")).output().is_ok_and(|o| o.status.success());
         let started = Command::new(cluster.join("start")).output().expect("tests/cluster/start runs");
