@@ -1,6 +1,7 @@
 //! The `kfl` binary: parses arguments, does the file I/O, prints diagnostics; the compiler does the rest.
 
 mod build_output;
+mod cluster;
 mod commands;
 mod files;
 mod launch;
@@ -46,6 +47,9 @@ enum Command {
     /// Example: `kfl launch trainjob --manifest-json "$(cat trainjob.json)" --dry-run`
     #[command(subcommand)]
     Launch(launch::LaunchCommand),
+    Apply(cluster::apply::Args),
+    Diff(cluster::diff::Args),
+    Status(cluster::status::Args),
 }
 
 /// Exit statuses: 0 fine, 1 errors in the user's files (or a failed run), 2 usage or I/O problems, 130 a run
@@ -91,6 +95,9 @@ fn main() -> ExitCode {
         Command::Models(args) => commands::models::run(args),
         Command::Lsp(args) => lsp::run(args),
         Command::Launch(command) => launch::launch(command),
+        Command::Apply(args) => cluster::apply::run(args),
+        Command::Diff(args) => cluster::diff::run(args),
+        Command::Status(args) => cluster::status::run(args),
     };
     status.into()
 }

@@ -1,0 +1,134 @@
+//! `kfl apply`: server-side apply of a file's manifests, namespaces first, with `--prune` of what the file dropped.
+
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::json;
+
+use super::{Failure, Object, Session, Target, api_message, comparable, label};
+use crate::Status;
+
+/// Apply the file's manifests to the cluster (server-side apply, field manager `kfl`).
+///
+/// A second apply of the same file changes nothing and says so. Example: `kfl apply iris.kfl --prune`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    target: Target,
+    /// `--dry-run=server`: the API server and its admission webhooks check every object; nothing is stored.
+    #[arg(long, value_name = "server", value_parser = ["server"])]
+    dry_run: Option<String>,
+    /// Delete this project's applied objects (in the namespaces the file uses) that the file no longer declares.
+    #[arg(long)]
+    prune: bool,
+    /// Take over fields another field manager owns, and objects of the same name another kfl project applied,
+    /// instead of refusing the conflict.
+    #[arg(long)]
+    force_conflicts: bool,
+}
+
+pub fn run(args: Args) -> Status {
+    let args = &args;
+    super::command(&args.target, Failure::report, move |declared| async move { apply(args, &declared).await })
+}
+
+async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status> {
+    let dry_run = args.dry_run.is_some();
+    let suffix = if dry_run { " (server dry run)" } else { "" };
+    let mut session = Session::connect(&args.target).await?;
+    let objects = session.resolve(declared).await?;
+    let namespaces = session.namespaces(&objects).await?;
+    for (namespace, _) in namespaces.iter().filter(|(_, exists)| !**exists) {
+        create_namespace(&session, namespace, &declared.project, dry_run).await?;
+        println!("Namespace/{namespace} created{suffix}");
+    }
+    let mut failed = Vec::new();
+    for object in &objects {
+        let missing_namespace = object.namespace.as_ref().is_some_and(|n| namespaces.get(n) == Some(&false));
+        if dry_run && missing_namespace {
+            // A dry run stores no namespace, so the server cannot check objects inside one that does not exist.
+            println!(
+                "{} would be created (its namespace does not exist yet: not checked by the server)",
+                object.label()
+            );
+            continue;
+        }
+        match apply_one(&session, object, dry_run, args.force_conflicts).await {
+            Ok(outcome) => println!("{} {outcome}{suffix}", object.label()),
+            Err(message) => {
+                eprintln!("error: {} refused: {message}", object.label());
+                failed.push(object.label());
+            }
+        }
+    }
+    if args.prune {
+        let in_use = namespaces.keys().cloned().collect();
+        for (resource, namespace, name) in session.prunable(&declared.project, &in_use, &objects).await? {
+            let api = session.api(&resource, Some(&namespace));
+            let params = DeleteParams { dry_run, ..DeleteParams::background() };
+            let what = label(&resource.kind, Some(&namespace), &name);
+            match api.delete(&name, &params).await {
+                Ok(_) => println!("{what} pruned (no longer declared){suffix}"),
+                // Gone between the listing and the delete: what prune wanted.
+                Err(kube::Error::Api(status)) if status.code == 404 => println!("{what} already deleted"),
+                Err(err) => {
+                    eprintln!("error: cannot delete {what}: {}", api_message(&err));
+                    failed.push(what);
+                }
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(Status::Ok)
+    } else {
+        eprintln!("error: {} of the objects failed (above); the others were applied{suffix}", failed.len());
+        Ok(Status::UserErrors)
+    }
+}
+
+/// `created`, `configured` or `unchanged`: the server's answer compared with the object before.
+async fn apply_one(session: &Session, object: &Object, dry_run: bool, force: bool) -> Result<&'static str, String> {
+    let before = session.live(object).await.map_err(|failure| match failure {
+        Failure::Usage(message) | Failure::Cluster(message) => message,
+    })?;
+    if let Some(owner) = before.as_ref().and_then(|live| super::other_project(live, object)).filter(|_| !force) {
+        return Err(format!(
+            "it belongs to project `{owner}` (label {}); it was left as it is: rename the declaration, or take the \
+             object over with --force-conflicts",
+            super::PART_OF
+        ));
+    }
+    let after = session.apply(object, dry_run, force).await.map_err(|err| {
+        let conflict = matches!(&err, kube::Error::Api(status) if status.code == 409);
+        let hint =
+            if conflict { " (another field manager owns these fields: --force-conflicts takes them over)" } else { "" };
+        format!("{}{hint}", api_message(&err))
+    })?;
+    let Some(before) = before else { return Ok(if dry_run { "would be created" } else { "created" }) };
+    // An apply that changes nothing leaves the resource version as it was; a controller may have written the
+    // object between the read and the apply (a PVC's binding annotations), so equal content counts as unchanged
+    // too, and a dry run's answer, never stored, is judged by content alone.
+    let same_version = !dry_run && before.metadata.resource_version == after.metadata.resource_version;
+    let unchanged = same_version || comparable(&before) == comparable(&after);
+    Ok(match (unchanged, dry_run) {
+        (true, _) => "unchanged",
+        (false, true) => "would be configured",
+        (false, false) => "configured",
+    })
+}
+
+/// Creates a namespace the objects need, labelled as the project's (never pruned: other objects may live there).
+async fn create_namespace(session: &Session, name: &str, project: &str, dry_run: bool) -> super::Result<()> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(session.client.clone());
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": { "name": name, "labels": { super::MANAGED_BY: super::FIELD_MANAGER, super::PART_OF: project } },
+    });
+    let mut params = PatchParams::apply(super::FIELD_MANAGER).validation_strict();
+    if dry_run {
+        params = params.dry_run();
+    }
+    api.patch(name, &params, &Patch::Apply(&body))
+        .await
+        .map_err(|err| Failure::Cluster(format!("cannot create namespace `{name}`: {}", api_message(&err))))?;
+    Ok(())
+}
