@@ -396,7 +396,7 @@ fn binary_request(headers: &mut HeaderMap, body: Bytes) -> Result<(Bytes, Option
     }
     // Most JSON requests never mention binary data: only those that do are parsed here.
     const MARK: &[u8] = b"binary_data";
-    if body.windows(MARK.len()).any(|window| window == MARK)
+    if body.windows(MARK.len()).any(|window| window[0] == b'b' && window == MARK)
         && let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body)
     {
         let wants = BinaryOutputs::of_request(&request);
