@@ -23,7 +23,14 @@ fn iris_model(root: &Path, steps: &Path) -> ModelVersion {
     let data = steps.join("../data/iris.csv");
     let trained = Command::new("python3")
         .arg(steps.join("train.py"))
-        .args(["--data".as_ref(), data.as_os_str(), "--epochs".as_ref(), "2".as_ref(), "--out".as_ref(), dir.as_os_str()])
+        .args([
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--epochs".as_ref(),
+            "2".as_ref(),
+            "--out".as_ref(),
+            dir.as_os_str(),
+        ])
         .output()
         .expect("python3 runs");
     assert!(trained.status.success(), "train.py failed: {}", String::from_utf8_lossy(&trained.stderr));
@@ -43,7 +50,6 @@ async fn two_hundred_concurrent_clients_are_all_answered_without_stalls() {
         Arg::Port,
     ];
     let mut config = ServeConfig::new("iris", argv, iris_model(root.path(), &steps));
-    config.env.insert("KFL_MODEL_NAME".into(), "iris".into());
     config.readiness_timeout = Duration::from_secs(30);
     config.request_timeout = Duration::from_secs(30);
     config.drain_timeout = Duration::from_secs(5);
@@ -59,7 +65,8 @@ async fn two_hundred_concurrent_clients_are_all_answered_without_stalls() {
                 // One client each: its own connection, as separate processes would have.
                 let http = client();
                 let row = [5.1 + (index % 10) as f64 / 10.0, 3.5, 1.4, 0.2];
-                let body = json!({ "inputs": [{ "name": "input-0", "datatype": "FP32", "shape": [1, 4], "data": row }] });
+                let body =
+                    json!({ "inputs": [{ "name": "input-0", "datatype": "FP32", "shape": [1, 4], "data": row }] });
                 start.wait().await;
                 let mut slowest = Duration::ZERO;
                 for _ in 0..REQUESTS_PER_CLIENT {

@@ -74,7 +74,13 @@ async fn the_model_answers_to_its_served_name() {
     let declared = post(&http, address, "/v2/models/churn_api/infer", &infer_body(&[1.0], json!({}))).await;
     assert_eq!(declared.status, 404, "{}", declared.body);
     assert!(declared.body["error"].as_str().is_some_and(|e| e.contains("churn-api")), "{}", declared.body);
-    assert!(read_state(&root.path().join(".kfl/serving"), "churn_api").is_ok(), "state file under the serve's name");
+    assert!(
+        read_state(&root.path().join(".kfl/serving"), "churn_api", None).is_ok(),
+        "state file under the serve's name"
+    );
+    assert_eq!(get(&http, address, "/v2/models").await.body, json!({ "models": ["churn-api"] }));
+    assert_eq!(get(&http, address, "/v1/models/churn-api").await.body, json!({ "name": "churn-api", "ready": true }));
+    assert_eq!(get(&http, address, "/v2/models/churn_api/ready").await.status, 404);
     server.shutdown().await;
 }
 

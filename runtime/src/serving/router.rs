@@ -251,7 +251,7 @@ async fn health_ready(State(shared): State<Arc<Shared>>) -> Response {
 /// implement both): `{"name", "ready": true}`, or 503 as KServe 0.21.0's `ModelNotReady` handler
 /// answers (python/kserve/kserve/errors.py, protocol/rest/v1_endpoints.py `model_ready`).
 fn model_ready(shared: &Shared) -> Response {
-    let name = &shared.config.name;
+    let name = &shared.config.model_name;
     if is_ready(shared) {
         axum::Json(serde_json::json!({ "name": name, "ready": true })).into_response()
     } else {
@@ -261,7 +261,7 @@ fn model_ready(shared: &Shared) -> Response {
 
 /// `GET /v1/models` and `/v2/models`: the one model this server serves.
 async fn model_list(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(serde_json::json!({ "models": [shared.config.name] })).into_response()
+    axum::Json(serde_json::json!({ "models": [shared.config.model_name] })).into_response()
 }
 
 /// Server metadata (Open Inference Protocol `GET /v2`): the extensions are the router's own.
