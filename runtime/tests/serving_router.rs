@@ -181,6 +181,15 @@ async fn exchange(
     (parts.status.as_u16(), parts.headers, body)
 }
 
+/// The `Inference-Header-Content-Length` of a binary answer.
+fn json_part_length(headers: &hyper::HeaderMap) -> usize {
+    headers
+        .get("inference-header-content-length")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("a binary answer")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kserve_binary_tensors_reach_a_json_predictor_and_binary_answers_come_back_when_asked() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -202,11 +211,7 @@ async fn kserve_binary_tensors_reach_a_json_predictor_and_binary_answers_come_ba
     let (status, headers, answer) =
         exchange(&http, address, "/v2/models/iris/infer", Some(&json_length), body.clone()).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
-    let length: usize = headers
-        .get("inference-header-content-length")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok())
-        .expect("a binary answer");
+    let length = json_part_length(&headers);
     let answer_head: serde_json::Value = serde_json::from_slice(&answer[..length]).expect("json part");
     assert_eq!(answer_head["outputs"][0]["parameters"]["binary_data_size"], 16, "{answer_head}");
     assert!(answer_head["outputs"][0].get("data").is_none());
@@ -221,11 +226,7 @@ async fn kserve_binary_tensors_reach_a_json_predictor_and_binary_answers_come_ba
     let (status, headers, answer) =
         exchange(&http, address, "/v2/models/iris/infer", None, serde_json::to_vec(&by_name).expect("json")).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
-    let length: usize = headers
-        .get("inference-header-content-length")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok())
-        .expect("a binary answer");
+    let length = json_part_length(&headers);
     assert_eq!(&answer[length..], &floats(&[8.0])[..]);
 
     // Malformed binary bodies: 400 with the reason, and the server keeps serving.
