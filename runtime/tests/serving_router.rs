@@ -1,4 +1,4 @@
-//! Serving router tests with real predictor processes: V1/V2, transformer, limits, 503, canary split, promote/rollback.
+//! Serving router tests with real predictor processes: V1/V2, binary tensors, transformer, limits, 503, canary split, promote/rollback.
 
 mod support;
 
@@ -74,7 +74,13 @@ async fn the_model_answers_to_its_served_name() {
     let declared = post(&http, address, "/v2/models/churn_api/infer", &infer_body(&[1.0], json!({}))).await;
     assert_eq!(declared.status, 404, "{}", declared.body);
     assert!(declared.body["error"].as_str().is_some_and(|e| e.contains("churn-api")), "{}", declared.body);
-    assert!(read_state(&root.path().join(".kfl/serving"), "churn_api").is_ok(), "state file under the serve's name");
+    assert!(
+        read_state(&root.path().join(".kfl/serving"), "churn_api", None).is_ok(),
+        "state file under the serve's name"
+    );
+    assert_eq!(get(&http, address, "/v2/models").await.body, json!({ "models": ["churn-api"] }));
+    assert_eq!(get(&http, address, "/v1/models/churn-api").await.body, json!({ "name": "churn-api", "ready": true }));
+    assert_eq!(get(&http, address, "/v2/models/churn_api/ready").await.status, 404);
     server.shutdown().await;
 }
 
@@ -144,6 +150,110 @@ async fn no_ready_replica_answers_503_with_a_json_error() {
     assert_eq!(answer.status, 503);
     assert!(answer.body["error"].as_str().is_some_and(|e| e.contains("no replica")), "{}", answer.body);
     assert_eq!(get(&http, server.address, "/v2/health/ready").await.status, 503);
+    for path in ["/v2/models/iris/ready", "/v1/models/iris"] {
+        let not_ready = get(&http, server.address, path).await;
+        assert_eq!(not_ready.status, 503, "{path}: {}", not_ready.body);
+    }
+    assert_eq!(get(&http, server.address, "/").await.body["status"], "alive", "liveness is the router's own");
+    server.shutdown().await;
+}
+
+/// A raw exchange: status, headers, body bytes.
+async fn exchange(
+    http: &support::TestClient,
+    address: std::net::SocketAddr,
+    path: &str,
+    json_length: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, hyper::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let mut request = hyper::Request::builder().method("POST").uri(format!("http://{address}{path}"));
+    request = match json_length {
+        Some(length) => {
+            request.header("content-type", "application/octet-stream").header("inference-header-content-length", length)
+        }
+        None => request.header("content-type", "application/json"),
+    };
+    let request = request.body(http_body_util::Full::new(axum::body::Bytes::from(body))).expect("request");
+    let response = http.request(request).await.expect("answered");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes().to_vec();
+    (parts.status.as_u16(), parts.headers, body)
+}
+
+/// The `Inference-Header-Content-Length` of a binary answer.
+fn json_part_length(headers: &hyper::HeaderMap) -> usize {
+    headers
+        .get("inference-header-content-length")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("a binary answer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kserve_binary_tensors_reach_a_json_predictor_and_binary_answers_come_back_when_asked() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let server = Running::start(config(root.path(), "iris")).await;
+    server.wait_ready(1, Duration::from_secs(30)).await;
+    let http = client();
+    let address = server.address;
+    let floats = |values: &[f64]| values.iter().flat_map(|value| value.to_le_bytes()).collect::<Vec<u8>>();
+
+    // As KServe 0.21.0's SDK sends numpy inputs: the JSON part, then the raw little-endian tensor.
+    let head = json!({
+        "id": "r1",
+        "inputs": [{ "name": "x", "shape": [2], "datatype": "FP64", "parameters": { "binary_data_size": 16 } }],
+        "parameters": { "binary_data_output": true },
+    });
+    let mut body = serde_json::to_vec(&head).expect("json");
+    let json_length = body.len().to_string();
+    body.extend(floats(&[1.5, -2.0]));
+    let (status, headers, answer) =
+        exchange(&http, address, "/v2/models/iris/infer", Some(&json_length), body.clone()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let length = json_part_length(&headers);
+    let answer_head: serde_json::Value = serde_json::from_slice(&answer[..length]).expect("json part");
+    assert_eq!(answer_head["outputs"][0]["parameters"]["binary_data_size"], 16, "{answer_head}");
+    assert!(answer_head["outputs"][0].get("data").is_none());
+    assert_eq!(answer_head["id"], "r1");
+    assert_eq!(&answer[length..], &floats(&[3.0, -4.0])[..], "the predictor got the decoded values");
+
+    // A JSON request asking for a binary output by name.
+    let by_name = json!({
+        "inputs": [{ "name": "x", "shape": [1], "datatype": "FP64", "data": [4.0] }],
+        "outputs": [{ "name": "y", "parameters": { "binary_data": true } }],
+    });
+    let (status, headers, answer) =
+        exchange(&http, address, "/v2/models/iris/infer", None, serde_json::to_vec(&by_name).expect("json")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let length = json_part_length(&headers);
+    assert_eq!(&answer[length..], &floats(&[8.0])[..]);
+
+    // Malformed binary bodies: 400 with the reason, and the server keeps serving.
+    for (json_length, body, reason) in [
+        ("many", body.clone(), "must be a byte count"),
+        (json_length.as_str(), body[..body.len() - 1].to_vec(), "only 15 bytes of binary data are left"),
+        ("100000", body.clone(), "the body has only"),
+        ("0", body.clone(), "are not a JSON object"),
+    ] {
+        let (status, _, answer) = exchange(&http, address, "/v2/models/iris/infer", Some(json_length), body).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.contains(reason), "expected {reason:?} in {answer}");
+    }
+    let fine = post(&http, address, "/v2/models/iris/infer", &infer_body(&[1.0], json!({}))).await;
+    assert_eq!(fine.status, 200);
+    assert_eq!(fine.body["outputs"][0]["data"], json!([2.0]));
+
+    // The endpoints KServe's model server answers besides inference.
+    assert_eq!(get(&http, address, "/").await.body, json!({ "status": "alive" }));
+    let metadata = get(&http, address, "/v2").await;
+    assert_eq!(metadata.body["extensions"], json!(["binary_tensor_data"]), "{}", metadata.body);
+    assert_eq!(get(&http, address, "/v1/models").await.body, json!({ "models": ["iris"] }));
+    assert_eq!(get(&http, address, "/v2/models").await.body, json!({ "models": ["iris"] }));
+    assert_eq!(get(&http, address, "/v2/models/iris/ready").await.body, json!({ "name": "iris", "ready": true }));
+    assert_eq!(get(&http, address, "/v2/models/rose/ready").await.status, 404);
+    assert_eq!(get(&http, address, "/v1/models/rose").await.status, 404);
     server.shutdown().await;
 }
 

@@ -7,6 +7,7 @@
 
 mod admin;
 mod autoscaler;
+mod binary_tensor;
 mod config;
 mod event;
 mod guard;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tokio::sync::mpsc;
 
 use super::admin;
+use super::binary_tensor::{self, BinaryOutputs};
 use super::config::ServeConfig;
 use super::event::ServeEvent;
 use super::guard;
@@ -190,8 +191,14 @@ pub fn error_response(status: StatusCode, message: impl Into<String>) -> Respons
 pub fn app(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/metrics", get(metrics_text))
+        // KServe 0.21.0 answers V1 liveness at `/` (python/kserve/kserve/protocol/rest/server.py,
+        // `dataplane.live`), which its SDK's V1 `is_server_live` reads as `status == "alive"`.
+        .route("/", get(|| async { axum::Json(serde_json::json!({ "status": "alive" })) }))
+        .route("/v2", get(server_metadata))
         .route("/v2/health/live", get(|| async { axum::Json(serde_json::json!({ "live": true })) }))
         .route("/v2/health/ready", get(health_ready))
+        .route("/v1/models", get(model_list))
+        .route("/v2/models", get(model_list))
         .route("/kfl/v1/status", get(admin::status))
         .route("/kfl/v1/canary", post(admin::set_canary))
         .route("/kfl/v1/promote", post(admin::promote))
@@ -228,19 +235,52 @@ async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// Ready when a replica is in rotation, or when a scaled-to-zero stable version can cold-start.
-async fn health_ready(State(shared): State<Arc<Shared>>) -> Response {
+fn is_ready(shared: &Shared) -> bool {
     let routes = shared.routes();
-    let ready = routes.pools().any(|pool| pool.ready_count() > 0)
-        || (shared.config.scaling.min == 0 && routes.stable.replica_count() == 0);
+    routes.pools().any(|pool| pool.ready_count() > 0)
+        || (shared.config.scaling.min == 0 && routes.stable.replica_count() == 0)
+}
+
+async fn health_ready(State(shared): State<Arc<Shared>>) -> Response {
+    let ready = is_ready(&shared);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(serde_json::json!({ "ready": ready }))).into_response()
 }
 
-/// Inference calls are counted in the metrics and the monitor window; metadata calls are not.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// The model's readiness, answered by the router for V1 and V2 alike (a predictor need not
+/// implement both): `{"name", "ready": true}`, or 503 as KServe 0.21.0's `ModelNotReady` handler
+/// answers (python/kserve/kserve/errors.py, protocol/rest/v1_endpoints.py `model_ready`).
+fn model_ready(shared: &Shared) -> Response {
+    let name = &shared.config.model_name;
+    if is_ready(shared) {
+        axum::Json(serde_json::json!({ "name": name, "ready": true })).into_response()
+    } else {
+        error_response(StatusCode::SERVICE_UNAVAILABLE, format!("Model with name {name} is not ready."))
+    }
+}
+
+/// `GET /v1/models` and `/v2/models`: the one model this server serves.
+async fn model_list(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(serde_json::json!({ "models": [shared.config.model_name] })).into_response()
+}
+
+/// Server metadata (Open Inference Protocol `GET /v2`): the extensions are the router's own.
+async fn server_metadata() -> Response {
+    axum::Json(serde_json::json!({
+        "name": "kfl",
+        "version": env!("CARGO_PKG_VERSION"),
+        "extensions": ["binary_tensor_data"],
+    }))
+    .into_response()
+}
+
+/// Inference calls are counted in the metrics and the monitor window; metadata calls are not;
+/// readiness is the router's own answer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Call {
     Inference,
     Metadata,
+    Readiness,
 }
 
 /// Matches the model paths by hand: V1's `NAME:predict` is not expressible as an axum route.
@@ -248,12 +288,12 @@ fn classify<'a>(method: &Method, path: &'a str) -> Result<(&'a str, Call), Statu
     let (name, call, wanted) = if let Some(rest) = path.strip_prefix("/v1/models/") {
         match rest.strip_suffix(":predict") {
             Some(name) => (name, Call::Inference, Method::POST),
-            None => (rest, Call::Metadata, Method::GET),
+            None => (rest, Call::Readiness, Method::GET),
         }
     } else if let Some(rest) = path.strip_prefix("/v2/models/") {
         match rest.split_once('/') {
             None => (rest, Call::Metadata, Method::GET),
-            Some((name, "ready")) => (name, Call::Metadata, Method::GET),
+            Some((name, "ready")) => (name, Call::Readiness, Method::GET),
             Some((name, "infer")) => (name, Call::Inference, Method::POST),
             Some(_) => return Err(StatusCode::NOT_FOUND),
         }
@@ -284,6 +324,9 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             format!("model {name} is not served here (this server serves {served})"),
         );
     }
+    if call == Call::Readiness {
+        return model_ready(&shared);
+    }
     // A client that trickles its body holds a connection slot; the request timeout bounds it.
     let collecting =
         tokio::time::timeout(shared.config.request_timeout, Limited::new(body, shared.config.body_limit).collect());
@@ -308,6 +351,14 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     };
     let mut headers = parts.headers;
     remove_hop_by_hop(&mut headers);
+    let (body, binary_outputs) = if call == Call::Inference && path.starts_with("/v2/") {
+        match binary_request(&mut headers, body) {
+            Ok(prepared) => prepared,
+            Err(message) => return error_response(StatusCode::BAD_REQUEST, message),
+        }
+    } else {
+        (body, None)
+    };
     let outgoing = Outgoing { method: &parts.method, uri: &uri, headers: &headers, body };
     let routes = shared.routes();
     let (pool, other) = routes.choose(&shared.split_counter);
@@ -319,6 +370,10 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
             (error_response(StatusCode::GATEWAY_TIMEOUT, format!("no answer within {timeout:?}")), Arc::clone(pool))
         }
     };
+    let response = match binary_outputs {
+        Some(wants) => binary_answer(response, &wants).await,
+        None => response,
+    };
     if call == Call::Inference {
         let latency = started.elapsed();
         let error = response.status().is_server_error();
@@ -326,6 +381,52 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         shared.window.record(latency, error);
     }
     response
+}
+
+/// A request in the binary tensor extension decoded to JSON for the predictor, and the outputs the
+/// client wants as binary (which a JSON request may ask for too).
+fn binary_request(headers: &mut HeaderMap, body: Bytes) -> Result<(Bytes, Option<BinaryOutputs>), String> {
+    if let Some(length) = headers.remove(binary_tensor::HEADER) {
+        let length = length.to_str().map_err(|_| format!("{} is not a byte count", binary_tensor::HEADER))?;
+        let (json, wants) = binary_tensor::decode_request(&body, length)?;
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // The upstream client sets the new body's length.
+        headers.remove(header::CONTENT_LENGTH);
+        return Ok((Bytes::from(json), wants.any().then_some(wants)));
+    }
+    // Most JSON requests never mention binary data: only those that do are parsed here.
+    const MARK: &[u8] = b"binary_data";
+    if body.windows(MARK.len()).any(|window| window[0] == b'b' && window == MARK)
+        && let Ok(request) = serde_json::from_slice::<serde_json::Value>(&body)
+    {
+        let wants = BinaryOutputs::of_request(&request);
+        return Ok((body, wants.any().then_some(wants)));
+    }
+    Ok((body, None))
+}
+
+/// A predictor's successful JSON answer in the binary form the client asked for; an answer that
+/// is already binary, or an error, passes unchanged.
+async fn binary_answer(response: Response, wants: &BinaryOutputs) -> Response {
+    if !response.status().is_success() || response.headers().contains_key(binary_tensor::HEADER) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(body) = body.collect().await.map(|collected| collected.to_bytes()) else {
+        return error_response(StatusCode::BAD_GATEWAY, "the predictor's answer could not be read");
+    };
+    match binary_tensor::encode_response(&body, wants) {
+        Ok(Some((encoded, json_length))) => {
+            parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(encoded.len()));
+            parts.headers.insert(binary_tensor::HEADER, HeaderValue::from(json_length));
+            Response::from_parts(parts, Body::from(encoded))
+        }
+        Ok(None) => Response::from_parts(parts, Body::from(body)),
+        Err(message) => {
+            error_response(StatusCode::BAD_GATEWAY, format!("cannot encode the answer as binary: {message}"))
+        }
+    }
 }
 
 /// Counts a request in its version's load while it is answered (also when the timeout drops it).
@@ -485,9 +586,9 @@ mod tests {
     #[test]
     fn model_paths_are_classified_with_their_method() {
         assert!(matches!(classify(&Method::POST, "/v1/models/iris:predict"), Ok(("iris", Call::Inference))));
-        assert!(matches!(classify(&Method::GET, "/v1/models/iris"), Ok(("iris", Call::Metadata))));
+        assert!(matches!(classify(&Method::GET, "/v1/models/iris"), Ok(("iris", Call::Readiness))));
         assert!(matches!(classify(&Method::POST, "/v2/models/iris/infer"), Ok(("iris", Call::Inference))));
-        assert!(matches!(classify(&Method::GET, "/v2/models/iris/ready"), Ok(("iris", Call::Metadata))));
+        assert!(matches!(classify(&Method::GET, "/v2/models/iris/ready"), Ok(("iris", Call::Readiness))));
         assert!(matches!(classify(&Method::GET, "/v2/models/iris"), Ok(("iris", Call::Metadata))));
         assert_eq!(classify(&Method::GET, "/v2/models/iris/infer").err(), Some(StatusCode::METHOD_NOT_ALLOWED));
         assert_eq!(classify(&Method::POST, "/v2/models/iris/explain").err(), Some(StatusCode::NOT_FOUND));
