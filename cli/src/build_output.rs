@@ -179,7 +179,12 @@ fn stage_and_swap(
         kfl_build: STAMP_FORMAT,
         source: std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf()).display().to_string(),
         kfl_version: env!("CARGO_PKG_VERSION").to_string(),
-        files: files.iter().map(|(relative, _)| relative).chain(copies.iter().map(|(relative, _)| relative)).cloned().collect(),
+        files: files
+            .iter()
+            .map(|(relative, _)| relative)
+            .chain(copies.iter().map(|(relative, _)| relative))
+            .cloned()
+            .collect(),
     };
     let text = serde_json::to_string_pretty(&stamp).map_err(|e| e.to_string())? + "\n";
     std::fs::write(staging.join(STAMP), text).map_err(|e| format!("{}: {e}", staging.display()))?;
