@@ -131,5 +131,5 @@ pub fn build_options(program: &kfl_compiler::ir::Program) -> kfl_compiler::codeg
             (dataset.name.clone(), digest)
         })
         .collect();
-    kfl_compiler::codegen::BuildOptions { staged, ..Default::default() }
+    kfl_compiler::codegen::BuildOptions { staged }
 }

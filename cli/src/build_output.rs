@@ -26,6 +26,9 @@ struct Stamp {
 
 const STAMP_FORMAT: u32 = 1;
 
+/// A file copied into the build as it is: (path relative to the build folder, the file copied).
+pub type CopiedFile = (String, PathBuf);
+
 /// What the write did beyond the files: a note for the user when something could not be tidied.
 pub struct Written {
     pub notes: Vec<String>,
@@ -170,7 +173,7 @@ fn stage_and_swap(
     name: &str,
     staging: &Path,
     source: &Path,
-    (files, copies): (&[(String, String)], &[(String, PathBuf)]),
+    (files, copies): (&[(String, String)], &[CopiedFile]),
     previous_files: Option<Vec<String>>,
 ) -> Result<Vec<String>, Refusal> {
     let _ = std::fs::remove_dir_all(staging);
