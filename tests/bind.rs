@@ -113,7 +113,7 @@ fn compile(text: &str, params: &[(String, String)]) -> Compiled {
             .collect::<Vec<_>>()
     };
     let Some(program) = checked.program() else { return Err(errors(&checked.diagnostics)) };
-    build(program, &BuildOptions::default()).map(|output| output.files).map_err(|d| errors(&d))
+    build(program, &kfl_tests::build_options(program)).map(|output| output.files).map_err(|d| errors(&d))
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn run_and_build_accept_the_same_programs() {
             let out = kfl_tests::check_file_bound(&path);
             let Some(program) = out.checked.program() else { continue };
             let run = kfl_compiler::codegen::build_plan(program, &BuildOptions::default());
-            let built = build(program, &BuildOptions::default());
+            let built = build(program, &kfl_tests::build_options(program));
             if run.is_ok() != built.is_ok() {
                 let codes = |d: &[kfl_compiler::diagnostics::Diagnostic]| {
                     d.iter().map(|d| format!("{} {}", d.code.as_str(), d.message)).collect::<Vec<_>>()

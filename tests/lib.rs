@@ -119,3 +119,17 @@ pub fn expectations(text: &str) -> Vec<(String, usize)> {
         })
         .collect()
 }
+
+/// Options to build `program` in process as `kfl build` would, each dataset `kfl build` stages under
+/// `project.artifacts` given a digest made from its name: these tests look at the compiled output, not at
+/// the data (the CLI's tests stage real files and check their digests).
+pub fn build_options(program: &kfl_compiler::ir::Program) -> kfl_compiler::codegen::BuildOptions {
+    let staged = kfl_compiler::codegen::staging::local_datasets(program)
+        .into_iter()
+        .map(|dataset| {
+            let digest: String = dataset.name.bytes().cycle().take(32).map(|b| format!("{b:02x}")).collect();
+            (dataset.name.clone(), digest)
+        })
+        .collect();
+    kfl_compiler::codegen::BuildOptions { staged }
+}

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kfl_compiler::codegen::{BuildOptions, build};
+use kfl_compiler::codegen::build;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Json {
@@ -325,7 +325,7 @@ fn plan_of(path: &Path) -> String {
         .checked
         .program()
         .unwrap_or_else(|| panic!("{} does not check:\n{}", path.display(), outcome.render_plain()));
-    let output = build(program, &BuildOptions::default())
+    let output = build(program, &kfl_tests::build_options(program))
         .unwrap_or_else(|d| panic!("{} does not build: {d:#?}", path.display()));
     output
         .files

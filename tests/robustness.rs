@@ -271,7 +271,7 @@ fn check_and_build_the_deepest_values() {
             outcome.render_plain()
         );
         if let Some(program) = outcome.checked.program() {
-            let built = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default());
+            let built = kfl_compiler::codegen::build(program, &kfl_tests::build_options(program));
             assert!(built.is_ok(), "{:?}", built.err());
         }
         let formatted = kfl_compiler::format::format(&text).unwrap_or_else(|d| panic!("{d:?}"));
@@ -350,8 +350,8 @@ fn nested_lists_render_in_linear_size() {
     let text = with_env_value(&format!("{}1{}", "[".repeat(depth), "]".repeat(depth)));
     let outcome = kfl_tests::check_text("nested.kfl", &text);
     let program = outcome.checked.program().unwrap_or_else(|| panic!("{}", outcome.render_plain()));
-    let built = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default())
-        .unwrap_or_else(|d| panic!("{d:?}"));
+    let built =
+        kfl_compiler::codegen::build(program, &kfl_tests::build_options(program)).unwrap_or_else(|d| panic!("{d:?}"));
     let (_, pipeline) = built.files.iter().find(|(name, _)| name.as_str() == "pipeline.yaml").expect("pipeline");
     let expected = format!("value: '{}\"1\"{}'", "[".repeat(depth), "]".repeat(depth));
     assert!(pipeline.contains(&expected), "{pipeline}");

@@ -195,7 +195,7 @@ fn example_builds() {
             let Some(program) = out.checked.program() else {
                 panic!("{} must check clean:\n{}", rel.display(), out.render_plain());
             };
-            let built = kfl_compiler::codegen::build(program, &kfl_compiler::codegen::BuildOptions::default())
+            let built = kfl_compiler::codegen::build(program, &kfl_tests::build_options(program))
                 .unwrap_or_else(|d| panic!("{} must build: {d:?}", rel.display()));
             let mut text = String::new();
             for (file, contents) in &built.files {

@@ -26,14 +26,22 @@ struct Stamp {
 
 const STAMP_FORMAT: u32 = 1;
 
+/// A file copied into the build as it is: (path relative to the build folder, the file copied).
+pub type CopiedFile = (String, PathBuf);
+
 /// What the write did beyond the files: a note for the user when something could not be tidied.
 pub struct Written {
     pub notes: Vec<String>,
 }
 
-/// Writes `files` into `dir` for the build of `source`: refused unless `dir` is missing, empty or an earlier
-/// kfl build, with nothing changed when refused or failed.
-pub fn write(dir: &Path, source: &Path, files: &[(String, String)]) -> Result<Written, Refusal> {
+/// Writes `files` (and the `copies`, as (relative path, file to copy)) into `dir` for the build of `source`:
+/// refused unless `dir` is missing, empty or an earlier kfl build, with nothing changed when refused or failed.
+pub fn write(
+    dir: &Path,
+    source: &Path,
+    files: &[(String, String)],
+    copies: &[(String, PathBuf)],
+) -> Result<Written, Refusal> {
     let dir = resolve(dir)?;
     let parent = dir.parent().ok_or_else(|| format!("{}: cannot write a build over the root folder", dir.display()))?;
     let name = dir
@@ -46,7 +54,7 @@ pub fn write(dir: &Path, source: &Path, files: &[(String, String)]) -> Result<Wr
     let mut notes = sweep_leftovers(parent, &name);
     let previous_files = inspect(&dir)?;
     let staging = parent.join(format!(".{name}.kfl-build-{}", std::process::id()));
-    let result = stage_and_swap(&dir, parent, &name, &staging, source, files, previous_files);
+    let result = stage_and_swap(&dir, parent, &name, &staging, source, (files, copies), previous_files);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
@@ -165,16 +173,21 @@ fn stage_and_swap(
     name: &str,
     staging: &Path,
     source: &Path,
-    files: &[(String, String)],
+    (files, copies): (&[(String, String)], &[CopiedFile]),
     previous_files: Option<Vec<String>>,
 ) -> Result<Vec<String>, Refusal> {
     let _ = std::fs::remove_dir_all(staging);
-    write_files(staging, files)?;
+    write_files(staging, files, copies)?;
     let stamp = Stamp {
         kfl_build: STAMP_FORMAT,
         source: std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf()).display().to_string(),
         kfl_version: env!("CARGO_PKG_VERSION").to_string(),
-        files: files.iter().map(|(relative, _)| relative.clone()).collect(),
+        files: files
+            .iter()
+            .map(|(relative, _)| relative)
+            .chain(copies.iter().map(|(relative, _)| relative))
+            .cloned()
+            .collect(),
     };
     let text = serde_json::to_string_pretty(&stamp).map_err(|e| e.to_string())? + "\n";
     std::fs::write(staging.join(STAMP), text).map_err(|e| format!("{}: {e}", staging.display()))?;
@@ -221,15 +234,20 @@ fn remove_listed(root: &Path, files: &[String]) -> Option<String> {
 
 /// Writes `files` under `root`, creating each folder once (not once per file: a build with a few hundred
 /// manifests made as many failing `mkdir` calls).
-fn write_files(root: &Path, files: &[(String, String)]) -> Result<(), Refusal> {
+fn write_files(root: &Path, files: &[(String, String)], copies: &[(String, PathBuf)]) -> Result<(), Refusal> {
+    let relatives = files.iter().map(|(relative, _)| relative).chain(copies.iter().map(|(relative, _)| relative));
     let folders: BTreeSet<PathBuf> =
-        files.iter().filter_map(|(relative, _)| root.join(relative).parent().map(Path::to_path_buf)).collect();
+        relatives.filter_map(|relative| root.join(relative).parent().map(Path::to_path_buf)).collect();
     for folder in &folders {
         std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
     }
     for (relative, contents) in files {
         let path = root.join(relative);
         std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    for (relative, source) in copies {
+        let path = root.join(relative);
+        std::fs::copy(source, &path).map_err(|e| format!("{} → {}: {e}", source.display(), path.display()))?;
     }
     Ok(())
 }

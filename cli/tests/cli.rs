@@ -3,9 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[path = "launch/staged.rs"]
-mod staged;
-
 fn kfl() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kfl"))
 }
@@ -66,7 +63,7 @@ fn warnings_fail_only_with_deny_warnings() {
 fn build_is_deterministic_and_atomic() {
     let dir = scratch("build");
     let out = dir.join("out");
-    let iris = staged::staged(&workspace().join("examples/iris/iris.kfl"), &dir);
+    let iris = workspace().join("examples/iris/iris.kfl");
     let first = kfl().arg("build").arg(&iris).arg("-o").arg(&out).output().unwrap();
     assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
     let snapshot = read_tree(&out);
@@ -95,7 +92,7 @@ fn build_is_deterministic_and_atomic() {
 #[test]
 fn build_rejects_bad_param_overrides() {
     let dir = scratch("params");
-    let iris = staged::staged(&workspace().join("examples/iris/iris.kfl"), &dir);
+    let iris = workspace().join("examples/iris/iris.kfl");
     let out =
         kfl().arg("build").arg(&iris).args(["-o"]).arg(dir.join("o")).args(["-p", "epochs=many"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -106,15 +103,69 @@ fn build_rejects_bad_param_overrides() {
 #[test]
 fn build_refuses_what_only_runs_locally_and_check_warns() {
     let dir = scratch("cluster-only");
-    let iris = workspace().join("examples/iris/iris.kfl");
-    let checked = kfl().arg("check").arg(&iris).output().unwrap();
+    let source = dir.join("local.kfl");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/train.csv"), "x\n1\n").unwrap();
+    std::fs::write(&source, LOCAL_DATASET.replace("ARTIFACTS\n", "")).unwrap();
+    let checked = kfl().arg("check").arg(&source).output().unwrap();
     assert_eq!(checked.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&checked.stderr).contains("W0402"));
-    let built = kfl().arg("build").arg(&iris).arg("-o").arg(dir.join("o")).output().unwrap();
+    let built = kfl().arg("build").arg(&source).arg("-o").arg(dir.join("o")).output().unwrap();
     assert_eq!(built.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&built.stderr);
-    assert!(stderr.contains("W0402") && stderr.contains("data/iris.csv"), "{stderr}");
+    assert!(stderr.contains("W0402") && stderr.contains("data/train.csv") && stderr.contains("artifacts"), "{stderr}");
     assert!(!dir.join("o").exists());
+}
+
+/// A project reading a local file; `ARTIFACTS` is where a test puts its `artifacts` line, if any.
+const LOCAL_DATASET: &str = "project p {\n  image = \"python:3.12\"\n  ARTIFACTS\n}\n\
+    dataset raw { uri = \"data/train.csv\" }\n\
+    step prep(src: Dataset = raw) { run = [\"python3\", \"prep.py\", src] }\n";
+
+/// The importer of `pipeline.yaml` under `out`, its URI and the pipeline root.
+fn importer_uri_and_root(out: &Path) -> (String, String) {
+    let pipeline = std::fs::read_to_string(out.join("pipeline.yaml")).unwrap();
+    let after = |key: &str| {
+        let at = pipeline.find(key).unwrap_or_else(|| panic!("no {key} in {pipeline}"));
+        pipeline[at + key.len()..].split_whitespace().next().unwrap_or_default().to_string()
+    };
+    (after("artifactUri:\n          constant:"), after("defaultPipelineRoot:"))
+}
+
+#[test]
+fn build_stages_local_datasets_content_addressed_under_project_artifacts() {
+    let dir = scratch("artifacts");
+    let source = dir.join("local.kfl");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/train.csv"), "x\n1\n").unwrap();
+    std::fs::write(&source, LOCAL_DATASET.replace("ARTIFACTS", "artifacts = \"s3://acme/kfl\"")).unwrap();
+    let checked = kfl().arg("check").arg(&source).output().unwrap();
+    assert!(!String::from_utf8_lossy(&checked.stderr).contains("W0402"), "staged data is not cluster-only");
+
+    let built = kfl().arg("build").arg(&source).arg("-o").arg(dir.join("o")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert_eq!(built.status.code(), Some(0), "{stderr}");
+    let (uri, root) = importer_uri_and_root(&dir.join("o"));
+    assert_eq!(root, "s3://acme/kfl");
+    let relative = uri.strip_prefix("s3://acme/kfl/").unwrap_or_else(|| panic!("{uri}"));
+    assert!(relative.starts_with("datasets/") && relative.ends_with("/train.csv"), "{uri}");
+    // The staged copy sits where the upload command puts it under the prefix, byte for byte.
+    assert_eq!(std::fs::read(dir.join("o/stage").join(relative)).unwrap(), b"x\n1\n");
+    assert!(stderr.contains(&format!("aws s3 sync {} s3://acme/kfl", dir.join("o/stage").display())), "{stderr}");
+
+    // New contents, new object: a run never reads another build's data.
+    std::fs::write(dir.join("data/train.csv"), "x\n2\n").unwrap();
+    assert_eq!(kfl().arg("build").arg(&source).arg("-o").arg(dir.join("o2")).status().unwrap().code(), Some(0));
+    let (changed, _) = importer_uri_and_root(&dir.join("o2"));
+    assert_ne!(uri, changed);
+
+    // A missing file is a diagnostic on the dataset, and nothing is written.
+    std::fs::remove_file(dir.join("data/train.csv")).unwrap();
+    let missing = kfl().arg("build").arg(&source).arg("-o").arg(dir.join("o3")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("E0105") && stderr.contains("cannot stage dataset `raw`"), "{stderr}");
+    assert!(!dir.join("o3").exists());
 }
 
 /// (relative path, contents) of every file under `root`, sorted.

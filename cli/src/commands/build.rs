@@ -35,19 +35,38 @@ pub fn run(args: Args) -> Status {
         Err(status) => return status,
     };
     let Some(program) = checked.program() else { return Status::UserErrors };
-    let output = match codegen::build(program, &BuildOptions::default()) {
+    let base = args.file.parent().unwrap_or(std::path::Path::new("."));
+    let staged = match super::stage::stage(program, base) {
+        Ok(staged) => staged,
+        Err(diagnostics) => {
+            eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));
+            return Status::UserErrors;
+        }
+    };
+    let output = match codegen::build(program, &BuildOptions { staged: staged.digests }) {
         Ok(output) => output,
         Err(diagnostics) => {
             eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));
             return Status::UserErrors;
         }
     };
-    let status = match build_output::write(&args.output, &args.file, &output.files) {
+    let status = match build_output::write(&args.output, &args.file, &output.files, &staged.copies) {
         Ok(written) => {
             for note in written.notes {
                 eprintln!("note: {note}");
             }
             eprintln!("wrote {} files to {}", output.files.len(), args.output.display());
+            if let Some(artifacts) = program.project.as_ref().and_then(|p| p.artifacts.as_deref())
+                && !staged.copies.is_empty()
+            {
+                let stage_dir = args.output.join(codegen::staging::STAGE_DIR);
+                eprintln!(
+                    "staged {} local dataset file(s) in {}; upload them before a run:\n  {}",
+                    staged.copies.len(),
+                    stage_dir.display(),
+                    super::stage::upload_command(&stage_dir, artifacts)
+                );
+            }
             Status::Ok
         }
         Err(message) => {

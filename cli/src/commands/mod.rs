@@ -10,6 +10,7 @@ pub mod models;
 pub mod run;
 pub mod runs;
 pub mod serve;
+pub mod stage;
 pub mod tune;
 
 use kfl_compiler::diagnostics::render::Style;

@@ -1,4 +1,4 @@
-//! An example as the cluster needs it: dataset URIs that KFP cannot download (a local path, `hf://`, `pvc://`) rewritten under `s3://staged/`, as staging them into object storage would, so `kfl build` does not refuse it (W0402).
+//! An example as the cluster needs it: dataset URIs that KFP cannot download (`hf://`, `pvc://`, and a local path when the project has no `artifacts` for `kfl build` to stage it under) rewritten under `s3://staged/`, as copying them into object storage would, so `kfl build` does not refuse it (W0402).
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 pub fn staged(source: &Path, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(source).expect("read source");
     let mut rewritten = text.clone();
-    for scheme in ["hf://", "pvc://", "data/"] {
+    let local = if text.contains("artifacts =") { None } else { Some("data/") };
+    for scheme in ["hf://", "pvc://"].into_iter().chain(local) {
         rewritten = rewritten.replace(&format!("uri = \"{scheme}"), &format!("uri = \"s3://staged/{scheme}"));
     }
     if rewritten == text {

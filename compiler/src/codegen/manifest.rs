@@ -32,10 +32,12 @@ pub struct Context<'p> {
     pub labels: BTreeMap<String, String>,
     /// Param values after defaults and `-p` overrides (the program's bindings).
     pub params: IndexMap<String, Value>,
+    /// Dataset name → the object-store URI a staged local dataset has on the cluster (`staging.rs`).
+    pub staged: BTreeMap<String, String>,
 }
 
 impl<'p> Context<'p> {
-    pub fn new(program: &'p ir::Program, _options: &BuildOptions) -> Context<'p> {
+    pub fn new(program: &'p ir::Program, options: &BuildOptions) -> Context<'p> {
         let project = program.project.as_ref().map_or_else(|| "kfl".to_string(), |p| p.name.replace('_', "-"));
         let mut labels = BTreeMap::new();
         labels.insert("app.kubernetes.io/managed-by".to_string(), "kfl".to_string());
@@ -50,7 +52,8 @@ impl<'p> Context<'p> {
         // Bound once, by the checker (`ir::bind`): a back end never parses a `-p` value.
         let params = program.bindings.values().clone();
         let namespace = program.project.as_ref().and_then(|p| p.namespace.clone());
-        Context { program, project, namespace, labels, params }
+        let staged = super::staging::staged_uris(program, &options.staged);
+        Context { program, project, namespace, labels, params, staged }
     }
 
     /// A value with params replaced by their values after `-p`.

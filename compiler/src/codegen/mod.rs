@@ -20,11 +20,13 @@ mod manifest;
 mod monitoring;
 mod notebook;
 mod plan;
+pub mod staging;
 mod trainer;
 pub mod yaml;
 mod yaml_stream;
 
 pub use manifest::{Context, Manifest};
+pub use staging::DOWNLOADABLE_SCHEMES;
 
 use crate::diagnostics::Diagnostic;
 use crate::ir;
@@ -32,7 +34,10 @@ use crate::ir;
 /// Options of `kfl build` besides the params, which are bound when the file is checked
 /// (`kfl_compiler::check_bound`, `ir::bind`).
 #[derive(Clone, Debug, Default)]
-pub struct BuildOptions {}
+pub struct BuildOptions {
+    /// Dataset name → hex SHA-256 of each file `staging::local_datasets` lists, as `kfl build` staged it.
+    pub staged: std::collections::BTreeMap<String, String>,
+}
 
 /// Everything `kfl build` writes, as (relative path, contents), in a stable order.
 #[derive(Clone, Debug, Default)]
@@ -83,6 +88,10 @@ fn written_manifests(context: &Context<'_>, manifests: &[Manifest]) -> Vec<(Stri
 /// Compiles a checked program. Errors are diagnostics on the user's source
 /// (target constraints that the type checker cannot know, bad `-p` values).
 pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Vec<Diagnostic>> {
+    let unstaged = staging::unstaged(program, &options.staged);
+    if !unstaged.is_empty() {
+        return Err(unstaged);
+    }
     let context = Context::new(program, options);
     // The pipeline is the largest back end; it runs beside the manifests and
     // the plan (the three only read the program). Diagnostics are gathered

@@ -167,7 +167,9 @@ impl Code {
                 summary: "import not found or import cycle",
                 details: "An `import \"path.kfl\"` is resolved relative to the importing \
                     file; `import std.NAME` names a module of the embedded standard library. \
-                    The file must exist, parse, and not import itself through a chain.",
+                    The file must exist, parse, and not import itself through a chain. \
+                    `kfl build` reports it too for a local dataset file it cannot read to \
+                    stage under `project.artifacts`.",
                 example: "import \"lib/comon.kfl\" as common",
                 fix: "Fix the path (`lib/common.kfl`) or break the cycle by moving shared \
                     components into a third file.",
@@ -290,8 +292,9 @@ impl Code {
                     the language server report it as a warning; `kfl build` reports it as an \
                     error and writes nothing.",
                 example: "dataset raw { uri = \"data/iris.csv\" }",
-                fix: "Give the dataset an object-store URI (`uri = \"s3://bucket/iris.csv\"`), or \
-                    stage local files through `project.artifacts`.",
+                fix: "Set `artifacts = \"minio://mlpipeline/kfl\"` in `project`, so that `kfl build` \
+                    stages local dataset files there, or give the dataset an object-store URI \
+                    (`uri = \"s3://bucket/iris.csv\"`).",
             },
         }
     }

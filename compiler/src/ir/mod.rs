@@ -98,6 +98,8 @@ pub struct Project {
     pub image: Option<String>,
     pub registry: Option<String>,
     pub labels: IndexMap<String, Value>,
+    /// `artifacts`: the object-store prefix of the pipeline root and of staged local datasets.
+    pub artifacts: Option<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

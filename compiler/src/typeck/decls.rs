@@ -49,6 +49,11 @@ impl Checker<'_> {
         {
             self.check_dns_label(namespace, *span, "namespace", 63);
         }
+        if let Some(Value::String(artifacts)) = props.get("artifacts")
+            && let Some((_, span)) = props.values.get("artifacts")
+        {
+            self.check_artifacts(artifacts, *span);
+        }
         self.project_image = props.string("image");
         program.project = Some(ir::Project {
             name: project.name.name.to_string(),
@@ -56,6 +61,7 @@ impl Checker<'_> {
             image: props.string("image"),
             registry: props.string("registry"),
             labels: props.object("labels"),
+            artifacts: props.string("artifacts"),
         });
     }
 
@@ -849,33 +855,6 @@ impl Checker<'_> {
             schedule: props.string("schedule"),
             span,
         });
-    }
-
-    fn check_uri(&mut self, uri: &str, span: Span) {
-        if let Some((scheme, rest)) = uri.split_once("://") {
-            let known = ["s3", "gs", "hf", "pvc", "http", "https"];
-            if !known.contains(&scheme) {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::OutOfRange,
-                        format!("unsupported URI scheme `{scheme}://`"),
-                        Label::new(span, "here"),
-                    )
-                    .with_help("use a relative path, or `s3://`, `gs://`, `hf://`, `pvc://VOLUME/path`, `http(s)://`"),
-                );
-            } else if rest.is_empty() {
-                self.diags.push(Diagnostic::error(
-                    Code::OutOfRange,
-                    format!("`{scheme}://` needs a location"),
-                    Label::new(span, "empty location"),
-                ));
-            }
-        } else if uri.is_empty() {
-            self.diags.push(
-                Diagnostic::error(Code::OutOfRange, "a dataset URI cannot be empty", Label::new(span, "here"))
-                    .with_help("write a relative path such as `\"data/train.csv\"`"),
-            );
-        }
     }
 }
 

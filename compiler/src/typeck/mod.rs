@@ -11,6 +11,7 @@ pub mod schema;
 mod tune;
 mod ty;
 pub mod units;
+mod uris;
 
 pub use ty::Ty;
 

@@ -200,6 +200,12 @@ pub const PROJECT: &[PropertySpec] = &[
     prop("image", Shape::String, "Default container image for stages and notebooks."),
     prop("registry", Shape::String, "URL of the Kubeflow Model Registry that `model` declarations register into."),
     prop("labels", Shape::FreeObject, "Labels added to every generated object.").bound_at_build(),
+    prop(
+        "artifacts",
+        Shape::String,
+        "Object-store prefix (`s3://`, `gs://`, `minio://`) for the cluster: the pipeline root of every run, and \
+         where `kfl build` stages local dataset files (under `datasets/`, content-addressed).",
+    ),
 ];
 
 pub const SECRET: &[PropertySpec] = &[

@@ -8,10 +8,7 @@ use super::{all_refs, exit, pod};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{self, Ref, Value};
 
-/// URI schemes KFP's launcher downloads an input artifact from: `ParseBucketConfigForArtifactURI` in
-/// `backend/src/v2/objectstore/config.go` and `LocalPathForURI` in `backend/src/v2/component/launcher_v2.go`
-/// (kubeflow/pipelines 2.17.0); any other scheme fails the task before its command starts.
-pub(crate) const DOWNLOADABLE_SCHEMES: &[&str] = &["s3://", "gs://", "minio://"];
+use crate::codegen::staging::{self, DOWNLOADABLE_SCHEMES};
 
 pub(crate) fn check(program: &ir::Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -94,8 +91,10 @@ fn step_patches(program: &ir::Program, out: &mut Vec<Diagnostic>) {
 }
 
 /// Every dataset the pipeline reads becomes a `dsl.importer` task whose artifact the consumer's launcher
-/// downloads; a URI it cannot download fails the first task on the cluster.
+/// downloads; a URI it cannot download fails the first task on the cluster. A local file is staged into
+/// object storage when the project has `artifacts` (`staging.rs`).
 fn imported_datasets(program: &ir::Program, out: &mut Vec<Diagnostic>) {
+    let staged = staging::local_datasets(program);
     let read: std::collections::HashSet<&str> = all_refs(program)
         .into_iter()
         .filter_map(|r| match r {
@@ -104,7 +103,9 @@ fn imported_datasets(program: &ir::Program, out: &mut Vec<Diagnostic>) {
         })
         .collect();
     for dataset in program.datasets.iter().filter(|d| read.contains(d.name.as_str())) {
-        if DOWNLOADABLE_SCHEMES.iter().any(|scheme| dataset.uri.starts_with(scheme)) {
+        if DOWNLOADABLE_SCHEMES.iter().any(|scheme| dataset.uri.starts_with(scheme))
+            || staged.iter().any(|d| d.name == dataset.name)
+        {
             continue;
         }
         out.push(
@@ -113,11 +114,16 @@ fn imported_datasets(program: &ir::Program, out: &mut Vec<Diagnostic>) {
                 format!("Kubeflow Pipelines cannot download dataset `{}` from `{}`", dataset.name, dataset.uri),
                 Label::new(dataset.span, "only `kfl run` can read this"),
             )
-            .with_help(format!(
-                "give an object-store URI ({}), or stage local files under `project.artifacts`; `kfl run` \
-                 keeps reading the file as written",
-                DOWNLOADABLE_SCHEMES.iter().map(|s| format!("`{s}…`")).collect::<Vec<_>>().join(", ")
-            ))
+            .with_help(if staging::is_local(&dataset.uri) {
+                "set `artifacts = \"minio://mlpipeline/kfl\"` (or an s3:// or gs:// prefix) in `project`: \
+                 `kfl build` then stages the file there; `kfl run` keeps reading it as written"
+                    .to_string()
+            } else {
+                format!(
+                    "copy the data to object storage and give its URI ({}); `kfl run` keeps reading it as written",
+                    DOWNLOADABLE_SCHEMES.iter().map(|s| format!("`{s}…`")).collect::<Vec<_>>().join(", ")
+                )
+            })
             .with_note(
                 "KFP's launcher downloads input artifacts from s3://, gs:// and minio:// only \
                  (backend/src/v2/objectstore/config.go, kubeflow/pipelines 2.17)",

@@ -467,6 +467,7 @@ impl<'c, 'p> Builder<'c, 'p> {
         }
         let pipeline = PipelineSpec {
             components: std::mem::take(&mut self.components),
+            default_pipeline_root: self.program.project.as_ref().and_then(|p| p.artifacts.clone()),
             deployment_spec: DeploymentSpec { executors: std::mem::take(&mut self.executors) },
             pipeline_info: PipelineInfo { description: self.program.doc.clone(), name: self.context.project.clone() },
             root: ComponentSpec {

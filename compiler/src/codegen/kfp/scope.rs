@@ -256,7 +256,10 @@ impl Builder<'_, '_> {
         }
         let scope = self.base;
         let name = format!("import-{}", task_name(dataset));
-        let uri = args::dataset_uri(self.program, dataset);
+        let uri = match self.context.staged.get(dataset) {
+            Some(staged) => staged.clone(),
+            None => args::dataset_uri(self.program, dataset),
+        };
         let schema = ArtifactType { schema_title: "system.Dataset", schema_version: ARTIFACT_SCHEMA_VERSION };
         let mut task = TaskSpec::new(&name, &format!("comp-{name}"));
         task.caching_options = Some(CachingOptions { enable_cache: Some(true) });

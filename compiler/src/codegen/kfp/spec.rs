@@ -12,6 +12,10 @@ use serde_json::Value as Json;
 #[serde(rename_all = "camelCase")]
 pub struct PipelineSpec {
     pub components: BTreeMap<String, ComponentSpec>,
+    /// `default_pipeline_root` in `api/v2alpha1/pipeline_spec.proto` (kubeflow/pipelines 2.17): where the
+    /// run's artifacts go when the run does not name a root; the `kfp-launcher` ConfigMap's otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_pipeline_root: Option<String>,
     pub deployment_spec: DeploymentSpec,
     pub pipeline_info: PipelineInfo,
     pub root: ComponentSpec,

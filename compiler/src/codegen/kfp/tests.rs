@@ -686,3 +686,46 @@ model reg {
     assert_eq!(inputs["tag"]["defaultValue"], "nightly");
     assert!(args.contains(&json!("param.workers=2")), "{args:#?}");
 }
+
+#[test]
+fn local_datasets_are_imported_from_their_staged_copy_under_the_pipeline_root() {
+    let text = r#"
+project p {
+  image     = "python:3.12"
+  artifacts = "s3://bucket/kfl/"
+}
+dataset raw { uri = "data/raw.csv" }
+dataset remote { uri = "gs://other/remote.csv" }
+step s(d: Dataset = raw, e: Dataset = remote) { run = ["s", d, e] }
+"#;
+    let mut sources = Sources::new();
+    let id = sources.add(SourceFile::new("main.kfl".to_string(), text.to_string(), Origin::User));
+    let checked = crate::check(&mut sources, id, &MemoryLoader::default());
+    assert!(checked.diagnostics.is_empty(), "a staged local dataset is not cluster-only: {:#?}", checked.diagnostics);
+    let program = checked.program.expect("a program");
+
+    // Without the file's digest there is nothing to name: the build refuses rather than import a guess.
+    let unstaged = crate::codegen::build(&program, &BuildOptions::default()).expect_err("unstaged");
+    assert_eq!(unstaged.len(), 1);
+    assert!(unstaged[0].message.contains("`raw` was not staged"), "{}", unstaged[0].message);
+
+    let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let options = BuildOptions { staged: [("raw".to_string(), digest.to_string())].into() };
+    let context = Context::new(&program, &options);
+    let (spec, _) = documents(&context);
+    assert_eq!(spec["defaultPipelineRoot"], "s3://bucket/kfl/");
+    let executors = &spec["deploymentSpec"]["executors"];
+    let staged = json!({"constant": "s3://bucket/kfl/datasets/0123456789abcdef/raw.csv"});
+    assert_eq!(executors["exec-import-raw"]["importer"]["artifactUri"], staged);
+    assert_eq!(root_task(&spec, "import-raw")["inputs"]["parameters"]["uri"]["runtimeValue"], staged);
+    assert_eq!(
+        executors["exec-import-remote"]["importer"]["artifactUri"],
+        json!({"constant": "gs://other/remote.csv"})
+    );
+}
+
+#[test]
+fn without_artifacts_there_is_no_pipeline_root() {
+    let spec = compile("project p { image = \"x\" }\nstep s { run = [\"s\"] }\n");
+    assert!(spec.get("defaultPipelineRoot").is_none(), "{spec}");
+}
