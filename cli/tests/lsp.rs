@@ -20,7 +20,7 @@ project demo {
 param epochs: int = 3
 
 dataset raw {
-  uri = "data/raw.csv"
+  uri = "s3://demo/raw.csv"
 }
 
 step split = common.split(data = raw)
@@ -255,6 +255,25 @@ fn diagnostics_follow_edits() {
 }
 
 #[test]
+fn cluster_only_refusals_arrive_as_warnings() {
+    let (dir, main) = fixture();
+    let mut server = Server::start(dir.path());
+    // A local file: `kfl run` reads it, a KFP pipeline cannot download it (W0402, an error only for `kfl build`).
+    let local = MAIN.replace("s3://demo/raw.csv", "data/raw.csv");
+    server.open(&main, &local);
+    let diagnostics = server.diagnostics(&main);
+    let codes: Vec<&str> = diagnostics.iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["W0402"], "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["severity"], 2, "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["range"]["start"], at(&local, "dataset raw", 8));
+    assert!(diagnostics[0]["message"].as_str().unwrap_or("").contains("data/raw.csv"), "{diagnostics:#?}");
+
+    server.change(&main, 2, MAIN);
+    assert_eq!(server.diagnostics(&main), Vec::<Value>::new());
+    server.shutdown();
+}
+
+#[test]
 fn secondary_labels_become_related_information() {
     let (dir, main) = fixture();
     let mut server = Server::start(dir.path());
@@ -463,7 +482,8 @@ fn errors_in_an_imported_file_are_published_under_its_uri() {
 #[test]
 fn edits_to_a_large_file_report_positions_after_the_edit() {
     // Large enough to be parsed in pieces, whose trees the server reuses between changes.
-    let mut text = String::from("project big {\n  image = \"x\"\n}\n\ndataset raw {\n  uri = \"raw.csv\"\n}\n\n");
+    let mut text =
+        String::from("project big {\n  image = \"x\"\n}\n\ndataset raw {\n  uri = \"s3://big/raw.csv\"\n}\n\n");
     for i in 0..600 {
         text.push_str(&format!(
             "/// Step {i}.\nstep s{i}(d: Dataset = raw) -> (out: Dataset) {{\n  run = [\"echo\", d, out]\n}}\n\n"
