@@ -1,6 +1,9 @@
-//! The plan format's shared vocabulary: facts the compiler checks and the runtime executes, written once.
+//! The plan format: what the compiler writes and the runtime reads, written once.
 //!
 //! The compiler (`kfl-compiler`) writes `plan.json` and the runtime (`kfl-runtime`) reads it; neither
-//! depends on the other, so a grammar both must agree on lives here.
+//! depends on the other, so the format's types (`format`) and the grammars both must agree on (`cron`) live here.
 
 pub mod cron;
+pub mod format;
+
+pub use format::*;

@@ -1,6 +1,6 @@
 //! `plan.json`: the execution plan the embedded runtime runs (format in docs/PLAN.md, schema in docs/plan.schema.json).
 //!
-//! The plan is its own stable format, built from the typed structs of `plan/format.rs` and
+//! The plan is its own stable format, built from the types the runtime reads too (`kfl_plan::format`) and
 //! serialised once — not the IR dumped as is. Everything the runtime needs is
 //! in it (it never sees the AST or the IR): param values after `-p`, stages
 //! in topological order with their commands as typed parts (so the runtime
@@ -8,29 +8,25 @@
 //! spaces, registry and serving specs. Order comes from the program (source
 //! order, `graph.order`) and `IndexMap`s only: two builds give the same bytes.
 
-mod format;
 mod layout;
 
-use indexmap::IndexMap;
-
-use self::format::{
-    Algorithm, Autoscale, Constant, Container, CpuRange, Dataset, Dependency, EarlyStop, Expression, Input, Loop,
-    LoopItems, MemoryRange, Metric, Model, ModelSource, Monitor, Mount, Output, Param, Part, Plan, Project, Replicas,
-    Resources, Rule, SearchParam, Secret, Serve, Size, Spec, Stage, Train, Transformer, Tune, Volume,
-};
 use super::Context;
 use super::args::{dataset_uri, is_output};
 use super::manifest::scalar_text;
 use crate::diagnostics::Diagnostic;
 use crate::ir::graph::{EdgeKind, NodeKind};
 use crate::ir::{self, Expr, Ref, TemplatePart, Value};
-
-/// The version of the format; bumped on any incompatible change.
-pub(crate) const PLAN_VERSION: u32 = 1;
+use indexmap::IndexMap;
+use kfl_plan::format::{
+    Algorithm, Autoscale, Constant, Container, CpuRange, Dataset, DatasetKind, Dependency, EarlyStop, Expression,
+    Input, Loop, LoopItems, MemoryRange, Metric, Model, ModelSource, Monitor, Mount, Output, OutputKind, PLAN_VERSION,
+    Param, Part, Plan, Project, Replicas, Resources, Rule, SearchParam, Secret, Serve, Size, Spec, Stage, Train,
+    Transformer, Tune, Volume,
+};
 
 pub(crate) fn plan(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> String {
     let _ = diagnostics; // every program the checker accepts has a plan
-    let plan = Plan::new(context);
+    let plan = new_plan(context);
     // About 2 KiB of JSON per stage (1.8 MB for the 1,000-stage chain): one allocation instead of twenty regrowths.
     let capacity = 4096 + 2048 * context.program.stages.len();
     let mut text = layout::to_string_pretty(&plan, capacity).unwrap_or_default();
@@ -38,51 +34,49 @@ pub(crate) fn plan(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> 
     text
 }
 
-impl Plan {
-    fn new(context: &Context<'_>) -> Plan {
-        let program = context.program;
-        let project = Project {
-            name: context.project.clone(),
-            namespace: context.namespace.clone(),
-            image: program.project.as_ref().and_then(|p| p.image.clone()),
-            registry: program.project.as_ref().and_then(|p| p.registry.clone()),
-            labels: program
-                .project
-                .iter()
-                .flat_map(|p| p.labels.iter())
-                .filter_map(|(key, value)| Some((key.clone(), scalar_text(value)?)))
-                .collect(),
-        };
-        let params = program
-            .params
+fn new_plan(context: &Context<'_>) -> Plan {
+    let program = context.program;
+    let project = Project {
+        name: context.project.clone(),
+        namespace: context.namespace.clone(),
+        image: program.project.as_ref().and_then(|p| p.image.clone()),
+        registry: program.project.as_ref().and_then(|p| p.registry.clone()),
+        labels: program
+            .project
             .iter()
-            .filter_map(|p| {
-                let value = context.params.get(&p.name).and_then(constant)?;
-                Some(Param { name: p.name.clone(), ty: p.ty.to_string(), value })
-            })
-            .collect();
-        let secrets = program
-            .secrets
-            .iter()
-            .map(|s| Secret { name: s.name.clone(), k8s_name: s.k8s_name.clone(), keys: s.keys.clone() })
-            .collect();
-        let volumes = program
-            .volumes
-            .iter()
-            .map(|v| Volume {
-                name: v.name.clone(),
-                size: Size { text: v.size.text.clone(), bytes: bytes(v.size.bytes) },
-                access: v.access.clone(),
-                class: v.class.clone(),
-            })
-            .collect();
-        let datasets = program
-            .datasets
-            .iter()
-            .map(|d| Dataset { name: d.name.clone(), uri: d.uri.clone(), kind: dataset_kind(&d.uri) })
-            .collect();
-        Plan { plan_version: PLAN_VERSION, project, params, secrets, volumes, datasets, stages: stages(context) }
-    }
+            .flat_map(|p| p.labels.iter())
+            .filter_map(|(key, value)| Some((key.clone(), scalar_text(value)?)))
+            .collect(),
+    };
+    let params = program
+        .params
+        .iter()
+        .filter_map(|p| {
+            let value = context.params.get(&p.name).and_then(constant)?;
+            Some(Param { name: p.name.clone(), ty: p.ty.to_string(), value })
+        })
+        .collect();
+    let secrets = program
+        .secrets
+        .iter()
+        .map(|s| Secret { name: s.name.clone(), k8s_name: s.k8s_name.clone(), keys: s.keys.clone() })
+        .collect();
+    let volumes = program
+        .volumes
+        .iter()
+        .map(|v| Volume {
+            name: v.name.clone(),
+            size: Size { text: v.size.text.clone(), bytes: bytes(v.size.bytes) },
+            access: v.access.clone(),
+            class: v.class.clone(),
+        })
+        .collect();
+    let datasets = program
+        .datasets
+        .iter()
+        .map(|d| Dataset { name: d.name.clone(), uri: d.uri.clone(), kind: dataset_kind(&d.uri) })
+        .collect();
+    Plan { plan_version: PLAN_VERSION, project, params, secrets, volumes, datasets, stages: stages(context) }
 }
 
 /// Stages in topological order; a tune's trial template comes right before its tune.
@@ -165,7 +159,7 @@ fn container(context: &Context<'_>, stage: &ir::Stage) -> Container {
             .map(|o| Output {
                 name: o.name.clone(),
                 ty: o.ty.to_string(),
-                kind: if o.ty.is_artifact() { "artifact" } else { "scalar" },
+                kind: if o.ty.is_artifact() { OutputKind::Artifact } else { OutputKind::Scalar },
             })
             .collect(),
         metrics: stage.metrics.iter().map(|m| Metric { name: m.name.clone(), ty: m.ty.to_string() }).collect(),
@@ -265,7 +259,7 @@ fn serve(serve: &ir::Serve, program: &ir::Program) -> Serve {
     let env = |env: &IndexMap<String, Value>| env.iter().map(|(k, v)| (k.clone(), plain_part(v, program))).collect();
     Serve {
         model: serve.model.clone(),
-        served_name: super::kserve::served_name(serve),
+        served_name: Some(super::kserve::served_name(serve)),
         runtime: serve.runtime.clone(),
         image: serve.image.clone(),
         run: serve.run.as_ref().map(parts),
@@ -325,15 +319,15 @@ fn bytes(value: f64) -> u64 {
 }
 
 /// Where a dataset's data lives, from its URI scheme.
-fn dataset_kind(uri: &str) -> &'static str {
+fn dataset_kind(uri: &str) -> DatasetKind {
     let scheme = uri.split_once("://").map_or("", |(scheme, _)| scheme);
     match scheme {
-        "s3" => "s3",
-        "gs" => "gs",
-        "hf" => "hf",
-        "pvc" => "pvc",
-        "http" | "https" => "http",
-        _ => "local",
+        "s3" => DatasetKind::S3,
+        "gs" => DatasetKind::Gs,
+        "hf" => DatasetKind::Hf,
+        "pvc" => DatasetKind::Pvc,
+        "http" | "https" => DatasetKind::Http,
+        _ => DatasetKind::Local,
     }
 }
 
@@ -382,13 +376,13 @@ fn expression_with(value: &Value, uri: &dyn Fn(&str) -> String) -> Expression {
             Ref::Local { name } => Expression::Local { name: name.clone() },
             Ref::LoopVar { name } => Expression::LoopVar { name: name.clone() },
             Ref::Builtin { name } => Expression::Builtin { name: name.clone() },
-            Ref::Volume { name } => Expression::Decl { decl: "volume", name: name.clone() },
-            Ref::Secret { name } => Expression::Decl { decl: "secret", name: name.clone() },
-            Ref::Model { name } => Expression::Decl { decl: "model", name: name.clone() },
-            Ref::Serve { name } => Expression::Decl { decl: "serve", name: name.clone() },
-            Ref::Stage { name } => Expression::Decl { decl: "stage", name: name.clone() },
+            Ref::Volume { name } => Expression::Decl { decl: "volume".to_string(), name: name.clone() },
+            Ref::Secret { name } => Expression::Decl { decl: "secret".to_string(), name: name.clone() },
+            Ref::Model { name } => Expression::Decl { decl: "model".to_string(), name: name.clone() },
+            Ref::Serve { name } => Expression::Decl { decl: "serve".to_string(), name: name.clone() },
+            Ref::Stage { name } => Expression::Decl { decl: "stage".to_string(), name: name.clone() },
             Ref::Component { module, name } => Expression::Decl {
-                decl: "component",
+                decl: "component".to_string(),
                 name: module.as_ref().map_or_else(|| name.clone(), |m| format!("{m}.{name}")),
             },
         },

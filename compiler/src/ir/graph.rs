@@ -6,16 +6,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::source::Span;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeKind {
-    Step,
-    Train,
-    Tune,
-    Model,
-    Serve,
-    Monitor,
-}
+/// What a node of the graph is: the plan format's stage kind (`kfl-plan`).
+pub use kfl_plan::StageKind as NodeKind;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Node {
@@ -25,14 +17,8 @@ pub struct Node {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EdgeKind {
-    /// `to` reads an output of `from` (or its model, or its service).
-    Data,
-    /// `to` lists `from` in `after`.
-    After,
-}
+/// Why one node waits for another; the plan format's enum (`kfl-plan`).
+pub use kfl_plan::EdgeKind;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Edge {

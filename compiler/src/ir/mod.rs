@@ -269,12 +269,8 @@ pub struct Loop {
     pub stages: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Goal {
-    Maximize,
-    Minimize,
-}
+/// A tune's direction; the plan format's enum (`kfl-plan`).
+pub use kfl_plan::Goal;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SearchParam {

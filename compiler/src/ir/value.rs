@@ -141,13 +141,8 @@ pub enum Ref {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BestField {
-    Output,
-    Param,
-    Metric,
-}
+/// What `tune.best` names; the plan format's enum (`kfl-plan`).
+pub use kfl_plan::BestField;
 
 /// A run-time expression (in `when`, rule conditions, computed arguments).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -158,12 +153,8 @@ pub enum Expr {
     If { cond: Value, then: Value, otherwise: Value },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnaryOpName {
-    Not,
-    Neg,
-}
+/// The operator names of the plan format (`kfl-plan`), made from the parser's operators.
+pub use kfl_plan::{BinaryOpName, UnaryOpName};
 
 impl From<UnaryOp> for UnaryOpName {
     fn from(op: UnaryOp) -> Self {
@@ -172,24 +163,6 @@ impl From<UnaryOp> for UnaryOpName {
             UnaryOp::Neg => UnaryOpName::Neg,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BinaryOpName {
-    Or,
-    And,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Range,
-    Add,
-    Sub,
-    Mul,
-    Div,
 }
 
 impl From<BinaryOp> for BinaryOpName {
