@@ -1,187 +1,30 @@
 //! Every example and every compile fixture builds a `plan.json` that validates against docs/plan.schema.json and
 //! that the runtime reads back.
 //!
-//! The test crate has no JSON dependency, so this file carries a small JSON
-//! reader and a validator for the keywords the schema uses (`type`,
-//! `properties`, `required`, `additionalProperties`, `items`, `enum`,
-//! `const`, `oneOf`, `minimum`, `$ref` into `$defs`); any other keyword in
-//! the schema fails the test, so the two cannot drift apart silently.
+//! The JSON is read by serde_json; this file carries a validator for the keywords the schema uses (`type`,
+//! `properties`, `required`, `additionalProperties`, `items`, `enum`, `const`, `oneOf`, `minimum`, `$ref` into
+//! `$defs`); any other keyword in the schema fails the test, so the two cannot drift apart silently.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kfl_compiler::codegen::build;
+use serde_json::Value as Json;
 
-#[derive(Clone, Debug, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Number(f64),
-    String(String),
-    Array(Vec<Json>),
-    /// Keys in document order (duplicates are an error).
-    Object(Vec<(String, Json)>),
-}
-
-impl Json {
-    fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn type_name(&self) -> &'static str {
-        match self {
-            Json::Null => "null",
-            Json::Bool(_) => "boolean",
-            Json::Number(_) => "number",
-            Json::String(_) => "string",
-            Json::Array(_) => "array",
-            Json::Object(_) => "object",
-        }
+/// The JSON Schema name of a value's type (`integer` is checked apart, as a number without a fraction).
+fn type_name(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn parse(text: &str) -> Result<Json, String> {
-        let mut reader = Reader { bytes: text.as_bytes(), at: 0 };
-        let value = reader.value()?;
-        reader.space();
-        if reader.at != reader.bytes.len() {
-            return Err(format!("trailing text at byte {}", reader.at));
-        }
-        Ok(value)
-    }
-
-    fn space(&mut self) {
-        while self.bytes.get(self.at).is_some_and(|b| b.is_ascii_whitespace()) {
-            self.at += 1;
-        }
-    }
-
-    fn eat(&mut self, byte: u8) -> Result<(), String> {
-        self.space();
-        if self.bytes.get(self.at) == Some(&byte) {
-            self.at += 1;
-            Ok(())
-        } else {
-            Err(format!("expected `{}` at byte {}", byte as char, self.at))
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.space();
-        let rest = &self.bytes[self.at..];
-        for (word, value) in [("null", Json::Null), ("true", Json::Bool(true)), ("false", Json::Bool(false))] {
-            if rest.starts_with(word.as_bytes()) {
-                self.at += word.len();
-                return Ok(value);
-            }
-        }
-        match rest.first() {
-            Some(b'"') => self.string().map(Json::String),
-            Some(b'[') => {
-                self.at += 1;
-                let mut items = Vec::new();
-                self.space();
-                if self.bytes.get(self.at) == Some(&b']') {
-                    self.at += 1;
-                    return Ok(Json::Array(items));
-                }
-                loop {
-                    items.push(self.value()?);
-                    self.space();
-                    if self.bytes.get(self.at) == Some(&b',') {
-                        self.at += 1;
-                    } else {
-                        self.eat(b']')?;
-                        return Ok(Json::Array(items));
-                    }
-                }
-            }
-            Some(b'{') => {
-                self.at += 1;
-                let mut fields: Vec<(String, Json)> = Vec::new();
-                self.space();
-                if self.bytes.get(self.at) == Some(&b'}') {
-                    self.at += 1;
-                    return Ok(Json::Object(fields));
-                }
-                loop {
-                    self.space();
-                    let key = self.string()?;
-                    self.eat(b':')?;
-                    let value = self.value()?;
-                    if fields.iter().any(|(k, _)| *k == key) {
-                        return Err(format!("duplicate key `{key}`"));
-                    }
-                    fields.push((key, value));
-                    self.space();
-                    if self.bytes.get(self.at) == Some(&b',') {
-                        self.at += 1;
-                    } else {
-                        self.eat(b'}')?;
-                        return Ok(Json::Object(fields));
-                    }
-                }
-            }
-            _ => {
-                let start = self.at;
-                while self.bytes.get(self.at).is_some_and(|b| b"+-0123456789.eE".contains(b)) {
-                    self.at += 1;
-                }
-                let text = std::str::from_utf8(&self.bytes[start..self.at]).map_err(|e| e.to_string())?;
-                text.parse().map(Json::Number).map_err(|_| format!("bad value at byte {start}"))
-            }
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.eat(b'"')?;
-        let mut out = String::new();
-        loop {
-            let Some(&byte) = self.bytes.get(self.at) else { return Err("unterminated string".into()) };
-            self.at += 1;
-            match byte {
-                b'"' => return Ok(out),
-                b'\\' => {
-                    let escape = self.bytes.get(self.at).copied().ok_or("bad escape")?;
-                    self.at += 1;
-                    match escape {
-                        b'n' => out.push('\n'),
-                        b't' => out.push('\t'),
-                        b'r' => out.push('\r'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'u' => {
-                            let hex = std::str::from_utf8(self.bytes.get(self.at..self.at + 4).ok_or("bad \\u")?)
-                                .map_err(|e| e.to_string())?;
-                            self.at += 4;
-                            let code = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
-                            out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
-                        }
-                        other => out.push(other as char),
-                    }
-                }
-                _ => {
-                    // Copy a whole UTF-8 sequence.
-                    let start = self.at - 1;
-                    let mut end = self.at;
-                    while self.bytes.get(end).is_some_and(|b| b & 0xC0 == 0x80) {
-                        end += 1;
-                    }
-                    out.push_str(std::str::from_utf8(&self.bytes[start..end]).map_err(|e| e.to_string())?);
-                    self.at = end;
-                }
-            }
-        }
-    }
+fn parse(text: &str) -> serde_json::Result<Json> {
+    serde_json::from_str(text)
 }
 
 /// Validates `value` at `path` against `schema`; errors name the JSON path.
@@ -223,7 +66,7 @@ impl<'s> Validator<'s> {
             errors.push(format!("{path}: schema is not an object"));
             return;
         };
-        for (keyword, _) in keywords {
+        for keyword in keywords.keys() {
             assert!(
                 KNOWN.contains(&keyword.as_str()),
                 "the schema uses `{keyword}`, which this validator does not know"
@@ -244,11 +87,13 @@ impl<'s> Validator<'s> {
                 _ => Vec::new(),
             };
             let matches = allowed.iter().any(|t| match (*t, value) {
-                ("integer", Json::Number(n)) => n.fract() == 0.0,
-                (t, v) => t == v.type_name(),
+                ("integer", Json::Number(n)) => {
+                    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|x| x.fract() == 0.0)
+                }
+                (t, v) => t == type_name(v),
             });
             if !matches {
-                errors.push(format!("{path}: expected {}, found {}", allowed.join(" or "), value.type_name()));
+                errors.push(format!("{path}: expected {}, found {}", allowed.join(" or "), type_name(value)));
                 return;
             }
         }
@@ -262,7 +107,7 @@ impl<'s> Validator<'s> {
         {
             errors.push(format!("{path}: {value:?} is not one of {options:?}"));
         }
-        if let (Some(Json::Number(minimum)), Json::Number(n)) = (schema.get("minimum"), value)
+        if let (Some(minimum), Some(n)) = (schema.get("minimum").and_then(Json::as_f64), value.as_f64())
             && n < minimum
         {
             errors.push(format!("{path}: {n} is below the minimum {minimum}"));
@@ -338,7 +183,7 @@ fn plan_of(path: &Path) -> String {
 #[test]
 fn every_plan_validates_against_the_schema() {
     let schema_text = std::fs::read_to_string(workspace("docs/plan.schema.json")).expect("docs/plan.schema.json");
-    let schema = Reader::parse(&schema_text).expect("the schema is JSON");
+    let schema = parse(&schema_text).expect("the schema is JSON");
     let validator = Validator::new(&schema);
     let mut files = Vec::new();
     files.extend(kfl_tests::kfl_files(&workspace("examples")).into_iter().filter(|p| !kfl_tests::in_lib_folder(p)));
@@ -350,7 +195,7 @@ fn every_plan_validates_against_the_schema() {
     let mut failures = Vec::new();
     for path in &files {
         let text = plan_of(path);
-        let plan = Reader::parse(&text).unwrap_or_else(|e| panic!("{}: plan.json is not JSON: {e}", path.display()));
+        let plan = parse(&text).unwrap_or_else(|e| panic!("{}: plan.json is not JSON: {e}", path.display()));
         let mut errors = Vec::new();
         validator.validate(&schema, &plan, "$", &mut errors);
         // The runtime reads the plan with its own structs (the reader's side of the format): they must agree.
@@ -367,7 +212,7 @@ fn every_plan_validates_against_the_schema() {
 #[test]
 fn the_validator_rejects_what_the_schema_forbids() {
     let schema_text = std::fs::read_to_string(workspace("docs/plan.schema.json")).expect("docs/plan.schema.json");
-    let schema = Reader::parse(&schema_text).expect("the schema is JSON");
+    let schema = parse(&schema_text).expect("the schema is JSON");
     let validator = Validator::new(&schema);
     let text = plan_of(&workspace("examples/iris/iris.kfl"));
     for (from, to) in [
@@ -378,7 +223,7 @@ fn the_validator_rejects_what_the_schema_forbids() {
         ("\"plan_version\": 1", "\"plan_version\": 1, \"extra\": 0"),
     ] {
         assert!(text.contains(from), "the iris plan has no `{from}`");
-        let broken = Reader::parse(&text.replacen(from, to, 1)).expect("still JSON");
+        let broken = parse(&text.replacen(from, to, 1)).expect("still JSON");
         let mut errors = Vec::new();
         validator.validate(&schema, &broken, "$", &mut errors);
         assert!(!errors.is_empty(), "`{to}` should not validate");
