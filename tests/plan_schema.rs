@@ -1,9 +1,11 @@
 //! Every example and every compile fixture builds a `plan.json` that validates against docs/plan.schema.json and
 //! that the runtime reads back.
 //!
-//! The JSON is read by serde_json; this file carries a validator for the keywords the schema uses (`type`,
-//! `properties`, `required`, `additionalProperties`, `items`, `enum`, `const`, `oneOf`, `minimum`, `$ref` into
-//! `$defs`); any other keyword in the schema fails the test, so the two cannot drift apart silently.
+//! The schema is generated from the format's types (`kfl_plan::schema`) and checked to be current here. The JSON is
+//! read by serde_json; this file carries a validator for the keywords the schema uses (`type`, `properties`,
+//! `required`, `additionalProperties`, `items`, `enum`, `const`, `oneOf`, `anyOf`, `format`, `minimum`, `maximum`,
+//! `$ref` into `$defs`; `default` is an annotation); any other keyword in the schema fails the test, so the two
+//! cannot drift apart silently.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,13 +34,14 @@ struct Validator<'s> {
     defs: BTreeMap<&'s str, &'s Json>,
 }
 
-const KNOWN: [&str; 15] = [
+const KNOWN: [&str; 19] = [
     "$schema",
     "$id",
     "$defs",
     "$ref",
     "title",
     "description",
+    "default",
     "type",
     "properties",
     "required",
@@ -47,7 +50,10 @@ const KNOWN: [&str; 15] = [
     "enum",
     "const",
     "oneOf",
+    "anyOf",
+    "format",
     "minimum",
+    "maximum",
 ];
 
 impl<'s> Validator<'s> {
@@ -112,6 +118,11 @@ impl<'s> Validator<'s> {
         {
             errors.push(format!("{path}: {n} is below the minimum {minimum}"));
         }
+        if let (Some(maximum), Some(n)) = (schema.get("maximum").and_then(Json::as_f64), value.as_f64())
+            && n > maximum
+        {
+            errors.push(format!("{path}: {n} is above the maximum {maximum}"));
+        }
         if let Some(Json::Array(options)) = schema.get("oneOf") {
             let mut failures = Vec::new();
             let mut passed = 0;
@@ -130,6 +141,28 @@ impl<'s> Validator<'s> {
                     failures.join(" | ")
                 ));
             }
+        }
+        if let Some(Json::Array(options)) = schema.get("anyOf") {
+            let mut failures = Vec::new();
+            for option in options {
+                let mut option_errors = Vec::new();
+                self.validate(option, value, path, &mut option_errors);
+                if option_errors.is_empty() {
+                    failures.clear();
+                    break;
+                }
+                failures.push(option_errors.join("; "));
+            }
+            if !failures.is_empty() {
+                errors.push(format!("{path}: matches none of the anyOf options: [{}]", failures.join(" | ")));
+            }
+        }
+        // Integer formats (`uint64`, `int32`, …) hold whole numbers; `double` and `float` any number.
+        if let (Some(Json::String(format)), Json::Number(n)) = (schema.get("format"), value)
+            && (format.starts_with("int") || format.starts_with("uint"))
+            && !(n.is_i64() || n.is_u64())
+        {
+            errors.push(format!("{path}: {n} is not a whole number ({format})"));
         }
         if let (Some(items), Json::Array(values)) = (schema.get("items"), value) {
             for (index, item) in values.iter().enumerate() {
@@ -180,6 +213,22 @@ fn plan_of(path: &Path) -> String {
         .expect("plan.json in the output")
 }
 
+/// docs/plan.schema.json is generated from the plan format's types (`kfl_plan::schema`); `KFL_UPDATE_DOCS=1 cargo
+/// test -p kfl-tests` rewrites it.
+#[test]
+fn the_schema_is_generated_from_the_format() {
+    let path = workspace("docs/plan.schema.json");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    let generated = kfl_plan::schema::plan_schema();
+    if current != generated {
+        if std::env::var_os("KFL_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &generated).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        } else {
+            panic!("docs/plan.schema.json is stale; run `KFL_UPDATE_DOCS=1 cargo test -p kfl-tests`");
+        }
+    }
+}
+
 #[test]
 fn every_plan_validates_against_the_schema() {
     let schema_text = std::fs::read_to_string(workspace("docs/plan.schema.json")).expect("docs/plan.schema.json");
@@ -221,6 +270,8 @@ fn the_validator_rejects_what_the_schema_forbids() {
         ("\"retries\": 2", "\"retries\": -1"),
         ("\"cache\": true", "\"cache\": \"yes\""),
         ("\"plan_version\": 1", "\"plan_version\": 1, \"extra\": 0"),
+        ("\"cache\": true", "\"cache\": true, \"extra\": 0"),
+        ("\"retries\": 2", "\"retries\": 2.5"),
     ] {
         assert!(text.contains(from), "the iris plan has no `{from}`");
         let broken = parse(&text.replacen(from, to, 1)).expect("still JSON");

@@ -4,12 +4,13 @@
 //! generated from these types (`schema.rs`). Any incompatible change bumps [`PLAN_VERSION`].
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The version of the format: what the compiler writes and the only one the runtime reads.
 pub const PLAN_VERSION: u32 = 1;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetKind {
     Local,
@@ -20,7 +21,7 @@ pub enum DatasetKind {
     Http,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputKind {
     /// A path the process writes (a file or a folder).
@@ -29,7 +30,7 @@ pub enum OutputKind {
     Scalar,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StageKind {
     Step,
@@ -40,7 +41,7 @@ pub enum StageKind {
     Monitor,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     /// The dependent reads an output of the dependency (or its model, or its service).
@@ -49,7 +50,7 @@ pub enum EdgeKind {
     After,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BestField {
     Output,
@@ -57,21 +58,21 @@ pub enum BestField {
     Metric,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Goal {
     Maximize,
     Minimize,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnaryOpName {
     Not,
     Neg,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BinaryOpName {
     Or,
@@ -89,7 +90,7 @@ pub enum BinaryOpName {
     Div,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
     pub plan_version: u32,
     pub project: Project,
@@ -100,7 +101,7 @@ pub struct Plan {
     pub stages: Vec<Stage>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Project {
     pub name: String,
     pub namespace: Option<String>,
@@ -109,7 +110,7 @@ pub struct Project {
     pub labels: IndexMap<String, String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Param {
     pub name: String,
     #[serde(rename = "type")]
@@ -117,14 +118,14 @@ pub struct Param {
     pub value: Constant,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Secret {
     pub name: String,
     pub k8s_name: String,
     pub keys: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Volume {
     pub name: String,
     pub size: Size,
@@ -132,13 +133,13 @@ pub struct Volume {
     pub class: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Size {
     pub text: String,
     pub bytes: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Dataset {
     pub name: String,
     pub uri: String,
@@ -146,7 +147,7 @@ pub struct Dataset {
 }
 
 /// A constant value with its type, its value in base units and its text.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Constant {
     Int {
@@ -203,7 +204,7 @@ pub enum Constant {
 }
 
 /// A value that may depend on run-time results: `when`, bindings, rule conditions.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Expression {
     Constant {
@@ -278,7 +279,7 @@ pub enum Expression {
 }
 
 /// One element (or piece of an element) of a command line or an env value.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Part {
     Text {
@@ -330,13 +331,13 @@ pub enum Part {
     },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Dependency {
     pub stage: String,
     pub kind: EdgeKind,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Stage {
     pub name: String,
     pub kind: StageKind,
@@ -345,7 +346,7 @@ pub struct Stage {
     pub spec: Spec,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Spec {
     Container(Box<Container>),
@@ -355,7 +356,7 @@ pub enum Spec {
     Monitor(Monitor),
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Input {
     pub name: String,
     #[serde(rename = "type")]
@@ -363,7 +364,7 @@ pub struct Input {
     pub binding: Option<Expression>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Output {
     pub name: String,
     #[serde(rename = "type")]
@@ -371,54 +372,57 @@ pub struct Output {
     pub kind: OutputKind,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Metric {
     pub name: String,
     #[serde(rename = "type")]
     pub ty: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Resources {
     pub cpu: Option<CpuRange>,
     pub memory: Option<MemoryRange>,
+    #[schemars(range(min = 0))]
     pub gpu: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct CpuRange {
     pub request_millis: u64,
     pub limit_millis: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryRange {
     pub request_bytes: u64,
     pub limit_bytes: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Mount {
     pub volume: String,
     pub path: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Train {
     pub framework: String,
+    #[schemars(range(min = 1))]
     pub nodes: i64,
+    #[schemars(range(min = 1))]
     pub procs_per_node: Option<i64>,
     pub runtime: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Loop {
     pub index: usize,
     pub var: String,
     pub items: LoopItems,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LoopItems {
     /// `from..to`, both ends included.
@@ -435,7 +439,7 @@ pub enum LoopItems {
 }
 
 /// A `step` or a `train` (also a tune's trial template, with `trial_of`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Container {
     pub component: Option<String>,
     pub image: String,
@@ -446,6 +450,7 @@ pub struct Container {
     pub env: IndexMap<String, Part>,
     pub local_env: IndexMap<String, Part>,
     pub resources: Resources,
+    #[schemars(range(min = 0))]
     pub retries: i64,
     pub timeout_seconds: Option<u64>,
     pub cache: bool,
@@ -460,15 +465,18 @@ pub struct Container {
     pub trial_of: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Tune {
     pub trial: String,
     pub goal: Goal,
     pub metric: String,
     pub target: Option<f64>,
     pub algorithm: Algorithm,
+    #[schemars(range(min = 1))]
     pub trials: i64,
+    #[schemars(range(min = 1))]
     pub parallel: i64,
+    #[schemars(range(min = 0))]
     pub max_failed: i64,
     pub early_stop: Option<EarlyStop>,
     pub space: Vec<SearchParam>,
@@ -476,21 +484,21 @@ pub struct Tune {
     pub when: Option<Expression>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Algorithm {
     pub name: String,
     pub seed: Option<i64>,
     pub settings: IndexMap<String, Expression>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct EarlyStop {
     pub name: String,
     pub min_trials: Option<i64>,
     pub start_step: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct SearchParam {
     pub name: String,
     #[serde(rename = "type")]
@@ -499,14 +507,14 @@ pub struct SearchParam {
     pub args: Vec<Expression>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelSource {
     Artifact { artifact: Expression },
     Uri { uri: String },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Model {
     pub source: ModelSource,
     pub format: Option<String>,
@@ -517,19 +525,21 @@ pub struct Model {
     pub after: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Replicas {
+    #[schemars(range(min = 0))]
     pub min: i64,
+    #[schemars(range(min = 0))]
     pub max: i64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Autoscale {
     pub metric: String,
     pub target: Expression,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Transformer {
     pub image: String,
     pub run: Vec<Part>,
@@ -537,7 +547,7 @@ pub struct Transformer {
     pub resources: Resources,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Serve {
     pub model: String,
     /// The name the model answers to (`/v2/models/NAME`); absent in older plans: the stage's name.
@@ -551,13 +561,14 @@ pub struct Serve {
     pub protocol: String,
     pub replicas: Replicas,
     pub autoscale: Option<Autoscale>,
+    #[schemars(range(min = 0.0, max = 100.0))]
     pub canary_percent: Option<f64>,
     pub transformer: Option<Transformer>,
     pub env: IndexMap<String, Part>,
     pub resources: Resources,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Rule {
     pub name: String,
     pub when: Expression,
@@ -565,7 +576,7 @@ pub struct Rule {
     pub then: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Monitor {
     pub service: String,
     pub rules: Vec<Rule>,

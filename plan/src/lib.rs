@@ -5,5 +5,6 @@
 
 pub mod cron;
 pub mod format;
+pub mod schema;
 
 pub use format::*;

@@ -1,4 +1,4 @@
-//! `plan.json`: the execution plan the embedded runtime runs (format in docs/PLAN.md, schema in docs/plan.schema.json).
+//! `plan.json`: the execution plan the embedded runtime runs, built from the `kfl-plan` types (docs/PLAN.md, docs/plan.schema.json).
 //!
 //! The plan is its own stable format, built from the types the runtime reads too (`kfl_plan::format`) and
 //! serialised once — not the IR dumped as is. Everything the runtime needs is
