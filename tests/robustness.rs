@@ -231,9 +231,9 @@ fn with_env_value(value: &str) -> String {
     format!("project p {{\n  image = \"a\"\n}}\n\nstep s() {{\n  run = [\"true\"]\n  env {{ x = {value} }}\n}}\n")
 }
 
-/// Every nesting form at the deepest the parser accepts: checked and built without a panic or a stack
-/// overflow, on a thread with the stack `kfl`'s main thread has (8 MiB; a test thread has 2 MiB), in
-/// whichever profile the tests are built.
+/// Every nesting form at the deepest the parser accepts: checked, built and its plan read back by the runtime
+/// without a panic or a stack overflow, on a thread with the stack `kfl`'s main thread has (8 MiB; a test
+/// thread has 2 MiB), in whichever profile the tests are built.
 #[test]
 fn the_deepest_accepted_nesting_checks_and_builds() {
     std::thread::Builder::new()
@@ -272,7 +272,10 @@ fn check_and_build_the_deepest_values() {
         );
         if let Some(program) = outcome.checked.program() {
             let built = kfl_compiler::codegen::build(program, &kfl_tests::build_options(program));
-            assert!(built.is_ok(), "{:?}", built.err());
+            let files = built.unwrap_or_else(|d| panic!("{d:?}")).files;
+            // `kfl run` reads every plan `kfl build` writes.
+            let plan = files.iter().find(|(name, _)| name == "plan.json").expect("plan.json");
+            kfl_runtime::plan::parse(&plan.1).unwrap_or_else(|e| panic!("{value:.40}…: {e}"));
         }
         let formatted = kfl_compiler::format::format(&text).unwrap_or_else(|d| panic!("{d:?}"));
         assert!(!kfl_tests::check_text("deep.kfl", &formatted).has_errors(), "{formatted}");

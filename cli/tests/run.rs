@@ -564,3 +564,25 @@ fn logs_follow_a_running_stage_to_its_end() {
     assert_eq!(String::from_utf8_lossy(&followed.stdout), "line 1\nline 2\nline 3\n");
     assert!(child.wait().expect("wait").success());
 }
+
+/// Every nesting the parser accepts also runs: a `when`, a binding and a list constant at the deepest nesting
+/// `kfl build` accepts (serde_json's limit of 128 refused such plans, and each level of a nested list was
+/// quoted again, doubling the env value per level).
+#[test]
+fn the_deepest_accepted_nesting_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `step s(` and `step s() { env {` take one and two of the 256 levels.
+    let program = format!(
+        "project p {{\n  image = \"a\"\n}}\n\nparam flag: bool = true\n\nstep s(k: int = {}) {{\n  run = [\"sh\", \"-c\", \"echo \\\"${{k}} $x\\\" > out.txt\"]\n  when = {}flag\n  env {{ x = {}1{} }}\n}}\n",
+        vec!["1"; 255].join(" + "),
+        "!".repeat(254),
+        "[".repeat(254),
+        "]".repeat(254)
+    );
+    std::fs::write(dir.path().join("main.kfl"), program).expect("write");
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let written = std::fs::read_to_string(dir.path().join("out.txt")).expect("the stage ran");
+    assert_eq!(written.trim(), format!("255 {}\"1\"{}", "[".repeat(254), "]".repeat(254)));
+    assert!(kfl(dir.path(), &["runs", "list"]).status.success());
+}

@@ -8,3 +8,11 @@ pub mod format;
 pub mod schema;
 
 pub use format::*;
+
+/// The deepest JSON the runtime reads (`plan.json`, run records, cache entries), in nested arrays and objects.
+///
+/// The parser lets an expression nest 256 levels (`kfl_compiler::syntax::trivia::MAX_NESTING`) and the plan
+/// spends at most two JSON levels on each (a list constant is an object holding an array), plus its envelope:
+/// the compiler asserts its deepest plan stays under this. serde_json alone stops at 128, which refused programs
+/// `kfl build` accepted; the runtime reads deeper documents on a thread with a stack sized for this bound.
+pub const MAX_JSON_DEPTH: usize = 1024;

@@ -1,6 +1,7 @@
 //! kfl-runtime: executes a compiled `plan.json` on one machine; it never sees the AST or the IR.
 
 pub mod builtin;
+mod deep_json;
 mod parent_death;
 pub mod plan;
 pub mod process_tree;

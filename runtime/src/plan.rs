@@ -13,12 +13,12 @@ pub fn parse(text: &str) -> Result<Plan, String> {
     struct Version {
         plan_version: u32,
     }
-    let version: Version = serde_json::from_str(text).map_err(|e| format!("plan.json is not a kfl plan: {e}"))?;
+    let version: Version = crate::deep_json::from_str(text).map_err(|e| format!("plan.json is not a kfl plan: {e}"))?;
     if version.plan_version != PLAN_VERSION {
         return Err(format!(
             "plan.json has plan_version {}, this runtime reads version {PLAN_VERSION}; rebuild it with this kfl",
             version.plan_version
         ));
     }
-    serde_json::from_str(text).map_err(|e| format!("plan.json does not match plan format {PLAN_VERSION}: {e}"))
+    crate::deep_json::from_str(text).map_err(|e| format!("plan.json does not match plan format {PLAN_VERSION}: {e}"))
 }

@@ -10,6 +10,11 @@
 
 mod layout;
 
+// The runtime must read every plan `kfl build` writes. An expression spends at most two JSON levels per level of
+// nesting (a list constant or an object is an object holding an array or a map), under an envelope of fewer
+// than 16 (plan → stages → stage → env → value parts …); the reader's bound is kfl_plan::MAX_JSON_DEPTH.
+const _: () = assert!(2 * crate::syntax::trivia::MAX_NESTING as usize + 16 <= kfl_plan::MAX_JSON_DEPTH);
+
 use super::Context;
 use super::args::{dataset_uri, is_output};
 use super::manifest::scalar_text;

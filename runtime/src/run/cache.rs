@@ -105,7 +105,7 @@ pub fn cache_dir(project_dir: &Path) -> PathBuf {
 /// Looks an entry up; an entry whose files are gone counts as a miss.
 pub fn lookup(project_dir: &Path, key: &str) -> Option<(Entry, PathBuf)> {
     let dir = cache_dir(project_dir).join(key);
-    let entry: Entry = serde_json::from_slice(&std::fs::read(dir.join("entry.json")).ok()?).ok()?;
+    let entry: Entry = crate::deep_json::from_str(&std::fs::read_to_string(dir.join("entry.json")).ok()?).ok()?;
     let files = dir.join("outputs");
     let complete = entry.outputs.iter().all(|(name, output)| match output {
         OutputRecord::Artifact { .. } => files.join(name).exists(),

@@ -141,17 +141,8 @@ pub fn substitute(
             return Ok(out);
         }
         Part::List { items } => {
-            let mut texts = Vec::new();
-            let mut keys = Vec::new();
-            for item in items {
-                let piece = substitute(item, scope, outputs, hashes, project_dir)?;
-                texts.push(serde_json::Value::String(piece.text));
-                keys.push(serde_json::Value::String(piece.key));
-            }
-            return Ok(Substituted {
-                text: serde_json::Value::Array(texts).to_string(),
-                key: serde_json::Value::Array(keys).to_string(),
-            });
+            let (text, key) = list_json(items, scope, outputs, hashes, project_dir)?;
+            return Ok(Substituted { text: text.to_string(), key: key.to_string() });
         }
         Part::Param { name } => scope.param(name).ok_or_else(|| format!("param `{name}` has no value"))?,
         Part::Dataset { name, uri } => scope.dataset(name, uri),
@@ -165,18 +156,55 @@ pub fn substitute(
     Ok(Substituted { text: value.text(), key: key_text(&value, hashes, project_dir)? })
 }
 
+/// A list part as JSON arrays of its items' texts and keys. A nested list stays a nested array, as the compiler
+/// renders it (`codegen/args.rs`), not the text of one: quoting each level's text again doubled it per level.
+fn list_json(
+    items: &[Part],
+    scope: &InstanceScope<'_>,
+    outputs: &IndexMap<String, PathBuf>,
+    hashes: &mut Hashes,
+    project_dir: &Path,
+) -> Result<(serde_json::Value, serde_json::Value), String> {
+    let (mut texts, mut keys) = (Vec::new(), Vec::new());
+    for item in items {
+        let (text, key) = match item {
+            Part::List { items } => list_json(items, scope, outputs, hashes, project_dir)?,
+            other => {
+                let piece = substitute(other, scope, outputs, hashes, project_dir)?;
+                (serde_json::Value::String(piece.text), serde_json::Value::String(piece.key))
+            }
+        };
+        texts.push(text);
+        keys.push(key);
+    }
+    Ok((serde_json::Value::Array(texts), serde_json::Value::Array(keys)))
+}
+
 /// The cache key's view of a value: artifacts by content, so a changed file is a changed input.
 fn key_text(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<String, String> {
+    Ok(match value {
+        Value::List(_) => key_json(value, hashes, project_dir)?.to_string(),
+        other => key_scalar(other, hashes, project_dir)?,
+    })
+}
+
+/// A list's key as nested arrays of its items' keys (not the text of each level, which doubled per level).
+fn key_json(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<serde_json::Value, String> {
+    Ok(match value {
+        Value::List(items) => {
+            items.iter().map(|v| key_json(v, hashes, project_dir)).collect::<Result<serde_json::Value, _>>()?
+        }
+        other => serde_json::Value::String(key_scalar(other, hashes, project_dir)?),
+    })
+}
+
+fn key_scalar(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<String, String> {
     Ok(match value {
         Value::Path(path) => {
             let hash = hashes
                 .get(&project_dir.join(path))
                 .map_err(|e| format!("input {} cannot be read: {e}", path.display()))?;
             format!("sha256:{hash}")
-        }
-        Value::List(items) => {
-            let keys = items.iter().map(|v| key_text(v, hashes, project_dir)).collect::<Result<Vec<_>, _>>()?;
-            serde_json::to_string(&keys).unwrap_or_default()
         }
         other => other.text(),
     })

@@ -269,7 +269,7 @@ pub fn read(run_dir: &Path) -> Result<RunRecord, String> {
     let path = run_dir.join("run.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let record: RunRecord =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not a kfl run record: {e}", path.display()))?;
+        crate::deep_json::from_str(&text).map_err(|e| format!("{} is not a kfl run record: {e}", path.display()))?;
     if record.record_version != RECORD_VERSION {
         return Err(format!(
             "{} has record version {}, this kfl reads version {RECORD_VERSION}",
