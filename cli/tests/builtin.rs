@@ -22,11 +22,21 @@ fn stdlib_command(module: &str, component: &str, bindings: &BTreeMap<&str, Strin
     let path = workspace().join("stdlib").join(format!("{module}.kfl"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let start = text.find(&format!("component {component}(")).unwrap_or_else(|| panic!("no component {component}"));
-    let run_line = text[start..].lines().find(|l| l.trim_start().starts_with("run")).expect("a run line");
-    let list = &run_line[run_line.find('[').expect("[") + 1..run_line.rfind(']').expect("]")];
+    // `kfl fmt` wraps a long `run` list over several lines: read from its `[` to its `]`.
+    let component = &text[start..];
+    let run_at = component
+        .lines()
+        .find(|l| l.trim_start().starts_with("run"))
+        .map(|l| l.as_ptr() as usize - component.as_ptr() as usize)
+        .expect("a run line");
+    let open = run_at + component[run_at..].find('[').expect("[");
+    let close = open + component[open..].find(']').expect("]");
+    let run_line = &component[run_at..=close];
+    let list = &component[open + 1..close];
     let items: Vec<String> = list
         .split(',')
         .map(str::trim)
+        .filter(|item| !item.is_empty())
         .map(|item| match item.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
             Some(literal) => literal.to_string(),
             None => bindings.get(item).unwrap_or_else(|| panic!("no binding for `{item}` in {run_line}")).clone(),
