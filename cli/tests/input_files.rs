@@ -1,6 +1,7 @@
 //! What `kfl` reads as a `.kfl` file: a FIFO (named or imported), a device, a file over 64 MiB, binary or
 //! non-UTF-8 content are refused at once with exit 2 (or a diagnostic for an import), never read forever and
-//! never quoted; expressions too deep for any tree are E0001, never a signal, in every command.
+//! never quoted; expressions too deep for any tree are E0001, never a signal, in every command; a long
+//! line of a text file is quoted only as a window around the diagnostic.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -129,4 +130,30 @@ fn expressions_too_deep_for_any_tree_are_e0001_in_every_command() {
         }
     }
     assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn a_long_line_of_a_text_file_is_never_quoted_whole() {
+    let dir = scratch("long-line");
+    // 300 characters that repeat nowhere, so no quoted part of the line equals its end.
+    let alphabet = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let secret: String = (0..300)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(alphabet[(state % 62) as usize])
+        })
+        .collect();
+    std::fs::write(dir.join("creds"), format!("aws_secret_access_key = {secret}\n")).unwrap();
+    std::os::unix::fs::symlink(dir.join("creds"), dir.join("x.kfl")).unwrap();
+    let out = kfl(&dir, &["check", "x.kfl"]);
+    let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("E0001"), "{all}");
+    assert!(!all.contains(&secret[200..]), "the end of the line was quoted: {all}");
+    // The line is quoted, cut where it is marked.
+    let quoted = all.lines().find(|l| l.contains("aws_secret_access_key = ")).unwrap_or_else(|| panic!("{all}"));
+    assert!(quoted.contains(&secret[..40]) && quoted.ends_with('…'), "{all}");
 }

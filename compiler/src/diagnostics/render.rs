@@ -1,9 +1,15 @@
-//! Renders diagnostics as text (plain for tests, graphical for terminals) or JSON lines; the only module that touches miette.
+//! Renders diagnostics as text (plain for tests, graphical for terminals) or JSON lines; with its `snippet`
+//! submodule, the only module that touches miette.
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 
 use super::{Diagnostic, Label, Severity};
 use crate::source::{FileId, Sources};
+
+mod snippet;
+
+pub use snippet::MAX_QUOTED_COLUMNS;
+use snippet::Snippet;
 
 /// How text output looks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +28,10 @@ pub fn render_text(sources: &Sources, diagnostic: &Diagnostic, style: Style) -> 
         Style::Plain => GraphicalTheme::unicode_nocolor(),
         Style::Fancy => GraphicalTheme::unicode(),
     };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(80).with_links(false);
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(80)
+        .with_links(false)
+        .with_context_lines(snippet::CONTEXT_LINES);
     let report = Report::build(sources, diagnostic);
     let mut out = String::new();
     if handler.render_report(&mut out, &report).is_err() {
@@ -98,15 +107,15 @@ struct Report {
 impl Report {
     fn build(sources: &Sources, diagnostic: &Diagnostic) -> Report {
         let primary_file = diagnostic.primary.span.file;
-        let mut labels = vec![labeled(&diagnostic.primary, true)];
-        let mut others: Vec<(FileId, Vec<LabeledSpan>)> = Vec::new();
+        let mut labels = vec![(&diagnostic.primary, true)];
+        let mut others: Vec<(FileId, Vec<(&Label, bool)>)> = Vec::new();
         for label in &diagnostic.secondary {
             if label.span.file == primary_file {
-                labels.push(labeled(label, false));
+                labels.push((label, false));
             } else if let Some((_, spans)) = others.iter_mut().find(|(f, _)| *f == label.span.file) {
-                spans.push(labeled(label, false));
+                spans.push((label, false));
             } else {
-                others.push((label.span.file, vec![labeled(label, false)]));
+                others.push((label.span.file, vec![(label, false)]));
             }
         }
         let mut help = diagnostic.help.clone();
@@ -118,16 +127,20 @@ impl Report {
         }
         let related = others
             .into_iter()
-            .map(|(file, spans)| Report {
-                message: format!("see {}", sources.get(file).name),
-                code: String::new(),
-                severity: miette::Severity::Advice,
-                help: None,
-                source: named(sources, file),
-                labels: spans,
-                related: Vec::new(),
+            .map(|(file, spans)| {
+                let (source, labels) = quoted(sources, file, &spans);
+                Report {
+                    message: format!("see {}", sources.get(file).name),
+                    code: String::new(),
+                    severity: miette::Severity::Advice,
+                    help: None,
+                    source,
+                    labels,
+                    related: Vec::new(),
+                }
             })
             .collect();
+        let (source, labels) = quoted(sources, primary_file, &labels);
         Report {
             message: diagnostic.message.clone(),
             code: diagnostic.code.as_str().to_string(),
@@ -136,73 +149,30 @@ impl Report {
                 Severity::Warning => miette::Severity::Warning,
             },
             help,
-            source: named(sources, primary_file),
+            source,
             labels,
             related,
         }
     }
 }
 
-fn named(sources: &Sources, file: FileId) -> Snippet {
-    Snippet { file: sources.get(file).clone() }
-}
-
-/// A file as miette sees it. miette's own `str` source finds a span's line by
-/// scanning from the start of the file; we answer from our line index, so
-/// rendering thousands of diagnostics in a large file stays linear.
-#[derive(Debug)]
-struct Snippet {
-    file: crate::source::SourceFile,
-}
-
-impl miette::SourceCode for Snippet {
-    fn read_span<'a>(
-        &'a self,
-        span: &SourceSpan,
-        context_lines_before: usize,
-        context_lines_after: usize,
-    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let file = &self.file;
-        let text: &str = &file.text;
-        let start = span.offset().min(text.len());
-        let end = (span.offset() + span.len()).min(text.len());
-        if start > text.len() {
-            return Err(miette::MietteError::OutOfBounds);
-        }
-        let first_line = file.line_of(start).saturating_sub(context_lines_before);
-        let end_line = file.line_of(end.saturating_sub(usize::from(end > start)));
-        let last_line = (end_line + context_lines_after).min(file.line_count().saturating_sub(1));
-        // With no context (miette's header lookup) the window starts at the
-        // span itself and `column` locates it, as miette's own sources do.
-        let (window_start, column) = if context_lines_before == 0 {
-            (start, start - file.line_start(first_line))
-        } else {
-            (file.line_start(first_line), 0)
-        };
-        // The window ends after the last line's line break, as miette's own sources do.
-        let window_end = file.line_start(last_line + 1).max(window_start);
-        let window = &text[window_start..window_end];
-        Ok(Box::new(miette::MietteSpanContents::new_named(
-            file.name.clone(),
-            window.as_bytes(),
-            SourceSpan::new(window_start.into(), window.len()),
-            first_line,
-            column,
-            // miette's own sources report the newlines from the start of the
-            // file to the window's end here, and its graphical handler merges
-            // nearby snippets based on that; match it so output is the same.
-            newlines_before(text, file, window_end),
-        )))
-    }
-}
-
-fn labeled(label: &Label, primary: bool) -> LabeledSpan {
-    let span = SourceSpan::new((label.span.start as usize).into(), label.span.len());
-    if primary {
-        LabeledSpan::new_primary_with_span(label.text.clone(), span)
-    } else {
-        LabeledSpan::new_with_span(label.text.clone(), span)
-    }
+/// A file's snippet for `labels` (the first centres cut context lines), with the labels moved into it.
+fn quoted(sources: &Sources, file: FileId, labels: &[(&Label, bool)]) -> (Snippet, Vec<LabeledSpan>) {
+    let spans: Vec<_> = labels.iter().map(|(label, _)| label.span.range()).collect();
+    let (snippet, moved) = Snippet::new(sources.get(file), &spans);
+    let labeled = labels
+        .iter()
+        .zip(moved)
+        .map(|((label, primary), span)| {
+            let span = SourceSpan::new(span.start.into(), span.len());
+            if *primary {
+                LabeledSpan::new_primary_with_span(label.text.clone(), span)
+            } else {
+                LabeledSpan::new_with_span(label.text.clone(), span)
+            }
+        })
+        .collect();
+    (snippet, labeled)
 }
 
 impl std::fmt::Display for Report {
@@ -242,10 +212,82 @@ impl miette::Diagnostic for Report {
     }
 }
 
-/// Line breaks in `text[..end]`.
-fn newlines_before(text: &str, file: &crate::source::SourceFile, end: usize) -> usize {
-    if end == 0 {
-        return 0;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostics::Code;
+    use crate::source::{Origin, SourceFile, Span};
+
+    /// Renders an E0001 labelled at `span` in a file holding `text`.
+    fn render(text: &str, span: std::ops::Range<usize>, secondary: Option<std::ops::Range<usize>>) -> String {
+        let mut sources = Sources::new();
+        let file = sources.add(SourceFile::new("a.kfl", text, Origin::User));
+        let mut diagnostic =
+            Diagnostic::error(Code::SyntaxError, "bad", Label::new(Span::new(file, span.start, span.end), "here"));
+        if let Some(s) = secondary {
+            diagnostic = diagnostic.with_label(Label::new(Span::new(file, s.start, s.end), "also"));
+        }
+        render_text(&sources, &diagnostic, Style::Plain)
     }
-    file.line_of(end - 1) + usize::from(text[..end].ends_with('\n'))
+
+    /// The character column of `needle` in the first output line holding it, and that line's index.
+    fn column_of(out: &str, needle: &str) -> (usize, usize) {
+        let (index, line) = out.lines().enumerate().find(|(_, l)| l.contains(needle)).expect(needle);
+        (index, line[..line.find(needle).unwrap()].chars().count())
+    }
+
+    #[test]
+    fn a_long_line_is_quoted_as_a_window_around_the_label() {
+        // 5,000 characters, the span in the middle, a long context line after it.
+        let line: String = (0..5_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let mut text = line.clone();
+        text.replace_range(2_500..2_506, "TARGET");
+        let text = format!("{text}\n{line}\n");
+        let out = render(&text, 2_500..2_506, None);
+
+        // No line of the output holds more than the window (plus the gutter).
+        for quoted in out.lines() {
+            assert!(quoted.chars().count() <= MAX_QUOTED_COLUMNS + 8, "{} chars: {quoted}", quoted.chars().count());
+        }
+        // Both lines are cut on both sides, and the header still names the real column.
+        assert_eq!(out.matches('…').count(), 4, "{out}");
+        assert!(out.contains("[a.kfl:1:2501]"), "{out}");
+        // The underline starts under the span and is as wide as it.
+        let (row, column) = column_of(&out, "TARGET");
+        let underline = out.lines().nth(row + 1).unwrap();
+        let marks: String = underline.chars().skip(column).take(6).collect();
+        assert!(marks.chars().all(|c| c == '─' || c == '┬') && marks.contains('┬'), "{out}");
+        assert_eq!(underline.chars().nth(column - 1), Some(' '), "{out}");
+    }
+
+    #[test]
+    fn labels_far_apart_are_quoted_as_separate_groups_with_their_own_line_numbers() {
+        let text: String = (1..=300).map(|n| format!("line {n}\n")).collect();
+        let at = |n: usize| text.find(&format!("line {n}\n")).unwrap();
+        let out = render(&text, at(200)..at(200) + 8, Some(at(3)..at(3) + 6));
+        for n in [2, 3, 4, 199, 200, 201] {
+            assert!(out.contains(&format!(" {n} │ line {n}\n")), "line {n} missing: {out}");
+        }
+        assert!(!out.contains("line 5\n") && !out.contains("line 198\n"), "{out}");
+        assert!(out.contains("[a.kfl:200:1]"), "{out}");
+    }
+
+    #[test]
+    fn a_label_cut_away_points_at_the_ellipsis_and_short_lines_are_whole() {
+        let long = "x".repeat(1_000);
+        let text = format!("short line\n{long} END\n");
+        // A primary label at the start and a secondary one at the end of the long line cannot both
+        // show: the window follows the primary, and the secondary marks the cut.
+        let end = 11 + long.len() + 1;
+        let out = render(&text, 11..12, Some(end..end + 3));
+        assert!(out.contains("short line"), "{out}");
+        assert!(!out.contains("END"), "{out}");
+        let (row, column) = column_of(&out, "…");
+        let underline = out.lines().nth(row + 1).unwrap();
+        assert_eq!(underline.chars().nth(column), Some('┬'), "{out}");
+        // Quoted lines stay within the window (label lines below them may run on by the label's text).
+        for quoted in out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())) {
+            assert!(quoted.chars().count() <= MAX_QUOTED_COLUMNS + 8, "{out}");
+        }
+    }
 }

@@ -80,11 +80,19 @@ fn found_token(src: &str, position: usize) -> String {
     }
 }
 
+/// The most characters of a found word a message quotes: a message must not echo a long run of a file
+/// (a credentials file behind a `.kfl` symlink) that the quoted source line cuts; a word this long is not code.
+const MAX_FOUND_CHARS: usize = 40;
+
 fn describe_found(found: &str) -> String {
     match found {
         "" => "end of file".to_string(),
         "\n" => "end of line".to_string(),
         "\r" => "end of line".to_string(),
+        other if other.chars().count() > MAX_FOUND_CHARS => {
+            let head: String = other.chars().take(MAX_FOUND_CHARS - 1).collect();
+            format!("`{}…`", head.escape_debug())
+        }
         other => format!("`{}`", other.escape_debug()),
     }
 }
@@ -126,4 +134,21 @@ fn hint(src: &str, position: usize, found: &str, positives: &[Rule]) -> Option<S
         return Some("names start with a letter or `_`".into());
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::source::FileId;
+
+    #[test]
+    fn a_long_found_word_is_quoted_cut() {
+        let secret = "k".repeat(300);
+        let (_, diagnostics) = super::super::parse(FileId(0), &format!("{secret} = 1\n"));
+        let message = &diagnostics[0].message;
+        assert!(message.contains(&format!("`{}…`", &secret[..super::MAX_FOUND_CHARS - 1])), "{message}");
+        assert!(!message.contains(&secret[..super::MAX_FOUND_CHARS]), "{message}");
+        // A word of ordinary length is quoted whole.
+        let (_, diagnostics) = super::super::parse(FileId(0), "aws_secret_access_key = 1\n");
+        assert!(diagnostics[0].message.contains("`aws_secret_access_key`"), "{}", diagnostics[0].message);
+    }
 }
