@@ -43,8 +43,9 @@ use serde::Serialize;
 use super::manifest::{format_float, scalar_text};
 use super::{Context, Manifest, trainer};
 use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::Ty;
 use crate::ir::{self, Goal, StageKind, Value};
-use crate::typeck::{Ty, schema};
+use crate::typeck::schema;
 
 pub(crate) const API_VERSION: &str = "kubeflow.org/v1beta1";
 pub(crate) const KIND: &str = "Experiment";

@@ -57,8 +57,8 @@ use super::launcher;
 use super::manifest::kubernetes_name;
 use super::{Context, Manifest};
 use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::Ty;
 use crate::ir::{self, Ref, Value};
-use crate::typeck::Ty;
 
 pub(crate) const API_VERSION: &str = "trainer.kubeflow.org/v1alpha1";
 pub(crate) const KIND: &str = "TrainJob";

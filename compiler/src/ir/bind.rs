@@ -13,9 +13,9 @@
 use indexmap::IndexMap;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, Label};
+use crate::ir::Ty;
 use crate::ir::{Param, Value};
 use crate::source::Span;
-use crate::typeck::Ty;
 
 /// How a file's params are bound.
 #[derive(Clone, Debug, Default)]

@@ -2,14 +2,15 @@
 
 pub mod bind;
 pub mod graph;
+mod ty;
 mod value;
 
+pub use ty::Ty;
 pub use value::*;
 
 use indexmap::IndexMap;
 
 use crate::source::Span;
-use crate::typeck::Ty;
 
 /// One checked `.kfl` file, with components instantiated and defaults applied.
 #[derive(Clone, Debug, serde::Serialize)]

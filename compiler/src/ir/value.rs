@@ -3,8 +3,8 @@
 use indexmap::IndexMap;
 
 use crate::ast::{BinaryOp, UnaryOp};
+use crate::ir::Ty;
 use crate::source::Span;
-use crate::typeck::Ty;
 
 /// A value after type checking. Constants are folded; anything that depends
 /// on a stage's result stays a reference or an expression evaluated at run time.

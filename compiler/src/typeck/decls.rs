@@ -4,14 +4,15 @@ use indexmap::IndexMap;
 
 use crate::ast::{self, BlockKind, ItemKind, StageKind};
 use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::Ty;
 use crate::ir::{self, Ref, Value, graph::EdgeKind, graph::NodeKind};
 use crate::resolve::suggest;
 use crate::source::Span;
+use crate::typeck::Checker;
 use crate::typeck::expr::{Scope, article};
 use crate::typeck::patch_schema::PatchTarget;
 use crate::typeck::props::{Allow, Props};
 use crate::typeck::schema::{self, PropertySpec};
-use crate::typeck::{Checker, Ty};
 
 const STAGE_SPECS: &[&[PropertySpec]] = &[schema::STAGE_COMMON];
 const TRAIN_SPECS: &[&[PropertySpec]] = &[schema::STAGE_COMMON, schema::TRAIN_EXTRA];

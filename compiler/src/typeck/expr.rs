@@ -2,11 +2,12 @@
 
 use crate::ast::{self, BinaryOp, ExprKind, StringPart, UnaryOp};
 use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::Ty;
 use crate::ir::{BestField, Expr as IrExpr, Ref, TemplatePart, Value};
 use crate::resolve::{DeclKind, suggest};
+use crate::typeck::Checker;
 use crate::typeck::schema::Binding;
 use crate::typeck::units::{UnitError, read_number};
-use crate::typeck::{Checker, Ty};
 
 /// What names mean at one point of the file.
 #[derive(Clone, Debug, Default)]

@@ -3,11 +3,12 @@
 
 use crate::ast;
 use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::Ty;
 use crate::ir::{SearchParam, Value};
 use crate::source::Span;
 use crate::typeck::props::Props;
 use crate::typeck::tune::TuneParts;
-use crate::typeck::{Checker, Ty, schema};
+use crate::typeck::{Checker, schema};
 
 impl Checker<'_> {
     /// `trials`/`parallel` against the algorithm and its space, once both are numbers (bound params included).

@@ -9,11 +9,8 @@ mod patch_schema;
 pub(crate) mod props;
 pub mod schema;
 mod tune;
-mod ty;
 pub mod units;
 mod uris;
-
-pub use ty::Ty;
 
 use std::collections::BTreeSet;
 
@@ -21,7 +18,7 @@ use indexmap::IndexMap;
 
 use crate::ast::{self, ItemKind};
 use crate::diagnostics::Diagnostics;
-use crate::ir;
+use crate::ir::{self, Ty};
 use crate::resolve::{DeclKind, Module, Resolved};
 use crate::source::Span;
 

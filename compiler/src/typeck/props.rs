@@ -4,12 +4,13 @@ use indexmap::IndexMap;
 
 use crate::ast::{self, Entry, ExprKind};
 use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::Ty;
 use crate::ir::{Patch, Ref, Resources, Value};
 use crate::resolve::{DeclKind, suggest};
 use crate::source::Span;
+use crate::typeck::Checker;
 use crate::typeck::expr::{Scope, article};
 use crate::typeck::schema::{self, EnumSet, PropertySpec, Shape};
-use crate::typeck::{Checker, Ty};
 
 /// The checked properties of one block, by name, with where each was written.
 #[derive(Debug, Default)]

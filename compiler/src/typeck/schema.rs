@@ -3,7 +3,7 @@
 //! This table is the single description of declaration bodies: the checker
 //! validates against it, and hover, completion and `docs/LANGUAGE.md` read it.
 
-use crate::typeck::Ty;
+use crate::ir::Ty;
 
 /// What a property's value must look like.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -4,12 +4,13 @@ use indexmap::IndexMap;
 
 use crate::ast::{self, Entry, ExprKind};
 use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::Ty;
 use crate::ir::{Algorithm, EarlyStop, Goal, SearchParam, Value};
 use crate::resolve::{DeclKind, suggest};
 use crate::source::Span;
 use crate::typeck::expr::{Scope, article};
 use crate::typeck::schema::{self, ArgSpec, ArgTy};
-use crate::typeck::{Checker, Sig, Ty};
+use crate::typeck::{Checker, Sig};
 
 /// The parts of a `tune` that need the trial to be understood.
 pub(crate) struct TuneParts {

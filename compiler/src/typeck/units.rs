@@ -1,8 +1,8 @@
 //! Number literals with unit suffixes, read by the expected type (`m` is millicores for a cpu, minutes for a duration).
 
 use crate::ast::NumberLit;
+use crate::ir::Ty;
 use crate::ir::{Cpu, Duration, Quantity, Value};
-use crate::typeck::Ty;
 
 pub const QUANTITY_SUFFIXES: &[(&str, f64)] = &[
     ("Ki", 1024.0),

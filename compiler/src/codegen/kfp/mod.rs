@@ -32,9 +32,9 @@ use super::args::{self, Slot};
 use super::manifest::{format_float, kubernetes_name, scalar_text};
 use super::yaml_stream;
 use crate::diagnostics::Diagnostic;
+use crate::ir::Ty;
 use crate::ir::graph::NodeKind;
 use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, UnaryOpName, Value};
-use crate::typeck::Ty;
 pub(crate) use check::check;
 use spec::*;
 
