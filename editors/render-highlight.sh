@@ -4,13 +4,13 @@
 # → HTML with our colour theme → a headless Chromium screenshot.
 #
 # Usage: editors/render-highlight.sh [FILE] [FIRST_LINE] [LAST_LINE] [OUT.png]
-#   defaults: examples/iris/iris.kfl 1 87 docs/highlight.png
+#   defaults: examples/iris/iris.kfl, its whole text, docs/highlight.png
 # Needs: the tree-sitter CLI (see editors/test.sh) and chromium (`apt-get install chromium`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 file=$(realpath "${1:-$root/examples/iris/iris.kfl}")
 first=${2:-1}
-last=${3:-87}
+last=${3:-$(wc -l < "$file")}
 out=$(realpath -m "${4:-$root/docs/highlight.png}")
 
 ts=$(command -v tree-sitter || echo "$HOME/.cargo/bin/tree-sitter")
