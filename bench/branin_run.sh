@@ -5,7 +5,7 @@
 # and Optuna's default TPE at 50 trials (0.207 mean, ../shared/anchors/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --profile dist -p kfl
+cargo build --profile dist -p kfl --features jemalloc
 KFL=$PWD/target/dist/kfl
 SEEDS=${SEEDS:-20}
 BUDGET=${BUDGET:-50}

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --profile dist -p kfl
+cargo build --profile dist -p kfl --features jemalloc
 KFL=./target/dist/kfl
 TMP=${TMPDIR:-/tmp}/kfl-bench-build
 rm -rf "$TMP" && mkdir -p "$TMP"

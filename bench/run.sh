@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --profile dist -p kfl
+cargo build --profile dist -p kfl --features jemalloc
 KFL=$PWD/target/dist/kfl
 N=${N:-1000}
 TMP=${TMPDIR:-/tmp}/kfl-bench-run

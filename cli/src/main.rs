@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 
 /// jemalloc, configured at build time (`.cargo/config.toml`) to back its memory with transparent huge pages:
 /// a `kfl build` of 1,000 stages otherwise spends a fifth of its time in the kernel's page-fault handler.
-#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+/// Feature `jemalloc` (the `dist` builds): its C build is the largest unit of a fresh clone's first compile.
+#[cfg(all(feature = "jemalloc", target_os = "linux", not(target_env = "musl")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
