@@ -120,8 +120,8 @@ pub fn expectations(text: &str) -> Vec<(String, usize)> {
         .collect()
 }
 
-/// Options to build `program` in process as `kfl build` would, each dataset `kfl build` stages under
-/// `project.artifacts` given a digest made from its name: these tests look at the compiled output, not at
+/// Options to build `program` in process as `kfl build` would, each dataset `kfl build` stages (under
+/// `project.artifacts` or KFP's default bucket) given a digest made from its name: these tests look at the compiled output, not at
 /// the data (the CLI's tests stage real files and check their digests).
 pub fn build_options(program: &kfl_compiler::ir::Program) -> kfl_compiler::codegen::BuildOptions {
     let staged = kfl_compiler::codegen::staging::local_datasets(program)
@@ -131,5 +131,5 @@ pub fn build_options(program: &kfl_compiler::ir::Program) -> kfl_compiler::codeg
             (dataset.name.clone(), digest)
         })
         .collect();
-    kfl_compiler::codegen::BuildOptions { staged }
+    kfl_compiler::codegen::BuildOptions { staged, ..Default::default() }
 }

@@ -103,18 +103,118 @@ fn build_rejects_bad_param_overrides() {
 #[test]
 fn build_refuses_what_only_runs_locally_and_check_warns() {
     let dir = scratch("cluster-only");
-    let source = dir.join("local.kfl");
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::write(dir.join("data/train.csv"), "x\n1\n").unwrap();
-    std::fs::write(&source, LOCAL_DATASET.replace("ARTIFACTS\n", "")).unwrap();
+    let source = dir.join("fan_in.kfl");
+    // KFP's launcher gives a task only the first artifact of a list collected from a `for` (W0402).
+    std::fs::write(
+        &source,
+        "project p { image = \"python:3.12\" }\n\
+         for shard in 0..2 {\n  step part(shard: int = shard) -> (out: Dataset) { run = [\"part\", shard, out] }\n}\n\
+         step merge(parts: list[Dataset] = part.out) { run = [\"merge\", parts] }\n",
+    )
+    .unwrap();
     let checked = kfl().arg("check").arg(&source).output().unwrap();
     assert_eq!(checked.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&checked.stderr).contains("W0402"));
     let built = kfl().arg("build").arg(&source).arg("-o").arg(dir.join("o")).output().unwrap();
     assert_eq!(built.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&built.stderr);
-    assert!(stderr.contains("W0402") && stderr.contains("data/train.csv") && stderr.contains("artifacts"), "{stderr}");
+    assert!(stderr.contains("W0402") && stderr.contains("part.out"), "{stderr}");
     assert!(!dir.join("o").exists());
+}
+
+#[test]
+fn build_stages_local_datasets_for_kfps_default_bucket_without_artifacts() {
+    let dir = scratch("default-bucket");
+    let source = dir.join("local.kfl");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/train.csv"), "x\n1\n").unwrap();
+    std::fs::write(&source, LOCAL_DATASET.replace("ARTIFACTS\n", "")).unwrap();
+    let checked = kfl().arg("check").arg(&source).output().unwrap();
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("W0403") && !stderr.contains("W0402"), "{stderr}");
+
+    let built = kfl().arg("build").arg(&source).arg("-o").arg(dir.join("o")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert_eq!(built.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("W0403"), "{stderr}");
+    let pipeline = std::fs::read_to_string(dir.join("o/pipeline.yaml")).unwrap();
+    // KFP keeps its configured pipeline root: kfl sets none.
+    assert!(!pipeline.contains("defaultPipelineRoot"), "{pipeline}");
+    let uri = importer_uri(&dir.join("o"));
+    let relative = uri.strip_prefix("minio://mlpipeline/kfl/").unwrap_or_else(|| panic!("{uri}"));
+    assert!(relative.starts_with("datasets/") && relative.ends_with("/train.csv"), "{uri}");
+    assert_eq!(std::fs::read(dir.join("o/stage").join(relative)).unwrap(), b"x\n1\n");
+    let upload = format!("mc mirror --overwrite {} kfl/mlpipeline/kfl", dir.join("o/stage").display());
+    assert!(stderr.contains(&upload), "{stderr}");
+}
+
+#[test]
+fn remote_datasets_kfp_cannot_download_reach_tasks_as_text() {
+    let dir = scratch("remote-datasets");
+    let source = dir.join("remote.kfl");
+    std::fs::write(
+        &source,
+        "project p { image = \"python:3.12\" }\n\
+         volume shared { size = 1Gi }\n\
+         dataset hub { uri = \"hf://datasets/acme/chats\" }\n\
+         dataset claim { uri = \"pvc://shared/train.parquet\" }\n\
+         dataset web { uri = \"https://example.com/train.csv\" }\n\
+         step prep(a: Dataset = hub, b: Dataset = claim, c: Dataset = web) {\n  \
+           run = [\"python3\", \"prep.py\", a, b, c]\n  mount shared at \"/data\"\n}\n",
+    )
+    .unwrap();
+    let checked = kfl().arg("check").arg(&source).output().unwrap();
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("W04"), "{stderr}");
+    let built = kfl().arg("build").arg(&source).arg("-o").arg(dir.join("o")).output().unwrap();
+    assert_eq!(built.status.code(), Some(0), "{}", String::from_utf8_lossy(&built.stderr));
+    let pipeline = std::fs::read_to_string(dir.join("o/pipeline.yaml")).unwrap();
+    assert!(!pipeline.contains("importer"), "{pipeline}");
+    for uri in ["hf://datasets/acme/chats", "pvc://shared/train.parquet", "https://example.com/train.csv"] {
+        assert!(pipeline.contains(&format!("constant: {uri}")), "{uri} in {pipeline}");
+    }
+}
+
+/// Every program of the language spec's examples (`../shared/design/examples`, or `$KFL_SHARED/design/examples`)
+/// builds, and what it writes passes `kube-validate`.
+#[test]
+fn spec_examples_build_and_pass_kube_validate() {
+    let shared = std::env::var_os("KFL_SHARED").map_or_else(|| workspace().join("../shared"), PathBuf::from);
+    let examples = shared.join("design/examples");
+    let validate = shared.join("tools/kube-validate");
+    if !examples.is_dir() || !validate.is_file() {
+        eprintln!("!! SKIPPED: no {} or {} (set KFL_SHARED)", examples.display(), validate.display());
+        return;
+    }
+    let dir = scratch("spec-examples");
+    let mut files = Vec::new();
+    let mut stack = vec![examples];
+    while let Some(folder) = stack.pop() {
+        for path in std::fs::read_dir(&folder).unwrap().flatten().map(|e| e.path()) {
+            if path.is_dir() && path.file_name().is_some_and(|n| n != "lib") {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "kfl") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut documents = Vec::new();
+    for (n, file) in files.iter().enumerate() {
+        let out = dir.join(format!("{n}"));
+        let built = kfl().arg("build").arg(file).arg("-o").arg(&out).output().unwrap();
+        assert_eq!(built.status.code(), Some(0), "{}: {}", file.display(), String::from_utf8_lossy(&built.stderr));
+        documents.extend(read_tree(&out).into_iter().filter(|(p, _)| p.ends_with(".yaml")).map(|(p, _)| out.join(p)));
+    }
+    for name in ["iris/iris.kfl", "llm-finetune/finetune.kfl"] {
+        assert!(files.iter().any(|f| f.ends_with(name)), "{name} is not among {files:?}");
+    }
+    let validated = Command::new(&validate).args(&documents).output().unwrap();
+    let stdout = String::from_utf8_lossy(&validated.stdout);
+    assert_eq!(validated.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&validated.stderr));
+    assert!(stdout.contains(&format!("{} passed, 0 failed", documents.len())), "{stdout}");
 }
 
 /// A project reading a local file; `ARTIFACTS` is where a test puts its `artifacts` line, if any.
@@ -122,14 +222,21 @@ const LOCAL_DATASET: &str = "project p {\n  image = \"python:3.12\"\n  ARTIFACTS
     dataset raw { uri = \"data/train.csv\" }\n\
     step prep(src: Dataset = raw) { run = [\"python3\", \"prep.py\", src] }\n";
 
+/// The first line after `key` in `pipeline.yaml` under `out`, trimmed.
+fn pipeline_value(out: &Path, key: &str) -> String {
+    let pipeline = std::fs::read_to_string(out.join("pipeline.yaml")).unwrap();
+    let at = pipeline.find(key).unwrap_or_else(|| panic!("no {key} in {pipeline}"));
+    pipeline[at + key.len()..].split_whitespace().next().unwrap_or_default().to_string()
+}
+
+/// The URI the importer of `pipeline.yaml` under `out` names.
+fn importer_uri(out: &Path) -> String {
+    pipeline_value(out, "artifactUri:\n          constant:")
+}
+
 /// The importer of `pipeline.yaml` under `out`, its URI and the pipeline root.
 fn importer_uri_and_root(out: &Path) -> (String, String) {
-    let pipeline = std::fs::read_to_string(out.join("pipeline.yaml")).unwrap();
-    let after = |key: &str| {
-        let at = pipeline.find(key).unwrap_or_else(|| panic!("no {key} in {pipeline}"));
-        pipeline[at + key.len()..].split_whitespace().next().unwrap_or_default().to_string()
-    };
-    (after("artifactUri:\n          constant:"), after("defaultPipelineRoot:"))
+    (importer_uri(out), pipeline_value(out, "defaultPipelineRoot:"))
 }
 
 #[test]
@@ -159,13 +266,28 @@ fn build_stages_local_datasets_content_addressed_under_project_artifacts() {
     let (changed, _) = importer_uri_and_root(&dir.join("o2"));
     assert_ne!(uri, changed);
 
-    // A missing file is a diagnostic on the dataset, and nothing is written.
+    // A missing file (made or fetched after the build) is staged by nobody: the importer names a place by the
+    // dataset's name, and the build says to put the data there.
     std::fs::remove_file(dir.join("data/train.csv")).unwrap();
     let missing = kfl().arg("build").arg(&source).arg("-o").arg(dir.join("o3")).output().unwrap();
     let stderr = String::from_utf8_lossy(&missing.stderr);
-    assert_eq!(missing.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("E0105") && stderr.contains("cannot stage dataset `raw`"), "{stderr}");
-    assert!(!dir.join("o3").exists());
+    assert_eq!(missing.status.code(), Some(0), "{stderr}");
+    let by_name = "s3://acme/kfl/datasets/by-name/raw/train.csv";
+    assert_eq!(importer_uri(&dir.join("o3")), by_name);
+    assert!(stderr.contains("warning: dataset `raw`") && stderr.contains(by_name), "{stderr}");
+    assert!(!dir.join("o3/stage").exists());
+
+    // A file that is there but cannot be read (a dangling link) is a diagnostic on the dataset, and nothing
+    // is written.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(dir.join("data/gone.csv"), dir.join("data/train.csv")).unwrap();
+        let unreadable = kfl().arg("build").arg(&source).arg("-o").arg(dir.join("o4")).output().unwrap();
+        let stderr = String::from_utf8_lossy(&unreadable.stderr);
+        assert_eq!(unreadable.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("E0105") && stderr.contains("cannot stage dataset `raw`"), "{stderr}");
+        assert!(!dir.join("o4").exists());
+    }
 }
 
 /// (relative path, contents) of every file under `root`, sorted.

@@ -258,17 +258,28 @@ fn diagnostics_follow_edits() {
 fn cluster_only_refusals_arrive_as_warnings() {
     let (dir, main) = fixture();
     let mut server = Server::start(dir.path());
-    // A local file: `kfl run` reads it, a KFP pipeline cannot download it (W0402, an error only for `kfl build`).
-    let local = MAIN.replace("s3://demo/raw.csv", "data/raw.csv");
+    // An `always` stage inside a `for`: `kfl run` runs it, KFP has no exit handler there (W0402, an error only
+    // for `kfl build`).
+    let local =
+        format!("{MAIN}\nfor i in 0..1 {{\n  step each(i: int = i) {{ run = [\"each\", i], always = true }}\n}}\n");
     server.open(&main, &local);
     let diagnostics = server.diagnostics(&main);
     let codes: Vec<&str> = diagnostics.iter().filter_map(|d| d["code"].as_str()).collect();
     assert_eq!(codes, ["W0402"], "{diagnostics:#?}");
     assert_eq!(diagnostics[0]["severity"], 2, "{diagnostics:#?}");
-    assert_eq!(diagnostics[0]["range"]["start"], at(&local, "dataset raw", 8));
-    assert!(diagnostics[0]["message"].as_str().unwrap_or("").contains("data/raw.csv"), "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["range"]["start"], at(&local, "step each", 5));
+    assert!(diagnostics[0]["message"].as_str().unwrap_or("").contains("`each`"), "{diagnostics:#?}");
 
-    server.change(&main, 2, MAIN);
+    // A local file without `project.artifacts`: staged for KFP's default bucket by `kfl build` (W0403).
+    let local = MAIN.replace("s3://demo/raw.csv", "data/raw.csv");
+    server.change(&main, 2, &local);
+    let diagnostics = server.diagnostics(&main);
+    let codes: Vec<&str> = diagnostics.iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["W0403"], "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["severity"], 2, "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["range"]["start"], at(&local, "dataset raw", 8));
+
+    server.change(&main, 3, MAIN);
     assert_eq!(server.diagnostics(&main), Vec::<Value>::new());
     server.shutdown();
 }

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use kfl_compiler::codegen::launcher::RUN_ANNOTATION;
-use kfl_compiler::codegen::{self, BuildOptions, Context};
+use kfl_compiler::codegen::{self, Context};
 use kfl_compiler::diagnostics::render;
 use kfl_compiler::ir::bind::BindOptions;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
@@ -88,11 +88,14 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
     let bind = BindOptions { params: target.params.clone(), require_all: true };
     let (sources, checked) = crate::commands::check_one_for(&target.file, &bind, true)?;
     let Some(program) = checked.program() else { return Err(Status::UserErrors) };
-    let options = BuildOptions::default();
     let fail = |diagnostics: Vec<_>| {
         eprintln!("{}", render::render_all(&sources, &diagnostics, crate::commands::text_style()));
         Status::UserErrors
     };
+    // The pipeline names each local dataset's staged copy by its digest, as `kfl build` does; nothing is copied.
+    let base = target.file.parent().unwrap_or(std::path::Path::new("."));
+    let staged = crate::commands::stage::stage(program, base).map_err(fail)?;
+    let options = staged.options();
     let project = Context::new(program, &options).project;
     let output = codegen::build(program, &options).map_err(fail)?;
     let mut objects = Vec::new();

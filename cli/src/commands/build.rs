@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use kfl_compiler::codegen::{self, BuildOptions};
+use kfl_compiler::codegen;
 use kfl_compiler::diagnostics::render;
 use kfl_compiler::ir::bind::BindOptions;
 
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Status {
             return Status::UserErrors;
         }
     };
-    let output = match codegen::build(program, &BuildOptions { staged: staged.digests }) {
+    let output = match codegen::build(program, &staged.options()) {
         Ok(output) => output,
         Err(diagnostics) => {
             eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));
@@ -56,15 +56,24 @@ pub fn run(args: Args) -> Status {
                 eprintln!("note: {note}");
             }
             eprintln!("wrote {} files to {}", output.files.len(), args.output.display());
-            if let Some(artifacts) = program.project.as_ref().and_then(|p| p.artifacts.as_deref())
-                && !staged.copies.is_empty()
-            {
+            let root = codegen::staging::root(program);
+            if !staged.copies.is_empty() {
                 let stage_dir = args.output.join(codegen::staging::STAGE_DIR);
                 eprintln!(
                     "staged {} local dataset file(s) in {}; upload them before a run:\n  {}",
                     staged.copies.len(),
                     stage_dir.display(),
-                    super::stage::upload_command(&stage_dir, artifacts)
+                    super::stage::upload_command(&stage_dir, root)
+                );
+            }
+            for (name, source) in &staged.absent {
+                let uri = program.datasets.iter().find(|d| &d.name == name).map_or("", |d| d.uri.as_str());
+                let path = codegen::staging::unhashed_path(name, uri);
+                eprintln!(
+                    "warning: dataset `{name}`: {} does not exist, so nothing was staged for it; the pipeline \
+                     imports {}: put the data there before a run",
+                    source.display(),
+                    codegen::staging::under_root(program, &path)
                 );
             }
             Status::Ok

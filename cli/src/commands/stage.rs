@@ -1,27 +1,45 @@
-//! Staging for `kfl build`: hashes each local dataset the cluster needs and lists the copies that go into the build's `stage/` folder, laid out as under `project.artifacts`.
+//! Staging for `kfl build`: hashes each local dataset the cluster needs and lists the copies that go into the build's `stage/` folder, laid out as under `project.artifacts` (or KFP's default bucket).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use kfl_compiler::codegen::BuildOptions;
 use kfl_compiler::codegen::staging::{self, STAGE_DIR};
 use kfl_compiler::diagnostics::{Code, Diagnostic, Label};
 use kfl_compiler::ir;
 
-/// What staging found: each dataset's digest (for `BuildOptions::staged`) and the files to copy, as
-/// (path relative to the build output, source file).
+/// What staging found: each dataset's digest (for `BuildOptions::staged`), the files to copy, as (path
+/// relative to the build output, source file), and the datasets whose file is not there (for
+/// `BuildOptions::absent`), as (name, the file looked for).
 #[derive(Debug, Default)]
 pub struct Staged {
     pub digests: BTreeMap<String, String>,
     pub copies: Vec<(String, PathBuf)>,
+    pub absent: Vec<(String, PathBuf)>,
+}
+
+impl Staged {
+    pub fn options(&self) -> BuildOptions {
+        BuildOptions {
+            staged: self.digests.clone(),
+            absent: self.absent.iter().map(|(name, _)| name.clone()).collect(),
+        }
+    }
 }
 
 /// Stages every dataset `staging::local_datasets` lists; paths are relative to `base` (the .kfl file's
-/// folder, as `kfl run` reads them). A file that is missing or unreadable is an error on its dataset.
+/// folder, as `kfl run` reads them). A file that does not exist is listed as absent (the data may be made
+/// or fetched after the build: the pipeline names where it must go); one that cannot be read is an error on
+/// its dataset.
 pub fn stage(program: &ir::Program, base: &Path) -> Result<Staged, Vec<Diagnostic>> {
     let mut staged = Staged::default();
     let mut errors = Vec::new();
     for dataset in staging::local_datasets(program) {
         let source = base.join(&dataset.uri);
+        if std::fs::symlink_metadata(&source).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            staged.absent.push((dataset.name.clone(), source));
+            continue;
+        }
         let found = kfl_runtime::run::cache::hash_path(&source).and_then(|digest| {
             let target = format!("{STAGE_DIR}/{}", staging::staged_path(&digest, &dataset.uri));
             copies(&source, &target, &mut staged.copies)?;
@@ -61,7 +79,7 @@ fn copies(source: &Path, target: &str, out: &mut Vec<(String, PathBuf)>) -> std:
     Ok(())
 }
 
-/// The one command that uploads the build's `stage/` folder to `artifacts`, for the scheme it has.
+/// The one command that uploads the build's `stage/` folder to `artifacts` (`staging::root`), for its scheme.
 pub fn upload_command(stage_dir: &Path, artifacts: &str) -> String {
     let stage = stage_dir.display();
     if let Some(rest) = artifacts.strip_prefix("minio://") {

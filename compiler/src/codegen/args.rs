@@ -63,7 +63,10 @@ fn render_ref(context: &Context<'_>, reference: &Ref, slot: &mut dyn FnMut(Slot<
             Some(value) => render(context, value, slot),
             None => slot(Slot::Param(name)),
         },
-        Ref::Dataset { name } => dataset_uri(context.program, name),
+        // A local file read directly is not on the cluster: its staged copy's URI is (`staging.rs`).
+        Ref::Dataset { name } => {
+            context.staged.get(name).cloned().unwrap_or_else(|| dataset_uri(context.program, name))
+        }
         Ref::Local { name } => slot(Slot::Input(name)),
         Ref::Builtin { name } => slot(Slot::Builtin(name)),
         Ref::LoopVar { name } => slot(Slot::LoopVar(name)),

@@ -37,6 +37,9 @@ use crate::ir;
 pub struct BuildOptions {
     /// Dataset name → hex SHA-256 of each file `staging::local_datasets` lists, as `kfl build` staged it.
     pub staged: std::collections::BTreeMap<String, String>,
+    /// The local datasets whose file `kfl build` did not find: nothing staged, the importer names
+    /// `staging::unhashed_path` under the staging root, where the user uploads the file.
+    pub absent: std::collections::BTreeSet<String>,
 }
 
 /// Everything `kfl build` writes, as (relative path, contents), in a stable order.
@@ -88,7 +91,7 @@ fn written_manifests(context: &Context<'_>, manifests: &[Manifest]) -> Vec<(Stri
 /// Compiles a checked program. Errors are diagnostics on the user's source
 /// (target constraints that the type checker cannot know, bad `-p` values).
 pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Vec<Diagnostic>> {
-    let unstaged = staging::unstaged(program, &options.staged);
+    let unstaged = staging::unstaged(program, options);
     if !unstaged.is_empty() {
         return Err(unstaged);
     }

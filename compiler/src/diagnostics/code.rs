@@ -23,6 +23,7 @@ pub enum Code {
     PatchDoesNotFit,
     UnusedDeclaration,
     ClusterOnly,
+    DefaultArtifacts,
 }
 
 /// What `kfl explain CODE` prints: a paragraph, a failing example, the fix.
@@ -55,6 +56,7 @@ impl Code {
         Code::PatchDoesNotFit,
         Code::UnusedDeclaration,
         Code::ClusterOnly,
+        Code::DefaultArtifacts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +80,7 @@ impl Code {
             Code::PatchDoesNotFit => "E0402",
             Code::UnusedDeclaration => "W0001",
             Code::ClusterOnly => "W0402",
+            Code::DefaultArtifacts => "W0403",
         }
     }
 
@@ -102,6 +105,7 @@ impl Code {
             Code::PatchDoesNotFit => "patch-does-not-fit",
             Code::UnusedDeclaration => "unused-declaration",
             Code::ClusterOnly => "cluster-only",
+            Code::DefaultArtifacts => "default-artifacts",
         }
     }
 
@@ -283,18 +287,30 @@ impl Code {
             Code::ClusterOnly => Explanation {
                 summary: "runs locally, cannot run on the cluster",
                 details: "The program is valid and `kfl run` runs it, but what `kfl build` would \
-                    emit for the cluster cannot work there as the upstream code behaves: a dataset \
-                    whose URI Kubeflow Pipelines' launcher cannot download (only `s3://`, `gs://` \
-                    and `minio://` are), a list of artifacts collected from a `for` block, of \
-                    which KFP's launcher gives a command only the first, or an `always` stage KFP \
-                    cannot make an exit handler (in a `for`, under `when`, or overlapping another \
-                    one). `kfl check`, `kfl run` and \
-                    the language server report it as a warning; `kfl build` reports it as an \
-                    error and writes nothing.",
-                example: "dataset raw { uri = \"data/iris.csv\" }",
-                fix: "Set `artifacts = \"minio://mlpipeline/kfl\"` in `project`, so that `kfl build` \
-                    stages local dataset files there, or give the dataset an object-store URI \
-                    (`uri = \"s3://bucket/iris.csv\"`).",
+                    emit for the cluster cannot work there as the upstream code behaves: a list of \
+                    artifacts collected from a `for` block, of which KFP's launcher gives a command \
+                    only the first, or an `always` stage KFP cannot make an exit handler (in a `for`, \
+                    under `when`, or overlapping another one). `kfl check`, `kfl run` and the \
+                    language server report it as a warning; `kfl build` reports it as an error and \
+                    writes nothing.",
+                example: "step train_fold(k: int) -> (model: Model) { run = [\"train\", k, model] }\n\
+                    for k in 0..4 { step fold = train_fold(k = k) }\n\
+                    step pick(models: list[Model] = fold.model) { run = [\"pick\", models] }",
+                fix: "Collect parameters (a `list[float]` of scores) out of the `for` block, or merge \
+                    the artifacts inside it.",
+            },
+            Code::DefaultArtifacts => Explanation {
+                summary: "local dataset staged for KFP's default bucket",
+                details: "A dataset with a local path reaches a Kubeflow Pipelines task only from \
+                    object storage, so `kfl build` stages the file content-addressed in its output's \
+                    `stage/` folder and prints the command that uploads it; the pipeline imports it \
+                    from there. Without `project.artifacts` the files are staged for \
+                    `minio://mlpipeline/kfl`, beside KFP's own default pipeline root \
+                    (`minio://mlpipeline/v2/artifacts`), and the pipeline leaves its root to KFP's \
+                    configured default. This warns that the data will land in the shared bucket of \
+                    the KFP installation. `kfl run` reads the file as written either way.",
+                example: "project p { image = \"python:3.12\" }\ndataset raw { uri = \"data/iris.csv\" }",
+                fix: "Choose where data and artifacts go: `artifacts = \"s3://ml-team/kfl\"` in `project`.",
             },
         }
     }

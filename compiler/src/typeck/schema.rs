@@ -204,7 +204,8 @@ pub const PROJECT: &[PropertySpec] = &[
         "artifacts",
         Shape::String,
         "Object-store prefix (`s3://`, `gs://`, `minio://`) for the cluster: the pipeline root of every run, and \
-         where `kfl build` stages local dataset files (under `datasets/`, content-addressed).",
+         where `kfl build` stages local dataset files (under `datasets/`, content-addressed). Without it they are \
+         staged for KFP's default bucket (W0403) and KFP's configured pipeline root applies.",
     ),
 ];
 

@@ -1,19 +1,18 @@
-//! What the checker knows about the KFP target: a step's `k8s` block must fit its task's pod (E0402), and programs whose pipeline could not run on KFP are cluster-only refusals (W0402).
+//! What the checker knows about the KFP target: a step's `k8s` block must fit its task's pod (E0402), programs whose pipeline could not run on KFP are cluster-only refusals (W0402), and local data staged for KFP's default bucket is a warning (W0403).
 //!
 //! Run after type checking by every command (`crate::check_incremental`), so
 //! `kfl run` and `kfl build` refuse the same programs; `kfl build` alone
 //! turns W0402 into an error (`crate::Checked::for_cluster`).
 
-use super::{all_refs, exit, pod};
+use super::{exit, pod};
+use crate::codegen::staging;
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{self, Ref, Value};
-
-use crate::codegen::staging::{self, DOWNLOADABLE_SCHEMES};
 
 pub(crate) fn check(program: &ir::Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     step_patches(program, &mut out);
-    imported_datasets(program, &mut out);
+    staged_datasets(program, &mut out);
     artifact_fan_in(program, &mut out);
     exit_handlers(program, &mut out);
     out
@@ -90,43 +89,32 @@ fn step_patches(program: &ir::Program, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Every dataset the pipeline reads becomes a `dsl.importer` task whose artifact the consumer's launcher
-/// downloads; a URI it cannot download fails the first task on the cluster. A local file is staged into
-/// object storage when the project has `artifacts` (`staging.rs`).
-fn imported_datasets(program: &ir::Program, out: &mut Vec<Diagnostic>) {
-    let staged = staging::local_datasets(program);
-    let read: std::collections::HashSet<&str> = all_refs(program)
-        .into_iter()
-        .filter_map(|r| match r {
-            Ref::Dataset { name } => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    for dataset in program.datasets.iter().filter(|d| read.contains(d.name.as_str())) {
-        if DOWNLOADABLE_SCHEMES.iter().any(|scheme| dataset.uri.starts_with(scheme))
-            || staged.iter().any(|d| d.name == dataset.name)
-        {
-            continue;
-        }
+/// A local dataset is staged into object storage by `kfl build` and imported from there (`staging.rs`); without
+/// `project.artifacts` it goes to KFP's default bucket, which the user should know before a run reads it.
+/// Remote URIs need nothing: KFP imports what its launcher downloads, and passes the others as text.
+fn staged_datasets(program: &ir::Program, out: &mut Vec<Diagnostic>) {
+    if program.project.as_ref().is_some_and(|p| p.artifacts.is_some()) {
+        return;
+    }
+    for dataset in staging::local_datasets(program) {
         out.push(
             Diagnostic::warning(
-                Code::ClusterOnly,
-                format!("Kubeflow Pipelines cannot download dataset `{}` from `{}`", dataset.name, dataset.uri),
-                Label::new(dataset.span, "only `kfl run` can read this"),
-            )
-            .with_help(if staging::is_local(&dataset.uri) {
-                "set `artifacts = \"minio://mlpipeline/kfl\"` (or an s3:// or gs:// prefix) in `project`: \
-                 `kfl build` then stages the file there; `kfl run` keeps reading it as written"
-                    .to_string()
-            } else {
+                Code::DefaultArtifacts,
                 format!(
-                    "copy the data to object storage and give its URI ({}); `kfl run` keeps reading it as written",
-                    DOWNLOADABLE_SCHEMES.iter().map(|s| format!("`{s}…`")).collect::<Vec<_>>().join(", ")
-                )
-            })
+                    "no `project.artifacts`: dataset `{}` staged for KFP's default bucket, under `{}`",
+                    dataset.name,
+                    staging::DEFAULT_ROOT
+                ),
+                Label::new(dataset.span, "staged by `kfl build`"),
+            )
+            .with_help(format!(
+                "set `artifacts` in `project` (an `s3://`, `gs://` or `minio://` prefix) to choose where \
+                 `kfl build` stages it; `kfl run` keeps reading `{}` as written",
+                dataset.uri
+            ))
             .with_note(
-                "KFP's launcher downloads input artifacts from s3://, gs:// and minio:// only \
-                 (backend/src/v2/objectstore/config.go, kubeflow/pipelines 2.17)",
+                "`mlpipeline` is the bucket of KFP's own default pipeline root (minio://mlpipeline/v2/artifacts, \
+                 backend/src/v2/config/env.go, kubeflow/pipelines 2.17)",
             ),
         );
     }

@@ -543,8 +543,8 @@ fn element_io(first: Option<&Json>) -> Io {
     }
 }
 
-/// Every reference in the program's stage-level values (for `TUNE.best.*` outputs).
-fn all_refs(program: &ir::Program) -> Vec<&Ref> {
+/// Every reference in the program's stage-level values (for `TUNE.best.*` outputs, and the datasets to stage).
+pub(crate) fn all_refs(program: &ir::Program) -> Vec<&Ref> {
     let mut values: Vec<&Value> = Vec::new();
     for stage in &program.stages {
         values.extend(stage.inputs.iter().filter_map(|i| i.binding.as_ref()));

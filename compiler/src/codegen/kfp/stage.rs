@@ -2,6 +2,7 @@
 
 use super::launch::{launcher_container, set_args};
 use super::*;
+use crate::codegen::staging;
 
 impl Builder<'_, '_> {
     /// Creates the task of a node in `scope` and records where it lives.
@@ -12,7 +13,7 @@ impl Builder<'_, '_> {
         name
     }
 
-    /// Binds one declared input of a task to its value.
+    /// Binds one declared input of a task to its value; returns how the input travels.
     pub(super) fn bind_value(
         &mut self,
         scope: usize,
@@ -21,9 +22,17 @@ impl Builder<'_, '_> {
         name: &str,
         ty: &Ty,
         value: &Value,
-    ) {
+    ) -> Io {
         let io = Io::of(ty);
         let bound = match value {
+            // No importer can fetch it (`staging::is_passed_as_text`): the task gets the URI as text, as `kfl run`
+            // passes it, and the script reads the data itself.
+            Value::Ref(Ref::Dataset { name: dataset })
+                if staging::is_passed_as_text(&args::dataset_uri(self.program, dataset)) =>
+            {
+                let uri = args::dataset_uri(self.program, dataset);
+                Bound::Parameter(ParameterBinding::RuntimeValue(Constant { constant: Json::String(uri) }))
+            }
             Value::Ref(reference) => match self.source_of(reference, scope) {
                 Some(source) => self.reach(scope, &source),
                 None => {
@@ -40,13 +49,16 @@ impl Builder<'_, '_> {
                 Bound::Parameter(ParameterBinding::RuntimeValue(Constant { constant }))
             }
         };
-        // A constant artifact (never produced by the checker) degrades to a string parameter.
+        // An artifact input bound to a constant (a dataset passed as its URI) is a `STRING` parameter: KFP's
+        // driver checks each input's value against its component's `parameterType` (`resolveInputs` in
+        // `backend/src/v2/driver/resolve.go`, kubeflow/pipelines 2.17.0), and a string fits only `STRING`.
         let io = match (&bound, io) {
             (Bound::Parameter(_), Io::Artifact { .. }) => Io::Parameter("STRING"),
             (_, io) => io,
         };
         io.define(iface, name);
         self.bind(scope, task, name, bound);
+        io
     }
 
     /// Renders a command-line value. Stage inputs and outputs become
@@ -131,8 +143,8 @@ impl Builder<'_, '_> {
         let mut input_io = Vec::new();
         for input in &stage.inputs {
             if let Some(value) = &input.binding {
-                self.bind_value(scope, &task, &mut inputs, &input.name, &input.ty, value);
-                input_io.push((input.name.clone(), Io::of(&input.ty)));
+                let io = self.bind_value(scope, &task, &mut inputs, &input.name, &input.ty, value);
+                input_io.push((input.name.clone(), io));
             }
         }
         let output_io: Vec<(String, Io)> =

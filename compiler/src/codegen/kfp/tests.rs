@@ -710,7 +710,7 @@ step s(d: Dataset = raw, e: Dataset = remote) { run = ["s", d, e] }
     assert!(unstaged[0].message.contains("`raw` was not staged"), "{}", unstaged[0].message);
 
     let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    let options = BuildOptions { staged: [("raw".to_string(), digest.to_string())].into() };
+    let options = BuildOptions { staged: [("raw".to_string(), digest.to_string())].into(), ..Default::default() };
     let context = Context::new(&program, &options);
     let (spec, _) = documents(&context);
     assert_eq!(spec["defaultPipelineRoot"], "s3://bucket/kfl/");
@@ -728,4 +728,74 @@ step s(d: Dataset = raw, e: Dataset = remote) { run = ["s", d, e] }
 fn without_artifacts_there_is_no_pipeline_root() {
     let spec = compile("project p { image = \"x\" }\nstep s { run = [\"s\"] }\n");
     assert!(spec.get("defaultPipelineRoot").is_none(), "{spec}");
+}
+
+#[test]
+fn datasets_the_launcher_cannot_download_are_string_parameters_of_their_tasks() {
+    let spec = compile(
+        r#"
+project p { image = "python:3.12" }
+volume shared { size = 1Gi }
+dataset hub { uri = "hf://datasets/acme/chats" }
+dataset claim { uri = "pvc://shared/train.parquet" }
+dataset web { uri = "http://example.com/train.csv" }
+dataset bucket { uri = "s3://acme/train.parquet" }
+step prep(a: Dataset = hub, b: Dataset = claim, c: Dataset = web, d: Dataset = bucket) {
+  run = ["prep", a, b, c, d]
+}
+train t(data: Dataset = hub) -> (model: Model) {
+  framework = torch
+  run       = ["t", data, model]
+}
+"#,
+    );
+    let inputs = &spec["components"]["comp-prep"]["inputDefinitions"];
+    for (input, uri) in
+        [("a", "hf://datasets/acme/chats"), ("b", "pvc://shared/train.parquet"), ("c", "http://example.com/train.csv")]
+    {
+        assert_eq!(inputs["parameters"][input]["parameterType"], "STRING", "{input}: {inputs:#}");
+        let task = root_task(&spec, "prep");
+        assert_eq!(task["inputs"]["parameters"][input]["runtimeValue"]["constant"], uri, "{task:#}");
+        // The command reads the parameter, as `kfl run` passes the URI text.
+        let args = &spec["deploymentSpec"]["executors"]["exec-prep"]["container"]["args"];
+        assert!(args.as_array().is_some_and(|a| a.contains(&json!(format!("{{{{$.inputs.parameters['{input}']}}}}")))));
+    }
+    // An object-store URI is still imported as a Dataset artifact.
+    assert_eq!(inputs["artifacts"]["d"]["artifactType"]["schemaTitle"], "system.Dataset");
+    let tasks: Vec<&String> = spec["root"]["dag"]["tasks"].as_object().expect("tasks").keys().collect();
+    assert_eq!(tasks, ["import-bucket", "prep", "t"]);
+    // The train's launcher passes the URI on to the TrainJob's `--data`.
+    let train = &spec["components"]["comp-t"]["inputDefinitions"]["parameters"]["data"];
+    assert_eq!(train["parameterType"], "STRING");
+    let args = &spec["deploymentSpec"]["executors"]["exec-t"]["container"]["args"];
+    assert!(args.as_array().is_some_and(|a| a.contains(&json!("data={{$.inputs.parameters['data']}}"))), "{args:#}");
+}
+
+#[test]
+fn without_artifacts_local_datasets_are_staged_for_kfps_default_bucket() {
+    let text = "project p { image = \"python:3.12\" }\ndataset raw { uri = \"data/raw.csv\" }\n\
+                dataset later { uri = \"data/later.csv\" }\nstep s(d: Dataset = raw, e: Dataset = later) { run = [\"s\", d, e] }\n";
+    let mut sources = Sources::new();
+    let id = sources.add(SourceFile::new("main.kfl".to_string(), text.to_string(), Origin::User));
+    let checked = crate::check(&mut sources, id, &MemoryLoader::default());
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["W0403", "W0403"], "{:#?}", checked.diagnostics);
+    assert!(checked.diagnostics.iter().all(|d| !d.is_error()));
+    let program = checked.program.expect("a program");
+    let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let options =
+        BuildOptions { staged: [("raw".to_string(), digest.to_string())].into(), absent: ["later".to_string()].into() };
+    let (spec, _) = documents(&Context::new(&program, &options));
+    assert!(spec.get("defaultPipelineRoot").is_none(), "KFP keeps its configured root: {spec:#}");
+    let executors = &spec["deploymentSpec"]["executors"];
+    assert_eq!(
+        executors["exec-import-raw"]["importer"]["artifactUri"]["constant"],
+        format!("{}/datasets/0123456789abcdef/raw.csv", crate::codegen::staging::DEFAULT_ROOT)
+    );
+    assert_eq!(
+        executors["exec-import-later"]["importer"]["artifactUri"]["constant"],
+        format!("{}/datasets/by-name/later/later.csv", crate::codegen::staging::DEFAULT_ROOT)
+    );
+    assert!(crate::codegen::build(&program, &options).is_ok());
+    assert!(crate::codegen::build(&program, &BuildOptions::default()).is_err(), "neither hashed nor found absent");
 }
