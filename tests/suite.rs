@@ -180,6 +180,28 @@ fn format_is_idempotent_and_preserves_meaning_everywhere() {
     assert!(formatted_count >= 40, "expected most fixtures to be formattable, formatted {formatted_count}");
 }
 
+/// What every valid fixture applies up front and what only its pipeline's runs create: its
+/// `kustomization.yaml` (the resources, after a comment naming each object left to the launcher tasks
+/// and why), reviewed as a snapshot.
+#[test]
+fn deployment_shapes() {
+    at_root(|| {
+        insta::glob!("cases/compile/*.kfl", |path| {
+            let rel = relative(path);
+            let out = check_file(&rel);
+            let Some(program) = out.checked.program() else {
+                panic!("{} must check clean:\n{}", rel.display(), out.render_plain());
+            };
+            let files = kfl_compiler::codegen::up_front(program, &kfl_compiler::codegen::BuildOptions::default())
+                .unwrap_or_else(|d| panic!("{} must build its manifests: {d:?}", rel.display()));
+            let kustomization = files.iter().find(|(file, _)| file == "kustomization.yaml").map(|(_, text)| text);
+            insta::with_settings!({ omit_expression => true }, {
+                insta::assert_snapshot!(kustomization.cloned().unwrap_or_default());
+            });
+        });
+    });
+}
+
 /// The full `kfl build` output of every example, reviewed as a snapshot:
 /// kustomization, every manifest, the KFP pipeline and the plan.
 #[test]

@@ -72,6 +72,10 @@ fn fixture_of(snapshot: &str) -> Option<String> {
     if kind == "example_builds" {
         return Some(format!("examples/{}", name.replace("__", "/")));
     }
+    // `deployment_shapes` snapshots the valid fixtures' up-front manifests.
+    if kind == "deployment_shapes" {
+        return Some(format!("tests/cases/compile/{name}"));
+    }
     Some(format!("tests/cases/{kind}/{name}"))
 }
 
@@ -103,6 +107,7 @@ fn snapshots_map_to_fixtures() {
 fn snapshot_names_map_as_documented() {
     assert_eq!(fixture_of("suite__errors@e0101_x.kfl.snap").as_deref(), Some("tests/cases/errors/e0101_x.kfl"));
     assert_eq!(fixture_of("suite__compile@a.kfl.snap").as_deref(), Some("tests/cases/compile/a.kfl"));
+    assert_eq!(fixture_of("suite__deployment_shapes@a.kfl.snap").as_deref(), Some("tests/cases/compile/a.kfl"));
     assert_eq!(fixture_of("suite__example_builds@iris__iris.kfl.snap").as_deref(), Some("examples/iris/iris.kfl"));
     assert_eq!(fixture_of("suite__tidy__other.snap"), None);
     assert_eq!(fixture_of("random.snap"), None);

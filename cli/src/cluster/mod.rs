@@ -97,9 +97,10 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
     let staged = crate::commands::stage::stage(program, base).map_err(fail)?;
     let options = staged.options();
     let project = Context::new(program, &options).project;
-    let output = codegen::build(program, &options).map_err(fail)?;
+    // Exactly what `kfl build` writes under `manifests/`: the objects meaningful before any run.
+    let files = codegen::up_front(program, &options).map_err(fail)?;
     let mut objects = Vec::new();
-    for (path, text) in &output.files {
+    for (path, text) in &files {
         if !path.starts_with("manifests/") {
             continue;
         }

@@ -62,7 +62,7 @@ use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{self, ModelSource, Ref, Value};
 
 const API_VERSION: &str = "serving.kserve.io/v1beta1";
-const KIND: &str = "InferenceService";
+pub(crate) const KIND: &str = "InferenceService";
 const DEPLOYMENT_MODE: &str = "serving.kserve.io/deploymentMode";
 const AUTOSCALER_CLASS: &str = "serving.kserve.io/autoscalerClass";
 const MODE_KNATIVE: &str = "Knative";
@@ -433,7 +433,11 @@ fn manifest(
 mod tests {
     use crate::codegen::core::tests::{build_text, file, try_build_text};
 
+    /// A model at a fixed URI: its serve is applied up front, so `manifests/` shows the InferenceService.
     const MODELS: &str = "project p { image = \"python:3.12\" }\n\
+        model clf { uri = \"s3://models/clf\", format = \"sklearn\" }\n";
+    /// A model a run registers from a step's output: its serve is only created by the run.
+    const TRAINED: &str = "project p { image = \"python:3.12\" }\n\
         step fit -> (model: Model) { run = [\"python3\", \"fit.py\", model] }\n\
         model clf { artifact = fit.model, format = \"sklearn\" }\n";
 
@@ -464,7 +468,7 @@ mod tests {
         assert!(yaml.contains("minReplicas: 0"), "{yaml}");
         assert!(yaml.contains("name: sklearn"), "{yaml}");
         assert!(yaml.contains("protocolVersion: v2"), "{yaml}");
-        assert!(yaml.contains("storageUri: pvc://p-artifacts/fit/model"), "{yaml}");
+        assert!(yaml.contains("storageUri: s3://models/clf"), "{yaml}");
         assert!(!yaml.contains("autoscalerClass"), "{yaml}");
     }
 
@@ -499,23 +503,36 @@ mod tests {
         assert!(!yaml.contains("modelFormat"), "{yaml}");
     }
 
+    /// A serve of a model a run registers (from an output, or in the registry) is left to the run's launcher
+    /// task, which names the registered URI; the kustomization says why it is not applied up front.
     #[test]
-    fn registry_gives_a_model_registry_uri() {
-        let output = build_text(
-            "project p { image = \"python:3.12\", registry = \"http://registry:8080\" }\n\
-             step fit -> (model: Model) { run = [\"python3\", \"fit.py\", model] }\n\
-             model clf { artifact = fit.model, format = \"sklearn\", version = \"1.2.0\" }\n\
-             serve svc { model = clf, runtime = sklearn }\n",
-        );
-        let yaml = file(&output, "inferenceservice-svc.yaml");
-        assert!(yaml.contains("storageUri: model-registry://clf/1.2.0"), "{yaml}");
+    fn serves_of_models_a_run_registers_are_created_by_the_run() {
+        let registry = "project p { image = \"python:3.12\", registry = \"http://registry:8080\" }\n\
+             model clf { uri = \"s3://models/clf\", format = \"sklearn\", version = \"1.2.0\" }\n\
+             serve svc { model = clf, runtime = sklearn }\n";
+        let trained = format!("{TRAINED}serve svc {{ model = clf, runtime = sklearn }}\n");
+        for (text, why) in
+            [(registry.to_string(), "from the model registry"), (trained, "registers from its training output")]
+        {
+            let output = build_text(&text);
+            assert!(!output.files.iter().any(|(path, _)| path.starts_with("manifests/inferenceservice")), "{text}");
+            let kustomization = &output.files[0].1;
+            assert!(kustomization.contains("# - InferenceService/svc: it serves `clf`"), "{kustomization}");
+            assert!(kustomization.contains(why), "{kustomization}");
+            let pipeline = output.files.iter().find(|(path, _)| path == "pipeline.yaml").map(|(_, t)| t.as_str());
+            assert!(
+                pipeline.is_some_and(|p| p.contains("\"storageUri\":\"${kfl.inputs.storage_uri}\"")),
+                "{pipeline:?}"
+            );
+        }
     }
 
     /// The checker rejects `replicas = 5..2`; the back end must refuse it too
     /// (E0203 on the serve) if a program ever reaches it.
     #[test]
     fn min_above_max_and_canary_over_100_are_e0203() {
-        let text = format!("{MODELS}serve svc {{ model = clf, runtime = sklearn, replicas = 1..2 }}\n");
+        // A serve only a run creates: its manifest is still built and checked.
+        let text = format!("{TRAINED}serve svc {{ model = clf, runtime = sklearn, replicas = 1..2 }}\n");
         let mut sources = crate::source::Sources::new();
         let main = sources.add(crate::source::SourceFile::new("test.kfl", text.as_str(), crate::source::Origin::User));
         let checked = crate::check(&mut sources, main, &crate::source::MemoryLoader::default());

@@ -220,8 +220,13 @@ pub fn to_yaml(value: &serde_json::Value) -> String {
     super::yaml::to_yaml(value)
 }
 
-/// `kustomization.yaml` listing every manifest, so `kubectl apply -k DIR` works.
-pub fn kustomization(context: &Context<'_>, manifests: &[Manifest]) -> String {
+/// `kustomization.yaml` listing every manifest, so `kubectl apply -k DIR` works, after a comment naming the
+/// objects the pipeline creates instead and why (`deployment.rs`).
+pub fn kustomization(
+    context: &Context<'_>,
+    manifests: &[Manifest],
+    deferred: &[super::deployment::Deferred],
+) -> String {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Kustomization {
@@ -237,7 +242,19 @@ pub fn kustomization(context: &Context<'_>, manifests: &[Manifest]) -> String {
         namespace: context.namespace.clone(),
         resources: manifests.iter().map(|m| format!("manifests/{}", m.file_name())).collect(),
     };
-    to_yaml(&serde_json::to_value(&kustomization).unwrap_or_default())
+    let mut text = String::new();
+    if !deferred.is_empty() {
+        text.push_str(
+            "# The resources below are applied up front (`kfl apply`, `kubectl apply -k`). Not here: these\n",
+        );
+        text.push_str("# objects, which only the pipeline's launcher tasks create, in each run (pipeline.yaml):\n");
+        for object in deferred {
+            let name = kubernetes_name(&object.declaration);
+            text.push_str(&format!("# - {}/{name}: it {}\n", object.kind, object.reason));
+        }
+    }
+    text.push_str(&to_yaml(&serde_json::to_value(&kustomization).unwrap_or_default()));
+    text
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod alert_receiver;
 mod args;
 mod cluster_rules;
 mod core;
+pub mod deployment;
 mod katib;
 mod kfp;
 pub(crate) mod kserve;
@@ -66,7 +67,9 @@ pub fn target_checks(program: &ir::Program) -> Vec<Diagnostic> {
     diagnostics
 }
 
-/// Storage first, then workloads in lifecycle order, then monitoring.
+/// The manifests applied up front (`deployment.rs`): storage first, then workloads in lifecycle order, then
+/// monitoring. The workloads only a run creates are built too, for their diagnostics, and left to the
+/// pipeline's launcher tasks.
 fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
     let mut manifests: Vec<Manifest> = Vec::new();
     manifests.extend(core::manifests(context, diagnostics));
@@ -75,17 +78,31 @@ fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Ma
     manifests.extend(katib::manifests(context, diagnostics));
     manifests.extend(kserve::manifests(context, diagnostics));
     manifests.extend(monitoring::manifests(context, diagnostics));
+    let deferred = deployment::deferred(context.program);
+    manifests
+        .retain(|m| !deferred.iter().any(|d| d.kind == m.kind && manifest::kubernetes_name(&d.declaration) == m.name));
     manifests
 }
 
 /// `kustomization.yaml` and one file per manifest.
 fn written_manifests(context: &Context<'_>, manifests: &[Manifest]) -> Vec<(String, String)> {
     let mut files = Vec::with_capacity(manifests.len() + 1);
-    files.push(("kustomization.yaml".to_string(), manifest::kustomization(context, manifests)));
+    let deferred = deployment::deferred(context.program);
+    files.push(("kustomization.yaml".to_string(), manifest::kustomization(context, manifests, &deferred)));
     for manifest in manifests {
         files.push((format!("manifests/{}", manifest.file_name()), manifest.to_yaml()));
     }
     files
+}
+
+/// What `kfl build` writes as `kustomization.yaml` and `manifests/`: the objects applied up front, which
+/// `kfl apply`, `kfl diff` and `kfl status` work on. Needs no staged dataset: nothing applied up front
+/// reads one (`deployment.rs`).
+pub fn up_front(program: &ir::Program, options: &BuildOptions) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
+    let context = Context::new(program, options);
+    let mut diagnostics = Vec::new();
+    let manifests = manifests(&context, &mut diagnostics);
+    if diagnostics.is_empty() { Ok(written_manifests(&context, &manifests)) } else { Err(diagnostics) }
 }
 
 /// Compiles a checked program. Errors are diagnostics on the user's source
