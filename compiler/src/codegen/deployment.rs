@@ -1,12 +1,12 @@
 //! What `manifests/` holds: the objects meaningful before any run, applied up front (`kfl apply`, `kubectl apply -k`), apart from those only the pipeline's launcher tasks create — one decision per declaration, from the IR's references.
 //!
 //! Volumes, notebooks and monitors (rules, the retraining CronJob, the retrain receiver) are always
-//! applied up front. A `train`, `tune` or `serve` is applied up front only when its object is complete
-//! without a pipeline run: it reads no value a run produces (another task's output, a tune's best trial,
-//! a registered model, a loop variable, a local dataset the pipeline stages), writes no output a run passes
-//! on, and no `when`, `after` or `for` ties it to the run. Anything else would start with local-run paths
-//! (`/kfl/artifacts/…`, a relative dataset path) or ahead of its guard; its launcher task creates it,
-//! inside the guarded branch, with the run's values.
+//! applied up front. A `train` or `tune` never is: it is a job, which every pipeline run starts once (with
+//! a run-unique name), so applied up front it would run one more time at apply. A `serve` is applied up
+//! front only when its object is complete without a pipeline run: it reads no value a run produces
+//! (another task's output, a tune's best trial, a registered model, a local dataset the pipeline stages).
+//! Anything else would start with local-run paths (`/kfl/artifacts/…`, a relative dataset path) or ahead
+//! of its guard; its launcher task creates it, inside the guarded branch, with the run's values.
 
 use super::{katib, kserve, staging, trainer};
 use crate::ir::{self, Ref, Value};
@@ -31,9 +31,9 @@ pub struct Deferred {
 /// The placement of the declaration `name` (a `train`, `tune` or `serve`; anything else is up front).
 pub fn placement(program: &ir::Program, name: &str) -> Placement {
     let reason = if let Some(stage) = program.stage(name).filter(|s| s.train.is_some() && s.trial_of.is_none()) {
-        stage_reason(program, stage)
+        Some(stage_reason(program, stage).unwrap_or_else(|| JOB.to_string()))
     } else if let Some(tune) = program.tune(name) {
-        tune_reason(program, tune)
+        Some(tune_reason(program, tune).unwrap_or_else(|| JOB.to_string()))
     } else if let Some(serve) = program.serve(name) {
         serve_reason(program, serve)
     } else {
@@ -41,6 +41,9 @@ pub fn placement(program: &ir::Program, name: &str) -> Placement {
     };
     reason.map_or(Placement::UpFront, Placement::Pipeline)
 }
+
+/// Why a `train` or `tune` that reads nothing of a run is still the pipeline's: completes "… because it".
+const JOB: &str = "is a job each pipeline run starts once; applied up front it would also run at apply time";
 
 /// Every object the manifests back end builds that only the pipeline creates, in declaration order.
 pub fn deferred(program: &ir::Program) -> Vec<Deferred> {
