@@ -3,7 +3,8 @@
 # 50 MB (bench/gen.py: steps, trains and tunes). Target (issue 14): peak RSS ≤ 30× the input size at 50 MB, and
 # linear growth (the ratio does not rise with the size).
 #
-#   bash bench/memory.sh [PROFILE] [STAGES…]    # PROFILE: dist (default) or release
+#   bash bench/memory.sh [PROFILE] [STAGES…]    # PROFILE: dist (default, with jemalloc, as shipped) or release
+#                                                # (the system allocator, as `cargo run --release` builds it)
 #
 # Prints one line per size and command: stages, input bytes, peak RSS (MB) and the ratio peak RSS / input.
 set -euo pipefail
@@ -16,7 +17,11 @@ if [ ${#sizes[@]} -eq 0 ]; then
   sizes=(2000 20000 100000 267000) # 267,000 stages of bench/gen.py ≈ 50 MB
 fi
 
-cargo build --profile "$profile" -p kfl
+if [ "$profile" = dist ]; then
+  cargo build --profile dist -p kfl --features jemalloc
+else
+  cargo build --profile "$profile" -p kfl
+fi
 KFL=./target/$profile/kfl
 TMP=${TMPDIR:-/tmp}/kfl-bench-memory
 rm -rf "$TMP" && mkdir -p "$TMP"
