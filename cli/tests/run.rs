@@ -323,6 +323,49 @@ fn a_daemon_that_left_the_stage_group_with_setsid_does_not_outlive_the_stage() {
 }
 
 #[test]
+fn orphans_that_exit_while_their_stage_runs_are_reaped_at_once() {
+    let dir = project("orphan");
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    for name in ["plain", "session"] {
+        let state = std::fs::read_to_string(dir.path().join(format!("{name}.state"))).expect("state");
+        assert_eq!(state.trim(), "reaped", "the {name} orphan stayed a zombie while its stage ran");
+    }
+}
+
+/// A step whose env `J` is an object `depth` levels deep, and which writes `$J` to `j.json`.
+fn deep_env_program(depth: usize) -> String {
+    let mut object = "1".to_string();
+    for _ in 0..depth {
+        object = format!("{{ a = {object} }}");
+    }
+    format!(
+        "project deep {{\n  image = \"busybox\"\n}}\n\nstep s() {{\n  run = [\"sh\", \"-c\", \"printf %s \\\"$J\\\" > j.json\"]\n  env {{ J = {object} }}\n}}\n"
+    )
+}
+
+#[test]
+fn a_nested_object_in_env_renders_once_as_json_at_the_deepest_accepted_depth() {
+    // 254 levels inside `step { env { … } }` is the deepest the parser's 256-level bound accepts.
+    const DEEPEST: usize = 254;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("main.kfl"), deep_env_program(DEEPEST + 1)).expect("write");
+    let output = kfl(dir.path(), &["check", "main.kfl"]);
+    assert!(!output.status.success() && text(&output).contains("E0001"), "one level deeper is refused");
+
+    std::fs::write(dir.path().join("main.kfl"), deep_env_program(DEEPEST)).expect("write");
+    let expected = format!("{}1{}", r#"{"a":"#.repeat(DEEPEST), "}".repeat(DEEPEST));
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let written = std::fs::read_to_string(dir.path().join("j.json")).expect("j.json");
+    assert_eq!(written, expected, "`kfl run` renders the object once, not quoted again per level");
+    let output = kfl(dir.path(), &["build", "main.kfl", "-o", "out"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let pipeline = std::fs::read_to_string(dir.path().join("out/pipeline.yaml")).expect("pipeline.yaml");
+    assert!(pipeline.contains(&format!("value: '{expected}'")), "`kfl build` renders the same JSON as `kfl run`");
+}
+
+#[test]
 fn a_stage_killed_mid_write_leaves_no_partial_output() {
     let dir = project("partial");
     let child = kfl_command(dir.path(), &["run", "main.kfl"])

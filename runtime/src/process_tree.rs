@@ -6,9 +6,14 @@
 //! to kfl rather than to init, so it stays in kfl's tree, where the stage's token finds it. Every stage process
 //! inherits `KFL_PROCESS_TOKEN` (unique per process kfl starts); at the stage's end every process in kfl's tree
 //! that carries the token, every member of the stage's group, and every descendant of those, is stopped.
+//!
+//! An orphan that exits while its stage still runs is reaped at once ([`OrphanReaper`], on every SIGCHLD), not
+//! left a zombie until kfl exits. The children kfl spawned itself belong to their owners (tokio or a thread waits
+//! for them), so they are noted at spawn ([`spawn_own`]) and never reaped here.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill, killpg};
@@ -73,6 +78,71 @@ pub fn is_alive(pid: u32, start_ticks: u64, boot: &str) -> bool {
 /// without it (a kernel before 3.4) an orphan that left its stage's group goes to init and out of reach.
 pub fn become_subreaper() {
     let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// The group leaders this process spawned itself (pid, start time): their owners wait for them.
+static OWN: Mutex<Vec<(i32, u64)>> = Mutex::new(Vec::new());
+
+/// Spawns a child that its caller will wait for, noting it as this process's own so the orphan reaper leaves it
+/// alone. The note is taken under the reaper's lock, so a child that exits before it is noted is never mistaken
+/// for an orphan.
+pub fn spawn_own<C>(
+    spawn: impl FnOnce() -> std::io::Result<C>,
+    pid: impl FnOnce(&C) -> Option<u32>,
+) -> std::io::Result<C> {
+    let mut own = OWN.lock().unwrap_or_else(PoisonError::into_inner);
+    let child = spawn()?;
+    // A child gone already (reaped by its owner) needs no note: its pid is no longer this process's child.
+    if let Some(stat) = pid(&child).and_then(|pid| i32::try_from(pid).ok()).and_then(stat) {
+        own.push((stat.pid, stat.start_ticks));
+    }
+    Ok(child)
+}
+
+/// Reaps every child of this subreaper that exited and is neither one of its own ([`spawn_own`]) nor in its own
+/// process group (a plain child some code waits for): what is left are orphans of stages, handed to this
+/// subreaper. Notes of own children that their owners reaped are dropped on the way.
+pub fn reap_exited_orphans() {
+    let me = nix::unistd::getpid().as_raw();
+    let my_group = nix::unistd::getpgrp().as_raw();
+    let mut own = OWN.lock().unwrap_or_else(PoisonError::into_inner);
+    let children: Vec<Stat> = all().into_iter().filter(|p| p.ppid == me).collect();
+    own.retain(|&(pid, start)| children.iter().any(|c| c.pid == pid && c.start_ticks == start));
+    for child in children {
+        if child.zombie && child.pgrp != my_group && !own.contains(&(child.pid, child.start_ticks)) {
+            // The pid is a zombie child of this process: it cannot be reused before this wait.
+            let _ = waitpid(Pid::from_raw(child.pid), Some(WaitPidFlag::WNOHANG));
+        }
+    }
+}
+
+/// Reaps orphans as they exit while it lives: on every SIGCHLD, and every few seconds in case a signal was
+/// missed or the signal stream could not be set up. Dropping it stops the reaping.
+pub struct OrphanReaper(tokio::task::JoinHandle<()>);
+
+impl OrphanReaper {
+    /// Starts reaping on the current tokio runtime.
+    pub fn start() -> Self {
+        OrphanReaper(tokio::spawn(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut child_exits = signal(SignalKind::child()).ok();
+            loop {
+                match child_exits.as_mut() {
+                    Some(stream) => {
+                        let _ = tokio::time::timeout(Duration::from_secs(5), stream.recv()).await;
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(500)).await,
+                }
+                reap_exited_orphans();
+            }
+        }))
+    }
+}
+
+impl Drop for OrphanReaper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A new token for one process kfl starts, unique within this kfl process.

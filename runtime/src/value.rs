@@ -19,11 +19,14 @@ pub enum Value {
     /// An artifact: a path the process reads (relative paths are relative to the `.kfl` file's folder).
     Path(PathBuf),
     List(Vec<Value>),
+    /// A JSON object (`{ k = v }`), fields in source order. It renders as JSON once, however deep: a nested object
+    /// is an object inside it, never a string of JSON quoted again at each level.
+    Object(Vec<(String, Value)>),
 }
 
 impl Value {
     /// The text substituted into a command line: scalars as written, paths as paths, lists as a JSON array of
-    /// texts (as KFP passes lists).
+    /// texts (as KFP passes lists), objects as JSON.
     pub fn text(&self) -> String {
         match self {
             Value::Int(n) => n.to_string(),
@@ -32,9 +35,7 @@ impl Value {
             Value::Str(s) => s.clone(),
             Value::Unit { text, .. } => text.clone(),
             Value::Path(p) => p.display().to_string(),
-            Value::List(items) => {
-                serde_json::Value::Array(items.iter().map(Value::json).collect::<Vec<_>>()).to_string()
-            }
+            Value::List(_) | Value::Object(_) => self.json().to_string(),
         }
     }
 
@@ -45,6 +46,9 @@ impl Value {
             Value::Float(x) => serde_json::Number::from_f64(*x).map_or_else(|| format_float(*x).into(), Into::into),
             Value::Bool(b) => (*b).into(),
             Value::List(items) => items.iter().map(Value::json).collect(),
+            Value::Object(fields) => {
+                serde_json::Value::Object(fields.iter().map(|(k, v)| (k.clone(), v.json())).collect())
+            }
             other => other.text().into(),
         }
     }
@@ -67,6 +71,7 @@ impl Value {
             Value::Unit { .. } => "a value with a unit",
             Value::Path(_) => "an artifact path",
             Value::List(_) => "a list",
+            Value::Object(_) => "an object",
         }
     }
 }
@@ -94,12 +99,9 @@ impl From<&Constant> for Value {
             Constant::Range { from, to } => {
                 range(&Value::from(&**from), &Value::from(&**to)).unwrap_or(Value::List(vec![]))
             }
-            Constant::Object { fields } => Value::Str(
-                serde_json::Value::Object(
-                    fields.iter().map(|(k, v)| (k.clone(), Value::from(v).json())).collect::<serde_json::Map<_, _>>(),
-                )
-                .to_string(),
-            ),
+            Constant::Object { fields } => {
+                Value::Object(fields.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
+            }
         }
     }
 }
@@ -153,13 +155,9 @@ pub fn eval(expr: &Expression, scope: &dyn Scope) -> Result<Value, String> {
         }
         Expression::List { items } => Value::List(items.iter().map(|i| eval(i, scope)).collect::<Result<_, _>>()?),
         Expression::Range { from, to } => range(&eval(from, scope)?, &eval(to, scope)?)?,
-        Expression::Object { fields } => {
-            let mut object = serde_json::Map::new();
-            for (key, value) in fields {
-                object.insert(key.clone(), eval(value, scope)?.json());
-            }
-            Value::Str(serde_json::Value::Object(object).to_string())
-        }
+        Expression::Object { fields } => Value::Object(
+            fields.iter().map(|(key, value)| Ok((key.clone(), eval(value, scope)?))).collect::<Result<_, String>>()?,
+        ),
         Expression::Call { name, .. } => return Err(format!("`{name}(…)` has no value at run time")),
     })
 }
@@ -321,6 +319,15 @@ mod tests {
         let list = Value::List(vec![Value::Float(0.5), Value::Str("a".into()), Value::Int(1)]);
         assert_eq!(list.text(), r#"[0.5,"a",1]"#);
         assert_eq!(Value::Float(2.0).text(), "2.0");
+    }
+
+    #[test]
+    fn objects_render_as_json_once_at_any_depth_and_inside_lists() {
+        let object = parse(
+            r#"{"kind":"object","fields":{"a":{"kind":"object","fields":{"b":{"kind":"param","name":"p"}}},
+                "c":{"kind":"list","items":[{"kind":"object","fields":{"d":{"kind":"loop_var","name":"i"}}}]}}}"#,
+        );
+        assert_eq!(eval(&object, &Empty).map(|v| v.text()), Ok(r#"{"a":{"b":0.5},"c":[{"d":2}]}"#.into()));
     }
 
     #[test]

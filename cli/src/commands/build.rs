@@ -30,10 +30,14 @@ pub fn parse_param(text: &str) -> Result<(String, String), String> {
 
 pub fn run(args: Args) -> Status {
     let bind = BindOptions { params: args.params, require_all: true };
-    let (sources, checked) = match super::check_one_for(&args.file, &bind, true) {
+    let (sources, mut checked) = match super::check_one_for(&args.file, &bind, true) {
         Ok(checked) => checked,
         Err(status) => return status,
     };
+    // The syntax trees are not needed past the checker: they are freed on a helper thread while the back ends
+    // run, so a large build's peak does not hold them beside its outputs (bench/memory.sh).
+    let modules = std::mem::take(&mut checked.modules);
+    let _ = std::thread::Builder::new().spawn(move || drop(modules));
     let Some(program) = checked.program() else { return Status::UserErrors };
     let base = args.file.parent().unwrap_or(std::path::Path::new("."));
     let staged = match super::stage::stage(program, base) {

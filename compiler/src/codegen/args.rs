@@ -42,7 +42,8 @@ pub(crate) fn render(context: &Context<'_>, value: &Value, slot: &mut dyn FnMut(
             })
             .collect(),
         Value::List(_) => list_json(context, value, slot).to_string(),
-        // Ranges, objects, calls and run-time expressions are not arguments
+        Value::Object(_) => object_json(context, value, slot).to_string(),
+        // Ranges, calls and run-time expressions are not arguments
         // (the checker rejects them in `run`); render them readably anyway.
         other => serde_json::to_string(other).unwrap_or_default(),
     }
@@ -53,6 +54,23 @@ pub(crate) fn render(context: &Context<'_>, value: &Value, slot: &mut dyn FnMut(
 fn list_json(context: &Context<'_>, value: &Value, slot: &mut dyn FnMut(Slot<'_>) -> String) -> serde_json::Value {
     match value {
         Value::List(items) => items.iter().map(|item| list_json(context, item, slot)).collect(),
+        other => serde_json::Value::String(render(context, other, slot)),
+    }
+}
+
+/// An object as JSON, rendered once however deep (as the runtime renders it): numbers and bools stay JSON
+/// numbers and bools, nested objects and lists stay nested, everything else is its text.
+fn object_json(context: &Context<'_>, value: &Value, slot: &mut dyn FnMut(Slot<'_>) -> String) -> serde_json::Value {
+    match value {
+        Value::Object(fields) => {
+            serde_json::Value::Object(fields.iter().map(|(k, v)| (k.clone(), object_json(context, v, slot))).collect())
+        }
+        Value::List(items) => items.iter().map(|item| object_json(context, item, slot)).collect(),
+        Value::Int(n) => (*n).into(),
+        Value::Float(x) => {
+            serde_json::Number::from_f64(*x).map_or_else(|| render(context, value, slot).into(), Into::into)
+        }
+        Value::Bool(b) => (*b).into(),
         other => serde_json::Value::String(render(context, other, slot)),
     }
 }

@@ -7,7 +7,7 @@
 //! - `objective` → `objective.type`/`objectiveMetricName`; `goal` → `goal`
 //!   (a number); the trial's other metrics → `additionalMetricNames`.
 //! - `algorithm` → `algorithmName` and `algorithmSettings` under the Katib
-//!   names of the algorithm table (`typeck::schema::ALGORITHMS`, which cites
+//!   names of the algorithm table (`kfl_plan::algorithms::ALGORITHMS`, which cites
 //!   the suggestion service of each algorithm); hyperband `resource` →
 //!   `resource_name`, and `r_l` = the upper bound of the resource parameter.
 //! - `space` → `parameters` with min/max/step as strings: `uniform`,
@@ -52,7 +52,6 @@ pub(crate) const KIND: &str = "Experiment";
 /// Katib Experiment names: at most 40 characters, starting with a letter (checked by the type checker).
 pub(crate) const MAX_NAME: usize = 40;
 const METRICS_COLLECTOR: &str = "StdOut";
-const EARLY_STOPPING: &str = "medianstop";
 /// Container of a `step` trial's Job.
 const JOB_CONTAINER: &str = "training-container";
 const JOBSET_REPLICATED_JOB_LABEL: &str = "jobset.sigs.k8s.io/replicatedjob-name";
@@ -371,15 +370,23 @@ fn setting_text(value: &Value) -> String {
     scalar_text(value).unwrap_or_default()
 }
 
+/// The early-stopping rule under the names the algorithm table (`schema::EARLY_STOP`) gives it and its settings.
 fn early_stopping(early: &ir::EarlyStop) -> AlgorithmSpec {
+    let (_, katib_name, specs) =
+        schema::EARLY_STOP.iter().find(|(kfl, _, _)| *kfl == early.name).copied().unwrap_or(schema::EARLY_STOP[0]);
+    let setting = |key: &str| {
+        specs.iter().find(|s| s.name == key).and_then(|s| match s.katib {
+            schema::Katib::Setting(katib) => Some(katib),
+            _ => None,
+        })
+    };
     let mut settings = Vec::new();
-    if let Some(n) = early.min_trials {
-        settings.push(Setting { name: "min_trials_required".into(), value: n.to_string() });
+    for (key, value) in [("min_trials", early.min_trials), ("start_step", early.start_step)] {
+        if let (Some(name), Some(n)) = (setting(key), value) {
+            settings.push(Setting { name: name.into(), value: n.to_string() });
+        }
     }
-    if let Some(n) = early.start_step {
-        settings.push(Setting { name: "start_step".into(), value: n.to_string() });
-    }
-    AlgorithmSpec { algorithm_name: EARLY_STOPPING.to_string(), algorithm_settings: settings }
+    AlgorithmSpec { algorithm_name: katib_name.to_string(), algorithm_settings: settings }
 }
 
 fn number(value: f64, int: bool) -> String {

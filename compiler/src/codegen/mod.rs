@@ -105,6 +105,10 @@ pub fn up_front(program: &ir::Program, options: &BuildOptions) -> Result<Vec<(St
     if diagnostics.is_empty() { Ok(written_manifests(&context, &manifests)) } else { Err(diagnostics) }
 }
 
+/// Up to this many stages the pipeline is built beside the plan, on a second thread (for speed); above it, one
+/// after the other (for memory).
+const PARALLEL_STAGES: usize = 5_000;
+
 /// Compiles a checked program. Errors are diagnostics on the user's source
 /// (target constraints that the type checker cannot know, bad `-p` values).
 pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Vec<Diagnostic>> {
@@ -124,8 +128,12 @@ pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Ve
                 (pipeline, diagnostics)
             };
             // The main thread's stack (8 MiB), not a spawned thread's default 2 MiB: the pipeline's
-            // builders recurse once per nesting level of a value, as deep as the parser accepts.
-            let helper = std::thread::Builder::new().stack_size(8 * 1024 * 1024).spawn_scoped(scope, pipeline_job).ok();
+            // builders recurse once per nesting level of a value, as deep as the parser accepts. A large program
+            // builds the pipeline after the plan instead: side by side, the two back ends' trees would both be
+            // alive at the peak (bench/memory.sh), which matters more there than the time saved.
+            let helper = (program.stages.len() <= PARALLEL_STAGES)
+                .then(|| std::thread::Builder::new().stack_size(8 * 1024 * 1024).spawn_scoped(scope, pipeline_job).ok())
+                .flatten();
             let mut diagnostics = Vec::new();
             let manifests = manifests(&context, &mut diagnostics);
             let manifests = written_manifests(&context, &manifests);

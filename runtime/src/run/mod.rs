@@ -132,6 +132,8 @@ pub async fn run(
 ) -> Result<Outcome, String> {
     // Orphans of a stage (a `setsid` daemon) stay in kfl's tree, where the stage's end finds and stops them.
     crate::process_tree::become_subreaper();
+    // An orphan that exits while its stage runs is reaped at once, not kept a zombie until kfl exits.
+    let _reaper = crate::process_tree::OrphanReaper::start();
     let mut engine = Engine::new(plan, plan_text, options)?;
     observer.event(Event::Started {
         run_id: &engine.record.run_id,

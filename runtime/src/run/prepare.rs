@@ -183,17 +183,24 @@ fn list_json(
 /// The cache key's view of a value: artifacts by content, so a changed file is a changed input.
 fn key_text(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<String, String> {
     Ok(match value {
-        Value::List(_) => key_json(value, hashes, project_dir)?.to_string(),
+        Value::List(_) | Value::Object(_) => key_json(value, hashes, project_dir)?.to_string(),
         other => key_scalar(other, hashes, project_dir)?,
     })
 }
 
-/// A list's key as nested arrays of its items' keys (not the text of each level, which doubled per level).
+/// A list's or an object's key as nested arrays and objects of its items' keys (not the text of each level,
+/// which doubled per level).
 fn key_json(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<serde_json::Value, String> {
     Ok(match value {
         Value::List(items) => {
             items.iter().map(|v| key_json(v, hashes, project_dir)).collect::<Result<serde_json::Value, _>>()?
         }
+        Value::Object(fields) => serde_json::Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), key_json(v, hashes, project_dir)?)))
+                .collect::<Result<_, String>>()?,
+        ),
         other => serde_json::Value::String(key_scalar(other, hashes, project_dir)?),
     })
 }

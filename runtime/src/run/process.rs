@@ -115,7 +115,7 @@ pub async fn run(
         .process_group(0)
         .kill_on_drop(true);
     crate::parent_death::die_with_parent_tokio(&mut command);
-    let mut child = match command.spawn() {
+    let mut child = match process_tree::spawn_own(|| command.spawn(), tokio::process::Child::id) {
         Ok(child) => child,
         Err(e) => return not_started(format!("`{program}`: {e}"), curves),
     };

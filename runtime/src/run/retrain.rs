@@ -213,7 +213,7 @@ fn start_retrain(
     command.args(args).current_dir(dir).stdin(std::process::Stdio::null()).stdout(out.try_clone()?).stderr(out);
     command.process_group(0);
     crate::parent_death::die_with_parent(&mut command);
-    let mut child = command.spawn()?;
+    let mut child = crate::process_tree::spawn_own(|| command.spawn(), |c| Some(c.id()))?;
     // Reap it when it ends, so it never lingers as a zombie, and tell the watcher.
     std::thread::spawn(move || {
         let _ = child.wait();

@@ -59,7 +59,7 @@ pub fn spawn_group(
         let file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
         command.stdout(file.try_clone()?).stderr(file);
     }
-    command.spawn()
+    crate::process_tree::spawn_own(|| command.spawn(), Child::id)
 }
 
 fn signal_group(pid: u32, signal: Signal) {

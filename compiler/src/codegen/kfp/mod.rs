@@ -18,6 +18,7 @@ mod exit;
 mod launch;
 mod pod;
 mod scope;
+mod small_map;
 mod spec;
 mod stage;
 #[cfg(test)]

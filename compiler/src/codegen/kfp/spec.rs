@@ -1,12 +1,14 @@
 //! Typed serde mirrors of the KFP v2 `PipelineSpec` (pipeline_spec.proto, schema 2.1.0) and the kfp-kubernetes `KubernetesExecutorConfig`, with fields in the order the KFP SDK 2.17 prints them.
 //!
-//! Only the fields kfl emits are modelled. Maps are `BTreeMap` so output is
-//! sorted like the SDK's (`json_format.MessageToDict` + `sort_keys`).
+//! Only the fields kfl emits are modelled. Maps are sorted (`BTreeMap`, or `SmallMap` for the small ones) so
+//! output is sorted like the SDK's (`json_format.MessageToDict` + `sort_keys`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value as Json;
+
+use super::small_map::{SmallMap, SmallSet};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,10 +73,10 @@ pub struct ComponentSpec {
 /// `inputDefinitions` / `outputDefinitions`.
 #[derive(Serialize, Default, Clone, PartialEq, Eq, Hash)]
 pub struct Interface {
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub artifacts: BTreeMap<String, ArtifactDef>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub parameters: BTreeMap<String, ParameterDef>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub artifacts: SmallMap<String, ArtifactDef>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub parameters: SmallMap<String, ParameterDef>,
 }
 
 impl Interface {
@@ -117,10 +119,10 @@ pub struct DagSpec {
 
 #[derive(Serialize, Default, PartialEq, Eq, Hash)]
 pub struct DagOutputs {
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub artifacts: BTreeMap<String, DagOutputArtifact>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub parameters: BTreeMap<String, DagOutputParameter>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub artifacts: SmallMap<String, DagOutputArtifact>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub parameters: SmallMap<String, DagOutputParameter>,
 }
 
 impl DagOutputs {
@@ -161,8 +163,8 @@ pub struct TaskSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caching_options: Option<CachingOptions>,
     pub component_ref: ComponentRef,
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    pub dependent_tasks: BTreeSet<String>,
+    #[serde(skip_serializing_if = "SmallSet::is_empty")]
+    pub dependent_tasks: SmallSet<String>,
     #[serde(skip_serializing_if = "TaskInputs::is_empty")]
     pub inputs: TaskInputs,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -179,7 +181,7 @@ impl TaskSpec {
         TaskSpec {
             caching_options: None,
             component_ref: ComponentRef { name: component.to_string() },
-            dependent_tasks: BTreeSet::new(),
+            dependent_tasks: SmallSet::default(),
             inputs: TaskInputs::default(),
             parameter_iterator: None,
             retry_policy: None,
@@ -209,10 +211,10 @@ pub struct TaskInfo {
 
 #[derive(Serialize, Default, PartialEq, Eq, Hash)]
 pub struct TaskInputs {
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub artifacts: BTreeMap<String, ArtifactBinding>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub parameters: BTreeMap<String, ParameterBinding>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub artifacts: SmallMap<String, ArtifactBinding>,
+    #[serde(skip_serializing_if = "SmallMap::is_empty")]
+    pub parameters: SmallMap<String, ParameterBinding>,
 }
 
 impl TaskInputs {
