@@ -241,6 +241,14 @@ pub enum ParameterBinding {
     ComponentInputParameter(String),
     TaskOutputParameter(OutputParameterRef),
     RuntimeValue(Constant),
+    /// The final status of an exit handler's DAG, for its exit task.
+    TaskFinalStatus(FinalStatusRef),
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct FinalStatusRef {
+    pub producer_task: String,
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq, Hash)]
