@@ -97,8 +97,8 @@ fn step_patches(program: &ir::Program, out: &mut Vec<Diagnostic>) {
     let steps = program.stages.iter().filter(|s| s.kind == ir::StageKind::Step && s.trial_of.is_none());
     for stage in steps {
         let mut scratch = super::spec::KubernetesExecutorConfig::default();
-        for patch in &stage.patches {
-            let Err(misfit) = pod::apply(&mut scratch, patch) else { continue };
+        for (index, misfit) in pod::apply(&mut scratch, &stage.patches) {
+            let patch = &stage.patches[index];
             let written = misfit.segment < patch.path.len();
             let span = match (&misfit.expected, written) {
                 (None, true) => patch.path_spans.get(misfit.segment).copied().unwrap_or(patch.span),

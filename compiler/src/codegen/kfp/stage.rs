@@ -249,10 +249,8 @@ impl Builder<'_, '_> {
                 },
             });
         }
-        for patch in &stage.patches {
-            // A patch that does not fit was refused by the checker (`check.rs`): nothing is left to skip.
-            let _ = super::pod::apply(&mut config, patch);
-        }
+        // A patch that does not fit was refused by the checker (`check.rs`): nothing is left to skip.
+        let _ = super::pod::apply(&mut config, &stage.patches);
         if !config.is_empty() {
             self.platform.insert(format!("exec-{task}"), config);
         }
