@@ -33,7 +33,7 @@ fn task_status_inputs(program: &ir::Program, out: &mut Vec<Diagnostic>) {
             })
     };
     for stage in program.stages.iter().filter(|s| s.always && s.kind == ir::StageKind::Step) {
-        let Some(input) = stage.inputs.iter().find(|i| i.ty == crate::typeck::Ty::TaskStatus) else { continue };
+        let Some(input) = stage.inputs.iter().find(|i| i.ty == crate::ir::Ty::TaskStatus) else { continue };
         let (message, help) = if let Some(tune) = &stage.trial_of {
             (
                 format!("`{}` is a trial of `{tune}` and cannot read a `TaskStatus`", stage.name),

@@ -449,3 +449,7 @@ fn object_ref(source: &Json, name_key: &str, with_key: bool) -> Option<(String, 
     };
     Some((name, optional))
 }
+
+#[cfg(test)]
+#[path = "pod/tests.rs"]
+mod tests;

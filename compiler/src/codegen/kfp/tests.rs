@@ -7,7 +7,7 @@ use crate::codegen::{BuildOptions, Context};
 use crate::source::{MemoryLoader, Origin, SourceFile, Sources};
 
 /// Checks `text` (with `files` importable) and returns (PipelineSpec, PlatformSpec) as JSON.
-fn compile_with(text: &str, files: &[(&str, &str)]) -> (Json, Option<Json>) {
+pub(super) fn compile_with(text: &str, files: &[(&str, &str)]) -> (Json, Option<Json>) {
     let mut sources = Sources::new();
     let id = sources.add(SourceFile::new("main.kfl".to_string(), text.to_string(), Origin::User));
     let loader = MemoryLoader { files: files.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect() };
@@ -644,62 +644,6 @@ step a {
         json!([{"secretName": "registry", "secretNameParameter": {"runtimeValue": {"constant": "registry"}}}])
     );
     assert_eq!(config["securityContext"], json!({"runAsUser": 1000}));
-}
-
-#[test]
-fn config_maps_and_secrets_in_a_step_k8s_block_become_volumes_and_env() {
-    let (_, platform) = compile_with(
-        r#"
-project p { image = "python:3.12" }
-secret api { k8s = "api-token", keys = ["TOKEN"] }
-step a {
-  run     = ["a"]
-  secrets = [api]
-  k8s {
-    spec.volumes = [
-      { name = "settings", configMap = { name = "app-settings" } },
-      { name = "tls", secret = { secretName = "tls-cert", optional = true } }
-    ]
-    spec.containers = [{
-      name = "main"
-      volumeMounts = [{ name = "settings", mountPath = "/etc/app" }, { name = "tls", mountPath = "/etc/tls" }]
-      env = [
-        { name = "LEVEL", valueFrom = { configMapKeyRef = { name = "app-settings", key = "level" } } },
-        { name = "MODE", valueFrom = { configMapKeyRef = { name = "app-settings", key = "mode" } } },
-        { name = "REGION", valueFrom = { secretKeyRef = { name = "cloud", key = "region", optional = true } } }
-      ]
-    }]
-  }
-}
-"#,
-        &[],
-    );
-    let config =
-        &platform.expect("a platform spec")["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-a"];
-    let name = |n: &str| json!({"runtimeValue": {"constant": n}});
-    assert_eq!(
-        config["configMapAsVolume"],
-        json!([{"configMapName": "app-settings", "configMapNameParameter": name("app-settings"),
-                "mountPath": "/etc/app", "optional": false}])
-    );
-    assert_eq!(
-        config["secretAsVolume"],
-        json!([{"mountPath": "/etc/tls", "optional": true, "secretName": "tls-cert",
-                "secretNameParameter": name("tls-cert")}])
-    );
-    assert_eq!(
-        config["configMapAsEnv"],
-        json!([{"configMapName": "app-settings", "configMapNameParameter": name("app-settings"),
-                "keyToEnv": [{"configMapKey": "level", "envVar": "LEVEL"}, {"configMapKey": "mode", "envVar": "MODE"}],
-                "optional": false}])
-    );
-    let secrets = config["secretAsEnv"].as_array().expect("secretAsEnv");
-    assert_eq!(secrets.len(), 2, "{secrets:?}");
-    assert_eq!(
-        secrets[1],
-        json!({"keyToEnv": [{"envVar": "REGION", "secretKey": "region"}], "optional": true, "secretName": "cloud",
-               "secretNameParameter": name("cloud")})
-    );
 }
 
 #[test]
