@@ -139,6 +139,31 @@ fn loops_fan_out_and_in_when_skips_propagate_and_always_runs_after_failure() {
 }
 
 #[test]
+fn an_always_step_reads_the_final_status_of_what_it_waits_for() {
+    let dir = project("final_status");
+    let output = run(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let record = latest_record(dir.path());
+    assert_eq!(state(&record, "fit"), "failed");
+    assert_eq!(state(&record, "report"), "succeeded");
+    let read = |dir: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("status.json")).expect("status.json")).expect("json")
+    };
+    let status = read(dir.path());
+    assert_eq!(status["state"], "FAILED");
+    assert_eq!(status["pipelineTaskName"], "exit-handler-1");
+    assert_eq!(status["pipelineJobResourceName"], record["run_id"]);
+    let message = status["error"]["message"].as_str().expect("error message");
+    assert!(message.starts_with("stage `fit`: ") && message.contains('4'), "{message}");
+
+    let output = run(dir.path(), &["-p", "fail=false"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let status = read(dir.path());
+    assert_eq!(status["state"], "COMPLETE");
+    assert_eq!(status["error"], serde_json::json!({}));
+}
+
+#[test]
 fn retries_run_the_stage_again_until_it_succeeds() {
     let dir = project("retry");
     let output = run(dir.path(), &[]);

@@ -361,8 +361,17 @@ pub struct Input {
     pub name: String,
     #[serde(rename = "type")]
     pub ty: String,
+    /// `null` for a `TaskStatus` input: the runtime fills it when the stage starts.
     pub binding: Option<Expression>,
+    /// A `TaskStatus` input: the name of the KFP exit handler DAG whose final status the pipeline gives it
+    /// (`exit-handler-N`), its `pipelineTaskName` under `kfl run` too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_of: Option<String>,
 }
+
+/// The type of an `always` step's input that receives the final status of the stages it waits for, as the
+/// JSON text of KFP's `PipelineTaskFinalStatus` (docs/PLAN.md).
+pub const TASK_STATUS: &str = "TaskStatus";
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Output {

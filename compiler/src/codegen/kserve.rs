@@ -21,8 +21,10 @@
 //!   launcher (`kfl launch inferenceservice`) points the stable predictor
 //!   back at the version the running service serves and leaves the new one
 //!   to the canary entry (no running service: no split). The standalone
-//!   manifest carries the new version in both (`kubectl apply` cannot know
-//!   the served one); docs/TARGETS.md says so.
+//!   manifest (`manifests/`, `kubectl apply -k`, `kfl apply`) cannot know the
+//!   served version: it has no `spec.canary` (a clone of the stable would
+//!   split traffic between two copies of the new version) and carries a
+//!   `kfl.dev/canary` annotation saying so; docs/TARGETS.md too.
 //! - **storageUri**: with `project.registry`,
 //!   `model-registry://<model>/<version>` (the Model Registry storage
 //!   initializer; without a version: `model-registry://<model>`, the latest);
@@ -65,6 +67,8 @@ const API_VERSION: &str = "serving.kserve.io/v1beta1";
 pub(crate) const KIND: &str = "InferenceService";
 const DEPLOYMENT_MODE: &str = "serving.kserve.io/deploymentMode";
 const AUTOSCALER_CLASS: &str = "serving.kserve.io/autoscalerClass";
+/// On a standalone `Standard`-mode manifest: why it has no `spec.canary` (see the module doc).
+const CANARY_NOTE: &str = "kfl.dev/canary";
 const MODE_KNATIVE: &str = "Knative";
 const MODE_STANDARD: &str = "Standard";
 /// Where KServe's storage initializer puts the model.
@@ -152,14 +156,14 @@ struct Canary {
 }
 
 pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
-    context.program.serves.iter().map(|serve| manifest(context, serve, None, diagnostics)).collect()
+    context.program.serves.iter().map(|serve| manifest(context, serve, None, false, diagnostics)).collect()
 }
 
 /// The InferenceService a pipeline task passes to `kfl launch inferenceservice`;
 /// `storage` replaces the model's storage URI (the launcher's marker for the
 /// registered model's URI, when the pipeline registers it).
 pub(crate) fn launcher_manifest(context: &Context<'_>, serve: &ir::Serve, storage: Option<String>) -> Manifest {
-    manifest(context, serve, storage, &mut Vec::new())
+    manifest(context, serve, storage, true, &mut Vec::new())
 }
 
 /// The runtime enum → KServe's `modelFormat.name`; `None` for `custom`.
@@ -267,6 +271,7 @@ fn manifest(
     context: &Context<'_>,
     serve: &ir::Serve,
     storage: Option<String>,
+    launcher: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Manifest {
     let standard = is_standard(serve);
@@ -290,6 +295,7 @@ fn manifest(
         ));
     }
     let canary = serve.canary.map(|c| c.round() as i64);
+    let mut standalone_canary = None;
     if let Some(percent) = canary.filter(|p| !(0..=100).contains(p)) {
         diagnostics.push(out_of_range(
             span,
@@ -373,8 +379,16 @@ fn manifest(
     }
 
     // The canary entry (Standard mode) is the predictor without the fields KServe forbids there; the
-    // launcher moves the stable back to the served version (see the module doc).
+    // launcher moves the stable back to the served version (see the module doc). A standalone manifest
+    // cannot know that version: it has no canary entry and says so in an annotation.
     let canary_list = match canary {
+        Some(percent) if standard && !launcher => {
+            standalone_canary = Some(format!(
+                "a {percent}% canary is deployed by the pipeline (kfl launch inferenceservice), which keeps the \
+                 served version as the stable; this manifest serves the new version alone"
+            ));
+            None
+        }
         Some(percent) if standard => Some(vec![Canary {
             predictor: Predictor {
                 name: Some(format!("{}-canary", kubernetes_name(&serve.name))),
@@ -412,6 +426,9 @@ fn manifest(
 
     let mut metadata = context.metadata(&serve.name);
     let mut annotations = BTreeMap::new();
+    if let Some(note) = standalone_canary {
+        annotations.insert(CANARY_NOTE.to_string(), note);
+    }
     annotations.insert(DEPLOYMENT_MODE.to_string(), if standard { MODE_STANDARD } else { MODE_KNATIVE }.to_string());
     if standard {
         annotations.insert(AUTOSCALER_CLASS.to_string(), "hpa".to_string());
@@ -472,19 +489,33 @@ mod tests {
         assert!(!yaml.contains("autoscalerClass"), "{yaml}");
     }
 
+    /// Standard mode: the pipeline's launcher gets the canary list (and keeps the served version as the
+    /// stable); the standalone manifest, which cannot know that version, has none and says why.
     #[test]
-    fn cpu_autoscale_is_standard_with_hpa_and_canary_list() {
-        let output = build_text(&format!(
+    fn cpu_autoscale_is_standard_with_hpa_and_a_canary_list_for_the_launcher_only() {
+        let text = format!(
             "{MODELS}serve svc {{\n  model = clf\n  runtime = xgboost\n  replicas = 1..4\n  autoscale = cpu(80%)\n  canary = 10%\n}}\n"
-        ));
+        );
+        let output = build_text(&text);
         let yaml = file(&output, "inferenceservice-svc.yaml");
         assert!(yaml.contains("serving.kserve.io/deploymentMode: Standard"), "{yaml}");
         assert!(yaml.contains("serving.kserve.io/autoscalerClass: hpa"), "{yaml}");
         assert!(yaml.contains("scaleMetric: cpu"), "{yaml}");
         assert!(yaml.contains("scaleTarget: 80"), "{yaml}");
-        assert!(yaml.contains("trafficPercent: 10"), "{yaml}");
-        assert!(yaml.contains("name: svc-canary"), "{yaml}");
-        assert!(!yaml.contains("canaryTrafficPercent"), "{yaml}");
+        assert!(!yaml.contains("\n  canary:") && !yaml.contains("trafficPercent"), "{yaml}");
+        assert!(yaml.contains("kfl.dev/canary: a 10% canary is deployed by the pipeline"), "{yaml}");
+
+        let mut sources = crate::source::Sources::new();
+        let main = sources.add(crate::source::SourceFile::new("test.kfl", text.as_str(), crate::source::Origin::User));
+        let checked = crate::check(&mut sources, main, &crate::source::MemoryLoader::default());
+        let program = checked.program().expect("checks");
+        let context = crate::codegen::Context::new(program, &crate::codegen::BuildOptions::default());
+        let launcher = super::launcher_manifest(&context, &program.serves[0], None);
+        let spec = &launcher.object["spec"];
+        assert_eq!(spec["canary"][0]["trafficPercent"], 10, "{spec}");
+        assert_eq!(spec["canary"][0]["predictor"]["name"], "svc-canary", "{spec}");
+        assert!(spec["predictor"].get("canaryTrafficPercent").is_none(), "{spec}");
+        assert!(launcher.object["metadata"]["annotations"].get("kfl.dev/canary").is_none());
     }
 
     #[test]

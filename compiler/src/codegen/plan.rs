@@ -156,6 +156,9 @@ fn container(context: &Context<'_>, stage: &ir::Stage) -> Container {
                 name: i.name.clone(),
                 ty: i.ty.to_string(),
                 binding: i.binding.as_ref().map(|b| expression(b, program)),
+                status_of: (i.ty == crate::ir::Ty::TaskStatus)
+                    .then(|| super::kfp::exit_handler_task(program, stage))
+                    .flatten(),
             })
             .collect(),
         outputs: stage

@@ -197,8 +197,11 @@ pub enum StageKind {
 pub struct Input {
     pub name: String,
     pub ty: Ty,
-    /// What the input is bound to: a default, an argument, or another stage's output.
+    /// What the input is bound to: a default, an argument, or another stage's output. `None` for a
+    /// `TaskStatus` input, which the pipeline fills (and for an unbound component input, refused at its call).
     pub binding: Option<Value>,
+    #[serde(skip)]
+    pub span: Span,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

@@ -17,6 +17,9 @@ pub enum Ty {
     Dataset,
     Model,
     Artifact,
+    /// The final status of the stages an `always` stage waits for: KFP's `PipelineTaskFinalStatus`, handed
+    /// to the process as its JSON text. Only an `always` step's input has it, and nothing else produces it.
+    TaskStatus,
     List(Box<Ty>),
     Range(Box<Ty>),
     Object,
@@ -55,7 +58,7 @@ impl Ty {
 
     /// Scalars, unit values and artifacts can be interpolated and used in `run`.
     pub fn is_interpolable(&self) -> bool {
-        matches!(self, Ty::Int | Ty::Float | Ty::Bool | Ty::String | Ty::Error | Ty::Enum(_))
+        matches!(self, Ty::Int | Ty::Float | Ty::Bool | Ty::String | Ty::Error | Ty::Enum(_) | Ty::TaskStatus)
             || self.is_unit()
             || self.is_artifact()
     }
@@ -88,13 +91,25 @@ impl Ty {
             ("Dataset", None) => Ty::Dataset,
             ("Model", None) => Ty::Model,
             ("Artifact", None) => Ty::Artifact,
+            (kfl_plan::format::TASK_STATUS, None) => Ty::TaskStatus,
             ("list", Some(inner)) => Ty::List(Box::new(inner)),
             _ => return None,
         })
     }
 
     pub const NAMES: &'static [&'static str] = &[
-        "int", "float", "bool", "string", "duration", "quantity", "cpu", "percent", "Dataset", "Model", "Artifact",
+        "int",
+        "float",
+        "bool",
+        "string",
+        "duration",
+        "quantity",
+        "cpu",
+        "percent",
+        "Dataset",
+        "Model",
+        "Artifact",
+        "TaskStatus",
         "list",
     ];
 }
@@ -113,6 +128,7 @@ impl fmt::Display for Ty {
             Ty::Dataset => f.write_str("Dataset"),
             Ty::Model => f.write_str("Model"),
             Ty::Artifact => f.write_str("Artifact"),
+            Ty::TaskStatus => f.write_str(kfl_plan::format::TASK_STATUS),
             Ty::List(inner) => write!(f, "list[{inner}]"),
             Ty::Range(inner) => write!(f, "range[{inner}]"),
             Ty::Object => f.write_str("object"),

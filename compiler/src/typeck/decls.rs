@@ -79,6 +79,7 @@ impl Checker<'_> {
             ItemKind::Import(_) => {}
             ItemKind::Param(param) => {
                 let ty = self.type_expr(&param.ty);
+                self.task_status_misplaced(&ty, "param", &param.name.name, param.ty.span);
                 let default = match &param.default {
                     Some(e) => {
                         let (found, value) = self.expr(e, &Scope::default(), Some(&ty));
@@ -228,12 +229,21 @@ impl Checker<'_> {
         let mut inputs = Vec::with_capacity(input_count);
         let file_scope = self.file_scope(loop_item);
         let mut seen: IndexMap<String, Span> = IndexMap::new();
+        let mut task_status: Vec<Span> = Vec::new();
         for input in stage.inputs.iter().flatten() {
             let ty = self.type_expr(&input.ty);
             if let Some(previous) = seen.insert(input.name.name.to_string(), input.name.span) {
                 self.set_twice(&input.name.name, input.name.span, previous);
             }
+            if ty == Ty::TaskStatus {
+                task_status.push(input.span);
+            }
             let binding = match &input.default {
+                Some(e) if ty == Ty::TaskStatus => {
+                    self.task_status_default(e, &file_scope, &input.name.name, name);
+                    None
+                }
+                None if ty == Ty::TaskStatus => None,
                 Some(e) => {
                     let (found, value) = self.expr(e, &file_scope, Some(&ty));
                     self.expect_ty(e.span, &ty, &found, format_args!("`{}` is {}", input.name.name, article(&ty)));
@@ -257,7 +267,7 @@ impl Checker<'_> {
                 }
             };
             locals.push((input.name.name.to_string(), ty.clone()));
-            inputs.push(ir::Input { name: input.name.name.to_string(), ty, binding });
+            inputs.push(ir::Input { name: input.name.name.to_string(), ty, binding, span: input.span });
         }
         let mut outputs = Vec::with_capacity(output_count);
         for output in stage.outputs.iter().flatten() {
@@ -265,6 +275,7 @@ impl Checker<'_> {
             if let Some(previous) = seen.insert(output.name.name.to_string(), output.name.span) {
                 self.set_twice(&output.name.name, output.name.span, previous);
             }
+            self.task_status_misplaced(&ty, "output", &output.name.name, output.span);
             locals.push((output.name.name.to_string(), ty.clone()));
             outputs.push(ir::Output { name: output.name.name.to_string(), ty });
         }
@@ -285,6 +296,7 @@ impl Checker<'_> {
                 self.set_twice(metric, *span, previous);
             }
         }
+        self.task_status_placement(stage, &props, &task_status);
         let image = props.string("image").or_else(|| self.project_image.clone());
         let image = match image {
             Some(image) => image,
@@ -488,7 +500,7 @@ impl Checker<'_> {
             }
         }
         for input in &stage.inputs {
-            if input.binding.is_none() {
+            if input.binding.is_none() && input.ty != Ty::TaskStatus {
                 self.diags.push(
                     Diagnostic::error(
                         Code::MissingProperty,

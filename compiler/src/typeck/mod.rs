@@ -8,6 +8,7 @@ pub use names::serve_name_problem;
 mod patch_schema;
 pub(crate) mod props;
 pub mod schema;
+mod task_status;
 mod tune;
 pub mod units;
 mod uris;

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod capped_log;
 mod clock;
 mod cron;
+mod final_status;
 mod job;
 mod model;
 mod prepare;

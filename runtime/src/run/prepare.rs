@@ -510,6 +510,12 @@ impl Engine<'_> {
                 locals.insert(input.name.clone(), value.clone());
                 continue;
             }
+            if input.ty == crate::plan::TASK_STATUS {
+                let task = input.status_of.as_deref().unwrap_or(&self.plan.stages[s].name);
+                let status = super::final_status::final_status(self.plan, &self.record, &self.index, s, task);
+                locals.insert(input.name.clone(), Value::Str(status));
+                continue;
+            }
             let binding = input.binding.as_ref().ok_or_else(|| format!("input `{}` has no value bound", input.name))?;
             let value = eval(binding, &scope).map_err(|e| format!("input `{}`: {e}", input.name))?;
             locals.insert(input.name.clone(), value);

@@ -15,7 +15,43 @@ pub(crate) fn check(program: &ir::Program) -> Vec<Diagnostic> {
     staged_datasets(program, &mut out);
     artifact_fan_in(program, &mut out);
     exit_handlers(program, &mut out);
+    task_status_inputs(program, &mut out);
     out
+}
+
+/// A `TaskStatus` input is filled from the `exit-handler-N` DAG of its stage (`taskFinalStatus.producerTask`,
+/// `backend/src/v2/driver/resolve.go`, kubeflow/pipelines 2.17.0): an `always` step that waits for no stage
+/// has no handler, and a tune's trial runs as a Katib Job, outside the pipeline. `kfl run` refuses them too:
+/// there is no status to give.
+fn task_status_inputs(program: &ir::Program, out: &mut Vec<Diagnostic>) {
+    let (handlers, misplaced) = exit::exit_handlers(program);
+    let has_handler = |stage: &ir::Stage| {
+        handlers.iter().any(|h| h.exit.name == stage.name)
+            || misplaced.iter().any(|m| match m {
+                exit::Misplaced::Nested(s) | exit::Misplaced::InsideItsLoop(s) => s.name == stage.name,
+                exit::Misplaced::Overlaps { exit, .. } => exit.name == stage.name,
+            })
+    };
+    for stage in program.stages.iter().filter(|s| s.always && s.kind == ir::StageKind::Step) {
+        let Some(input) = stage.inputs.iter().find(|i| i.ty == crate::ir::Ty::TaskStatus) else { continue };
+        let (message, help) = if let Some(tune) = &stage.trial_of {
+            (
+                format!("`{}` is a trial of `{tune}` and cannot read a `TaskStatus`", stage.name),
+                format!("read the status in an `always` step that runs after `{tune}`"),
+            )
+        } else if !has_handler(stage) {
+            (
+                format!("`{}` reads the final status of the stages it waits for, and it waits for none", stage.name),
+                "give it stages to wait for (`after = [STAGE]` or an input bound to their outputs)".to_string(),
+            )
+        } else {
+            continue;
+        };
+        out.push(
+            Diagnostic::error(Code::NotAllowedHere, message, Label::new(input.span, "nothing to report on"))
+                .with_help(help),
+        );
+    }
 }
 
 /// An `always` stage is a KFP exit handler (`exit.rs`); where KFP allows none, the pipeline cannot keep the
@@ -61,8 +97,8 @@ fn step_patches(program: &ir::Program, out: &mut Vec<Diagnostic>) {
     let steps = program.stages.iter().filter(|s| s.kind == ir::StageKind::Step && s.trial_of.is_none());
     for stage in steps {
         let mut scratch = super::spec::KubernetesExecutorConfig::default();
-        for patch in &stage.patches {
-            let Err(misfit) = pod::apply(&mut scratch, patch) else { continue };
+        for (index, misfit) in pod::apply(&mut scratch, &stage.patches) {
+            let patch = &stage.patches[index];
             let written = misfit.segment < patch.path.len();
             let span = match (&misfit.expected, written) {
                 (None, true) => patch.path_spans.get(misfit.segment).copied().unwrap_or(patch.span),

@@ -39,6 +39,14 @@ pub(crate) enum Misplaced<'p> {
     InsideItsLoop(&'p ir::Stage),
 }
 
+/// The task name of the `exit-handler-N` DAG whose exit task `stage` is: the SDK numbers groups from 1, and
+/// the exit handlers are the first groups kfl creates (`Builder::exit_handlers`), in this order.
+pub(crate) fn exit_handler_task(program: &ir::Program, stage: &ir::Stage) -> Option<String> {
+    let (handlers, _) = exit_handlers(program);
+    let index = handlers.iter().position(|h| h.exit.name == stage.name)?;
+    Some(format!("exit-handler-{}", index + 1))
+}
+
 fn is_exit(stage: &ir::Stage) -> bool {
     stage.always && stage.trial_of.is_none() && matches!(stage.kind, StageKind::Step | StageKind::Train)
 }

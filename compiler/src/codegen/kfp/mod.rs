@@ -37,6 +37,7 @@ use crate::ir::Ty;
 use crate::ir::graph::NodeKind;
 use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, UnaryOpName, Value};
 pub(crate) use check::check;
+pub(crate) use exit::exit_handler_task;
 use spec::*;
 
 const SCHEMA_VERSION: &str = "2.1.0";
@@ -84,6 +85,10 @@ fn documents(context: &Context<'_>) -> (Json, Option<Json>) {
 }
 
 /// How a value travels: a typed parameter or an artifact.
+/// The parameter type of an exit task's input that receives `PipelineTaskFinalStatus`
+/// (`api/v2alpha1/pipeline_spec.proto`, kubeflow/pipelines 2.17.0).
+const TASK_FINAL_STATUS: &str = "TASK_FINAL_STATUS";
+
 #[derive(Clone, Debug, PartialEq)]
 enum Io {
     Parameter(&'static str),
@@ -99,6 +104,7 @@ impl Io {
             Ty::List(inner) if inner.is_artifact() => Io::of(inner).list(),
             Ty::List(_) | Ty::Range(_) => Io::Parameter("LIST"),
             Ty::Object => Io::Parameter("STRUCT"),
+            Ty::TaskStatus => Io::Parameter(TASK_FINAL_STATUS),
             Ty::Dataset => Io::Artifact { title: "system.Dataset", list: false },
             Ty::Model => Io::Artifact { title: "system.Model", list: false },
             Ty::Artifact => Io::Artifact { title: "system.Artifact", list: false },
@@ -117,10 +123,11 @@ impl Io {
     fn define(&self, interface: &mut Interface, name: &str) {
         match self {
             Io::Parameter(kind) => {
-                interface.parameters.insert(
-                    name.to_string(),
-                    ParameterDef { default_value: None, is_optional: false, parameter_type: kind },
-                );
+                // The SDK marks the status input optional (`pipeline_with_task_final_status.yaml`, 2.17.0).
+                let is_optional = *kind == TASK_FINAL_STATUS;
+                interface
+                    .parameters
+                    .insert(name.to_string(), ParameterDef { default_value: None, is_optional, parameter_type: kind });
             }
             Io::Artifact { title, list } => {
                 interface.artifacts.insert(
@@ -224,6 +231,8 @@ struct Builder<'c, 'p> {
     guarded: HashMap<String, usize>,
     /// Loop index → the `exit-handler-N` DAG its loop DAG goes in.
     guarded_loops: HashMap<usize, usize>,
+    /// `always` stage → the task name of the `exit-handler-N` DAG it is the exit task of.
+    exits: HashMap<String, String>,
     /// The DAG the node being compiled starts from: the root or its exit handler's.
     base: usize,
 }
@@ -259,6 +268,7 @@ impl<'c, 'p> Builder<'c, 'p> {
             counter: 0,
             guarded: HashMap::new(),
             guarded_loops: HashMap::new(),
+            exits: HashMap::new(),
             base: 0,
         };
         builder.collect_outputs();
@@ -350,6 +360,7 @@ impl<'c, 'p> Builder<'c, 'p> {
         for handler in handlers {
             self.counter += 1;
             let scope = self.new_scope(0, format!("exit-handler-{}", self.counter), false);
+            self.exits.insert(handler.exit.name.clone(), self.scopes[scope].task.clone());
             for node in handler.guarded {
                 self.guarded.insert(node.to_string(), scope);
             }

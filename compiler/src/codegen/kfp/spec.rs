@@ -243,6 +243,14 @@ pub enum ParameterBinding {
     ComponentInputParameter(String),
     TaskOutputParameter(OutputParameterRef),
     RuntimeValue(Constant),
+    /// The final status of an exit handler's DAG, for its exit task.
+    TaskFinalStatus(FinalStatusRef),
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct FinalStatusRef {
+    pub producer_task: String,
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq, Hash)]
@@ -390,6 +398,10 @@ pub struct KubernetesExecutorConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub config_map_as_env: Vec<ConfigMapAsEnv>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub config_map_as_volume: Vec<ConfigMapAsVolume>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secret: Vec<ImagePullSecret>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub node_affinity: Vec<NodeAffinityTerm>,
@@ -401,6 +413,8 @@ pub struct KubernetesExecutorConfig {
     pub pvc_mount: Vec<PvcMount>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secret_as_env: Vec<SecretAsEnv>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret_as_volume: Vec<SecretAsVolume>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_context: Option<SecurityContext>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -508,4 +522,38 @@ pub struct SecretAsEnv {
 pub struct KeyToEnv {
     pub env_var: String,
     pub secret_key: String,
+}
+
+#[derive(Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretAsVolume {
+    pub mount_path: String,
+    pub optional: bool,
+    pub secret_name: String,
+    pub secret_name_parameter: NameParameter,
+}
+
+#[derive(Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapAsVolume {
+    pub config_map_name: String,
+    pub config_map_name_parameter: NameParameter,
+    pub mount_path: String,
+    pub optional: bool,
+}
+
+#[derive(Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapAsEnv {
+    pub config_map_name: String,
+    pub config_map_name_parameter: NameParameter,
+    pub key_to_env: Vec<ConfigMapKeyToEnv>,
+    pub optional: bool,
+}
+
+#[derive(Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapKeyToEnv {
+    pub config_map_key: String,
+    pub env_var: String,
 }

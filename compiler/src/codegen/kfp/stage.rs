@@ -145,6 +145,16 @@ impl Builder<'_, '_> {
             if let Some(value) = &input.binding {
                 let io = self.bind_value(scope, &task, &mut inputs, &input.name, &input.ty, value);
                 input_io.push((input.name.clone(), io));
+            } else if input.ty == Ty::TaskStatus
+                && let Some(handler) = self.exits.get(&stage.name).cloned()
+            {
+                // The driver reads the status of the task's first dependent task
+                // (`backend/src/v2/driver/resolve.go`, 2.17.0): an exit task depends on its handler alone.
+                let io = Io::of(&input.ty);
+                io.define(&mut inputs, &input.name);
+                let bound = ParameterBinding::TaskFinalStatus(FinalStatusRef { producer_task: handler });
+                self.bind(scope, &task, &input.name, Bound::Parameter(bound));
+                input_io.push((input.name.clone(), io));
             }
         }
         let output_io: Vec<(String, Io)> =
@@ -239,10 +249,8 @@ impl Builder<'_, '_> {
                 },
             });
         }
-        for patch in &stage.patches {
-            // A patch that does not fit was refused by the checker (`check.rs`): nothing is left to skip.
-            let _ = super::pod::apply(&mut config, patch);
-        }
+        // A patch that does not fit was refused by the checker (`check.rs`): nothing is left to skip.
+        let _ = super::pod::apply(&mut config, &stage.patches);
         if !config.is_empty() {
             self.platform.insert(format!("exec-{task}"), config);
         }

@@ -7,7 +7,7 @@ use crate::codegen::{BuildOptions, Context};
 use crate::source::{MemoryLoader, Origin, SourceFile, Sources};
 
 /// Checks `text` (with `files` importable) and returns (PipelineSpec, PlatformSpec) as JSON.
-fn compile_with(text: &str, files: &[(&str, &str)]) -> (Json, Option<Json>) {
+pub(super) fn compile_with(text: &str, files: &[(&str, &str)]) -> (Json, Option<Json>) {
     let mut sources = Sources::new();
     let id = sources.add(SourceFile::new("main.kfl".to_string(), text.to_string(), Origin::User));
     let loader = MemoryLoader { files: files.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect() };
@@ -253,6 +253,50 @@ step last { run = ["l"], after = [cleanup] }
     let mut inside: Vec<&str> = handler.as_object().expect("handler tasks").keys().map(String::as_str).collect();
     inside.sort_unstable();
     assert_eq!(inside, ["a", "for-loop-3"]);
+}
+
+#[test]
+fn a_task_status_input_receives_the_exit_handlers_final_status() {
+    let text = r#"
+project p { image = "python:3.12" }
+step a -> (x: float) { run = ["a", x] }
+step other { run = ["o"] }
+step first_report(status: TaskStatus) {
+  run    = ["sh", "-c", "echo $0", status]
+  after  = [other]
+  always = true
+}
+step report(x: float = a.x, status: TaskStatus) {
+  run    = ["r", x, "--status=${status}"]
+  always = true
+}
+"#;
+    let spec = compile(text);
+    let report = root_task(&spec, "report");
+    // The driver reads the status of the first dependent task: the handler must be the only one.
+    assert_eq!(report["dependentTasks"], json!(["exit-handler-2"]));
+    assert_eq!(
+        report["inputs"]["parameters"]["status"],
+        json!({"taskFinalStatus": {"producerTask": "exit-handler-2"}})
+    );
+    assert_eq!(
+        spec["components"]["comp-report"]["inputDefinitions"]["parameters"]["status"],
+        json!({"isOptional": true, "parameterType": "TASK_FINAL_STATUS"})
+    );
+    let args = &spec["deploymentSpec"]["executors"]["exec-report"]["container"]["args"];
+    assert_eq!(args[1], "--status={{$.inputs.parameters['status']}}");
+    assert_eq!(
+        root_task(&spec, "first-report")["inputs"]["parameters"]["status"],
+        json!({"taskFinalStatus": {"producerTask": "exit-handler-1"}})
+    );
+    // plan.json names the same handler, the `pipelineTaskName` `kfl run` reports.
+    let mut sources = Sources::new();
+    let id = sources.add(SourceFile::new("main.kfl".to_string(), text.to_string(), Origin::User));
+    let program = crate::check(&mut sources, id, &MemoryLoader::default()).program.expect("a program");
+    for (stage, handler) in [("first_report", "exit-handler-1"), ("report", "exit-handler-2")] {
+        let stage = program.stage(stage).expect("stage");
+        assert_eq!(super::exit_handler_task(&program, stage).as_deref(), Some(handler));
+    }
 }
 
 #[test]
