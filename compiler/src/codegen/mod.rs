@@ -20,6 +20,7 @@ mod manifest;
 mod monitoring;
 mod notebook;
 mod plan;
+mod scheduling;
 pub mod staging;
 mod trainer;
 pub mod yaml;

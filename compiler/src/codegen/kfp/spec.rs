@@ -387,6 +387,9 @@ pub struct KubernetesDeploymentSpec {
 pub struct KubernetesExecutorConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<u64>,
+    /// `Always`, `Never` or `IfNotPresent`, set on the task's main container by the driver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secret: Vec<ImagePullSecret>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
