@@ -27,6 +27,7 @@ pub mod yaml;
 mod yaml_stream;
 
 pub use manifest::{Context, Manifest};
+pub use scheduling::cluster_only as cluster_only_properties;
 pub use staging::DOWNLOADABLE_SCHEMES;
 
 use crate::diagnostics::Diagnostic;

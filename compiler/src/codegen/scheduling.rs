@@ -83,6 +83,27 @@ pub(crate) fn apply_container(scheduling: &Scheduling, container: &mut Container
     }
 }
 
+/// The stages and serves `kfl run` runs whose scheduling properties (their own or the project's) only a
+/// cluster applies, each with those properties' names in table order: `kfl run`'s summary lists them.
+pub fn cluster_only(program: &ir::Program) -> Vec<(String, Vec<&'static str>)> {
+    let names = |scheduling: &Scheduling| -> Vec<&'static str> {
+        crate::typeck::schema::SCHEDULING
+            .iter()
+            .chain(crate::typeck::schema::POD_IDENTITY)
+            .map(|spec| spec.name)
+            .filter(|name| scheduling.written.contains_key(name))
+            .collect()
+    };
+    program
+        .stages
+        .iter()
+        .map(|s| (&s.name, &s.scheduling))
+        .chain(program.serves.iter().map(|s| (&s.name, &s.scheduling)))
+        .map(|(name, scheduling)| (name.clone(), names(scheduling)))
+        .filter(|(_, names)| !names.is_empty())
+        .collect()
+}
+
 /// A target and the properties its object has no field for.
 struct Limits {
     target: &'static str,
