@@ -225,15 +225,18 @@ pub struct Resources {
     pub cpu: Option<(Cpu, Cpu)>,
     pub memory: Option<(Quantity, Quantity)>,
     pub gpu: Option<i64>,
-    /// The extended resource `gpu` counts, when `gpu_resource` names one (else `schema::GPU_RESOURCE`).
+    /// The extended resource `gpu` counts, when `gpu_resource` names one (else [`GPU_RESOURCE`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_resource: Option<String>,
 }
 
+/// The extended resource `gpu` counts when `gpu_resource` names none (NVIDIA's device plugin).
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
 impl Resources {
     /// The extended resource name GPUs are requested under: the one fact every target reads.
     pub fn gpu_resource(&self) -> &str {
-        self.gpu_resource.as_deref().unwrap_or(crate::typeck::schema::GPU_RESOURCE)
+        self.gpu_resource.as_deref().unwrap_or(GPU_RESOURCE)
     }
 }
 

@@ -244,9 +244,6 @@ pub const PROJECT: &[PropertySpec] = &[
 /// are the GPU names `gpu_type` takes (`nvidia-h100-80gb`, `nvidia-l4`; GKE docs, "About GPUs in GKE").
 pub const GPU_TYPE_LABEL: &str = "cloud.google.com/gke-accelerator";
 
-/// The extended resource `gpu` counts when `gpu_resource` names none (NVIDIA's device plugin).
-pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
-
 /// Where the pods of a `step`, `train` (and so a tune's trials), `serve` or `notebook` run and which
 /// credentials they pull with; written in `project`, each is the default of every such declaration, whose own
 /// value replaces it. `docs/TARGETS.md` says where each lands per target.
