@@ -452,3 +452,47 @@ fn toleration(value: &Value) -> Option<Toleration> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_keys_follow_is_qualified_name() {
+        for ok in ["pool", "node.kubernetes.io/instance-type", "a_b.c-d", "x/Y", &"a".repeat(63)] {
+            assert_eq!(label_key_problem(ok), None, "{ok}");
+        }
+        let long_prefix = format!("{}/pool", "a".repeat(254));
+        for bad in ["", "-pool", "pool-", "Example.COM/pool", "/pool", "a/", &"a".repeat(64), &long_prefix, "a b"] {
+            assert!(label_key_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn label_values_may_be_empty_and_are_at_most_63() {
+        assert!(label_value_ok(""));
+        assert!(label_value_ok("NVIDIA-A100-SXM4-80GB"));
+        assert!(label_value_ok(&"v".repeat(63)));
+        assert!(!label_value_ok(&"v".repeat(64)));
+        assert!(!label_value_ok("us east"));
+        assert!(!label_value_ok("_x"));
+    }
+
+    #[test]
+    fn extended_resources_need_a_domain_outside_kubernetes_io() {
+        assert_eq!(extended_resource_problem("amd.com/gpu"), None);
+        assert_eq!(extended_resource_problem("nvidia.com/gpu"), None);
+        for bad in ["gpu", "kubernetes.io/gpu", "node.kubernetes.io/gpu", "requests.amd.com/gpu", "AMD.com/gpu"] {
+            assert!(extended_resource_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn subdomains_are_lower_case_dot_separated_labels() {
+        assert!(dns_subdomain("registry-creds"));
+        assert!(dns_subdomain("a.b-c.d"));
+        for bad in ["", "Bad", "a..b", "-a", "a-", "a_b", &"a".repeat(254)] {
+            assert!(!dns_subdomain(bad), "{bad}");
+        }
+    }
+}
