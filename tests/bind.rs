@@ -16,6 +16,8 @@ const PROJECT: &str = "project p {\n  image = \"python:3.12\"\n}\n";
 const STEP: &str = "step s() {\n  run = [\"python3\", \"s.py\"]\n}\n";
 const MODEL: &str = "model m {\n  uri    = \"gs://b/m\"\n  format = \"sklearn\"\n}\n";
 const SERVE: &str = "serve api {\n  model   = m\n  runtime = sklearn\n}\n";
+const SERVE_OPEN: &str = "serve api {\n  model   = m\n  runtime = sklearn\n";
+const GPU_STEP: &str = "step s() {\n  run = [\"python3\", \"s.py\"]\n  gpu = 1\n}\n";
 
 /// A small program around one declaration of each kind; `@@` is where the property goes.
 fn templates() -> Vec<(&'static str, &'static [PropertySpec], String)> {
@@ -60,6 +62,53 @@ fn templates() -> Vec<(&'static str, &'static [PropertySpec], String)> {
         ),
         ("serve", schema::SERVE, format!("{PROJECT}{MODEL}serve api {{\n  model   = m\n  runtime = sklearn\n@@\n}}\n")),
         ("monitor", schema::MONITOR, format!("{PROJECT}{MODEL}{SERVE}monitor watch {{\n  service = api\n@@\n}}\n")),
+        // Scheduling properties on every declaration kind that holds them, with a GPU so `gpu_type` and
+        // `gpu_resource` apply; what a target refuses (E0402) is refused on the property's line.
+        (
+            "project scheduling",
+            schema::SCHEDULING,
+            format!("project p {{\n  image = \"python:3.12\"\n@@\n}}\n{GPU_STEP}"),
+        ),
+        (
+            "step scheduling",
+            schema::SCHEDULING,
+            format!("{PROJECT}step s() {{\n  run = [\"python3\", \"s.py\"]\n  gpu = 1\n@@\n}}\n"),
+        ),
+        (
+            "step identity",
+            schema::POD_IDENTITY,
+            format!("{PROJECT}step s() {{\n  run = [\"python3\", \"s.py\"]\n@@\n}}\n"),
+        ),
+        (
+            "train scheduling",
+            schema::SCHEDULING,
+            format!(
+                "{PROJECT}train t() -> (model: Model) {{\n  framework = torch\n  run = [\"python3\", \"t.py\", model]\n  gpu = 1\n@@\n}}\n"
+            ),
+        ),
+        (
+            "train identity",
+            schema::POD_IDENTITY,
+            format!(
+                "{PROJECT}train t() -> (model: Model) {{\n  framework = torch\n  run = [\"python3\", \"t.py\", model]\n@@\n}}\n"
+            ),
+        ),
+        (
+            "serve scheduling",
+            schema::SCHEDULING,
+            format!("{PROJECT}{MODEL}serve api {{\n  model   = m\n  runtime = sklearn\n  gpu = 1\n@@\n}}\n"),
+        ),
+        ("serve identity", schema::POD_IDENTITY, format!("{PROJECT}{MODEL}{SERVE_OPEN}@@\n}}\n")),
+        (
+            "notebook scheduling",
+            schema::SCHEDULING,
+            format!("{PROJECT}notebook n {{\n  image = \"jupyter:1\"\n  gpu = 1\n@@\n}}\n"),
+        ),
+        (
+            "notebook identity",
+            schema::POD_IDENTITY,
+            format!("{PROJECT}notebook n {{\n  image = \"jupyter:1\"\n@@\n}}\n"),
+        ),
     ]
 }
 
@@ -166,6 +215,11 @@ fn every_bound_property_takes_the_override_or_is_refused() {
         "serve.canary",
         "serve.replicas",
         "dataset.uri",
+        "step scheduling.queue",
+        "train scheduling.gpu_type",
+        "serve scheduling.priority_class",
+        "notebook identity.service_account",
+        "project scheduling.queue",
     ] {
         assert!(covered.iter().any(|c| c == must), "{must} not covered; covered: {covered:?}");
     }

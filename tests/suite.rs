@@ -202,6 +202,41 @@ fn deployment_shapes() {
     });
 }
 
+/// Every file `kfl build` writes for `program`, each after a `===== NAME` line.
+fn built_text(rel: &Path, program: &kfl_compiler::ir::Program) -> String {
+    let built = kfl_compiler::codegen::build(program, &kfl_tests::build_options(program))
+        .unwrap_or_else(|d| panic!("{} must build: {d:?}", rel.display()));
+    let mut text = String::new();
+    for (file, contents) in &built.files {
+        text.push_str(&format!("===== {file}\n{contents}"));
+        if !contents.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The full `kfl build` output of every fixture in `cases/build/`, reviewed as a snapshot: properties whose
+/// effect is only visible in the manifests and the pipeline (scheduling, credentials).
+#[test]
+fn build() {
+    at_root(|| {
+        insta::glob!("cases/build/*.kfl", |path| {
+            let rel = relative(path);
+            let src = std::fs::read_to_string(path).unwrap_or_default();
+            let out = check_file(&rel);
+            let Some(program) = out.checked.program() else {
+                panic!("{} must check clean:\n{}", rel.display(), out.render_plain());
+            };
+            assert!(!out.has_errors(), "{} must check clean:\n{}", rel.display(), out.render_plain());
+            let text = built_text(&rel, program);
+            insta::with_settings!({ description => src.as_str(), omit_expression => true }, {
+                insta::assert_snapshot!(text);
+            });
+        });
+    });
+}
+
 /// The full `kfl build` output of every example, reviewed as a snapshot:
 /// kustomization, every manifest, the KFP pipeline and the plan.
 #[test]
@@ -217,15 +252,7 @@ fn example_builds() {
             let Some(program) = out.checked.program() else {
                 panic!("{} must check clean:\n{}", rel.display(), out.render_plain());
             };
-            let built = kfl_compiler::codegen::build(program, &kfl_tests::build_options(program))
-                .unwrap_or_else(|d| panic!("{} must build: {d:?}", rel.display()));
-            let mut text = String::new();
-            for (file, contents) in &built.files {
-                text.push_str(&format!("===== {file}\n{contents}"));
-                if !contents.ends_with('\n') {
-                    text.push('\n');
-                }
-            }
+            let text = built_text(&rel, program);
             insta::with_settings!({ omit_expression => true }, {
                 insta::assert_snapshot!(text);
             });

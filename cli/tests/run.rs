@@ -654,3 +654,15 @@ fn the_deepest_accepted_nesting_runs() {
     assert_eq!(written.trim(), format!("255 {}\"1\"{}", "[".repeat(254), "]".repeat(254)));
     assert!(kfl(dir.path(), &["runs", "list"]).status.success());
 }
+
+#[test]
+fn scheduling_properties_run_locally_and_are_listed_as_cluster_only() {
+    let dir = project("scheduling");
+    let output = run(dir.path(), &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(state(&latest_record(dir.path()), "hello"), "succeeded");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("hello: `node_selector`, `tolerations`, `queue` apply on the cluster only"), "{stdout}");
+    // The project's queue is every stage's default.
+    assert!(stdout.contains("plain: `queue` applies on the cluster only"), "{stdout}");
+}

@@ -164,7 +164,7 @@ async fn status(target: &Target) -> Status {
 }
 
 async fn serve(file: PathBuf, args: &Args) -> Status {
-    let (_, plan) = match super::run::compile_plan(&file, &args.params) {
+    let (_, plan, _) = match super::run::compile_plan(&file, &args.params) {
         Ok(compiled) => compiled,
         Err(status) => return status,
     };

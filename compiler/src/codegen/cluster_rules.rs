@@ -22,6 +22,7 @@ pub(crate) fn check(program: &ir::Program) -> Vec<Diagnostic> {
     serving_protocols(program, &mut out);
     claims(program, &mut out);
     runtime_patch_managers(program, &mut out);
+    out.extend(super::scheduling::check(program));
     out
 }
 

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use k8s_openapi::api::core::v1::{
-    EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, ResourceRequirements,
-    Volume, VolumeMount, VolumeResourceRequirements,
+    EnvVar, EnvVarSource, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
+    ResourceRequirements, SecretKeySelector, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
@@ -18,9 +18,6 @@ use super::manifest::kubernetes_name;
 use super::{Context, Manifest};
 use crate::diagnostics::Diagnostic;
 use crate::ir::{self, Value};
-
-/// The extended resource name of NVIDIA GPUs (device plugin).
-pub(crate) const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
     let _ = diagnostics;
@@ -54,7 +51,7 @@ fn persistent_volume_claim(context: &Context<'_>, volume: &ir::Volume) -> Manife
     Manifest::from_typed("PersistentVolumeClaim", &volume.name, &claim)
 }
 
-/// `cpu`/`memory` (request, limit) and GPUs (`nvidia.com/gpu`, request =
+/// `cpu`/`memory` (request, limit) and GPUs (`Resources::gpu_resource`, request =
 /// limit, written out although Kubernetes would copy the limit).
 /// `None` when nothing is set.
 pub(crate) fn resource_requirements(resources: &ir::Resources) -> Option<ResourceRequirements> {
@@ -69,8 +66,8 @@ pub(crate) fn resource_requirements(resources: &ir::Resources) -> Option<Resourc
         limits.insert("memory".to_string(), Quantity(limit.text.clone()));
     }
     if let Some(gpu) = resources.gpu.filter(|g| *g > 0) {
-        requests.insert(GPU_RESOURCE.to_string(), Quantity(gpu.to_string()));
-        limits.insert(GPU_RESOURCE.to_string(), Quantity(gpu.to_string()));
+        requests.insert(resources.gpu_resource().to_string(), Quantity(gpu.to_string()));
+        limits.insert(resources.gpu_resource().to_string(), Quantity(gpu.to_string()));
     }
     if requests.is_empty() && limits.is_empty() {
         return None;
@@ -96,6 +93,29 @@ pub(crate) fn env_vars(
             ..EnvVar::default()
         })
         .collect()
+}
+
+/// `secrets = [NAME]`: one `secretKeyRef` env var per key of each secret (a secret's value is never rendered).
+pub(crate) fn secret_env(program: &ir::Program, secrets: &[String]) -> Vec<EnvVar> {
+    let mut vars = Vec::new();
+    for secret_name in secrets {
+        let Some(secret) = program.secrets.iter().find(|s| &s.name == secret_name) else { continue };
+        for key in &secret.keys {
+            vars.push(EnvVar {
+                name: key.clone(),
+                value: None,
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name: secret.k8s_name.clone(),
+                        key: key.clone(),
+                        optional: None,
+                    }),
+                    ..EnvVarSource::default()
+                }),
+            });
+        }
+    }
+    vars
 }
 
 /// `mount VOL at "/p"` → (pod volumes, container mounts): one PVC-backed

@@ -211,7 +211,7 @@ fn experiment(context: &Context<'_>, tune: &ir::Tune, launcher: bool) -> Result<
         match trial.kind {
             StageKind::Train => {
                 let mut job = trainer::train_job(context, trial, rendering)?;
-                job.metadata = trial_metadata(context);
+                job.metadata = trial_metadata(context, trial);
                 let primary_job = trial.train.as_ref().map_or(trainer::TRAINER_CONTAINER, trainer::metrics_job);
                 // Setting primaryPodLabels replaces Katib's default for TrainJob, which also pins the
                 // first pod of the job: kubeflow/katib v0.19.0
@@ -279,9 +279,11 @@ fn experiment(context: &Context<'_>, tune: &ir::Tune, launcher: bool) -> Result<
     })
 }
 
-/// Trial specs carry no name or namespace (Katib sets them); labels stay.
-fn trial_metadata(context: &Context<'_>) -> ObjectMeta {
-    ObjectMeta { labels: Some(context.labels.clone()), ..ObjectMeta::default() }
+/// Trial specs carry no name or namespace (Katib sets them); labels stay, with the trial's Kueue queue.
+fn trial_metadata(context: &Context<'_>, trial: &ir::Stage) -> ObjectMeta {
+    let mut labels = Some(context.labels.clone());
+    super::scheduling::add_queue_label(&trial.scheduling, &mut labels);
+    ObjectMeta { labels, ..ObjectMeta::default() }
 }
 
 /// The trial object with the trial stage's `k8s { … }` patches merged.
@@ -306,20 +308,21 @@ fn step_job(context: &Context<'_>, stage: &ir::Stage, rendering: trainer::Render
         volume_mounts: (!volume_mounts.is_empty()).then_some(volume_mounts),
         ..Container::default()
     };
+    let mut pod = PodSpec {
+        containers: vec![container],
+        restart_policy: Some("Never".to_string()),
+        volumes: (!volumes.is_empty()).then_some(volumes),
+        ..PodSpec::default()
+    };
+    super::scheduling::apply(&stage.scheduling, &mut pod);
     Job {
-        metadata: trial_metadata(context),
+        metadata: trial_metadata(context, stage),
         spec: Some(JobSpec {
+            // Kueue's batch/Job integration admits a Job created suspended and unsuspends it.
+            suspend: stage.scheduling.queue.is_some().then_some(true),
             backoff_limit: Some(i32::try_from(stage.retries).unwrap_or(i32::MAX)),
             active_deadline_seconds: stage.timeout.map(|t| i64::try_from(t.seconds()).unwrap_or(i64::MAX)),
-            template: PodTemplateSpec {
-                metadata: None,
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    restart_policy: Some("Never".to_string()),
-                    volumes: (!volumes.is_empty()).then_some(volumes),
-                    ..PodSpec::default()
-                }),
-            },
+            template: PodTemplateSpec { metadata: None, spec: Some(pod) },
             ..JobSpec::default()
         }),
         status: None,

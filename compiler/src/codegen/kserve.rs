@@ -117,6 +117,42 @@ struct Predictor {
     model: Option<ModelSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     containers: Option<Vec<Container>>,
+    #[serde(flatten)]
+    pod: PodFields,
+}
+
+/// The pod fields of a predictor or transformer (KServe v1beta1 `PodSpec` inline, and the component's
+/// `labels`, which KServe puts on its pods) that the scheduling properties set (`scheduling.rs`).
+#[derive(Serialize, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+struct PodFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_selector: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tolerations: Option<Vec<k8s_openapi::api::core::v1::Toleration>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority_class_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_account_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_pull_secrets: Option<Vec<k8s_openapi::api::core::v1::LocalObjectReference>>,
+}
+
+impl PodFields {
+    fn of(scheduling: &ir::Scheduling) -> PodFields {
+        use super::scheduling as pod;
+        let queue = pod::queue_labels(scheduling);
+        PodFields {
+            labels: (!queue.is_empty()).then_some(queue),
+            node_selector: pod::node_selector(scheduling),
+            tolerations: pod::tolerations(scheduling),
+            priority_class_name: scheduling.priority_class.clone(),
+            service_account_name: scheduling.service_account.clone(),
+            image_pull_secrets: pod::image_pull_secrets(scheduling),
+        }
+    }
 }
 
 #[derive(Serialize, Clone)]
@@ -136,6 +172,8 @@ struct ModelSpec {
     env: Option<Vec<EnvVar>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resources: Option<ResourceRequirements>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_pull_policy: Option<String>,
 }
 
 #[derive(Serialize, Clone)]
@@ -146,6 +184,8 @@ struct ModelFormat {
 #[derive(Serialize)]
 struct Transformer {
     containers: Vec<Container>,
+    #[serde(flatten)]
+    pod: PodFields,
 }
 
 #[derive(Serialize)]
@@ -329,7 +369,7 @@ fn manifest(
     let model = context.program.models.iter().find(|m| m.name == serve.model);
     let storage = storage.unwrap_or_else(|| model.map(|m| storage_uri(context, m)).unwrap_or_default());
 
-    let mut predictor = Predictor::default();
+    let mut predictor = Predictor { pod: PodFields::of(&serve.scheduling), ..Predictor::default() };
     match model_format(&serve.runtime) {
         Some(format) => {
             let args: Vec<String> = serve.args.iter().map(|a| args::render(context, a, &mut serve_slot)).collect();
@@ -341,6 +381,7 @@ fn manifest(
                 args: (!args.is_empty()).then_some(args),
                 env: (!env.is_empty()).then_some(env),
                 resources,
+                image_pull_policy: super::scheduling::pull_policy(&serve.scheduling),
             });
         }
         None => {
@@ -373,6 +414,7 @@ fn manifest(
                     ..ContainerPort::default()
                 }]),
                 resources,
+                image_pull_policy: super::scheduling::pull_policy(&serve.scheduling),
                 ..Container::default()
             }]);
         }
@@ -419,8 +461,18 @@ fn manifest(
                 command: (!command.is_empty()).then_some(command),
                 env: (!env.is_empty()).then_some(env),
                 resources: core::resource_requirements(&t.resources),
+                image_pull_policy: super::scheduling::pull_policy(&serve.scheduling),
                 ..Container::default()
             }],
+            // The serve's `gpu_type` picks its predictor's nodes; a transformer without GPUs runs anywhere.
+            pod: PodFields::of(&match &serve.scheduling.gpu_label {
+                Some(label) if t.resources.gpu.is_none_or(|g| g == 0) => {
+                    let mut scheduling = serve.scheduling.clone();
+                    scheduling.node_selector.shift_remove(label);
+                    scheduling
+                }
+                _ => serve.scheduling.clone(),
+            }),
         }
     });
 

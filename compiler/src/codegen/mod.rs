@@ -21,12 +21,14 @@ mod manifest;
 mod monitoring;
 mod notebook;
 mod plan;
+mod scheduling;
 pub mod staging;
 mod trainer;
 pub mod yaml;
 mod yaml_stream;
 
 pub use manifest::{Context, Manifest};
+pub use scheduling::cluster_only as cluster_only_properties;
 pub use staging::DOWNLOADABLE_SCHEMES;
 
 use crate::diagnostics::Diagnostic;

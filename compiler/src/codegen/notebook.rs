@@ -56,8 +56,9 @@ fn manifest(context: &Context<'_>, notebook: &ir::Notebook, diagnostics: &mut Ve
         );
     }
     let (volumes, volume_mounts) = core::pvc_mounts(context.program, &notebook.mounts);
-    let env = core::env_vars(context, &notebook.env, &mut |slot| format!("{slot:?}"));
-    let container = Container {
+    let mut env = core::env_vars(context, &notebook.env, &mut |slot| format!("{slot:?}"));
+    env.extend(core::secret_env(context.program, &notebook.secrets));
+    let mut container = Container {
         name: name.clone(),
         image: Some(notebook.image.clone()),
         resources: core::resource_requirements(&notebook.resources),
@@ -65,19 +66,21 @@ fn manifest(context: &Context<'_>, notebook: &ir::Notebook, diagnostics: &mut Ve
         volume_mounts: (!volume_mounts.is_empty()).then_some(volume_mounts),
         ..Container::default()
     };
+    super::scheduling::apply_container(&notebook.scheduling, &mut container);
+    let mut spec = PodSpec {
+        containers: vec![container],
+        volumes: (!volumes.is_empty()).then_some(volumes),
+        ..PodSpec::default()
+    };
+    super::scheduling::apply(&notebook.scheduling, &mut spec);
+    // The controller copies the Notebook's labels onto its pod, where Kueue reads the queue.
+    let mut metadata = context.metadata(&notebook.name);
+    super::scheduling::add_queue_label(&notebook.scheduling, &mut metadata.labels);
     let object = Notebook {
         api_version: API_VERSION,
         kind: KIND,
-        metadata: context.metadata(&notebook.name),
-        spec: NotebookSpec {
-            template: NotebookTemplate {
-                spec: PodSpec {
-                    containers: vec![container],
-                    volumes: (!volumes.is_empty()).then_some(volumes),
-                    ..PodSpec::default()
-                },
-            },
-        },
+        metadata,
+        spec: NotebookSpec { template: NotebookTemplate { spec } },
     };
     let mut manifest = Manifest::from_typed(KIND, &notebook.name, &object);
     manifest.apply_patches(&notebook.patches);

@@ -170,6 +170,9 @@ pub(crate) struct TrainJobSpec {
     pub runtime_patches: Vec<RuntimePatch>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<u64>,
+    /// `true` with a Kueue `queue`: Kueue unsuspends the TrainJob when it admits it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -258,10 +261,22 @@ pub(crate) struct PodTemplatePatch {
     pub spec: PodSpecPatch,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// The fields of Trainer v2.3.0's pod spec patch kfl sets (`scheduling.rs` lists what it cannot carry).
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct PodSpecPatch {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<Volume>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub containers: Vec<ContainerPatch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Vec<k8s_openapi::api::core::v1::Toleration>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_secrets: Option<Vec<k8s_openapi::api::core::v1::LocalObjectReference>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -336,17 +351,20 @@ pub(crate) fn train_job(
         resources_per_node: resources(&stage.resources),
     };
     let initializer = (initializers.dataset.is_some() || initializers.model.is_some()).then_some(initializers);
-    let runtime_patches = mounts_patch(context, stage, train).into_iter().collect();
+    let runtime_patches = runtime_patch(context, stage, train).into_iter().collect();
+    let mut metadata = context.metadata(&stage.name);
+    super::scheduling::add_queue_label(&stage.scheduling, &mut metadata.labels);
     Ok(TrainJob {
         api_version: API_VERSION,
         kind: KIND,
-        metadata: context.metadata(&stage.name),
+        metadata,
         spec: TrainJobSpec {
             runtime_ref: RuntimeRef { name: runtime, api_group: API_GROUP, kind: RUNTIME_KIND },
             initializer,
             trainer,
             runtime_patches,
             active_deadline_seconds: stage.timeout.map(ir::Duration::seconds),
+            suspend: stage.scheduling.queue.is_some().then_some(true),
         },
     })
 }
@@ -456,23 +474,7 @@ pub(crate) fn env(context: &Context<'_>, stage: &ir::Stage, rendering: Rendering
             value_from: None,
         })
         .collect();
-    for secret_name in &stage.secrets {
-        let Some(secret) = context.program.secrets.iter().find(|s| &s.name == secret_name) else { continue };
-        for key in &secret.keys {
-            vars.push(EnvVar {
-                name: key.clone(),
-                value: None,
-                value_from: Some(EnvVarSource {
-                    secret_key_ref: Some(SecretKeySelector {
-                        name: secret.k8s_name.clone(),
-                        key: key.clone(),
-                        optional: None,
-                    }),
-                    ..EnvVarSource::default()
-                }),
-            });
-        }
-    }
+    vars.extend(super::core::secret_env(context.program, &stage.secrets));
     vars
 }
 
@@ -486,25 +488,36 @@ pub(crate) fn volumes(context: &Context<'_>, stage: &ir::Stage) -> (Vec<Volume>,
     super::core::pvc_mounts(context.program, &stage.mounts)
 }
 
-fn mounts_patch(context: &Context<'_>, stage: &ir::Stage, train: &ir::Train) -> Option<RuntimePatch> {
+/// kfl's own runtime patch: the volumes and mounts of `mount`, and the scheduling properties, on every
+/// replicated job that runs user code.
+fn runtime_patch(context: &Context<'_>, stage: &ir::Stage, train: &ir::Train) -> Option<RuntimePatch> {
+    use super::scheduling as pod;
     let (volumes, mounts) = self::volumes(context, stage);
-    if volumes.is_empty() {
+    let spec = PodSpecPatch {
+        containers: if mounts.is_empty() {
+            Vec::new()
+        } else {
+            vec![ContainerPatch { name: TRAINER_CONTAINER, volume_mounts: mounts }]
+        },
+        volumes,
+        node_selector: pod::node_selector(&stage.scheduling),
+        tolerations: pod::tolerations(&stage.scheduling),
+        service_account_name: stage.scheduling.service_account.clone(),
+        image_pull_secrets: pod::image_pull_secrets(&stage.scheduling),
+    };
+    if spec.volumes.is_empty()
+        && spec.node_selector.is_none()
+        && spec.tolerations.is_none()
+        && spec.service_account_name.is_none()
+        && spec.image_pull_secrets.is_none()
+    {
         return None;
     }
     let replicated_jobs = replicated_jobs(train)
         .iter()
         .map(|job| ReplicatedJobPatch {
             name: job.to_string(),
-            template: JobTemplatePatch {
-                spec: JobSpecPatch {
-                    template: PodTemplatePatch {
-                        spec: PodSpecPatch {
-                            volumes: volumes.clone(),
-                            containers: vec![ContainerPatch { name: TRAINER_CONTAINER, volume_mounts: mounts.clone() }],
-                        },
-                    },
-                },
-            },
+            template: JobTemplatePatch { spec: JobSpecPatch { template: PodTemplatePatch { spec: spec.clone() } } },
         })
         .collect();
     Some(RuntimePatch {

@@ -60,18 +60,18 @@ impl Owner {
     pub fn tables(self) -> &'static [&'static [PropertySpec]] {
         match self {
             Owner::Block(kind) => match kind {
-                BlockKind::Project => &[schema::PROJECT],
+                BlockKind::Project => schema::PROJECT_SPECS,
                 BlockKind::Secret => &[schema::SECRET],
                 BlockKind::Volume => &[schema::VOLUME],
                 BlockKind::Dataset => &[schema::DATASET],
-                BlockKind::Notebook => &[schema::NOTEBOOK],
+                BlockKind::Notebook => schema::NOTEBOOK_SPECS,
                 BlockKind::Tune => &[schema::TUNE],
                 BlockKind::Model => &[schema::MODEL],
-                BlockKind::Serve => &[schema::SERVE],
+                BlockKind::Serve => schema::SERVE_SPECS,
                 BlockKind::Monitor => &[schema::MONITOR],
             },
-            Owner::Stage(StageKind::Train) => &[schema::STAGE_COMMON, schema::TRAIN_EXTRA],
-            Owner::Stage(_) => &[schema::STAGE_COMMON],
+            Owner::Stage(StageKind::Train) => schema::TRAIN_SPECS,
+            Owner::Stage(_) => schema::STEP_SPECS,
             Owner::Rule => &[schema::RULE],
             Owner::Nested(Nested::Resources) => &[schema::RESOURCES],
             Owner::Nested(Nested::Transformer) => &[schema::TRANSFORMER],
@@ -418,6 +418,24 @@ impl<'a> Walker<'a> {
                 }
             }
             (Shape::Algorithm | Shape::EarlyStop | Shape::Autoscale, _) => self.call_args(value, scope),
+            (Shape::Tolerations, ExprKind::List(items)) => {
+                for item in items {
+                    let ExprKind::Call(_, args) = &item.kind else { continue };
+                    for arg in args {
+                        let set = match arg.name.as_ref().map(|n| n.name.as_str()) {
+                            Some("operator") => EnumSet::TolerationOperator,
+                            Some("effect") => EnumSet::TaintEffect,
+                            _ => {
+                                self.expr(&arg.value, scope);
+                                continue;
+                            }
+                        };
+                        if let ExprKind::Name(name) = &arg.value.kind {
+                            self.push(name.span, Symbol::EnumValue { set, value: name.name.to_string() }, false);
+                        }
+                    }
+                }
+            }
             _ => self.expr(value, scope),
         }
     }

@@ -101,6 +101,78 @@ pub struct Project {
     pub labels: IndexMap<String, Value>,
     /// `artifacts`: the object-store prefix of the pipeline root and of staged local datasets.
     pub artifacts: Option<String>,
+    /// `gpu_type_label` as written (`schema::GPU_TYPE_LABEL` when not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_type_label: Option<String>,
+    /// The scheduling defaults of every stage, notebook and serve (already applied to them).
+    #[serde(skip_serializing_if = "Scheduling::is_empty")]
+    pub scheduling: Scheduling,
+}
+
+/// Where pods run and what they pull with (`schema::SCHEDULING`, `service_account`), after the project's
+/// defaults; `gpu_type` is also in `node_selector` under the project's `gpu_type_label`, and `gpu_resource` is
+/// in the declaration's `Resources`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Scheduling {
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub node_selector: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<String>,
+    /// One of the `image_pull_policy` enum values (`if_not_present`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
+    /// The `node_selector` key `gpu_type` added (the project's `gpu_type_label`): a serve's transformer
+    /// without GPUs leaves it out.
+    #[serde(skip)]
+    pub gpu_label: Option<String>,
+    /// Where each property written was written: on the declaration, or in `project` (`inherited`).
+    #[serde(skip)]
+    pub written: IndexMap<&'static str, Written>,
+}
+
+impl Scheduling {
+    pub fn is_empty(&self) -> bool {
+        self.node_selector.is_empty()
+            && self.tolerations.is_empty()
+            && self.gpu_type.is_none()
+            && self.queue.is_none()
+            && self.priority_class.is_none()
+            && self.service_account.is_none()
+            && self.image_pull_secrets.is_empty()
+            && self.image_pull_policy.is_none()
+    }
+}
+
+/// Where a scheduling property's value was written.
+#[derive(Clone, Copy, Debug)]
+pub struct Written {
+    pub span: Span,
+    /// The project's default, not the declaration's own value.
+    pub inherited: bool,
+}
+
+/// `toleration(…)`, with enum values as written (`exists`, `no_schedule`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Toleration {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub operator: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evict_after: Option<Duration>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -153,6 +225,19 @@ pub struct Resources {
     pub cpu: Option<(Cpu, Cpu)>,
     pub memory: Option<(Quantity, Quantity)>,
     pub gpu: Option<i64>,
+    /// The extended resource `gpu` counts, when `gpu_resource` names one (else [`GPU_RESOURCE`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_resource: Option<String>,
+}
+
+/// The extended resource `gpu` counts when `gpu_resource` names none (NVIDIA's device plugin).
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+impl Resources {
+    /// The extended resource name GPUs are requested under: the one fact every target reads.
+    pub fn gpu_resource(&self) -> &str {
+        self.gpu_resource.as_deref().unwrap_or(GPU_RESOURCE)
+    }
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -181,6 +266,10 @@ pub struct Notebook {
     pub resources: Resources,
     pub env: IndexMap<String, Value>,
     pub mounts: Vec<Mount>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
+    #[serde(skip_serializing_if = "Scheduling::is_empty")]
+    pub scheduling: Scheduling,
     pub patches: Vec<Patch>,
     #[serde(skip)]
     pub span: Span,
@@ -251,6 +340,8 @@ pub struct Stage {
     pub always: bool,
     pub mounts: Vec<Mount>,
     pub secrets: Vec<String>,
+    #[serde(skip_serializing_if = "Scheduling::is_empty")]
+    pub scheduling: Scheduling,
     pub patches: Vec<Patch>,
     pub train: Option<Train>,
     /// Index into [`Program::loops`] for a stage inside a `for` block.
@@ -388,6 +479,9 @@ pub struct Serve {
     pub transformer: Option<Transformer>,
     pub env: IndexMap<String, Value>,
     pub resources: Resources,
+    /// Of the predictor's and the transformer's pods.
+    #[serde(skip_serializing_if = "Scheduling::is_empty")]
+    pub scheduling: Scheduling,
     pub patches: Vec<Patch>,
     #[serde(skip)]
     pub span: Span,

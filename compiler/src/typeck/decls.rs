@@ -14,8 +14,8 @@ use crate::typeck::patch_schema::PatchTarget;
 use crate::typeck::props::{Allow, Props};
 use crate::typeck::schema::{self, PropertySpec};
 
-const STAGE_SPECS: &[&[PropertySpec]] = &[schema::STAGE_COMMON];
-const TRAIN_SPECS: &[&[PropertySpec]] = &[schema::STAGE_COMMON, schema::TRAIN_EXTRA];
+const STAGE_SPECS: &[&[PropertySpec]] = schema::STEP_SPECS;
+const TRAIN_SPECS: &[&[PropertySpec]] = schema::TRAIN_SPECS;
 const NONE: Allow = Allow { mounts: false, rules: false };
 
 impl Checker<'_> {
@@ -44,7 +44,7 @@ impl Checker<'_> {
             return;
         };
         let props =
-            self.props(&project.body, &[schema::PROJECT], "`project`", project.name.span, &Scope::default(), NONE);
+            self.props(&project.body, schema::PROJECT_SPECS, "`project`", project.name.span, &Scope::default(), NONE);
         if let Some(Value::String(namespace)) = props.get("namespace")
             && let Some((_, span)) = props.values.get("namespace")
         {
@@ -56,6 +56,17 @@ impl Checker<'_> {
             self.check_artifacts(artifacts, *span);
         }
         self.project_image = props.string("image");
+        let scheduling = self.scheduling(&props, None);
+        let gpu_type_label = props.string("gpu_type_label");
+        if let (Some(label), Some((_, span))) = (&gpu_type_label, props.values.get("gpu_type_label"))
+            && let Some(problem) = super::scheduling::label_key_problem(label)
+        {
+            self.out_of_range(
+                *span,
+                &format!("`{label}` is not a Kubernetes label key: {problem}"),
+                "name the node label that holds the GPU model, e.g. `\"nvidia.com/gpu.product\"`",
+            );
+        }
         program.project = Some(ir::Project {
             name: project.name.name.to_string(),
             namespace: props.string("namespace"),
@@ -63,6 +74,8 @@ impl Checker<'_> {
             registry: props.string("registry"),
             labels: props.object("labels"),
             artifacts: props.string("artifacts"),
+            gpu_type_label,
+            scheduling,
         });
     }
 
@@ -327,7 +340,8 @@ impl Checker<'_> {
         outputs: Vec<ir::Output>,
         span: Span,
     ) -> ir::Stage {
-        let resources = self.resources(&props);
+        let mut resources = self.resources(&props);
+        let scheduling = self.scheduling(&props, Some(&mut resources));
         let mounts = self.mount_list(&props);
         let local = props.object("local");
         let train = (kind == StageKind::Train).then(|| ir::Train {
@@ -368,6 +382,7 @@ impl Checker<'_> {
             always: props.bool("always").unwrap_or_default(),
             mounts,
             secrets: props.names("secrets"),
+            scheduling,
             patches: props.patches,
             train,
             loop_index: None,
@@ -597,7 +612,7 @@ impl Checker<'_> {
             BlockKind::Notebook => {
                 let props = self.props(
                     &block.body,
-                    &[schema::NOTEBOOK],
+                    schema::NOTEBOOK_SPECS,
                     &owner,
                     span,
                     &scope,
@@ -615,7 +630,8 @@ impl Checker<'_> {
                     );
                     String::new()
                 });
-                let resources = self.resources(&props);
+                let mut resources = self.resources(&props);
+                let scheduling = self.scheduling(&props, Some(&mut resources));
                 let mounts = self.mount_list(&props);
                 program.notebooks.push(ir::Notebook {
                     name: name.to_string(),
@@ -624,6 +640,8 @@ impl Checker<'_> {
                     resources,
                     env: props.object("env"),
                     mounts,
+                    secrets: props.names("secrets"),
+                    scheduling,
                     patches: props.patches,
                     span,
                 });
@@ -736,7 +754,7 @@ impl Checker<'_> {
         let scope =
             Scope { builtins: vec![("model_dir".into(), Ty::String), ("port".into(), Ty::Int)], ..Scope::default() };
         let props =
-            self.props(&block.body, &[schema::SERVE], &owner, span, &scope, Allow { mounts: false, rules: false });
+            self.props(&block.body, schema::SERVE_SPECS, &owner, span, &scope, Allow { mounts: false, rules: false });
         self.check_patches(&props.patches, PatchTarget::InferenceService);
         let runtime = props.string("runtime").unwrap_or_default();
         if runtime == "custom"
@@ -785,7 +803,8 @@ impl Checker<'_> {
             _ => String::new(),
         };
         let local = props.object("local");
-        let resources = self.resources(&props);
+        let mut resources = self.resources(&props);
+        let scheduling = self.scheduling(&props, Some(&mut resources));
         let protocol =
             props.string("protocol").unwrap_or_else(|| crate::codegen::kserve::default_protocol(&runtime).to_string());
         self.graph.add_node(&name, NodeKind::Serve, span);
@@ -813,6 +832,7 @@ impl Checker<'_> {
             transformer,
             env: props.object("env"),
             resources,
+            scheduling,
             patches: props.patches,
             span,
         });

@@ -7,6 +7,7 @@ mod names;
 pub use names::serve_name_problem;
 mod patch_schema;
 pub(crate) mod props;
+mod scheduling;
 pub mod schema;
 mod task_status;
 mod tune;
@@ -49,6 +50,8 @@ pub(crate) struct Checker<'a> {
     pub pending_dependencies: Vec<(String, Span)>,
     pub graph: ir::graph::Graph,
     pub project_image: Option<String>,
+    /// The project's `gpu_resource`, the default of every declaration with `gpu`.
+    pub project_gpu_resource: Option<String>,
     pub components: IndexMap<String, ir::Stage>,
     /// `for` block (top-level item index) → its loop variable and element type.
     pub loop_vars: IndexMap<usize, (String, Ty)>,
@@ -108,6 +111,7 @@ impl<'a> Checker<'a> {
             pending_dependencies: Vec::new(),
             graph: ir::graph::Graph::default(),
             project_image: None,
+            project_gpu_resource: None,
             components: IndexMap::new(),
             loop_vars: IndexMap::new(),
             trial_dependencies: IndexMap::new(),
@@ -168,6 +172,7 @@ impl<'a> Checker<'a> {
         for param in &mut program.params {
             param.read_at_run_time = self.run_time_params.contains(&param.name);
         }
+        self.apply_project_scheduling(&mut program);
         program.bindings = std::mem::take(&mut self.bindings);
         self.inherit_trial_dependencies();
         self.check_names(&program);

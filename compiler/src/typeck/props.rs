@@ -453,6 +453,8 @@ impl Checker<'_> {
                 return None;
             }
             Shape::Autoscale => self.autoscale(e, scope)?,
+            Shape::Labels => self.labels_shape(e, scope, name)?,
+            Shape::Tolerations => self.tolerations_shape(e, scope, name)?,
             Shape::ModelDecl | Shape::ServeDecl => {
                 let (want, kind) =
                     if spec.shape == Shape::ModelDecl { (Ty::ModelDecl, "model") } else { (Ty::ServeDecl, "serve") };
@@ -823,7 +825,7 @@ impl Checker<'_> {
             })
         });
         let gpu = pick("gpu", self).and_then(|v| v.as_int());
-        Resources { cpu, memory, gpu }
+        Resources { cpu, memory, gpu, gpu_resource: None }
     }
 
     pub(crate) fn mount_list(&mut self, props: &Props) -> Vec<crate::ir::Mount> {

@@ -54,6 +54,10 @@ pub enum Shape {
     Condition,
     /// A five-field cron expression.
     Cron,
+    /// `node_selector { key = "value" }`: Kubernetes label keys and values.
+    Labels,
+    /// `[toleration(key = …, operator = …, value = …, effect = …)]`.
+    Tolerations,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +74,9 @@ pub enum EnumSet {
     ServeRuntime,
     Protocol,
     RuleAction,
+    PullPolicy,
+    TolerationOperator,
+    TaintEffect,
 }
 
 impl EnumSet {
@@ -80,6 +87,9 @@ impl EnumSet {
             EnumSet::ServeRuntime => "serving runtime",
             EnumSet::Protocol => "protocol",
             EnumSet::RuleAction => "rule action",
+            EnumSet::PullPolicy => "pull policy",
+            EnumSet::TolerationOperator => "toleration operator",
+            EnumSet::TaintEffect => "taint effect",
         }
     }
 
@@ -92,7 +102,21 @@ impl EnumSet {
             }
             EnumSet::Protocol => &["v1", "v2"],
             EnumSet::RuleAction => &["alert", "retrain"],
+            EnumSet::PullPolicy => &["always", "if_not_present", "never"],
+            EnumSet::TolerationOperator => &["equal", "exists"],
+            EnumSet::TaintEffect => &["no_schedule", "prefer_no_schedule", "no_execute"],
         }
+    }
+
+    /// An enum value as Kubernetes spells it (`if_not_present` → `IfNotPresent`, `no_schedule` → `NoSchedule`).
+    pub fn kubernetes(value: &str) -> String {
+        value
+            .split('_')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            })
+            .collect()
     }
 
     pub fn ty(self) -> Ty {
@@ -207,6 +231,65 @@ pub const PROJECT: &[PropertySpec] = &[
          where `kfl build` stages local dataset files (under `datasets/`, content-addressed). Without it they are \
          staged for KFP's default bucket (W0403) and KFP's configured pipeline root applies.",
     ),
+    defaulted(
+        "gpu_type_label",
+        Shape::String,
+        DefaultValue::Described(GPU_TYPE_LABEL),
+        "The node label whose value `gpu_type` selects (e.g. `nvidia.com/gpu.product` with NVIDIA's GPU feature \
+         discovery).",
+    ),
+];
+
+/// The node label `gpu_type` selects on when the project names none: GKE's accelerator label, whose values
+/// are the GPU names `gpu_type` takes (`nvidia-h100-80gb`, `nvidia-l4`; GKE docs, "About GPUs in GKE").
+pub const GPU_TYPE_LABEL: &str = "cloud.google.com/gke-accelerator";
+
+/// Where the pods of a `step`, `train` (and so a tune's trials), `serve` or `notebook` run and which
+/// credentials they pull with; written in `project`, each is the default of every such declaration, whose own
+/// value replaces it. `docs/TARGETS.md` says where each lands per target.
+pub const SCHEDULING: &[PropertySpec] = &[
+    prop("node_selector", Shape::Labels, "Node labels the pods must match: `node_selector { pool = \"gpu\" }`."),
+    prop(
+        "tolerations",
+        Shape::Tolerations,
+        "Taints the pods tolerate: `[toleration(key = \"gpu\", operator = exists, effect = no_schedule)]`.",
+    ),
+    prop(
+        "gpu_type",
+        Shape::String,
+        "GPU model the pods need (e.g. `\"nvidia-h100-80gb\"`): a node selector on the project's `gpu_type_label`; \
+         needs `gpu` (a project default applies to declarations with `gpu`).",
+    ),
+    prop(
+        "gpu_resource",
+        Shape::String,
+        "Extended resource `gpu` counts (default `nvidia.com/gpu`; e.g. `\"amd.com/gpu\"`); needs `gpu`.",
+    ),
+    prop("queue", Shape::String, "Kueue LocalQueue of the pods' workload (label `kueue.x-k8s.io/queue-name`)."),
+    prop("priority_class", Shape::String, "PriorityClass of the pods (`priorityClassName`)."),
+    prop("image_pull_secrets", Shape::Strings, "Names of Kubernetes Secrets used to pull the images."),
+    prop("image_pull_policy", Shape::Enum(EnumSet::PullPolicy), "When the kubelet pulls the image."),
+];
+
+/// The pods' own identity: per declaration only (the project's service account is the pipeline's).
+pub const POD_IDENTITY: &[PropertySpec] =
+    &[prop("service_account", Shape::String, "ServiceAccount the pods of this declaration run as.")];
+
+/// The tables of each body that holds scheduling properties, for the checker, hover and completion.
+pub const PROJECT_SPECS: &[&[PropertySpec]] = &[PROJECT, SCHEDULING];
+pub const STEP_SPECS: &[&[PropertySpec]] = &[STAGE_COMMON, SCHEDULING, POD_IDENTITY];
+pub const TRAIN_SPECS: &[&[PropertySpec]] = &[STAGE_COMMON, TRAIN_EXTRA, SCHEDULING, POD_IDENTITY];
+pub const NOTEBOOK_SPECS: &[&[PropertySpec]] = &[NOTEBOOK, SCHEDULING, POD_IDENTITY];
+pub const SERVE_SPECS: &[&[PropertySpec]] = &[SERVE, SCHEDULING, POD_IDENTITY];
+
+/// `toleration(…)`'s arguments: (name, what it takes). Kubernetes' rules between them are checked in
+/// `typeck/scheduling.rs`.
+pub const TOLERATION_ARGS: &[(&str, &str)] = &[
+    ("key", "a taint key (a label key); omitted with `exists`, it tolerates every taint"),
+    ("operator", "`equal` (default) or `exists`"),
+    ("value", "the taint's value; not with `exists`"),
+    ("effect", "`no_schedule`, `prefer_no_schedule` or `no_execute`; omitted, every effect"),
+    ("evict_after", "with `no_execute`: how long the pod stays once tainted (`tolerationSeconds`)"),
 ];
 
 pub const SECRET: &[PropertySpec] = &[
@@ -238,9 +321,10 @@ pub const NOTEBOOK: &[PropertySpec] = &[
     prop("image", Shape::String, "Notebook server image; the project's image when omitted."),
     prop("cpu", Shape::CpuOrRange, "CPU request (= limit), or `request..limit`."),
     prop("memory", Shape::QuantityOrRange, "Memory request (= limit), or `request..limit`."),
-    prop("gpu", Shape::Int { min: 0 }, "Number of `nvidia.com/gpu`."),
+    prop("gpu", Shape::Int { min: 0 }, "Number of GPUs (`gpu_resource`, `nvidia.com/gpu` by default)."),
     prop("resources", Shape::Nested(Nested::Resources), "`cpu`, `memory` and `gpu` grouped."),
     prop("env", Shape::FreeObject, "Environment variables."),
+    prop("secrets", Shape::Secrets, "Secrets exposed to the notebook server as environment variables."),
     prop("k8s", Shape::K8sPatch, "A patch merged into the generated Notebook."),
 ];
 
@@ -252,7 +336,7 @@ pub const STAGE_COMMON: &[PropertySpec] = &[
     prop("metrics", Shape::Fields, "Metrics printed on stdout as `name=value` lines (Katib's StdOut format)."),
     prop("cpu", Shape::CpuOrRange, "CPU request (= limit), or `request..limit`."),
     prop("memory", Shape::QuantityOrRange, "Memory request (= limit), or `request..limit`."),
-    prop("gpu", Shape::Int { min: 0 }, "Number of `nvidia.com/gpu`."),
+    prop("gpu", Shape::Int { min: 0 }, "Number of GPUs (`gpu_resource`, `nvidia.com/gpu` by default)."),
     prop("resources", Shape::Nested(Nested::Resources), "`cpu`, `memory` and `gpu` grouped."),
     defaulted(
         "retries",
@@ -341,7 +425,7 @@ pub const SERVE: &[PropertySpec] = &[
     prop("env", Shape::FreeObject, "Environment variables of the predictor."),
     prop("cpu", Shape::CpuOrRange, "CPU request (= limit), or `request..limit`."),
     prop("memory", Shape::QuantityOrRange, "Memory request (= limit), or `request..limit`."),
-    prop("gpu", Shape::Int { min: 0 }, "Number of `nvidia.com/gpu`."),
+    prop("gpu", Shape::Int { min: 0 }, "Number of GPUs (`gpu_resource`, `nvidia.com/gpu` by default)."),
     prop("resources", Shape::Nested(Nested::Resources), "`cpu`, `memory` and `gpu` grouped."),
     prop("local", Shape::Nested(Nested::Local), "Overrides used by `kfl run`/`kfl serve` only."),
     prop("k8s", Shape::K8sPatch, "A patch merged into the generated InferenceService."),
@@ -361,7 +445,7 @@ pub const RULE: &[PropertySpec] = &[
 pub const RESOURCES: &[PropertySpec] = &[
     prop("cpu", Shape::CpuOrRange, "CPU request (= limit), or `request..limit`."),
     prop("memory", Shape::QuantityOrRange, "Memory request (= limit), or `request..limit`."),
-    prop("gpu", Shape::Int { min: 0 }, "Number of `nvidia.com/gpu`."),
+    prop("gpu", Shape::Int { min: 0 }, "Number of GPUs (`gpu_resource`, `nvidia.com/gpu` by default)."),
 ];
 
 pub const TRANSFORMER: &[PropertySpec] = &[
@@ -421,6 +505,8 @@ pub fn reference_markdown() -> String {
         ("resources", &[RESOURCES]),
         ("transformer (inside serve)", &[TRANSFORMER]),
         ("local (inside step, train, serve)", &[LOCAL]),
+        ("scheduling (step, train, serve, notebook; defaults in project)", &[SCHEDULING]),
+        ("pod identity (step, train, serve, notebook)", &[POD_IDENTITY]),
     ];
     let mut out = String::new();
     for (title, tables) in sections {
@@ -477,6 +563,8 @@ pub fn shape_name(shape: Shape) -> String {
         Shape::Artifact => "stage output (Model/Dataset/Artifact)".into(),
         Shape::Condition => "bool expression".into(),
         Shape::Cron => "cron string".into(),
+        Shape::Labels => "`{ label = \"value\" }`".into(),
+        Shape::Tolerations => "list of `toleration(…)`".into(),
     }
 }
 
@@ -502,6 +590,8 @@ mod tests {
             RESOURCES,
             TRANSFORMER,
             LOCAL,
+            SCHEDULING,
+            POD_IDENTITY,
         ] {
             for (i, spec) in table.iter().enumerate() {
                 assert!(!spec.doc.is_empty(), "{} has no doc", spec.name);

@@ -91,8 +91,15 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// Checks a file and compiles its plan (diagnostics printed); the plan's text and its parsed form.
-pub fn compile_plan(file: &Path, params: &[(String, String)]) -> Result<(String, kfl_runtime::plan::Plan), Status> {
+/// The stages and serves with properties only a cluster applies, and those properties' names.
+pub type ClusterOnly = Vec<(String, Vec<&'static str>)>;
+
+/// Checks a file and compiles its plan (diagnostics printed); the plan's text, its parsed form, and what in
+/// it only a cluster applies.
+pub fn compile_plan(
+    file: &Path,
+    params: &[(String, String)],
+) -> Result<(String, kfl_runtime::plan::Plan, ClusterOnly), Status> {
     let bind = kfl_compiler::ir::bind::BindOptions { params: params.to_vec(), require_all: true };
     let (sources, checked) = super::check_one(file, &bind)?;
     let Some(program) = checked.program() else { return Err(Status::UserErrors) };
@@ -103,8 +110,9 @@ pub fn compile_plan(file: &Path, params: &[(String, String)]) -> Result<(String,
             return Err(Status::UserErrors);
         }
     };
+    let cluster_only = codegen::cluster_only_properties(program);
     match kfl_runtime::plan::parse(&plan_text) {
-        Ok(plan) => Ok((plan_text, plan)),
+        Ok(plan) => Ok((plan_text, plan, cluster_only)),
         Err(message) => {
             eprintln!("error: {message}");
             Err(Status::Usage)
@@ -113,7 +121,7 @@ pub fn compile_plan(file: &Path, params: &[(String, String)]) -> Result<(String,
 }
 
 pub fn run(args: Args) -> Status {
-    let (plan_text, plan) = match compile_plan(&args.file, &args.params) {
+    let (plan_text, plan, cluster_only) = match compile_plan(&args.file, &args.params) {
         Ok(compiled) => compiled,
         Err(status) => return status,
     };
@@ -167,6 +175,7 @@ pub fn run(args: Args) -> Status {
     match outcome {
         Ok(outcome) => {
             progress::summary(&outcome.record);
+            progress::cluster_only(&cluster_only);
             let run_id = &outcome.record.run_id;
             match outcome.record.state {
                 RunState::Succeeded => Status::Ok,

@@ -180,6 +180,16 @@ fn seconds(ms: u64) -> String {
     }
 }
 
+/// After the summary: the scheduling properties `kfl run` accepted and did not apply (they place pods on a
+/// cluster), per stage or serve.
+pub fn cluster_only(declarations: &[(String, Vec<&'static str>)]) {
+    for (name, properties) in declarations {
+        let list: Vec<String> = properties.iter().map(|p| format!("`{p}`")).collect();
+        let verb = if list.len() == 1 { "applies" } else { "apply" };
+        println!("{name}: {} {verb} on the cluster only (kfl run ignores it here)", list.join(", "));
+    }
+}
+
 /// The table printed when a run ends: stage, status, time, cached, metrics.
 pub fn summary(record: &RunRecord) {
     let mut rows = vec![["stage".to_string(), "status".into(), "time".into(), "cached".into(), "metrics".into()]];

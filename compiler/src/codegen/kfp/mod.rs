@@ -46,7 +46,6 @@ const SDK_VERSION: &str = "kfl-0.1.0";
 use super::manifest::LAUNCHER_IMAGE;
 const ARTIFACT_SCHEMA_VERSION: &str = "0.0.1";
 use super::args::CHANNEL;
-const GPU_RESOURCE: &str = "nvidia.com/gpu";
 /// The SDK's default `backoff_max_duration` (`sdk/python/kfp/dsl/structures.py`, 2.17.0).
 const RETRY_MAX_DURATION: &str = "3600s";
 

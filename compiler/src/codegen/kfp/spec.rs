@@ -397,6 +397,9 @@ pub struct KubernetesDeploymentSpec {
 pub struct KubernetesExecutorConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<u64>,
+    /// `Always`, `Never` or `IfNotPresent`, set on the task's main container by the driver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub config_map_as_env: Vec<ConfigMapAsEnv>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -249,6 +249,7 @@ impl Builder<'_, '_> {
                 },
             });
         }
+        scheduling(&mut config, &stage.scheduling);
         // A patch that does not fit was refused by the checker (`check.rs`): nothing is left to skip.
         let _ = super::pod::apply(&mut config, &stage.patches);
         if !config.is_empty() {
@@ -270,6 +271,35 @@ impl Builder<'_, '_> {
     }
 }
 
+/// A step's scheduling properties in its executor config: what the checker refused
+/// (`codegen/scheduling.rs`: priority class, service account) is not here.
+fn scheduling(config: &mut KubernetesExecutorConfig, scheduling: &ir::Scheduling) {
+    use crate::codegen::scheduling as pod;
+    if let Some(labels) = pod::node_selector(scheduling) {
+        config.node_selector.get_or_insert_with(NodeSelector::default).labels.extend(labels);
+    }
+    for toleration in pod::tolerations(scheduling).unwrap_or_default() {
+        config.tolerations.push(Toleration {
+            effect: toleration.effect.unwrap_or_default(),
+            key: toleration.key.unwrap_or_default(),
+            operator: toleration.operator.unwrap_or_default(),
+            toleration_seconds: toleration.toleration_seconds,
+            value: toleration.value.unwrap_or_default(),
+        });
+    }
+    for name in &scheduling.image_pull_secrets {
+        config.image_pull_secret.push(ImagePullSecret {
+            secret_name: name.clone(),
+            secret_name_parameter: NameParameter { runtime_value: Constant { constant: Json::String(name.clone()) } },
+        });
+    }
+    config.image_pull_policy = pod::pull_policy(scheduling);
+    let queue = pod::queue_labels(scheduling);
+    if !queue.is_empty() {
+        config.pod_metadata.get_or_insert_with(PodMetadata::default).labels.extend(queue);
+    }
+}
+
 /// The exponential backoff `kfl run` applies (`ir::RETRY_BACKOFF_*`), as the SDK prints `set_retry`
 /// (`sdk/python/kfp/dsl/structures.py` `RetryPolicy.to_proto`, 2.17.0: durations in whole seconds, the
 /// 3600s default limit); the Argo compiler hands the three to Argo's retry backoff in seconds
@@ -285,7 +315,8 @@ pub(super) fn retry_policy(retries: i64) -> RetryPolicy {
 }
 
 /// Container resources as the SDK 2.17 prints them: numeric cores and GB,
-/// the `resource*` strings as written, and an NVIDIA accelerator.
+/// the `resource*` strings as written, and the accelerator (`resourceType` is the resource name the driver
+/// puts in the limits: kubeflow/pipelines 2.17.0 `backend/src/v2/driver/driver.go`).
 pub(super) fn resources(resources: &ir::Resources) -> Option<Resources> {
     let mut out = Resources::default();
     if let Some((request, limit)) = &resources.cpu {
@@ -304,8 +335,8 @@ pub(super) fn resources(resources: &ir::Resources) -> Option<Resources> {
         out.accelerator = Some(Accelerator {
             count: gpu.to_string(),
             resource_count: gpu.to_string(),
-            resource_type: GPU_RESOURCE.into(),
-            kind: GPU_RESOURCE.into(),
+            resource_type: resources.gpu_resource().into(),
+            kind: resources.gpu_resource().into(),
         });
     }
     let empty = out.accelerator.is_none() && out.cpu_limit.is_none() && out.memory_limit.is_none();
