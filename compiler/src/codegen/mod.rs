@@ -12,6 +12,7 @@ mod alert_receiver;
 mod args;
 mod cluster_rules;
 mod core;
+pub mod image_reference;
 mod katib;
 mod kfp;
 pub(crate) mod kserve;
@@ -40,6 +41,9 @@ pub struct BuildOptions {
     /// The local datasets whose file `kfl build` did not find: nothing staged, the importer names
     /// `staging::unhashed_path` under the staging root, where the user uploads the file.
     pub absent: std::collections::BTreeSet<String>,
+    /// `kfl build --launcher-image`: wins over `project.launcher_image` (checked by the caller with
+    /// `image_reference::problem`).
+    pub launcher_image: Option<String>,
 }
 
 /// Everything `kfl build` writes, as (relative path, contents), in a stable order.

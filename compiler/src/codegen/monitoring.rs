@@ -350,7 +350,7 @@ fn cron_job(
     args.extend(["--reason".to_string(), format!("schedule:{}", kubernetes_name(&monitor.name))]);
     let container = Container {
         name: "launcher".to_string(),
-        image: Some(super::manifest::LAUNCHER_IMAGE.to_string()),
+        image: Some(context.launcher_image.clone()),
         command: Some(vec!["kfl".to_string()]),
         args: Some(args),
         volume_mounts: Some(vec![kfp_token_mount()]),

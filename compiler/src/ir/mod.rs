@@ -101,6 +101,8 @@ pub struct Project {
     pub labels: IndexMap<String, Value>,
     /// `artifacts`: the object-store prefix of the pipeline root and of staged local datasets.
     pub artifacts: Option<String>,
+    /// `launcher_image`: the image of `kfl launch` tasks, the retraining CronJob and the retrain receiver.
+    pub launcher_image: Option<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

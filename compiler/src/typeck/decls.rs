@@ -55,6 +55,11 @@ impl Checker<'_> {
         {
             self.check_artifacts(artifacts, *span);
         }
+        if let Some(Value::String(image)) = props.get("launcher_image")
+            && let Some((_, span)) = props.values.get("launcher_image")
+        {
+            self.check_image(image, *span, "launcher_image");
+        }
         self.project_image = props.string("image");
         program.project = Some(ir::Project {
             name: project.name.name.to_string(),
@@ -63,6 +68,7 @@ impl Checker<'_> {
             registry: props.string("registry"),
             labels: props.object("labels"),
             artifacts: props.string("artifacts"),
+            launcher_image: props.string("launcher_image"),
         });
     }
 

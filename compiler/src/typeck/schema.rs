@@ -207,6 +207,13 @@ pub const PROJECT: &[PropertySpec] = &[
          where `kfl build` stages local dataset files (under `datasets/`, content-addressed). Without it they are \
          staged for KFP's default bucket (W0403) and KFP's configured pipeline root applies.",
     ),
+    prop(
+        "launcher_image",
+        Shape::String,
+        "Image with the `kfl` binary that the pipeline's launcher tasks, the retraining CronJob and the retrain \
+         receiver run (`kfl build --launcher-image` overrides it); `ghcr.io/kfl-dev/kfl:VERSION` of this kfl when \
+         omitted. Build it from `cli/launcher.Dockerfile`.",
+    ),
 ];
 
 pub const SECRET: &[PropertySpec] = &[

@@ -361,7 +361,7 @@ serve svc {
     );
     let executors = &spec["deploymentSpec"]["executors"];
     let search = &executors["exec-search"]["container"];
-    assert_eq!(search["image"], "ghcr.io/kfl-dev/kfl:0.1");
+    assert_eq!(search["image"], crate::codegen::image_reference::default_launcher_image());
     assert_eq!(search["command"], json!(["kfl", "launch"]));
     let args: Vec<&str> = search["args"].as_array().unwrap().iter().filter_map(Json::as_str).collect();
     assert_eq!(args[..2], ["experiment", "--manifest-json"]);
