@@ -32,9 +32,37 @@ fn trainjob_manifest() -> String {
     .to_string()
 }
 
+/// The name `kfl launch` gives a stage's object in a run: `STAGE-` and 8 hex digits of SHA-256 over the run id
+/// and the stage, the stage shortened to fit `max` (33 for a TrainJob, 40 for an Experiment).
+fn run_name(stage: &str, run: &str, max: usize) -> String {
+    use sha2::Digest;
+    let hash: String =
+        sha2::Sha256::digest(format!("{run}\n{stage}").as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", &stage[..stage.len().min(max - 9)].trim_end_matches('-'))
+}
+
+/// Where run `run`'s TrainJob `fit` lives.
+fn fit_path(run: &str) -> String {
+    format!("{TRAINJOBS}/{}", run_name("fit", run, 33))
+}
+
 fn launch(dir: &Path, url: &str, args: &[&str]) -> Output {
+    launch_in_pod(dir, url, args, None)
+}
+
+/// `kfl launch` as KFP runs it in the task pod `pod` (`KFP_POD_NAME`, `KFP_POD_UID`).
+fn launch_in_pod(dir: &Path, url: &str, args: &[&str], pod: Option<(&str, &str)>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kfl"));
+    command.env_remove("KFP_POD_NAME").env_remove("KFP_POD_UID");
+    if let Some((name, uid)) = pod {
+        command.env("KFP_POD_NAME", name).env("KFP_POD_UID", uid);
+    }
+    launch_with(dir, url, args, command)
+}
+
+fn launch_with(dir: &Path, url: &str, args: &[&str], mut command: Command) -> Output {
     let kubeconfig = fake_cluster::kubeconfig(dir, url);
-    Command::new(env!("CARGO_BIN_EXE_kfl"))
+    command
         .arg("launch")
         .args(args)
         .env("KUBECONFIG", kubeconfig)
@@ -97,7 +125,7 @@ fn a_trainjob_is_created_with_values_filled_polled_until_complete_and_its_metric
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = Cluster::default();
     cluster.statuses.insert(
-        format!("{TRAINJOBS}/fit"),
+        fit_path("run-1"),
         vec![
             json!({}),
             json!({"conditions": [condition("Created", "True", "JobsCreated", "")]}),
@@ -129,7 +157,7 @@ fn a_trainjob_is_created_with_values_filled_polled_until_complete_and_its_metric
     );
     assert_eq!(created[0]["metadata"]["annotations"]["kfl.dev/pipeline-run"], "run-1");
     assert_eq!(created[0]["metadata"]["namespace"], "ml");
-    let reads = shared.lock().expect("lock").reads.get(&format!("{TRAINJOBS}/fit")).copied();
+    let reads = shared.lock().expect("lock").reads.get(&fit_path("run-1")).copied();
     assert_eq!(reads, Some(3), "polled until the third status said Complete");
     assert_eq!(std::fs::read_to_string(&metric).expect("metric written"), "0.93");
 }
@@ -139,7 +167,7 @@ fn a_failed_trainjob_exits_1_with_its_condition_and_is_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = Cluster::default();
     cluster.statuses.insert(
-        format!("{TRAINJOBS}/fit"),
+        fit_path("run-1"),
         vec![json!({"conditions": [condition("Failed", "True", "DeadlineExceeded", "the job ran out of time")]})],
     );
     let (url, _shared) = fake_cluster::start(cluster);
@@ -155,36 +183,88 @@ fn a_failed_trainjob_exits_1_with_its_condition_and_is_kept() {
 }
 
 #[test]
-fn a_retried_task_adopts_its_runs_trainjob_and_refuses_another_runs() {
+fn two_runs_get_their_own_trainjobs_and_a_retry_adopts_its_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let run_1 = "3f1c2a9e-8b7d-4c1e-9f00-1a2b3c4d5e6f";
+    let run_2 = "0b6e4d1a-2c3f-4e5a-8b9c-7d6e5f4a3b2c";
     let mut cluster = Cluster::default();
-    cluster.objects.insert(
-        format!("{TRAINJOBS}/fit"),
-        json!({"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
-               "metadata": {"name": "fit", "namespace": "ml", "annotations": {"kfl.dev/pipeline-run": "run-1"}}}),
-    );
-    cluster.statuses.insert(
-        format!("{TRAINJOBS}/fit"),
-        vec![json!({"conditions": [condition("Complete", "True", "JobsCompleted", "")]})],
-    );
+    for run in [run_1, run_2] {
+        cluster
+            .statuses
+            .insert(fit_path(run), vec![json!({"conditions": [condition("Complete", "True", "JobsCompleted", "")]})]);
+    }
     cluster.pods.push(trainer_pod());
     cluster.logs.insert("fit-node-0-0-abcde".into(), "acc=0.8\n".into());
     let (url, shared) = fake_cluster::start(cluster);
     let metric = dir.path().join("acc");
     let metric_arg = format!("acc={}", metric.display());
     let manifest = trainjob_manifest();
-    let retry = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
+
+    let first =
+        launch_in_pod(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, run_1), Some(("task-a", "uid-a")));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let name_1 = run_name("fit", run_1, 33);
+    assert!(stderr(&first).contains(&format!("created TrainJob ml/{name_1}")), "{}", stderr(&first));
+    let created = shared.lock().expect("lock").objects.get(&fit_path(run_1)).cloned().expect("run 1's TrainJob");
+    assert_eq!(created["metadata"]["labels"]["kfl.dev/pipeline-run"], run_1);
+    assert_eq!(created["metadata"]["labels"]["kfl.dev/stage"], "fit");
+    assert_eq!(
+        created["metadata"]["ownerReferences"],
+        json!([{"apiVersion": "v1", "kind": "Pod", "name": "task-a", "uid": "uid-a"}]),
+        "the task's pod owns it, so it goes with the run"
+    );
+
+    // KFP retries the task in a new pod: same run id, same name, the object is adopted and the pod joins its owners.
+    let retry =
+        launch_in_pod(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, run_1), Some(("task-b", "uid-b")));
     assert!(retry.status.success(), "{}", stderr(&retry));
-    assert!(stderr(&retry).contains("adopted TrainJob ml/fit"), "{}", stderr(&retry));
+    assert!(stderr(&retry).contains(&format!("adopted TrainJob ml/{name_1}")), "{}", stderr(&retry));
+    let adopted = shared.lock().expect("lock").objects.get(&fit_path(run_1)).cloned().expect("run 1's TrainJob");
+    let owners: Vec<&str> = adopted["metadata"]["ownerReferences"]
+        .as_array()
+        .expect("owners")
+        .iter()
+        .filter_map(|o| o["uid"].as_str())
+        .collect();
+    assert_eq!(owners, ["uid-a", "uid-b"]);
     assert_eq!(std::fs::read_to_string(&metric).expect("metric"), "0.8");
-    let other = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-2"));
+
+    // A second run (a retrain) meets no conflict: its TrainJob has its own name.
+    let second =
+        launch_in_pod(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, run_2), Some(("task-c", "uid-c")));
+    assert!(second.status.success(), "{}", stderr(&second));
+    let name_2 = run_name("fit", run_2, 33);
+    assert_ne!(name_1, name_2);
+    assert!(stderr(&second).contains(&format!("created TrainJob ml/{name_2}")), "{}", stderr(&second));
+    let cluster = shared.lock().expect("lock");
+    assert_eq!(cluster.objects.len(), 2, "one TrainJob per run: {:?}", cluster.objects.keys());
+    let posts = cluster.seen.iter().filter(|s| s.method == "POST").count();
+    assert_eq!(posts, 3, "the retry POSTed, found its run's object and adopted it");
+}
+
+#[test]
+fn an_object_of_the_runs_name_from_elsewhere_is_refused_not_reused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    let name = run_name("fit", "run-1", 33);
+    cluster.objects.insert(
+        fit_path("run-1"),
+        json!({"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+               "metadata": {"name": name, "namespace": "ml", "annotations": {"kfl.dev/pipeline-run": "run-9"}}}),
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let metric_arg = format!("acc={}", dir.path().join("acc").display());
+    let manifest = trainjob_manifest();
+    let other = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
     assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
     assert!(
-        stderr(&other).contains("TrainJob `fit` already exists in namespace `ml` from run `run-1`"),
+        stderr(&other).contains(&format!("TrainJob `{name}` already exists in namespace `ml` from run `run-9`")),
         "{}",
         stderr(&other)
     );
-    assert_eq!(shared.lock().expect("lock").objects.len(), 1, "nothing replaced");
+    let cluster = shared.lock().expect("lock");
+    assert_eq!(cluster.objects.len(), 1, "nothing replaced");
+    assert!(cluster.seen.iter().all(|s| s.method != "PUT"), "nothing updated");
 }
 
 #[test]
@@ -210,7 +290,7 @@ fn an_experiment_writes_the_best_trials_parameters_and_metrics() {
     .to_string();
     let mut cluster = Cluster::default();
     cluster.statuses.insert(
-        format!("{EXPERIMENTS}/search"),
+        format!("{EXPERIMENTS}/{}", run_name("search", "run-1", 40)),
         vec![
             json!({"conditions": [condition("Running", "True", "ExperimentRunning", "")]}),
             json!({
@@ -391,10 +471,9 @@ fn each_trial_writes_its_artifact_apart_and_the_best_ones_is_reported_to_kfp() {
 fn a_trainjob_that_never_finishes_times_out_with_exit_1_and_is_left_running() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = Cluster::default();
-    cluster.statuses.insert(
-        format!("{TRAINJOBS}/fit"),
-        vec![json!({"conditions": [condition("Created", "True", "JobsCreated", "")]})],
-    );
+    cluster
+        .statuses
+        .insert(fit_path("run-1"), vec![json!({"conditions": [condition("Created", "True", "JobsCreated", "")]})]);
     let (url, shared) = fake_cluster::start(cluster);
     let metric_arg = format!("acc={}", dir.path().join("acc").display());
     let manifest = trainjob_manifest();
@@ -403,9 +482,10 @@ fn a_trainjob_that_never_finishes_times_out_with_exit_1_and_is_left_running() {
     let output = launch(dir.path(), &url, &args);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.contains("TrainJob `fit` did not finish within 0.3s"), "{message}");
+    let name = run_name("fit", "run-1", 33);
+    assert!(message.contains(&format!("TrainJob `{name}` did not finish within 0.3s")), "{message}");
     assert!(message.contains("left running in namespace `ml`"), "{message}");
-    let reads = shared.lock().expect("lock").reads.get(&format!("{TRAINJOBS}/fit")).copied().unwrap_or_default();
+    let reads = shared.lock().expect("lock").reads.get(&fit_path("run-1")).copied().unwrap_or_default();
     assert!(reads >= 2, "polled more than once before giving up: {reads}");
 }
 

@@ -123,7 +123,17 @@ pub async fn create_or_adopt(api: &Api<DynamicObject>, kind: Kind, object: &Dyna
             let existing = get(api, kind, &name).await?;
             let ours = run_of(object);
             match (ours, run_of(&existing)) {
-                (Some(ours), Some(theirs)) if ours == theirs => Ok(Created::Adopted),
+                (Some(ours), Some(theirs)) if ours == theirs => {
+                    // A retry's pod joins the owners, so the first attempt's pod going does not take the object.
+                    if let Some(owners) = super::run_objects::missing_owners(object, &existing) {
+                        let mut updated = existing.clone();
+                        updated.metadata.owner_references = Some(owners);
+                        api.replace(&name, &PostParams::default(), &updated)
+                            .await
+                            .map_err(|err| api_error("update the owners of", kind, &name, err))?;
+                    }
+                    Ok(Created::Adopted)
+                }
                 (_, theirs) => Err(LaunchError::failed(format!(
                     "{} `{name}` already exists in namespace `{}` from {}; it was left as it is \
                      (delete it to launch this run's)",

@@ -54,8 +54,12 @@ pub const OUTPUTS: &str = "kfl.outputs";
 /// The flag that carries the run's id (`{{$.pipeline_job_uuid}}`); the launcher records it on the resource.
 pub const RUN_ID_FLAG: &str = "--run-id";
 
-/// The annotation holding the id of the run that created a resource.
+/// The annotation holding the id of the run that created a resource (also its label, when the id is a valid
+/// label value, so `kubectl get … -l kfl.dev/pipeline-run=RUN` lists a run's objects).
 pub const RUN_ANNOTATION: &str = "kfl.dev/pipeline-run";
+
+/// The label naming the stage a run's object was created for (its name carries a run hash).
+pub const STAGE_LABEL: &str = "kfl.dev/stage";
 
 /// The flag that carries KFP's executor input (`{{$}}`), for a task that must tell KFP where an output artifact
 /// ended up (a tune's best trial's artifacts).
