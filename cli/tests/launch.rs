@@ -3,10 +3,12 @@
 #[path = "launch/fake_cluster.rs"]
 mod fake_cluster;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use fake_cluster::{Cluster, Shared};
+use kfl_compiler::codegen::launcher;
 use serde_json::{Value, json};
 
 const TRAINJOBS: &str = "/apis/trainer.kubeflow.org/v1alpha1/namespaces/ml/trainjobs";
@@ -44,6 +46,50 @@ fn run_name(stage: &str, run: &str, max: usize) -> String {
 /// Where run `run`'s TrainJob `fit` lives.
 fn fit_path(run: &str) -> String {
     format!("{TRAINJOBS}/{}", run_name("fit", run, 33))
+}
+
+type Rule = (String, String, String);
+
+/// (API group, resource, verb) of every request the fake API server saw.
+fn used_rules(shared: &Shared) -> BTreeSet<Rule> {
+    let cluster = shared.lock().expect("lock");
+    cluster
+        .seen
+        .iter()
+        .map(|seen| {
+            let parts: Vec<&str> = seen.path.trim_start_matches('/').split('/').collect();
+            // `api/v1/namespaces/NS/…` or `apis/GROUP/VERSION/namespaces/NS/…`
+            let (group, rest) = match parts.as_slice() {
+                ["api", _, _, _, rest @ ..] => ("", rest),
+                ["apis", group, _, _, _, rest @ ..] => (*group, rest),
+                other => panic!("unexpected path {other:?}"),
+            };
+            let (resource, verb) = match (rest, seen.method.as_str()) {
+                ([plural], "GET") => (plural.to_string(), "list"),
+                ([plural], "POST") => (plural.to_string(), "create"),
+                ([plural, _], "GET") => (plural.to_string(), "get"),
+                ([plural, _], "PUT") => (plural.to_string(), "update"),
+                ([plural, _, sub], "GET") => (format!("{plural}/{sub}"), "get"),
+                (other, method) => panic!("unexpected {method} {other:?}"),
+            };
+            (group.to_string(), resource, verb.to_string())
+        })
+        .collect()
+}
+
+/// The rules of the Role `kfl build` emits for a project launching `kinds`.
+fn role_rules(kinds: &[&kfl_compiler::codegen::launcher::LaunchedKind]) -> BTreeSet<Rule> {
+    let mut out = BTreeSet::new();
+    for rule in kfl_compiler::codegen::rbac::rules(kinds) {
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for verb in &rule.verbs {
+                    out.insert((group.clone(), resource.clone(), verb.clone()));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn launch(dir: &Path, url: &str, args: &[&str]) -> Output {
@@ -240,6 +286,8 @@ fn two_runs_get_their_own_trainjobs_and_a_retry_adopts_its_runs() {
     assert_eq!(cluster.objects.len(), 2, "one TrainJob per run: {:?}", cluster.objects.keys());
     let posts = cluster.seen.iter().filter(|s| s.method == "POST").count();
     assert_eq!(posts, 3, "the retry POSTed, found its run's object and adopted it");
+    drop(cluster);
+    assert_eq!(used_rules(&shared), role_rules(&[&launcher::TRAINJOB]), "the Role grants exactly what was used");
 }
 
 #[test]
@@ -338,6 +386,9 @@ fn an_experiment_writes_the_best_trials_parameters_and_metrics() {
     );
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("no parameter or metric `loss` (it has: lr, acc)"), "{}", stderr(&again));
+    // `update` (a retry's pod joining the owners) is the TrainJob's path, tested there.
+    let used = used_rules(&shared);
+    assert!(used.is_subset(&role_rules(&[&launcher::EXPERIMENT])), "{used:?}");
 }
 
 #[test]
@@ -385,6 +436,12 @@ fn an_inferenceservice_is_replaced_when_it_exists_and_its_url_written_once_ready
     assert_eq!(put["metadata"]["resourceVersion"], "7");
     assert_eq!(put["spec"]["predictor"]["model"]["storageUri"], "model-registry://clf/3");
     assert_eq!(std::fs::read_to_string(&out).expect("url"), "http://svc.ml.example.com");
+    drop(cluster);
+    assert_eq!(
+        used_rules(&shared),
+        role_rules(&[&launcher::INFERENCE_SERVICE]),
+        "the Role grants exactly what was used"
+    );
 }
 
 #[test]
@@ -512,6 +569,8 @@ fn a_monitor_rule_is_created_then_replaced_with_the_service_url_recorded() {
     let no_rules = launch(dir.path(), &url, &["monitor", "--run-id", "run-1"]);
     assert!(no_rules.status.success(), "{}", stderr(&no_rules));
     assert!(stderr(&no_rules).contains("no PrometheusRule to create"), "{}", stderr(&no_rules));
+    drop(cluster);
+    assert_eq!(used_rules(&shared), role_rules(&[&launcher::PROMETHEUS_RULE]), "the Role grants exactly what was used");
 }
 
 /// An API server that accepts connections and never answers: `--timeout` still ends the command.

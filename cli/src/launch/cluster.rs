@@ -19,6 +19,11 @@ pub struct Kind {
 }
 
 impl Kind {
+    /// The launcher's view of a kind from the table the compiled Role is built from.
+    pub const fn of(launched: &kfl_compiler::codegen::launcher::LaunchedKind) -> Kind {
+        Kind { group: launched.group, version: launched.version, kind: launched.kind, plural: launched.plural }
+    }
+
     fn resource(&self) -> ApiResource {
         ApiResource {
             group: self.group.to_string(),

@@ -21,6 +21,7 @@ mod manifest;
 mod monitoring;
 mod notebook;
 mod plan;
+pub mod rbac;
 pub mod staging;
 mod trainer;
 pub mod yaml;
@@ -74,6 +75,7 @@ pub fn target_checks(program: &ir::Program) -> Vec<Diagnostic> {
 fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
     let mut manifests: Vec<Manifest> = Vec::new();
     manifests.extend(core::manifests(context, diagnostics));
+    manifests.extend(rbac::manifests(context));
     manifests.extend(notebook::manifests(context, diagnostics));
     manifests.extend(trainer::manifests(context, diagnostics));
     manifests.extend(katib::manifests(context, diagnostics));

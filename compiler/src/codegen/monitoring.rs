@@ -323,6 +323,10 @@ pub(super) fn launcher_args(context: &Context<'_>) -> Vec<String> {
     if let Some(ns) = &context.namespace {
         args.extend(["--namespace".to_string(), ns.clone()]);
     }
+    // The runs it starts execute as the account the compiled Role is bound to (`rbac.rs`).
+    if let Some(account) = super::rbac::service_account(context) {
+        args.extend([super::launcher::SERVICE_ACCOUNT_FLAG.to_string(), account]);
+    }
     args
 }
 

@@ -103,6 +103,8 @@ pub struct Project {
     pub artifacts: Option<String>,
     /// `launcher_image`: the image of `kfl launch` tasks, the retraining CronJob and the retrain receiver.
     pub launcher_image: Option<String>,
+    /// `service_account`: an existing ServiceAccount the pipeline's runs execute as (none is emitted).
+    pub service_account: Option<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

@@ -60,6 +60,13 @@ impl Checker<'_> {
         {
             self.check_image(image, *span, "launcher_image");
         }
+        if let Some(Value::String(account)) = props.get("service_account")
+            && let Some((_, span)) = props.values.get("service_account")
+        {
+            // A ServiceAccount's name is a DNS-1123 subdomain (ValidateServiceAccountName, k8s.io/kubernetes
+            // pkg/apis/core/validation).
+            self.check_dns_label(account, *span, "ServiceAccount name", 253);
+        }
         self.project_image = props.string("image");
         program.project = Some(ir::Project {
             name: project.name.name.to_string(),
@@ -69,6 +76,7 @@ impl Checker<'_> {
             labels: props.object("labels"),
             artifacts: props.string("artifacts"),
             launcher_image: props.string("launcher_image"),
+            service_account: props.string("service_account"),
         });
     }
 

@@ -214,6 +214,13 @@ pub const PROJECT: &[PropertySpec] = &[
          receiver run (`kfl build --launcher-image` overrides it); `ghcr.io/kfl-dev/kfl:VERSION` of this kfl when \
          omitted. Build it from `cli/launcher.Dockerfile`.",
     ),
+    prop(
+        "service_account",
+        Shape::String,
+        "An existing ServiceAccount the pipeline's runs execute as (start runs with it; retraining does): the \
+         emitted Role granting what `kfl launch` needs is bound to it. When omitted, the Role is bound to KFP's \
+         default run accounts `default-editor` (Kubeflow profiles) and `pipeline-runner` (standalone KFP).",
+    ),
 ];
 
 pub const SECRET: &[PropertySpec] = &[
