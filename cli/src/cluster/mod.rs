@@ -98,7 +98,7 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
     // The pipeline names each local dataset's staged copy by its digest, as `kfl build` does; nothing is copied.
     let base = target.file.parent().unwrap_or(std::path::Path::new("."));
     let staged = crate::commands::stage::stage(program, base).map_err(fail)?;
-    let options = BuildOptions { launcher_image: target.launcher_image.clone(), ..staged.options() };
+    let options = codegen::BuildOptions { launcher_image: target.launcher_image.clone(), ..staged.options() };
     let project = Context::new(program, &options).project;
     let output = codegen::build(program, &options).map_err(fail)?;
     let mut objects = Vec::new();

@@ -55,14 +55,16 @@ pub fn run(args: Args) -> Status {
             return Status::UserErrors;
         }
     };
-    let output =
-        match codegen::build(program, &BuildOptions { launcher_image: args.launcher_image, ..staged.options() }) {
-            Ok(output) => output,
-            Err(diagnostics) => {
-                eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));
-                return Status::UserErrors;
-            }
-        };
+    let output = match codegen::build(
+        program,
+        &codegen::BuildOptions { launcher_image: args.launcher_image, ..staged.options() },
+    ) {
+        Ok(output) => output,
+        Err(diagnostics) => {
+            eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));
+            return Status::UserErrors;
+        }
+    };
     let status = match build_output::write(&args.output, &args.file, &output.files, &staged.copies) {
         Ok(written) => {
             for note in written.notes {
