@@ -783,8 +783,11 @@ fn without_artifacts_local_datasets_are_staged_for_kfps_default_bucket() {
     assert!(checked.diagnostics.iter().all(|d| !d.is_error()));
     let program = checked.program.expect("a program");
     let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    let options =
-        BuildOptions { staged: [("raw".to_string(), digest.to_string())].into(), absent: ["later".to_string()].into() };
+    let options = BuildOptions {
+        staged: [("raw".to_string(), digest.to_string())].into(),
+        absent: ["later".to_string()].into(),
+        ..BuildOptions::default()
+    };
     let (spec, _) = documents(&Context::new(&program, &options));
     assert!(spec.get("defaultPipelineRoot").is_none(), "KFP keeps its configured root: {spec:#}");
     let executors = &spec["deploymentSpec"]["executors"];
