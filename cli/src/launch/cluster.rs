@@ -9,29 +9,17 @@ use serde_json::Value as Json;
 
 use super::{API_CONNECT_TIMEOUT, API_READ_TIMEOUT, LaunchError, Result, WaitArgs};
 
-/// Group, version, kind and plural of a kind the launcher creates (no discovery call needed).
-#[derive(Clone, Copy, Debug)]
-pub struct Kind {
-    pub group: &'static str,
-    pub version: &'static str,
-    pub kind: &'static str,
-    pub plural: &'static str,
-}
+/// Group, version, kind and plural of a kind the launcher creates (no discovery call needed), from the table
+/// the compiled Role is built from.
+pub use kfl_compiler::codegen::launcher::LaunchedKind as Kind;
 
-impl Kind {
-    /// The launcher's view of a kind from the table the compiled Role is built from.
-    pub const fn of(launched: &kfl_compiler::codegen::launcher::LaunchedKind) -> Kind {
-        Kind { group: launched.group, version: launched.version, kind: launched.kind, plural: launched.plural }
-    }
-
-    fn resource(&self) -> ApiResource {
-        ApiResource {
-            group: self.group.to_string(),
-            version: self.version.to_string(),
-            api_version: format!("{}/{}", self.group, self.version),
-            kind: self.kind.to_string(),
-            plural: self.plural.to_string(),
-        }
+fn resource(kind: &Kind) -> ApiResource {
+    ApiResource {
+        group: kind.group.to_string(),
+        version: kind.version.to_string(),
+        api_version: format!("{}/{}", kind.group, kind.version),
+        kind: kind.kind.to_string(),
+        plural: kind.plural.to_string(),
     }
 }
 
@@ -63,7 +51,7 @@ impl Cluster {
     }
 
     pub fn api(&self, kind: Kind) -> Api<DynamicObject> {
-        Api::namespaced_with(self.client.clone(), &self.namespace, &kind.resource())
+        Api::namespaced_with(self.client.clone(), &self.namespace, &resource(&kind))
     }
 }
 

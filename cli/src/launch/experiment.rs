@@ -9,7 +9,7 @@ use super::markers::{ManifestArgs, pairs};
 use super::run_objects;
 use super::{LaunchError, Result, WaitArgs, outputs};
 
-const EXPERIMENT: Kind = Kind::of(&kfl_compiler::codegen::launcher::EXPERIMENT);
+const EXPERIMENT: Kind = kfl_compiler::codegen::launcher::EXPERIMENT;
 
 /// The trial parameter Katib fills with each trial's name (a metadata reference), so trials write apart.
 const TRIAL_NAME_PARAMETER: &str = "kflTrialName";

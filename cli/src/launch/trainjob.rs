@@ -10,7 +10,7 @@ use super::markers::{ManifestArgs, pairs};
 use super::run_objects;
 use super::{LaunchError, Result, WaitArgs, outputs};
 
-const TRAINJOB: Kind = Kind::of(&kfl_compiler::codegen::launcher::TRAINJOB);
+const TRAINJOB: Kind = kfl_compiler::codegen::launcher::TRAINJOB;
 /// Trainer v2 runs a TrainJob as a JobSet of the same name; its pods carry these labels.
 const JOBSET_LABEL: &str = "jobset.sigs.k8s.io/jobset-name";
 const REPLICATED_JOB_LABEL: &str = "jobset.sigs.k8s.io/replicatedjob-name";
