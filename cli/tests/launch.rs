@@ -3,10 +3,12 @@
 #[path = "launch/fake_cluster.rs"]
 mod fake_cluster;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use fake_cluster::{Cluster, Shared};
+use kfl_compiler::codegen::launcher;
 use serde_json::{Value, json};
 
 const TRAINJOBS: &str = "/apis/trainer.kubeflow.org/v1alpha1/namespaces/ml/trainjobs";
@@ -32,9 +34,81 @@ fn trainjob_manifest() -> String {
     .to_string()
 }
 
+/// The name `kfl launch` gives a stage's object in a run: `STAGE-` and 8 hex digits of SHA-256 over the run id
+/// and the stage, the stage shortened to fit `max` (33 for a TrainJob, 40 for an Experiment).
+fn run_name(stage: &str, run: &str, max: usize) -> String {
+    use sha2::Digest;
+    let hash: String =
+        sha2::Sha256::digest(format!("{run}\n{stage}").as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", &stage[..stage.len().min(max - 9)].trim_end_matches('-'))
+}
+
+/// Where run `run`'s TrainJob `fit` lives.
+fn fit_path(run: &str) -> String {
+    format!("{TRAINJOBS}/{}", run_name("fit", run, 33))
+}
+
+type Rule = (String, String, String);
+
+/// (API group, resource, verb) of every request the fake API server saw.
+fn used_rules(shared: &Shared) -> BTreeSet<Rule> {
+    let cluster = shared.lock().expect("lock");
+    cluster
+        .seen
+        .iter()
+        .map(|seen| {
+            let parts: Vec<&str> = seen.path.trim_start_matches('/').split('/').collect();
+            // `api/v1/namespaces/NS/…` or `apis/GROUP/VERSION/namespaces/NS/…`
+            let (group, rest) = match parts.as_slice() {
+                ["api", _, _, _, rest @ ..] => ("", rest),
+                ["apis", group, _, _, _, rest @ ..] => (*group, rest),
+                other => panic!("unexpected path {other:?}"),
+            };
+            let (resource, verb) = match (rest, seen.method.as_str()) {
+                ([plural], "GET") => (plural.to_string(), "list"),
+                ([plural], "POST") => (plural.to_string(), "create"),
+                ([plural, _], "GET") => (plural.to_string(), "get"),
+                ([plural, _], "PUT") => (plural.to_string(), "update"),
+                ([plural, _, sub], "GET") => (format!("{plural}/{sub}"), "get"),
+                (other, method) => panic!("unexpected {method} {other:?}"),
+            };
+            (group.to_string(), resource, verb.to_string())
+        })
+        .collect()
+}
+
+/// The rules of the Role `kfl build` emits for a project launching `kinds`.
+fn role_rules(kinds: &[&kfl_compiler::codegen::launcher::LaunchedKind]) -> BTreeSet<Rule> {
+    let mut out = BTreeSet::new();
+    for rule in kfl_compiler::codegen::rbac::rules(kinds) {
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for verb in &rule.verbs {
+                    out.insert((group.clone(), resource.clone(), verb.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn launch(dir: &Path, url: &str, args: &[&str]) -> Output {
+    launch_in_pod(dir, url, args, None)
+}
+
+/// `kfl launch` as KFP runs it in the task pod `pod` (`KFP_POD_NAME`, `KFP_POD_UID`).
+fn launch_in_pod(dir: &Path, url: &str, args: &[&str], pod: Option<(&str, &str)>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kfl"));
+    command.env_remove("KFP_POD_NAME").env_remove("KFP_POD_UID");
+    if let Some((name, uid)) = pod {
+        command.env("KFP_POD_NAME", name).env("KFP_POD_UID", uid);
+    }
+    launch_with(dir, url, args, command)
+}
+
+fn launch_with(dir: &Path, url: &str, args: &[&str], mut command: Command) -> Output {
     let kubeconfig = fake_cluster::kubeconfig(dir, url);
-    Command::new(env!("CARGO_BIN_EXE_kfl"))
+    command
         .arg("launch")
         .args(args)
         .env("KUBECONFIG", kubeconfig)
@@ -97,7 +171,7 @@ fn a_trainjob_is_created_with_values_filled_polled_until_complete_and_its_metric
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = Cluster::default();
     cluster.statuses.insert(
-        format!("{TRAINJOBS}/fit"),
+        fit_path("run-1"),
         vec![
             json!({}),
             json!({"conditions": [condition("Created", "True", "JobsCreated", "")]}),
@@ -129,7 +203,7 @@ fn a_trainjob_is_created_with_values_filled_polled_until_complete_and_its_metric
     );
     assert_eq!(created[0]["metadata"]["annotations"]["kfl.dev/pipeline-run"], "run-1");
     assert_eq!(created[0]["metadata"]["namespace"], "ml");
-    let reads = shared.lock().expect("lock").reads.get(&format!("{TRAINJOBS}/fit")).copied();
+    let reads = shared.lock().expect("lock").reads.get(&fit_path("run-1")).copied();
     assert_eq!(reads, Some(3), "polled until the third status said Complete");
     assert_eq!(std::fs::read_to_string(&metric).expect("metric written"), "0.93");
 }
@@ -139,7 +213,7 @@ fn a_failed_trainjob_exits_1_with_its_condition_and_is_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = Cluster::default();
     cluster.statuses.insert(
-        format!("{TRAINJOBS}/fit"),
+        fit_path("run-1"),
         vec![json!({"conditions": [condition("Failed", "True", "DeadlineExceeded", "the job ran out of time")]})],
     );
     let (url, _shared) = fake_cluster::start(cluster);
@@ -155,36 +229,90 @@ fn a_failed_trainjob_exits_1_with_its_condition_and_is_kept() {
 }
 
 #[test]
-fn a_retried_task_adopts_its_runs_trainjob_and_refuses_another_runs() {
+fn two_runs_get_their_own_trainjobs_and_a_retry_adopts_its_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let run_1 = "3f1c2a9e-8b7d-4c1e-9f00-1a2b3c4d5e6f";
+    let run_2 = "0b6e4d1a-2c3f-4e5a-8b9c-7d6e5f4a3b2c";
     let mut cluster = Cluster::default();
-    cluster.objects.insert(
-        format!("{TRAINJOBS}/fit"),
-        json!({"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
-               "metadata": {"name": "fit", "namespace": "ml", "annotations": {"kfl.dev/pipeline-run": "run-1"}}}),
-    );
-    cluster.statuses.insert(
-        format!("{TRAINJOBS}/fit"),
-        vec![json!({"conditions": [condition("Complete", "True", "JobsCompleted", "")]})],
-    );
+    for run in [run_1, run_2] {
+        cluster
+            .statuses
+            .insert(fit_path(run), vec![json!({"conditions": [condition("Complete", "True", "JobsCompleted", "")]})]);
+    }
     cluster.pods.push(trainer_pod());
     cluster.logs.insert("fit-node-0-0-abcde".into(), "acc=0.8\n".into());
     let (url, shared) = fake_cluster::start(cluster);
     let metric = dir.path().join("acc");
     let metric_arg = format!("acc={}", metric.display());
     let manifest = trainjob_manifest();
-    let retry = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
+
+    let first =
+        launch_in_pod(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, run_1), Some(("task-a", "uid-a")));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let name_1 = run_name("fit", run_1, 33);
+    assert!(stderr(&first).contains(&format!("created TrainJob ml/{name_1}")), "{}", stderr(&first));
+    let created = shared.lock().expect("lock").objects.get(&fit_path(run_1)).cloned().expect("run 1's TrainJob");
+    assert_eq!(created["metadata"]["labels"]["kfl.dev/pipeline-run"], run_1);
+    assert_eq!(created["metadata"]["labels"]["kfl.dev/stage"], "fit");
+    assert_eq!(
+        created["metadata"]["ownerReferences"],
+        json!([{"apiVersion": "v1", "kind": "Pod", "name": "task-a", "uid": "uid-a"}]),
+        "the task's pod owns it, so it goes with the run"
+    );
+
+    // KFP retries the task in a new pod: same run id, same name, the object is adopted and the pod joins its owners.
+    let retry =
+        launch_in_pod(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, run_1), Some(("task-b", "uid-b")));
     assert!(retry.status.success(), "{}", stderr(&retry));
-    assert!(stderr(&retry).contains("adopted TrainJob ml/fit"), "{}", stderr(&retry));
+    assert!(stderr(&retry).contains(&format!("adopted TrainJob ml/{name_1}")), "{}", stderr(&retry));
+    let adopted = shared.lock().expect("lock").objects.get(&fit_path(run_1)).cloned().expect("run 1's TrainJob");
+    let owners: Vec<&str> = adopted["metadata"]["ownerReferences"]
+        .as_array()
+        .expect("owners")
+        .iter()
+        .filter_map(|o| o["uid"].as_str())
+        .collect();
+    assert_eq!(owners, ["uid-a", "uid-b"]);
     assert_eq!(std::fs::read_to_string(&metric).expect("metric"), "0.8");
-    let other = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-2"));
+
+    // A second run (a retrain) meets no conflict: its TrainJob has its own name.
+    let second =
+        launch_in_pod(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, run_2), Some(("task-c", "uid-c")));
+    assert!(second.status.success(), "{}", stderr(&second));
+    let name_2 = run_name("fit", run_2, 33);
+    assert_ne!(name_1, name_2);
+    assert!(stderr(&second).contains(&format!("created TrainJob ml/{name_2}")), "{}", stderr(&second));
+    let cluster = shared.lock().expect("lock");
+    assert_eq!(cluster.objects.len(), 2, "one TrainJob per run: {:?}", cluster.objects.keys());
+    let posts = cluster.seen.iter().filter(|s| s.method == "POST").count();
+    assert_eq!(posts, 3, "the retry POSTed, found its run's object and adopted it");
+    drop(cluster);
+    assert_eq!(used_rules(&shared), role_rules(&[&launcher::TRAINJOB]), "the Role grants exactly what was used");
+}
+
+#[test]
+fn an_object_of_the_runs_name_from_elsewhere_is_refused_not_reused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    let name = run_name("fit", "run-1", 33);
+    cluster.objects.insert(
+        fit_path("run-1"),
+        json!({"apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+               "metadata": {"name": name, "namespace": "ml", "annotations": {"kfl.dev/pipeline-run": "run-9"}}}),
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let metric_arg = format!("acc={}", dir.path().join("acc").display());
+    let manifest = trainjob_manifest();
+    let other = launch(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"));
     assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
     assert!(
-        stderr(&other).contains("TrainJob `fit` already exists in namespace `ml` from run `run-1`"),
+        stderr(&other).contains(&format!("TrainJob `{name}` already exists in namespace `ml` from run `run-9`")),
         "{}",
         stderr(&other)
     );
-    assert_eq!(shared.lock().expect("lock").objects.len(), 1, "nothing replaced");
+    let cluster = shared.lock().expect("lock");
+    assert_eq!(cluster.objects.len(), 1, "nothing replaced");
+    assert!(cluster.seen.iter().all(|s| s.method != "PUT"), "nothing updated");
 }
 
 #[test]
@@ -210,7 +338,7 @@ fn an_experiment_writes_the_best_trials_parameters_and_metrics() {
     .to_string();
     let mut cluster = Cluster::default();
     cluster.statuses.insert(
-        format!("{EXPERIMENTS}/search"),
+        format!("{EXPERIMENTS}/{}", run_name("search", "run-1", 40)),
         vec![
             json!({"conditions": [condition("Running", "True", "ExperimentRunning", "")]}),
             json!({
@@ -258,6 +386,9 @@ fn an_experiment_writes_the_best_trials_parameters_and_metrics() {
     );
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("no parameter or metric `loss` (it has: lr, acc)"), "{}", stderr(&again));
+    // `update` (a retry's pod joining the owners) is the TrainJob's path, tested there.
+    let used = used_rules(&shared);
+    assert!(used.is_subset(&role_rules(&[&launcher::EXPERIMENT])), "{used:?}");
 }
 
 #[test]
@@ -305,6 +436,12 @@ fn an_inferenceservice_is_replaced_when_it_exists_and_its_url_written_once_ready
     assert_eq!(put["metadata"]["resourceVersion"], "7");
     assert_eq!(put["spec"]["predictor"]["model"]["storageUri"], "model-registry://clf/3");
     assert_eq!(std::fs::read_to_string(&out).expect("url"), "http://svc.ml.example.com");
+    drop(cluster);
+    assert_eq!(
+        used_rules(&shared),
+        role_rules(&[&launcher::INFERENCE_SERVICE]),
+        "the Role grants exactly what was used"
+    );
 }
 
 #[test]
@@ -391,10 +528,9 @@ fn each_trial_writes_its_artifact_apart_and_the_best_ones_is_reported_to_kfp() {
 fn a_trainjob_that_never_finishes_times_out_with_exit_1_and_is_left_running() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = Cluster::default();
-    cluster.statuses.insert(
-        format!("{TRAINJOBS}/fit"),
-        vec![json!({"conditions": [condition("Created", "True", "JobsCreated", "")]})],
-    );
+    cluster
+        .statuses
+        .insert(fit_path("run-1"), vec![json!({"conditions": [condition("Created", "True", "JobsCreated", "")]})]);
     let (url, shared) = fake_cluster::start(cluster);
     let metric_arg = format!("acc={}", dir.path().join("acc").display());
     let manifest = trainjob_manifest();
@@ -403,9 +539,10 @@ fn a_trainjob_that_never_finishes_times_out_with_exit_1_and_is_left_running() {
     let output = launch(dir.path(), &url, &args);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.contains("TrainJob `fit` did not finish within 0.3s"), "{message}");
+    let name = run_name("fit", "run-1", 33);
+    assert!(message.contains(&format!("TrainJob `{name}` did not finish within 0.3s")), "{message}");
     assert!(message.contains("left running in namespace `ml`"), "{message}");
-    let reads = shared.lock().expect("lock").reads.get(&format!("{TRAINJOBS}/fit")).copied().unwrap_or_default();
+    let reads = shared.lock().expect("lock").reads.get(&fit_path("run-1")).copied().unwrap_or_default();
     assert!(reads >= 2, "polled more than once before giving up: {reads}");
 }
 
@@ -432,6 +569,8 @@ fn a_monitor_rule_is_created_then_replaced_with_the_service_url_recorded() {
     let no_rules = launch(dir.path(), &url, &["monitor", "--run-id", "run-1"]);
     assert!(no_rules.status.success(), "{}", stderr(&no_rules));
     assert!(stderr(&no_rules).contains("no PrometheusRule to create"), "{}", stderr(&no_rules));
+    drop(cluster);
+    assert_eq!(used_rules(&shared), role_rules(&[&launcher::PROMETHEUS_RULE]), "the Role grants exactly what was used");
 }
 
 /// An API server that accepts connections and never answers: `--timeout` still ends the command.

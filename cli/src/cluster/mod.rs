@@ -50,6 +50,9 @@ pub struct Target {
     /// Put every namespaced object in this namespace instead of the project's.
     #[arg(short = 'n', long, value_name = "NAME")]
     namespace: Option<String>,
+    /// The image of the retraining CronJob and the retrain receiver, as for `kfl build --launcher-image`.
+    #[arg(long, value_name = "IMAGE", value_parser = crate::commands::build::parse_launcher_image)]
+    launcher_image: Option<String>,
 }
 
 /// A failure: a usage problem (nothing was sent: exit 2) or a cluster one (exit 1).
@@ -95,7 +98,7 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
     // The pipeline names each local dataset's staged copy by its digest, as `kfl build` does; nothing is copied.
     let base = target.file.parent().unwrap_or(std::path::Path::new("."));
     let staged = crate::commands::stage::stage(program, base).map_err(fail)?;
-    let options = staged.options();
+    let options = codegen::BuildOptions { launcher_image: target.launcher_image.clone(), ..staged.options() };
     let project = Context::new(program, &options).project;
     // Exactly what `kfl build` writes under `manifests/`: the objects meaningful before any run.
     let files = codegen::up_front(program, &options).map_err(fail)?;

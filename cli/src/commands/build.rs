@@ -21,6 +21,18 @@ pub struct Args {
     /// Override a param: `-p NAME=VALUE` (repeatable).
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     params: Vec<(String, String)>,
+    /// The image with the `kfl` binary that launcher tasks, the retraining CronJob and the retrain receiver run;
+    /// wins over `project.launcher_image` (default: ghcr.io/kfl-dev/kfl:VERSION of this kfl).
+    #[arg(long, value_name = "IMAGE", value_parser = parse_launcher_image)]
+    launcher_image: Option<String>,
+}
+
+/// `--launcher-image`: refused before anything is compiled when the kubelet could not pull by it.
+pub fn parse_launcher_image(text: &str) -> Result<String, String> {
+    match codegen::image_reference::problem(text) {
+        None => Ok(text.to_string()),
+        Some(problem) => Err(format!("not a container image reference: {problem}")),
+    }
 }
 
 pub fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -47,7 +59,10 @@ pub fn run(args: Args) -> Status {
             return Status::UserErrors;
         }
     };
-    let output = match codegen::build(program, &staged.options()) {
+    let output = match codegen::build(
+        program,
+        &codegen::BuildOptions { launcher_image: args.launcher_image, ..staged.options() },
+    ) {
         Ok(output) => output,
         Err(diagnostics) => {
             eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));

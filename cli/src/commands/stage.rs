@@ -23,6 +23,7 @@ impl Staged {
         BuildOptions {
             staged: self.digests.clone(),
             absent: self.absent.iter().map(|(name, _)| name.clone()).collect(),
+            ..BuildOptions::default()
         }
     }
 }

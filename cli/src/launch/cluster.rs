@@ -9,24 +9,17 @@ use serde_json::Value as Json;
 
 use super::{API_CONNECT_TIMEOUT, API_READ_TIMEOUT, LaunchError, Result, WaitArgs};
 
-/// Group, version, kind and plural of a kind the launcher creates (no discovery call needed).
-#[derive(Clone, Copy, Debug)]
-pub struct Kind {
-    pub group: &'static str,
-    pub version: &'static str,
-    pub kind: &'static str,
-    pub plural: &'static str,
-}
+/// Group, version, kind and plural of a kind the launcher creates (no discovery call needed), from the table
+/// the compiled Role is built from.
+pub use kfl_compiler::codegen::launcher::LaunchedKind as Kind;
 
-impl Kind {
-    fn resource(&self) -> ApiResource {
-        ApiResource {
-            group: self.group.to_string(),
-            version: self.version.to_string(),
-            api_version: format!("{}/{}", self.group, self.version),
-            kind: self.kind.to_string(),
-            plural: self.plural.to_string(),
-        }
+fn resource(kind: &Kind) -> ApiResource {
+    ApiResource {
+        group: kind.group.to_string(),
+        version: kind.version.to_string(),
+        api_version: format!("{}/{}", kind.group, kind.version),
+        kind: kind.kind.to_string(),
+        plural: kind.plural.to_string(),
     }
 }
 
@@ -58,7 +51,7 @@ impl Cluster {
     }
 
     pub fn api(&self, kind: Kind) -> Api<DynamicObject> {
-        Api::namespaced_with(self.client.clone(), &self.namespace, &kind.resource())
+        Api::namespaced_with(self.client.clone(), &self.namespace, &resource(&kind))
     }
 }
 
@@ -123,7 +116,17 @@ pub async fn create_or_adopt(api: &Api<DynamicObject>, kind: Kind, object: &Dyna
             let existing = get(api, kind, &name).await?;
             let ours = run_of(object);
             match (ours, run_of(&existing)) {
-                (Some(ours), Some(theirs)) if ours == theirs => Ok(Created::Adopted),
+                (Some(ours), Some(theirs)) if ours == theirs => {
+                    // A retry's pod joins the owners, so the first attempt's pod going does not take the object.
+                    if let Some(owners) = super::run_objects::missing_owners(object, &existing) {
+                        let mut updated = existing.clone();
+                        updated.metadata.owner_references = Some(owners);
+                        api.replace(&name, &PostParams::default(), &updated)
+                            .await
+                            .map_err(|err| api_error("update the owners of", kind, &name, err))?;
+                    }
+                    Ok(Created::Adopted)
+                }
                 (_, theirs) => Err(LaunchError::failed(format!(
                     "{} `{name}` already exists in namespace `{}` from {}; it was left as it is \
                      (delete it to launch this run's)",

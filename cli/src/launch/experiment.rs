@@ -6,9 +6,10 @@ use serde_json::{Value as Json, json};
 
 use super::cluster::{self, Cluster, Created, Kind, Outcome};
 use super::markers::{ManifestArgs, pairs};
+use super::run_objects;
 use super::{LaunchError, Result, WaitArgs, outputs};
 
-const EXPERIMENT: Kind = Kind { group: "kubeflow.org", version: "v1beta1", kind: "Experiment", plural: "experiments" };
+const EXPERIMENT: Kind = kfl_compiler::codegen::launcher::EXPERIMENT;
 
 /// The trial parameter Katib fills with each trial's name (a metadata reference), so trials write apart.
 const TRIAL_NAME_PARAMETER: &str = "kflTrialName";
@@ -62,10 +63,13 @@ pub async fn run(args: Args) -> Result<()> {
     let maximize = manifest.pointer("/spec/objective/type").and_then(Json::as_str) != Some("minimize");
     if args.manifest.dry_run {
         let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest);
-        return cluster::print(&cluster::prepare(EXPERIMENT, manifest, &namespace, args.manifest.run_id.as_deref())?);
+        let mut object = cluster::prepare(EXPERIMENT, manifest, &namespace, args.manifest.run_id.as_deref())?;
+        run_objects::for_run(&mut object, args.manifest.run_id.as_deref(), run_objects::EXPERIMENT_MAX_NAME);
+        return cluster::print(&object);
     }
     let cluster = Cluster::connect(args.manifest.namespace.as_deref(), &manifest).await?;
-    let object = cluster::prepare(EXPERIMENT, manifest, &cluster.namespace, args.manifest.run_id.as_deref())?;
+    let mut object = cluster::prepare(EXPERIMENT, manifest, &cluster.namespace, args.manifest.run_id.as_deref())?;
+    run_objects::for_run(&mut object, args.manifest.run_id.as_deref(), run_objects::EXPERIMENT_MAX_NAME);
     let name = cluster::name_of(&object);
     let api = cluster.api(EXPERIMENT);
     match cluster::create_or_adopt(&api, EXPERIMENT, &object).await? {

@@ -7,8 +7,7 @@ use super::cluster::{self, Cluster, Created, Kind, Outcome};
 use super::markers::ManifestArgs;
 use super::{LaunchError, Result, WaitArgs, outputs};
 
-const INFERENCE_SERVICE: Kind =
-    Kind { group: "serving.kserve.io", version: "v1beta1", kind: "InferenceService", plural: "inferenceservices" };
+const INFERENCE_SERVICE: Kind = kfl_compiler::codegen::launcher::INFERENCE_SERVICE;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

@@ -4,7 +4,8 @@
 //! inline (`--manifest-json`, with the markers of
 //! `kfl_compiler::codegen::launcher` filled from `--set`/`--ref`/`--output`),
 //! waits for it to finish, and writes the task's outputs to the files KFP
-//! gives. A retried task adopts the object its run created before; an object
+//! gives. A TrainJob or Experiment gets a name unique to the run (`run_objects.rs`), so a second run never
+//! meets the first's; a retried task adopts the object its run created before; an object
 //! of the same name left by another run is an error, never silently reused.
 //! Exit status: 0 done, 1 the resource failed or timed out (the message says
 //! which condition and what was left on the cluster) or an API call failed,
@@ -20,6 +21,7 @@ mod monitor;
 mod outputs;
 mod register_model;
 mod retrain;
+mod run_objects;
 mod trainjob;
 
 use std::time::Duration;

@@ -6,8 +6,7 @@ use super::Result;
 use super::cluster::{self, Cluster, Created, Kind};
 use super::markers::ManifestArgs;
 
-const PROMETHEUS_RULE: Kind =
-    Kind { group: "monitoring.coreos.com", version: "v1", kind: "PrometheusRule", plural: "prometheusrules" };
+const PROMETHEUS_RULE: Kind = kfl_compiler::codegen::launcher::PROMETHEUS_RULE;
 /// Where the rule records the URL of the service it watches (the rules select it by labels; this is for people).
 const SERVICE_URL_ANNOTATION: &str = "kfl.dev/service-url";
 

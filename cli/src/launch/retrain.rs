@@ -22,6 +22,10 @@ pub struct Args {
     /// Why the run starts (`schedule:MONITOR` from the CronJob), recorded in the run's description.
     #[arg(long, value_name = "TEXT", default_value = "manual", conflicts_with = "listen")]
     reason: String,
+    /// The service account the started run executes as (the one `kfl build`'s Role is bound to); KFP's
+    /// default for the namespace when omitted.
+    #[arg(long = "service-account", value_name = "NAME")]
+    service_account: Option<String>,
     /// The KFP API server (plain http inside the cluster).
     #[arg(long = "kfp-url", value_name = "URL", default_value = DEFAULT_KFP_URL)]
     kfp_url: String,
@@ -187,11 +191,15 @@ pub(super) fn start_run(args: &Args, reason: &str) -> Result<String> {
             args.pipeline
         )));
     };
-    let body = json!({
+    let mut body = json!({
         "display_name": run_display_name(&args.pipeline, reason),
         "description": format!("started by `kfl launch retrain`: {reason}"),
         "pipeline_version_reference": { "pipeline_id": pipeline_id, "pipeline_version_id": version_id },
     });
+    if let Some(account) = &args.service_account {
+        // `Run.service_account` (backend/api/v2beta1/run.proto, kubeflow/pipelines 2.17).
+        body["service_account"] = json!(account);
+    }
     let run = kfp.call("POST", "/apis/v2beta1/runs", &[], Some(&body))?;
     let run_id = run.get("run_id").and_then(Json::as_str).unwrap_or_default();
     if run_id.is_empty() {

@@ -7,10 +7,10 @@ use serde_json::Value as Json;
 
 use super::cluster::{self, Cluster, Created, Kind, Outcome};
 use super::markers::{ManifestArgs, pairs};
+use super::run_objects;
 use super::{LaunchError, Result, WaitArgs, outputs};
 
-const TRAINJOB: Kind =
-    Kind { group: "trainer.kubeflow.org", version: "v1alpha1", kind: "TrainJob", plural: "trainjobs" };
+const TRAINJOB: Kind = kfl_compiler::codegen::launcher::TRAINJOB;
 /// Trainer v2 runs a TrainJob as a JobSet of the same name; its pods carry these labels.
 const JOBSET_LABEL: &str = "jobset.sigs.k8s.io/jobset-name";
 const REPLICATED_JOB_LABEL: &str = "jobset.sigs.k8s.io/replicatedjob-name";
@@ -37,10 +37,13 @@ pub async fn run(args: Args) -> Result<()> {
     let deadline = manifest.pointer("/spec/activeDeadlineSeconds").and_then(Json::as_u64);
     if args.manifest.dry_run {
         let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest);
-        return cluster::print(&cluster::prepare(TRAINJOB, manifest, &namespace, args.manifest.run_id.as_deref())?);
+        let mut object = cluster::prepare(TRAINJOB, manifest, &namespace, args.manifest.run_id.as_deref())?;
+        run_objects::for_run(&mut object, args.manifest.run_id.as_deref(), run_objects::TRAINJOB_MAX_NAME);
+        return cluster::print(&object);
     }
     let cluster = Cluster::connect(args.manifest.namespace.as_deref(), &manifest).await?;
-    let object = cluster::prepare(TRAINJOB, manifest, &cluster.namespace, args.manifest.run_id.as_deref())?;
+    let mut object = cluster::prepare(TRAINJOB, manifest, &cluster.namespace, args.manifest.run_id.as_deref())?;
+    run_objects::for_run(&mut object, args.manifest.run_id.as_deref(), run_objects::TRAINJOB_MAX_NAME);
     let name = cluster::name_of(&object);
     let api = cluster.api(TRAINJOB);
     match cluster::create_or_adopt(&api, TRAINJOB, &object).await? {

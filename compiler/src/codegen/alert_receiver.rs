@@ -61,7 +61,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::launcher::ALERT_TOKEN_ENV;
-use super::manifest::{LAUNCHER_IMAGE, kubernetes_name};
+use super::manifest::kubernetes_name;
 use super::monitoring::{LAUNCHER_SERVICE_ACCOUNT, kfp_token_mount, kfp_token_volume, launcher_args};
 use super::{Context, Manifest};
 use crate::diagnostics::{Code, Diagnostic, Label};
@@ -205,7 +205,7 @@ fn deployment(context: &Context<'_>, name: &str, selector: &BTreeMap<String, Str
     let quantity = |text: &str| Quantity(text.to_string());
     let container = Container {
         name: "receiver".to_string(),
-        image: Some(LAUNCHER_IMAGE.to_string()),
+        image: Some(context.launcher_image.clone()),
         command: Some(vec!["kfl".to_string()]),
         args: Some(args),
         ports: Some(vec![ContainerPort {
@@ -356,7 +356,7 @@ mod tests {
         assert_eq!(pod["metadata"]["labels"]["app.kubernetes.io/name"], "watch-retrain-receiver");
         assert_eq!(pod["spec"]["serviceAccountName"], "default-editor");
         let container = &pod["spec"]["containers"][0];
-        assert_eq!(container["image"], crate::codegen::manifest::LAUNCHER_IMAGE);
+        assert_eq!(container["image"], crate::codegen::image_reference::default_launcher_image());
         assert_eq!(
             container["args"],
             serde_json::json!([

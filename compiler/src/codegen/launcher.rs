@@ -54,8 +54,12 @@ pub const OUTPUTS: &str = "kfl.outputs";
 /// The flag that carries the run's id (`{{$.pipeline_job_uuid}}`); the launcher records it on the resource.
 pub const RUN_ID_FLAG: &str = "--run-id";
 
-/// The annotation holding the id of the run that created a resource.
+/// The annotation holding the id of the run that created a resource (also its label, when the id is a valid
+/// label value, so `kubectl get … -l kfl.dev/pipeline-run=RUN` lists a run's objects).
 pub const RUN_ANNOTATION: &str = "kfl.dev/pipeline-run";
+
+/// The label naming the stage a run's object was created for (its name carries a run hash).
+pub const STAGE_LABEL: &str = "kfl.dev/stage";
 
 /// The flag that carries KFP's executor input (`{{$}}`), for a task that must tell KFP where an output artifact
 /// ended up (a tune's best trial's artifacts).
@@ -72,6 +76,66 @@ pub const MANIFEST_FLAG: &str = "--manifest-json";
 /// service-account token KFP accepts in multi-user mode, and the file in it `kfl launch retrain` reads.
 pub const KFP_TOKEN_DIR: &str = "/var/run/secrets/kubeflow/pipelines";
 pub const KFP_TOKEN_FILE_NAME: &str = "token";
+
+/// A kind `kfl launch` creates, with every API verb it uses on it, and on the kinds it reads besides:
+/// the one table the launcher's clients and the compiled Role (`rbac.rs`) are built from.
+#[derive(Clone, Copy, Debug)]
+pub struct LaunchedKind {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    /// `create` (the first attempt), `get` (polling, and reading the existing object on a conflict),
+    /// `update` (replacing a serving object, or adding a retry's pod to a run object's owners).
+    pub verbs: &'static [&'static str],
+    /// Other resources read while waiting: (API group, resource, verbs).
+    pub reads: &'static [(&'static str, &'static str, &'static [&'static str])],
+}
+
+const CREATE_GET_UPDATE: &[&str] = &["create", "get", "update"];
+
+/// `kfl launch trainjob`: also lists the TrainJob's pods and reads the trainer's log for its metrics.
+pub const TRAINJOB: LaunchedKind = LaunchedKind {
+    group: "trainer.kubeflow.org",
+    version: "v1alpha1",
+    kind: "TrainJob",
+    plural: "trainjobs",
+    verbs: CREATE_GET_UPDATE,
+    reads: &[("", "pods", &["list"]), ("", "pods/log", &["get"])],
+};
+
+/// `kfl launch experiment`.
+pub const EXPERIMENT: LaunchedKind = LaunchedKind {
+    group: "kubeflow.org",
+    version: "v1beta1",
+    kind: "Experiment",
+    plural: "experiments",
+    verbs: CREATE_GET_UPDATE,
+    reads: &[],
+};
+
+/// `kfl launch inferenceservice`.
+pub const INFERENCE_SERVICE: LaunchedKind = LaunchedKind {
+    group: "serving.kserve.io",
+    version: "v1beta1",
+    kind: "InferenceService",
+    plural: "inferenceservices",
+    verbs: CREATE_GET_UPDATE,
+    reads: &[],
+};
+
+/// `kfl launch monitor`.
+pub const PROMETHEUS_RULE: LaunchedKind = LaunchedKind {
+    group: "monitoring.coreos.com",
+    version: "v1",
+    kind: "PrometheusRule",
+    plural: "prometheusrules",
+    verbs: CREATE_GET_UPDATE,
+    reads: &[],
+};
+
+/// The flag of `kfl launch retrain` naming the service account the runs it starts execute as.
+pub const SERVICE_ACCOUNT_FLAG: &str = "--service-account";
 
 #[cfg(test)]
 mod tests {

@@ -9,10 +9,6 @@ use serde::Serialize;
 use super::BuildOptions;
 use crate::ir::{self, Value};
 
-/// The image with the `kfl` binary that runs launcher tasks (`kfl launch …`),
-/// scheduled retraining and the `std.*` components. One place for all targets.
-pub const LAUNCHER_IMAGE: &str = "ghcr.io/kfl-dev/kfl:0.1";
-
 /// What every generator needs besides its own declaration.
 /// A tune's numbers with params resolved.
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +30,9 @@ pub struct Context<'p> {
     pub params: IndexMap<String, Value>,
     /// Dataset name → the object-store URI a staged local dataset has on the cluster (`staging.rs`).
     pub staged: BTreeMap<String, String>,
+    /// The image with the `kfl` binary that launcher tasks, the retraining CronJob and the retrain receiver run:
+    /// `--launcher-image`, else `project.launcher_image`, else `image_reference::default_launcher_image`.
+    pub launcher_image: String,
 }
 
 impl<'p> Context<'p> {
@@ -53,7 +52,12 @@ impl<'p> Context<'p> {
         let params = program.bindings.values().clone();
         let namespace = program.project.as_ref().and_then(|p| p.namespace.clone());
         let staged = super::staging::staged_uris(program, options);
-        Context { program, project, namespace, labels, params, staged }
+        let launcher_image = options
+            .launcher_image
+            .clone()
+            .or_else(|| program.project.as_ref().and_then(|p| p.launcher_image.clone()))
+            .unwrap_or_else(super::image_reference::default_launcher_image);
+        Context { program, project, namespace, labels, params, staged, launcher_image }
     }
 
     /// A value with params replaced by their values after `-p`.

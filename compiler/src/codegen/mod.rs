@@ -13,6 +13,7 @@ mod args;
 mod cluster_rules;
 mod core;
 pub mod deployment;
+pub mod image_reference;
 mod katib;
 mod kfp;
 pub(crate) mod kserve;
@@ -22,6 +23,7 @@ mod monitoring;
 mod notebook;
 mod plan;
 mod scheduling;
+pub mod rbac;
 pub mod staging;
 mod trainer;
 pub mod yaml;
@@ -43,6 +45,9 @@ pub struct BuildOptions {
     /// The local datasets whose file `kfl build` did not find: nothing staged, the importer names
     /// `staging::unhashed_path` under the staging root, where the user uploads the file.
     pub absent: std::collections::BTreeSet<String>,
+    /// `kfl build --launcher-image`: wins over `project.launcher_image` (checked by the caller with
+    /// `image_reference::problem`).
+    pub launcher_image: Option<String>,
 }
 
 /// Everything `kfl build` writes, as (relative path, contents), in a stable order.
@@ -75,6 +80,7 @@ pub fn target_checks(program: &ir::Program) -> Vec<Diagnostic> {
 fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
     let mut manifests: Vec<Manifest> = Vec::new();
     manifests.extend(core::manifests(context, diagnostics));
+    manifests.extend(rbac::manifests(context));
     manifests.extend(notebook::manifests(context, diagnostics));
     manifests.extend(trainer::manifests(context, diagnostics));
     manifests.extend(katib::manifests(context, diagnostics));

@@ -323,6 +323,10 @@ pub(super) fn launcher_args(context: &Context<'_>) -> Vec<String> {
     if let Some(ns) = &context.namespace {
         args.extend(["--namespace".to_string(), ns.clone()]);
     }
+    // The runs it starts execute as the account the compiled Role is bound to (`rbac.rs`).
+    if let Some(account) = super::rbac::service_account(context) {
+        args.extend([super::launcher::SERVICE_ACCOUNT_FLAG.to_string(), account]);
+    }
     args
 }
 
@@ -350,7 +354,7 @@ fn cron_job(
     args.extend(["--reason".to_string(), format!("schedule:{}", kubernetes_name(&monitor.name))]);
     let container = Container {
         name: "launcher".to_string(),
-        image: Some(super::manifest::LAUNCHER_IMAGE.to_string()),
+        image: Some(context.launcher_image.clone()),
         command: Some(vec!["kfl".to_string()]),
         args: Some(args),
         volume_mounts: Some(vec![kfp_token_mount()]),

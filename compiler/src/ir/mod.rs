@@ -107,6 +107,10 @@ pub struct Project {
     /// The scheduling defaults of every stage, notebook and serve (already applied to them).
     #[serde(skip_serializing_if = "Scheduling::is_empty")]
     pub scheduling: Scheduling,
+    /// `launcher_image`: the image of `kfl launch` tasks, the retraining CronJob and the retrain receiver.
+    pub launcher_image: Option<String>,
+    /// `service_account`: an existing ServiceAccount the pipeline's runs execute as (none is emitted).
+    pub service_account: Option<String>,
 }
 
 /// Where pods run and what they pull with (`schema::SCHEDULING`, `service_account`), after the project's

@@ -55,6 +55,18 @@ impl Checker<'_> {
         {
             self.check_artifacts(artifacts, *span);
         }
+        if let Some(Value::String(image)) = props.get("launcher_image")
+            && let Some((_, span)) = props.values.get("launcher_image")
+        {
+            self.check_image(image, *span, "launcher_image");
+        }
+        if let Some(Value::String(account)) = props.get("service_account")
+            && let Some((_, span)) = props.values.get("service_account")
+        {
+            // A ServiceAccount's name is a DNS-1123 subdomain (ValidateServiceAccountName, k8s.io/kubernetes
+            // pkg/apis/core/validation).
+            self.check_dns_label(account, *span, "ServiceAccount name", 253);
+        }
         self.project_image = props.string("image");
         let scheduling = self.scheduling(&props, None);
         let gpu_type_label = props.string("gpu_type_label");
@@ -76,6 +88,8 @@ impl Checker<'_> {
             artifacts: props.string("artifacts"),
             gpu_type_label,
             scheduling,
+            launcher_image: props.string("launcher_image"),
+            service_account: props.string("service_account"),
         });
     }
 

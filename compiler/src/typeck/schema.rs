@@ -238,6 +238,20 @@ pub const PROJECT: &[PropertySpec] = &[
         "The node label whose value `gpu_type` selects (e.g. `nvidia.com/gpu.product` with NVIDIA's GPU feature \
          discovery).",
     ),
+    prop(
+        "launcher_image",
+        Shape::String,
+        "Image with the `kfl` binary that the pipeline's launcher tasks, the retraining CronJob and the retrain \
+         receiver run (`kfl build --launcher-image` overrides it); `ghcr.io/kfl-dev/kfl:VERSION` of this kfl when \
+         omitted. Build it from `cli/launcher.Dockerfile`.",
+    ),
+    prop(
+        "service_account",
+        Shape::String,
+        "An existing ServiceAccount the pipeline's runs execute as (start runs with it; retraining does): the \
+         emitted Role granting what `kfl launch` needs is bound to it. When omitted, the Role is bound to KFP's \
+         default run accounts `default-editor` (Kubeflow profiles) and `pipeline-runner` (standalone KFP).",
+    ),
 ];
 
 /// The node label `gpu_type` selects on when the project names none: GKE's accelerator label, whose values

@@ -1,4 +1,5 @@
-//! URIs the user writes: a dataset's URI and `project.artifacts`, each against the schemes its reader takes.
+//! URIs the user writes: a dataset's URI and `project.artifacts`, each against the schemes its reader takes, and
+//! container image references against the syntax the container runtime parses.
 
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::source::Span;
@@ -29,6 +30,26 @@ impl Checker<'_> {
                     "KFP's launcher reads and writes artifacts under s3://, gs:// and minio:// only \
                      (backend/src/v2/objectstore/config.go, kubeflow/pipelines 2.17)",
                 ),
+        );
+    }
+
+    /// An image reference the kubelet could not pull by: refused here rather than as a pod stuck in
+    /// `InvalidImageName` on the cluster.
+    pub(super) fn check_image(&mut self, image: &str, span: Span, property: &str) {
+        let Some(problem) = crate::codegen::image_reference::problem(image) else { return };
+        self.diags.push(
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!("`{property}` is not a container image reference: {problem}"),
+                Label::new(span, "not an image reference"),
+            )
+            .with_help(
+                "write `[REGISTRY/]REPOSITORY[:TAG][@DIGEST]` with a lowercase repository, e.g. \
+                 `\"registry.example.com/ml/kfl:1.0\"`",
+            )
+            .with_note(
+                "the syntax of github.com/distribution/reference v0.6.0 (reference.go), which the kubelet pulls by",
+            ),
         );
     }
 

@@ -42,8 +42,6 @@ use spec::*;
 
 const SCHEMA_VERSION: &str = "2.1.0";
 const SDK_VERSION: &str = "kfl-0.1.0";
-/// The documented launcher: `kfl launch KIND --manifest-json JSON …` creates the resource and waits.
-use super::manifest::LAUNCHER_IMAGE;
 const ARTIFACT_SCHEMA_VERSION: &str = "0.0.1";
 use super::args::CHANNEL;
 /// The SDK's default `backoff_max_duration` (`sdk/python/kfp/dsl/structures.py`, 2.17.0).

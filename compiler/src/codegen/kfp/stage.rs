@@ -1,6 +1,6 @@
 //! `step` and `train` stages: tasks, their inputs and outputs, command lines with KFP placeholders, resources, and the kfp-kubernetes config (secrets, volumes, timeout).
 
-use super::launch::{launcher_container, set_args};
+use super::launch::set_args;
 use super::*;
 use crate::codegen::staging;
 
@@ -183,7 +183,7 @@ impl Builder<'_, '_> {
                 launch.push(flag.into());
                 launch.push(pair(name, &io.placeholder(name, true, true)));
             }
-            launcher_container(launch)
+            self.launcher_container(launch)
         } else {
             let mut command = rendered;
             let args = if command.len() > 1 { command.split_off(1) } else { Vec::new() };

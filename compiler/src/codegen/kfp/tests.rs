@@ -405,7 +405,7 @@ serve svc {
     );
     let executors = &spec["deploymentSpec"]["executors"];
     let search = &executors["exec-search"]["container"];
-    assert_eq!(search["image"], "ghcr.io/kfl-dev/kfl:0.1");
+    assert_eq!(search["image"], crate::codegen::image_reference::default_launcher_image());
     assert_eq!(search["command"], json!(["kfl", "launch"]));
     let args: Vec<&str> = search["args"].as_array().unwrap().iter().filter_map(Json::as_str).collect();
     assert_eq!(args[..2], ["experiment", "--manifest-json"]);
@@ -827,8 +827,11 @@ fn without_artifacts_local_datasets_are_staged_for_kfps_default_bucket() {
     assert!(checked.diagnostics.iter().all(|d| !d.is_error()));
     let program = checked.program.expect("a program");
     let digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    let options =
-        BuildOptions { staged: [("raw".to_string(), digest.to_string())].into(), absent: ["later".to_string()].into() };
+    let options = BuildOptions {
+        staged: [("raw".to_string(), digest.to_string())].into(),
+        absent: ["later".to_string()].into(),
+        ..BuildOptions::default()
+    };
     let (spec, _) = documents(&Context::new(&program, &options));
     assert!(spec.get("defaultPipelineRoot").is_none(), "KFP keeps its configured root: {spec:#}");
     let executors = &spec["deploymentSpec"]["executors"];
