@@ -101,6 +101,9 @@ pub struct Project {
     pub labels: IndexMap<String, Value>,
     /// `artifacts`: the object-store prefix of the pipeline root and of staged local datasets.
     pub artifacts: Option<String>,
+    /// `kfp`: the Kubeflow Pipelines endpoint `kfl apply` uploads the pipeline to (left out of dumps when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kfp: Option<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

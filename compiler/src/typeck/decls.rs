@@ -55,6 +55,11 @@ impl Checker<'_> {
         {
             self.check_artifacts(artifacts, *span);
         }
+        if let Some(Value::String(kfp)) = props.get("kfp")
+            && let Some((_, span)) = props.values.get("kfp")
+        {
+            self.check_kfp_url(kfp, *span);
+        }
         self.project_image = props.string("image");
         program.project = Some(ir::Project {
             name: project.name.name.to_string(),
@@ -63,6 +68,7 @@ impl Checker<'_> {
             registry: props.string("registry"),
             labels: props.object("labels"),
             artifacts: props.string("artifacts"),
+            kfp: props.string("kfp"),
         });
     }
 

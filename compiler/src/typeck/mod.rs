@@ -10,7 +10,7 @@ pub(crate) mod props;
 pub mod schema;
 mod tune;
 pub mod units;
-mod uris;
+pub mod uris;
 
 use std::collections::BTreeSet;
 

@@ -207,6 +207,12 @@ pub const PROJECT: &[PropertySpec] = &[
          where `kfl build` stages local dataset files (under `datasets/`, content-addressed). Without it they are \
          staged for KFP's default bucket (W0403) and KFP's configured pipeline root applies.",
     ),
+    prop(
+        "kfp",
+        Shape::String,
+        "URL of the Kubeflow Pipelines endpoint (`https://HOST/pipeline` through Kubeflow's gateway, or the \
+         Pipelines UI) that `kfl apply` uploads the pipeline to and starts a run in; `--kfp` overrides it.",
+    ),
 ];
 
 pub const SECRET: &[PropertySpec] = &[
