@@ -16,6 +16,9 @@ use serde_json::Value as Json;
 #[derive(Debug)]
 pub struct KfpError {
     pub status: Option<u16>,
+    /// The `google.rpc.Code` of an error KFP's API answered (5 NOT_FOUND, 16 UNAUTHENTICATED…); `None` for an
+    /// answer that is not KFP's (a proxy's page, a wrong URL) or no answer.
+    pub rpc_code: Option<i64>,
     pub message: String,
 }
 
@@ -123,18 +126,26 @@ impl Kfp {
         response: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Json> {
         let call = format!("KFP API {method} {}", self.url(path));
-        let failed = |status: Option<u16>, what: String| KfpError { status, message: format!("{call}: {what}") };
+        let failed =
+            |status: Option<u16>, what: String| KfpError { status, rpc_code: None, message: format!("{call}: {what}") };
         let mut response = response.map_err(|err| failed(None, stopped(&err)))?;
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().map_err(|err| failed(Some(status), stopped(&err)))?;
         if !(200..300).contains(&status) {
-            let hint = match status {
-                401 | 403 => {
+            let (message, rpc_code) = server_message(&text);
+            let hint = match (status, rpc_code) {
+                (401 | 403, _) => {
                     " (the bearer token is missing, expired or not allowed in this namespace: --kfp-token or KFL_KFP_TOKEN)"
+                }
+                (404, None) => {
+                    " (not an answer of KFP's API: is the URL the Pipelines endpoint? Through Kubeflow's gateway it \
+                     ends in /pipeline)"
                 }
                 _ => "",
             };
-            return Err(failed(Some(status), format!("status {status}: {}{hint}", server_message(&text))));
+            let mut error = failed(Some(status), format!("status {status}: {message}{hint}"));
+            error.rpc_code = rpc_code;
+            return Err(error);
         }
         if text.trim().is_empty() {
             // `google.protobuf.Empty` answers are `{}`; some proxies send nothing at all.
@@ -152,17 +163,22 @@ fn stopped(err: &ureq::Error) -> String {
     }
 }
 
-/// The message of an error answer: grpc-gateway's `google.rpc.Status` (`message`), the upload endpoints'
-/// `{error_message, error_details}` (`pipeline_upload_server.go` `writeErrorToResponse`), else the text itself.
-fn server_message(text: &str) -> String {
+/// The message of an error answer and its `google.rpc.Code`: grpc-gateway's `google.rpc.Status` (`code`,
+/// `message`), the upload endpoints' `{error_message, error_details}` (`pipeline_upload_server.go`
+/// `writeErrorToResponse`, no code), else the text itself on one line (a proxy's HTML page).
+fn server_message(text: &str) -> (String, Option<i64>) {
     let json: Option<Json> = serde_json::from_str(text).ok();
     let field = |key: &str| json.as_ref().and_then(|j| j.get(key)).and_then(Json::as_str).map(str::to_string);
-    let message = field("message").or_else(|| field("error_message")).unwrap_or_else(|| text.trim().to_string());
-    const LIMIT: usize = 500;
-    match message.char_indices().nth(LIMIT) {
+    let code = json.as_ref().and_then(|j| j.get("code")).and_then(Json::as_i64);
+    let message = field("message")
+        .or_else(|| field("error_message"))
+        .unwrap_or_else(|| text.split_whitespace().collect::<Vec<_>>().join(" "));
+    const LIMIT: usize = 300;
+    let message = match message.char_indices().nth(LIMIT) {
         Some((cut, _)) => format!("{}…", &message[..cut]),
         None => message,
-    }
+    };
+    (message, code)
 }
 
 /// A run's display name: the pipeline, and why the run started (`apply`, `schedule:MONITOR`, `alert:NAMES`);

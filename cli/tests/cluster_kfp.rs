@@ -242,6 +242,7 @@ fn a_dry_run_and_a_bad_url_send_nothing_to_kfp() {
     let dry = setup.apply(&["--dry-run=server"], None);
     assert!(dry.status.success(), "{dry:?}");
     assert!(stdout(&dry).contains("KFP was not contacted (dry run)"), "{dry:?}");
+    assert!(stdout(&dry).contains(r#"a run started with parameters {"epochs":3,"lr":0.01}"#), "{dry:?}");
     assert_eq!(setup.kfp_calls(), 0);
 
     for url in ["ml-pipeline.kubeflow:8888", "https:///pipeline", "http://host/pipeline?x=1"] {
@@ -312,4 +313,44 @@ fn a_kfp_that_never_answers_is_bounded_by_the_timeout() {
     assert_eq!(status.status.code(), Some(1), "{status:?}");
     let row = stdout(&status).lines().find(|l| l.starts_with("PipelineRun")).map(str::to_string);
     assert!(row.is_some_and(|r| r.contains("unknown") && r.contains("no answer in time")), "{status:?}");
+}
+
+#[test]
+fn the_projects_kfp_is_used_and_the_option_overrides_it() {
+    let setup = setup(Kfp::default());
+    let program = PROGRAM.replace(
+        "  namespace = \"team-a\"\n",
+        &format!("  namespace = \"team-a\"\n  kfp       = \"{}\"\n", setup.kfp_url),
+    );
+    assert!(program.contains("kfp       = \"http://127.0.0.1:"), "{program}");
+    std::fs::write(setup.dir.path().join("demo.kfl"), program).expect("write the program");
+    let applied = setup.kfl(&["apply", "demo.kfl"], None);
+    assert!(applied.status.success(), "{applied:?}");
+    assert_eq!(setup.kfp.lock().expect("lock").runs.len(), 1);
+    let status = setup.kfl(&["status", "demo.kfl"], None);
+    assert!(stdout(&status).lines().any(|l| l.starts_with("PipelineRun") && l.contains("PENDING")), "{status:?}");
+
+    // `--kfp` wins over the project's: nothing listens there, and the error names that call.
+    let unreachable = setup.kfl(&["apply", "demo.kfl", "--kfp", "http://127.0.0.1:9"], None);
+    assert_eq!(unreachable.status.code(), Some(1), "{unreachable:?}");
+    assert!(
+        stderr(&unreachable).contains("KFP API GET http://127.0.0.1:9/apis/v2beta1/pipelines/names/demo"),
+        "{unreachable:?}"
+    );
+    assert_eq!(setup.kfp.lock().expect("lock").runs.len(), 1);
+
+    // A 404 that is not KFP's NOT_FOUND (here the Kubernetes API's) means a wrong URL, not a missing pipeline:
+    // nothing is created there.
+    let wrong = setup.kfl(&["apply", "demo.kfl", "--kfp", &setup.kube_url], None);
+    assert_eq!(wrong.status.code(), Some(1), "{wrong:?}");
+    assert!(stderr(&wrong).contains("/apis/v2beta1/pipelines/names/demo: status 404"), "{wrong:?}");
+    let posted = setup.kube.lock().expect("lock").seen.iter().any(|s| s.path.starts_with("/apis/v2beta1"));
+    let posted = posted && setup.kube.lock().expect("lock").seen.iter().any(|s| s.method == "POST");
+    assert!(!posted, "a pipeline was created at the wrong URL");
+
+    // https is verified (rustls, system roots): a plain-http server is a TLS failure, reported, never a crash.
+    let https = setup.kfp_url.replace("http://", "https://");
+    let tls = setup.kfl(&["apply", "demo.kfl", "--kfp", &https], None);
+    assert_eq!(tls.status.code(), Some(1), "{tls:?}");
+    assert!(stderr(&tls).contains(&format!("KFP API GET {https}/apis/v2beta1/pipelines/names/demo")), "{tls:?}");
 }

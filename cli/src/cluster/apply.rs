@@ -1,7 +1,7 @@
 //! `kfl apply`: server-side apply of a file's manifests, namespaces first, with `--prune` of what the file dropped; then, with `--kfp` or `project.kfp`, the pipeline uploaded to KFP and a run started.
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use super::{Failure, Object, Session, Target, api_message, comparable, label};
 use crate::Status;
@@ -84,13 +84,22 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
     if !failed.is_empty() {
         eprintln!("error: {} of the objects failed (above); the others were applied{suffix}", failed.len());
         if endpoint.is_some() && declared.pipeline.is_some() {
-            eprintln!("error: the pipeline was not uploaded and no run was started: its tasks need every object");
+            eprintln!(
+                "error: the pipeline was not uploaded and no run was started (its tasks need every object): fix the \
+                 failures above and apply again"
+            );
         }
         return Ok(Status::UserErrors);
     }
-    let (Some(endpoint), Some(spec)) = (endpoint, &declared.pipeline) else {
-        if declared.pipeline.is_some() {
-            eprintln!("note: pipeline.yaml was not uploaded (no --kfp URL and no `kfp` in the project)");
+    let (Some(endpoint), Some(spec)) = (&endpoint, &declared.pipeline) else {
+        match (&endpoint, &declared.pipeline) {
+            (None, Some(_)) => {
+                eprintln!("note: pipeline.yaml was not uploaded (no --kfp URL and no `kfp` in the project)");
+            }
+            (Some(endpoint), None) => {
+                eprintln!("note: the file declares no stages to run: no pipeline for {}", endpoint.url());
+            }
+            _ => {}
         }
         return Ok(Status::Ok);
     };
@@ -101,14 +110,17 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
         source: args.target.file.file_name().unwrap_or_default().to_string_lossy().into_owned(),
     };
     if dry_run {
+        let parameters = Json::Object(super::pipeline::runtime_parameters(spec));
         println!(
-            "pipeline `{}` would be uploaded to {} (namespace {}) and a run started; KFP was not contacted (dry run)",
+            "pipeline `{}` would be uploaded to {} (namespace {}) and a run started with parameters {parameters}; \
+             KFP was not contacted (dry run)",
             publication.pipeline,
             endpoint.url(),
             publication.namespace
         );
         return Ok(Status::Ok);
     }
+    let endpoint = endpoint.clone();
     let published = tokio::task::spawn_blocking(move || {
         super::pipeline::publish(&endpoint, &publication).map(|p| (p, publication))
     })

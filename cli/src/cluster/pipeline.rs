@@ -29,6 +29,7 @@ pub struct KfpArgs {
 }
 
 /// A KFP endpoint settled: the URL checked, the token found.
+#[derive(Clone)]
 pub struct Endpoint {
     url: String,
     token: Option<String>,
@@ -176,11 +177,13 @@ fn text(json: &Json, key: &str) -> Option<String> {
     json.get(key).and_then(Json::as_str).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-/// The pipeline's id by its name in the namespace (`GetPipelineByName`), `None` when there is none (404).
+/// The pipeline's id by its name in the namespace (`GetPipelineByName`), `None` when there is none (404 with
+/// grpc-gateway's NOT_FOUND status).
 fn find_pipeline(kfp: &Kfp, name: &str, namespace: &str) -> crate::kfp::Result<Option<String>> {
     match kfp.get(&format!("/apis/v2beta1/pipelines/names/{name}"), &[("namespace", namespace)]) {
         Ok(pipeline) => Ok(text(&pipeline, "pipeline_id")),
-        Err(err) if err.status == Some(404) => Ok(None),
+        // KFP's NOT_FOUND only: a 404 page from something else means the URL is wrong, not the pipeline missing.
+        Err(err) if err.status == Some(404) && err.rpc_code == Some(5) => Ok(None),
         Err(err) => Err(err),
     }
 }
@@ -197,6 +200,7 @@ fn create_pipeline(kfp: &Kfp, publication: &Publication) -> crate::kfp::Result<S
     let pipeline = kfp.post("/apis/v2beta1/pipelines", &[], &body)?;
     text(&pipeline, "pipeline_id").ok_or_else(|| KfpError {
         status: None,
+        rpc_code: None,
         message: format!("KFP created pipeline `{}` but returned no pipeline_id", publication.pipeline),
     })
 }
@@ -229,6 +233,7 @@ fn project_experiment(kfp: &Kfp, publication: &Publication) -> crate::kfp::Resul
     let created = kfp.post("/apis/v2beta1/experiments", &[], &body)?;
     text(&created, "experiment_id").ok_or_else(|| KfpError {
         status: None,
+        rpc_code: None,
         message: format!("KFP created experiment `{}` but returned no experiment_id", publication.pipeline),
     })
 }
