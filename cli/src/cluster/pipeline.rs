@@ -107,13 +107,20 @@ pub fn runtime_parameters(spec: &str) -> serde_json::Map<String, Json> {
         .collect()
 }
 
-/// The version name of a spec: when it was uploaded, then its content digest, which tells a later apply whether
-/// the newest version already holds the same content (version names are unique in a pipeline:
-/// `pipeline_versions` has a unique index on name and pipeline id, `backend/src/apiserver/storage`, 2.17.0).
-fn version_name(pipeline: &str, digest: &str) -> String {
-    let at = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S");
-    format!("{pipeline}-{at}-{digest}")
+/// The version name of a spec: when it was uploaded (to the millisecond; `attempt` tells apart two uploads in
+/// the same millisecond), then its content digest, which tells a later apply whether the newest version already
+/// holds the same content. Version names are unique in a pipeline (the upload answers 409,
+/// `pipeline_upload_server.go` 2.17.0), and one content may come back after another.
+fn version_name(pipeline: &str, digest: &str, attempt: usize) -> String {
+    let now = jiff::Timestamp::now();
+    let at = now.strftime("%Y%m%d-%H%M%S");
+    let millisecond = now.subsec_millisecond();
+    let again = if attempt == 0 { String::new() } else { format!("-{attempt}") };
+    format!("{pipeline}-{at}{millisecond:03}{again}-{digest}")
 }
+
+/// How many names an upload tries when the name is taken.
+const VERSION_NAME_ATTEMPTS: usize = 3;
 
 /// Uploads the pipeline (a new version unless the newest has the same content) and starts a run. Blocking. The
 /// error says what was kept.
@@ -136,19 +143,28 @@ pub fn publish(endpoint: &Endpoint, publication: &Publication) -> std::result::R
     let (version_id, version_name, uploaded) = match newest {
         Some((id, version)) if version.ends_with(&format!("-{digest}")) => (id, version, false),
         _ => {
-            let version = version_name(name, &digest);
-            let query = [
-                ("pipelineid", pipeline_id.as_str()),
-                ("name", version.as_str()),
-                ("display_name", version.as_str()),
-                ("description", &format!("kfl apply of {}", publication.source)),
-            ];
-            let answer = kfp
-                .upload("/apis/v2beta1/pipelines/upload_version", &query, "pipeline.yaml", publication.spec.as_bytes())
-                .map_err(|err| fail(err, &kept_pipeline))?;
-            let id = text(&answer, "pipeline_version_id")
-                .ok_or_else(|| format!("KFP accepted version `{version}` of pipeline `{name}` but returned no id"))?;
-            (id, version, true)
+            let description = format!("kfl apply of {}", publication.source);
+            let mut attempt = 0;
+            loop {
+                let version = version_name(name, &digest, attempt);
+                let query = [
+                    ("pipelineid", pipeline_id.as_str()),
+                    ("name", version.as_str()),
+                    ("display_name", version.as_str()),
+                    ("description", description.as_str()),
+                ];
+                let path = "/apis/v2beta1/pipelines/upload_version";
+                match kfp.upload(path, &query, "pipeline.yaml", publication.spec.as_bytes()) {
+                    Ok(answer) => {
+                        let id = text(&answer, "pipeline_version_id").ok_or_else(|| {
+                            format!("KFP accepted version `{version}` of pipeline `{name}` but returned no id")
+                        })?;
+                        break (id, version, true);
+                    }
+                    Err(err) if err.status == Some(409) && attempt + 1 < VERSION_NAME_ATTEMPTS => attempt += 1,
+                    Err(err) => return Err(fail(err, &kept_pipeline)),
+                }
+            }
         }
     };
     let kept_version = format!(
