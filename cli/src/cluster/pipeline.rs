@@ -214,10 +214,15 @@ fn create_pipeline(kfp: &Kfp, publication: &Publication) -> crate::kfp::Result<S
         "namespace": publication.namespace,
     });
     let pipeline = kfp.post("/apis/v2beta1/pipelines", &[], &body)?;
-    text(&pipeline, "pipeline_id").ok_or_else(|| KfpError {
+    created_id(&pipeline, "pipeline_id", &format!("pipeline `{}`", publication.pipeline))
+}
+
+/// The id field `key` of what KFP answered it created (`what`): an answer without it is an error.
+fn created_id(answer: &Json, key: &str, what: &str) -> crate::kfp::Result<String> {
+    text(answer, key).ok_or_else(|| KfpError {
         status: None,
         rpc_code: None,
-        message: format!("KFP created pipeline `{}` but returned no pipeline_id", publication.pipeline),
+        message: format!("KFP created {what} but returned no {key}"),
     })
 }
 
@@ -247,11 +252,7 @@ fn project_experiment(kfp: &Kfp, publication: &Publication) -> crate::kfp::Resul
         "namespace": publication.namespace,
     });
     let created = kfp.post("/apis/v2beta1/experiments", &[], &body)?;
-    text(&created, "experiment_id").ok_or_else(|| KfpError {
-        status: None,
-        rpc_code: None,
-        message: format!("KFP created experiment `{}` but returned no experiment_id", publication.pipeline),
-    })
+    created_id(&created, "experiment_id", &format!("experiment `{}`", publication.pipeline))
 }
 
 /// A list filter (`backend/api/v2beta1/filter.proto`, JSON-serialized) of one `key == value` predicate.

@@ -7,11 +7,12 @@
 //! 409 and `{error_message, error_details}`), grpc-gateway errors as `google.rpc.Status` (`{code, message}`:
 //! NotFound 404, AlreadyExists 409, InvalidArgument 400, Unauthenticated 401), answers in proto field names.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::to_bytes;
-use axum::extract::{Request, State};
+use axum::extract::{Query as AxumQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -82,18 +83,8 @@ pub type Shared = Arc<Mutex<Kfp>>;
 /// Starts the server on a free port of 127.0.0.1; its URL and state.
 pub fn start(kfp: Kfp) -> (String, Shared) {
     let shared: Shared = Arc::new(Mutex::new(kfp));
-    let state = Arc::clone(&shared);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            sender.send(listener.local_addr().expect("addr")).expect("send");
-            let app = Router::new().fallback(handle).with_state(state);
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    (format!("http://{}", receiver.recv().expect("server address")), shared)
+    let url = crate::fake_cluster::serve(Router::new().fallback(handle).with_state(Arc::clone(&shared)));
+    (url, shared)
 }
 
 /// A grpc-gateway error: `google.rpc.Status` in JSON.
@@ -111,38 +102,13 @@ fn upload_error(status: u16, message: &str) -> Response {
     (StatusCode::from_u16(status).expect("status"), axum::Json(body)).into_response()
 }
 
-fn query_value(query: &str, key: &str) -> Option<String> {
-    query.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| decode(v))
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("00");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// A query's values, percent-decoded (axum's `Query`, serde_urlencoded).
+type Query = HashMap<String, String>;
 
 /// The `EQUALS` predicates of a list filter (`filter.proto`), as `(key, value)`.
-fn equals_predicates(query: &str) -> Vec<(String, String)> {
-    let Some(filter) = query_value(query, "filter") else { return Vec::new() };
-    let filter: Value = serde_json::from_str(&filter).expect("the filter is JSON");
+fn equals_predicates(query: &Query) -> Vec<(String, String)> {
+    let Some(filter) = query.get("filter") else { return Vec::new() };
+    let filter: Value = serde_json::from_str(filter).expect("the filter is JSON");
     filter["predicates"]
         .as_array()
         .into_iter()
@@ -179,10 +145,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
 }
 
-async fn handle(State(state): State<Shared>, request: Request) -> Response {
+async fn handle(State(state): State<Shared>, AxumQuery(values): AxumQuery<Query>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or_default().to_string();
+    let value = |key: &str| values.get(key).cloned();
     let headers = request.headers().clone();
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
     let bytes = to_bytes(request.into_body(), 64 << 20).await.unwrap_or_default();
@@ -214,7 +181,7 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method.as_str(), &segments[..]) {
         ("GET", ["apis", "v2beta1", "pipelines", "names", name]) => {
-            let namespace = query_value(&query, "namespace").unwrap_or_default();
+            let namespace = value("namespace").unwrap_or_default();
             match kfp.pipelines.iter().find(|(_, n, ns)| n == name && *ns == namespace) {
                 Some((id, name, namespace)) => {
                     axum::Json(json!({"pipeline_id": id, "name": name, "display_name": name, "namespace": namespace}))
@@ -250,13 +217,13 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             if !(file_name.ends_with(".yaml") || file_name.ends_with(".yml")) {
                 return upload_error(400, "Failed to create a pipeline version");
             }
-            let Some(pipeline_id) = query_value(&query, "pipelineid").filter(|id| !id.is_empty()) else {
+            let Some(pipeline_id) = value("pipelineid").filter(|id| !id.is_empty()) else {
                 return upload_error(400, "Failed to create a pipeline version");
             };
             if !kfp.pipelines.iter().any(|(id, ..)| *id == pipeline_id) {
                 return upload_error(400, "Failed to create a pipeline version");
             }
-            let name = query_value(&query, "name").unwrap_or_else(|| file_name.clone());
+            let name = value("name").unwrap_or_else(|| file_name.clone());
             if name.len() > 127 {
                 return (StatusCode::BAD_REQUEST, "PipelineVersion.Name length cannot exceed 127").into_response();
             }
@@ -278,8 +245,8 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             .into_response()
         }
         ("GET", ["apis", "v2beta1", "pipelines", pipeline_id, "versions"]) => {
-            assert_eq!(query_value(&query, "sort_by").as_deref(), Some("created_at desc"), "{query}");
-            let size: usize = query_value(&query, "page_size").and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
+            assert_eq!(value("sort_by").as_deref(), Some("created_at desc"), "{query}");
+            let size: usize = value("page_size").and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
             let versions: Vec<Value> = kfp
                 .versions
                 .iter()
@@ -291,8 +258,8 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             axum::Json(json!({"pipeline_versions": versions, "total_size": versions.len()})).into_response()
         }
         ("GET", ["apis", "v2beta1", "experiments"]) => {
-            let namespace = query_value(&query, "namespace").unwrap_or_default();
-            let wanted = equals_predicates(&query);
+            let namespace = value("namespace").unwrap_or_default();
+            let wanted = equals_predicates(&values);
             let experiments: Vec<Value> = kfp
                 .experiments
                 .iter()
@@ -339,10 +306,10 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             axum::Json(run).into_response()
         }
         ("GET", ["apis", "v2beta1", "runs"]) => {
-            assert_eq!(query_value(&query, "sort_by").as_deref(), Some("created_at desc"), "{query}");
-            let namespace = query_value(&query, "namespace").unwrap_or_default();
-            let size: usize = query_value(&query, "page_size").and_then(|s| s.parse().ok()).unwrap_or(20);
-            let skip: usize = query_value(&query, "page_token").and_then(|s| s.parse().ok()).unwrap_or(0);
+            assert_eq!(value("sort_by").as_deref(), Some("created_at desc"), "{query}");
+            let namespace = value("namespace").unwrap_or_default();
+            let size: usize = value("page_size").and_then(|s| s.parse().ok()).unwrap_or(20);
+            let skip: usize = value("page_token").and_then(|s| s.parse().ok()).unwrap_or(0);
             let all: Vec<&Value> =
                 kfp.runs.iter().rev().filter(|(_, ns)| *ns == namespace).map(|(run, _)| run).collect();
             let page: Vec<&Value> = all.iter().skip(skip).take(size).copied().collect();

@@ -39,19 +39,23 @@ pub type Shared = Arc<Mutex<Cluster>>;
 /// Starts the server on a free port; returns its URL and the shared state.
 pub fn start(cluster: Cluster) -> (String, Shared) {
     let shared: Shared = Arc::new(Mutex::new(cluster));
-    let state = Arc::clone(&shared);
+    let url = serve(Router::new().fallback(handle).with_state(Arc::clone(&shared)));
+    (url, shared)
+}
+
+/// Serves `app` on a free port of 127.0.0.1 from a thread of its own (for as long as the test runs); its URL.
+pub fn serve(app: Router) -> String {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             sender.send(listener.local_addr().expect("addr")).expect("send");
-            let app = Router::new().fallback(handle).with_state(state);
             axum::serve(listener, app).await.expect("serve");
         });
     });
     let addr = receiver.recv().expect("server address");
-    (format!("http://{addr}"), shared)
+    format!("http://{addr}")
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Response {
