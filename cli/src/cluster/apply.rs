@@ -103,6 +103,15 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
         }
         return Ok(Status::Ok);
     };
+    if !declared.staged.is_empty() {
+        let names: Vec<String> = declared.staged.iter().map(|name| format!("`{name}`")).collect();
+        eprintln!(
+            "warning: the run reads the local dataset(s) {} from their staged copies in object storage, which kfl \
+             apply does not upload: `kfl build {} -o DIR` stages them and prints the command that uploads them",
+            names.join(", "),
+            args.target.file.display()
+        );
+    }
     let publication = super::pipeline::Publication {
         pipeline: declared.project.clone(),
         namespace: session.namespace_of(declared),

@@ -86,6 +86,8 @@ pub struct Declared {
     /// The project's `namespace` and `kfp`.
     pub namespace: Option<String>,
     pub kfp: Option<String>,
+    /// The local datasets the pipeline reads from their staged copies in object storage.
+    pub staged: Vec<String>,
 }
 
 /// Checks and compiles the file; diagnostics are printed, and the status to exit with returned.
@@ -124,7 +126,8 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
         })?;
         objects.push(object);
     }
-    Ok(Declared { project, objects, pipeline, namespace, kfp })
+    let staged = staged.digests.into_keys().collect();
+    Ok(Declared { project, objects, pipeline, namespace, kfp, staged })
 }
 
 /// A connection, its default namespace, and what discovery found so far.
