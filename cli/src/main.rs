@@ -4,6 +4,7 @@ mod build_output;
 mod cluster;
 mod commands;
 mod files;
+mod kfp;
 mod launch;
 mod lsp;
 

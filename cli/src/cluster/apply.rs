@@ -1,14 +1,16 @@
-//! `kfl apply`: server-side apply of a file's manifests, namespaces first, with `--prune` of what the file dropped.
+//! `kfl apply`: server-side apply of a file's manifests, namespaces first, with `--prune` of what the file dropped; then, with `--kfp` or `project.kfp`, the pipeline uploaded to KFP and a run started.
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use super::{Failure, Object, Session, Target, api_message, comparable, label};
 use crate::Status;
 
-/// Apply the file's manifests to the cluster (server-side apply, field manager `kfl`).
+/// Apply the file's manifests to the cluster (server-side apply, field manager `kfl`), then upload its pipeline to
+/// Kubeflow Pipelines and start a run (with `--kfp URL` or `project.kfp`).
 ///
-/// A second apply of the same file changes nothing and says so. Example: `kfl apply iris.kfl --prune`
+/// A second apply of the same file changes no object and says so; with KFP it starts another run of the same
+/// pipeline version. Example: `kfl apply iris.kfl --prune --kfp https://kubeflow.example.com/pipeline`
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -23,6 +25,8 @@ pub struct Args {
     /// instead of refusing the conflict.
     #[arg(long)]
     force_conflicts: bool,
+    #[command(flatten)]
+    kfp: super::pipeline::KfpArgs,
 }
 
 pub fn run(args: Args) -> Status {
@@ -33,6 +37,7 @@ pub fn run(args: Args) -> Status {
 async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status> {
     let dry_run = args.dry_run.is_some();
     let suffix = if dry_run { " (server dry run)" } else { "" };
+    let endpoint = args.kfp.endpoint(declared.kfp.as_deref())?;
     let mut session = Session::connect(&args.target).await?;
     let objects = session.resolve(declared).await?;
     let namespaces = session.namespaces(&objects).await?;
@@ -76,11 +81,74 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
             }
         }
     }
-    if failed.is_empty() {
-        Ok(Status::Ok)
-    } else {
+    if !failed.is_empty() {
         eprintln!("error: {} of the objects failed (above); the others were applied{suffix}", failed.len());
-        Ok(Status::UserErrors)
+        if endpoint.is_some() && declared.pipeline.is_some() {
+            eprintln!(
+                "error: the pipeline was not uploaded and no run was started (its tasks need every object): fix the \
+                 failures above and apply again"
+            );
+        }
+        return Ok(Status::UserErrors);
+    }
+    let (Some(endpoint), Some(spec)) = (&endpoint, &declared.pipeline) else {
+        match (&endpoint, &declared.pipeline) {
+            (None, Some(_)) => {
+                eprintln!("note: pipeline.yaml was not uploaded (no --kfp URL and no `kfp` in the project)");
+            }
+            (Some(endpoint), None) => {
+                eprintln!("note: the file declares no stages to run: no pipeline for {}", endpoint.url());
+            }
+            _ => {}
+        }
+        return Ok(Status::Ok);
+    };
+    if !declared.staged.is_empty() {
+        let names: Vec<String> = declared.staged.iter().map(|name| format!("`{name}`")).collect();
+        eprintln!(
+            "warning: the run reads the local dataset(s) {} from their staged copies in object storage, which kfl \
+             apply does not upload: `kfl build {} -o DIR` stages them and prints the command that uploads them",
+            names.join(", "),
+            args.target.file.display()
+        );
+    }
+    let publication = super::pipeline::Publication {
+        pipeline: declared.project.clone(),
+        namespace: session.namespace_of(declared),
+        spec: spec.clone(),
+        source: args.target.file.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+    };
+    if dry_run {
+        let parameters = Json::Object(super::pipeline::runtime_parameters(spec));
+        println!(
+            "pipeline `{}` would be uploaded to {} (namespace {}) and a run started with parameters {parameters}; \
+             KFP was not contacted (dry run)",
+            publication.pipeline,
+            endpoint.url(),
+            publication.namespace
+        );
+        return Ok(Status::Ok);
+    }
+    let endpoint = endpoint.clone();
+    let published = tokio::task::spawn_blocking(move || {
+        super::pipeline::publish(&endpoint, &publication).map(|p| (p, publication))
+    })
+    .await
+    .map_err(|err| Failure::Cluster(format!("the KFP calls stopped: {err}")))?;
+    match published {
+        Ok((published, publication)) => {
+            let what = if published.uploaded { "uploaded" } else { "unchanged (the newest version has this content)" };
+            println!(
+                "Pipeline/{} version {} {what} (pipeline {}, version {})",
+                publication.pipeline, published.version_name, published.pipeline_id, published.version_id
+            );
+            println!("Run {} started: {}", published.run_id, published.run_url);
+            Ok(Status::Ok)
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Ok(Status::UserErrors)
+        }
     }
 }
 

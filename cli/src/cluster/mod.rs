@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod pipeline;
 pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -79,10 +80,17 @@ impl Failure {
     }
 }
 
-/// The file's manifests, compiled, with the project they belong to.
+/// The file's manifests and pipeline, compiled, with the project they belong to.
 pub struct Declared {
     pub project: String,
     pub objects: Vec<Json>,
+    /// pipeline.yaml, when the file has stages to run.
+    pub pipeline: Option<String>,
+    /// The project's `namespace` and `kfp`.
+    pub namespace: Option<String>,
+    pub kfp: Option<String>,
+    /// The local datasets the pipeline reads from their staged copies in object storage.
+    pub staged: Vec<String>,
 }
 
 /// Checks and compiles the file; diagnostics are printed, and the status to exit with returned.
@@ -99,21 +107,30 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
     let base = target.file.parent().unwrap_or(std::path::Path::new("."));
     let staged = crate::commands::stage::stage(program, base).map_err(fail)?;
     let options = codegen::BuildOptions { launcher_image: target.launcher_image.clone(), ..staged.options() };
-    let project = Context::new(program, &options).project;
-    // Exactly what `kfl build` writes under `manifests/`: the objects meaningful before any run.
-    let files = codegen::up_front(program, &options).map_err(fail)?;
+    let context = Context::new(program, &options);
+    let (project, namespace) = (context.project, context.namespace);
+    let kfp = program.project.as_ref().and_then(|p| p.kfp.clone());
+    // The whole build: exactly what `kfl build` writes under `manifests/` (the objects meaningful before any run,
+    // as `codegen::up_front` gives them) and the pipeline `--kfp` uploads.
+    let output = codegen::build(program, &options).map_err(fail)?;
     let mut objects = Vec::new();
-    for (path, text) in &files {
+    let mut pipeline = None;
+    for (path, text) in output.files {
+        if path == "pipeline.yaml" {
+            pipeline = Some(text);
+            continue;
+        }
         if !path.starts_with("manifests/") {
             continue;
         }
-        let object: Json = serde_saphyr::from_str(text).map_err(|err| {
+        let object: Json = serde_saphyr::from_str(&text).map_err(|err| {
             eprintln!("error: kfl build wrote {path}, which does not read back as YAML ({err}); this is a kfl bug");
             Status::UserErrors
         })?;
         objects.push(object);
     }
-    Ok(Declared { project, objects })
+    let staged = staged.digests.into_keys().collect();
+    Ok(Declared { project, objects, pipeline, namespace, kfp, staged })
 }
 
 /// A connection, its default namespace, and what discovery found so far.
@@ -204,6 +221,15 @@ impl Session {
             objects.push(Object { resource, namespace, name: name.to_string(), body });
         }
         Ok(objects)
+    }
+
+    /// The namespace of what is not a manifest (the pipeline, its runs): `--namespace`, else the project's, else
+    /// the context's default, as for the manifests.
+    pub fn namespace_of(&self, declared: &Declared) -> String {
+        self.namespace_flag
+            .clone()
+            .or_else(|| declared.namespace.clone())
+            .unwrap_or_else(|| self.default_namespace.clone())
     }
 
     pub fn api(&self, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {

@@ -1,4 +1,4 @@
-//! `kfl status`: each declaration's live object and the conditions that say where it stands, in one table.
+//! `kfl status`: each declaration's live object and the conditions that say where it stands, and the pipeline's newest KFP run, in one table.
 
 use std::time::Duration;
 
@@ -9,7 +9,8 @@ use super::{Failure, Session, Target};
 use crate::Status;
 
 /// Show each declared object on the cluster with its state (TrainJob Complete/Failed, Experiment Succeeded and
-/// its best trial, InferenceService Ready and URL, Notebook ready replicas, PVC phase, Deployment Available).
+/// its best trial, InferenceService Ready and URL, Notebook ready replicas, PVC phase, Deployment Available), and
+/// with `--kfp URL` or `project.kfp` the state of the pipeline's newest run.
 ///
 /// Example: `kfl status iris.kfl --watch`
 #[derive(clap::Args, Debug)]
@@ -19,6 +20,8 @@ pub struct Args {
     /// Print the table again every 5 seconds until Ctrl-C.
     #[arg(long)]
     watch: bool,
+    #[command(flatten)]
+    kfp: super::pipeline::KfpArgs,
 }
 
 pub fn run(args: Args) -> Status {
@@ -27,9 +30,13 @@ pub fn run(args: Args) -> Status {
 }
 
 async fn status(args: &Args, declared: &super::Declared) -> super::Result<Status> {
+    let endpoint = args.kfp.endpoint(declared.kfp.as_deref())?.filter(|_| declared.pipeline.is_some());
+    let endpoint = endpoint.map(std::sync::Arc::new);
     let mut session = Session::connect(&args.target).await?;
     let objects = session.resolve(declared).await?;
+    let namespace = session.namespace_of(declared);
     loop {
+        let mut failed = false;
         let mut rows = vec![[
             "KIND".to_string(),
             "NAMESPACE".to_string(),
@@ -50,9 +57,23 @@ async fn status(args: &Args, declared: &super::Declared) -> super::Result<Status
                 detail,
             ]);
         }
+        if let Some(endpoint) = &endpoint {
+            let (endpoint, pipeline, within) = (endpoint.clone(), declared.project.clone(), namespace.clone());
+            let found = tokio::task::spawn_blocking(move || super::pipeline::latest_run(&endpoint, &pipeline, &within))
+                .await
+                .map_err(|err| Failure::Cluster(format!("the KFP calls stopped: {err}")))?;
+            let (state, detail) = match found {
+                Ok(run) => (run.state, run.detail),
+                Err(message) => {
+                    failed = true;
+                    ("unknown".to_string(), message)
+                }
+            };
+            rows.push(["PipelineRun".to_string(), namespace.clone(), declared.project.clone(), state, detail]);
+        }
         print_table(&rows);
         if !args.watch {
-            return Ok(Status::Ok);
+            return Ok(if failed { Status::UserErrors } else { Status::Ok });
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => println!(),

@@ -3,10 +3,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use kfl_compiler::codegen::launcher;
 use serde_json::{Value as Json, json};
 
-use super::{API_CONNECT_TIMEOUT, API_READ_TIMEOUT, LaunchError, Result};
+use super::{API_READ_TIMEOUT, LaunchError, Result};
+use crate::kfp::{Kfp, run_display_name};
 
 /// Where Kubeflow installs the KFP API server.
 const DEFAULT_KFP_URL: &str = "http://ml-pipeline.kubeflow:8888";
@@ -54,72 +54,19 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// `--token`, else `KFL_KFP_TOKEN`, else the projected token file, read again for every run (the kubelet
-/// replaces the projected token before it expires).
-fn token(args: &Args) -> Option<String> {
-    args.token.clone().or_else(|| std::env::var("KFL_KFP_TOKEN").ok().filter(|t| !t.is_empty())).or_else(|| {
-        let file = std::path::Path::new(launcher::KFP_TOKEN_DIR).join(launcher::KFP_TOKEN_FILE_NAME);
-        std::fs::read_to_string(file).ok().map(|t| t.trim().into())
-    })
+/// The KFP client of this command: `--token`, else `KFL_KFP_TOKEN`, else the projected token file, read again for
+/// every run (the kubelet replaces the projected token before it expires).
+fn client(args: &Args) -> Kfp {
+    Kfp::new(&args.kfp_url, crate::kfp::token(args.token.as_deref()), API_READ_TIMEOUT)
 }
 
-struct Kfp<'a> {
-    base: String,
-    agent: ureq::Agent,
-    token: Option<&'a str>,
-}
-
-impl<'a> Kfp<'a> {
-    fn new(args: &Args, token: Option<&'a str>) -> Self {
-        let base = args.kfp_url.trim_end_matches('/').to_string();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(API_CONNECT_TIMEOUT))
-            .timeout_recv_response(Some(API_READ_TIMEOUT))
-            .timeout_recv_body(Some(API_READ_TIMEOUT))
-            .build()
-            .new_agent();
-        Kfp { base, agent, token }
-    }
-
-    fn call(&self, method: &str, path: &str, query: &[(&str, &str)], body: Option<&Json>) -> Result<Json> {
-        let url = format!("{}{path}", self.base);
-        let auth = self.token.map(|t| format!("Bearer {t}"));
-        let response = if method == "POST" {
-            let mut request = self.agent.post(&url);
-            if let Some(auth) = &auth {
-                request = request.header("Authorization", auth);
-            }
-            let text = body.map(Json::to_string).unwrap_or_else(|| "{}".into());
-            request.content_type("application/json").send(text.as_bytes())
-        } else {
-            let mut request = self.agent.get(&url);
-            for (key, value) in query {
-                request = request.query(*key, *value);
-            }
-            if let Some(auth) = &auth {
-                request = request.header("Authorization", auth);
-            }
-            request.call()
-        };
-        let failed = |what: String| LaunchError::failed(format!("KFP API {method} {url}: {what}"));
-        let mut response = response.map_err(|err| failed(err.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().map_err(|err| failed(err.to_string()))?;
-        if !(200..300).contains(&status) {
-            return Err(failed(format!("status {status}: {}", text.trim())));
-        }
-        serde_json::from_str(&text).map_err(|err| failed(format!("answer is not JSON ({err})")))
-    }
+/// A failed KFP call as this command reports it.
+fn failed(err: crate::kfp::KfpError) -> LaunchError {
+    LaunchError::failed(err.message)
 }
 
 /// The reason of runs the Alertmanager receiver starts: `alert:NAME[,NAME…]`.
 pub(super) const ALERT_REASON_PREFIX: &str = "alert:";
-
-/// A run's display name: the pipeline, and why the run started.
-fn run_display_name(pipeline: &str, reason: &str) -> String {
-    format!("{pipeline} ({reason})")
-}
 
 /// A run found in KFP: its id and when it was created.
 pub(super) struct FoundRun {
@@ -130,8 +77,7 @@ pub(super) struct FoundRun {
 /// The newest run an Alertmanager alert started for the pipeline (by display name, as
 /// `start_run` names them), so a restarted receiver, or a second one, keeps the cooldown. Blocking.
 pub(super) fn newest_alert_run(args: &Args) -> Result<Option<FoundRun>> {
-    let token = token(args);
-    let kfp = Kfp::new(args, token.as_deref());
+    let kfp = client(args);
     let prefix = run_display_name(&args.pipeline, ALERT_REASON_PREFIX);
     // The display name ends in `(alert:NAMES)`; the prefix up to `alert:` matches it anywhere.
     let prefix = prefix.trim_end_matches(')');
@@ -143,7 +89,7 @@ pub(super) fn newest_alert_run(args: &Args) -> Result<Option<FoundRun>> {
     if let Some(ns) = &args.namespace {
         query.push(("namespace", ns.as_str()));
     }
-    let runs = kfp.call("GET", "/apis/v2beta1/runs", &query, None)?;
+    let runs = kfp.get("/apis/v2beta1/runs", &query).map_err(failed)?;
     let Some(run) = runs.pointer("/runs/0") else { return Ok(None) };
     let run_id = run.get("run_id").and_then(Json::as_str).unwrap_or_default().to_string();
     let created_at = run.get("created_at").and_then(Json::as_str).unwrap_or_default();
@@ -161,8 +107,7 @@ pub(super) fn newest_alert_run(args: &Args) -> Result<Option<FoundRun>> {
 
 /// Starts a run of the pipeline's newest version, `reason` in its name and description; its run id. Blocking.
 pub(super) fn start_run(args: &Args, reason: &str) -> Result<String> {
-    let token = token(args);
-    let kfp = Kfp::new(args, token.as_deref());
+    let kfp = client(args);
     let filter = json!({ "predicates": [
         { "key": "display_name", "operation": "EQUALS", "string_value": args.pipeline }
     ]})
@@ -171,7 +116,7 @@ pub(super) fn start_run(args: &Args, reason: &str) -> Result<String> {
     if let Some(ns) = &args.namespace {
         query.push(("namespace", ns.as_str()));
     }
-    let pipelines = kfp.call("GET", "/apis/v2beta1/pipelines", &query, None)?;
+    let pipelines = kfp.get("/apis/v2beta1/pipelines", &query).map_err(failed)?;
     let Some(pipeline_id) = pipelines.pointer("/pipelines/0/pipeline_id").and_then(Json::as_str) else {
         return Err(LaunchError::failed(format!(
             "no pipeline named `{}` in KFP{}; upload the built pipeline.yaml first; no run was started",
@@ -179,12 +124,12 @@ pub(super) fn start_run(args: &Args, reason: &str) -> Result<String> {
             args.namespace.as_ref().map(|ns| format!(" (namespace `{ns}`)")).unwrap_or_default()
         )));
     };
-    let versions = kfp.call(
-        "GET",
-        &format!("/apis/v2beta1/pipelines/{pipeline_id}/versions"),
-        &[("page_size", "1"), ("sort_by", "created_at desc")],
-        None,
-    )?;
+    let versions = kfp
+        .get(
+            &format!("/apis/v2beta1/pipelines/{pipeline_id}/versions"),
+            &[("page_size", "1"), ("sort_by", "created_at desc")],
+        )
+        .map_err(failed)?;
     let Some(version_id) = versions.pointer("/pipeline_versions/0/pipeline_version_id").and_then(Json::as_str) else {
         return Err(LaunchError::failed(format!(
             "pipeline `{}` ({pipeline_id}) has no version; no run was started",
@@ -200,7 +145,7 @@ pub(super) fn start_run(args: &Args, reason: &str) -> Result<String> {
         // `Run.service_account` (backend/api/v2beta1/run.proto, kubeflow/pipelines 2.17).
         body["service_account"] = json!(account);
     }
-    let run = kfp.call("POST", "/apis/v2beta1/runs", &[], Some(&body))?;
+    let run = kfp.post("/apis/v2beta1/runs", &[], &body).map_err(failed)?;
     let run_id = run.get("run_id").and_then(Json::as_str).unwrap_or_default();
     if run_id.is_empty() {
         return Err(LaunchError::failed("KFP accepted the run but returned no run_id"));

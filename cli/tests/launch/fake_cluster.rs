@@ -1,4 +1,4 @@
-//! An in-process fake Kubernetes API server for `kfl launch` tests: records every request, stores created objects, and answers reads with a scripted sequence of statuses.
+//! An in-process fake Kubernetes API server for `kfl launch` and `kfl apply` tests: records every request, stores created and applied objects, and answers reads with a scripted sequence of statuses.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,8 @@ pub struct Cluster {
     /// `GET /api/v1/namespaces/NS/pods` answer items, and each pod's log.
     pub pods: Vec<Value>,
     pub logs: BTreeMap<String, String>,
+    /// Object path → the message a server-side apply (PATCH) of it is refused with (422).
+    pub refused: BTreeMap<String, String>,
 }
 
 pub type Shared = Arc<Mutex<Cluster>>;
@@ -37,19 +39,23 @@ pub type Shared = Arc<Mutex<Cluster>>;
 /// Starts the server on a free port; returns its URL and the shared state.
 pub fn start(cluster: Cluster) -> (String, Shared) {
     let shared: Shared = Arc::new(Mutex::new(cluster));
-    let state = Arc::clone(&shared);
+    let url = serve(Router::new().fallback(handle).with_state(Arc::clone(&shared)));
+    (url, shared)
+}
+
+/// Serves `app` on a free port of 127.0.0.1 from a thread of its own (for as long as the test runs); its URL.
+pub fn serve(app: Router) -> String {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             sender.send(listener.local_addr().expect("addr")).expect("send");
-            let app = Router::new().fallback(handle).with_state(state);
             axum::serve(listener, app).await.expect("serve");
         });
     });
     let addr = receiver.recv().expect("server address");
-    (format!("http://{addr}"), shared)
+    format!("http://{addr}")
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Response {
@@ -60,6 +66,7 @@ fn status(code: u16, reason: &str, message: &str) -> Response {
 async fn handle(State(state): State<Shared>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
+    let dry_run = request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair == "dryRun=All"));
     let bytes = to_bytes(request.into_body(), 1 << 24).await.unwrap_or_default();
     let body: Option<Value> = serde_json::from_slice(&bytes).ok();
     let mut cluster = state.lock().expect("lock");
@@ -110,6 +117,20 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
                 && let Some(last) = statuses.last()
             {
                 object["status"] = statuses.get(n).unwrap_or(last).clone();
+            }
+            axum::Json(object).into_response()
+        }
+        Method::PATCH => {
+            if let Some(message) = cluster.refused.get(&path) {
+                return status(422, "Invalid", message);
+            }
+            let Some(mut object) = body else { return status(400, "BadRequest", "no body") };
+            let generation = cluster.objects.get(&path).and_then(|o| o.pointer("/metadata/generation")?.as_i64());
+            let generation = generation.unwrap_or(0) + 1;
+            object["metadata"]["generation"] = json!(generation);
+            object["metadata"]["resourceVersion"] = json!(generation.to_string());
+            if !dry_run {
+                cluster.objects.insert(path, object.clone());
             }
             axum::Json(object).into_response()
         }

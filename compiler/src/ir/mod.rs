@@ -111,6 +111,9 @@ pub struct Project {
     pub launcher_image: Option<String>,
     /// `service_account`: an existing ServiceAccount the pipeline's runs execute as (none is emitted).
     pub service_account: Option<String>,
+    /// `kfp`: the Kubeflow Pipelines endpoint `kfl apply` uploads the pipeline to (left out of dumps when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kfp: Option<String>,
 }
 
 /// Where pods run and what they pull with (`schema::SCHEDULING`, `service_account`), after the project's

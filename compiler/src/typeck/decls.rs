@@ -67,6 +67,11 @@ impl Checker<'_> {
             // pkg/apis/core/validation).
             self.check_dns_label(account, *span, "ServiceAccount name", 253);
         }
+        if let Some(Value::String(kfp)) = props.get("kfp")
+            && let Some((_, span)) = props.values.get("kfp")
+        {
+            self.check_kfp_url(kfp, *span);
+        }
         self.project_image = props.string("image");
         let scheduling = self.scheduling(&props, None);
         let gpu_type_label = props.string("gpu_type_label");
@@ -90,6 +95,7 @@ impl Checker<'_> {
             scheduling,
             launcher_image: props.string("launcher_image"),
             service_account: props.string("service_account"),
+            kfp: props.string("kfp"),
         });
     }
 

@@ -12,7 +12,7 @@ pub mod schema;
 mod task_status;
 mod tune;
 pub mod units;
-mod uris;
+pub mod uris;
 
 use std::collections::BTreeSet;
 

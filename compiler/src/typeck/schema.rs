@@ -252,6 +252,12 @@ pub const PROJECT: &[PropertySpec] = &[
          emitted Role granting what `kfl launch` needs is bound to it. When omitted, the Role is bound to KFP's \
          default run accounts `default-editor` (Kubeflow profiles) and `pipeline-runner` (standalone KFP).",
     ),
+    prop(
+        "kfp",
+        Shape::String,
+        "URL of the Kubeflow Pipelines endpoint (`https://HOST/pipeline` through Kubeflow's gateway, or the \
+         Pipelines UI) that `kfl apply` uploads the pipeline to and starts a run in; `--kfp` overrides it.",
+    ),
 ];
 
 /// The node label `gpu_type` selects on when the project names none: GKE's accelerator label, whose values

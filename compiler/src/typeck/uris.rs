@@ -1,5 +1,5 @@
-//! URIs the user writes: a dataset's URI and `project.artifacts`, each against the schemes its reader takes, and
-//! container image references against the syntax the container runtime parses.
+//! URIs the user writes: a dataset's URI, `project.artifacts` and `project.kfp`, each against the schemes its reader
+//! takes, and container image references against the syntax the container runtime parses.
 
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::source::Span;
@@ -53,6 +53,18 @@ impl Checker<'_> {
         );
     }
 
+    /// `project.kfp` is where `kfl apply` sends the pipeline: an http(s) URL with a host, as `--kfp` must be.
+    pub(super) fn check_kfp_url(&mut self, url: &str, span: Span) {
+        let Some(problem) = kfp_url_problem(url) else { return };
+        self.diags.push(
+            Diagnostic::error(Code::OutOfRange, format!("`project.kfp` {problem}"), Label::new(span, "not a KFP URL"))
+                .with_help(
+                    "write the Pipelines endpoint, e.g. `\"https://kubeflow.example.com/pipeline\"` (Kubeflow's \
+                     gateway) or `\"http://localhost:8080\"` (a port-forward of svc/ml-pipeline-ui)",
+                ),
+        );
+    }
+
     pub(super) fn check_uri(&mut self, uri: &str, span: Span) {
         if let Some((scheme, rest)) = uri.split_once("://") {
             let known = ["s3", "gs", "hf", "pvc", "http", "https"];
@@ -79,4 +91,24 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// What is wrong with `url` as the Kubeflow Pipelines endpoint (`project.kfp`, `kfl apply --kfp`), if anything:
+/// `http://` or `https://`, a host, no query or fragment (the client appends `/apis/v2beta1/…` to it).
+pub fn kfp_url_problem(url: &str) -> Option<String> {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        return Some(format!("must be an http:// or https:// URL, found `{url}`"));
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+    if host.is_empty() || host.starts_with(':') {
+        return Some(format!("must name a host after the scheme, found `{url}`"));
+    }
+    if rest.contains(char::is_whitespace) {
+        return Some(format!("cannot contain spaces, found `{url}`"));
+    }
+    if rest.contains(['?', '#']) {
+        return Some(format!("cannot have a query or a fragment (the API paths are appended to it), found `{url}`"));
+    }
+    None
 }

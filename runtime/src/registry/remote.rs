@@ -64,8 +64,12 @@ impl RestRegistry {
                 reason: "expected http://HOST[:PORT]",
             });
         }
+        // A redirect to https is verified against the system's roots: ureq's default root list is not built in,
+        // and ureq panics on a TLS connection with no roots configured.
+        let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .tls_config(tls)
             // An address that drops packets, or a server that accepts and never answers, fails
             // the call instead of hanging it.
             .timeout_connect(Some(Duration::from_secs(10)))
