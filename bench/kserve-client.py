@@ -7,6 +7,7 @@ run this with a Python that has `pip install kserve` (tested with kserve 0.21.0)
 the SDK's own REST client, V1 and V2: liveness, readiness, model readiness, metadata, and inference
 with JSON tensors, binary input tensors (the SDK's default for numpy data) and binary outputs
 (request-wide `binary_data_output` and per-output `binary_data`). Exits non-zero on the first failure.
+.ci/run runs it against `kfl serve examples/iris/iris.kfl`, with kserve 0.21.0 in a venv under target/.
 """
 
 import asyncio
