@@ -3,10 +3,11 @@
 # holds one object the real webhooks refuse and, in its header,
 #   # program: PATH     the .kfl program that object comes from
 #   # refused: MESSAGE  the webhook's own answer, quoted for comparison
-#   # builds: MANIFEST  (optional) kfl builds the program without that object: MANIFEST is what it emits instead
+#   # builds: FILE      (optional) kfl builds the program without that object: FILE (a manifest, or
+#                      pipeline.yaml for the objects its launcher tasks carry) is what it emits instead
 # The server-side dry run of the object must be refused with exactly MESSAGE. Then either `kfl check
 # PROGRAM` refuses the program with the code and line of its `// expect: CODE @ LINE` comment (the
-# error fixtures' own), or, with `builds:`, `kfl build PROGRAM` succeeds and its MANIFEST is accepted.
+# error fixtures' own), or, with `builds:`, `kfl build PROGRAM` succeeds and what FILE holds is accepted.
 # Usage: refused.sh KFL OUT_DIR
 set -euo pipefail
 source "$(dirname "$0")/testbed.sh"
@@ -15,7 +16,7 @@ cp=$bin_dir/controlplane
 cd "$cluster_dir/../.."
 
 dry_run() {
-  "$cp" apply --kubeconfig="$kubeconfig" --dry-run --namespace=kfl-refusals \
+  "$cp" apply --kubeconfig="$kubeconfig" --dry-run --launcher-manifests --namespace=kfl-refusals \
     --namespace-label="$katib_namespace_label" "$@" 2>&1 || true
 }
 failures=0
