@@ -42,7 +42,10 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
     let objects = session.resolve(declared).await?;
     let namespaces = session.namespaces(&objects).await?;
     for (namespace, _) in namespaces.iter().filter(|(_, exists)| !**exists) {
-        create_namespace(&session, namespace, &declared.project, dry_run).await?;
+        let experiments = objects
+            .iter()
+            .any(|o| o.resource.kind == "Experiment" && o.namespace.as_deref() == Some(namespace.as_str()));
+        create_namespace(&session, namespace, &declared.project, experiments, dry_run).await?;
         println!("Namespace/{namespace} created{suffix}");
     }
     let mut failed = Vec::new();
@@ -183,13 +186,29 @@ async fn apply_one(session: &Session, object: &Object, dry_run: bool, force: boo
     })
 }
 
-/// Creates a namespace the objects need, labelled as the project's (never pruned: other objects may live there).
-async fn create_namespace(session: &Session, name: &str, project: &str, dry_run: bool) -> super::Result<()> {
+/// The namespace label without which Katib's Experiment validator refuses every Experiment in the namespace
+/// (kubeflow/katib v0.19.0 `pkg/webhook/v1beta1/experiment/validation_webhook.go`); Kubeflow's profile
+/// controller gives it to every profile namespace.
+const KATIB_INJECTION_LABEL: (&str, &str) = ("katib.kubeflow.org/metrics-collector-injection", "enabled");
+
+/// Creates a namespace the objects need, labelled as the project's (never pruned: other objects may live there),
+/// and as Katib requires when Experiments go in it.
+async fn create_namespace(
+    session: &Session,
+    name: &str,
+    project: &str,
+    experiments: bool,
+    dry_run: bool,
+) -> super::Result<()> {
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(session.client.clone());
+    let mut labels = json!({ super::MANAGED_BY: super::FIELD_MANAGER, super::PART_OF: project });
+    if experiments {
+        labels[KATIB_INJECTION_LABEL.0] = json!(KATIB_INJECTION_LABEL.1);
+    }
     let body = json!({
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": { "name": name, "labels": { super::MANAGED_BY: super::FIELD_MANAGER, super::PART_OF: project } },
+        "metadata": { "name": name, "labels": labels },
     });
     let mut params = PatchParams::apply(super::FIELD_MANAGER).validation_strict();
     if dry_run {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -77,6 +78,8 @@ func runApply(args []string) int {
 	webhookURL := flags.String("webhook-url", "", "point every webhook of webhook configurations at this https://host:port (plus the webhook's service path)")
 	caFile := flags.String("ca", "", "the CA bundle file webhook configurations get with --webhook-url")
 	namePrefix := flags.String("name-prefix", "", "prefix of every object's name, as kustomize's namePrefix")
+	var namespaceLabels labelFlags
+	flags.Var(&namespaceLabels, "namespace-label", "KEY=VALUE: a label the namespaces a dry run creates (or finds) get, as a Kubeflow profile's namespace has it (repeatable)")
 	launchers := flags.Bool("launcher-manifests", false, "a file named pipeline.yaml contributes the objects its `kfl launch` tasks carry inline (--manifest-json), not itself")
 	if err := flags.Parse(args); err != nil {
 		return 2
@@ -126,7 +129,7 @@ func runApply(args []string) int {
 	})
 	refused := 0
 	if *dryRun {
-		if err := ensureNamespaces(ctx, client, documents, *namespace); err != nil {
+		if err := ensureNamespaces(ctx, client, documents, *namespace, namespaceLabels.labels()); err != nil {
 			fmt.Fprintf(os.Stderr, "apply: %v\n", err)
 			return 1
 		}
@@ -218,8 +221,12 @@ func waitEstablished(ctx context.Context, crds dynamic.ResourceInterface, name s
 }
 
 // ensureNamespaces creates (for real) the namespaces the objects live in, so that a dry run of a
-// namespaced object meets the namespace it would meet after a real apply of the same files.
-func ensureNamespaces(ctx context.Context, client dynamic.Interface, documents []document, fallback string) error {
+// namespaced object meets the namespace it would meet after a real apply of the same files. With
+// labels, each namespace, new or existing, gets them: Katib's Experiment validator refuses an
+// Experiment in a namespace without `katib.kubeflow.org/metrics-collector-injection: enabled`
+// (github.com/kubeflow/katib v0.19.0 pkg/webhook/v1beta1/experiment/validation_webhook.go), the
+// label Kubeflow's profile controller gives every profile namespace.
+func ensureNamespaces(ctx context.Context, client dynamic.Interface, documents []document, fallback string, labels map[string]any) error {
 	namespaces := map[string]bool{fallback: true}
 	for _, doc := range documents {
 		if doc.object.GetKind() == "Namespace" {
@@ -230,15 +237,45 @@ func ensureNamespaces(ctx context.Context, client dynamic.Interface, documents [
 	}
 	resource := client.Resource(namespaceResource)
 	for name := range namespaces {
-		ns := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name},
-		}}
+		metadata := map[string]any{"name": name}
+		if len(labels) > 0 {
+			metadata["labels"] = labels
+		}
+		ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}}
 		_, err := resource.Create(ctx, ns, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsAlreadyExists(err) && len(labels) > 0 {
+			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": labels}})
+			_, err = resource.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+		} else if apierrors.IsAlreadyExists(err) {
+			err = nil
+		}
+		if err != nil {
 			return fmt.Errorf("cannot create namespace %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// labelFlags are the repeatable --namespace-label KEY=VALUE flags of apply.
+type labelFlags []string
+
+func (l *labelFlags) String() string { return strings.Join(*l, ",") }
+
+func (l *labelFlags) Set(value string) error {
+	if !strings.Contains(value, "=") {
+		return fmt.Errorf("--namespace-label wants KEY=VALUE, got %q", value)
+	}
+	*l = append(*l, value)
+	return nil
+}
+
+func (l *labelFlags) labels() map[string]any {
+	labels := map[string]any{}
+	for _, flag := range *l {
+		key, value, _ := strings.Cut(flag, "=")
+		labels[key] = value
+	}
+	return labels
 }
 
 func readDocuments(files []string, launchers bool) ([]document, error) {

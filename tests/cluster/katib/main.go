@@ -1,0 +1,81 @@
+// Command katib is the Katib v0.19.0 controller as github.com/kubeflow/katib
+// cmd/katib-controller/v1beta1/main.go wires it (that package is `main` and cannot be imported):
+// the Experiment, Suggestion and Trial controllers and the webhooks (Experiment validator and
+// defaulter, the metrics-collector pod mutator), serving on loopback with the test bed's
+// certificate. Katib's own certificate generator is not run: the test bed's CA signs the
+// webhook certificate, as for the other components, so the KatibConfig's `certGenerator` is ignored.
+package main
+
+import (
+	"flag"
+	"os"
+
+	"github.com/spf13/viper"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/manager/signals"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	configv1beta1 "github.com/kubeflow/katib/pkg/apis/config/v1beta1"
+	apis "github.com/kubeflow/katib/pkg/apis/controller"
+	controller "github.com/kubeflow/katib/pkg/controller.v1beta1"
+	"github.com/kubeflow/katib/pkg/controller.v1beta1/consts"
+	"github.com/kubeflow/katib/pkg/util/v1beta1/katibconfig"
+	webhookv1beta1 "github.com/kubeflow/katib/pkg/webhook/v1beta1"
+)
+
+func main() {
+	log := ctrl.Log.WithName("katib")
+	katibConfigFile := flag.String("katib-config", "", "the KatibConfig (config.kubeflow.org/v1beta1) file")
+	host := flag.String("webhook-host", "127.0.0.1", "the address the webhook server binds to")
+	port := flag.Int("webhook-port", 8443, "the port the webhook server binds to (overrides the config's webhookPort)")
+	certDir := flag.String("cert-dir", "", "directory holding the webhook's tls.crt and tls.key")
+	probeAddr := flag.String("health-probe-addr", "127.0.0.1:0", "the address the probe endpoint binds to (overrides the config's healthzAddr)")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	must := func(err error, what string) {
+		if err != nil {
+			log.Error(err, what)
+			os.Exit(1)
+		}
+	}
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(apis.AddToScheme(scheme))
+	utilruntime.Must(configv1beta1.AddToScheme(scheme))
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+
+	initConfig, err := katibconfig.GetInitConfigData(scheme, *katibConfigFile)
+	must(err, "unable to read the KatibConfig")
+	// The settings upstream's main hands the controllers through viper.
+	viper.Set(consts.ConfigExperimentSuggestionName, initConfig.ControllerConfig.ExperimentSuggestionName)
+	viper.Set(consts.ConfigInjectSecurityContext, initConfig.ControllerConfig.InjectSecurityContext)
+	viper.Set(consts.ConfigEnableGRPCProbeInSuggestion, initConfig.ControllerConfig.EnableGRPCProbeInSuggestion)
+	trialGVKs, err := katibconfig.TrialResourcesToGVKs(initConfig.ControllerConfig.TrialResources)
+	must(err, "unable to parse the config's trialResources")
+	viper.Set(consts.ConfigTrialResources, trialGVKs)
+
+	cfg, err := config.GetConfig()
+	must(err, "unable to set up the client config")
+	mgr, err := manager.New(cfg, manager.Options{
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: *probeAddr,
+		Scheme:                 scheme,
+	})
+	must(err, "unable to set up the manager")
+	hooks := webhook.NewServer(webhook.Options{Host: *host, Port: *port, CertDir: *certDir})
+	must(controller.AddToManager(mgr), "unable to register the controllers")
+	must(webhookv1beta1.AddToManager(mgr, hooks), "unable to register the webhooks")
+	must(mgr.AddReadyzCheck("readyz", hooks.StartedChecker()), "unable to set up the ready check")
+	must(mgr.AddHealthzCheck("healthz", healthz.Ping), "unable to set up the health check")
+	must(mgr.Start(signals.SetupSignalHandler()), "the manager stopped")
+}
