@@ -6,6 +6,7 @@ mod katib_limits;
 mod names;
 pub use names::serve_name_problem;
 mod patch_schema;
+mod project;
 pub(crate) mod props;
 mod scheduling;
 pub mod schema;

@@ -258,7 +258,11 @@ impl Checker<'_> {
     /// body's own GPU count (`None` for the project, whose `gpu_type`/`gpu_resource` are defaults).
     pub(crate) fn scheduling(&mut self, props: &Props, resources: Option<&mut Resources>) -> Scheduling {
         let mut out = Scheduling::default();
-        for spec in schema::SCHEDULING.iter().chain(schema::POD_IDENTITY) {
+        // The project's `service_account` is the pipeline runs' account (`decls.rs`), not a default of the
+        // declarations' pods: only a declaration's own `service_account` is read here.
+        let project = resources.is_none();
+        let identity = if project { &[][..] } else { schema::POD_IDENTITY };
+        for spec in schema::SCHEDULING.iter().chain(identity) {
             if let Some((_, span)) = props.values.get(spec.name) {
                 out.written.insert(spec.name, Written { span: *span, inherited: false });
             }
@@ -282,6 +286,9 @@ impl Checker<'_> {
             ("service_account", &mut out.service_account, "ServiceAccount name"),
         ];
         for (name, slot, what) in names {
+            if project && name == "service_account" {
+                continue;
+            }
             *slot = props.string(name);
             if let Some(value) = slot.as_deref() {
                 self.subdomain(value, span_of(name), what);

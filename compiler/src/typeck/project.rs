@@ -1,0 +1,98 @@
+//! The `project` block: the file's cluster-wide settings (namespace, images, object store, KFP endpoint, run account, scheduling defaults), each checked against the rule of its reader.
+
+use crate::ast::{BlockKind, ItemKind};
+use crate::diagnostics::{Code, Diagnostic, Label};
+use crate::ir::{self, Value};
+use crate::source::Span;
+use crate::typeck::Checker;
+use crate::typeck::expr::Scope;
+use crate::typeck::props::Allow;
+use crate::typeck::schema;
+
+impl Checker<'_> {
+    pub(super) fn check_project(&mut self, program: &mut ir::Program) {
+        let file = &self.module.ast;
+        let project = file.items.iter().find_map(|item| match &item.kind {
+            ItemKind::Block(block) if block.kind == BlockKind::Project => Some(block),
+            _ => None,
+        });
+        let Some(project) = project else {
+            if !self.module.imported {
+                let has_stage = file.items.iter().any(|i| !matches!(i.kind, ItemKind::Import(_)));
+                if has_stage {
+                    let span = file.items.first().map_or(Span::default(), |i| i.span);
+                    let span = Span { file: self.module.file, start: span.start, end: span.start };
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::NotAllowedHere,
+                            "a file run on its own needs a `project`",
+                            Label::new(span, "no `project` in this file"),
+                        )
+                        .with_help("add `project NAME { image = \"…\" }`; only imported files may omit it"),
+                    );
+                }
+            }
+            return;
+        };
+        let props = self.props(
+            &project.body,
+            schema::PROJECT_SPECS,
+            "`project`",
+            project.name.span,
+            &Scope::default(),
+            Allow { mounts: false, rules: false },
+        );
+        if let Some(Value::String(namespace)) = props.get("namespace")
+            && let Some((_, span)) = props.values.get("namespace")
+        {
+            self.check_dns_label(namespace, *span, "namespace", 63);
+        }
+        if let Some(Value::String(artifacts)) = props.get("artifacts")
+            && let Some((_, span)) = props.values.get("artifacts")
+        {
+            self.check_artifacts(artifacts, *span);
+        }
+        if let Some(Value::String(image)) = props.get("launcher_image")
+            && let Some((_, span)) = props.values.get("launcher_image")
+        {
+            self.check_image(image, *span, "launcher_image");
+        }
+        if let Some(Value::String(account)) = props.get("service_account")
+            && let Some((_, span)) = props.values.get("service_account")
+        {
+            // A ServiceAccount's name is a DNS-1123 subdomain (ValidateServiceAccountName, k8s.io/kubernetes
+            // pkg/apis/core/validation).
+            self.check_dns_label(account, *span, "ServiceAccount name", 253);
+        }
+        if let Some(Value::String(kfp)) = props.get("kfp")
+            && let Some((_, span)) = props.values.get("kfp")
+        {
+            self.check_kfp_url(kfp, *span);
+        }
+        self.project_image = props.string("image");
+        let scheduling = self.scheduling(&props, None);
+        let gpu_type_label = props.string("gpu_type_label");
+        if let (Some(label), Some((_, span))) = (&gpu_type_label, props.values.get("gpu_type_label"))
+            && let Some(problem) = super::scheduling::label_key_problem(label)
+        {
+            self.out_of_range(
+                *span,
+                &format!("`{label}` is not a Kubernetes label key: {problem}"),
+                "name the node label that holds the GPU model, e.g. `\"nvidia.com/gpu.product\"`",
+            );
+        }
+        program.project = Some(ir::Project {
+            name: project.name.name.to_string(),
+            namespace: props.string("namespace"),
+            image: props.string("image"),
+            registry: props.string("registry"),
+            labels: props.object("labels"),
+            artifacts: props.string("artifacts"),
+            gpu_type_label,
+            scheduling,
+            launcher_image: props.string("launcher_image"),
+            service_account: props.string("service_account"),
+            kfp: props.string("kfp"),
+        });
+    }
+}
