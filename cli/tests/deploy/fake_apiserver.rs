@@ -54,17 +54,8 @@ pub type Shared = Arc<Mutex<Server>>;
 /// Starts the server on a free loopback port; returns its URL and the shared state.
 pub fn start() -> (String, Shared) {
     let shared: Shared = Arc::new(Mutex::new(Server::default()));
-    let state = Arc::clone(&shared);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            sender.send(listener.local_addr().expect("addr")).expect("send");
-            axum::serve(listener, Router::new().fallback(handle).with_state(state)).await.expect("serve");
-        });
-    });
-    (format!("http://{}", receiver.recv().expect("server address")), shared)
+    let url = crate::fake_cluster::serve(Router::new().fallback(handle).with_state(Arc::clone(&shared)));
+    (url, shared)
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Response {
