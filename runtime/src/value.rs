@@ -1,5 +1,6 @@
 //! Values known at run time, and the evaluation of the plan's expressions (`when`, bindings, computed arguments).
 
+use std::fmt;
 use std::path::PathBuf;
 
 use crate::plan::{BinaryOpName, Constant, Expression, UnaryOpName};
@@ -106,24 +107,144 @@ impl From<&Constant> for Value {
     }
 }
 
+/// Why an expression has no value at run time: the reference or the operation that failed, by name. Evaluation
+/// writes nothing, so nothing needs keeping; the caller says which stage, input or `when` it was evaluating.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EvalError {
+    UnboundParam {
+        name: String,
+    },
+    UnknownStage {
+        stage: String,
+    },
+    UnknownTune {
+        tune: String,
+    },
+    NoIteration {
+        stage: String,
+        iteration: usize,
+    },
+    /// The stage ended in `state` (skipped, failed, …) without producing `output`.
+    NotProduced {
+        stage: String,
+        state: &'static str,
+        output: String,
+    },
+    NoOutput {
+        stage: String,
+        output: String,
+    },
+    NoBestTrial {
+        tune: String,
+    },
+    NoBestField {
+        tune: String,
+        field: String,
+    },
+    /// An input or output of the stage itself, read before the stage runs.
+    LocalBeforeRun {
+        name: String,
+    },
+    LoopVarOutsideLoop {
+        name: String,
+    },
+    /// A built-in (`request`, `response`, …) that only `serve` rules give a value.
+    ServeOnly {
+        name: String,
+    },
+    /// A call the compiler keeps for the cluster (e.g. `secret(…)`) that has no local value.
+    NoRuntimeValue {
+        call: String,
+    },
+    UnaryOperand {
+        op: UnaryOpName,
+        operand: &'static str,
+    },
+    BinaryOperands {
+        op: BinaryOpName,
+        lhs: &'static str,
+        rhs: &'static str,
+    },
+    NotBool {
+        what: &'static str,
+        found: &'static str,
+    },
+    RangeTooLong {
+        from: i64,
+        to: i64,
+    },
+    RangeNotInts {
+        from: &'static str,
+        to: &'static str,
+    },
+    IntOverflow {
+        lhs: i64,
+        op: BinaryOpName,
+        rhs: i64,
+    },
+    NanComparison,
+    /// A logical operator reached the arithmetic path: a bug in kfl, not in the program.
+    Internal,
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvalError::UnboundParam { name } => write!(f, "param `{name}` has no value"),
+            EvalError::UnknownStage { stage } => write!(f, "no stage `{stage}` in the plan"),
+            EvalError::UnknownTune { tune } => write!(f, "no tune `{tune}` in the plan"),
+            EvalError::NoIteration { stage, iteration } => write!(f, "`{stage}` has no iteration {iteration}"),
+            EvalError::NotProduced { stage, state, output } => {
+                write!(f, "`{stage}` {state} and has no output `{output}`")
+            }
+            EvalError::NoOutput { stage, output } => write!(f, "`{stage}` has no output `{output}`"),
+            EvalError::NoBestTrial { tune } => write!(f, "tune `{tune}` has no best trial"),
+            EvalError::NoBestField { tune, field } => write!(f, "the best trial of `{tune}` has no `{field}`"),
+            EvalError::LocalBeforeRun { name } => write!(f, "`{name}` has no value before the stage runs"),
+            EvalError::LoopVarOutsideLoop { name } => write!(f, "loop variable `{name}` used outside its loop"),
+            EvalError::ServeOnly { name } => write!(f, "`{name}` only has a value in `serve`"),
+            EvalError::NoRuntimeValue { call } => write!(f, "`{call}(…)` has no value at run time"),
+            EvalError::UnaryOperand { op, operand } => write!(f, "cannot apply `{op:?}` to {operand}"),
+            EvalError::BinaryOperands { op, lhs, rhs } => write!(f, "cannot apply `{op:?}` to {lhs} and {rhs}"),
+            EvalError::NotBool { what, found } => write!(f, "{what} is {found}, not a bool"),
+            EvalError::RangeTooLong { from, to } => {
+                write!(f, "range {from}..{to} has more than {MAX_RANGE_ITEMS} items")
+            }
+            EvalError::RangeNotInts { from, to } => write!(f, "a range needs two ints, got {from} and {to}"),
+            EvalError::IntOverflow { lhs, op, rhs } => {
+                write!(f, "integer overflow or division by zero in {lhs} {op:?} {rhs}")
+            }
+            EvalError::NanComparison => f.write_str("cannot compare NaN"),
+            EvalError::Internal => f.write_str("internal: logical operator evaluated twice"),
+        }
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+/// The most items a range expands to at run time (a `for` over more is refused, not allocated).
+const MAX_RANGE_ITEMS: i64 = 1_000_000;
+
 /// Where an expression's references get their values.
 pub trait Scope {
     fn param(&self, name: &str) -> Option<Value>;
     fn dataset(&self, name: &str, uri: &str) -> Value;
     /// Another stage's output; `fan_in`: the list over all iterations of a `for` stage.
-    fn output(&self, stage: &str, output: &str, fan_in: bool) -> Result<Value, String>;
-    fn best(&self, tune: &str, field: &str) -> Result<Value, String>;
+    fn output(&self, stage: &str, output: &str, fan_in: bool) -> Result<Value, EvalError>;
+    fn best(&self, tune: &str, field: &str) -> Result<Value, EvalError>;
     /// An input or output of the stage being evaluated.
-    fn local(&self, name: &str) -> Result<Value, String>;
-    fn loop_var(&self, name: &str) -> Result<Value, String>;
-    fn builtin(&self, name: &str) -> Result<Value, String>;
+    fn local(&self, name: &str) -> Result<Value, EvalError>;
+    fn loop_var(&self, name: &str) -> Result<Value, EvalError>;
+    fn builtin(&self, name: &str) -> Result<Value, EvalError>;
 }
 
 /// Evaluates an expression; the error says which reference or operation failed.
-pub fn eval(expr: &Expression, scope: &dyn Scope) -> Result<Value, String> {
+pub fn eval(expr: &Expression, scope: &dyn Scope) -> Result<Value, EvalError> {
     Ok(match expr {
         Expression::Constant { value } => Value::from(value),
-        Expression::Param { name } => scope.param(name).ok_or_else(|| format!("param `{name}` has no value"))?,
+        Expression::Param { name } => {
+            scope.param(name).ok_or_else(|| EvalError::UnboundParam { name: name.clone() })?
+        }
         Expression::Dataset { name, uri } => scope.dataset(name, uri),
         Expression::Output { stage, output, fan_in } => scope.output(stage, output, *fan_in)?,
         Expression::Best { tune, field, .. } => scope.best(tune, field)?,
@@ -137,14 +258,14 @@ pub fn eval(expr: &Expression, scope: &dyn Scope) -> Result<Value, String> {
                 (UnaryOpName::Not, Value::Bool(b)) => Value::Bool(!b),
                 (UnaryOpName::Neg, Value::Int(n)) => Value::Int(-n),
                 (UnaryOpName::Neg, Value::Float(x)) => Value::Float(-x),
-                _ => return Err(format!("cannot apply `{op:?}` to {}", value.describe())),
+                _ => return Err(EvalError::UnaryOperand { op: *op, operand: value.describe() }),
             }
         }
         Expression::Binary { op, lhs, rhs } => binary(*op, lhs, rhs, scope)?,
         Expression::If { cond, then, otherwise } => match eval(cond, scope)? {
             Value::Bool(true) => eval(then, scope)?,
             Value::Bool(false) => eval(otherwise, scope)?,
-            other => return Err(format!("`if` condition is {}, not a bool", other.describe())),
+            other => return Err(EvalError::NotBool { what: "`if` condition", found: other.describe() }),
         },
         Expression::Template { parts } => {
             let mut text = String::new();
@@ -156,23 +277,26 @@ pub fn eval(expr: &Expression, scope: &dyn Scope) -> Result<Value, String> {
         Expression::List { items } => Value::List(items.iter().map(|i| eval(i, scope)).collect::<Result<_, _>>()?),
         Expression::Range { from, to } => range(&eval(from, scope)?, &eval(to, scope)?)?,
         Expression::Object { fields } => Value::Object(
-            fields.iter().map(|(key, value)| Ok((key.clone(), eval(value, scope)?))).collect::<Result<_, String>>()?,
+            fields
+                .iter()
+                .map(|(key, value)| Ok((key.clone(), eval(value, scope)?)))
+                .collect::<Result<_, EvalError>>()?,
         ),
-        Expression::Call { name, .. } => return Err(format!("`{name}(…)` has no value at run time")),
+        Expression::Call { name, .. } => return Err(EvalError::NoRuntimeValue { call: name.clone() }),
     })
 }
 
-fn range(from: &Value, to: &Value) -> Result<Value, String> {
+fn range(from: &Value, to: &Value) -> Result<Value, EvalError> {
     match (from, to) {
-        (Value::Int(a), Value::Int(b)) if b.saturating_sub(*a) <= 1_000_000 => {
+        (Value::Int(a), Value::Int(b)) if b.saturating_sub(*a) <= MAX_RANGE_ITEMS => {
             Ok(Value::List((*a..=*b).map(Value::Int).collect()))
         }
-        (Value::Int(_), Value::Int(_)) => Err("range has more than 1,000,000 items".into()),
-        _ => Err(format!("a range needs two ints, got {} and {}", from.describe(), to.describe())),
+        (Value::Int(a), Value::Int(b)) => Err(EvalError::RangeTooLong { from: *a, to: *b }),
+        _ => Err(EvalError::RangeNotInts { from: from.describe(), to: to.describe() }),
     }
 }
 
-fn binary(op: BinaryOpName, lhs: &Expression, rhs: &Expression, scope: &dyn Scope) -> Result<Value, String> {
+fn binary(op: BinaryOpName, lhs: &Expression, rhs: &Expression, scope: &dyn Scope) -> Result<Value, EvalError> {
     use BinaryOpName as Op;
     // `&&` and `||` short-circuit, so a skipped branch's references are never needed.
     if matches!(op, Op::And | Op::Or) {
@@ -191,7 +315,7 @@ fn binary(op: BinaryOpName, lhs: &Expression, rhs: &Expression, scope: &dyn Scop
                 (Value::Str(x), Value::Str(y)) => x.cmp(y),
                 _ => {
                     let (x, y) = numbers(&a, &b, op)?;
-                    x.partial_cmp(&y).ok_or_else(|| "cannot compare NaN".to_string())?
+                    x.partial_cmp(&y).ok_or(EvalError::NanComparison)?
                 }
             };
             Ok(Value::Bool(match op {
@@ -208,11 +332,11 @@ fn binary(op: BinaryOpName, lhs: &Expression, rhs: &Expression, scope: &dyn Scop
 }
 
 /// `&&`/`||` return above; kept as a function so the match stays exhaustive without a panic.
-fn unreachable_logic() -> Result<Value, String> {
-    Err("internal: logical operator evaluated twice".into())
+fn unreachable_logic() -> Result<Value, EvalError> {
+    Err(EvalError::Internal)
 }
 
-fn arithmetic(op: BinaryOpName, a: &Value, b: &Value) -> Result<Value, String> {
+fn arithmetic(op: BinaryOpName, a: &Value, b: &Value) -> Result<Value, EvalError> {
     use BinaryOpName as Op;
     if let (Value::Int(x), Value::Int(y)) = (a, b) {
         let result = match op {
@@ -221,7 +345,7 @@ fn arithmetic(op: BinaryOpName, a: &Value, b: &Value) -> Result<Value, String> {
             Op::Mul => x.checked_mul(*y),
             _ => x.checked_div(*y),
         };
-        return result.map(Value::Int).ok_or_else(|| format!("integer overflow or division by zero in {x} {op:?} {y}"));
+        return result.map(Value::Int).ok_or(EvalError::IntOverflow { lhs: *x, op, rhs: *y });
     }
     if let (Op::Add, Value::Str(x), Value::Str(y)) = (op, a, b) {
         return Ok(Value::Str(format!("{x}{y}")));
@@ -235,10 +359,10 @@ fn arithmetic(op: BinaryOpName, a: &Value, b: &Value) -> Result<Value, String> {
     }))
 }
 
-fn numbers(a: &Value, b: &Value, op: BinaryOpName) -> Result<(f64, f64), String> {
+fn numbers(a: &Value, b: &Value, op: BinaryOpName) -> Result<(f64, f64), EvalError> {
     match (a.number(), b.number()) {
         (Some(x), Some(y)) => Ok((x, y)),
-        _ => Err(format!("cannot apply `{op:?}` to {} and {}", a.describe(), b.describe())),
+        _ => Err(EvalError::BinaryOperands { op, lhs: a.describe(), rhs: b.describe() }),
     }
 }
 
@@ -249,10 +373,10 @@ fn equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn as_bool(value: Value) -> Result<bool, String> {
+fn as_bool(value: Value) -> Result<bool, EvalError> {
     match value {
         Value::Bool(b) => Ok(b),
-        other => Err(format!("expected a bool, got {}", other.describe())),
+        other => Err(EvalError::NotBool { what: "an operand of `&&`/`||`", found: other.describe() }),
     }
 }
 
@@ -268,20 +392,20 @@ mod tests {
         fn dataset(&self, _: &str, uri: &str) -> Value {
             Value::Path(uri.into())
         }
-        fn output(&self, stage: &str, _: &str, _: bool) -> Result<Value, String> {
-            Err(format!("`{stage}` did not run"))
+        fn output(&self, stage: &str, output: &str, _: bool) -> Result<Value, EvalError> {
+            Err(EvalError::NotProduced { stage: stage.into(), state: "skipped", output: output.into() })
         }
-        fn best(&self, _: &str, _: &str) -> Result<Value, String> {
-            Err("no best".into())
+        fn best(&self, tune: &str, _: &str) -> Result<Value, EvalError> {
+            Err(EvalError::NoBestTrial { tune: tune.into() })
         }
-        fn local(&self, _: &str) -> Result<Value, String> {
+        fn local(&self, _: &str) -> Result<Value, EvalError> {
             Ok(Value::Int(3))
         }
-        fn loop_var(&self, _: &str) -> Result<Value, String> {
+        fn loop_var(&self, _: &str) -> Result<Value, EvalError> {
             Ok(Value::Int(2))
         }
-        fn builtin(&self, _: &str) -> Result<Value, String> {
-            Err("no builtins".into())
+        fn builtin(&self, name: &str) -> Result<Value, EvalError> {
+            Err(EvalError::ServeOnly { name: name.into() })
         }
     }
 
@@ -306,7 +430,8 @@ mod tests {
             r#"{"kind":"binary","op":"and","lhs":{"kind":"constant","value":{"type":"bool","value":true,"text":"true"}},
                 "rhs":{"kind":"output","stage":"s","output":"o","fan_in":false}}"#,
         );
-        assert_eq!(eval(&and, &Empty), Err("`s` did not run".into()));
+        let error = eval(&and, &Empty).expect_err("the right side is evaluated");
+        assert_eq!(error.to_string(), "`s` skipped and has no output `o`");
     }
 
     #[test]

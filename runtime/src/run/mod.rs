@@ -436,7 +436,7 @@ impl<'p> Engine<'p> {
                     instance.cached = true;
                     return self.settle(s, i, StageState::Cached, reuse.message, observer);
                 }
-                Err(message) => return self.settle(s, i, StageState::Failed, message, observer),
+                Err(error) => return self.settle(s, i, StageState::Failed, error.to_string(), observer),
             }
         }
         let need = select::need(container, &self.capacity);

@@ -1,6 +1,7 @@
 //! Preparing a stage instance: its inputs and `when` evaluated, its command line and environment substituted,
 //! its cache key computed (artifacts by content hash), and its processes described (one, or a `train` gang).
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +14,89 @@ use super::record::{OutputRecord, RunRecord, StageState};
 use super::select::Selection;
 use super::{Engine, scope_of};
 use crate::plan::{Container, DatasetKind, Part, Plan, Stage};
-use crate::value::{Scope, Value, eval};
+use crate::value::{EvalError, Scope, Value, eval};
+
+/// Why a stage instance could not be prepared: which part of it (its `when`, an input, an env var, a secret, a
+/// folder) and why. Nothing was started for the instance; it fails with this message and every output already
+/// produced (this run's and the cache's) is kept.
+#[derive(Debug)]
+pub enum PrepareError {
+    /// A reference in the command line has no value.
+    Reference(EvalError),
+    When(EvalError),
+    WhenNotBool {
+        found: String,
+    },
+    Input {
+        input: String,
+        source: EvalError,
+    },
+    InputUnbound {
+        input: String,
+    },
+    Env {
+        name: String,
+        source: Box<PrepareError>,
+    },
+    NotAnOutput {
+        name: String,
+    },
+    /// An artifact the cache key hashes could not be read.
+    UnreadableInput {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A key of a `secret` the stage uses is missing from kfl's environment.
+    SecretKey {
+        secret: String,
+        key: String,
+    },
+    Volume {
+        volume: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Rendezvous {
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for PrepareError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PrepareError::Reference(error) => error.fmt(f),
+            PrepareError::When(error) => write!(f, "`when`: {error}"),
+            PrepareError::WhenNotBool { found } => write!(f, "`when` gave {found}, not a bool"),
+            PrepareError::Input { input, source } => write!(f, "input `{input}`: {source}"),
+            PrepareError::InputUnbound { input } => write!(f, "input `{input}` has no value bound"),
+            PrepareError::Env { name, source } => write!(f, "env `{name}`: {source}"),
+            PrepareError::NotAnOutput { name } => write!(f, "`{name}` is not an output of this stage"),
+            PrepareError::UnreadableInput { path, source } => {
+                write!(f, "input {} cannot be read: {source}", path.display())
+            }
+            PrepareError::SecretKey { secret, key } => {
+                write!(f, "secret `{secret}` needs `{key}` in kfl's environment (the cluster reads it from the Secret)")
+            }
+            PrepareError::Volume { volume, path, source } => {
+                write!(f, "volume `{volume}`: cannot create {}: {source}", path.display())
+            }
+            PrepareError::CreateDir { path, source } => write!(f, "cannot create {}: {source}", path.display()),
+            PrepareError::Rendezvous { source } => write!(f, "no free port for the rendezvous: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for PrepareError {}
+
+impl From<EvalError> for PrepareError {
+    fn from(error: EvalError) -> Self {
+        PrepareError::Reference(error)
+    }
+}
 
 /// Where one instance's values come from: the plan, the run record, its own inputs and loop item.
 pub struct InstanceScope<'a> {
@@ -67,17 +150,26 @@ impl Scope for InstanceScope<'_> {
         }
     }
 
-    fn output(&self, stage: &str, output: &str, fan_in: bool) -> Result<Value, String> {
-        let &index = self.index.get(stage).ok_or_else(|| format!("no stage `{stage}` in the plan"))?;
+    fn output(&self, stage: &str, output: &str, fan_in: bool) -> Result<Value, EvalError> {
+        let &index = self.index.get(stage).ok_or_else(|| EvalError::UnknownStage { stage: stage.into() })?;
         let instances = &self.record.stages[index].instances;
         let same_loop = loop_of(&self.plan.stages[self.stage]).is_some()
             && loop_of(&self.plan.stages[self.stage]) == loop_of(&self.plan.stages[index]);
-        let read = |i: usize| -> Result<Value, String> {
-            let instance = instances.get(i).ok_or_else(|| format!("`{stage}` has no iteration {i}"))?;
+        let read = |i: usize| -> Result<Value, EvalError> {
+            let instance =
+                instances.get(i).ok_or_else(|| EvalError::NoIteration { stage: stage.into(), iteration: i })?;
             if !instance.state.produced() {
-                return Err(format!("`{stage}` {} and has no output `{output}`", instance.state.label()));
+                return Err(EvalError::NotProduced {
+                    stage: stage.into(),
+                    state: instance.state.label(),
+                    output: output.into(),
+                });
             }
-            instance.outputs.get(output).map(output_value).ok_or_else(|| format!("`{stage}` has no output `{output}`"))
+            instance
+                .outputs
+                .get(output)
+                .map(output_value)
+                .ok_or_else(|| EvalError::NoOutput { stage: stage.into(), output: output.into() })
         };
         if fan_in {
             let produced = instances.iter().enumerate().filter(|(_, i)| i.state.produced());
@@ -86,27 +178,27 @@ impl Scope for InstanceScope<'_> {
         read(if same_loop { self.iteration } else { 0 })
     }
 
-    fn best(&self, tune: &str, field: &str) -> Result<Value, String> {
-        let &index = self.index.get(tune).ok_or_else(|| format!("no tune `{tune}` in the plan"))?;
+    fn best(&self, tune: &str, field: &str) -> Result<Value, EvalError> {
+        let &index = self.index.get(tune).ok_or_else(|| EvalError::UnknownTune { tune: tune.into() })?;
         let instance = self.record.stages[index].instances.first().filter(|i| i.state.produced());
-        let instance = instance.ok_or_else(|| format!("tune `{tune}` has no best trial"))?;
+        let instance = instance.ok_or_else(|| EvalError::NoBestTrial { tune: tune.into() })?;
         instance
             .outputs
             .get(field)
             .map(output_value)
-            .ok_or_else(|| format!("the best trial of `{tune}` has no `{field}`"))
+            .ok_or_else(|| EvalError::NoBestField { tune: tune.into(), field: field.into() })
     }
 
-    fn local(&self, name: &str) -> Result<Value, String> {
-        self.locals.get(name).cloned().ok_or_else(|| format!("`{name}` has no value before the stage runs"))
+    fn local(&self, name: &str) -> Result<Value, EvalError> {
+        self.locals.get(name).cloned().ok_or_else(|| EvalError::LocalBeforeRun { name: name.into() })
     }
 
-    fn loop_var(&self, name: &str) -> Result<Value, String> {
-        self.item.clone().ok_or_else(|| format!("loop variable `{name}` used outside its loop"))
+    fn loop_var(&self, name: &str) -> Result<Value, EvalError> {
+        self.item.clone().ok_or_else(|| EvalError::LoopVarOutsideLoop { name: name.into() })
     }
 
-    fn builtin(&self, name: &str) -> Result<Value, String> {
-        Err(format!("`{name}` only has a value in `serve`"))
+    fn builtin(&self, name: &str) -> Result<Value, EvalError> {
+        Err(EvalError::ServeOnly { name: name.into() })
     }
 }
 
@@ -124,11 +216,11 @@ pub fn substitute(
     outputs: &IndexMap<String, PathBuf>,
     hashes: &mut Hashes,
     project_dir: &Path,
-) -> Result<Substituted, String> {
+) -> Result<Substituted, PrepareError> {
     let value = match part {
         Part::Text { text } => return Ok(Substituted { text: text.clone(), key: text.clone() }),
         Part::Output { name } => {
-            let path = outputs.get(name).ok_or_else(|| format!("`{name}` is not an output of this stage"))?;
+            let path = outputs.get(name).ok_or_else(|| PrepareError::NotAnOutput { name: name.clone() })?;
             return Ok(Substituted { text: path.display().to_string(), key: format!("<output:{name}>") });
         }
         Part::Template { parts } => {
@@ -144,7 +236,7 @@ pub fn substitute(
             let (text, key) = list_json(items, scope, outputs, hashes, project_dir)?;
             return Ok(Substituted { text: text.to_string(), key: key.to_string() });
         }
-        Part::Param { name } => scope.param(name).ok_or_else(|| format!("param `{name}` has no value"))?,
+        Part::Param { name } => scope.param(name).ok_or_else(|| EvalError::UnboundParam { name: name.clone() })?,
         Part::Dataset { name, uri } => scope.dataset(name, uri),
         Part::Input { name } => scope.local(name)?,
         Part::StageOutput { stage, output, fan_in } => scope.output(stage, output, *fan_in)?,
@@ -164,7 +256,7 @@ fn list_json(
     outputs: &IndexMap<String, PathBuf>,
     hashes: &mut Hashes,
     project_dir: &Path,
-) -> Result<(serde_json::Value, serde_json::Value), String> {
+) -> Result<(serde_json::Value, serde_json::Value), PrepareError> {
     let (mut texts, mut keys) = (Vec::new(), Vec::new());
     for item in items {
         let (text, key) = match item {
@@ -181,7 +273,7 @@ fn list_json(
 }
 
 /// The cache key's view of a value: artifacts by content, so a changed file is a changed input.
-fn key_text(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<String, String> {
+fn key_text(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<String, PrepareError> {
     Ok(match value {
         Value::List(_) | Value::Object(_) => key_json(value, hashes, project_dir)?.to_string(),
         other => key_scalar(other, hashes, project_dir)?,
@@ -190,7 +282,7 @@ fn key_text(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<St
 
 /// A list's or an object's key as nested arrays and objects of its items' keys (not the text of each level,
 /// which doubled per level).
-fn key_json(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<serde_json::Value, String> {
+fn key_json(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<serde_json::Value, PrepareError> {
     Ok(match value {
         Value::List(items) => {
             items.iter().map(|v| key_json(v, hashes, project_dir)).collect::<Result<serde_json::Value, _>>()?
@@ -199,18 +291,18 @@ fn key_json(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<se
             fields
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), key_json(v, hashes, project_dir)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, PrepareError>>()?,
         ),
         other => serde_json::Value::String(key_scalar(other, hashes, project_dir)?),
     })
 }
 
-fn key_scalar(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<String, String> {
+fn key_scalar(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<String, PrepareError> {
     Ok(match value {
         Value::Path(path) => {
             let hash = hashes
                 .get(&project_dir.join(path))
-                .map_err(|e| format!("input {} cannot be read: {e}", path.display()))?;
+                .map_err(|source| PrepareError::UnreadableInput { path: path.clone(), source })?;
             format!("sha256:{hash}")
         }
         other => other.text(),
@@ -258,7 +350,7 @@ pub fn launches(
     timeout: Option<Duration>,
     kill_grace: Duration,
     log_keep: u64,
-) -> Result<Vec<Launch>, String> {
+) -> Result<Vec<Launch>, PrepareError> {
     let base = |log: PathBuf, env: Vec<(String, String)>, metrics: Vec<String>| Launch {
         argv: argv.to_vec(),
         env,
@@ -272,7 +364,7 @@ pub fn launches(
     if !is_train {
         return Ok(vec![base(log_dir.join("log"), env.to_vec(), metrics.to_vec())]);
     }
-    let port = free_port().map_err(|e| format!("no free port for the rendezvous: {e}"))?;
+    let port = free_port().map_err(|source| PrepareError::Rendezvous { source })?;
     let world = gang.size();
     let mut out = Vec::new();
     for rank in 0..world {
@@ -344,15 +436,15 @@ impl Engine<'_> {
         i: usize,
         container: &Container,
         trial: Option<&TrialSpec>,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, PrepareError> {
         let stage = &self.plan.stages[s];
         let locals = self.locals(s, i, container, trial.map(|t| &t.overrides))?;
         let scope = scope_of(self.plan, &self.record, &self.index, s, i, Some(locals));
         if let Some(when) = &container.when {
-            match eval(when, &scope).map_err(|e| format!("`when`: {e}"))? {
+            match eval(when, &scope).map_err(PrepareError::When)? {
                 Value::Bool(true) => {}
                 Value::Bool(false) => return Ok(Prepared::Settled(StageState::Skipped, "`when` is false".into())),
-                other => return Err(format!("`when` gave {}, not a bool", other.text())),
+                other => return Err(PrepareError::WhenNotBool { found: other.text() }),
             }
         }
         let instance_dir = match (trial, self.record.stages[s].instances[i].iteration) {
@@ -370,17 +462,18 @@ impl Engine<'_> {
         for secret in &container.secrets {
             let keys = self.plan.secrets.iter().find(|x| &x.name == secret).map(|x| x.keys.clone()).unwrap_or_default();
             for key in keys {
-                let value = std::env::var(&key).map_err(|_| {
-                    format!(
-                        "secret `{secret}` needs `{key}` in kfl's environment (the cluster reads it from the Secret)"
-                    )
-                })?;
+                let value = std::env::var(&key)
+                    .map_err(|_| PrepareError::SecretKey { secret: secret.clone(), key: key.clone() })?;
                 env.push((key, value));
             }
         }
         for mount in &container.mounts {
             let dir = self.opts.project_dir.join(".kfl").join("volumes").join(&mount.volume);
-            std::fs::create_dir_all(&dir).map_err(|e| format!("volume `{}`: {e}", mount.volume))?;
+            std::fs::create_dir_all(&dir).map_err(|source| PrepareError::Volume {
+                volume: mount.volume.clone(),
+                path: dir.clone(),
+                source,
+            })?;
             let name = format!("KFL_VOLUME_{}", mount.volume.to_uppercase());
             env.push((name, dir.display().to_string()));
         }
@@ -398,7 +491,8 @@ impl Engine<'_> {
             ));
         }
         let log_dir = project_dir.join(&instance_dir);
-        std::fs::create_dir_all(&log_dir).map_err(|e| format!("cannot create {}: {e}", log_dir.display()))?;
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|source| PrepareError::CreateDir { path: log_dir.clone(), source })?;
         let metrics: Vec<String> = container.metrics.iter().map(|m| m.name.clone()).collect();
         let launches = launches(
             &gang,
@@ -502,7 +596,7 @@ impl Engine<'_> {
         i: usize,
         container: &Container,
         overrides: Option<&IndexMap<String, Value>>,
-    ) -> Result<IndexMap<String, Value>, String> {
+    ) -> Result<IndexMap<String, Value>, PrepareError> {
         let scope = self.scope(s, i, None);
         let mut locals = IndexMap::new();
         for input in &container.inputs {
@@ -516,8 +610,10 @@ impl Engine<'_> {
                 locals.insert(input.name.clone(), Value::Str(status));
                 continue;
             }
-            let binding = input.binding.as_ref().ok_or_else(|| format!("input `{}` has no value bound", input.name))?;
-            let value = eval(binding, &scope).map_err(|e| format!("input `{}`: {e}", input.name))?;
+            let binding =
+                input.binding.as_ref().ok_or_else(|| PrepareError::InputUnbound { input: input.name.clone() })?;
+            let value =
+                eval(binding, &scope).map_err(|source| PrepareError::Input { input: input.name.clone(), source })?;
             locals.insert(input.name.clone(), value);
         }
         Ok(locals)
@@ -531,7 +627,7 @@ impl Engine<'_> {
         s: usize,
         container: &Container,
         searched: &[String],
-    ) -> Result<String, String> {
+    ) -> Result<String, PrepareError> {
         let open: IndexMap<String, Value> =
             searched.iter().map(|name| (name.clone(), Value::Str(format!("<searched:{name}>")))).collect();
         let locals = self.locals(s, 0, container, Some(&open))?;
@@ -556,7 +652,7 @@ fn command(
     output_paths: &IndexMap<String, PathBuf>,
     hashes: &mut Hashes,
     project_dir: &Path,
-) -> Result<Command, String> {
+) -> Result<Command, PrepareError> {
     let mut argv = Vec::new();
     let mut key_argv = Vec::new();
     for part in &container.command {
@@ -567,8 +663,8 @@ fn command(
     let mut env = Vec::new();
     let mut key_env = Vec::new();
     for (name, part) in container.env.iter().chain(&container.local_env) {
-        let Substituted { text, key } =
-            substitute(part, scope, output_paths, hashes, project_dir).map_err(|e| format!("env `{name}`: {e}"))?;
+        let Substituted { text, key } = substitute(part, scope, output_paths, hashes, project_dir)
+            .map_err(|source| PrepareError::Env { name: name.clone(), source: Box::new(source) })?;
         env.retain(|(k, _): &(String, String)| k != name);
         env.push((name.clone(), text));
         key_env.push((name.clone(), key));

@@ -13,7 +13,7 @@ use super::record::{self, OutputRecord, StageState, TrialOutcome, TrialRecord};
 use super::{Engine, Event, Observer, cache, process, report, select};
 use crate::plan::{Expression, Goal, Spec, Tune};
 use crate::search::{self, Direction, MedianStop, Proposal, Sampler, SettingValue, Space, Trial, TrialState};
-use crate::value::{Value, eval};
+use crate::value::{EvalError, Value, eval};
 
 /// A tune in progress.
 pub(super) struct TuneRun {
@@ -71,7 +71,10 @@ impl Engine<'_> {
             .algorithm
             .settings
             .iter()
-            .map(|(name, expr)| Ok((name.clone(), setting(expr, &|e| eval(e, &scope))?)))
+            .map(|(name, expr)| {
+                let value = setting(expr, &|e| eval(e, &scope)).map_err(|e| format!("setting `{name}`: {e}"))?;
+                Ok((name.clone(), value))
+            })
             .collect::<Result<Vec<_>, String>>()
             .map_err(failed)?;
         let budget = usize::try_from(tune.trials.max(1)).unwrap_or(1);
@@ -263,9 +266,10 @@ impl Engine<'_> {
                 record.metrics = reuse.metrics;
                 self.complete_trial(s, number, Ok(reuse.outputs), curve, None, observer);
             }
-            Ok(Prepared::Settled(_, message)) | Err(message) => {
+            Ok(Prepared::Settled(_, message)) => {
                 self.complete_trial(s, number, Err(message), Vec::new(), None, observer);
             }
+            Err(error) => self.complete_trial(s, number, Err(error.to_string()), Vec::new(), None, observer),
         }
         true
     }
@@ -614,10 +618,15 @@ fn runtime_value(value: &search::Value) -> Value {
 }
 
 /// The plan's search space as the search engine's.
-fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, String>) -> Result<Space, String> {
+fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>) -> Result<Space, String> {
     let mut params = Vec::new();
     for param in &tune.space {
-        let args = param.args.iter().map(eval).collect::<Result<Vec<_>, _>>()?;
+        let args = param
+            .args
+            .iter()
+            .map(eval)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("`{}`: {}(…): {e}", param.name, param.distribution))?;
         let number = |i: usize| -> Result<f64, String> {
             match args.get(i) {
                 Some(Value::Int(n)) => Ok(*n as f64),
@@ -654,7 +663,10 @@ fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, String>) ->
     Ok(Space { params })
 }
 
-fn setting(expr: &Expression, eval: &dyn Fn(&Expression) -> Result<Value, String>) -> Result<SettingValue, String> {
+fn setting(
+    expr: &Expression,
+    eval: &dyn Fn(&Expression) -> Result<Value, EvalError>,
+) -> Result<SettingValue, EvalError> {
     // A bare name (`resource = epochs`) arrives as a reference to the trial's input; its name is the setting.
     if let Expression::Local { name } | Expression::Param { name } = expr {
         return Ok(SettingValue::Str(name.clone()));

@@ -17,7 +17,8 @@ use super::state::ServerState;
 
 use super::ServeError;
 use super::event::ServeEvent;
-use super::rollout::{self, VersionChange};
+use super::event::VersionChange;
+use super::rollout;
 use super::router::{Shared, error_response};
 use super::status::{StatusSnapshot, VersionStatus};
 use super::upstream::{call, new_client};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use super::monitor::{Rule, RuleFiring};
+use super::rule::{Rule, RuleFiring};
 
 /// One part of a predictor or transformer command line; placeholders are filled per replica.
 #[derive(Clone, Debug, PartialEq, Eq)]

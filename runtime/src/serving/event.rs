@@ -1,9 +1,11 @@
 //! `ServeEvent`: what the server reports to its caller while it runs (for logs and the status line).
 
+use std::fmt;
 use std::net::SocketAddr;
 
-use super::monitor::RuleFiring;
-use super::rollout::VersionChange;
+use serde::{Deserialize, Serialize};
+
+use super::rule::RuleFiring;
 
 /// Sent with `try_send`: serving never waits for the caller, so events are dropped while the
 /// channel is full. A capacity of a few hundred is plenty for logs and the status line.
@@ -87,5 +89,39 @@ impl ServeEvent {
             | ServeEvent::ReplicaReady { .. }
             | ServeEvent::ShuttingDown => return None,
         })
+    }
+}
+
+/// The versions served after a change, and the ones it drained and stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionChange {
+    pub model: String,
+    pub stable: String,
+    pub canary: Option<String>,
+    /// The canary's share (0 without a canary).
+    pub canary_percent: f64,
+    /// Versions taken out of the server by the change, drained and stopped.
+    pub retired: Vec<String>,
+}
+
+/// `api` now serves version 1 (90%) and canary 2 (10%); version 0 drained and stopped
+impl fmt::Display for VersionChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.canary {
+            Some(canary) => write!(
+                f,
+                "`{}` now serves version {} ({}%) and canary {canary} ({}%)",
+                self.model,
+                self.stable,
+                100.0 - self.canary_percent,
+                self.canary_percent
+            )?,
+            None => write!(f, "`{}` now serves version {} (100%)", self.model, self.stable)?,
+        }
+        match self.retired.as_slice() {
+            [] => Ok(()),
+            [one] => write!(f, "; version {one} drained and stopped"),
+            many => write!(f, "; versions {} drained and stopped", many.join(", ")),
+        }
     }
 }

@@ -19,6 +19,7 @@ mod process;
 mod replica;
 mod rollout;
 mod router;
+mod rule;
 mod state;
 mod status;
 mod upstream;
@@ -40,10 +41,9 @@ pub use config::{
     Arg, Canary, ModelVersion, MonitorConfig, Protocol, RetrainHook, ScaleMetric, Scaling, ServeConfig,
     TransformerConfig,
 };
-pub use event::ServeEvent;
+pub use event::{ServeEvent, VersionChange};
 pub use guard::same_secret;
-pub use monitor::{Action, Comparison, Condition, Metric, Rule, RuleFiring};
-pub use rollout::VersionChange;
+pub use rule::{Action, Comparison, Condition, Metric, Rule, RuleFiring};
 pub use state::{ServerState, read_state, running_servers, state_path};
 pub use status::{ReplicaStatus, Role, StatusSnapshot, VersionStatus};
 pub use window::WindowStats;

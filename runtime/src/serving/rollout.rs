@@ -1,50 +1,13 @@
 //! Changing the served versions while the server runs: a new version rolled out as the canary once its replicas
 //! are ready, promote and rollback; a version that leaves is drained, then its replicas are stopped.
 
-use std::fmt;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::config::ModelVersion;
-use super::event::ServeEvent;
+use super::event::{ServeEvent, VersionChange};
 use super::pool::Pool;
 use super::router::{Routes, Shared};
 use super::{ServeError, admin, autoscaler, state, template};
-
-/// The versions served after a change, and the ones it drained and stopped.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct VersionChange {
-    pub model: String,
-    pub stable: String,
-    pub canary: Option<String>,
-    /// The canary's share (0 without a canary).
-    pub canary_percent: f64,
-    /// Versions taken out of the server by the change, drained and stopped.
-    pub retired: Vec<String>,
-}
-
-/// `api` now serves version 1 (90%) and canary 2 (10%); version 0 drained and stopped
-impl fmt::Display for VersionChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.canary {
-            Some(canary) => write!(
-                f,
-                "`{}` now serves version {} ({}%) and canary {canary} ({}%)",
-                self.model,
-                self.stable,
-                100.0 - self.canary_percent,
-                self.canary_percent
-            )?,
-            None => write!(f, "`{}` now serves version {} (100%)", self.model, self.stable)?,
-        }
-        match self.retired.as_slice() {
-            [] => Ok(()),
-            [one] => write!(f, "; version {one} drained and stopped"),
-            many => write!(f, "; versions {} drained and stopped", many.join(", ")),
-        }
-    }
-}
 
 fn change_of(shared: &Shared, routes: &Routes, retired: &[Arc<Pool>]) -> VersionChange {
     VersionChange {
