@@ -192,9 +192,9 @@ fn deployment_shapes() {
             let Some(program) = out.checked.program() else {
                 panic!("{} must check clean:\n{}", rel.display(), out.render_plain());
             };
-            let files = kfl_compiler::codegen::up_front(program, &kfl_compiler::codegen::BuildOptions::default())
-                .unwrap_or_else(|d| panic!("{} must build its manifests: {d:?}", rel.display()));
-            let kustomization = files.iter().find(|(file, _)| file == "kustomization.yaml").map(|(_, text)| text);
+            let built = kfl_compiler::codegen::build(program, &kfl_tests::build_options(program))
+                .unwrap_or_else(|d| panic!("{} must build: {d:?}", rel.display()));
+            let kustomization = built.files.iter().find(|(file, _)| file == "kustomization.yaml").map(|(_, text)| text);
             insta::with_settings!({ omit_expression => true }, {
                 insta::assert_snapshot!(kustomization.cloned().unwrap_or_default());
             });

@@ -111,7 +111,7 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
     let (project, namespace) = (context.project, context.namespace);
     let kfp = program.project.as_ref().and_then(|p| p.kfp.clone());
     // The whole build: exactly what `kfl build` writes under `manifests/` (the objects meaningful before any run,
-    // as `codegen::up_front` gives them) and the pipeline `--kfp` uploads.
+    // as `codegen::deployment` places them) and the pipeline `--kfp` uploads.
     let output = codegen::build(program, &options).map_err(fail)?;
     let mut objects = Vec::new();
     let mut pipeline = None;

@@ -103,16 +103,6 @@ fn written_manifests(context: &Context<'_>, manifests: &[Manifest]) -> Vec<(Stri
     files
 }
 
-/// What `kfl build` writes as `kustomization.yaml` and `manifests/`: the objects applied up front, which
-/// `kfl apply`, `kfl diff` and `kfl status` work on. Needs no staged dataset: nothing applied up front
-/// reads one (`deployment.rs`).
-pub fn up_front(program: &ir::Program, options: &BuildOptions) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
-    let context = Context::new(program, options);
-    let mut diagnostics = Vec::new();
-    let manifests = manifests(&context, &mut diagnostics);
-    if diagnostics.is_empty() { Ok(written_manifests(&context, &manifests)) } else { Err(diagnostics) }
-}
-
 /// Up to this many stages the pipeline is built beside the plan, on a second thread (for speed); above it, one
 /// after the other (for memory).
 const PARALLEL_STAGES: usize = 5_000;
