@@ -24,6 +24,50 @@ pub const DEFAULT_ROOT: &str = "minio://mlpipeline/kfl";
 /// The folder of the build output holding the staged files, laid out as they go under `project.artifacts`.
 pub const STAGE_DIR: &str = "stage";
 
+/// The object store a project's pipeline artifacts live in, as the cluster's readers must be told it: the
+/// endpoint and the Secret (with its two key names) holding the access keys. KFP's launcher reads it this way
+/// for `minio://` URIs, and `kfl launch inferenceservice` copies it into the form KServe's storage
+/// initializer reads for `s3://` (`kserve::s3_credentials`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectStore {
+    /// `host:port` of the S3 API, without a scheme.
+    pub endpoint: String,
+    /// Whether the endpoint speaks TLS.
+    pub use_https: bool,
+    /// The region requests are signed for.
+    pub region: String,
+    /// The Secret in the run's namespace holding the access keys.
+    pub secret_name: String,
+    /// The Secret's key holding the access key id.
+    pub access_key_key: String,
+    /// The Secret's key holding the secret access key.
+    pub secret_key_key: String,
+}
+
+/// KFP's default object store: `getDefaultMinioSessionInfo` in `backend/src/v2/config/env.go` (kubeflow/pipelines
+/// 2.17.0: region `minio`, `disableSSL: true`, Secret `mlpipeline-minio-artifact` with keys `accesskey` and
+/// `secretkey`), at the Service every KFP install has in front of its store, `minio-service` in `kubeflow` on
+/// port 9000 (`manifests/kustomize/third-party/seaweedfs/base/seaweedfs/minio-service.yaml`, which keeps that
+/// name in front of SeaweedFS; the profile controller copies the Secret into each profile namespace).
+pub const KFP_OBJECT_STORE_ENDPOINT: &str = "minio-service.kubeflow:9000";
+pub const KFP_OBJECT_STORE_SECRET: &str = "mlpipeline-minio-artifact";
+pub const KFP_OBJECT_STORE_REGION: &str = "minio";
+pub const KFP_ACCESS_KEY_KEY: &str = "accesskey";
+pub const KFP_SECRET_KEY_KEY: &str = "secretkey";
+
+/// The object store of `project`'s artifacts: the one place it is resolved. A project has no store settings of
+/// its own yet, so this is KFP's default store (above).
+pub fn object_store(_project: Option<&ir::Project>) -> ObjectStore {
+    ObjectStore {
+        endpoint: KFP_OBJECT_STORE_ENDPOINT.to_string(),
+        use_https: false,
+        region: KFP_OBJECT_STORE_REGION.to_string(),
+        secret_name: KFP_OBJECT_STORE_SECRET.to_string(),
+        access_key_key: KFP_ACCESS_KEY_KEY.to_string(),
+        secret_key_key: KFP_SECRET_KEY_KEY.to_string(),
+    }
+}
+
 /// Whether a dataset URI is a path on this machine (relative to the .kfl file's folder): it has no scheme.
 pub fn is_local(uri: &str) -> bool {
     !uri.contains("://")
@@ -130,6 +174,17 @@ mod tests {
         assert_eq!(staged_path(digest, "../up/.."), "datasets/ffeeddccbbaa9988/data");
         assert_ne!(staged_path(digest, "a.csv"), staged_path(&digest.replace('f', "0"), "a.csv"));
         assert_eq!(unhashed_path("raw", "data/iris.csv"), "datasets/by-name/raw/iris.csv");
+    }
+
+    #[test]
+    fn without_settings_the_object_store_is_kfps_default() {
+        let store = object_store(None);
+        assert_eq!(store.endpoint, "minio-service.kubeflow:9000");
+        assert!(!store.use_https);
+        assert_eq!(
+            (store.secret_name.as_str(), store.access_key_key.as_str(), store.secret_key_key.as_str()),
+            ("mlpipeline-minio-artifact", "accesskey", "secretkey")
+        );
     }
 
     #[test]
