@@ -160,7 +160,10 @@ fn apply_uploads_the_compiled_pipeline_and_starts_a_run_with_the_bound_params() 
         text.contains(&format!("Pipeline/demo version {} uploaded", setup.kfp.lock().unwrap().versions[0].name)),
         "{text}"
     );
-    assert!(text.contains(&format!("Run {run_id} started: {}/#/runs/details/{run_id}", setup.kfp_url)), "{text}");
+    assert!(
+        text.contains(&format!("Run {run_id} started in namespace team-a: {}/#/runs/details/{run_id}", setup.kfp_url)),
+        "{text}"
+    );
 
     // The same content again: no new version, a new run of the same version in the same experiment.
     let second = setup.apply(&["-p", "epochs=7"], Some("s3cret"));
@@ -353,4 +356,74 @@ fn the_projects_kfp_is_used_and_the_option_overrides_it() {
     let tls = setup.kfl(&["apply", "demo.kfl", "--kfp", &https], None);
     assert_eq!(tls.status.code(), Some(1), "{tls:?}");
     assert!(stderr(&tls).contains(&format!("KFP API GET {https}/apis/v2beta1/pipelines/names/demo")), "{tls:?}");
+}
+
+/// A project whose pipeline creates a TrainJob from a launcher task.
+const TRAINING: &str = r#"project demo {
+  image     = "python:3.12"
+  namespace = "team-a"
+}
+
+dataset remote {
+  uri = "s3://acme/data/train.csv"
+}
+
+train fit(data: Dataset = remote) -> (model: Model) {
+  framework = torch
+  run       = ["python3", "fit.py", data, model]
+}
+"#;
+
+#[test]
+fn apply_with_a_namespace_compiles_the_launcher_tasks_for_it_and_starts_the_run_there() {
+    let setup = setup(Kfp::default());
+    std::fs::write(setup.dir.path().join("demo.kfl"), TRAINING).expect("write the program");
+    {
+        let mut kube = setup.kube.lock().expect("lock");
+        kube.objects.insert(
+            "/apis/rbac.authorization.k8s.io/v1".into(),
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "rbac.authorization.k8s.io/v1",
+                   "resources": [
+                {"name": "roles", "singularName": "role", "namespaced": true, "kind": "Role",
+                 "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+                {"name": "rolebindings", "singularName": "rolebinding", "namespaced": true, "kind": "RoleBinding",
+                 "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}
+            ]}),
+        );
+        kube.objects.insert(
+            "/api/v1/namespaces/team-b".into(),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}}),
+        );
+    }
+    let output = setup.apply(&["-n", "team-b"], None);
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("started in namespace team-b"), "{}", stdout(&output));
+    let kube = setup.kube.lock().expect("lock");
+    let applied: Vec<&str> = kube.seen.iter().filter(|s| s.method == "PATCH").map(|s| s.path.as_str()).collect();
+    assert!(applied.iter().all(|path| path.contains("/namespaces/team-b/")), "{applied:?}");
+    assert!(
+        applied.iter().any(|path| path.contains("/roles/")),
+        "the Role is bound where the run executes: {applied:?}"
+    );
+    drop(kube);
+    let kfp = setup.kfp.lock().expect("lock");
+    assert_eq!(kfp.runs.len(), 1);
+    assert_eq!(kfp.runs[0].1, "team-b", "the run executes in the experiment's namespace");
+    assert_eq!(kfp.experiments[0].2, "team-b");
+    // The launcher task creates the TrainJob where the run executes: the same namespace.
+    let spec = String::from_utf8(kfp.versions[0].spec.clone()).expect("UTF-8");
+    assert!(spec.contains("- '--namespace'\n        - team-b\n"), "{spec}");
+    assert!(spec.contains(r#""name":"fit","namespace":"team-b""#), "{spec}");
+    assert!(!spec.contains("team-a"), "nothing is left in the project's own namespace: {spec}");
+}
+
+#[test]
+fn a_single_user_kfp_is_named_in_a_warning_with_the_namespace_the_tasks_need() {
+    let setup = setup(Kfp { single_user: true, ..Kfp::default() });
+    let output = setup.apply(&[], None);
+    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
+    let warning = stderr(&output);
+    assert!(warning.contains("runs in single-user mode"), "{warning}");
+    assert!(warning.contains("unless that is `team-a`"), "{warning}");
+    assert!(!stdout(&output).contains("started in namespace"), "{}", stdout(&output));
 }

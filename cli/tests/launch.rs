@@ -315,6 +315,86 @@ fn an_object_of_the_runs_name_from_elsewhere_is_refused_not_reused() {
     assert!(cluster.seen.iter().all(|s| s.method != "PUT"), "nothing updated");
 }
 
+/// `kfl launch` in a compiled task's pod in namespace `pod_namespace` (`KFL_POD_NAMESPACE`, from the downward API).
+fn launch_in_namespace(dir: &Path, url: &str, args: &[&str], pod_namespace: &str) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kfl"));
+    command.env("KFL_POD_NAMESPACE", pod_namespace).env("KFP_POD_NAME", "task-a").env("KFP_POD_UID", "uid-a");
+    launch_with(dir, url, args, command)
+}
+
+#[test]
+fn a_run_in_another_namespace_than_the_projects_is_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, shared) = fake_cluster::start(Cluster::default());
+    let metric_arg = format!("acc={}", dir.path().join("acc").display());
+    let manifest = trainjob_manifest();
+    let output = launch_in_namespace(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"), "team-a");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    for part in [
+        "this run executes in namespace `team-a` (its pod's, from KFL_POD_NAMESPACE)",
+        "the project's objects belong in namespace `ml`",
+        "nothing was created",
+        "Role is bound",
+        "owner references cannot reach across namespaces",
+        "help: start the run in namespace `ml`: `kfl apply --kfp URL`",
+    ] {
+        assert!(message.contains(part), "missing {part:?} in {message}");
+    }
+    assert!(shared.lock().expect("lock").seen.is_empty(), "no request reached the cluster");
+
+    // The same task in a dry run is refused the same way.
+    let mut args = trainjob_args(&manifest, &metric_arg, "run-1");
+    args.push("--dry-run");
+    let dry = launch_in_namespace(dir.path(), &url, &args, "team-a");
+    assert_eq!(dry.status.code(), Some(2), "{}", stderr(&dry));
+    assert!(stderr(&dry).contains("executes in namespace `team-a`"), "{}", stderr(&dry));
+
+    // An InferenceService (no owner reference, but the Role) is refused too.
+    let isvc = json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                      "metadata": {"name": "iris", "namespace": "ml"}, "spec": {"predictor": {}}})
+    .to_string();
+    let serve = launch_in_namespace(
+        dir.path(),
+        &url,
+        &["inferenceservice", "--manifest-json", &isvc, "--namespace", "ml", "--poll-interval", "0.05"],
+        "team-a",
+    );
+    assert_eq!(serve.status.code(), Some(2), "{}", stderr(&serve));
+    assert!(shared.lock().expect("lock").seen.is_empty(), "no request reached the cluster");
+}
+
+#[test]
+fn a_run_in_the_projects_namespace_proceeds_and_one_without_a_namespace_uses_the_pods() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = Cluster::default();
+    cluster
+        .statuses
+        .insert(fit_path("run-1"), vec![json!({"conditions": [condition("Complete", "True", "JobsCompleted", "")]})]);
+    let team =
+        format!("/apis/trainer.kubeflow.org/v1alpha1/namespaces/team-a/trainjobs/{}", run_name("fit", "run-2", 33));
+    cluster.statuses.insert(team.clone(), vec![json!({"conditions": [condition("Complete", "True", "Done", "")]})]);
+    cluster.pods.push(trainer_pod());
+    cluster.logs.insert("fit-node-0-0-abcde".into(), "acc=0.9\n".into());
+    let (url, shared) = fake_cluster::start(cluster);
+    let metric_arg = format!("acc={}", dir.path().join("acc").display());
+    let manifest = trainjob_manifest();
+    let output = launch_in_namespace(dir.path(), &url, &trainjob_args(&manifest, &metric_arg, "run-1"), "ml");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(posts(&shared, TRAINJOBS).len(), 1, "created in the project's (and the pod's) namespace");
+
+    // A project without a namespace: neither the flag nor the manifest names one, the pod's is used.
+    let mut unplaced: Value = serde_json::from_str(&manifest).expect("manifest");
+    unplaced["metadata"].as_object_mut().expect("metadata").remove("namespace");
+    let unplaced = unplaced.to_string();
+    let mut args: Vec<&str> = trainjob_args(&unplaced, &metric_arg, "run-2");
+    let at = args.iter().position(|a| *a == "--namespace").expect("flag");
+    args.drain(at..at + 2);
+    let output = launch_in_namespace(dir.path(), &url, &args, "team-a");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(shared.lock().expect("lock").objects.contains_key(&team), "created in the pod's namespace");
+}
+
 #[test]
 fn a_marker_without_a_value_is_a_usage_error_and_nothing_is_created() {
     let dir = tempfile::tempdir().expect("tempdir");

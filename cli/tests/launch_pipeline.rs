@@ -84,6 +84,11 @@ fn every_compiled_launcher_task_is_accepted_by_kfl_launch() {
         let text = std::fs::read_to_string(out.join("pipeline.yaml")).expect("pipeline.yaml");
         let first = text.split("\n---\n").next().unwrap_or_default();
         let pipeline: Value = serde_saphyr::from_str(first).expect("pipeline.yaml is YAML");
+        let platform: Value = text
+            .split("\n---\n")
+            .nth(1)
+            .map(|doc| serde_saphyr::from_str(doc).expect("platform spec"))
+            .unwrap_or_default();
         let executors = pipeline.pointer("/deploymentSpec/executors").and_then(Value::as_object);
         for (executor, spec) in executors.into_iter().flatten() {
             let Some(container) = spec.get("container") else { continue };
@@ -103,7 +108,25 @@ fn every_compiled_launcher_task_is_accepted_by_kfl_launch() {
                     |arg| if arg == "{{$}}" { executor_input(&raw, scratch.path()) } else { fill(arg, scratch.path()) },
                 )
                 .collect();
-            let launched = kfl().arg("launch").args(&args).arg("--dry-run").output().expect("kfl launch");
+            // Each launcher pod is told its namespace, which `kfl launch` checks against the project's.
+            let config = platform.pointer(&format!("/platforms/kubernetes/deploymentSpec/executors/{executor}"));
+            assert_eq!(
+                config.and_then(|c| c.get("fieldPathAsEnv")),
+                Some(&json!([{"name": "KFL_POD_NAMESPACE", "fieldPath": "metadata.namespace"}])),
+                "{} {executor}: the pod's namespace reaches the launcher",
+                source.display()
+            );
+            // The run executes in the project's namespace (or, for a project without one, anywhere: the pod's).
+            let flag = args.iter().position(|a| a == "--namespace").map(|at| args[at + 1].clone());
+            let pod_namespace = flag.unwrap_or_else(|| "profile-ns".to_string());
+            let launched = kfl()
+                .arg("launch")
+                .args(&args)
+                .arg("--dry-run")
+                .env("KFL_POD_NAMESPACE", &pod_namespace)
+                .env_remove("KUBERNETES_SERVICE_HOST")
+                .output()
+                .expect("kfl launch");
             let stdout = String::from_utf8_lossy(&launched.stdout);
             assert!(
                 launched.status.success(),
@@ -113,6 +136,10 @@ fn every_compiled_launcher_task_is_accepted_by_kfl_launch() {
                 String::from_utf8_lossy(&launched.stderr)
             );
             assert!(!stdout.contains("${kfl."), "{} {executor}: a marker is left:\n{stdout}", source.display());
+            if args[0] != "register-model" && !stdout.trim().is_empty() {
+                let object: Value = serde_json::from_str(&stdout).expect("the object as JSON");
+                assert_eq!(object["metadata"]["namespace"], json!(pod_namespace), "{} {executor}", source.display());
+            }
             kinds.insert(args[0].clone());
             checked += 1;
         }

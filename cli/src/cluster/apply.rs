@@ -133,6 +133,7 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
         return Ok(Status::Ok);
     }
     let endpoint = endpoint.clone();
+    let endpoint_url = endpoint.url().to_string();
     let published = tokio::task::spawn_blocking(move || {
         super::pipeline::publish(&endpoint, &publication).map(|p| (p, publication))
     })
@@ -145,7 +146,20 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
                 "Pipeline/{} version {} {what} (pipeline {}, version {})",
                 publication.pipeline, published.version_name, published.pipeline_id, published.version_id
             );
-            println!("Run {} started: {}", published.run_id, published.run_url);
+            match &published.namespace {
+                Some(namespace) => {
+                    println!("Run {} started in namespace {namespace}: {}", published.run_id, published.run_url)
+                }
+                None => {
+                    println!("Run {} started: {}", published.run_id, published.run_url);
+                    eprintln!(
+                        "warning: KFP at {} runs in single-user mode: the run executes in the namespace KFP is \
+                         installed in, and its launcher tasks stop before creating anything unless that is `{}` (the \
+                         project's namespace); install the project there or use multi-user Kubeflow Pipelines",
+                        endpoint_url, publication.namespace
+                    );
+                }
+            }
             Ok(Status::Ok)
         }
         Err(message) => {

@@ -89,6 +89,9 @@ pub struct Published {
     pub uploaded: bool,
     pub run_id: String,
     pub run_url: String,
+    /// The namespace the run executes in: the project's experiment's (multi-user KFP), or `None` when KFP runs in
+    /// single-user mode, where every run executes in the namespace KFP is installed in.
+    pub namespace: Option<String>,
 }
 
 /// The runtime config of a run: every root input parameter of the pipeline with the value it was compiled with
@@ -171,7 +174,22 @@ pub fn publish(endpoint: &Endpoint, publication: &Publication) -> std::result::R
         "the manifests were applied and pipeline `{name}` version `{version_name}` ({version_id}) is in KFP; no run \
          was created"
     );
-    let experiment = project_experiment(&kfp, publication).map_err(|err| fail(err, &kept_version))?;
+    let (experiment, placed) = project_experiment(&kfp, publication).map_err(|err| fail(err, &kept_version))?;
+    // The run executes in its experiment's namespace (`CreateRun` takes the run's namespace from its experiment and
+    // falls back to KFP's own POD_NAMESPACE when that is empty; single-user mode empties every experiment's,
+    // `ReplaceNamespace`: backend/src/apiserver/resource/resource_manager.go, 2.17.0). Launcher tasks create the
+    // project's objects in the project's namespace and refuse to run anywhere else, so a run that would execute in
+    // another profile's namespace is not started.
+    let executes_in = match placed.as_str() {
+        "" => None,
+        found if found == namespace => Some(found.to_string()),
+        found => {
+            return Err(format!(
+                "KFP put the project's experiment `{name}` in namespace `{found}`, not `{namespace}`: a run there \
+                 could not create the project's objects; no run was created\n  kept: {kept_version}"
+            ));
+        }
+    };
     let body = json!({
         "display_name": crate::kfp::run_display_name(name, "apply"),
         "description": format!("started by `kfl apply {}`", publication.source),
@@ -186,7 +204,7 @@ pub fn publish(endpoint: &Endpoint, publication: &Publication) -> std::result::R
     // The Pipelines UI routes run details under its hash router (`frontend/src/components/Router.tsx`
     // RUN_DETAILS, 2.17.0); the UI serves the API too, so the URL that reached the API shows the run.
     let run_url = format!("{}/#/runs/details/{run_id}", kfp.base());
-    Ok(Published { pipeline_id, version_id, version_name, uploaded, run_id, run_url })
+    Ok(Published { pipeline_id, version_id, version_name, uploaded, run_id, run_url, namespace: executes_in })
 }
 
 fn text(json: &Json, key: &str) -> Option<String> {
@@ -238,13 +256,17 @@ fn newest_version(kfp: &Kfp, pipeline_id: &str) -> crate::kfp::Result<Option<(St
 
 /// The project's experiment in the namespace (named after the project), created when missing: in multi-user
 /// mode a run needs one (`GetValidExperimentNamespacePair`, `backend/src/apiserver/resource/resource_manager.go`,
-/// 2.17.0), and it gathers the project's runs in the UI.
-fn project_experiment(kfp: &Kfp, publication: &Publication) -> crate::kfp::Result<String> {
+/// 2.17.0), it decides the namespace the run executes in, and it gathers the project's runs in the UI. Its id and
+/// the namespace KFP gave it (empty in single-user mode).
+fn project_experiment(kfp: &Kfp, publication: &Publication) -> crate::kfp::Result<(String, String)> {
     let filter = equals_filter("display_name", &publication.pipeline);
     let query = [("namespace", publication.namespace.as_str()), ("filter", filter.as_str()), ("page_size", "1")];
     let found = kfp.get("/apis/v2beta1/experiments", &query)?;
-    if let Some(id) = found.pointer("/experiments/0").and_then(|e| text(e, "experiment_id")) {
-        return Ok(id);
+    let placed = |experiment: &Json| text(experiment, "namespace").unwrap_or_default();
+    if let Some(experiment) = found.pointer("/experiments/0")
+        && let Some(id) = text(experiment, "experiment_id")
+    {
+        return Ok((id, placed(experiment)));
     }
     let body = json!({
         "display_name": publication.pipeline,
@@ -252,7 +274,8 @@ fn project_experiment(kfp: &Kfp, publication: &Publication) -> crate::kfp::Resul
         "namespace": publication.namespace,
     });
     let created = kfp.post("/apis/v2beta1/experiments", &[], &body)?;
-    created_id(&created, "experiment_id", &format!("experiment `{}`", publication.pipeline))
+    let id = created_id(&created, "experiment_id", &format!("experiment `{}`", publication.pipeline))?;
+    Ok((id, placed(&created)))
 }
 
 /// A list filter (`backend/api/v2beta1/filter.proto`, JSON-serialized) of one `key == value` predicate.

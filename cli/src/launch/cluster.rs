@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use kfl_compiler::codegen::launcher::RUN_ANNOTATION;
+use kfl_compiler::codegen::launcher::{POD_NAMESPACE_ENV, RUN_ANNOTATION};
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::{Client, Config};
 use serde_json::Value as Json;
@@ -31,28 +31,81 @@ pub struct Cluster {
 
 impl Cluster {
     /// In-cluster config or kubeconfig (`kube::Config::infer`); the namespace is `--namespace`, else the
-    /// manifest's, else the pod's (or the kubeconfig context's).
+    /// manifest's, else the pod's (or the kubeconfig context's). In a pod, a namespace other than the pod's own
+    /// is refused before anything is sent (`check_run_namespace`).
     pub async fn connect(flag: Option<&str>, manifest: &Json) -> Result<Cluster> {
         let mut config = Config::infer()
             .await
             .map_err(|err| LaunchError::usage(format!("no cluster configuration (in-cluster or kubeconfig): {err}")))?;
         with_timeouts(&mut config);
-        let from_manifest = manifest.pointer("/metadata/namespace").and_then(Json::as_str);
-        let namespace = flag.or(from_manifest).map(str::to_string).unwrap_or_else(|| config.default_namespace.clone());
+        let pod = pod_namespace();
+        let namespace = chosen_namespace(flag, manifest)
+            .or_else(|| pod.as_ref().map(|(namespace, _)| namespace.clone()))
+            .unwrap_or_else(|| config.default_namespace.clone());
+        check_run_namespace(&namespace, pod)?;
         let client = Client::try_from(config)
             .map_err(|err| LaunchError::usage(format!("cannot build a Kubernetes client: {err}")))?;
         Ok(Cluster { client, namespace })
     }
 
-    /// `--dry-run`: no configuration is read; the namespace is `--namespace`, else the manifest's, else `default`.
-    pub fn namespace_offline(flag: Option<&str>, manifest: &Json) -> String {
-        let from_manifest = manifest.pointer("/metadata/namespace").and_then(Json::as_str);
-        flag.or(from_manifest).unwrap_or("default").to_string()
+    /// `--dry-run`: no configuration is read; the namespace is `--namespace`, else the manifest's, else the pod's,
+    /// else `default`, checked against the pod's as for a real launch.
+    pub fn namespace_offline(flag: Option<&str>, manifest: &Json) -> Result<String> {
+        let pod = pod_namespace();
+        let namespace = chosen_namespace(flag, manifest)
+            .or_else(|| pod.as_ref().map(|(namespace, _)| namespace.clone()))
+            .unwrap_or_else(|| "default".to_string());
+        check_run_namespace(&namespace, pod)?;
+        Ok(namespace)
     }
 
     pub fn api(&self, kind: Kind) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), &self.namespace, &resource(&kind))
     }
+}
+
+/// `--namespace`, else the manifest's (the project's namespace, which the compiled task passes as the flag too).
+fn chosen_namespace(flag: Option<&str>, manifest: &Json) -> Option<String> {
+    let from_manifest = manifest.pointer("/metadata/namespace").and_then(Json::as_str);
+    flag.or(from_manifest).filter(|n| !n.is_empty()).map(str::to_string)
+}
+
+/// The file in which Kubernetes gives every pod with a service-account token its namespace (the one kube's
+/// in-cluster configuration reads).
+const SERVICE_ACCOUNT_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// The namespace of the pod this launcher runs in, and where it was read: the compiled task's
+/// `KFL_POD_NAMESPACE` (downward API), else, inside a pod (`KUBERNETES_SERVICE_HOST`, which the kubelet sets in
+/// every container), its service account's namespace file. `None` outside a pod (a manual `kfl launch`).
+fn pod_namespace() -> Option<(String, &'static str)> {
+    let env = std::env::var(POD_NAMESPACE_ENV).ok().map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    if let Some(namespace) = env {
+        return Some((namespace, POD_NAMESPACE_ENV));
+    }
+    std::env::var_os("KUBERNETES_SERVICE_HOST")?;
+    let text = std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE_FILE).ok()?;
+    Some((text.trim().to_string(), SERVICE_ACCOUNT_NAMESPACE_FILE)).filter(|(n, _)| !n.is_empty())
+}
+
+/// A run's objects belong in the namespace its pods run in: the compiled Role is bound to the run's service
+/// account in the project's namespace, and each run object is owned by the task's pod, which an object in another
+/// namespace cannot be (a namespaced owner must be in its dependent's namespace, else the garbage collector
+/// treats it as absent and deletes the dependent: kubernetes.io "Owners and Dependents", Kubernetes 1.20 and
+/// later). So a mismatch stops the launch before anything is created.
+fn check_run_namespace(namespace: &str, pod: Option<(String, &'static str)>) -> Result<()> {
+    let Some((own, source)) = pod else { return Ok(()) };
+    if own == namespace {
+        return Ok(());
+    }
+    Err(LaunchError::usage(format!(
+        "this run executes in namespace `{own}` (its pod's, from {source}) but the project's objects belong in \
+         namespace `{namespace}` (--namespace or the manifest's: the project's `namespace`); nothing was created: the project's \
+         Role is bound to the run's service account in `{namespace}`, and the objects a run creates are owned by \
+         its task pod, which owner references cannot reach across namespaces (the garbage collector would delete \
+         them)\n  help: start the run in namespace `{namespace}`: `kfl apply --kfp URL` creates it in the project's \
+         experiment there, or start it from the Kubeflow profile whose namespace is `{namespace}`; or set the \
+         project's `namespace = \"{own}\"` and build again"
+    )))
 }
 
 /// kube's defaults leave reads unbounded (for exec and watch streams, which the launcher does not

@@ -62,7 +62,7 @@ pub async fn run(args: Args) -> Result<()> {
     }
     let maximize = manifest.pointer("/spec/objective/type").and_then(Json::as_str) != Some("minimize");
     if args.manifest.dry_run {
-        let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest);
+        let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest)?;
         let mut object = cluster::prepare(EXPERIMENT, manifest, &namespace, args.manifest.run_id.as_deref())?;
         run_objects::for_run(&mut object, args.manifest.run_id.as_deref(), run_objects::EXPERIMENT_MAX_NAME);
         return cluster::print(&object);

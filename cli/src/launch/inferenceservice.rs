@@ -23,7 +23,7 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<()> {
     let manifest = args.manifest.manifest(IndexMap::new())?;
     if args.manifest.dry_run {
-        let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest);
+        let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest)?;
         return cluster::print(&cluster::prepare(
             INFERENCE_SERVICE,
             manifest,

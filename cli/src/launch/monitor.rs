@@ -32,7 +32,7 @@ pub async fn run(args: Args) -> Result<()> {
     };
     let namespace = match &cluster {
         Some(cluster) => cluster.namespace.clone(),
-        None => Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest),
+        None => Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest)?,
     };
     let mut object = cluster::prepare(PROMETHEUS_RULE, manifest, &namespace, args.manifest.run_id.as_deref())?;
     if let Some(url) = &args.service_url {

@@ -36,7 +36,7 @@ pub async fn run(args: Args) -> Result<()> {
     let manifest = args.manifest.manifest(pairs("--output", &args.outputs)?)?;
     let deadline = manifest.pointer("/spec/activeDeadlineSeconds").and_then(Json::as_u64);
     if args.manifest.dry_run {
-        let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest);
+        let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest)?;
         let mut object = cluster::prepare(TRAINJOB, manifest, &namespace, args.manifest.run_id.as_deref())?;
         run_objects::for_run(&mut object, args.manifest.run_id.as_deref(), run_objects::TRAINJOB_MAX_NAME);
         return cluster::print(&object);

@@ -45,6 +45,9 @@ pub struct Version {
 
 pub struct Kfp {
     pub mode: Mode,
+    /// Single-user mode: every pipeline's and experiment's namespace is emptied (`ReplaceNamespace`,
+    /// backend/src/apiserver/resource/resource_manager.go, 2.17.0), and runs execute in KFP's own namespace.
+    pub single_user: bool,
     /// When set, every call needs `Authorization: Bearer TOKEN` (401 otherwise).
     pub token: Option<String>,
     /// `(METHOD, path)` answered with this status and message instead.
@@ -66,6 +69,7 @@ impl Default for Kfp {
     fn default() -> Self {
         Kfp {
             mode: Mode::Normal,
+            single_user: false,
             token: None,
             fail: None,
             pipelines: Vec::new(),
@@ -100,6 +104,11 @@ fn rpc_error(status: u16, code: u32, message: &str) -> Response {
 fn upload_error(status: u16, message: &str) -> Response {
     let body = json!({"error_message": message, "error_details": message});
     (StatusCode::from_u16(status).expect("status"), axum::Json(body)).into_response()
+}
+
+/// The namespace KFP records: the one asked for, or none in single-user mode.
+fn placed(single_user: bool, namespace: String) -> String {
+    if single_user { String::new() } else { namespace }
 }
 
 /// A query's values, percent-decoded (axum's `Query`, serde_urlencoded).
@@ -181,7 +190,7 @@ async fn handle(State(state): State<Shared>, AxumQuery(values): AxumQuery<Query>
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method.as_str(), &segments[..]) {
         ("GET", ["apis", "v2beta1", "pipelines", "names", name]) => {
-            let namespace = value("namespace").unwrap_or_default();
+            let namespace = placed(kfp.single_user, value("namespace").unwrap_or_default());
             match kfp.pipelines.iter().find(|(_, n, ns)| n == name && *ns == namespace) {
                 Some((id, name, namespace)) => {
                     axum::Json(json!({"pipeline_id": id, "name": name, "display_name": name, "namespace": namespace}))
@@ -195,7 +204,7 @@ async fn handle(State(state): State<Shared>, AxumQuery(values): AxumQuery<Query>
         ("POST", ["apis", "v2beta1", "pipelines"]) => {
             let body: Value = serde_json::from_slice(&bytes).unwrap_or_default();
             let name = body["name"].as_str().unwrap_or_default().to_string();
-            let namespace = body["namespace"].as_str().unwrap_or_default().to_string();
+            let namespace = placed(kfp.single_user, body["namespace"].as_str().unwrap_or_default().to_string());
             if name.is_empty() {
                 return rpc_error(400, 3, "pipeline name is empty");
             }
@@ -258,7 +267,7 @@ async fn handle(State(state): State<Shared>, AxumQuery(values): AxumQuery<Query>
             axum::Json(json!({"pipeline_versions": versions, "total_size": versions.len()})).into_response()
         }
         ("GET", ["apis", "v2beta1", "experiments"]) => {
-            let namespace = value("namespace").unwrap_or_default();
+            let namespace = placed(kfp.single_user, value("namespace").unwrap_or_default());
             let wanted = equals_predicates(&values);
             let experiments: Vec<Value> = kfp
                 .experiments
@@ -273,7 +282,7 @@ async fn handle(State(state): State<Shared>, AxumQuery(values): AxumQuery<Query>
         ("POST", ["apis", "v2beta1", "experiments"]) => {
             let body: Value = serde_json::from_slice(&bytes).unwrap_or_default();
             let name = body["display_name"].as_str().unwrap_or_default().to_string();
-            let namespace = body["namespace"].as_str().unwrap_or_default().to_string();
+            let namespace = placed(kfp.single_user, body["namespace"].as_str().unwrap_or_default().to_string());
             if kfp.experiments.iter().any(|(_, n, ns)| *n == name && *ns == namespace) {
                 return rpc_error(409, 6, "Failed to create an experiment: already exists");
             }
@@ -307,7 +316,7 @@ async fn handle(State(state): State<Shared>, AxumQuery(values): AxumQuery<Query>
         }
         ("GET", ["apis", "v2beta1", "runs"]) => {
             assert_eq!(value("sort_by").as_deref(), Some("created_at desc"), "{query}");
-            let namespace = value("namespace").unwrap_or_default();
+            let namespace = placed(kfp.single_user, value("namespace").unwrap_or_default());
             let size: usize = value("page_size").and_then(|s| s.parse().ok()).unwrap_or(20);
             let skip: usize = value("page_token").and_then(|s| s.parse().ok()).unwrap_or(0);
             let all: Vec<&Value> =

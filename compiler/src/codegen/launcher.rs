@@ -61,6 +61,16 @@ pub const RUN_ANNOTATION: &str = "kfl.dev/pipeline-run";
 /// The label naming the stage a run's object was created for (its name carries a run hash).
 pub const STAGE_LABEL: &str = "kfl.dev/stage";
 
+/// The environment variable a launcher task's pod gets its own namespace in (the downward API's
+/// `metadata.namespace`, through kfp-kubernetes `fieldPathAsEnv`, which the driver turns into a `fieldRef` env
+/// var: `backend/src/v2/driver/k8s.go`, kubeflow/pipelines 2.17.0). `kfl launch` refuses to create a
+/// namespaced object anywhere else: the project's Role is bound in the project's namespace, and a run's objects
+/// are owned by the task's pod, which an object in another namespace cannot be.
+pub const POD_NAMESPACE_ENV: &str = "KFL_POD_NAMESPACE";
+
+/// The downward-API field `POD_NAMESPACE_ENV` is filled from.
+pub const POD_NAMESPACE_FIELD: &str = "metadata.namespace";
+
 /// The flag that carries KFP's executor input (`{{$}}`), for a task that must tell KFP where an output artifact
 /// ended up (a tune's best trial's artifacts).
 pub const EXECUTOR_INPUT_FLAG: &str = "--executor-input";

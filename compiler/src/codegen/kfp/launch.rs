@@ -63,7 +63,7 @@ impl Builder<'_, '_> {
         if best.iter().any(|(_, io)| matches!(io, Io::Artifact { .. })) {
             launch.extend([launcher::EXECUTOR_INPUT_FLAG.to_string(), "{{$}}".to_string()]);
         }
-        self.finish_task(&task, inputs, outputs, self.launcher_container(launch));
+        self.finish_launcher_task(&task, inputs, outputs, launch);
         self.no_cache(scope, &task);
     }
 
@@ -135,7 +135,7 @@ impl Builder<'_, '_> {
         let io = Io::Parameter("STRING");
         io.define(&mut outputs, "uri");
         launch.extend(["--output-uri".to_string(), io.placeholder("uri", true, false)]);
-        self.finish_task(&task, inputs, outputs, self.launcher_container(launch));
+        self.finish_launcher_task(&task, inputs, outputs, launch);
         self.no_cache(scope, &task);
     }
 
@@ -157,7 +157,7 @@ impl Builder<'_, '_> {
         let io = Io::Parameter("STRING");
         io.define(&mut outputs, "url");
         launch.extend(["--output-url".to_string(), io.placeholder("url", true, false)]);
-        self.finish_task(&task, inputs, outputs, self.launcher_container(launch));
+        self.finish_launcher_task(&task, inputs, outputs, launch);
         self.no_cache(scope, &task);
     }
 
@@ -175,7 +175,7 @@ impl Builder<'_, '_> {
                 Io::Parameter("STRING").placeholder("service_url", false, false),
             ]);
         }
-        self.finish_task(&task, inputs, Interface::default(), self.launcher_container(launch));
+        self.finish_launcher_task(&task, inputs, Interface::default(), launch);
         self.no_cache(scope, &task);
     }
 
@@ -188,15 +188,31 @@ impl Builder<'_, '_> {
 }
 
 impl Builder<'_, '_> {
-    /// `kfl launch ARGS` in the build's launcher image.
-    pub(super) fn launcher_container(&self, args: Vec<String>) -> Container {
-        Container {
+    /// A task running `kfl launch ARGS` in the build's launcher image, its pod told its own namespace (which
+    /// `kfl launch` checks against the project's before creating anything).
+    pub(super) fn finish_launcher_task(
+        &mut self,
+        task: &str,
+        inputs: Interface,
+        outputs: Interface,
+        args: Vec<String>,
+    ) {
+        let container = Container {
             args,
             command: vec!["kfl".into(), "launch".into()],
             env: Vec::new(),
             image: self.context.launcher_image.clone(),
             resources: None,
-        }
+        };
+        self.finish_task(task, inputs, outputs, container);
+        let config = KubernetesExecutorConfig {
+            field_path_as_env: vec![FieldPathAsEnv {
+                name: launcher::POD_NAMESPACE_ENV.to_string(),
+                field_path: launcher::POD_NAMESPACE_FIELD.to_string(),
+            }],
+            ..Default::default()
+        };
+        self.platform.insert(format!("exec-{task}"), config);
     }
 }
 

@@ -404,6 +404,9 @@ pub struct KubernetesExecutorConfig {
     pub config_map_as_env: Vec<ConfigMapAsEnv>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub config_map_as_volume: Vec<ConfigMapAsVolume>,
+    /// Env vars filled from the task pod's own fields (downward API `fieldRef`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub field_path_as_env: Vec<FieldPathAsEnv>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secret: Vec<ImagePullSecret>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -428,6 +431,13 @@ impl KubernetesExecutorConfig {
     pub fn is_empty(&self) -> bool {
         self == &KubernetesExecutorConfig::default()
     }
+}
+
+#[derive(Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldPathAsEnv {
+    pub name: String,
+    pub field_path: String,
 }
 
 #[derive(Serialize, PartialEq, Eq, Hash)]

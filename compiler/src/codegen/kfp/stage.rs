@@ -172,7 +172,7 @@ impl Builder<'_, '_> {
             let value = self.render(scope, &task, &mut inputs, &input_io, &output_io, value, launcher);
             env.push(EnvVar { name: name.clone(), value });
         }
-        let container = if launcher {
+        if launcher {
             // The TrainJob runs the command; the launcher passes the bound values.
             let manifest = super::super::trainer::launcher_manifest(self.context, stage);
             let mut launch = self.launch_args("trainjob", manifest.as_ref());
@@ -183,13 +183,14 @@ impl Builder<'_, '_> {
                 launch.push(flag.into());
                 launch.push(pair(name, &io.placeholder(name, true, true)));
             }
-            self.launcher_container(launch)
+            self.finish_launcher_task(&task, inputs, outputs, launch);
         } else {
             let mut command = rendered;
             let args = if command.len() > 1 { command.split_off(1) } else { Vec::new() };
-            Container { args, command, env, image: stage.image.clone(), resources: resources(&stage.resources) }
-        };
-        self.finish_task(&task, inputs, outputs, container);
+            let container =
+                Container { args, command, env, image: stage.image.clone(), resources: resources(&stage.resources) };
+            self.finish_task(&task, inputs, outputs, container);
+        }
         let spec = self.scopes[scope].tasks.get_mut(&task);
         if let Some(spec) = spec {
             spec.caching_options = Some(CachingOptions { enable_cache: stage.cache.then_some(true) });
