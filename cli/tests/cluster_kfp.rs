@@ -380,16 +380,7 @@ fn apply_with_a_namespace_compiles_the_launcher_tasks_for_it_and_starts_the_run_
     std::fs::write(setup.dir.path().join("demo.kfl"), TRAINING).expect("write the program");
     {
         let mut kube = setup.kube.lock().expect("lock");
-        kube.objects.insert(
-            "/apis/rbac.authorization.k8s.io/v1".into(),
-            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "rbac.authorization.k8s.io/v1",
-                   "resources": [
-                {"name": "roles", "singularName": "role", "namespaced": true, "kind": "Role",
-                 "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
-                {"name": "rolebindings", "singularName": "rolebinding", "namespaced": true, "kind": "RoleBinding",
-                 "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}
-            ]}),
-        );
+        serve_rbac(&mut kube);
         kube.objects.insert(
             "/api/v1/namespaces/team-b".into(),
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}}),
@@ -426,4 +417,74 @@ fn a_single_user_kfp_is_named_in_a_warning_with_the_namespace_the_tasks_need() {
     assert!(warning.contains("runs in single-user mode"), "{warning}");
     assert!(warning.contains("unless that is `team-a`"), "{warning}");
     assert!(!stdout(&output).contains("started in namespace"), "{}", stdout(&output));
+}
+
+/// Discovery of the RBAC kinds (the Role and RoleBinding a project with launcher tasks applies).
+fn serve_rbac(kube: &mut fake_cluster::Cluster) {
+    kube.objects.insert(
+        "/apis/rbac.authorization.k8s.io/v1".into(),
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "rbac.authorization.k8s.io/v1",
+               "resources": [
+            {"name": "roles", "singularName": "role", "namespaced": true, "kind": "Role",
+             "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+            {"name": "rolebindings", "singularName": "rolebinding", "namespaced": true, "kind": "RoleBinding",
+             "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}
+        ]}),
+    );
+}
+
+/// A TrainJob a run created for stage `stage` of `project`, as `kfl launch` names and labels it.
+fn run_trainjob(
+    project: &str,
+    stage: &str,
+    name: &str,
+    run: &str,
+    created: &str,
+    condition: &str,
+) -> serde_json::Value {
+    json!({
+        "apiVersion": "trainer.kubeflow.org/v1alpha1", "kind": "TrainJob",
+        "metadata": {"name": name, "namespace": "team-a", "creationTimestamp": created,
+            "labels": {"app.kubernetes.io/managed-by": "kfl", "app.kubernetes.io/part-of": project,
+                       "kfl.dev/stage": stage, "kfl.dev/pipeline-run": run},
+            "annotations": {"kfl.dev/pipeline-run": run}},
+        "status": {"conditions": [{"type": condition, "status": "True", "reason": condition, "message": format!("{condition} here")}]}
+    })
+}
+
+#[test]
+fn status_lists_the_newest_run_created_object_of_each_declaration_and_counts_the_older_ones() {
+    let setup = setup(Kfp::default());
+    std::fs::write(setup.dir.path().join("demo.kfl"), TRAINING).expect("write the program");
+    serve_rbac(&mut setup.kube.lock().expect("lock"));
+    let before = setup.kfl(&["status", "demo.kfl"], None);
+    assert!(before.status.success(), "{}{}", stdout(&before), stderr(&before));
+    let text = stdout(&before);
+    let row = text.lines().find(|l| l.starts_with("TrainJob")).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("fit-*") && row.contains("no run yet") && row.contains("kfl.dev/stage=fit"), "{row}");
+
+    let jobs = "/apis/trainer.kubeflow.org/v1alpha1/namespaces/team-a/trainjobs";
+    {
+        let mut kube = setup.kube.lock().expect("lock");
+        let mut add = |object: serde_json::Value| {
+            let name = object["metadata"]["name"].as_str().expect("name").to_string();
+            kube.objects.insert(format!("{jobs}/{name}"), object);
+        };
+        add(run_trainjob("demo", "fit", "fit-0000aaaa", "run-1", "2026-12-07T10:00:00Z", "Failed"));
+        add(run_trainjob("demo", "fit", "fit-2222cccc", "run-3", "2026-12-07T12:00:00Z", "Complete"));
+        add(run_trainjob("demo", "fit", "fit-1111bbbb", "run-2", "2026-12-07T11:00:00Z", "Complete"));
+        // Newer, but another project's, and another stage's: not this declaration's.
+        add(run_trainjob("other", "fit", "fit-9999ffff", "run-9", "2026-12-08T00:00:00Z", "Failed"));
+        add(run_trainjob("demo", "prep", "prep-8888eeee", "run-9", "2026-12-08T00:00:00Z", "Failed"));
+    }
+    let after = setup.kfl(&["status", "demo.kfl"], None);
+    assert!(after.status.success(), "{}{}", stdout(&after), stderr(&after));
+    let text = stdout(&after);
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("TrainJob")).collect();
+    assert_eq!(rows.len(), 1, "one row per declaration: {text}");
+    for part in ["team-a", "fit-2222cccc", "Complete", "Complete here", "run run-3", "2 older runs' objects"] {
+        assert!(rows[0].contains(part), "missing {part:?} in {}", rows[0]);
+    }
+    let listed = setup.kube.lock().expect("lock").seen.iter().any(|s| s.method == "GET" && s.path == jobs);
+    assert!(listed, "found by listing with the project's and the stage's labels");
 }

@@ -92,6 +92,8 @@ pub struct Declared {
     pub kfp: Option<String>,
     /// The local datasets the pipeline reads from their staged copies in object storage.
     pub staged: Vec<String>,
+    /// The objects only the pipeline's runs create (`codegen::deployment`), which `kfl status` finds by label.
+    pub run_created: Vec<codegen::deployment::Deferred>,
 }
 
 /// Checks and compiles the file; diagnostics are printed, and the status to exit with returned.
@@ -135,7 +137,8 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
         objects.push(object);
     }
     let staged = staged.digests.into_keys().collect();
-    Ok(Declared { project, objects, pipeline, namespace, kfp, staged })
+    let run_created = codegen::deployment::deferred(program);
+    Ok(Declared { project, objects, pipeline, namespace, kfp, staged, run_created })
 }
 
 /// A connection, its default namespace, and what discovery found so far.

@@ -2,15 +2,18 @@
 
 use std::time::Duration;
 
-use kube::api::DynamicObject;
+use kfl_compiler::codegen::deployment::Deferred;
+use kfl_compiler::codegen::launcher::{self, LaunchedKind as Kind, RUN_ANNOTATION, STAGE_LABEL};
+use kube::api::{DynamicObject, ListParams};
 use serde_json::Value as Json;
 
 use super::{Failure, Session, Target};
 use crate::Status;
 
 /// Show each declared object on the cluster with its state (TrainJob Complete/Failed, Experiment Succeeded and
-/// its best trial, InferenceService Ready and URL, Notebook ready replicas, PVC phase, Deployment Available), and
-/// with `--kfp URL` or `project.kfp` the state of the pipeline's newest run.
+/// its best trial, InferenceService Ready and URL, Notebook ready replicas, PVC phase, Deployment Available): the
+/// applied ones, and for each TrainJob and Experiment pipeline runs create, the newest run's and how many older
+/// ones remain; with `--kfp URL` or `project.kfp` the state of the pipeline's newest run.
 ///
 /// Example: `kfl status iris.kfl --watch`
 #[derive(clap::Args, Debug)]
@@ -57,6 +60,9 @@ async fn status(args: &Args, declared: &super::Declared) -> super::Result<Status
                 detail,
             ]);
         }
+        for deferred in &declared.run_created {
+            rows.push(run_created(&session, declared, deferred, &namespace).await?);
+        }
         if let Some(endpoint) = &endpoint {
             let (endpoint, pipeline, within) = (endpoint.clone(), declared.project.clone(), namespace.clone());
             let found = tokio::task::spawn_blocking(move || super::pipeline::latest_run(&endpoint, &pipeline, &within))
@@ -80,6 +86,76 @@ async fn status(args: &Args, declared: &super::Declared) -> super::Result<Status
             _ = tokio::signal::ctrl_c() => return Ok(Status::Ok),
         }
     }
+}
+
+/// The launched kind of a run-created object (`codegen::deployment` names TrainJob, Experiment and
+/// InferenceService).
+fn launched(kind: &str) -> Option<Kind> {
+    [launcher::TRAINJOB, launcher::EXPERIMENT, launcher::INFERENCE_SERVICE].into_iter().find(|k| k.kind == kind)
+}
+
+/// One row for an object only pipeline runs create. A TrainJob or Experiment has a run-unique name
+/// (`STAGE-HASH`, `kfl launch`'s run_objects.rs): the newest one labelled with the project and the stage is
+/// shown, with how many older runs' objects are still there. An InferenceService keeps the declaration's name,
+/// which each run updates in place.
+async fn run_created(
+    session: &Session,
+    declared: &super::Declared,
+    deferred: &Deferred,
+    namespace: &str,
+) -> super::Result<[String; 5]> {
+    let Some(kind) = launched(deferred.kind) else {
+        return Ok([
+            deferred.kind.to_string(),
+            namespace.to_string(),
+            deferred.name.clone(),
+            "-".into(),
+            String::new(),
+        ]);
+    };
+    let resource = crate::launch::api_resource(&kind);
+    let api = session.api(&resource, Some(namespace));
+    let read_failed =
+        |err: kube::Error| Failure::Cluster(format!("cannot read {}: {}", kind.plural, super::api_message(&err)));
+    let row = |name: String, state: String, detail: String| {
+        [kind.kind.to_string(), namespace.to_string(), name, state, detail]
+    };
+    if kind.kind == launcher::INFERENCE_SERVICE.kind {
+        return Ok(match api.get_opt(&deferred.name).await.map_err(read_failed)? {
+            Some(live) => {
+                let (state, detail) = summary(kind.kind, &live);
+                row(deferred.name.clone(), state, detail)
+            }
+            None => row(deferred.name.clone(), "no run yet".into(), "created by the pipeline's runs".into()),
+        });
+    }
+    let selector = format!("{}={},{STAGE_LABEL}={}", super::PART_OF, declared.project, deferred.name);
+    let mut found = api.list(&ListParams::default().labels(&selector)).await.map_err(read_failed)?.items;
+    // Newest first: RFC 3339 creation times in UTC sort as text; the name breaks a tie the same way every time.
+    found.sort_by(|a, b| {
+        let created = |o: &DynamicObject| o.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        (created(b), &b.metadata.name).cmp(&(created(a), &a.metadata.name))
+    });
+    let Some(newest) = found.first() else {
+        let pattern = format!("{}-*", deferred.name);
+        return Ok(row(pattern, "no run yet".into(), format!("created by each pipeline run (label {selector})")));
+    };
+    let (state, mut detail) = summary(kind.kind, newest);
+    let run = newest.metadata.labels.as_ref().and_then(|l| l.get(RUN_ANNOTATION)).cloned();
+    let mut notes = Vec::new();
+    if let Some(run) = run.or_else(|| newest.metadata.annotations.as_ref()?.get(RUN_ANNOTATION).cloned()) {
+        notes.push(format!("run {run}"));
+    }
+    match found.len() - 1 {
+        0 => {}
+        1 => notes.push("1 older run's object".to_string()),
+        older => notes.push(format!("{older} older runs' objects")),
+    }
+    if !notes.is_empty() {
+        let notes = format!("({})", notes.join("; "));
+        detail = if detail.is_empty() { notes } else { format!("{detail} {notes}") };
+    }
+    Ok(row(newest.metadata.name.clone().unwrap_or_default(), state, detail))
 }
 
 fn print_table(rows: &[[String; 5]]) {

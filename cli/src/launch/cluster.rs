@@ -13,7 +13,7 @@ use super::{API_CONNECT_TIMEOUT, API_READ_TIMEOUT, LaunchError, Result, WaitArgs
 /// the compiled Role is built from.
 pub use kfl_compiler::codegen::launcher::LaunchedKind as Kind;
 
-fn resource(kind: &Kind) -> ApiResource {
+pub(crate) fn resource(kind: &Kind) -> ApiResource {
     ApiResource {
         group: kind.group.to_string(),
         version: kind.version.to_string(),

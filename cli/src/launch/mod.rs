@@ -26,6 +26,9 @@ mod trainjob;
 
 use std::time::Duration;
 
+/// The API resource of a kind the launcher creates, for `kfl status`, which reads what runs created.
+pub(crate) use cluster::resource as api_resource;
+
 use clap::Subcommand;
 
 use crate::Status;

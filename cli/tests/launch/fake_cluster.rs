@@ -67,6 +67,10 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let dry_run = request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair == "dryRun=All"));
+    let selector = request.uri().query().and_then(|query| {
+        let pair = query.split('&').find_map(|pair| pair.strip_prefix("labelSelector="))?;
+        Some(percent_decode(pair))
+    });
     let bytes = to_bytes(request.into_body(), 1 << 24).await.unwrap_or_default();
     let body: Option<Value> = serde_json::from_slice(&bytes).ok();
     let mut cluster = state.lock().expect("lock");
@@ -107,6 +111,9 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
             axum::Json(object).into_response()
         }
         Method::GET => {
+            if let Some(selector) = selector.filter(|_| !cluster.objects.contains_key(&path)) {
+                return list(&cluster, &path, &selector);
+            }
             let Some(mut object) = cluster.objects.get(&path).cloned() else {
                 return status(404, "NotFound", "not found");
             };
@@ -136,6 +143,49 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
         }
         _ => status(405, "MethodNotAllowed", "unsupported"),
     }
+}
+
+/// A list of the collection `path`'s objects whose labels match every `KEY=VALUE` of `selector`.
+fn list(cluster: &Cluster, path: &str, selector: &str) -> Response {
+    let terms: Vec<(&str, &str)> = selector.split(',').filter_map(|term| term.split_once('=')).collect();
+    let items: Vec<Value> = cluster
+        .objects
+        .iter()
+        .filter(|(key, _)| {
+            key.strip_prefix(path).and_then(|rest| rest.strip_prefix('/')).is_some_and(|n| !n.contains('/'))
+        })
+        .filter(|(_, object)| terms.iter().all(|(k, v)| object["metadata"]["labels"][*k] == *v))
+        .map(|(_, object)| object.clone())
+        .collect();
+    axum::Json(json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}))
+        .into_response()
+}
+
+/// `%XX` escapes decoded (a label selector's `=` and `,` arrive escaped).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
+        ) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A kubeconfig whose current context points at `url` with namespace `default`.

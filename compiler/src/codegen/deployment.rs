@@ -25,6 +25,9 @@ pub enum Placement {
 pub struct Deferred {
     pub kind: &'static str,
     pub declaration: String,
+    /// The compiled object's name (the declaration's Kubernetes name): a TrainJob's or Experiment's
+    /// `kfl.dev/stage` label once a run renames it, an InferenceService's name.
+    pub name: String,
     pub reason: String,
 }
 
@@ -55,7 +58,9 @@ pub fn deferred(program: &ir::Program) -> Vec<Deferred> {
     workloads
         .filter_map(|(kind, name)| match placement(program, name) {
             Placement::UpFront => None,
-            Placement::Pipeline(reason) => Some(Deferred { kind, declaration: name.clone(), reason }),
+            Placement::Pipeline(reason) => {
+                Some(Deferred { kind, declaration: name.clone(), name: super::manifest::kubernetes_name(name), reason })
+            }
         })
         .collect()
 }

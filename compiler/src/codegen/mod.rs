@@ -90,8 +90,7 @@ fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Ma
     manifests.extend(kserve::manifests(context, diagnostics));
     manifests.extend(monitoring::manifests(context, diagnostics));
     let deferred = deployment::deferred(context.program);
-    manifests
-        .retain(|m| !deferred.iter().any(|d| d.kind == m.kind && manifest::kubernetes_name(&d.declaration) == m.name));
+    manifests.retain(|m| !deferred.iter().any(|d| d.kind == m.kind && d.name == m.name));
     manifests
 }
 
