@@ -237,7 +237,7 @@ fn deployment(context: &Context<'_>, name: &str, selector: &BTreeMap<String, Str
     };
     let mut pod_labels = context.labels.clone();
     pod_labels.extend(selector.clone());
-    let object = Deployment {
+    let mut object = Deployment {
         metadata: context.metadata(name),
         spec: Some(DeploymentSpec {
             replicas: Some(1),
@@ -256,6 +256,9 @@ fn deployment(context: &Context<'_>, name: &str, selector: &BTreeMap<String, Str
         }),
         ..Deployment::default()
     };
+    if let Some(pod) = object.spec.as_mut().and_then(|spec| spec.template.spec.as_mut()) {
+        super::scheduling::apply_launcher(context.program, pod);
+    }
     Manifest::from_typed("Deployment", name, &object)
 }
 

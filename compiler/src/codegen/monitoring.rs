@@ -360,7 +360,7 @@ fn cron_job(
         volume_mounts: Some(vec![kfp_token_mount()]),
         ..Container::default()
     };
-    let object = CronJob {
+    let mut object = CronJob {
         metadata: context.metadata(&name),
         spec: Some(CronJobSpec {
             schedule: schedule.to_string(),
@@ -387,6 +387,11 @@ fn cron_job(
         }),
         ..CronJob::default()
     };
+    if let Some(pod) =
+        object.spec.as_mut().and_then(|spec| spec.job_template.spec.as_mut()).and_then(|job| job.template.spec.as_mut())
+    {
+        super::scheduling::apply_launcher(context.program, pod);
+    }
     Manifest::from_typed("CronJob", &name, &object)
 }
 

@@ -83,6 +83,31 @@ pub(crate) fn apply_container(scheduling: &Scheduling, container: &mut Container
     }
 }
 
+/// The project's scheduling as it applies to a launcher pod (a pipeline's `kfl launch` tasks, the retraining
+/// CronJob, the retrain receiver): where it may run (`node_selector`, `tolerations`), how it pulls the launcher
+/// image (`image_pull_secrets`, `image_pull_policy`) and `priority_class` where the pod has a field for it. Not
+/// `gpu_type` (its node-selector entry) nor `queue`: a launcher needs no GPU, and waiting in a GPU queue it could
+/// hold back the very job it launches. Not `service_account`: each launcher pod has its own (the run's, or the
+/// launcher account of `rbac.rs`).
+pub(crate) fn launcher(program: &ir::Program) -> Scheduling {
+    let Some(project) = &program.project else { return Scheduling::default() };
+    let mut scheduling = project.scheduling.clone();
+    if let Some(label) = scheduling.gpu_label.take() {
+        scheduling.node_selector.shift_remove(&label);
+    }
+    scheduling.gpu_type = None;
+    scheduling.queue = None;
+    scheduling.service_account = None;
+    scheduling
+}
+
+/// `launcher(program)` on a launcher pod's spec, keeping the pod's own service account.
+pub(crate) fn apply_launcher(program: &ir::Program, spec: &mut PodSpec) {
+    let account = spec.service_account_name.take();
+    apply(&launcher(program), spec);
+    spec.service_account_name = account;
+}
+
 /// The stages and serves `kfl run` runs whose scheduling properties (their own or the project's) only a
 /// cluster applies, each with those properties' names in table order: `kfl run`'s summary lists them.
 pub fn cluster_only(program: &ir::Program) -> Vec<(String, Vec<&'static str>)> {

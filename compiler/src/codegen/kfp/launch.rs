@@ -189,7 +189,8 @@ impl Builder<'_, '_> {
 
 impl Builder<'_, '_> {
     /// A task running `kfl launch ARGS` in the build's launcher image, its pod told its own namespace (which
-    /// `kfl launch` checks against the project's before creating anything).
+    /// `kfl launch` checks against the project's before creating anything) and placed and pulled by the project's
+    /// scheduling as a launcher pod takes it (`scheduling::launcher`; kfp-kubernetes has no priority class).
     pub(super) fn finish_launcher_task(
         &mut self,
         task: &str,
@@ -205,13 +206,14 @@ impl Builder<'_, '_> {
             resources: None,
         };
         self.finish_task(task, inputs, outputs, container);
-        let config = KubernetesExecutorConfig {
+        let mut config = KubernetesExecutorConfig {
             field_path_as_env: vec![FieldPathAsEnv {
                 name: launcher::POD_NAMESPACE_ENV.to_string(),
                 field_path: launcher::POD_NAMESPACE_FIELD.to_string(),
             }],
             ..Default::default()
         };
+        super::stage::scheduling(&mut config, &crate::codegen::scheduling::launcher(self.program));
         self.platform.insert(format!("exec-{task}"), config);
     }
 }

@@ -274,7 +274,7 @@ impl Builder<'_, '_> {
 
 /// A step's scheduling properties in its executor config: what the checker refused
 /// (`codegen/scheduling.rs`: priority class, service account) is not here.
-fn scheduling(config: &mut KubernetesExecutorConfig, scheduling: &ir::Scheduling) {
+pub(super) fn scheduling(config: &mut KubernetesExecutorConfig, scheduling: &ir::Scheduling) {
     use crate::codegen::scheduling as pod;
     if let Some(labels) = pod::node_selector(scheduling) {
         config.node_selector.get_or_insert_with(NodeSelector::default).labels.extend(labels);
