@@ -17,11 +17,13 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// A project with a launcher task of each kind that runs `kfl` (register, serve, monitor), a scheduled retrain
-/// (CronJob) and a `then = retrain` rule (the receiver Deployment).
+/// (CronJob), a `then = retrain` rule (the receiver Deployment) and a `std.*` component (`kfl builtin`).
 fn source(launcher_image: Option<&str>) -> String {
     let line = launcher_image.map(|image| format!("  launcher_image = \"{image}\"\n")).unwrap_or_default();
     format!(
-        "project shop {{\n  image = \"python:3.12\"\n  namespace = \"ml\"\n{line}}}\n\
+        "import std.data\n\nproject shop {{\n  image = \"python:3.12\"\n  namespace = \"ml\"\n{line}}}\n\
+         dataset raw {{ uri = \"s3://acme/rows.csv\" }}\n\
+         step split = data.split(data = raw)\n\
          step fit -> (model: Model) {{ run = [\"python3\", \"fit.py\", model] }}\n\
          model clf {{ artifact = fit.model, format = \"sklearn\" }}\n\
          serve svc {{ model = clf, runtime = sklearn }}\n\
@@ -69,9 +71,15 @@ fn build(dir: &Path, name: &str, launcher_image: Option<&str>, flag: Option<&str
     }
     let built = command.output().expect("kfl build");
     assert_eq!(built.status.code(), Some(0), "{}", String::from_utf8_lossy(&built.stderr));
-    let images = kfl_images(&out);
-    // Three launcher tasks (model, serve, monitor), the CronJob, the receiver's Deployment.
-    assert_eq!(images.len(), 5, "{images:?}");
+    let mut images = kfl_images(&out);
+    // Three launcher tasks (model, serve, monitor), the `std.data.split` step, the CronJob, the receiver's
+    // Deployment.
+    assert_eq!(images.len(), 6, "{images:?}");
+    // The local plan names the same image for the std component.
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).expect("plan")).expect("json");
+    let split = plan["stages"].as_array().expect("stages").iter().find(|s| s["name"] == "split").expect("split");
+    images.push(split["image"].as_str().unwrap_or_else(|| panic!("{split}")).to_string());
     images
 }
 

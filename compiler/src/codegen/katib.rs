@@ -300,7 +300,7 @@ fn step_job(context: &Context<'_>, stage: &ir::Stage, rendering: trainer::Render
     let env = trainer::env(context, stage, rendering);
     let container = Container {
         name: JOB_CONTAINER.to_string(),
-        image: Some(stage.image.clone()),
+        image: Some(context.stage_image(stage).to_string()),
         command: (!command.is_empty()).then_some(command),
         args: (!args.is_empty()).then_some(args),
         env: (!env.is_empty()).then_some(env),

@@ -61,6 +61,11 @@ impl<'p> Context<'p> {
         Context { program, project, namespace, labels, params, staged, launcher_image }
     }
 
+    /// The image a stage runs: its own, or for a `std.*` component the build's launcher image.
+    pub fn stage_image<'s>(&'s self, stage: &'s ir::Stage) -> &'s str {
+        if stage.launcher_image { &self.launcher_image } else { &stage.image }
+    }
+
     /// A value with params replaced by their values after `-p`.
     pub fn resolved<'v>(&'v self, value: &'v Value) -> &'v Value {
         match value {

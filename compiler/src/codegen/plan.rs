@@ -147,7 +147,7 @@ fn container(context: &Context<'_>, stage: &ir::Stage) -> Container {
     let part = |value: &Value| stage_part(value, stage, program);
     Container {
         component: stage.component.clone(),
-        image: stage.image.clone(),
+        image: context.stage_image(stage).to_string(),
         command: run.iter().map(part).collect(),
         inputs: stage
             .inputs

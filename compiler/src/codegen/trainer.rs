@@ -342,7 +342,7 @@ pub(crate) fn train_job(
     let env = env(context, stage, rendering);
     let (command, args) = launched(train, &runtime, &env, command_line(context, stage, rendering));
     let trainer = Trainer {
-        image: stage.image.clone(),
+        image: context.stage_image(stage).to_string(),
         command,
         args,
         env,

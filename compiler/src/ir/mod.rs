@@ -330,7 +330,13 @@ pub struct Stage {
     pub doc: Option<String>,
     /// `module.component` when instantiated from a component.
     pub component: Option<String>,
+    /// Empty when `launcher_image` is set.
     pub image: String,
+    /// A `std.*` component that writes no `image`: it runs the kfl launcher image (the `kfl` binary its `run`
+    /// calls), which only the build settles (`--launcher-image`, `project.launcher_image`, the default):
+    /// `codegen::Context::stage_image`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub launcher_image: bool,
     pub inputs: Vec<Input>,
     pub outputs: Vec<Output>,
     pub metrics: Vec<Metric>,

@@ -250,8 +250,11 @@ impl Checker<'_> {
             }
         }
         self.task_status_placement(stage, &props, &task_status);
-        let image = props.string("image").or_else(|| self.project_image.clone());
-        let image = match image {
+        let written_image = props.string("image");
+        // A standard-library component without an image runs the launcher image, never the project's (which need
+        // not hold `kfl`).
+        let launcher_image = written_image.is_none() && self.stdlib && stage.kind == StageKind::Component;
+        let image = match written_image.or_else(|| self.project_image.clone()) {
             Some(image) => image,
             None if stage.kind == StageKind::Component && self.module.imported => String::new(),
             None => {
@@ -266,7 +269,9 @@ impl Checker<'_> {
                 String::new()
             }
         };
-        Some(self.lower_stage(name, stage.kind, props, image, inputs, outputs, stage.name.span))
+        let mut lowered = self.lower_stage(name, stage.kind, props, image, inputs, outputs, stage.name.span);
+        lowered.launcher_image = launcher_image;
+        Some(lowered)
     }
 
     #[allow(clippy::too_many_arguments)] // one call site; the parts are what a stage is made of
@@ -300,6 +305,7 @@ impl Checker<'_> {
             doc: None,
             component: None,
             image,
+            launcher_image: false,
             inputs,
             outputs,
             metrics: props.fields.iter().map(|(n, t, _)| ir::Metric { name: n.clone(), ty: t.clone() }).collect(),
@@ -470,7 +476,7 @@ impl Checker<'_> {
                 );
             }
         }
-        if stage.image.is_empty() {
+        if stage.image.is_empty() && !stage.launcher_image {
             match &self.project_image {
                 Some(image) => stage.image = image.clone(),
                 None => self.diags.push(

@@ -51,6 +51,8 @@ pub(crate) struct Checker<'a> {
     pub pending_dependencies: Vec<(String, Span)>,
     pub graph: ir::graph::Graph,
     pub project_image: Option<String>,
+    /// Whether the module is a `std.*` one (its components without `image` run the launcher image).
+    pub stdlib: bool,
     /// The project's `gpu_resource`, the default of every declaration with `gpu`.
     pub project_gpu_resource: Option<String>,
     pub components: IndexMap<String, ir::Stage>,
@@ -82,6 +84,7 @@ pub fn check(
     for index in (0..resolved.modules.len()).rev() {
         let module = &resolved.modules[index];
         let mut checker = Checker::new(module, resolved, &components, diagnostics, bind_options);
+        checker.stdlib = sources.get(module.file).origin == crate::source::Origin::Stdlib;
         let result = checker.run(sources);
         components[index] = std::mem::take(&mut checker.components);
         if index == 0 {
@@ -112,6 +115,7 @@ impl<'a> Checker<'a> {
             pending_dependencies: Vec::new(),
             graph: ir::graph::Graph::default(),
             project_image: None,
+            stdlib: false,
             project_gpu_resource: None,
             components: IndexMap::new(),
             loop_vars: IndexMap::new(),

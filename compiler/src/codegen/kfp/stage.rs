@@ -187,8 +187,13 @@ impl Builder<'_, '_> {
         } else {
             let mut command = rendered;
             let args = if command.len() > 1 { command.split_off(1) } else { Vec::new() };
-            let container =
-                Container { args, command, env, image: stage.image.clone(), resources: resources(&stage.resources) };
+            let container = Container {
+                args,
+                command,
+                env,
+                image: self.context.stage_image(stage).to_string(),
+                resources: resources(&stage.resources),
+            };
             self.finish_task(&task, inputs, outputs, container);
         }
         let spec = self.scopes[scope].tasks.get_mut(&task);
