@@ -6,6 +6,8 @@
 //! contacts no store. Where Go is not installed the build script (cli/build.rs) sets `kfl_testbed_without_go`
 //! and the test is ignored with a reason `cargo test` prints on its line.
 
+// Its `Applied` records hold more than this test reads.
+#[allow(dead_code)]
 #[path = "deploy/fake_apiserver.rs"]
 mod fake_apiserver;
 // For its kubeconfig writer and `serve`.

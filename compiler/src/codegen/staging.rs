@@ -310,6 +310,61 @@ mod tests {
         assert_eq!(unhashed_path("raw", "data/iris.csv"), "datasets/by-name/raw/iris.csv");
     }
 
+    /// The object store of a project block (with `extra` declarations), checked clean.
+    fn store(project: &str, extra: &str) -> ObjectStore {
+        use crate::source::{MemoryLoader, Origin, SourceFile, Sources};
+        let text = format!("project p {{\n  image = \"img:1\"\n{project}\n}}\n{extra}\nstep s {{ run = [\"s\"] }}\n");
+        let mut sources = Sources::new();
+        let main = sources.add(SourceFile::new("main.kfl", text.as_str(), Origin::User));
+        let loader = MemoryLoader { files: vec![("main.kfl".into(), text.clone())] };
+        let checked = crate::check(&mut sources, main, &loader);
+        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| &d.message).collect();
+        assert!(errors.is_empty(), "{text}: {errors:?}");
+        object_store(checked.program().expect("a program"))
+    }
+
+    #[test]
+    fn a_project_without_settings_uses_kfp_minio_and_its_secret() {
+        let found = store("", "");
+        assert_eq!((found.kind, found.bucket.as_str(), found.prefix.as_str()), (StoreKind::Minio, "mlpipeline", "kfl"));
+        assert_eq!((found.endpoint.as_str(), found.region.as_str()), (KFP_MINIO_ENDPOINT, KFP_MINIO_REGION));
+        let creds = &found.credentials;
+        assert_eq!(creds.secret_name.as_deref(), Some(KFP_MINIO_SECRET));
+        assert_eq!((creds.access_key_key.as_str(), creds.secret_key_key.as_str()), KFP_MINIO_KEYS);
+        assert_eq!((creds.env.0.as_str(), creds.env.1.as_str()), AWS_KEYS);
+        assert_eq!(found.uri("datasets/ab/x.csv"), "minio://mlpipeline/kfl/datasets/ab/x.csv");
+    }
+
+    #[test]
+    fn s3_and_gs_stores_take_their_services_defaults_and_the_environment() {
+        let s3 = store("  artifacts = \"s3://acme/ml/runs/\"", "");
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("acme", "ml/runs"));
+        assert_eq!((s3.endpoint.as_str(), s3.region.as_str()), ("https://s3.us-east-1.amazonaws.com", "us-east-1"));
+        assert_eq!(s3.credentials.secret_name, None);
+        let regional =
+            store("  artifacts = \"s3://acme\"\n  artifacts_endpoint = \"https://s3.eu-west-1.amazonaws.com/\"", "");
+        assert_eq!(
+            (regional.endpoint.as_str(), regional.region.as_str()),
+            ("https://s3.eu-west-1.amazonaws.com", "eu-west-1")
+        );
+        assert_eq!((regional.prefix.as_str(), regional.key("a/b")), ("", "a/b".to_string()));
+        let forwarded = regional.with_endpoint("http://127.0.0.1:9000");
+        assert_eq!((forwarded.endpoint.as_str(), forwarded.region.as_str()), ("http://127.0.0.1:9000", "eu-west-1"));
+        let gs = store("  artifacts = \"gs://team\"", "");
+        assert_eq!((gs.kind, gs.endpoint.as_str(), gs.region.as_str()), (StoreKind::Gcs, GCS_ENDPOINT, GCS_REGION));
+    }
+
+    #[test]
+    fn a_declared_secret_gives_its_kubernetes_name_and_key_pair() {
+        let secret = "secret store {\n  k8s = \"team-minio\"\n  keys = [\"secretkey\", \"accesskey\", \"other\"]\n}\n";
+        let found = store("  artifacts_secret = store\n  artifacts_endpoint = \"https://minio.example.com\"", secret);
+        assert_eq!(found.endpoint, "https://minio.example.com");
+        let creds = &found.credentials;
+        assert_eq!(creds.secret_name.as_deref(), Some("team-minio"));
+        assert_eq!((creds.access_key_key.as_str(), creds.secret_key_key.as_str()), KFP_MINIO_KEYS);
+        assert_eq!((creds.env.0.as_str(), creds.env.1.as_str()), KFP_MINIO_KEYS, "a secret's keys are its variables");
+    }
+
     #[test]
     fn aws_endpoints_name_their_region_and_others_none() {
         assert_eq!(aws_region("https://s3.eu-west-1.amazonaws.com"), Some("eu-west-1"));

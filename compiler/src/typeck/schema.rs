@@ -237,9 +237,10 @@ pub const PROJECT: &[PropertySpec] = &[
         "artifacts_secret",
         Shape::Secret,
         "The `secret` whose Kubernetes Secret holds the object store's key pair: keys `AWS_ACCESS_KEY_ID` and \
-         `AWS_SECRET_ACCESS_KEY`, or KFP's `accesskey` and `secretkey`. `kfl apply` uploads staged datasets with \
-         it (the keys from the environment, else from the Secret). Without it, a `minio://` store uses KFP's \
-         `mlpipeline-minio-artifact` Secret and `s3://`/`gs://` the `AWS_*` environment variables.",
+         `AWS_SECRET_ACCESS_KEY`, or KFP's `accesskey` and `secretkey`. `kfl apply` uploads staged datasets with it \
+         (the keys read as environment variables first, else from the Secret). Without it, `kfl apply` reads \
+         `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` from the environment, else, for `minio://`, KFP's \
+         `mlpipeline-minio-artifact` Secret.",
     ),
     prop(
         "artifacts_endpoint",
