@@ -7,6 +7,7 @@ mod files;
 mod kfp;
 mod launch;
 mod lsp;
+mod s3;
 
 use std::process::ExitCode;
 

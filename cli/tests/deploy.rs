@@ -110,7 +110,8 @@ fn apply_sends_exactly_the_up_front_manifests_and_none_names_a_run_value() {
         // Its own namespace, so two programs' objects of the same name never meet.
         let namespace = format!("deploy-{index}");
         let before = server.lock().expect("lock").applied.len();
-        let applied = kfl(&["apply", &program.to_string_lossy(), "-n", &namespace], &kubeconfig);
+        // The data uploads are tests/upload.rs's: this fake has no object store.
+        let applied = kfl(&["apply", &program.to_string_lossy(), "-n", &namespace, "--no-upload"], &kubeconfig);
         assert!(applied.status.success(), "{shown}: kfl apply failed:\n{}", String::from_utf8_lossy(&applied.stderr));
         let sent: Vec<fake_apiserver::Applied> = server.lock().expect("lock").applied[before..].to_vec();
         let order: Vec<(String, String)> = sent.iter().map(|a| (a.kind.clone(), a.name.clone())).collect();
@@ -144,11 +145,11 @@ fn a_second_apply_of_the_up_front_set_is_unchanged() {
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let kubeconfig = fake_cluster::kubeconfig(scratch.path(), &url);
     let iris = repo().join("examples/iris/iris.kfl");
-    let first = kfl(&["apply", &iris.to_string_lossy()], &kubeconfig);
+    let first = kfl(&["apply", &iris.to_string_lossy(), "--no-upload"], &kubeconfig);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let created = String::from_utf8_lossy(&first.stdout).lines().filter(|l| l.ends_with(" created")).count();
     assert!(created >= 5, "{}", String::from_utf8_lossy(&first.stdout));
-    let second = kfl(&["apply", &iris.to_string_lossy()], &kubeconfig);
+    let second = kfl(&["apply", &iris.to_string_lossy(), "--no-upload"], &kubeconfig);
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
     let stdout = String::from_utf8_lossy(&second.stdout);
     assert_eq!(stdout.lines().filter(|l| l.ends_with(" unchanged")).count(), created, "{stdout}");

@@ -27,6 +27,8 @@ pub struct Args {
     force_conflicts: bool,
     #[command(flatten)]
     kfp: super::pipeline::KfpArgs,
+    #[command(flatten)]
+    upload: super::upload::UploadArgs,
 }
 
 pub fn run(args: Args) -> Status {
@@ -40,6 +42,8 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
     let endpoint = args.kfp.endpoint(declared.kfp.as_deref())?;
     let mut session = Session::connect(&args.target).await?;
     let objects = session.resolve(declared).await?;
+    // The data first: a run must never start without it, and a failed upload leaves the cluster as it was.
+    super::upload::upload(&session, declared, &args.upload, dry_run).await?;
     let namespaces = session.namespaces(&objects).await?;
     for (namespace, _) in namespaces.iter().filter(|(_, exists)| !**exists) {
         let experiments = objects
@@ -106,15 +110,6 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
         }
         return Ok(Status::Ok);
     };
-    if !declared.staged.is_empty() {
-        let names: Vec<String> = declared.staged.iter().map(|name| format!("`{name}`")).collect();
-        eprintln!(
-            "warning: the run reads the local dataset(s) {} from their staged copies in object storage, which kfl \
-             apply does not upload: `kfl build {} -o DIR` stages them and prints the command that uploads them",
-            names.join(", "),
-            args.target.file.display()
-        );
-    }
     let publication = super::pipeline::Publication {
         pipeline: declared.project.clone(),
         namespace: session.namespace_of(declared),

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod diff;
 pub mod pipeline;
 pub mod status;
+pub mod upload;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -90,10 +91,15 @@ pub struct Declared {
     /// The project's `namespace` and `kfp`.
     pub namespace: Option<String>,
     pub kfp: Option<String>,
-    /// The local datasets the pipeline reads from their staged copies in object storage.
-    pub staged: Vec<String>,
     /// The objects only the pipeline's runs create (`codegen::deployment`), which `kfl status` finds by label.
     pub run_created: Vec<codegen::deployment::Deferred>,
+    /// The local datasets the pipeline reads from their staged copies in the project's object store, with the
+    /// files to upload there.
+    pub datasets: Vec<upload::StagedDataset>,
+    /// The local datasets whose file was not found, with the URI the pipeline reads them from.
+    pub absent: Vec<(String, String)>,
+    /// The project's object store (`staging::object_store`).
+    pub store: codegen::staging::ObjectStore,
 }
 
 /// Checks and compiles the file; diagnostics are printed, and the status to exit with returned.
@@ -136,9 +142,39 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
         })?;
         objects.push(object);
     }
-    let staged = staged.digests.into_keys().collect();
+    let store = codegen::staging::object_store(program);
+    let (datasets, absent) = staged_datasets(program, &staged);
     let run_created = codegen::deployment::deferred(program);
-    Ok(Declared { project, objects, pipeline, namespace, kfp, staged, run_created })
+    Ok(Declared { project, objects, pipeline, namespace, kfp, run_created, datasets, absent, store })
+}
+
+/// Each staged dataset with its files (paths under the store's root), and each absent one with its URI.
+fn staged_datasets(
+    program: &kfl_compiler::ir::Program,
+    staged: &crate::commands::stage::Staged,
+) -> (Vec<upload::StagedDataset>, Vec<(String, String)>) {
+    use codegen::staging;
+    let mut datasets = Vec::new();
+    let mut absent = Vec::new();
+    for dataset in staging::local_datasets(program) {
+        if let Some(digest) = staged.digests.get(&dataset.name) {
+            let place = staging::staged_path(digest, &dataset.uri);
+            let files = staged
+                .copies
+                .iter()
+                .filter_map(|(path, source)| {
+                    let path = path.strip_prefix(staging::STAGE_DIR)?.strip_prefix('/')?;
+                    let inside = path == place || path.strip_prefix(&place).is_some_and(|rest| rest.starts_with('/'));
+                    inside.then(|| (path.to_string(), source.clone()))
+                })
+                .collect();
+            datasets.push(upload::StagedDataset { name: dataset.name.clone(), files });
+        } else if staged.absent.iter().any(|(name, _)| name == &dataset.name) {
+            let uri = staging::under_root(program, &staging::unhashed_path(&dataset.name, &dataset.uri));
+            absent.push((dataset.name.clone(), uri));
+        }
+    }
+    (datasets, absent)
 }
 
 /// A connection, its default namespace, and what discovery found so far.

@@ -75,14 +75,14 @@ pub fn run(args: Args) -> Status {
                 eprintln!("note: {note}");
             }
             eprintln!("wrote {} files to {}", output.files.len(), args.output.display());
-            let root = codegen::staging::root(program);
             if !staged.copies.is_empty() {
                 let stage_dir = args.output.join(codegen::staging::STAGE_DIR);
                 eprintln!(
-                    "staged {} local dataset file(s) in {}; upload them before a run:\n  {}",
+                    "staged {} local dataset file(s) in {}; `kfl apply` uploads them, or upload them yourself before \
+                     a run:\n  {}",
                     staged.copies.len(),
                     stage_dir.display(),
-                    super::stage::upload_command(&stage_dir, root)
+                    super::stage::upload_command(&stage_dir, &codegen::staging::object_store(program))
                 );
             }
             for (name, source) in &staged.absent {

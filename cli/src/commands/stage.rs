@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kfl_compiler::codegen::BuildOptions;
-use kfl_compiler::codegen::staging::{self, STAGE_DIR};
+use kfl_compiler::codegen::staging::{self, ObjectStore, STAGE_DIR, StoreKind};
 use kfl_compiler::diagnostics::{Code, Diagnostic, Label};
 use kfl_compiler::ir;
 
@@ -80,15 +80,17 @@ fn copies(source: &Path, target: &str, out: &mut Vec<(String, PathBuf)>) -> std:
     Ok(())
 }
 
-/// The one command that uploads the build's `stage/` folder to `artifacts` (`staging::root`), for its scheme.
-pub fn upload_command(stage_dir: &Path, artifacts: &str) -> String {
+/// The one command that uploads the build's `stage/` folder to the project's object store, for its kind, for
+/// people who do not let `kfl apply` upload it.
+pub fn upload_command(stage_dir: &Path, store: &ObjectStore) -> String {
     let stage = stage_dir.display();
-    if let Some(rest) = artifacts.strip_prefix("minio://") {
+    let root = store.uri("");
+    match store.kind {
         // `mc` addresses a server through an alias; `kfl` is the one DEPLOY.md has the user set.
-        format!("mc mirror --overwrite {stage} kfl/{rest}")
-    } else if artifacts.starts_with("gs://") {
-        format!("gcloud storage rsync --recursive {stage} {artifacts}")
-    } else {
-        format!("aws s3 sync {stage} {artifacts}")
+        StoreKind::Minio => format!("mc mirror --overwrite {stage} kfl/{}", root.trim_start_matches("minio://")),
+        StoreKind::Gcs => format!("gcloud storage rsync --recursive {stage} {root}"),
+        // The AWS CLI finds AWS's own endpoints by itself; any other S3-compatible store is named.
+        StoreKind::S3 if store.endpoint.ends_with(".amazonaws.com") => format!("aws s3 sync {stage} {root}"),
+        StoreKind::S3 => format!("aws s3 sync {stage} {root} --endpoint-url {}", store.endpoint),
     }
 }

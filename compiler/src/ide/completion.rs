@@ -182,12 +182,12 @@ impl<'a> Completer<'a> {
                 }
             }
             Shape::IntOrAuto => self.add("auto", CompletionKind::Value, Some("let the runtime decide".into()), None),
-            Shape::Trial | Shape::Stages | Shape::ModelDecl | Shape::ServeDecl | Shape::Secrets => {
+            Shape::Trial | Shape::Stages | Shape::ModelDecl | Shape::ServeDecl | Shape::Secrets | Shape::Secret => {
                 let kinds: &[DeclKind] = match spec.shape {
                     Shape::Trial => &[DeclKind::Step, DeclKind::Train],
                     Shape::ModelDecl => &[DeclKind::Model],
                     Shape::ServeDecl => &[DeclKind::Serve],
-                    Shape::Secrets => &[DeclKind::Secret],
+                    Shape::Secrets | Shape::Secret => &[DeclKind::Secret],
                     _ => &[DeclKind::Step, DeclKind::Train, DeclKind::Tune, DeclKind::Model, DeclKind::Serve],
                 };
                 for (name, kind) in decls_of(kinds) {

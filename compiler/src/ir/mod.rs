@@ -101,6 +101,15 @@ pub struct Project {
     pub labels: IndexMap<String, Value>,
     /// `artifacts`: the object-store prefix of the pipeline root and of staged local datasets.
     pub artifacts: Option<String>,
+    /// `artifacts_secret`: the `secret` declaration holding the object store's key pair (left out of dumps when
+    /// unset), with the property's span for the key-pair check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifacts_secret: Option<String>,
+    #[serde(skip)]
+    pub artifacts_secret_span: Span,
+    /// `artifacts_endpoint`: the object store's S3-compatible endpoint URL (left out of dumps when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifacts_endpoint: Option<String>,
     /// `gpu_type_label` as written (`schema::GPU_TYPE_LABEL` when not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_type_label: Option<String>,

@@ -178,6 +178,7 @@ impl<'a> Checker<'a> {
             param.read_at_run_time = self.run_time_params.contains(&param.name);
         }
         self.apply_project_scheduling(&mut program);
+        self.check_artifacts_secret(&program);
         program.bindings = std::mem::take(&mut self.bindings);
         self.inherit_trial_dependencies();
         self.check_names(&program);

@@ -52,6 +52,11 @@ impl Checker<'_> {
         {
             self.check_artifacts(artifacts, *span);
         }
+        if let Some(Value::String(endpoint)) = props.get("artifacts_endpoint")
+            && let Some((_, span)) = props.values.get("artifacts_endpoint")
+        {
+            self.check_artifacts_endpoint(endpoint, *span);
+        }
         if let Some(Value::String(image)) = props.get("launcher_image")
             && let Some((_, span)) = props.values.get("launcher_image")
         {
@@ -88,11 +93,53 @@ impl Checker<'_> {
             registry: props.string("registry"),
             labels: props.object("labels"),
             artifacts: props.string("artifacts"),
+            artifacts_secret: match props.get("artifacts_secret") {
+                Some(Value::Ref(ir::Ref::Secret { name })) => Some(name.clone()),
+                _ => None,
+            },
+            artifacts_secret_span: props.values.get("artifacts_secret").map_or(Span::default(), |(_, span)| *span),
+            artifacts_endpoint: props.string("artifacts_endpoint"),
             gpu_type_label,
             scheduling,
             launcher_image: props.string("launcher_image"),
             service_account: props.string("service_account"),
             kfp: props.string("kfp"),
         });
+    }
+}
+
+impl Checker<'_> {
+    /// `project.artifacts_secret` must hold a key pair the object store's clients read: run once every `secret`
+    /// is lowered (the project is checked before them).
+    pub(super) fn check_artifacts_secret(&mut self, program: &ir::Program) {
+        let Some(project) = &program.project else { return };
+        let Some(name) = &project.artifacts_secret else { return };
+        // An imported secret is not among this file's declarations; its own file's check saw its keys.
+        let Some(secret) = program.secrets.iter().find(|s| &s.name == name) else { return };
+        if crate::codegen::staging::key_pair(&secret.keys).is_some() {
+            return;
+        }
+        let pairs = crate::codegen::staging::KEY_PAIRS
+            .iter()
+            .map(|(access, secret)| format!("`{access}` + `{secret}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let found = if secret.keys.is_empty() {
+            "no `keys`".to_string()
+        } else {
+            secret.keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        };
+        self.diags.push(
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!("secret `{name}` holds no object-store key pair: it lists {found}"),
+                Label::new(project.artifacts_secret_span, "no key pair in this secret"),
+            )
+            .with_label(Label::new(secret.span, "declared here"))
+            .with_help(format!(
+                "list the Secret's key pair in `keys`: {pairs} (KFP's `mlpipeline-minio-artifact` Secret has \
+                 `accesskey` + `secretkey`)"
+            )),
+        );
     }
 }

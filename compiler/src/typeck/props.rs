@@ -455,9 +455,8 @@ impl Checker<'_> {
             Shape::Autoscale => self.autoscale(e, scope)?,
             Shape::Labels => self.labels_shape(e, scope, name)?,
             Shape::Tolerations => self.tolerations_shape(e, scope, name)?,
-            Shape::ModelDecl | Shape::ServeDecl => {
-                let (want, kind) =
-                    if spec.shape == Shape::ModelDecl { (Ty::ModelDecl, "model") } else { (Ty::ServeDecl, "serve") };
+            Shape::ModelDecl | Shape::ServeDecl | Shape::Secret => {
+                let (want, kind, help) = schema::named_declaration(spec.shape);
                 let (ty, value) = self.expr(e, scope, Some(&want));
                 if !ty.fits(&want) {
                     self.diags.push(
@@ -466,11 +465,7 @@ impl Checker<'_> {
                             format!("`{name}` must name a `{kind}` declaration, found {}", article(&ty)),
                             Label::new(e.span, format!("this is {}", article(&ty))),
                         )
-                        .with_help(if kind == "model" {
-                            "register the artifact with `model NAME { artifact = … }` and serve that name"
-                        } else {
-                            "name a `serve` declaration"
-                        }),
+                        .with_help(help),
                     );
                 }
                 value

@@ -32,6 +32,8 @@ pub enum Shape {
     Strings,
     Stages,
     Secrets,
+    /// One `secret` declaration (`project.artifacts_secret`).
+    Secret,
     /// Free-form keys (`env`, `labels`).
     FreeObject,
     /// A nested block with its own properties.
@@ -230,6 +232,23 @@ pub const PROJECT: &[PropertySpec] = &[
         "Object-store prefix (`s3://`, `gs://`, `minio://`) for the cluster: the pipeline root of every run, and \
          where `kfl build` stages local dataset files (under `datasets/`, content-addressed). Without it they are \
          staged for KFP's default bucket (W0403) and KFP's configured pipeline root applies.",
+    ),
+    prop(
+        "artifacts_secret",
+        Shape::Secret,
+        "The `secret` whose Kubernetes Secret holds the object store's key pair: keys `AWS_ACCESS_KEY_ID` and \
+         `AWS_SECRET_ACCESS_KEY`, or KFP's `accesskey` and `secretkey`. `kfl apply` uploads staged datasets with it \
+         (the keys read as environment variables first, else from the Secret). Without it, `kfl apply` reads \
+         `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` from the environment, else, for `minio://`, KFP's \
+         `mlpipeline-minio-artifact` Secret.",
+    ),
+    prop(
+        "artifacts_endpoint",
+        Shape::String,
+        "The S3-compatible endpoint of the object store (`http://HOST:PORT` or `https://HOST`); `kfl apply \
+         --artifacts-endpoint` overrides it. Defaults: KFP's MinIO `http://minio-service.kubeflow:9000` for \
+         `minio://`, `https://s3.us-east-1.amazonaws.com` for `s3://` (write `https://s3.REGION.amazonaws.com` \
+         for another region), `https://storage.googleapis.com` (HMAC keys) for `gs://`.",
     ),
     defaulted(
         "gpu_type_label",
@@ -548,6 +567,23 @@ pub fn reference_markdown() -> String {
     out
 }
 
+/// What a property naming one declaration takes (`ModelDecl`, `ServeDecl`, `Secret`): its type, the
+/// declaration's keyword, and the hint when something else stands there.
+pub fn named_declaration(shape: Shape) -> (Ty, &'static str, &'static str) {
+    match shape {
+        Shape::ModelDecl => {
+            (Ty::ModelDecl, "model", "register the artifact with `model NAME { artifact = … }` and serve that name")
+        }
+        Shape::ServeDecl => (Ty::ServeDecl, "serve", "name a `serve` declaration"),
+        _ => (
+            Ty::SecretDecl,
+            "secret",
+            "declare the Secret with `secret NAME { k8s = \"…\" keys = [\"AWS_ACCESS_KEY_ID\", \
+             \"AWS_SECRET_ACCESS_KEY\"] }` and name it here",
+        ),
+    }
+}
+
 /// A shape as the reference names it.
 pub fn shape_name(shape: Shape) -> String {
     match shape {
@@ -568,6 +604,7 @@ pub fn shape_name(shape: Shape) -> String {
         Shape::Strings => "list[string]".into(),
         Shape::Stages => "list of stages".into(),
         Shape::Secrets => "list of secrets".into(),
+        Shape::Secret => "secret declaration".into(),
         Shape::FreeObject => "object".into(),
         Shape::Nested(_) => "block".into(),
         Shape::K8sPatch => "`k8s` patch".into(),

@@ -65,6 +65,22 @@ impl Checker<'_> {
         );
     }
 
+    /// `project.artifacts_endpoint`: a URL `kfl apply` can send S3 requests to.
+    pub(super) fn check_artifacts_endpoint(&mut self, url: &str, span: Span) {
+        let Some(problem) = endpoint_problem(url) else { return };
+        self.diags.push(
+            Diagnostic::error(
+                Code::OutOfRange,
+                format!("`project.artifacts_endpoint` {problem}"),
+                Label::new(span, "not an object-store endpoint"),
+            )
+            .with_help(
+                "write the S3-compatible endpoint as `http://HOST:PORT` or `https://HOST`, e.g. \
+                 `\"http://minio-service.kubeflow:9000\"` (KFP's MinIO) or `\"https://s3.eu-west-1.amazonaws.com\"`",
+            ),
+        );
+    }
+
     pub(super) fn check_uri(&mut self, uri: &str, span: Span) {
         if let Some((scheme, rest)) = uri.split_once("://") {
             let known = ["s3", "gs", "hf", "pvc", "http", "https"];
@@ -111,4 +127,82 @@ pub fn kfp_url_problem(url: &str) -> Option<String> {
         return Some(format!("cannot have a query or a fragment (the API paths are appended to it), found `{url}`"));
     }
     None
+}
+
+/// What is wrong with `url` as an object store's S3-compatible endpoint (`project.artifacts_endpoint`, `kfl apply
+/// --artifacts-endpoint`), if anything: `http://` or `https://`, a host (a name, an IPv4 address or a bracketed
+/// IPv6 one), an optional port, nothing after it (requests are addressed `ENDPOINT/BUCKET/KEY`, path style).
+pub fn endpoint_problem(url: &str) -> Option<String> {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        return Some(format!("must be an http:// or https:// URL, found `{url}`"));
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#']) {
+        return Some(format!("takes no path, query or fragment (objects go under ENDPOINT/BUCKET/), found `{url}`"));
+    }
+    if authority.contains('@') {
+        return Some(format!("cannot carry credentials (they come from `artifacts_secret`), found `{url}`"));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, after)) if address.parse::<std::net::Ipv6Addr>().is_ok() => {
+                (address, after.strip_prefix(':'))
+            }
+            _ => return Some(format!("has a malformed IPv6 address, found `{url}`")),
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if !authority.starts_with('[') && (host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok)) {
+        return Some(format!("must name a host (letters, digits, `-` and `.`) after the scheme, found `{url}`"));
+    }
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|p| p > 0)
+    {
+        return Some(format!("has a port that is not a number in 1–65535, found `{url}`"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_problem;
+
+    #[test]
+    fn endpoints_are_a_scheme_a_host_and_an_optional_port() {
+        for good in [
+            "http://minio-service.kubeflow:9000",
+            "https://s3.eu-west-1.amazonaws.com",
+            "https://storage.googleapis.com/",
+            "http://127.0.0.1:9000",
+            "http://[::1]:9000",
+        ] {
+            assert_eq!(endpoint_problem(good), None, "{good}");
+        }
+        for bad in [
+            "minio-service.kubeflow:9000",
+            "s3://bucket",
+            "http://",
+            "http://:9000",
+            "http://host:0",
+            "http://host:70000",
+            "http://host:port",
+            "http://host/bucket",
+            "http://host?x=1",
+            "http://user:pass@host",
+            "http://bad_host",
+            "http://[zz]:1",
+        ] {
+            assert!(endpoint_problem(bad).is_some(), "{bad}");
+        }
+    }
 }
