@@ -201,3 +201,65 @@ fn modules_stay_small() {
     }
     assert!(over.is_empty(), "modules over {LIMIT} lines; split them:\n  {}", over.join("\n  "));
 }
+
+/// The 1-based lines of `text` that name a `Result` whose error type is `String`: `Result<T, String>` with any
+/// `T` (nested generics and tuples included), `std::result::Result<…>` and `std::string::String` too.
+fn string_error_results(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    for (at, _) in text.match_indices("Result<") {
+        if text[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let (mut depth, mut args, mut current) = (1usize, Vec::new(), String::new());
+        for c in text[at + "Result<".len()..].chars() {
+            match c {
+                '<' | '(' | '[' => depth += 1,
+                ')' | ']' => depth = depth.saturating_sub(1),
+                '>' if depth == 1 => break,
+                '>' => depth -= 1,
+                ',' if depth == 1 => {
+                    args.push(std::mem::take(&mut current));
+                    continue;
+                }
+                _ => {}
+            }
+            current.push(c);
+        }
+        args.push(current);
+        if let [_, error] = args.as_slice()
+            && matches!(error.trim(), "String" | "std::string::String" | "alloc::string::String")
+        {
+            lines.push(text[..at].lines().count().max(1));
+        }
+    }
+    lines
+}
+
+#[test]
+fn string_error_results_are_found_in_every_form() {
+    assert_eq!(string_error_results("fn a() -> Result<(), String> {}"), vec![1]);
+    assert_eq!(string_error_results("\nfn b() -> Result<Vec<(usize, Vec<String>)>, String>"), vec![2]);
+    assert_eq!(string_error_results("x.collect::<Result<_, std::string::String>>()"), vec![1]);
+    assert_eq!(string_error_results("type T = std::result::Result<(u8, u8), String>;"), vec![1]);
+    assert!(string_error_results("fn c() -> Result<String, Error>").is_empty());
+    assert!(string_error_results("fn d() -> io::Result<String>").is_empty());
+    assert!(string_error_results("fn e() -> MyResult<u8, String>").is_empty());
+}
+
+/// The runtime's failures are typed errors that say what failed and what was kept, never bare strings.
+#[test]
+fn the_runtime_has_no_string_errors() {
+    let mut found = Vec::new();
+    for path in rust_files(&root().join("runtime/src")) {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in string_error_results(&text) {
+            found.push(format!("{}:{line}", display(&path)));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "`Result<_, String>` in runtime/src; give the failure a typed error (an enum with a Display that says what \
+         failed and what was kept):\n  {}",
+        found.join("\n  ")
+    );
+}

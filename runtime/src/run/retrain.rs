@@ -130,7 +130,7 @@ impl Retraining {
         let newest = tokio::task::spawn_blocking(move || newest_live_version(&plan, &serve, &context)).await;
         let version = match newest {
             Ok(Ok(version)) => version,
-            Ok(Err(reason)) => return Some(RetrainNotice::Failed(reason)),
+            Ok(Err(reason)) => return Some(RetrainNotice::Failed(reason.to_string())),
             Err(error) => return Some(RetrainNotice::Failed(error.to_string())),
         };
         let served = handle.status().versions.iter().any(|served| served.version == version.version);

@@ -21,7 +21,7 @@ use super::event::VersionChange;
 use super::rollout;
 use super::router::{Shared, error_response};
 use super::status::{StatusSnapshot, VersionStatus};
-use super::upstream::{call, new_client};
+use super::upstream::{UpstreamError, call, new_client};
 
 pub fn snapshot(shared: &Shared) -> StatusSnapshot {
     let routes = shared.routes();
@@ -107,49 +107,87 @@ pub fn new_state(shared: &Shared) -> ServerState {
     }
 }
 
+/// Why an admin request to a running server failed; the server is unchanged unless it answered.
+#[derive(Debug)]
+pub enum AdminError {
+    Encode(serde_json::Error),
+    /// No whole answer (connection refused, timeout).
+    Call(UpstreamError),
+    /// The server refused the request (wrong token, no canary, bad percent), in its words.
+    Status {
+        url: String,
+        status: StatusCode,
+        body: String,
+    },
+    /// An answer this kfl cannot read.
+    Decode {
+        url: String,
+        source: serde_json::Error,
+    },
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminError::Encode(e) => e.fmt(f),
+            AdminError::Call(e) => e.fmt(f),
+            AdminError::Status { url, status, body } => write!(f, "{url} answered {status}: {body}"),
+            AdminError::Decode { url, source } => write!(f, "{url}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+impl From<UpstreamError> for AdminError {
+    fn from(e: UpstreamError) -> Self {
+        AdminError::Call(e)
+    }
+}
+
 /// Sets the canary's share on a running server (`promote` = 100, `rollback` = 0); `token` is the
 /// server's admin token (from its state file, or [`super::ServeHandle::admin_token`]).
-pub async fn request_canary_percent(address: SocketAddr, token: &str, percent: f64) -> Result<f64, String> {
-    let body = serde_json::to_vec(&CanaryRequest { percent }).map_err(|error| error.to_string())?;
+pub async fn request_canary_percent(address: SocketAddr, token: &str, percent: f64) -> Result<f64, AdminError> {
+    let body = serde_json::to_vec(&CanaryRequest { percent }).map_err(AdminError::Encode)?;
     let url = format!("http://{address}/kfl/v1/canary");
     let (status, answer) =
         call(&new_client(), Method::POST, &url, Bytes::from(body), Some(token), Duration::from_secs(10)).await?;
     if !status.is_success() {
-        return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
+        return Err(AdminError::Status { url, status, body: String::from_utf8_lossy(&answer).into_owned() });
     }
-    let set: CanaryRequest = serde_json::from_slice(&answer).map_err(|error| format!("{url}: {error}"))?;
+    let set: CanaryRequest = serde_json::from_slice(&answer).map_err(|source| AdminError::Decode { url, source })?;
     Ok(set.percent)
 }
 
 /// Promotes (`true`) or rolls back the canary of a running server; answers after the version
 /// that left has drained and stopped, so the wait covers the server's drain timeout.
-async fn request_change(address: SocketAddr, token: &str, promote: bool) -> Result<VersionChange, String> {
+async fn request_change(address: SocketAddr, token: &str, promote: bool) -> Result<VersionChange, AdminError> {
     let url = format!("http://{address}/kfl/v1/{}", if promote { "promote" } else { "rollback" });
     let (status, answer) =
         call(&new_client(), Method::POST, &url, Bytes::new(), Some(token), Duration::from_secs(300)).await?;
     if !status.is_success() {
-        return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
+        return Err(AdminError::Status { url, status, body: String::from_utf8_lossy(&answer).into_owned() });
     }
-    serde_json::from_slice(&answer).map_err(|error| format!("{url}: {error}"))
+    serde_json::from_slice(&answer).map_err(|source| AdminError::Decode { url, source })
 }
 
 /// `kfl serve promote`: all traffic to the canary, the old stable version stopped.
-pub async fn request_promote(address: SocketAddr, token: &str) -> Result<VersionChange, String> {
+pub async fn request_promote(address: SocketAddr, token: &str) -> Result<VersionChange, AdminError> {
     request_change(address, token, true).await
 }
 
 /// `kfl serve rollback`: all traffic to the stable version, the canary stopped.
-pub async fn request_rollback(address: SocketAddr, token: &str) -> Result<VersionChange, String> {
+pub async fn request_rollback(address: SocketAddr, token: &str) -> Result<VersionChange, AdminError> {
     request_change(address, token, false).await
 }
 
 /// Fetches the status snapshot of a running server.
-pub async fn request_status(address: SocketAddr, token: &str) -> Result<StatusSnapshot, String> {
+pub async fn request_status(address: SocketAddr, token: &str) -> Result<StatusSnapshot, AdminError> {
     let url = format!("http://{address}/kfl/v1/status");
     let (status, answer) =
         call(&new_client(), Method::GET, &url, Bytes::new(), Some(token), Duration::from_secs(10)).await?;
     if !status.is_success() {
-        return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
+        return Err(AdminError::Status { url, status, body: String::from_utf8_lossy(&answer).into_owned() });
     }
-    serde_json::from_slice(&answer).map_err(|error| format!("{url}: {error}"))
+    serde_json::from_slice(&answer).map_err(|source| AdminError::Decode { url, source })
 }

@@ -36,15 +36,15 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
-pub use admin::{request_canary_percent, request_promote, request_rollback, request_status};
+pub use admin::{AdminError, request_canary_percent, request_promote, request_rollback, request_status};
 pub use config::{
-    Arg, Canary, ModelVersion, MonitorConfig, Protocol, RetrainHook, ScaleMetric, Scaling, ServeConfig,
+    Arg, Canary, ConfigError, ModelVersion, MonitorConfig, Protocol, RetrainHook, ScaleMetric, Scaling, ServeConfig,
     TransformerConfig,
 };
 pub use event::{ServeEvent, VersionChange};
 pub use guard::same_secret;
 pub use rule::{Action, Comparison, Condition, Metric, Rule, RuleFiring};
-pub use state::{ServerState, read_state, running_servers, state_path};
+pub use state::{ServerState, StateError, read_state, running_servers, state_path};
 pub use status::{ReplicaStatus, Role, StatusSnapshot, VersionStatus};
 pub use window::WindowStats;
 
@@ -55,7 +55,7 @@ use router::Shared;
 #[derive(Debug)]
 pub enum ServeError {
     /// The config cannot be served; the message names the field.
-    InvalidConfig(String),
+    InvalidConfig(ConfigError),
     Bind {
         address: SocketAddr,
         source: std::io::Error,
@@ -91,7 +91,8 @@ impl std::error::Error for ServeError {
             ServeError::Bind { source, .. } | ServeError::StateFile { source, .. } | ServeError::Server(source) => {
                 Some(source)
             }
-            ServeError::InvalidConfig(_) | ServeError::Canary(_) | ServeError::Rollout(_) => None,
+            ServeError::InvalidConfig(source) => Some(source),
+            ServeError::Canary(_) | ServeError::Rollout(_) => None,
         }
     }
 }

@@ -60,7 +60,8 @@ pub async fn roll_out(shared: &Shared, version: ModelVersion, percent: f64) -> R
     if let Err(reason) = pool.wait_ready(initial, shared.config.readiness_timeout).await {
         pool.shutdown().await;
         shared.forget(&pool);
-        let _ = shared.events.try_send(ServeEvent::RolloutFailed { version: label.clone(), reason: reason.clone() });
+        let _ =
+            shared.events.try_send(ServeEvent::RolloutFailed { version: label.clone(), reason: reason.to_string() });
         return Err(ServeError::Rollout(format!("version {label} did not get ready: {reason}")));
     }
     let mut leaving = Vec::new();

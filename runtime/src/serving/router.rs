@@ -354,7 +354,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     let (body, binary_outputs) = if call == Call::Inference && path.starts_with("/v2/") {
         match binary_request(&mut headers, body) {
             Ok(prepared) => prepared,
-            Err(message) => return error_response(StatusCode::BAD_REQUEST, message),
+            Err(error) => return error_response(StatusCode::BAD_REQUEST, error.to_string()),
         }
     } else {
         (body, None)
@@ -385,9 +385,14 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
 
 /// A request in the binary tensor extension decoded to JSON for the predictor, and the outputs the
 /// client wants as binary (which a JSON request may ask for too).
-fn binary_request(headers: &mut HeaderMap, body: Bytes) -> Result<(Bytes, Option<BinaryOutputs>), String> {
+fn binary_request(
+    headers: &mut HeaderMap,
+    body: Bytes,
+) -> Result<(Bytes, Option<BinaryOutputs>), binary_tensor::BinaryTensorError> {
     if let Some(length) = headers.remove(binary_tensor::HEADER) {
-        let length = length.to_str().map_err(|_| format!("{} is not a byte count", binary_tensor::HEADER))?;
+        let length = length.to_str().map_err(|_| binary_tensor::BinaryTensorError::HeaderNotACount {
+            value: String::from_utf8_lossy(length.as_bytes()).into_owned(),
+        })?;
         let (json, wants) = binary_tensor::decode_request(&body, length)?;
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         // The upstream client sets the new body's length.
