@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use super::cache::{self, Entry};
 use super::process::{self, Exit, Launch};
 use super::record::OutputRecord;
+use super::served::Served;
 use crate::plan::{Output, OutputKind};
 
 /// Everything needed to run one instance, computed by the scheduler.
@@ -65,7 +66,7 @@ pub enum JobEvent {
     /// Something the user should read (a serve's address, alerts, replica restarts).
     Notice(String),
     /// A `serve` stage ended.
-    Served(Box<super::serve::Served>),
+    Served(Box<Served>),
 }
 
 #[derive(Debug)]

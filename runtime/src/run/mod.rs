@@ -17,12 +17,16 @@ pub mod report;
 mod retrain;
 mod select;
 mod serve;
+mod serve_context;
 mod serve_error;
+mod served;
+mod stage_shape;
 mod tune;
 
 pub use self::error::RunError;
 pub use self::retrain::{RetrainNotice, Retraining, schedule_notices};
-pub use self::serve::{ServeContext, ServeMode, serve_config};
+pub use self::serve::{ServeMode, serve_config};
+pub use self::serve_context::ServeContext;
 pub use self::serve_error::{ServeSetupError, ServedError, SmokeTestError};
 
 use std::future::Future;
@@ -339,7 +343,7 @@ impl<'p> Engine<'p> {
                 // Loop items computed from upstream outputs: wait for every dependency outside the loop.
                 if stage.depends_on.iter().any(|d| {
                     self.index.get(&d.stage).is_some_and(|&d| {
-                        prepare::loop_of(&self.plan.stages[d]) != prepare::loop_of(stage)
+                        stage_shape::loop_of(&self.plan.stages[d]) != stage_shape::loop_of(stage)
                             && !(self.expanded[d] && self.record.stages[d].instances.iter().all(|i| i.state.is_done()))
                     })
                 }) {

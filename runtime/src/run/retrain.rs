@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 use super::cron::Cron;
-use super::serve::{ServeContext, newest_live_version};
+use super::serve_context::{ServeContext, newest_live_version};
 use crate::plan::{Plan, Spec};
 use crate::serving::{Action, RetrainHook, ServeConfig, ServeHandle};
 

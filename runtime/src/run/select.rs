@@ -3,8 +3,8 @@
 
 use indexmap::IndexMap;
 
-use super::prepare::{Gang, loop_of};
 use super::record::{InstanceRecord, RunRecord, StageState};
+use super::stage_shape::{Gang, loop_of};
 use crate::plan::{Container, EdgeKind, Plan, Spec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

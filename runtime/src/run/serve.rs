@@ -2,7 +2,6 @@
 //! predictor runs as replica processes behind the serving router (canary split, autoscaling), the file's
 //! `monitor` rules watch it, and a smoke-test request checks it answers.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,13 +12,13 @@ use tokio::sync::{mpsc, watch};
 use super::job::JobEvent;
 use super::record::StageState;
 use super::retrain::{self, RetrainNotice, Retraining};
+use super::serve_context::{ServeContext, live_versions, local_version, no_live_version};
 use super::serve_error::{ServeSetupError, ServedError, SmokeTestError};
+use super::served::Served;
 use super::{Engine, Event, Observer};
 use crate::plan::{BinaryOpName, Constant, Expression, Part, Plan, Spec, Stage};
-use crate::registry;
 use crate::serving::{
-    self, Action, Arg, Canary, Comparison, Condition, Metric, ModelVersion, Protocol, Rule, ScaleMetric, ServeConfig,
-    ServeEvent,
+    self, Action, Arg, Canary, Comparison, Condition, Metric, Protocol, Rule, ScaleMetric, ServeConfig, ServeEvent,
 };
 use crate::value::Value;
 
@@ -32,33 +31,6 @@ pub enum ServeMode {
     For(Duration),
     /// Serve stages are skipped (`--no-serve`).
     Skip,
-}
-
-/// What a finished serve reports back to the scheduler.
-#[derive(Debug)]
-pub struct Served {
-    pub stage: usize,
-    /// From start to the end of the shutdown.
-    pub duration: Duration,
-    pub result: Result<String, ServedError>,
-    pub requests: u64,
-    pub alerts: usize,
-    pub retrains: usize,
-}
-
-/// Everything outside the plan a serve needs.
-#[derive(Clone, Debug)]
-pub struct ServeContext {
-    pub project_dir: PathBuf,
-    /// The `.kfl` file (relative to `project_dir`), rerun by `then = retrain`.
-    pub file: String,
-    pub kfl_exe: PathBuf,
-    /// A Model Registry server instead of `.kfl/registry.db`.
-    pub registry: Option<String>,
-    /// The `-p NAME=VALUE` overrides of this run or serve, given again to every retrain run.
-    pub params: Vec<(String, String)>,
-    /// Router port; 0 picks a free one.
-    pub port: u16,
 }
 
 /// The serving configuration of the `serve` stage `name`: the command with `model_dir`/`port` bound per
@@ -126,43 +98,6 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
     config.monitor.webhook = std::env::var("KFL_ALERT_WEBHOOK").ok().filter(|url| !url.is_empty());
     config.validate().map_err(|source| ServeSetupError::Config { name: name.to_string(), source })?;
     Ok(config)
-}
-
-fn live_versions(model: &str, context: &ServeContext) -> Result<registry::LiveVersions, ServeSetupError> {
-    let store = registry::open_store(&context.project_dir, context.registry.as_deref())
-        .map_err(ServeSetupError::OpenRegistry)?;
-    store.live_versions(model).map_err(|source| ServeSetupError::LiveVersions { model: model.to_string(), source })
-}
-
-fn no_live_version(model: &str) -> ServeSetupError {
-    ServeSetupError::NoLiveVersion { model: model.to_string() }
-}
-
-fn local_version(v: &registry::ModelVersionRecord) -> Result<ModelVersion, ServeSetupError> {
-    let model_dir = v.artifact.path.clone().ok_or_else(|| ServeSetupError::NotLocal {
-        model: v.model.clone(),
-        version: v.version.clone(),
-        uri: v.artifact.uri.clone(),
-    })?;
-    Ok(ModelVersion { version: v.version.clone(), model_dir })
-}
-
-/// The registry's newest LIVE version of the model the `serve` stage `name` serves.
-pub(super) fn newest_live_version(
-    plan: &Plan,
-    name: &str,
-    context: &ServeContext,
-) -> Result<ModelVersion, ServeSetupError> {
-    let model = plan
-        .stages
-        .iter()
-        .find_map(|stage| match &stage.spec {
-            Spec::Serve(serve) if stage.name == name => Some(serve.model.as_str()),
-            _ => None,
-        })
-        .ok_or_else(|| ServeSetupError::NoServeStage { name: name.to_string() })?;
-    let current = live_versions(model, context)?.current.ok_or_else(|| no_live_version(model))?;
-    local_version(&current)
 }
 
 /// A command-line part of a serve: `model_dir` and `port` are bound per replica by the router.

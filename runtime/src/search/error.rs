@@ -1,50 +1,8 @@
-//! `SpaceError` and `SamplerError`: why a search space or a sampler's settings are refused, naming the parameter or setting.
+//! `SamplerError`: why no sampler was built for a tune (its algorithm, a setting, or its space), naming the setting.
 
 use std::fmt;
 
-use super::space::ParamType;
-
-/// A search space the samplers cannot work in. Nothing was proposed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SpaceError {
-    Empty,
-    SearchedTwice { name: String },
-    Param { name: String, problem: ParamProblem },
-}
-
-/// What is wrong with one parameter's distribution.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParamProblem {
-    NotFinite {
-        field: &'static str,
-        value: f64,
-    },
-    /// The distribution cannot produce values of the parameter's type.
-    WrongType {
-        distribution: &'static str,
-        ty: ParamType,
-    },
-    /// The arguments break the distribution's rule (`needs`), e.g. `low < high`.
-    Arguments {
-        distribution: &'static str,
-        needs: &'static str,
-        got: String,
-    },
-    IntStepNotWhole,
-    TooManySteps {
-        low: f64,
-        high: f64,
-        q: f64,
-    },
-    EmptyChoice,
-    ChoiceWrongType {
-        value: String,
-        ty: ParamType,
-    },
-    ChoiceTwice {
-        value: String,
-    },
-}
+use super::space::SpaceError;
 
 /// Why no sampler was built for a tune: its algorithm, a setting, or its space. Nothing was proposed.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,47 +46,6 @@ pub enum SamplerError {
     },
 }
 
-fn type_name(ty: ParamType) -> &'static str {
-    match ty {
-        ParamType::Int => "int",
-        ParamType::Float => "float",
-        ParamType::String => "string",
-    }
-}
-
-impl fmt::Display for SpaceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SpaceError::Empty => f.write_str("the search space has no parameters"),
-            SpaceError::SearchedTwice { name } => write!(f, "parameter `{name}` is searched twice"),
-            SpaceError::Param { name, problem } => write!(f, "parameter `{name}`: {problem}"),
-        }
-    }
-}
-
-impl fmt::Display for ParamProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParamProblem::NotFinite { field, value } => write!(f, "{field} must be a finite number, not {value}"),
-            ParamProblem::WrongType { distribution, ty } => {
-                write!(f, "`{distribution}` does not fit a {} parameter", type_name(*ty))
-            }
-            ParamProblem::Arguments { distribution, needs, got } => {
-                write!(f, "{distribution} needs {needs}, got {got}")
-            }
-            ParamProblem::IntStepNotWhole => f.write_str("quniform of an int parameter needs whole low, high and q"),
-            ParamProblem::TooManySteps { low, high, q } => {
-                write!(f, "quniform({low}, {high}, {q}) has more than a billion steps")
-            }
-            ParamProblem::EmptyChoice => f.write_str("choice needs at least one value"),
-            ParamProblem::ChoiceWrongType { value, ty } => {
-                write!(f, "choice value `{value}` does not fit a {} parameter", type_name(*ty))
-            }
-            ParamProblem::ChoiceTwice { value } => write!(f, "choice value `{value}` is listed twice"),
-        }
-    }
-}
-
 impl fmt::Display for SamplerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -159,7 +76,6 @@ impl fmt::Display for SamplerError {
     }
 }
 
-impl std::error::Error for SpaceError {}
 impl std::error::Error for SamplerError {}
 
 impl From<SpaceError> for SamplerError {

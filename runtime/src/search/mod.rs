@@ -20,9 +20,9 @@ mod sobol;
 mod space;
 mod tpe;
 
-pub use error::{ParamProblem, SamplerError, SpaceError};
+pub use error::SamplerError;
 pub use median::MedianStop;
-pub use space::{Distribution, Param, ParamType, Space, Value};
+pub use space::{Distribution, Param, ParamProblem, ParamType, Space, SpaceError, Value};
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;

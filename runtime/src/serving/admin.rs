@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Json;
@@ -13,46 +12,19 @@ use axum::response::{IntoResponse, Response};
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 
-use super::state::ServerState;
-
 use super::ServeError;
 use super::event::ServeEvent;
 use super::event::VersionChange;
 use super::rollout;
-use super::router::{Shared, error_response};
-use super::status::{StatusSnapshot, VersionStatus};
+use super::shared::{Shared, error_response};
+use super::status::StatusSnapshot;
 use super::upstream::{UpstreamError, call, new_client};
-
-pub fn snapshot(shared: &Shared) -> StatusSnapshot {
-    let routes = shared.routes();
-    let versions = routes
-        .pools()
-        .map(|pool| VersionStatus {
-            version: pool.version().to_owned(),
-            role: routes.role(pool),
-            traffic_percent: routes.traffic_percent(pool),
-            replicas: pool.replica_statuses(),
-            ready_replicas: pool.ready_count(),
-            in_flight: pool.in_flight.load(Ordering::Relaxed),
-            requests: pool.metrics.requests(),
-            errors: pool.metrics.errors(),
-            restarts: pool.restarts(),
-        })
-        .collect();
-    StatusSnapshot {
-        name: shared.config.name.clone(),
-        address: shared.address,
-        uptime_seconds: shared.started.elapsed().as_secs_f64(),
-        versions,
-        window: shared.window.stats(),
-    }
-}
 
 // Who may call these (loopback peer, Host, Origin, token, content type) is checked before any
 // of them runs, in `guard.rs`.
 
 pub async fn status(State(shared): State<Arc<Shared>>) -> Response {
-    Json(snapshot(&shared)).into_response()
+    Json(shared.snapshot()).into_response()
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -92,19 +64,6 @@ pub async fn promote(State(shared): State<Arc<Shared>>) -> Response {
 /// Answers once the canary has drained and stopped.
 pub async fn rollback(State(shared): State<Arc<Shared>>) -> Response {
     change_response(rollout::rollback(&shared).await)
-}
-
-pub fn new_state(shared: &Shared) -> ServerState {
-    let routes = shared.routes();
-    ServerState {
-        name: shared.config.name.clone(),
-        address: shared.address,
-        pid: std::process::id(),
-        started_at: shared.started_unix,
-        stable_version: routes.stable.version().to_owned(),
-        canary_version: routes.canary.as_ref().map(|pool| pool.version().to_owned()),
-        token: shared.admin_token.clone(),
-    }
 }
 
 /// Why an admin request to a running server failed; the server is unchanged unless it answered.

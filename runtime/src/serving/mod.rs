@@ -20,6 +20,7 @@ mod replica;
 mod rollout;
 mod router;
 mod rule;
+mod shared;
 mod state;
 mod status;
 mod upstream;
@@ -50,7 +51,7 @@ pub use window::WindowStats;
 
 use pool::Pool;
 use replica::ReplicaTemplate;
-use router::Shared;
+use shared::Shared;
 
 #[derive(Debug)]
 pub enum ServeError {
@@ -125,7 +126,7 @@ impl ServeHandle {
     }
 
     pub fn status(&self) -> StatusSnapshot {
-        admin::snapshot(&self.shared)
+        self.shared.snapshot()
     }
 
     pub fn canary_percent(&self) -> f64 {
@@ -246,7 +247,7 @@ pub async fn start(config: ServeConfig, events: mpsc::Sender<ServeEvent>) -> Res
     )));
     let mut server = Server { shared, listener: Some(listener), state_path: None, background };
     if let Some(state_dir) = &server.shared.config.state_dir {
-        let state = admin::new_state(&server.shared);
+        let state = server.shared.server_state();
         match state::write_state(state_dir, &state) {
             Ok(path) => server.state_path = Some(path),
             Err(source) => {
@@ -332,7 +333,7 @@ impl Server {
         }
         result?;
         let requests = self.shared.every_pool().iter().map(|pool| pool.metrics.requests()).sum();
-        Ok(ServeReport { final_status: admin::snapshot(&self.shared), drained, requests })
+        Ok(ServeReport { final_status: self.shared.snapshot(), drained, requests })
     }
 }
 
