@@ -201,3 +201,184 @@ fn modules_stay_small() {
     }
     assert!(over.is_empty(), "modules over {LIMIT} lines; split them:\n  {}", over.join("\n  "));
 }
+
+/// The 1-based lines of `text` that name a `Result` whose error type is `String`: `Result<T, String>` with any
+/// `T` (nested generics and tuples included), `std::result::Result<…>` and `std::string::String` too.
+fn string_error_results(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    for (at, _) in text.match_indices("Result<") {
+        if text[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let (mut depth, mut args, mut current) = (1usize, Vec::new(), String::new());
+        for c in text[at + "Result<".len()..].chars() {
+            match c {
+                '<' | '(' | '[' => depth += 1,
+                ')' | ']' => depth = depth.saturating_sub(1),
+                '>' if depth == 1 => break,
+                '>' => depth -= 1,
+                ',' if depth == 1 => {
+                    args.push(std::mem::take(&mut current));
+                    continue;
+                }
+                _ => {}
+            }
+            current.push(c);
+        }
+        args.push(current);
+        if let [_, error] = args.as_slice()
+            && matches!(error.trim(), "String" | "std::string::String" | "alloc::string::String")
+        {
+            lines.push(text[..at].lines().count().max(1));
+        }
+    }
+    lines
+}
+
+#[test]
+fn string_error_results_are_found_in_every_form() {
+    assert_eq!(string_error_results("fn a() -> Result<(), String> {}"), vec![1]);
+    assert_eq!(string_error_results("\nfn b() -> Result<Vec<(usize, Vec<String>)>, String>"), vec![2]);
+    assert_eq!(string_error_results("x.collect::<Result<_, std::string::String>>()"), vec![1]);
+    assert_eq!(string_error_results("type T = std::result::Result<(u8, u8), String>;"), vec![1]);
+    assert!(string_error_results("fn c() -> Result<String, Error>").is_empty());
+    assert!(string_error_results("fn d() -> io::Result<String>").is_empty());
+    assert!(string_error_results("fn e() -> MyResult<u8, String>").is_empty());
+}
+
+/// The runtime's failures are typed errors that say what failed and what was kept, never bare strings.
+#[test]
+fn the_runtime_has_no_string_errors() {
+    let mut found = Vec::new();
+    for path in rust_files(&root().join("runtime/src")) {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in string_error_results(&text) {
+            found.push(format!("{}:{line}", display(&path)));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "`Result<_, String>` in runtime/src; give the failure a typed error (an enum with a Display that says what \
+         failed and what was kept):\n  {}",
+        found.join("\n  ")
+    );
+}
+
+/// The module path of a file under `src` (`run/mod.rs` → `run`, `run/job.rs` → `run::job`, `lib.rs` → ``).
+fn module_path(src: &Path, file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(src).unwrap_or(file).with_extension("");
+    let mut path: Vec<String> = relative.iter().map(|part| part.to_string_lossy().into_owned()).collect();
+    if path.last().is_some_and(|last| last == "mod" || last == "lib") {
+        path.pop();
+    }
+    path
+}
+
+/// Every path in a `use` tree (`super::{a, b::{c, d}}` → `super::a`, `super::b::c`, `super::b::d`).
+fn use_paths(tree: &str) -> Vec<String> {
+    let tree: String = tree.chars().filter(|c| !c.is_whitespace()).collect();
+    let Some(open) = tree.find('{') else { return vec![tree] };
+    let (prefix, inner) = (&tree[..open], &tree[open + 1..tree.len().saturating_sub(1)]);
+    let (mut items, mut depth, mut start) = (Vec::new(), 0, 0);
+    for (at, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&inner[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&inner[start..]);
+    items.into_iter().filter(|item| !item.is_empty()).flat_map(|item| use_paths(&format!("{prefix}{item}"))).collect()
+}
+
+/// The modules of `src` each file refers to through `crate::`, `super::` or `self::` paths (in `use` trees and
+/// inline), test modules excluded: `(from, to)` module paths.
+fn module_references(src: &Path) -> std::collections::BTreeSet<(Vec<String>, Vec<String>)> {
+    let files = rust_files(src);
+    let modules: std::collections::BTreeSet<Vec<String>> = files.iter().map(|f| module_path(src, f)).collect();
+    let mut edges = std::collections::BTreeSet::new();
+    for file in &files {
+        let me = module_path(src, file);
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let text = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+        let mut paths = Vec::new();
+        for statement in text.split(';') {
+            let statement = statement.trim_start();
+            let statement = statement.strip_prefix("pub ").unwrap_or(statement);
+            if let Some(tree) = statement.split("use ").nth(1).filter(|_| statement.contains("use ")) {
+                paths.extend(use_paths(tree));
+            }
+        }
+        for (at, _) in text.match_indices("::") {
+            let head_start = text[..at].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+            let end = text[at..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .map_or(text.len(), |i| at + i);
+            if text[..head_start].ends_with("::") {
+                continue;
+            }
+            paths.push(text[head_start..end].to_string());
+        }
+        for path in paths {
+            let mut segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+            let mut base = match segments.first() {
+                Some(&"crate") => Vec::new(),
+                Some(&"super") => me[..me.len().saturating_sub(1)].to_vec(),
+                Some(&"self") => me.clone(),
+                _ => continue,
+            };
+            segments.remove(0);
+            while segments.first() == Some(&"super") {
+                base.pop();
+                segments.remove(0);
+            }
+            base.extend(segments.iter().map(|s| s.to_string()));
+            while !base.is_empty() && !modules.contains(&base) {
+                base.pop();
+            }
+            if base != me && !base.is_empty() {
+                edges.insert((me.clone(), base));
+            }
+        }
+    }
+    edges
+}
+
+/// Two modules that import each other (neither inside the other): shared data types belong in a module below
+/// both, not in either.
+#[test]
+fn runtime_modules_import_no_circles() {
+    let src = root().join("runtime/src");
+    let edges = module_references(&src);
+    assert!(edges.len() > 50, "expected the runtime's module references, found {}", edges.len());
+    let nested = |a: &Vec<String>, b: &Vec<String>| a.starts_with(b) || b.starts_with(a);
+    let circles: Vec<String> = edges
+        .iter()
+        .filter(|(a, b)| a < b && !nested(a, b) && edges.contains(&(b.clone(), a.clone())))
+        .map(|(a, b)| format!("{} <-> {}", a.join("::"), b.join("::")))
+        .collect();
+    assert!(circles.is_empty(), "modules of runtime/src that import each other:\n  {}", circles.join("\n  "));
+}
+
+#[test]
+fn module_references_read_use_trees_and_inline_paths() {
+    assert_eq!(use_paths("super::{a, b::{c, d}}"), ["super::a", "super::b::c", "super::b::d"]);
+    assert_eq!(use_paths("crate::x::Y"), ["crate::x::Y"]);
+    let dir = std::env::temp_dir().join(format!("kfl-tidy-modules-{}", std::process::id()));
+    let src = dir.as_path();
+    std::fs::create_dir_all(src.join("run")).expect("run/");
+    std::fs::write(src.join("lib.rs"), "//! x\npub mod run;\n").expect("lib.rs");
+    std::fs::write(src.join("run/mod.rs"), "//! x\nmod a;\nmod b;\n").expect("mod.rs");
+    std::fs::write(src.join("run/a.rs"), "//! x\nuse super::{b::Thing, Engine};\n").expect("a.rs");
+    std::fs::write(src.join("run/b.rs"), "//! x\nfn f() -> crate::run::a::Other { todo!() }\n").expect("b.rs");
+    let edges = module_references(src);
+    let module = |p: &str| p.split("::").map(String::from).collect::<Vec<_>>();
+    assert!(edges.contains(&(module("run::a"), module("run::b"))), "{edges:?}");
+    assert!(edges.contains(&(module("run::b"), module("run::a"))), "{edges:?}");
+    assert!(edges.contains(&(module("run::a"), module("run"))), "{edges:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,7 +6,44 @@
 //! refused past [`kfl_plan::MAX_JSON_DEPTH`], then deserialized without serde_json's limit on a thread whose
 //! stack holds that depth.
 
+use std::fmt;
+
 use serde::de::DeserializeOwned;
+
+/// Why a document was not read; nothing of it was kept.
+#[derive(Debug)]
+pub enum JsonError {
+    /// Deeper than [`kfl_plan::MAX_JSON_DEPTH`]: refused before parsing.
+    TooDeep { depth: usize },
+    /// The reader thread for a deep document could not be started.
+    Thread(std::io::Error),
+    /// Not JSON, or not the expected shape.
+    Syntax(serde_json::Error),
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonError::TooDeep { depth } => write!(
+                f,
+                "it nests {depth} levels deep; kfl reads at most {} (no program kfl compiles comes near this)",
+                kfl_plan::MAX_JSON_DEPTH
+            ),
+            JsonError::Thread(e) => write!(f, "cannot start a thread to read it: {e}"),
+            JsonError::Syntax(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JsonError::TooDeep { .. } => None,
+            JsonError::Thread(e) => Some(e),
+            JsonError::Syntax(e) => Some(e),
+        }
+    }
+}
 
 /// Up to this depth serde_json's own limit holds and the caller's stack is enough (serde_json's default).
 const SHALLOW: usize = 128;
@@ -17,33 +54,30 @@ const SHALLOW: usize = 128;
 const STACK: usize = 16 << 20;
 
 /// Deserializes `text`; the error says why it is not a `T` (or that it nests too deep).
-pub fn from_str<T: DeserializeOwned + Send>(text: &str) -> Result<T, String> {
+pub fn from_str<T: DeserializeOwned + Send>(text: &str) -> Result<T, JsonError> {
     let depth = depth(text.as_bytes());
     if depth > kfl_plan::MAX_JSON_DEPTH {
-        return Err(format!(
-            "it nests {depth} levels deep; kfl reads at most {} (no program kfl compiles comes near this)",
-            kfl_plan::MAX_JSON_DEPTH
-        ));
+        return Err(JsonError::TooDeep { depth });
     }
     if depth <= SHALLOW {
-        return serde_json::from_str(text).map_err(|e| e.to_string());
+        return serde_json::from_str(text).map_err(JsonError::Syntax);
     }
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("kfl-json".into())
             .stack_size(STACK)
             .spawn_scoped(scope, || unbounded(text))
-            .map_err(|e| format!("cannot start a thread to read it: {e}"))?
+            .map_err(JsonError::Thread)?
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
 
-fn unbounded<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+fn unbounded<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     deserializer.disable_recursion_limit();
-    let value = T::deserialize(&mut deserializer).map_err(|e| e.to_string())?;
-    deserializer.end().map_err(|e| e.to_string())?;
+    let value = T::deserialize(&mut deserializer).map_err(JsonError::Syntax)?;
+    deserializer.end().map_err(JsonError::Syntax)?;
     Ok(value)
 }
 
@@ -125,8 +159,10 @@ mod tests {
     #[test]
     fn a_deeper_document_is_refused_with_its_depth() {
         let error = from_str::<Constant>(&nested_list(kfl_plan::MAX_JSON_DEPTH + 2)).expect_err("too deep");
-        assert!(error.contains("1027 levels deep"), "{error}");
-        assert!(from_str::<Constant>(&format!("[{}", "[".repeat(5000))).expect_err("too deep").contains("5001"));
+        assert!(matches!(error, JsonError::TooDeep { depth: 1027 }), "{error}");
+        assert!(error.to_string().contains("1027 levels deep"), "{error}");
+        let error = from_str::<Constant>(&format!("[{}", "[".repeat(5000))).expect_err("too deep");
+        assert!(matches!(error, JsonError::TooDeep { depth: 5001 }), "{error}");
     }
 
     #[test]

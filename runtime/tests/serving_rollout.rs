@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use kfl_runtime::serving::{
-    Canary, Role, ServeEvent, read_state, request_canary_percent, request_promote, request_rollback,
+    AdminError, Canary, Role, ServeEvent, read_state, request_canary_percent, request_promote, request_rollback,
 };
 use serde_json::json;
 use support::{Running, TestClient, client, config, get, infer_body, model_dir, post, process_exists, request};
@@ -170,7 +170,7 @@ async fn promote_and_rollback_drain_and_stop_the_version_that_leaves() {
     let (stable_pids, canary_pids) = (pids_of(&server, "1"), pids_of(&server, "2"));
 
     // A slow request on the stable version is in flight when promote takes its traffic away.
-    assert_eq!(request_canary_percent(address, &token, 0.0).await, Ok(0.0));
+    assert_eq!(request_canary_percent(address, &token, 0.0).await.ok(), Some(0.0));
     let slow = tokio::spawn(async move {
         post(&client(), address, "/v2/models/iris/infer", &infer_body(&[1.0], json!({ "sleep_ms": 1500 }))).await
     });
@@ -191,7 +191,9 @@ async fn promote_and_rollback_drain_and_stop_the_version_that_leaves() {
     assert_eq!((status.versions[0].role, status.versions[0].traffic_percent), (Role::Stable, 100.0));
     let state = read_state(&state_dir, "iris", None).expect("state file");
     assert_eq!((state.stable_version.as_str(), state.canary_version), ("2", None));
-    assert!(request_promote(address, &token).await.is_err_and(|e| e.contains("409") && e.contains("no canary")));
+    let refused = request_promote(address, &token).await.expect_err("no canary to promote");
+    assert!(matches!(&refused, AdminError::Status { status, .. } if status.as_u16() == 409), "{refused}");
+    assert!(refused.to_string().contains("no canary"), "{refused}");
     assert!(request_rollback(address, &token).await.is_err(), "nothing to roll back");
 
     let change = server.handle.roll_out(model_dir(root.path(), "3", 4.0), 50.0).await.expect("version 3");

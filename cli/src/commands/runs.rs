@@ -304,7 +304,7 @@ impl LogReader {
 }
 
 fn log_files(run_dir: &Path, stage: &str, iteration: Option<usize>) -> Result<Vec<PathBuf>, String> {
-    let run = record::read(run_dir)?;
+    let run = record::read(run_dir).map_err(|e| e.to_string())?;
     let record = run.stage(stage).ok_or_else(|| {
         let names: Vec<&str> = run.stages.iter().map(|s| s.name.as_str()).collect();
         format!("run {} has no stage `{stage}`; its stages: {}", run.run_id, names.join(", "))

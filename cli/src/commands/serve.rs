@@ -93,9 +93,9 @@ fn servers_of(target: &Target) -> Result<Vec<serving::ServerState>, String> {
     }
     let state_dir = project_dir(&target.project).join(".kfl").join("serving");
     match target.pid {
-        Some(pid) => Ok(vec![serving::read_state(&state_dir, &target.name, Some(pid))?]),
+        Some(pid) => Ok(vec![serving::read_state(&state_dir, &target.name, Some(pid)).map_err(|e| e.to_string())?]),
         None => {
-            let servers = serving::running_servers(&state_dir, &target.name)?;
+            let servers = serving::running_servers(&state_dir, &target.name).map_err(|e| e.to_string())?;
             if servers.is_empty() {
                 return Err(format!("no running server {} (no state file in {})", target.name, state_dir.display()));
             }
@@ -120,9 +120,9 @@ async fn change(target: &Target, promote: bool) -> Status {
         Ok(servers) => {
             let state = &servers[0];
             if promote {
-                serving::request_promote(state.address, &state.token).await
+                serving::request_promote(state.address, &state.token).await.map_err(|e| e.to_string())
             } else {
-                serving::request_rollback(state.address, &state.token).await
+                serving::request_rollback(state.address, &state.token).await.map_err(|e| e.to_string())
             }
         }
         Err(e) => Err(e),

@@ -78,7 +78,29 @@ impl Table {
 }
 
 /// Records with the line each starts on; blank lines are skipped.
-fn parse_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
+/// CSV that is not well formed, at a 1-based line.
+#[derive(Debug, PartialEq)]
+enum CsvError {
+    UnclosedQuote { line: usize },
+    AfterClosingQuote { line: usize, found: char },
+    QuoteInField { line: usize },
+}
+
+impl std::fmt::Display for CsvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CsvError::UnclosedQuote { line } => write!(f, "{line}: a quoted field is never closed"),
+            CsvError::AfterClosingQuote { line, found } => {
+                write!(f, "{line}: `{found}` after a closing quote; expected `,` or a line end")
+            }
+            CsvError::QuoteInField { line } => {
+                write!(f, "{line}: a quote inside an unquoted field; quote the whole field")
+            }
+        }
+    }
+}
+
+fn parse_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, CsvError> {
     let mut records = Vec::new();
     let mut chars = text.chars().peekable();
     let mut line = 1;
@@ -97,7 +119,7 @@ fn parse_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
                     quoted_field = true;
                     loop {
                         match chars.next() {
-                            None => return Err(format!("{start}: a quoted field is never closed")),
+                            None => return Err(CsvError::UnclosedQuote { line: start }),
                             Some('"') if chars.peek() == Some(&'"') => {
                                 chars.next();
                                 field.push('"');
@@ -114,7 +136,7 @@ fn parse_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
                     match chars.peek() {
                         None | Some(',') | Some('\n') | Some('\r') => {}
                         Some(c) => {
-                            return Err(format!("{line}: `{c}` after a closing quote; expected `,` or a line end"));
+                            return Err(CsvError::AfterClosingQuote { line, found: *c });
                         }
                     }
                 }
@@ -128,7 +150,7 @@ fn parse_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
                     record.push(std::mem::take(&mut field));
                     break;
                 }
-                Some('"') => return Err(format!("{line}: a quote inside an unquoted field; quote the whole field")),
+                Some('"') => return Err(CsvError::QuoteInField { line }),
                 Some(c) => field.push(c),
             }
         }

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use super::cache::{self, Entry};
 use super::process::{self, Exit, Launch};
 use super::record::OutputRecord;
+use super::served::Served;
 use crate::plan::{Output, OutputKind};
 
 /// Everything needed to run one instance, computed by the scheduler.
@@ -65,7 +66,7 @@ pub enum JobEvent {
     /// Something the user should read (a serve's address, alerts, replica restarts).
     Notice(String),
     /// A `serve` stage ended.
-    Served(Box<super::serve::Served>),
+    Served(Box<Served>),
 }
 
 #[derive(Debug)]
@@ -75,10 +76,77 @@ pub struct JobResult {
     pub exit: Exit,
     pub duration: Duration,
     /// The published outputs, or why the stage failed although its process succeeded.
-    pub outputs: Result<IndexMap<String, OutputRecord>, String>,
+    pub outputs: Result<IndexMap<String, OutputRecord>, JobFailure>,
     pub curves: IndexMap<String, Vec<f64>>,
     /// What failed, in words, when it did.
     pub message: Option<String>,
+}
+
+/// Why a job's attempt failed. Its temporary folder is discarded: earlier outputs of the stage stay as they were.
+#[derive(Debug)]
+pub enum JobFailure {
+    /// The process did not succeed (spawn error, exit status, signal, timeout), in words.
+    Process(String),
+    MissingArtifact {
+        name: String,
+        path: PathBuf,
+    },
+    MissingScalar {
+        name: String,
+        ty: String,
+        path: PathBuf,
+    },
+    Scalar(ScalarError),
+    /// The temporary folder could not be renamed to the outputs folder.
+    Publish {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    HashOutput {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for JobFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobFailure::Process(message) => f.write_str(message),
+            JobFailure::MissingArtifact { name, path } => write!(
+                f,
+                "the process exited with 0 but did not write its output `{name}` (a file or folder at {})",
+                path.display()
+            ),
+            JobFailure::MissingScalar { name, ty, path } => write!(
+                f,
+                "the process exited with 0 but did not write its output `{name}` ({ty}) to {}",
+                path.display()
+            ),
+            JobFailure::Scalar(e) => e.fmt(f),
+            JobFailure::Publish { dir, source } => write!(f, "cannot publish outputs to {}: {source}", dir.display()),
+            JobFailure::HashOutput { path, source } => write!(f, "cannot read output {}: {source}", path.display()),
+        }
+    }
+}
+
+/// A scalar output whose text is not a value of its declared type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalarError {
+    pub name: String,
+    pub ty: String,
+    pub text: String,
+}
+
+impl std::fmt::Display for ScalarError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "output `{}` is declared `{}`, but the process wrote {:?}", self.name, self.ty, self.text)
+    }
+}
+
+impl From<ScalarError> for JobFailure {
+    fn from(e: ScalarError) -> Self {
+        JobFailure::Scalar(e)
+    }
 }
 
 pub async fn execute(job: Job, stop: watch::Receiver<bool>, events: mpsc::Sender<JobEvent>) {
@@ -96,7 +164,7 @@ pub async fn execute(job: Job, stop: watch::Receiver<bool>, events: mpsc::Sender
         let (exit, curves, message) = run_gang(&job, stop.clone(), &events).await;
         let outcome = match exit {
             Exit::Success => finish(&job, &curves),
-            _ => Err(message.unwrap_or_else(|| format!("the process {}", exit.describe()))),
+            _ => Err(JobFailure::Process(message.unwrap_or_else(|| format!("the process {}", exit.describe())))),
         };
         let interrupted = stop_requested(&stop) || exit == Exit::Stopped;
         match outcome {
@@ -113,7 +181,7 @@ pub async fn execute(job: Job, stop: watch::Receiver<bool>, events: mpsc::Sender
             }
             Err(reason) if attempt <= job.retries && !interrupted => {
                 let delay = backoff(job.retry_base, attempt);
-                let _ = events.send(JobEvent::Retry { id, attempt, delay, reason: reason.clone() }).await;
+                let _ = events.send(JobEvent::Retry { id, attempt, delay, reason: reason.to_string() }).await;
                 let mut stop = stop.clone();
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -128,9 +196,9 @@ pub async fn execute(job: Job, stop: watch::Receiver<bool>, events: mpsc::Sender
                     attempts: attempt,
                     exit,
                     duration: started.elapsed(),
-                    outputs: Err(reason.clone()),
+                    message: Some(reason.to_string()),
+                    outputs: Err(reason),
                     curves,
-                    message: Some(reason),
                 };
             }
         }
@@ -156,7 +224,7 @@ fn failed(job: &Job, attempts: u32, started: Instant, exit: Exit) -> JobResult {
         attempts,
         exit,
         duration: started.elapsed(),
-        outputs: Err(message.clone()),
+        outputs: Err(JobFailure::Process(message.clone())),
         curves: IndexMap::new(),
         message: Some(message),
     }
@@ -241,28 +309,24 @@ async fn run_gang(
 
 /// Checks and reads the outputs the processes wrote, then publishes them: the temporary folder is renamed to
 /// the outputs folder, so a failed or killed stage never leaves partial outputs where readers look.
-fn finish(job: &Job, curves: &IndexMap<String, Vec<f64>>) -> Result<IndexMap<String, OutputRecord>, String> {
+fn finish(job: &Job, curves: &IndexMap<String, Vec<f64>>) -> Result<IndexMap<String, OutputRecord>, JobFailure> {
     let tmp = job.project_dir.join(&job.tmp_dir);
     let mut scalars = IndexMap::new();
     for output in &job.outputs {
         let path = tmp.join(&output.name);
         match output.kind {
             OutputKind::Artifact if !path.exists() => {
-                return Err(format!(
-                    "the process exited with 0 but did not write its output `{}` (a file or folder at {})",
-                    output.name,
-                    job.tmp_dir.join(&output.name).display()
-                ));
+                return Err(JobFailure::MissingArtifact {
+                    name: output.name.clone(),
+                    path: job.tmp_dir.join(&output.name),
+                });
             }
             OutputKind::Artifact => {}
             OutputKind::Scalar => {
-                let text = std::fs::read_to_string(&path).map_err(|_| {
-                    format!(
-                        "the process exited with 0 but did not write its output `{}` ({}) to {}",
-                        output.name,
-                        output.ty,
-                        job.tmp_dir.join(&output.name).display()
-                    )
+                let text = std::fs::read_to_string(&path).map_err(|_| JobFailure::MissingScalar {
+                    name: output.name.clone(),
+                    ty: output.ty.clone(),
+                    path: job.tmp_dir.join(&output.name),
                 })?;
                 scalars.insert(output.name.clone(), parse_scalar(&output.name, &output.ty, text.trim())?);
             }
@@ -270,8 +334,7 @@ fn finish(job: &Job, curves: &IndexMap<String, Vec<f64>>) -> Result<IndexMap<Str
     }
     let published = job.project_dir.join(&job.outputs_dir);
     let _ = std::fs::remove_dir_all(&published);
-    std::fs::rename(&tmp, &published)
-        .map_err(|e| format!("cannot publish outputs to {}: {e}", job.outputs_dir.display()))?;
+    std::fs::rename(&tmp, &published).map_err(|source| JobFailure::Publish { dir: job.outputs_dir.clone(), source })?;
     let mut records = IndexMap::new();
     for output in &job.outputs {
         let record = match scalars.shift_remove(&output.name) {
@@ -279,7 +342,7 @@ fn finish(job: &Job, curves: &IndexMap<String, Vec<f64>>) -> Result<IndexMap<Str
             None => {
                 let path = published.join(&output.name);
                 let sha256 =
-                    cache::hash_path(&path).map_err(|e| format!("cannot read output {}: {e}", path.display()))?;
+                    cache::hash_path(&path).map_err(|source| JobFailure::HashOutput { path: path.clone(), source })?;
                 OutputRecord::Artifact { path: job.outputs_dir.join(&output.name).display().to_string(), sha256 }
             }
         };
@@ -302,8 +365,8 @@ fn finish(job: &Job, curves: &IndexMap<String, Vec<f64>>) -> Result<IndexMap<Str
 }
 
 /// A scalar output's text read back as its declared type.
-pub fn parse_scalar(name: &str, ty: &str, text: &str) -> Result<OutputRecord, String> {
-    let bad = || format!("output `{name}` is declared `{ty}`, but the process wrote {text:?}");
+pub fn parse_scalar(name: &str, ty: &str, text: &str) -> Result<OutputRecord, ScalarError> {
+    let bad = || ScalarError { name: name.to_string(), ty: ty.to_string(), text: text.to_string() };
     let value: serde_json::Value = match ty {
         "int" => text.parse::<i64>().map_err(|_| bad())?.into(),
         "float" => {
@@ -339,7 +402,7 @@ mod tests {
     fn scalars_are_checked_against_their_types() {
         assert!(matches!(parse_scalar("n", "int", "150"), Ok(OutputRecord::Scalar { text, .. }) if text == "150"));
         let err = parse_scalar("acc", "float", "abc").unwrap_err();
-        assert_eq!(err, "output `acc` is declared `float`, but the process wrote \"abc\"");
+        assert_eq!(err.to_string(), "output `acc` is declared `float`, but the process wrote \"abc\"");
         assert!(parse_scalar("ok", "bool", "yes").is_err());
         assert!(parse_scalar("xs", "list[int]", "[1,2]").is_ok());
         assert!(parse_scalar("s", "string", "any text").is_ok());

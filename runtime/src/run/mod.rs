@@ -6,6 +6,7 @@ pub mod cache;
 pub mod capped_log;
 mod clock;
 mod cron;
+mod error;
 mod final_status;
 mod job;
 mod model;
@@ -16,10 +17,17 @@ pub mod report;
 mod retrain;
 mod select;
 mod serve;
+mod serve_context;
+mod serve_error;
+mod served;
+mod stage_shape;
 mod tune;
 
+pub use self::error::RunError;
 pub use self::retrain::{RetrainNotice, Retraining, schedule_notices};
-pub use self::serve::{ServeContext, ServeMode, serve_config};
+pub use self::serve::{ServeMode, serve_config};
+pub use self::serve_context::ServeContext;
+pub use self::serve_error::{ServeSetupError, ServedError, SmokeTestError};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -30,6 +38,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
 use self::cache::Hashes;
+use self::error::LoopItemsError;
 use self::job::{Job, JobEvent, JobId, JobResult};
 use self::prepare::{InstanceScope, Prepared};
 use self::record::{InstanceRecord, RunRecord, RunState, StageRecord, StageState};
@@ -130,7 +139,7 @@ pub async fn run(
     options: RunOptions,
     observer: &mut dyn Observer,
     interrupt: impl Future<Output = ()>,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, RunError> {
     // Orphans of a stage (a `setsid` daemon) stay in kfl's tree, where the stage's end finds and stops them.
     crate::process_tree::become_subreaper();
     // An orphan that exits while its stage runs is reaped at once, not kept a zombie until kfl exits.
@@ -174,7 +183,7 @@ struct Engine<'p> {
 }
 
 impl<'p> Engine<'p> {
-    fn new(plan: &'p Plan, plan_text: &str, opts: RunOptions) -> Result<Self, String> {
+    fn new(plan: &'p Plan, plan_text: &str, opts: RunOptions) -> Result<Self, RunError> {
         let index: IndexMap<String, usize> = plan.stages.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
         let selection = select::select(plan, &index, opts.until.as_deref(), &opts.only)?;
         let previous = match &opts.resume {
@@ -183,12 +192,12 @@ impl<'p> Engine<'p> {
         };
         if let Some(busy) = previous.as_ref().filter(|p| p.state == RunState::Running) {
             let pid = busy.runner.as_ref().map_or_else(|| "another kfl".to_string(), |r| format!("kfl pid {}", r.pid));
-            return Err(format!("run {} is still running ({pid}); resume it once it has stopped", busy.run_id));
+            return Err(RunError::StillRunning { run_id: busy.run_id.clone(), runner: pid });
         }
         let run_id = previous.as_ref().map_or_else(record::new_run_id, |p| p.run_id.clone());
         let run_dir = PathBuf::from(".kfl").join("runs").join(&run_id);
         std::fs::create_dir_all(opts.project_dir.join(&run_dir))
-            .map_err(|e| format!("cannot create {}: {e}", run_dir.display()))?;
+            .map_err(|source| RunError::CreateRunDir { dir: run_dir.clone(), source })?;
         let stages = plan
             .stages
             .iter()
@@ -326,7 +335,7 @@ impl<'p> Engine<'p> {
             Spec::Container(c) => c.for_loop.as_ref().map(|l| &l.items),
             _ => None,
         };
-        let values: Result<Option<Vec<Value>>, String> = match items {
+        let values: Result<Option<Vec<Value>>, LoopItemsError> = match items {
             None => Ok(None),
             Some(LoopItems::Range { from, to }) => Ok(Some((*from..=*to).map(Value::Int).collect())),
             Some(LoopItems::List { items }) => Ok(Some(items.iter().map(Value::from).collect())),
@@ -334,7 +343,7 @@ impl<'p> Engine<'p> {
                 // Loop items computed from upstream outputs: wait for every dependency outside the loop.
                 if stage.depends_on.iter().any(|d| {
                     self.index.get(&d.stage).is_some_and(|&d| {
-                        prepare::loop_of(&self.plan.stages[d]) != prepare::loop_of(stage)
+                        stage_shape::loop_of(&self.plan.stages[d]) != stage_shape::loop_of(stage)
                             && !(self.expanded[d] && self.record.stages[d].instances.iter().all(|i| i.state.is_done()))
                     })
                 }) {
@@ -343,8 +352,8 @@ impl<'p> Engine<'p> {
                 let scope = self.scope(s, 0, None);
                 match eval(expr, &scope) {
                     Ok(Value::List(items)) => Ok(Some(items)),
-                    Ok(other) => Err(format!("the loop iterates over {}, not a list", other.text())),
-                    Err(e) => Err(format!("the loop's items cannot be computed: {e}")),
+                    Ok(other) => Err(LoopItemsError::NotAList { value: other.text() }),
+                    Err(e) => Err(LoopItemsError::Eval(e)),
                 }
             }
         };
@@ -355,10 +364,10 @@ impl<'p> Engine<'p> {
                 self.record.stages[s].instances =
                     items.iter().enumerate().map(|(i, v)| InstanceRecord::new(Some(i), Some(v.json()))).collect();
             }
-            Err(message) => {
+            Err(error) => {
                 let mut instance = InstanceRecord::new(None, None);
                 instance.state = StageState::Failed;
-                instance.message = Some(message);
+                instance.message = Some(error.to_string());
                 self.record.stages[s].instances = vec![instance];
                 self.finished(s, 0, observer);
             }
@@ -555,7 +564,7 @@ impl<'p> Engine<'p> {
             Err(_) if exit == process::Exit::Stopped && self.interrupted => {
                 (StageState::Interrupted, Some("stopped by the interruption".to_string()))
             }
-            Err(reason) => (StageState::Failed, message.or(Some(reason))),
+            Err(reason) => (StageState::Failed, message.or_else(|| Some(reason.to_string()))),
         };
         instance.state = state;
         instance.message = message;
@@ -595,11 +604,11 @@ impl<'p> Engine<'p> {
         }
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), RunError> {
         self.last_flush = Instant::now();
         self.dirty = false;
         let dir = self.run_dir_abs();
-        record::write(&dir, &self.record).map_err(|e| format!("cannot write {}: {e}", dir.join("run.json").display()))
+        record::write(&dir, &self.record).map_err(|source| RunError::WriteRecord { path: dir.join("run.json"), source })
     }
 }
 
@@ -627,15 +636,14 @@ fn item_value(item: &serde_json::Value) -> Value {
 }
 
 /// Local datasets must exist before anything runs: a missing file should not surface an hour in.
-fn check_datasets(plan: &Plan, project_dir: &Path) -> Result<(), String> {
+fn check_datasets(plan: &Plan, project_dir: &Path) -> Result<(), RunError> {
     for dataset in &plan.datasets {
         if dataset.kind == DatasetKind::Local && !project_dir.join(&dataset.uri).exists() {
-            return Err(format!(
-                "dataset `{}`: {} does not exist (paths are relative to the .kfl file's folder, {})",
-                dataset.name,
-                dataset.uri,
-                project_dir.display()
-            ));
+            return Err(RunError::MissingDataset {
+                name: dataset.name.clone(),
+                uri: dataset.uri.clone(),
+                project_dir: project_dir.to_path_buf(),
+            });
         }
     }
     Ok(())

@@ -7,15 +7,45 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use super::cache::Hashes;
-use super::prepare::substitute;
+use super::prepare::{PrepareError, substitute};
 use super::record::{OutputRecord, StageState};
 use super::{Engine, scope_of};
 use crate::plan::{Expression, ModelSource, Spec};
-use crate::registry::{self, ArtifactSource, Lineage, ModelFormat, PropertyValue, Registration};
-use crate::value::{Value, eval};
+use crate::registry::{self, ArtifactSource, Lineage, ModelFormat, PropertyValue, Registration, RegistryError};
+use crate::value::{EvalError, Value, eval};
 
 /// A registered (or already registered) version: the stage's outputs and what to tell the user.
 type Registered = (IndexMap<String, OutputRecord>, String);
+
+/// Why a `model` stage registered nothing; the stage fails, and the registry is as it was.
+#[derive(Debug)]
+enum RegisterError {
+    NotAModel,
+    When(EvalError),
+    WhenNotBool { found: String },
+    Description(PrepareError),
+    Label { name: String, source: PrepareError },
+    Artifact(EvalError),
+    ArtifactNotPath { found: String },
+    OpenRegistry(RegistryError),
+    Register(RegistryError),
+}
+
+impl std::fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegisterError::NotAModel => f.write_str("not a model stage"),
+            RegisterError::When(e) => write!(f, "`when`: {e}"),
+            RegisterError::WhenNotBool { found } => write!(f, "`when` gave {found}, not a bool"),
+            RegisterError::Description(e) => write!(f, "description: {e}"),
+            RegisterError::Label { name, source } => write!(f, "label `{name}`: {source}"),
+            RegisterError::Artifact(e) => write!(f, "artifact: {e}"),
+            RegisterError::ArtifactNotPath { found } => write!(f, "the artifact is {found}, not a path"),
+            RegisterError::OpenRegistry(e) => write!(f, "cannot open the registry: {e}"),
+            RegisterError::Register(e) => write!(f, "registration failed: {e}"),
+        }
+    }
+}
 
 impl Engine<'_> {
     /// Registers a ready `model` stage; the state and message it settles with.
@@ -26,37 +56,39 @@ impl Engine<'_> {
                 (StageState::Succeeded, message)
             }
             Ok(None) => (StageState::Skipped, "`when` is false: not registered".into()),
-            Err(message) => (StageState::Failed, message),
+            Err(error) => (StageState::Failed, error.to_string()),
         }
     }
 
-    fn register(&mut self, s: usize) -> Result<Option<Registered>, String> {
+    fn register(&mut self, s: usize) -> Result<Option<Registered>, RegisterError> {
         let stage = &self.plan.stages[s];
-        let Spec::Model(model) = &stage.spec else { return Err("not a model stage".into()) };
+        let Spec::Model(model) = &stage.spec else { return Err(RegisterError::NotAModel) };
         let scope = scope_of(self.plan, &self.record, &self.index, s, 0, None);
         if let Some(when) = &model.when {
-            match eval(when, &scope).map_err(|e| format!("`when`: {e}"))? {
+            match eval(when, &scope).map_err(RegisterError::When)? {
                 Value::Bool(true) => {}
                 Value::Bool(false) => return Ok(None),
-                other => return Err(format!("`when` gave {}, not a bool", other.text())),
+                other => return Err(RegisterError::WhenNotBool { found: other.text() }),
             }
         }
         let mut hashes = Hashes::default();
         let project_dir = self.opts.project_dir.clone();
         let no_outputs = IndexMap::new();
         let mut text = |part| substitute(part, &scope, &no_outputs, &mut hashes, &project_dir).map(|s| s.text);
-        let description =
-            model.description.as_ref().map(&mut text).transpose().map_err(|e| format!("description: {e}"))?;
+        let description = model.description.as_ref().map(&mut text).transpose().map_err(RegisterError::Description)?;
         let mut labels = IndexMap::new();
         for (name, part) in &model.labels {
-            labels.insert(name.clone(), text(part).map_err(|e| format!("label `{name}`: {e}"))?);
+            labels.insert(
+                name.clone(),
+                text(part).map_err(|source| RegisterError::Label { name: name.clone(), source })?,
+            );
         }
         let (artifact, origin) = match &model.source {
             ModelSource::Uri { uri } => (ArtifactSource::Uri(uri.clone()), None),
-            ModelSource::Artifact { artifact } => match eval(artifact, &scope).map_err(|e| format!("artifact: {e}"))? {
+            ModelSource::Artifact { artifact } => match eval(artifact, &scope).map_err(RegisterError::Artifact)? {
                 Value::Path(path) => (ArtifactSource::Path(project_dir.join(&path)), origin_of(artifact)),
                 Value::Str(uri) => (ArtifactSource::Uri(uri), origin_of(artifact)),
-                other => return Err(format!("the artifact is {}, not a path", other.text())),
+                other => return Err(RegisterError::ArtifactNotPath { found: other.text() }),
             },
         };
         // Params and metrics come from the stage that produced the artifact: for a tune, its best trial.
@@ -92,7 +124,7 @@ impl Engine<'_> {
             ..Registration::new(stage.name.clone(), artifact)
         };
         let mut store = registry::open_store(&self.opts.project_dir, self.opts.registry.as_deref())
-            .map_err(|e| format!("cannot open the registry: {e}"))?;
+            .map_err(RegisterError::OpenRegistry)?;
         // Rerunning an unchanged pipeline must not pile up identical versions: same content as the newest LIVE
         // version (and no explicit version asked for) reuses it.
         let same = match (&request.artifact, &request.version) {
@@ -109,7 +141,7 @@ impl Engine<'_> {
         let reused = same.is_some();
         let version = match same {
             Some(version) => version,
-            None => store.register(&request).map_err(|e| format!("registration failed: {e}"))?,
+            None => store.register(&request).map_err(RegisterError::Register)?,
         };
         let mut outputs = IndexMap::new();
         let scalar = |text: &str| OutputRecord::Scalar { ty: "string".into(), value: text.into(), text: text.into() };

@@ -12,8 +12,9 @@ use super::job::Job;
 use super::process::Launch;
 use super::record::{OutputRecord, RunRecord, StageState};
 use super::select::Selection;
+use super::stage_shape::{Gang, loop_of};
 use super::{Engine, scope_of};
-use crate::plan::{Container, DatasetKind, Part, Plan, Stage};
+use crate::plan::{Container, DatasetKind, Part, Plan};
 use crate::value::{EvalError, Scope, Value, eval};
 
 /// Why a stage instance could not be prepared: which part of it (its `when`, an input, an env var, a secret, a
@@ -107,13 +108,6 @@ pub struct InstanceScope<'a> {
     pub iteration: usize,
     pub item: Option<Value>,
     pub locals: IndexMap<String, Value>,
-}
-
-pub fn loop_of(stage: &Stage) -> Option<usize> {
-    match &stage.spec {
-        crate::plan::Spec::Container(c) => c.for_loop.as_ref().map(|l| l.index),
-        _ => None,
-    }
 }
 
 /// A recorded output as a value.
@@ -307,34 +301,6 @@ fn key_scalar(value: &Value, hashes: &mut Hashes, project_dir: &Path) -> Result<
         }
         other => other.text(),
     })
-}
-
-/// The processes of a container stage: one for a step, `nodes × procs_per_node` with the rendezvous
-/// environment torchrun and Kubeflow Trainer give each rank for a train.
-pub struct Gang {
-    pub nodes: u32,
-    pub procs_per_node: u32,
-}
-
-impl Gang {
-    pub fn of(container: &Container) -> Gang {
-        match &container.train {
-            Some(train) => Gang {
-                nodes: u32::try_from(train.nodes.max(1)).unwrap_or(1),
-                // `auto` is one process per GPU, else one.
-                procs_per_node: u32::try_from(
-                    train.procs_per_node.unwrap_or_else(|| container.resources.gpu.unwrap_or(1).max(1)),
-                )
-                .unwrap_or(1)
-                .max(1),
-            },
-            None => Gang { nodes: 1, procs_per_node: 1 },
-        }
-    }
-
-    pub fn size(&self) -> u32 {
-        self.nodes * self.procs_per_node
-    }
 }
 
 /// Describes the processes; `is_train` adds the distributed environment even for a single rank.

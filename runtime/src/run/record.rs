@@ -265,17 +265,69 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-pub fn read(run_dir: &Path) -> Result<RunRecord, String> {
+/// Why a run record was not read or a run not found; the run's files are untouched.
+#[derive(Debug)]
+pub enum RecordError {
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    NotARecord {
+        path: PathBuf,
+        source: crate::deep_json::JsonError,
+    },
+    /// Written by a kfl with another record format.
+    Version {
+        path: PathBuf,
+        found: u32,
+    },
+    NoRuns {
+        dir: PathBuf,
+    },
+    NoSuchRun {
+        id: String,
+        dir: PathBuf,
+    },
+    /// An id prefix that several runs start with.
+    Ambiguous {
+        id: String,
+        count: usize,
+    },
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
+            RecordError::NotARecord { path, source } => {
+                write!(f, "{} is not a kfl run record: {source}", path.display())
+            }
+            RecordError::Version { path, found } => {
+                write!(f, "{} has record version {found}, this kfl reads version {RECORD_VERSION}", path.display())
+            }
+            RecordError::NoRuns { dir } => write!(f, "no runs in {}", dir.display()),
+            RecordError::NoSuchRun { id, dir } => {
+                write!(f, "no run `{id}` in {}; `kfl runs list` shows them", dir.display())
+            }
+            RecordError::Ambiguous { id, count } => write!(f, "`{id}` matches {count} runs; give more of the id"),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+pub fn read(run_dir: &Path) -> Result<RunRecord, RecordError> {
     let path = run_dir.join("run.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let record: RunRecord =
-        crate::deep_json::from_str(&text).map_err(|e| format!("{} is not a kfl run record: {e}", path.display()))?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(source) => return Err(RecordError::Read { path, source }),
+    };
+    let record: RunRecord = match crate::deep_json::from_str(&text) {
+        Ok(record) => record,
+        Err(source) => return Err(RecordError::NotARecord { path, source }),
+    };
     if record.record_version != RECORD_VERSION {
-        return Err(format!(
-            "{} has record version {}, this kfl reads version {RECORD_VERSION}",
-            path.display(),
-            record.record_version
-        ));
+        return Err(RecordError::Version { path, found: record.record_version });
     }
     Ok(settle_abandoned(record))
 }
@@ -301,7 +353,7 @@ fn settle_abandoned(mut record: RunRecord) -> RunRecord {
 }
 
 /// Every run of a project, newest first; unreadable records are reported, not skipped silently.
-pub fn list(project_dir: &Path) -> Vec<Result<RunRecord, String>> {
+pub fn list(project_dir: &Path) -> Vec<Result<RunRecord, RecordError>> {
     let Ok(entries) = std::fs::read_dir(runs_dir(project_dir)) else { return Vec::new() };
     let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.join("run.json").exists()).collect();
     dirs.sort();
@@ -310,23 +362,23 @@ pub fn list(project_dir: &Path) -> Vec<Result<RunRecord, String>> {
 }
 
 /// Finds a run by id or unique id prefix; `latest` names the newest run.
-pub fn find(project_dir: &Path, id: &str) -> Result<PathBuf, String> {
+pub fn find(project_dir: &Path, id: &str) -> Result<PathBuf, RecordError> {
     let runs = runs_dir(project_dir);
     let mut ids: Vec<String> = std::fs::read_dir(&runs)
-        .map_err(|_| format!("no runs in {}", runs.display()))?
+        .map_err(|_| RecordError::NoRuns { dir: runs.clone() })?
         .flatten()
         .filter(|e| e.path().join("run.json").exists())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     ids.sort();
     if id == "latest" {
-        return ids.last().map(|last| runs.join(last)).ok_or_else(|| format!("no runs in {}", runs.display()));
+        return ids.last().map(|last| runs.join(last)).ok_or(RecordError::NoRuns { dir: runs });
     }
     let matches: Vec<&String> = ids.iter().filter(|candidate| candidate.starts_with(id)).collect();
     match matches.as_slice() {
         [one] => Ok(runs.join(one)),
-        [] => Err(format!("no run `{id}` in {}; `kfl runs list` shows them", runs.display())),
-        many => Err(format!("`{id}` matches {} runs; give more of the id", many.len())),
+        [] => Err(RecordError::NoSuchRun { id: id.to_string(), dir: runs }),
+        many => Err(RecordError::Ambiguous { id: id.to_string(), count: many.len() }),
     }
 }
 
@@ -365,7 +417,11 @@ mod tests {
         }
         assert!(find(dir.path(), "20261128-10").expect("prefix").ends_with("20261128-100000-001-aa"));
         assert!(find(dir.path(), "latest").expect("latest").ends_with("20261128-110000-002-bb"));
-        assert!(find(dir.path(), "2026").unwrap_err().contains("matches 2 runs"));
-        assert!(find(dir.path(), "1999").unwrap_err().contains("no run"));
+        let ambiguous = find(dir.path(), "2026").unwrap_err();
+        assert!(matches!(&ambiguous, RecordError::Ambiguous { id, count: 2 } if id == "2026"), "{ambiguous:?}");
+        assert_eq!(ambiguous.to_string(), "`2026` matches 2 runs; give more of the id");
+        let missing = find(dir.path(), "1999").unwrap_err();
+        assert!(matches!(&missing, RecordError::NoSuchRun { id, .. } if id == "1999"), "{missing:?}");
+        assert!(missing.to_string().starts_with("no run `1999` in "), "{missing}");
     }
 }

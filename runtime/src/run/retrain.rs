@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 use super::cron::Cron;
-use super::serve::{ServeContext, newest_live_version};
+use super::serve_context::{ServeContext, newest_live_version};
 use crate::plan::{Plan, Spec};
 use crate::serving::{Action, RetrainHook, ServeConfig, ServeHandle};
 
@@ -130,7 +130,7 @@ impl Retraining {
         let newest = tokio::task::spawn_blocking(move || newest_live_version(&plan, &serve, &context)).await;
         let version = match newest {
             Ok(Ok(version)) => version,
-            Ok(Err(reason)) => return Some(RetrainNotice::Failed(reason)),
+            Ok(Err(reason)) => return Some(RetrainNotice::Failed(reason.to_string())),
             Err(error) => return Some(RetrainNotice::Failed(error.to_string())),
         };
         let served = handle.status().versions.iter().any(|served| served.version == version.version);

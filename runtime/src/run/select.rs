@@ -3,8 +3,8 @@
 
 use indexmap::IndexMap;
 
-use super::prepare::{Gang, loop_of};
 use super::record::{InstanceRecord, RunRecord, StageState};
+use super::stage_shape::{Gang, loop_of};
 use crate::plan::{Container, EdgeKind, Plan, Spec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,22 +19,40 @@ fn is_trial_template(plan: &Plan, s: usize) -> bool {
     matches!(&plan.stages[s].spec, Spec::Container(c) if c.trial_of.is_some())
 }
 
+/// Why `--until`/`--only` select nothing; the run starts nothing.
+#[derive(Debug, PartialEq)]
+pub enum SelectError {
+    UnknownStage { name: String, stages: Vec<String> },
+    UntilAndOnly,
+}
+
+impl std::fmt::Display for SelectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SelectError::UnknownStage { name, stages } => {
+                write!(f, "no stage `{name}` in this file; its stages are: {}", stages.join(", "))
+            }
+            SelectError::UntilAndOnly => f.write_str("give either --until or --only, not both"),
+        }
+    }
+}
+
 /// Which stages this run executes. Trial templates run only through their tune, unless named explicitly.
 pub fn select(
     plan: &Plan,
     index: &IndexMap<String, usize>,
     until: Option<&str>,
     only: &[String],
-) -> Result<Vec<Selection>, String> {
+) -> Result<Vec<Selection>, SelectError> {
     let lookup = |name: &str| {
-        index.get(name).copied().ok_or_else(|| {
-            let names: Vec<&str> = index.keys().map(String::as_str).collect();
-            format!("no stage `{name}` in this file; its stages are: {}", names.join(", "))
+        index.get(name).copied().ok_or_else(|| SelectError::UnknownStage {
+            name: name.to_string(),
+            stages: index.keys().cloned().collect(),
         })
     };
     let n = plan.stages.len();
     if until.is_some() && !only.is_empty() {
-        return Err("give either --until or --only, not both".into());
+        return Err(SelectError::UntilAndOnly);
     }
     if until.is_none() && only.is_empty() {
         return Ok((0..n).map(|s| if is_trial_template(plan, s) { Selection::No } else { Selection::Run }).collect());

@@ -2,7 +2,6 @@
 //! predictor runs as replica processes behind the serving router (canary split, autoscaling), the file's
 //! `monitor` rules watch it, and a smoke-test request checks it answers.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,12 +12,13 @@ use tokio::sync::{mpsc, watch};
 use super::job::JobEvent;
 use super::record::StageState;
 use super::retrain::{self, RetrainNotice, Retraining};
+use super::serve_context::{ServeContext, live_versions, local_version, no_live_version};
+use super::serve_error::{ServeSetupError, ServedError, SmokeTestError};
+use super::served::Served;
 use super::{Engine, Event, Observer};
 use crate::plan::{BinaryOpName, Constant, Expression, Part, Plan, Spec, Stage};
-use crate::registry;
 use crate::serving::{
-    self, Action, Arg, Canary, Comparison, Condition, Metric, ModelVersion, Protocol, Rule, ScaleMetric, ServeConfig,
-    ServeEvent,
+    self, Action, Arg, Canary, Comparison, Condition, Metric, Protocol, Rule, ScaleMetric, ServeConfig, ServeEvent,
 };
 use crate::value::Value;
 
@@ -33,45 +33,19 @@ pub enum ServeMode {
     Skip,
 }
 
-/// What a finished serve reports back to the scheduler.
-#[derive(Debug)]
-pub struct Served {
-    pub stage: usize,
-    /// From start to the end of the shutdown.
-    pub duration: Duration,
-    pub result: Result<String, String>,
-    pub requests: u64,
-    pub alerts: usize,
-    pub retrains: usize,
-}
-
-/// Everything outside the plan a serve needs.
-#[derive(Clone, Debug)]
-pub struct ServeContext {
-    pub project_dir: PathBuf,
-    /// The `.kfl` file (relative to `project_dir`), rerun by `then = retrain`.
-    pub file: String,
-    pub kfl_exe: PathBuf,
-    /// A Model Registry server instead of `.kfl/registry.db`.
-    pub registry: Option<String>,
-    /// The `-p NAME=VALUE` overrides of this run or serve, given again to every retrain run.
-    pub params: Vec<(String, String)>,
-    /// Router port; 0 picks a free one.
-    pub port: u16,
-}
-
 /// The serving configuration of the `serve` stage `name`: the command with `model_dir`/`port` bound per
 /// replica, the model's newest LIVE version (and, with `canary`, the previous one as stable), scaling, the
 /// transformer, and the rules of every `monitor` watching it.
-pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<ServeConfig, String> {
-    let stage = plan.stages.iter().find(|s| s.name == name).ok_or_else(|| format!("no stage `{name}`"))?;
-    let Spec::Serve(serve) = &stage.spec else { return Err(format!("`{name}` is not a serve")) };
-    let run = serve.local_run.as_ref().or(serve.run.as_ref()).ok_or_else(|| {
-        format!(
-            "`{name}` uses runtime = {}, whose server only exists in the cluster (KServe); give it `run` (or \
-             `local {{ run }}`) to serve it locally",
-            serve.runtime
-        )
+pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<ServeConfig, ServeSetupError> {
+    let stage = plan
+        .stages
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| ServeSetupError::NoStage { name: name.to_string() })?;
+    let Spec::Serve(serve) = &stage.spec else { return Err(ServeSetupError::NotAServe { name: name.to_string() }) };
+    let run = serve.local_run.as_ref().or(serve.run.as_ref()).ok_or_else(|| ServeSetupError::ClusterOnlyRuntime {
+        name: name.to_string(),
+        runtime: serve.runtime.clone(),
     })?;
     let argv = run.iter().map(|p| arg(p, plan)).collect::<Result<Vec<_>, _>>()?;
     let live = live_versions(&serve.model, context)?;
@@ -90,15 +64,16 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
     config.canary = canary;
     config.protocol = if serve.protocol == "v1" { Protocol::V1 } else { Protocol::V2 };
     config.working_dir = context.project_dir.clone();
-    config.env = serve.env.iter().map(|(k, p)| Ok((k.clone(), text(p, plan)?))).collect::<Result<_, String>>()?;
+    config.env =
+        serve.env.iter().map(|(k, p)| Ok((k.clone(), text(p, plan)?))).collect::<Result<_, ServeSetupError>>()?;
     config.port = context.port;
     config.state_dir = Some(context.project_dir.join(".kfl").join("serving"));
     config.scaling.min = u32::try_from(serve.replicas.min.max(0)).unwrap_or(0);
     config.scaling.max = u32::try_from(serve.replicas.max.max(1)).unwrap_or(1).max(config.scaling.min.max(1));
     config.scaling.metric = match &serve.autoscale {
         Some(autoscale) => {
-            let target = number(&autoscale.target)
-                .ok_or_else(|| format!("`{name}`: the autoscale target must be a number locally"))?;
+            let target =
+                number(&autoscale.target).ok_or_else(|| ServeSetupError::AutoscaleTarget { name: name.to_string() })?;
             match autoscale.metric.as_str() {
                 "concurrency" => Some(ScaleMetric::Concurrency(target)),
                 "rps" => Some(ScaleMetric::Rps(target)),
@@ -111,49 +86,22 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
     if let Some(transformer) = &serve.transformer {
         config.transformer = Some(serving::TransformerConfig {
             argv: transformer.run.iter().map(|p| arg(p, plan)).collect::<Result<_, _>>()?,
-            env: transformer.env.iter().map(|(k, p)| Ok((k.clone(), text(p, plan)?))).collect::<Result<_, String>>()?,
+            env: transformer
+                .env
+                .iter()
+                .map(|(k, p)| Ok((k.clone(), text(p, plan)?)))
+                .collect::<Result<_, ServeSetupError>>()?,
         });
     }
     config.monitor.rules = monitor_rules(plan, name)?;
     // Where `then = alert` POSTs its JSON: a deployment setting, not part of the file.
     config.monitor.webhook = std::env::var("KFL_ALERT_WEBHOOK").ok().filter(|url| !url.is_empty());
-    config.validate().map_err(|e| format!("`{name}`: {e}"))?;
+    config.validate().map_err(|source| ServeSetupError::Config { name: name.to_string(), source })?;
     Ok(config)
 }
 
-fn live_versions(model: &str, context: &ServeContext) -> Result<registry::LiveVersions, String> {
-    let store = registry::open_store(&context.project_dir, context.registry.as_deref())
-        .map_err(|e| format!("cannot open the registry: {e}"))?;
-    store.live_versions(model).map_err(|e| format!("model `{model}`: {e}"))
-}
-
-fn no_live_version(model: &str) -> String {
-    format!("model `{model}` has no LIVE version in the registry; run the pipeline to register one")
-}
-
-fn local_version(v: &registry::ModelVersionRecord) -> Result<ModelVersion, String> {
-    let model_dir = v.artifact.path.clone().ok_or_else(|| {
-        format!("version {} of `{}` is only at {}; serving needs a local copy", v.version, v.model, v.artifact.uri)
-    })?;
-    Ok(ModelVersion { version: v.version.clone(), model_dir })
-}
-
-/// The registry's newest LIVE version of the model the `serve` stage `name` serves.
-pub(super) fn newest_live_version(plan: &Plan, name: &str, context: &ServeContext) -> Result<ModelVersion, String> {
-    let model = plan
-        .stages
-        .iter()
-        .find_map(|stage| match &stage.spec {
-            Spec::Serve(serve) if stage.name == name => Some(serve.model.as_str()),
-            _ => None,
-        })
-        .ok_or_else(|| format!("no serve stage `{name}`"))?;
-    let current = live_versions(model, context)?.current.ok_or_else(|| no_live_version(model))?;
-    local_version(&current)
-}
-
 /// A command-line part of a serve: `model_dir` and `port` are bound per replica by the router.
-fn arg(part: &Part, plan: &Plan) -> Result<Arg, String> {
+fn arg(part: &Part, plan: &Plan) -> Result<Arg, ServeSetupError> {
     match part {
         Part::Builtin { name } if name == "model_dir" => Ok(Arg::ModelDir),
         Part::Builtin { name } if name == "port" => Ok(Arg::Port),
@@ -161,7 +109,7 @@ fn arg(part: &Part, plan: &Plan) -> Result<Arg, String> {
     }
 }
 
-fn text(part: &Part, plan: &Plan) -> Result<String, String> {
+fn text(part: &Part, plan: &Plan) -> Result<String, ServeSetupError> {
     Ok(match part {
         Part::Text { text } => text.clone(),
         Part::Param { name } => plan
@@ -169,13 +117,13 @@ fn text(part: &Part, plan: &Plan) -> Result<String, String> {
             .iter()
             .find(|p| &p.name == name)
             .map(|p| Value::from(&p.value).text())
-            .ok_or_else(|| format!("param `{name}` has no value"))?,
+            .ok_or_else(|| ServeSetupError::UnboundParam { name: name.clone() })?,
         Part::Dataset { uri, .. } => uri.clone(),
         Part::Template { parts } => parts.iter().map(|p| text(p, plan)).collect::<Result<String, _>>()?,
         Part::Builtin { name } => {
-            return Err(format!("`{name}` must be a whole argument of a serve's `run` to be bound locally"));
+            return Err(ServeSetupError::BuiltinNotWhole { name: name.clone() });
         }
-        other => return Err(format!("a serve's command cannot use {other:?} locally")),
+        other => return Err(ServeSetupError::UnsupportedPart { part: format!("{other:?}") }),
     })
 }
 
@@ -193,7 +141,7 @@ fn number(expr: &Expression) -> Option<f64> {
 
 /// The rules of every `monitor` watching `serve`, as the router's rule type: `METRIC OP CONSTANT`, with
 /// `error_rate` in percent (the router counts fractions) and latencies as durations (the router counts seconds).
-fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, String> {
+fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, ServeSetupError> {
     let mut rules = Vec::new();
     for stage in &plan.stages {
         let Spec::Monitor(monitor) = &stage.spec else { continue };
@@ -201,8 +149,7 @@ fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, String> {
             continue;
         }
         for rule in &monitor.rules {
-            let bad =
-                || format!("monitor `{}`, rule `{}`: locally a rule is `METRIC OP NUMBER`", stage.name, rule.name);
+            let bad = || ServeSetupError::RuleShape { monitor: stage.name.clone(), rule: rule.name.clone() };
             let Expression::Binary { op, lhs, rhs } = &rule.when else { return Err(bad()) };
             let (Expression::Builtin { name }, Expression::Constant { value }) = (&**lhs, &**rhs) else {
                 return Err(bad());
@@ -213,7 +160,12 @@ fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, String> {
                 "latency_p95" => (Metric::LatencyP95, 0.001),
                 "latency_p99" => (Metric::LatencyP99, 0.001),
                 "requests_per_second" => (Metric::RequestsPerSecond, 1.0),
-                other => return Err(format!("monitor `{}`: unknown serving metric `{other}`", stage.name)),
+                other => {
+                    return Err(ServeSetupError::UnknownMetric {
+                        monitor: stage.name.clone(),
+                        metric: other.to_string(),
+                    });
+                }
             };
             let threshold = match value {
                 Constant::Int { value, .. } => *value as f64,
@@ -265,9 +217,11 @@ impl Engine<'_> {
             port: 0,
         };
         let config = serve_config(self.plan, &stage.name, &context).map_err(|e| {
-            let state =
-                if e.contains("only exists in the cluster") { StageState::NotSupported } else { StageState::Failed };
-            (state, e)
+            let state = match e {
+                ServeSetupError::ClusterOnlyRuntime { .. } => StageState::NotSupported,
+                _ => StageState::Failed,
+            };
+            (state, e.to_string())
         })?;
         for line in retrain::schedule_notices(self.plan, &stage.name) {
             observer.event(Event::Notice(line));
@@ -296,7 +250,7 @@ impl Engine<'_> {
         ]);
         let (state, message) = match served.result {
             Ok(message) => (StageState::Succeeded, message),
-            Err(message) => (StageState::Failed, message),
+            Err(error) => (StageState::Failed, error.to_string()),
         };
         instance.state = state;
         instance.message = Some(message);
@@ -364,7 +318,7 @@ async fn serve_until_done(
     serve_tx: mpsc::Sender<ServeEvent>,
     counters: &Arc<Counters>,
     events: &mpsc::Sender<JobEvent>,
-) -> (Result<String, String>, u64) {
+) -> (Result<String, ServedError>, u64) {
     let model_path = match config.protocol {
         Protocol::V1 => format!("/v1/models/{}", config.model_name),
         Protocol::V2 => format!("/v2/models/{}", config.model_name),
@@ -381,7 +335,7 @@ async fn serve_until_done(
     };
     let server = match serving::start(config, serve_tx).await {
         Ok(server) => server,
-        Err(e) => return (Err(format!("cannot serve: {e}")), 0),
+        Err(e) => return (Err(ServedError::Start(e)), 0),
     };
     let handle = server.handle();
     let address = handle.address();
@@ -440,9 +394,9 @@ async fn serve_until_done(
         (Ok(Ok(report)), Ok(_)) => {
             (Ok(format!("served at http://{address}; stopped cleanly ({})", report.final_status)), report.requests)
         }
-        (Ok(Ok(report)), Err(e)) => (Err(format!("the server started but did not answer: {e}")), report.requests),
-        (Ok(Err(e)), _) => (Err(format!("serving failed: {e}")), 0),
-        (Err(e), _) => (Err(format!("serving failed: {e}")), 0),
+        (Ok(Ok(report)), Err(e)) => (Err(ServedError::NoAnswer(e)), report.requests),
+        (Ok(Err(e)), _) => (Err(ServedError::Serving(e)), 0),
+        (Err(e), _) => (Err(ServedError::Task(e)), 0),
     }
 }
 
@@ -467,7 +421,7 @@ async fn relay_events(
 }
 
 /// Readiness, then the model's metadata through the router: proof the predictor answers.
-async fn smoke_test(address: std::net::SocketAddr, model_path: &str) -> Result<String, String> {
+async fn smoke_test(address: std::net::SocketAddr, model_path: &str) -> Result<String, SmokeTestError> {
     let url = format!("http://{address}{model_path}");
     let model_path = model_path.to_string();
     tokio::task::spawn_blocking(move || {
@@ -478,18 +432,21 @@ async fn smoke_test(address: std::net::SocketAddr, model_path: &str) -> Result<S
         loop {
             match agent.get(&url).call() {
                 Ok(mut response) => {
-                    let body = response.body_mut().read_to_string().map_err(|e| format!("GET {url}: {e}"))?;
+                    let body = response
+                        .body_mut()
+                        .read_to_string()
+                        .map_err(|e| SmokeTestError::Request { url: url.clone(), source: Box::new(e) })?;
                     return Ok(format!("GET {model_path} → 200, {} bytes", body.len()));
                 }
                 Err(ureq::Error::StatusCode(503)) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                Err(e) => return Err(format!("GET {url}: {e}")),
+                Err(e) => return Err(SmokeTestError::Request { url, source: Box::new(e) }),
             }
         }
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(SmokeTestError::Task)?
 }
 
 /// The monitor stages of a serve finish with it: their rules were evaluated while it served.

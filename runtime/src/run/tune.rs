@@ -7,6 +7,7 @@ use std::time::Instant;
 use indexmap::IndexMap;
 use tokio::sync::{mpsc, watch};
 
+use super::error::TuneSetupError;
 use super::job::{self, JobEvent, JobResult};
 use super::prepare::{Prepared, TrialSpec};
 use super::record::{self, OutputRecord, StageState, TrialOutcome, TrialRecord};
@@ -62,7 +63,7 @@ impl Engine<'_> {
             }
         }
         let trial_stage = *self.index.get(&tune.trial).ok_or_else(|| failed(format!("no trial `{}`", tune.trial)))?;
-        let space = space_of(&tune, &|e| eval(e, &scope)).map_err(failed)?;
+        let space = space_of(&tune, &|e| eval(e, &scope)).map_err(|e| failed(e.to_string()))?;
         let direction = match tune.goal {
             Goal::Maximize => Direction::Maximize,
             Goal::Minimize => Direction::Minimize,
@@ -72,15 +73,17 @@ impl Engine<'_> {
             .settings
             .iter()
             .map(|(name, expr)| {
-                let value = setting(expr, &|e| eval(e, &scope)).map_err(|e| format!("setting `{name}`: {e}"))?;
+                let value = setting(expr, &|e| eval(e, &scope))
+                    .map_err(|source| TuneSetupError::Setting { name: name.clone(), source })?;
                 Ok((name.clone(), value))
             })
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(failed)?;
+            .collect::<Result<Vec<_>, TuneSetupError>>()
+            .map_err(|e| failed(e.to_string()))?;
         let budget = usize::try_from(tune.trials.max(1)).unwrap_or(1);
         let seed = tune.algorithm.seed.map(|s| s as u64);
         let sampler = search::sampler(&tune.algorithm.name, seed, &settings, &space, direction, budget)
-            .map_err(|e| failed(format!("algorithm `{}`: {e}", tune.algorithm.name)))?;
+            .map_err(|source| TuneSetupError::Sampler { algorithm: tune.algorithm.name.clone(), source })
+            .map_err(|e| failed(e.to_string()))?;
         let median = tune.early_stop.as_ref().filter(|e| e.name == "median").map(|e| {
             let defaults = MedianStop::default();
             MedianStop {
@@ -267,9 +270,11 @@ impl Engine<'_> {
                 self.complete_trial(s, number, Ok(reuse.outputs), curve, None, observer);
             }
             Ok(Prepared::Settled(_, message)) => {
-                self.complete_trial(s, number, Err(message), Vec::new(), None, observer);
+                self.complete_trial(s, number, Err(Stop::Failed(message)), Vec::new(), None, observer);
             }
-            Err(error) => self.complete_trial(s, number, Err(error.to_string()), Vec::new(), None, observer),
+            Err(error) => {
+                self.complete_trial(s, number, Err(Stop::Failed(error.to_string())), Vec::new(), None, observer)
+            }
         }
         true
     }
@@ -315,17 +320,17 @@ impl Engine<'_> {
             (Ok(outputs), _) => Ok(outputs),
             (Err(_), Some(reason)) => Err(Stop::Early(reason)),
             (Err(_), None) if self.interrupted => Err(Stop::Interrupted),
-            (Err(reason), None) => Err(Stop::Failed(result.message.unwrap_or(reason))),
+            (Err(reason), None) => Err(Stop::Failed(result.message.unwrap_or_else(|| reason.to_string()))),
         };
         match outputs {
             Ok(outputs) => self.complete_trial(s, number, Ok(outputs), curve, None, observer),
-            Err(Stop::Failed(message)) => self.complete_trial(s, number, Err(message), curve, None, observer),
-            Err(Stop::Early(reason)) => {
-                self.complete_trial(s, number, Err(reason), curve, Some(TrialOutcome::Stopped), observer);
+            Err(stop @ Stop::Failed(_)) => self.complete_trial(s, number, Err(stop), curve, None, observer),
+            Err(stop @ Stop::Early(_)) => {
+                self.complete_trial(s, number, Err(stop), curve, Some(TrialOutcome::Stopped), observer);
             }
             Err(Stop::Interrupted) => {
-                let message = "stopped by the interruption".to_string();
-                self.complete_trial(s, number, Err(message), curve, Some(TrialOutcome::Interrupted), observer);
+                let interrupted = Err(Stop::Interrupted);
+                self.complete_trial(s, number, interrupted, curve, Some(TrialOutcome::Interrupted), observer);
             }
         }
     }
@@ -336,7 +341,7 @@ impl Engine<'_> {
         &mut self,
         s: usize,
         number: usize,
-        outputs: Result<IndexMap<String, OutputRecord>, String>,
+        outputs: Result<IndexMap<String, OutputRecord>, Stop>,
         curve: Vec<f64>,
         outcome: Option<TrialOutcome>,
         observer: &mut dyn Observer,
@@ -344,7 +349,7 @@ impl Engine<'_> {
         let Some(run) = self.tunes.get_mut(&s) else { return };
         let best = best_of(&curve, run.direction);
         let (outcome, message, outputs) = match (outcome, outputs) {
-            (Some(forced), result) => (forced, result.err(), IndexMap::new()),
+            (Some(forced), result) => (forced, result.err().map(|stop| stop.to_string()), IndexMap::new()),
             (None, Ok(outputs)) => match best {
                 Some(value) if value.is_finite() => (TrialOutcome::Completed, None, outputs),
                 Some(_) => (TrialOutcome::Failed, Some(format!("`{}` is not a finite number", run.metric)), outputs),
@@ -354,7 +359,7 @@ impl Engine<'_> {
                     outputs,
                 ),
             },
-            (None, Err(message)) => (TrialOutcome::Failed, Some(message), IndexMap::new()),
+            (None, Err(stop)) => (TrialOutcome::Failed, Some(stop.to_string()), IndexMap::new()),
         };
         let trial = &mut run.history[number];
         trial.curve = curve_steps(&curve);
@@ -555,7 +560,7 @@ impl Engine<'_> {
             let dir = path.parent().unwrap_or(&path);
             std::fs::create_dir_all(dir)
                 .and_then(|()| record::write_atomic(&path, html.as_bytes()))
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+                .map_err(|source| report::ReportError::Write { path: path.clone(), source })
         });
         match written {
             Ok(()) => self.record.stages[s].instances[0].report = Some(relative),
@@ -573,10 +578,22 @@ impl Engine<'_> {
     }
 }
 
+/// Why a trial ended without outputs; its words become the trial's message.
 enum Stop {
+    /// Stopped early (median rule, or the search ended), and why.
     Early(String),
     Interrupted,
+    /// Failed, in the job's or the preparation's words.
     Failed(String),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Early(reason) | Stop::Failed(reason) => f.write_str(reason),
+            Stop::Interrupted => f.write_str("stopped by the interruption"),
+        }
+    }
 }
 
 /// The trial's best report by the direction (Katib's objective strategy).
@@ -618,21 +635,26 @@ fn runtime_value(value: &search::Value) -> Value {
 }
 
 /// The plan's search space as the search engine's.
-fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>) -> Result<Space, String> {
+fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>) -> Result<Space, TuneSetupError> {
     let mut params = Vec::new();
     for param in &tune.space {
-        let args = param
-            .args
-            .iter()
-            .map(eval)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("`{}`: {}(…): {e}", param.name, param.distribution))?;
-        let number = |i: usize| -> Result<f64, String> {
+        let args = param.args.iter().map(eval).collect::<Result<Vec<_>, _>>().map_err(|source| {
+            TuneSetupError::SpaceArgument {
+                param: param.name.clone(),
+                distribution: param.distribution.clone(),
+                source,
+            }
+        })?;
+        let number = |i: usize| -> Result<f64, TuneSetupError> {
             match args.get(i) {
                 Some(Value::Int(n)) => Ok(*n as f64),
                 Some(Value::Float(x)) => Ok(*x),
                 Some(Value::Unit { value, .. }) => Ok(*value),
-                _ => Err(format!("`{}`: {}(…) needs a number as argument {}", param.name, param.distribution, i + 1)),
+                _ => Err(TuneSetupError::NotANumber {
+                    param: param.name.clone(),
+                    distribution: param.distribution.clone(),
+                    position: i + 1,
+                }),
             }
         };
         let distribution = match param.distribution.as_str() {
@@ -651,7 +673,12 @@ fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>)
                     })
                     .collect(),
             ),
-            other => return Err(format!("`{}`: unknown distribution `{other}`", param.name)),
+            other => {
+                return Err(TuneSetupError::UnknownDistribution {
+                    param: param.name.clone(),
+                    distribution: other.to_string(),
+                });
+            }
         };
         let ty = match param.ty.as_str() {
             "int" => search::ParamType::Int,

@@ -8,7 +8,7 @@
 use rand::Rng;
 
 use super::space::{Dim, Space};
-use super::{Direction, Proposal, Sampler, Suggestion, Trial, TrialState, gaussian, trial_rng};
+use super::{Direction, Proposal, Sampler, SamplerError, Suggestion, Trial, TrialState, gaussian, trial_rng};
 
 pub(crate) struct CmaEsSampler {
     seed: u64,
@@ -24,11 +24,16 @@ impl CmaEsSampler {
         direction: Direction,
         sigma: Option<f64>,
         population: Option<usize>,
-    ) -> Result<CmaEsSampler, String> {
+    ) -> Result<CmaEsSampler, SamplerError> {
         let d = space.params.len();
         let lambda = population.unwrap_or(4 + (3.0 * (d as f64).ln()).floor() as usize);
         if lambda < 2 {
-            return Err(format!("cmaes: population must be at least 2, got {lambda}"));
+            return Err(SamplerError::SettingRange {
+                algorithm: "cmaes",
+                setting: "population".into(),
+                rule: "must be at least 2",
+                got: lambda.to_string(),
+            });
         }
         // Optuna's default: a sixth of the (unit) range.
         Ok(CmaEsSampler { seed, direction, sigma0: sigma.unwrap_or(1.0 / 6.0), lambda })

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::space::{Dim, Distribution, Space, Value};
-use super::{Proposal, Sampler, Suggestion, Trial, gaussian};
+use super::{Proposal, Sampler, SamplerError, Suggestion, Trial, gaussian};
 
 pub(crate) struct GridSampler {
     axes: Vec<Vec<Value>>,
@@ -15,7 +15,7 @@ pub(crate) struct GridSampler {
 }
 
 impl GridSampler {
-    pub(crate) fn new(space: &Space, budget: usize) -> Result<GridSampler, String> {
+    pub(crate) fn new(space: &Space, budget: usize) -> Result<GridSampler, SamplerError> {
         let mut discrete: u128 = 1;
         let mut continuous = 0u32;
         for p in &space.params {

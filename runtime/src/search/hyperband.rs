@@ -10,7 +10,7 @@
 
 use super::random;
 use super::space::{Dim, Distribution, Space, Value};
-use super::{Direction, Proposal, Sampler, Suggestion, Trial, TrialState, trial_rng};
+use super::{Direction, Proposal, Sampler, SamplerError, Suggestion, Trial, TrialState, trial_rng};
 
 /// One rung of a bracket: how many configurations run, at what resource (in units of the lower bound).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -69,15 +69,20 @@ impl HyperbandSampler {
         resource: &str,
         eta: usize,
         budget: usize,
-    ) -> Result<HyperbandSampler, String> {
+    ) -> Result<HyperbandSampler, SamplerError> {
         if eta < 2 {
-            return Err(format!("hyperband: eta must be at least 2, got {eta}"));
+            return Err(SamplerError::SettingRange {
+                algorithm: "hyperband",
+                setting: "eta".into(),
+                rule: "must be at least 2",
+                got: eta.to_string(),
+            });
         }
         let resource_index = space
             .params
             .iter()
             .position(|p| p.name == resource)
-            .ok_or_else(|| format!("hyperband: resource `{resource}` is not a searched parameter"))?;
+            .ok_or_else(|| SamplerError::ResourceNotSearched { resource: resource.to_string() })?;
         let param = &space.params[resource_index];
         let (low, high) = match param.distribution {
             Distribution::RandInt { low, high } => (low as f64, high as f64),
@@ -85,13 +90,16 @@ impl HyperbandSampler {
             | Distribution::Uniform { low, high }
             | Distribution::LogUniform { low, high } => (low, high),
             _ => {
-                return Err(format!(
-                    "hyperband: resource `{resource}` must be a randint, quniform, uniform or loguniform parameter"
-                ));
+                return Err(SamplerError::ResourceDistribution { resource: resource.to_string() });
             }
         };
         if low <= 0.0 {
-            return Err(format!("hyperband: resource `{resource}` needs a lower bound above 0, got {low}"));
+            return Err(SamplerError::SettingRange {
+                algorithm: "hyperband",
+                setting: format!("resource `{resource}`"),
+                rule: "needs a lower bound above 0",
+                got: low.to_string(),
+            });
         }
         let all = brackets(high / low, eta);
         let mut plans = Vec::new();
@@ -291,7 +299,10 @@ mod tests {
         assert_eq!(hb(2).schedule.len(), 2);
         assert_eq!(hb(2).plans[0].1, vec![Rung { configs: 2, resource: 9.0 }]);
         let bad = HyperbandSampler::new(&space(), 1, Direction::Minimize, "x", 3, 10);
-        assert!(bad.err().unwrap_or_default().contains("above 0"));
+        assert_eq!(
+            bad.err().map(|e| e.to_string()).as_deref(),
+            Some("hyperband: resource `x` needs a lower bound above 0, got 0")
+        );
         assert!(HyperbandSampler::new(&space(), 1, Direction::Minimize, "nope", 3, 10).is_err());
     }
 }

@@ -8,6 +8,7 @@
 //! the same way.
 
 mod cmaes;
+mod error;
 mod gaussian;
 mod gp;
 mod grid;
@@ -19,8 +20,9 @@ mod sobol;
 mod space;
 mod tpe;
 
+pub use error::SamplerError;
 pub use median::MedianStop;
-pub use space::{Distribution, Param, ParamType, Space, Value};
+pub use space::{Distribution, Param, ParamProblem, ParamType, Space, SpaceError, Value};
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -113,12 +115,12 @@ pub fn sampler(
     space: &Space,
     direction: Direction,
     budget: usize,
-) -> Result<Box<dyn Sampler>, String> {
+) -> Result<Box<dyn Sampler>, SamplerError> {
     space.validate()?;
     let seed = seed.unwrap_or(0);
     // The algorithm table the checker and the Katib back end read: its names, and the arguments each takes.
     let Some(&(kfl_name, _, args)) = kfl_plan::algorithms::algorithm(name) else {
-        return Err(format!("unknown search algorithm `{name}`"));
+        return Err(SamplerError::UnknownAlgorithm { name: name.to_string() });
     };
     let settings = Settings { algorithm: name, items: settings };
     let mut known: Vec<&str> = args.iter().map(|a| a.name).collect();
@@ -141,13 +143,23 @@ pub fn sampler(
             }
             if let Some(g) = settings.number("gamma")? {
                 if !(g > 0.0 && g <= 1.0) {
-                    return Err(format!("tpe: gamma must be in (0, 1], got {g}"));
+                    return Err(SamplerError::SettingRange {
+                        algorithm: "tpe",
+                        setting: "gamma".into(),
+                        rule: "must be in (0, 1]",
+                        got: g.to_string(),
+                    });
                 }
                 options.gamma = g;
             }
             if let Some(w) = settings.number("prior_weight")? {
                 if !(w > 0.0 && w.is_finite()) {
-                    return Err(format!("tpe: prior_weight must be positive, got {w}"));
+                    return Err(SamplerError::SettingRange {
+                        algorithm: "tpe",
+                        setting: "prior_weight".into(),
+                        rule: "must be positive",
+                        got: w.to_string(),
+                    });
                 }
                 options.prior_weight = w;
             }
@@ -171,7 +183,12 @@ pub fn sampler(
             if let Some(s) = sigma
                 && !(s > 0.0 && s.is_finite())
             {
-                return Err(format!("cmaes: sigma must be positive, got {s}"));
+                return Err(SamplerError::SettingRange {
+                    algorithm: "cmaes",
+                    setting: "sigma".into(),
+                    rule: "must be positive",
+                    got: s.to_string(),
+                });
             }
             let population = settings.count("population")?;
             Box::new(cmaes::CmaEsSampler::new(space, seed, direction, sigma, population)?)
@@ -180,17 +197,29 @@ pub fn sampler(
             let resource = match settings.get("resource") {
                 Some(SettingValue::Str(s)) => s.clone(),
                 Some(other) => {
-                    return Err(format!("hyperband: resource must name a searched parameter, got {other:?}"));
+                    return Err(SamplerError::SettingRange {
+                        algorithm: "hyperband",
+                        setting: "resource".into(),
+                        rule: "must name a searched parameter",
+                        got: format!("{other:?}"),
+                    });
                 }
-                None => return Err("hyperband needs `resource`, the searched parameter that sets the budget".into()),
+                None => return Err(SamplerError::MissingResource),
             };
             let eta = match settings.count("eta")? {
                 Some(eta) => eta,
-                None => usize::try_from(kfl_plan::algorithms::HYPERBAND_ETA).map_err(|e| e.to_string())?,
+                None => {
+                    usize::try_from(kfl_plan::algorithms::HYPERBAND_ETA).map_err(|_| SamplerError::SettingRange {
+                        algorithm: "hyperband",
+                        setting: "eta".into(),
+                        rule: "must be at least 2",
+                        got: kfl_plan::algorithms::HYPERBAND_ETA.to_string(),
+                    })?
+                }
             };
             Box::new(hyperband::HyperbandSampler::new(space, seed, direction, &resource, eta, budget)?)
         }
-        other => return Err(format!("search algorithm `{other}` has no sampler")),
+        other => return Err(SamplerError::NoSampler { name: other.to_string() }),
     };
     Ok(sampler)
 }
@@ -201,41 +230,50 @@ struct Settings<'a> {
 }
 
 impl Settings<'_> {
-    fn only(&self, known: &[&str]) -> Result<(), String> {
+    fn only(&self, known: &[&str]) -> Result<(), SamplerError> {
         for (key, _) in self.items {
             if key != "seed" && !known.contains(&key.as_str()) {
-                return Err(format!("{} has no setting `{key}`", self.algorithm));
+                return Err(SamplerError::UnknownSetting { algorithm: self.algorithm.to_string(), key: key.clone() });
             }
         }
         Ok(())
+    }
+
+    fn wrong_type(&self, key: &str, expected: &'static str, got: &SettingValue) -> SamplerError {
+        SamplerError::SettingType {
+            algorithm: self.algorithm.to_string(),
+            key: key.to_string(),
+            expected,
+            got: format!("{got:?}"),
+        }
     }
 
     fn get(&self, key: &str) -> Option<&SettingValue> {
         self.items.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    fn count(&self, key: &str) -> Result<Option<usize>, String> {
+    fn count(&self, key: &str) -> Result<Option<usize>, SamplerError> {
         match self.get(key) {
             None => Ok(None),
             Some(SettingValue::Int(i)) if *i >= 0 => Ok(Some(*i as usize)),
-            Some(v) => Err(format!("{}: `{key}` must be a whole number >= 0, got {v:?}", self.algorithm)),
+            Some(v) => Err(self.wrong_type(key, "a whole number >= 0", v)),
         }
     }
 
-    fn number(&self, key: &str) -> Result<Option<f64>, String> {
+    fn number(&self, key: &str) -> Result<Option<f64>, SamplerError> {
         match self.get(key) {
             None => Ok(None),
             Some(SettingValue::Int(i)) => Ok(Some(*i as f64)),
             Some(SettingValue::Float(f)) => Ok(Some(*f)),
-            Some(v) => Err(format!("{}: `{key}` must be a number, got {v:?}", self.algorithm)),
+            Some(v) => Err(self.wrong_type(key, "a number", v)),
         }
     }
 
-    fn flag(&self, key: &str) -> Result<Option<bool>, String> {
+    fn flag(&self, key: &str) -> Result<Option<bool>, SamplerError> {
         match self.get(key) {
             None => Ok(None),
             Some(SettingValue::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(format!("{}: `{key}` must be true or false, got {v:?}", self.algorithm)),
+            Some(v) => Err(self.wrong_type(key, "true or false", v)),
         }
     }
 }
@@ -284,23 +322,22 @@ mod tests {
             let built = sampler(name, Some(1), settings, &space(), Direction::Minimize, 20);
             assert!(built.is_ok(), "{name}: {:?}", built.err());
         }
-        assert!(
-            sampler("anneal", None, &[], &space(), Direction::Minimize, 20)
-                .err()
-                .unwrap_or_default()
-                .contains("anneal")
-        );
+        let unknown_algorithm = sampler("anneal", None, &[], &space(), Direction::Minimize, 20).err();
+        assert_eq!(unknown_algorithm, Some(SamplerError::UnknownAlgorithm { name: "anneal".into() }));
+        assert_eq!(unknown_algorithm.map(|e| e.to_string()).as_deref(), Some("unknown search algorithm `anneal`"));
         let bad = [("gamma".to_string(), SettingValue::Float(2.0))];
-        assert!(sampler("tpe", None, &bad, &space(), Direction::Minimize, 20).is_err());
-        let unknown = [("eta".to_string(), SettingValue::Int(3))];
-        assert!(
-            sampler("tpe", None, &unknown, &space(), Direction::Minimize, 20).err().unwrap_or_default().contains("eta")
+        assert_eq!(
+            sampler("tpe", None, &bad, &space(), Direction::Minimize, 20).err().map(|e| e.to_string()).as_deref(),
+            Some("tpe: gamma must be in (0, 1], got 2")
         );
-        assert!(
-            sampler("hyperband", None, &[], &space(), Direction::Minimize, 20)
-                .err()
-                .unwrap_or_default()
-                .contains("resource")
+        let unknown = [("eta".to_string(), SettingValue::Int(3))];
+        assert_eq!(
+            sampler("tpe", None, &unknown, &space(), Direction::Minimize, 20).err(),
+            Some(SamplerError::UnknownSetting { algorithm: "tpe".into(), key: "eta".into() })
+        );
+        assert_eq!(
+            sampler("hyperband", None, &[], &space(), Direction::Minimize, 20).err(),
+            Some(SamplerError::MissingResource)
         );
     }
 

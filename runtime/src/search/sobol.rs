@@ -4,7 +4,7 @@
 use rand::Rng;
 
 use super::space::Space;
-use super::{Proposal, Sampler, Suggestion, Trial, trial_rng};
+use super::{Proposal, Sampler, SamplerError, Suggestion, Trial, trial_rng};
 
 /// Joe & Kuo (2008) `new-joe-kuo-6.21201`, dimensions 2..=21: (s, a, m₁…mₛ).
 const DIRECTIONS: [(u32, u32, &[u32]); 20] = [
@@ -39,9 +39,9 @@ pub(crate) struct Sobol {
 }
 
 impl Sobol {
-    pub(crate) fn new(dims: usize) -> Result<Sobol, String> {
+    pub(crate) fn new(dims: usize) -> Result<Sobol, SamplerError> {
         if dims > MAX_DIMENSIONS {
-            return Err(format!("sobol supports at most {MAX_DIMENSIONS} parameters, the space has {dims}"));
+            return Err(SamplerError::TooManyDimensions { max: MAX_DIMENSIONS, dims });
         }
         let mut v = Vec::with_capacity(dims);
         for d in 0..dims {
@@ -96,7 +96,7 @@ pub(crate) struct SobolSampler {
 }
 
 impl SobolSampler {
-    pub(crate) fn new(space: &Space, seed: u64) -> Result<SobolSampler, String> {
+    pub(crate) fn new(space: &Space, seed: u64) -> Result<SobolSampler, SamplerError> {
         let sobol = Sobol::new(space.params.len())?;
         let mut rng = trial_rng(seed, 0, 0x50b0);
         let shift = (0..space.params.len()).map(|_| rng.random::<u32>()).collect();

@@ -97,17 +97,102 @@ impl fmt::Display for Value {
     }
 }
 
+/// A search space the samplers cannot work in. Nothing was proposed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpaceError {
+    Empty,
+    SearchedTwice { name: String },
+    Param { name: String, problem: ParamProblem },
+}
+
+/// What is wrong with one parameter's distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamProblem {
+    NotFinite {
+        field: &'static str,
+        value: f64,
+    },
+    /// The distribution cannot produce values of the parameter's type.
+    WrongType {
+        distribution: &'static str,
+        ty: ParamType,
+    },
+    /// The arguments break the distribution's rule (`needs`), e.g. `low < high`.
+    Arguments {
+        distribution: &'static str,
+        needs: &'static str,
+        got: String,
+    },
+    IntStepNotWhole,
+    TooManySteps {
+        low: f64,
+        high: f64,
+        q: f64,
+    },
+    EmptyChoice,
+    ChoiceWrongType {
+        value: String,
+        ty: ParamType,
+    },
+    ChoiceTwice {
+        value: String,
+    },
+}
+
+fn type_name(ty: ParamType) -> &'static str {
+    match ty {
+        ParamType::Int => "int",
+        ParamType::Float => "float",
+        ParamType::String => "string",
+    }
+}
+
+impl fmt::Display for SpaceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpaceError::Empty => f.write_str("the search space has no parameters"),
+            SpaceError::SearchedTwice { name } => write!(f, "parameter `{name}` is searched twice"),
+            SpaceError::Param { name, problem } => write!(f, "parameter `{name}`: {problem}"),
+        }
+    }
+}
+
+impl fmt::Display for ParamProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamProblem::NotFinite { field, value } => write!(f, "{field} must be a finite number, not {value}"),
+            ParamProblem::WrongType { distribution, ty } => {
+                write!(f, "`{distribution}` does not fit a {} parameter", type_name(*ty))
+            }
+            ParamProblem::Arguments { distribution, needs, got } => {
+                write!(f, "{distribution} needs {needs}, got {got}")
+            }
+            ParamProblem::IntStepNotWhole => f.write_str("quniform of an int parameter needs whole low, high and q"),
+            ParamProblem::TooManySteps { low, high, q } => {
+                write!(f, "quniform({low}, {high}, {q}) has more than a billion steps")
+            }
+            ParamProblem::EmptyChoice => f.write_str("choice needs at least one value"),
+            ParamProblem::ChoiceWrongType { value, ty } => {
+                write!(f, "choice value `{value}` does not fit a {} parameter", type_name(*ty))
+            }
+            ParamProblem::ChoiceTwice { value } => write!(f, "choice value `{value}` is listed twice"),
+        }
+    }
+}
+
+impl std::error::Error for SpaceError {}
+
 impl Space {
     /// Checks what the samplers rely on; the message names the parameter and what is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpaceError> {
         if self.params.is_empty() {
-            return Err("the search space has no parameters".to_string());
+            return Err(SpaceError::Empty);
         }
         for (i, p) in self.params.iter().enumerate() {
             if self.params[..i].iter().any(|q| q.name == p.name) {
-                return Err(format!("parameter `{}` is searched twice", p.name));
+                return Err(SpaceError::SearchedTwice { name: p.name.clone() });
             }
-            p.validate().map_err(|e| format!("parameter `{}`: {e}", p.name))?;
+            p.validate().map_err(|problem| SpaceError::Param { name: p.name.clone(), problem })?;
         }
         Ok(())
     }
@@ -118,12 +203,12 @@ impl Space {
     }
 }
 
-fn finite(name: &str, x: f64) -> Result<(), String> {
-    if x.is_finite() { Ok(()) } else { Err(format!("{name} must be a finite number, not {x}")) }
+fn finite(field: &'static str, value: f64) -> Result<(), ParamProblem> {
+    if value.is_finite() { Ok(()) } else { Err(ParamProblem::NotFinite { field, value }) }
 }
 
 impl Param {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ParamProblem> {
         use Distribution as D;
         let kind = match &self.distribution {
             D::Uniform { .. } => "uniform",
@@ -143,28 +228,40 @@ impl Param {
             D::Choice(_) => true,
         };
         if !type_fits {
-            return Err(format!("`{kind}` does not fit a {:?} parameter", self.ty).to_lowercase());
+            return Err(ParamProblem::WrongType { distribution: kind, ty: self.ty });
         }
         match &self.distribution {
             D::Uniform { low, high } => {
                 finite("low", *low)?;
                 finite("high", *high)?;
                 if low >= high {
-                    return Err(format!("uniform needs low < high, got {low} and {high}"));
+                    return Err(ParamProblem::Arguments {
+                        distribution: kind,
+                        needs: "low < high",
+                        got: format!("{low} and {high}"),
+                    });
                 }
             }
             D::LogUniform { low, high } => {
                 finite("low", *low)?;
                 finite("high", *high)?;
                 if *low <= 0.0 || low >= high {
-                    return Err(format!("loguniform needs 0 < low < high, got {low} and {high}"));
+                    return Err(ParamProblem::Arguments {
+                        distribution: kind,
+                        needs: "0 < low < high",
+                        got: format!("{low} and {high}"),
+                    });
                 }
             }
             D::Normal { mu, sigma } | D::LogNormal { mu, sigma } => {
                 finite("mu", *mu)?;
                 finite("sigma", *sigma)?;
                 if *sigma <= 0.0 {
-                    return Err(format!("{kind} needs sigma > 0, got {sigma}"));
+                    return Err(ParamProblem::Arguments {
+                        distribution: kind,
+                        needs: "sigma > 0",
+                        got: sigma.to_string(),
+                    });
                 }
             }
             D::QUniform { low, high, q } => {
@@ -172,23 +269,31 @@ impl Param {
                 finite("high", *high)?;
                 finite("q", *q)?;
                 if *q <= 0.0 || low > high {
-                    return Err(format!("quniform needs q > 0 and low <= high, got {low}, {high}, {q}"));
+                    return Err(ParamProblem::Arguments {
+                        distribution: kind,
+                        needs: "q > 0 and low <= high",
+                        got: format!("{low}, {high}, {q}"),
+                    });
                 }
                 if self.ty == ParamType::Int && [low, high, q].iter().any(|x| x.fract() != 0.0) {
-                    return Err("quniform of an int parameter needs whole low, high and q".to_string());
+                    return Err(ParamProblem::IntStepNotWhole);
                 }
                 if (high - low) / q > 1e9 {
-                    return Err(format!("quniform({low}, {high}, {q}) has more than a billion steps"));
+                    return Err(ParamProblem::TooManySteps { low: *low, high: *high, q: *q });
                 }
             }
             D::RandInt { low, high } => {
                 if low > high {
-                    return Err(format!("randint needs low <= high, got {low} and {high}"));
+                    return Err(ParamProblem::Arguments {
+                        distribution: kind,
+                        needs: "low <= high",
+                        got: format!("{low} and {high}"),
+                    });
                 }
             }
             D::Choice(values) => {
                 if values.is_empty() {
-                    return Err("choice needs at least one value".to_string());
+                    return Err(ParamProblem::EmptyChoice);
                 }
                 for (i, v) in values.iter().enumerate() {
                     let fits = match (self.ty, v) {
@@ -198,10 +303,10 @@ impl Param {
                         _ => false,
                     };
                     if !fits {
-                        return Err(format!("choice value `{v}` does not fit a {:?} parameter", self.ty).to_lowercase());
+                        return Err(ParamProblem::ChoiceWrongType { value: v.to_string(), ty: self.ty });
                     }
                     if values[..i].iter().any(|w| w.same(v)) {
-                        return Err(format!("choice value `{v}` is listed twice"));
+                        return Err(ParamProblem::ChoiceTwice { value: v.to_string() });
                     }
                 }
             }
@@ -356,7 +461,7 @@ mod tests {
                 param(ParamType::Int, D::RandInt { low: 0, high: 1 }),
             ],
         };
-        assert!(dup.validate().unwrap_err().contains("twice"));
+        assert_eq!(dup.validate(), Err(SpaceError::SearchedTwice { name: "p".into() }));
         let good = Space {
             params: vec![
                 param(ParamType::Float, D::Choice(vec![Value::Int(1), Value::Float(0.5)])),

@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Json;
@@ -13,46 +12,19 @@ use axum::response::{IntoResponse, Response};
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 
-use super::state::ServerState;
-
 use super::ServeError;
 use super::event::ServeEvent;
 use super::event::VersionChange;
 use super::rollout;
-use super::router::{Shared, error_response};
-use super::status::{StatusSnapshot, VersionStatus};
-use super::upstream::{call, new_client};
-
-pub fn snapshot(shared: &Shared) -> StatusSnapshot {
-    let routes = shared.routes();
-    let versions = routes
-        .pools()
-        .map(|pool| VersionStatus {
-            version: pool.version().to_owned(),
-            role: routes.role(pool),
-            traffic_percent: routes.traffic_percent(pool),
-            replicas: pool.replica_statuses(),
-            ready_replicas: pool.ready_count(),
-            in_flight: pool.in_flight.load(Ordering::Relaxed),
-            requests: pool.metrics.requests(),
-            errors: pool.metrics.errors(),
-            restarts: pool.restarts(),
-        })
-        .collect();
-    StatusSnapshot {
-        name: shared.config.name.clone(),
-        address: shared.address,
-        uptime_seconds: shared.started.elapsed().as_secs_f64(),
-        versions,
-        window: shared.window.stats(),
-    }
-}
+use super::shared::{Shared, error_response};
+use super::status::StatusSnapshot;
+use super::upstream::{UpstreamError, call, new_client};
 
 // Who may call these (loopback peer, Host, Origin, token, content type) is checked before any
 // of them runs, in `guard.rs`.
 
 pub async fn status(State(shared): State<Arc<Shared>>) -> Response {
-    Json(snapshot(&shared)).into_response()
+    Json(shared.snapshot()).into_response()
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -94,62 +66,87 @@ pub async fn rollback(State(shared): State<Arc<Shared>>) -> Response {
     change_response(rollout::rollback(&shared).await)
 }
 
-pub fn new_state(shared: &Shared) -> ServerState {
-    let routes = shared.routes();
-    ServerState {
-        name: shared.config.name.clone(),
-        address: shared.address,
-        pid: std::process::id(),
-        started_at: shared.started_unix,
-        stable_version: routes.stable.version().to_owned(),
-        canary_version: routes.canary.as_ref().map(|pool| pool.version().to_owned()),
-        token: shared.admin_token.clone(),
+/// Why an admin request to a running server failed; the server is unchanged unless it answered.
+#[derive(Debug)]
+pub enum AdminError {
+    Encode(serde_json::Error),
+    /// No whole answer (connection refused, timeout).
+    Call(UpstreamError),
+    /// The server refused the request (wrong token, no canary, bad percent), in its words.
+    Status {
+        url: String,
+        status: StatusCode,
+        body: String,
+    },
+    /// An answer this kfl cannot read.
+    Decode {
+        url: String,
+        source: serde_json::Error,
+    },
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminError::Encode(e) => e.fmt(f),
+            AdminError::Call(e) => e.fmt(f),
+            AdminError::Status { url, status, body } => write!(f, "{url} answered {status}: {body}"),
+            AdminError::Decode { url, source } => write!(f, "{url}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+impl From<UpstreamError> for AdminError {
+    fn from(e: UpstreamError) -> Self {
+        AdminError::Call(e)
     }
 }
 
 /// Sets the canary's share on a running server (`promote` = 100, `rollback` = 0); `token` is the
 /// server's admin token (from its state file, or [`super::ServeHandle::admin_token`]).
-pub async fn request_canary_percent(address: SocketAddr, token: &str, percent: f64) -> Result<f64, String> {
-    let body = serde_json::to_vec(&CanaryRequest { percent }).map_err(|error| error.to_string())?;
+pub async fn request_canary_percent(address: SocketAddr, token: &str, percent: f64) -> Result<f64, AdminError> {
+    let body = serde_json::to_vec(&CanaryRequest { percent }).map_err(AdminError::Encode)?;
     let url = format!("http://{address}/kfl/v1/canary");
     let (status, answer) =
         call(&new_client(), Method::POST, &url, Bytes::from(body), Some(token), Duration::from_secs(10)).await?;
     if !status.is_success() {
-        return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
+        return Err(AdminError::Status { url, status, body: String::from_utf8_lossy(&answer).into_owned() });
     }
-    let set: CanaryRequest = serde_json::from_slice(&answer).map_err(|error| format!("{url}: {error}"))?;
+    let set: CanaryRequest = serde_json::from_slice(&answer).map_err(|source| AdminError::Decode { url, source })?;
     Ok(set.percent)
 }
 
 /// Promotes (`true`) or rolls back the canary of a running server; answers after the version
 /// that left has drained and stopped, so the wait covers the server's drain timeout.
-async fn request_change(address: SocketAddr, token: &str, promote: bool) -> Result<VersionChange, String> {
+async fn request_change(address: SocketAddr, token: &str, promote: bool) -> Result<VersionChange, AdminError> {
     let url = format!("http://{address}/kfl/v1/{}", if promote { "promote" } else { "rollback" });
     let (status, answer) =
         call(&new_client(), Method::POST, &url, Bytes::new(), Some(token), Duration::from_secs(300)).await?;
     if !status.is_success() {
-        return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
+        return Err(AdminError::Status { url, status, body: String::from_utf8_lossy(&answer).into_owned() });
     }
-    serde_json::from_slice(&answer).map_err(|error| format!("{url}: {error}"))
+    serde_json::from_slice(&answer).map_err(|source| AdminError::Decode { url, source })
 }
 
 /// `kfl serve promote`: all traffic to the canary, the old stable version stopped.
-pub async fn request_promote(address: SocketAddr, token: &str) -> Result<VersionChange, String> {
+pub async fn request_promote(address: SocketAddr, token: &str) -> Result<VersionChange, AdminError> {
     request_change(address, token, true).await
 }
 
 /// `kfl serve rollback`: all traffic to the stable version, the canary stopped.
-pub async fn request_rollback(address: SocketAddr, token: &str) -> Result<VersionChange, String> {
+pub async fn request_rollback(address: SocketAddr, token: &str) -> Result<VersionChange, AdminError> {
     request_change(address, token, false).await
 }
 
 /// Fetches the status snapshot of a running server.
-pub async fn request_status(address: SocketAddr, token: &str) -> Result<StatusSnapshot, String> {
+pub async fn request_status(address: SocketAddr, token: &str) -> Result<StatusSnapshot, AdminError> {
     let url = format!("http://{address}/kfl/v1/status");
     let (status, answer) =
         call(&new_client(), Method::GET, &url, Bytes::new(), Some(token), Duration::from_secs(10)).await?;
     if !status.is_success() {
-        return Err(format!("{url} answered {status}: {}", String::from_utf8_lossy(&answer)));
+        return Err(AdminError::Status { url, status, body: String::from_utf8_lossy(&answer).into_owned() });
     }
-    serde_json::from_slice(&answer).map_err(|error| format!("{url}: {error}"))
+    serde_json::from_slice(&answer).map_err(|source| AdminError::Decode { url, source })
 }

@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+mod error;
+
+pub use error::{BinaryTensorError, Side, TensorProblem};
+
 /// The header giving the length of the JSON part (lower case, as KServe 0.21.0 writes it).
 pub const HEADER: &str = "inference-header-content-length";
 
@@ -57,7 +61,7 @@ impl BinaryOutputs {
 /// A tensor element type and its size in bytes (None for BYTES, whose elements are prefixed by
 /// their length).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Datatype {
+pub(super) enum Datatype {
     Bool,
     U8,
     U16,
@@ -113,59 +117,60 @@ struct Tensor {
 }
 
 impl Tensor {
-    fn read(tensor: &Map<String, Value>, what: &str) -> Result<Tensor, String> {
+    fn read(tensor: &Map<String, Value>, side: Side) -> Result<Tensor, BinaryTensorError> {
         let name = tensor.get("name").and_then(Value::as_str).unwrap_or("(unnamed)").to_owned();
+        let refuse = |problem| BinaryTensorError::Tensor { side, name: name.clone(), problem };
         let datatype = match tensor.get("datatype") {
             Some(Value::String(datatype)) => {
-                Datatype::parse(datatype).ok_or_else(|| format!("{what} {name:?}: unknown datatype {datatype:?}"))?
+                Datatype::parse(datatype).ok_or_else(|| refuse(TensorProblem::UnknownDatatype(datatype.clone())))?
             }
-            _ => return Err(format!("{what} {name:?}: \"datatype\" must be a string such as \"FP32\"")),
+            _ => return Err(refuse(TensorProblem::DatatypeNotString)),
         };
         let shape = tensor.get("shape").and_then(Value::as_array);
         let elements = shape
             .and_then(|shape| {
                 shape.iter().try_fold(1usize, |product, dim| product.checked_mul(usize::try_from(dim.as_u64()?).ok()?))
             })
-            .ok_or_else(|| format!("{what} {name:?}: \"shape\" must be a list of non-negative integers"))?;
+            .ok_or_else(|| refuse(TensorProblem::BadShape))?;
         Ok(Tensor { name, datatype, elements })
+    }
+
+    fn refuse(&self, side: Side, problem: TensorProblem) -> BinaryTensorError {
+        BinaryTensorError::Tensor { side, name: self.name.clone(), problem }
     }
 }
 
 /// The JSON request a predictor receives for a binary request: every tensor's raw bytes become its
 /// flat `data` list (as KServe's `set_data_from_numpy(binary_data=False)` does) and lose their
 /// `binary_data_size`. Returns the JSON and what the client asked of the answer.
-pub fn decode_request(body: &[u8], json_length: &str) -> Result<(Vec<u8>, BinaryOutputs), String> {
+pub fn decode_request(body: &[u8], json_length: &str) -> Result<(Vec<u8>, BinaryOutputs), BinaryTensorError> {
     let length: usize =
-        json_length.trim().parse().map_err(|_| format!("{HEADER} must be a byte count, got {json_length:?}"))?;
+        json_length.trim().parse().map_err(|_| BinaryTensorError::HeaderNotACount { value: json_length.to_owned() })?;
     if length > body.len() {
-        return Err(format!("{HEADER} is {length} but the body has only {} bytes", body.len()));
+        return Err(BinaryTensorError::HeaderBeyondBody { length, body: body.len() });
     }
-    let mut request: Value = serde_json::from_slice(&body[..length])
-        .map_err(|error| format!("the first {length} bytes ({HEADER}) are not a JSON object: {error}"))?;
+    let mut request: Value =
+        serde_json::from_slice(&body[..length]).map_err(|source| BinaryTensorError::JsonPart { length, source })?;
     let wants = BinaryOutputs::of_request(&request);
     let Some(inputs) = request.get_mut("inputs").and_then(Value::as_array_mut) else {
-        return Err("the JSON part has no \"inputs\" list".to_owned());
+        return Err(BinaryTensorError::NoInputs);
     };
     let mut rest = &body[length..];
     for input in inputs {
-        let Some(input) = input.as_object_mut() else { return Err("every input must be a JSON object".to_owned()) };
+        let Some(input) = input.as_object_mut() else { return Err(BinaryTensorError::InputNotObject) };
         let Some(size) = input.get("parameters").and_then(|parameters| parameters.get("binary_data_size")) else {
             continue;
         };
-        let tensor = Tensor::read(input, "input")?;
-        let name = &tensor.name;
+        let tensor = Tensor::read(input, Side::Input)?;
         let size = size
             .as_u64()
             .and_then(|size| usize::try_from(size).ok())
-            .ok_or_else(|| format!("input {name:?}: binary_data_size must be a non-negative integer, got {size}"))?;
+            .ok_or_else(|| tensor.refuse(Side::Input, TensorProblem::BadBinarySize(size.to_string())))?;
         if input.contains_key("data") {
-            return Err(format!("input {name:?} has both \"data\" and binary_data_size"));
+            return Err(tensor.refuse(Side::Input, TensorProblem::DataAndBinary));
         }
         if size > rest.len() {
-            return Err(format!(
-                "input {name:?}: binary_data_size is {size} but only {} bytes of binary data are left",
-                rest.len()
-            ));
+            return Err(tensor.refuse(Side::Input, TensorProblem::SizeBeyondData { size, left: rest.len() }));
         }
         let (raw, after) = rest.split_at(size);
         rest = after;
@@ -179,38 +184,41 @@ pub fn decode_request(body: &[u8], json_length: &str) -> Result<(Vec<u8>, Binary
         }
     }
     if !rest.is_empty() {
-        return Err(format!("{} bytes follow the binary data of the inputs that declare binary_data_size", rest.len()));
+        return Err(BinaryTensorError::TrailingBytes { count: rest.len() });
     }
-    let json = serde_json::to_vec(&request).map_err(|error| format!("cannot write the decoded request: {error}"))?;
+    let json = serde_json::to_vec(&request)
+        .map_err(|source| BinaryTensorError::Write { what: "the decoded request", source })?;
     Ok((json, wants))
 }
 
-fn decode_tensor(tensor: &Tensor, raw: &[u8]) -> Result<Vec<Value>, String> {
-    let name = &tensor.name;
+fn decode_tensor(tensor: &Tensor, raw: &[u8]) -> Result<Vec<Value>, BinaryTensorError> {
     let Some(size) = tensor.datatype.size() else { return decode_bytes(tensor, raw) };
     let needed = tensor.elements.checked_mul(size);
     if needed != Some(raw.len()) {
         let needed = needed.map_or_else(|| "more than addressable".to_owned(), |needed| needed.to_string());
-        return Err(format!(
-            "input {name:?}: its shape holds {} {:?} elements ({needed} bytes) but binary_data_size is {}",
-            tensor.elements,
-            tensor.datatype,
-            raw.len()
+        return Err(tensor.refuse(
+            Side::Input,
+            TensorProblem::SizeMismatch {
+                elements: tensor.elements,
+                datatype: tensor.datatype,
+                needed,
+                size: raw.len(),
+            },
         ));
     }
     raw.chunks_exact(size).map(|element| element_value(tensor, element)).collect()
 }
 
-fn element_value(tensor: &Tensor, element: &[u8]) -> Result<Value, String> {
+fn element_value(tensor: &Tensor, element: &[u8]) -> Result<Value, BinaryTensorError> {
     fn array<const N: usize>(element: &[u8]) -> [u8; N] {
         let mut bytes = [0u8; N];
         bytes.copy_from_slice(element);
         bytes
     }
     let float = |value: f64| {
-        serde_json::Number::from_f64(value).map(Value::Number).ok_or_else(|| {
-            format!("input {:?}: {value} is not finite, and JSON cannot carry it to the predictor", tensor.name)
-        })
+        serde_json::Number::from_f64(value)
+            .map(Value::Number)
+            .ok_or_else(|| tensor.refuse(Side::Input, TensorProblem::NotFinite(value)))
     };
     Ok(match tensor.datatype {
         // numpy reads any non-zero byte as True.
@@ -232,41 +240,32 @@ fn element_value(tensor: &Tensor, element: &[u8]) -> Result<Value, String> {
 
 /// BYTES elements as JSON strings (JSON has no other way to carry them, as in KServe, which
 /// refuses elements that are not UTF-8 the same way).
-fn decode_bytes(tensor: &Tensor, mut raw: &[u8]) -> Result<Vec<Value>, String> {
-    let name = &tensor.name;
+fn decode_bytes(tensor: &Tensor, mut raw: &[u8]) -> Result<Vec<Value>, BinaryTensorError> {
+    let refuse = |problem| tensor.refuse(Side::Input, problem);
     let mut elements = Vec::with_capacity(tensor.elements.min(raw.len() / 4));
     while !raw.is_empty() {
         let index = elements.len();
         let Some((prefix, after)) = raw.split_first_chunk::<4>() else {
-            return Err(format!("input {name:?}: element {index} has a truncated 4-byte length prefix"));
+            return Err(refuse(TensorProblem::TruncatedPrefix { index }));
         };
         let length = u32::from_le_bytes(*prefix) as usize;
         if length > after.len() {
-            return Err(format!(
-                "input {name:?}: element {index} declares {length} bytes but only {} remain",
-                after.len()
-            ));
+            return Err(refuse(TensorProblem::ElementTooLong { index, length, left: after.len() }));
         }
         let (text, after) = after.split_at(length);
-        let text = std::str::from_utf8(text).map_err(|_| {
-            format!("input {name:?}: element {index} is not UTF-8 text, which a JSON predictor cannot receive")
-        })?;
+        let text = std::str::from_utf8(text).map_err(|_| refuse(TensorProblem::NotUtf8 { index }))?;
         elements.push(Value::String(text.to_owned()));
         raw = after;
     }
     if elements.len() != tensor.elements {
-        return Err(format!(
-            "input {name:?}: its shape holds {} BYTES elements but the binary data has {}",
-            tensor.elements,
-            elements.len()
-        ));
+        return Err(refuse(TensorProblem::BytesCount { elements: tensor.elements, found: elements.len() }));
     }
     Ok(elements)
 }
 
 /// The binary form of a predictor's JSON answer, with the length of its JSON part, or `None` when
 /// no output is wanted as binary or the answer is not an inference response (an error, say).
-pub fn encode_response(body: &[u8], wants: &BinaryOutputs) -> Result<Option<(Vec<u8>, usize)>, String> {
+pub fn encode_response(body: &[u8], wants: &BinaryOutputs) -> Result<Option<(Vec<u8>, usize)>, BinaryTensorError> {
     let Ok(mut response) = serde_json::from_slice::<Value>(body) else { return Ok(None) };
     let Some(outputs) = response.get_mut("outputs").and_then(Value::as_array_mut) else { return Ok(None) };
     let mut raw = Vec::new();
@@ -277,15 +276,15 @@ pub fn encode_response(body: &[u8], wants: &BinaryOutputs) -> Result<Option<(Vec
         if !wants.wanted(name) {
             continue;
         }
-        let tensor = Tensor::read(output, "the predictor's output")?;
+        let tensor = Tensor::read(output, Side::Output)?;
         let Some(data) = output.remove("data") else {
-            return Err(format!("the predictor's output {:?} has no \"data\"", tensor.name));
+            return Err(tensor.refuse(Side::Output, TensorProblem::NoData));
         };
         let start = raw.len();
         encode_tensor(&tensor, &data, &mut raw)?;
         let parameters = output.entry("parameters").or_insert_with(|| Value::Object(Map::new()));
         let Some(parameters) = parameters.as_object_mut() else {
-            return Err(format!("the predictor's output {:?} has \"parameters\" that is not an object", tensor.name));
+            return Err(tensor.refuse(Side::Output, TensorProblem::ParametersNotObject));
         };
         parameters.insert("binary_data_size".to_owned(), (raw.len() - start).into());
         encoded = true;
@@ -293,27 +292,25 @@ pub fn encode_response(body: &[u8], wants: &BinaryOutputs) -> Result<Option<(Vec
     if !encoded {
         return Ok(None);
     }
-    let mut json = serde_json::to_vec(&response).map_err(|error| format!("cannot write the answer: {error}"))?;
+    let mut json =
+        serde_json::to_vec(&response).map_err(|source| BinaryTensorError::Write { what: "the answer", source })?;
     let json_length = json.len();
     json.extend_from_slice(&raw);
     Ok(Some((json, json_length)))
 }
 
 /// Appends one output's elements (flat or nested `data`, row-major) to `raw`.
-fn encode_tensor(tensor: &Tensor, data: &Value, raw: &mut Vec<u8>) -> Result<(), String> {
-    let name = &tensor.name;
+fn encode_tensor(tensor: &Tensor, data: &Value, raw: &mut Vec<u8>) -> Result<(), BinaryTensorError> {
     let mut elements = Vec::new();
     flatten(data, &mut elements);
     if elements.len() != tensor.elements {
-        return Err(format!(
-            "the predictor's output {name:?}: its shape holds {} elements but \"data\" has {}",
-            tensor.elements,
-            elements.len()
-        ));
+        return Err(
+            tensor.refuse(Side::Output, TensorProblem::DataCount { elements: tensor.elements, found: elements.len() })
+        );
     }
     for (index, element) in elements.into_iter().enumerate() {
         encode_element(tensor.datatype, element, raw).map_err(|expected| {
-            format!("the predictor's output {name:?}: element {index} is {element}, expected {expected}")
+            tensor.refuse(Side::Output, TensorProblem::Element { index, value: element.to_string(), expected })
         })?;
     }
     Ok(())

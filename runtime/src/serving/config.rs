@@ -225,63 +225,112 @@ impl ServeConfig {
     }
 
     /// Rejects configs no process could be started from, naming the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.name.is_empty() || self.name.contains(['/', ':', '?', '#']) {
-            return Err(format!("serve name {:?} cannot appear in a URL path segment", self.name));
+            return Err(ConfigError::Name(self.name.clone()));
         }
         if !matches!(self.argv.first(), Some(Arg::Text(program)) if !program.is_empty()) {
-            return Err("the predictor command line must start with a program name".to_owned());
+            return Err(ConfigError::NoProgram { command: "predictor" });
         }
         if self.argv.contains(&Arg::PredictorHost) {
-            return Err("`predictor host` is only meaningful in a transformer command line".to_owned());
+            return Err(ConfigError::PredictorHostInPredictor);
         }
         if let Some(transformer) = &self.transformer
             && !matches!(transformer.argv.first(), Some(Arg::Text(program)) if !program.is_empty())
         {
-            return Err("the transformer command line must start with a program name".to_owned());
+            return Err(ConfigError::NoProgram { command: "transformer" });
         }
         if self.scaling.max == 0 || self.scaling.min > self.scaling.max {
-            return Err(format!(
-                "replicas {}..{} is not a range with at least one replica",
-                self.scaling.min, self.scaling.max
-            ));
+            return Err(ConfigError::Replicas { min: self.scaling.min, max: self.scaling.max });
         }
         if let Some(ScaleMetric::Concurrency(target) | ScaleMetric::Rps(target)) = self.scaling.metric
             && !(target.is_finite() && target > 0.0)
         {
-            return Err(format!("autoscale target {target} must be a positive number"));
+            return Err(ConfigError::AutoscaleTarget(target));
         }
         if let Some(canary) = &self.canary {
             if !(0.0..=100.0).contains(&canary.percent) {
-                return Err(format!("canary percent {} is outside 0..100", canary.percent));
+                return Err(ConfigError::CanaryPercent(canary.percent));
             }
             if canary.version.version == self.stable.version {
-                return Err(format!("canary version {} is the stable version", canary.version.version));
+                return Err(ConfigError::CanaryIsStable(canary.version.version.clone()));
             }
         }
         if let Some(path) = &self.readiness_path
             && !path.starts_with('/')
         {
-            return Err(format!("readiness path {path:?} must start with `/`"));
+            return Err(ConfigError::ReadinessPath(path.clone()));
         }
         if self.request_timeout.is_zero()
             || self.readiness_timeout.is_zero()
             || self.header_read_timeout.is_zero()
             || self.upstream_connect_timeout.is_zero()
         {
-            return Err("request, readiness, header-read and connect timeouts must be longer than zero".to_owned());
+            return Err(ConfigError::ZeroTimeout);
         }
         if self.max_connections == 0 || self.max_connections > MAX_CONNECTIONS_LIMIT {
-            return Err(format!("max connections {} is outside 1..={MAX_CONNECTIONS_LIMIT}", self.max_connections));
+            return Err(ConfigError::MaxConnections(self.max_connections));
         }
         if let Some(url) = &self.monitor.webhook
             && !url.starts_with("http://")
         {
-            return Err(format!("webhook {url:?} must be an http:// URL (TLS is not supported locally)"));
+            return Err(ConfigError::Webhook(url.clone()));
         }
         Ok(())
     }
 }
+
+/// A serving config no process could be started from, naming the field; nothing was started.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigError {
+    Name(String),
+    /// The predictor's or transformer's command line has no program.
+    NoProgram {
+        command: &'static str,
+    },
+    PredictorHostInPredictor,
+    Replicas {
+        min: u32,
+        max: u32,
+    },
+    AutoscaleTarget(f64),
+    CanaryPercent(f64),
+    CanaryIsStable(String),
+    ReadinessPath(String),
+    ZeroTimeout,
+    MaxConnections(usize),
+    Webhook(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Name(name) => write!(f, "serve name {name:?} cannot appear in a URL path segment"),
+            ConfigError::NoProgram { command } => {
+                write!(f, "the {command} command line must start with a program name")
+            }
+            ConfigError::PredictorHostInPredictor => {
+                f.write_str("`predictor host` is only meaningful in a transformer command line")
+            }
+            ConfigError::Replicas { min, max } => {
+                write!(f, "replicas {min}..{max} is not a range with at least one replica")
+            }
+            ConfigError::AutoscaleTarget(target) => write!(f, "autoscale target {target} must be a positive number"),
+            ConfigError::CanaryPercent(percent) => write!(f, "canary percent {percent} is outside 0..100"),
+            ConfigError::CanaryIsStable(version) => write!(f, "canary version {version} is the stable version"),
+            ConfigError::ReadinessPath(path) => write!(f, "readiness path {path:?} must start with `/`"),
+            ConfigError::ZeroTimeout => {
+                f.write_str("request, readiness, header-read and connect timeouts must be longer than zero")
+            }
+            ConfigError::MaxConnections(n) => write!(f, "max connections {n} is outside 1..={MAX_CONNECTIONS_LIMIT}"),
+            ConfigError::Webhook(url) => {
+                write!(f, "webhook {url:?} must be an http:// URL (TLS is not supported locally)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
 mod tests {
@@ -298,18 +347,18 @@ mod tests {
         let mut config = valid();
         config.scaling.min = 3;
         config.scaling.max = 2;
-        assert!(config.validate().is_err_and(|e| e.contains("3..2")));
+        assert_eq!(config.validate(), Err(ConfigError::Replicas { min: 3, max: 2 }));
         let mut config = valid();
         config.canary = Some(Canary { version: config.stable.clone(), percent: 10.0 });
-        assert!(config.validate().is_err_and(|e| e.contains("stable")));
+        assert_eq!(config.validate(), Err(ConfigError::CanaryIsStable("1".into())));
         let mut config = valid();
         config.argv = vec![Arg::Port];
-        assert!(config.validate().is_err_and(|e| e.contains("program")));
+        assert!(config.validate().is_err_and(|e| e.to_string().contains("program")));
         let mut config = valid();
         config.name = "a/b".into();
-        assert!(config.validate().is_err());
+        assert_eq!(config.validate(), Err(ConfigError::Name("a/b".into())));
         let mut config = valid();
         config.monitor.webhook = Some("https://hooks.example/x".into());
-        assert!(config.validate().is_err_and(|e| e.contains("http://")));
+        assert!(config.validate().is_err_and(|e| e.to_string().contains("http://")));
     }
 }

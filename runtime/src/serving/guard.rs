@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::router::{Shared, error_response};
+use super::shared::{Shared, error_response};
 
 /// The admin endpoints' common path prefix.
 const ADMIN_PREFIX: &str = "/kfl/";

@@ -20,6 +20,7 @@ mod replica;
 mod rollout;
 mod router;
 mod rule;
+mod shared;
 mod state;
 mod status;
 mod upstream;
@@ -36,26 +37,26 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
-pub use admin::{request_canary_percent, request_promote, request_rollback, request_status};
+pub use admin::{AdminError, request_canary_percent, request_promote, request_rollback, request_status};
 pub use config::{
-    Arg, Canary, ModelVersion, MonitorConfig, Protocol, RetrainHook, ScaleMetric, Scaling, ServeConfig,
+    Arg, Canary, ConfigError, ModelVersion, MonitorConfig, Protocol, RetrainHook, ScaleMetric, Scaling, ServeConfig,
     TransformerConfig,
 };
 pub use event::{ServeEvent, VersionChange};
 pub use guard::same_secret;
 pub use rule::{Action, Comparison, Condition, Metric, Rule, RuleFiring};
-pub use state::{ServerState, read_state, running_servers, state_path};
+pub use state::{ServerState, StateError, read_state, running_servers, state_path};
 pub use status::{ReplicaStatus, Role, StatusSnapshot, VersionStatus};
 pub use window::WindowStats;
 
 use pool::Pool;
 use replica::ReplicaTemplate;
-use router::Shared;
+use shared::Shared;
 
 #[derive(Debug)]
 pub enum ServeError {
     /// The config cannot be served; the message names the field.
-    InvalidConfig(String),
+    InvalidConfig(ConfigError),
     Bind {
         address: SocketAddr,
         source: std::io::Error,
@@ -91,7 +92,8 @@ impl std::error::Error for ServeError {
             ServeError::Bind { source, .. } | ServeError::StateFile { source, .. } | ServeError::Server(source) => {
                 Some(source)
             }
-            ServeError::InvalidConfig(_) | ServeError::Canary(_) | ServeError::Rollout(_) => None,
+            ServeError::InvalidConfig(source) => Some(source),
+            ServeError::Canary(_) | ServeError::Rollout(_) => None,
         }
     }
 }
@@ -124,7 +126,7 @@ impl ServeHandle {
     }
 
     pub fn status(&self) -> StatusSnapshot {
-        admin::snapshot(&self.shared)
+        self.shared.snapshot()
     }
 
     pub fn canary_percent(&self) -> f64 {
@@ -245,7 +247,7 @@ pub async fn start(config: ServeConfig, events: mpsc::Sender<ServeEvent>) -> Res
     )));
     let mut server = Server { shared, listener: Some(listener), state_path: None, background };
     if let Some(state_dir) = &server.shared.config.state_dir {
-        let state = admin::new_state(&server.shared);
+        let state = server.shared.server_state();
         match state::write_state(state_dir, &state) {
             Ok(path) => server.state_path = Some(path),
             Err(source) => {
@@ -331,7 +333,7 @@ impl Server {
         }
         result?;
         let requests = self.shared.every_pool().iter().map(|pool| pool.metrics.requests()).sum();
-        Ok(ServeReport { final_status: admin::snapshot(&self.shared), drained, requests })
+        Ok(ServeReport { final_status: self.shared.snapshot(), drained, requests })
     }
 }
 

@@ -87,7 +87,7 @@ async fn post_webhook(client: &HttpClient, url: &str, firing: &RuleFiring, event
         Ok(body) => match call(client, Method::POST, url, Bytes::from(body), None, Duration::from_secs(10)).await {
             Ok((status, _)) if status.is_success() => None,
             Ok((status, _)) => Some(format!("{url} answered {status}")),
-            Err(reason) => Some(reason),
+            Err(reason) => Some(reason.to_string()),
         },
     };
     if let Some(reason) = failure {

@@ -42,6 +42,24 @@ impl Drop for Lease {
     }
 }
 
+/// Why a version's replicas did not get ready; the caller stops them and serving stays as it was.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotReady {
+    Stopping,
+    Crashing { restarts: u32 },
+    Timeout { ready: usize, count: usize, limit: Duration },
+}
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotReady::Stopping => f.write_str("the server is stopping"),
+            NotReady::Crashing { restarts } => write!(f, "its replicas failed {restarts} times before getting ready"),
+            NotReady::Timeout { ready, count, limit } => write!(f, "{ready}/{count} replicas ready within {limit:?}"),
+        }
+    }
+}
+
 impl Pool {
     pub fn new(template: Arc<ReplicaTemplate>) -> Self {
         let metrics = VersionMetrics::new(&template.version);
@@ -187,7 +205,7 @@ impl Pool {
 
     /// Waits up to `limit` until `count` replicas are in rotation. Gives up early when the
     /// replicas keep failing (three restarts): a version that crashes on start never gets ready.
-    pub async fn wait_ready(&self, count: usize, limit: Duration) -> Result<(), String> {
+    pub async fn wait_ready(&self, count: usize, limit: Duration) -> Result<(), NotReady> {
         let deadline = Instant::now() + limit;
         loop {
             let notified = self.template.ready_changed.notified();
@@ -195,15 +213,15 @@ impl Pool {
                 return Ok(());
             }
             if self.is_retired() {
-                return Err("the server is stopping".to_owned());
+                return Err(NotReady::Stopping);
             }
             let restarts = self.restarts();
             if restarts >= 3 {
-                return Err(format!("its replicas failed {restarts} times before getting ready"));
+                return Err(NotReady::Crashing { restarts });
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(format!("{}/{count} replicas ready within {limit:?}", self.ready_count()));
+                return Err(NotReady::Timeout { ready: self.ready_count(), count, limit });
             }
             // Bounded wait: a wake-up between the check and `notified` would otherwise be missed.
             let _ = tokio::time::timeout(left.min(Duration::from_millis(100)), notified).await;

@@ -109,23 +109,39 @@ fn emit(template: &ReplicaTemplate, event: ServeEvent) {
     let _ = template.events.try_send(event);
 }
 
-fn start(template: &ReplicaTemplate) -> Result<Running, String> {
-    let predictor_port = free_port().map_err(|error| format!("no free port: {error}"))?;
+/// Why a replica's processes did not start; the supervisor restarts it after its backoff.
+#[derive(Debug)]
+enum StartError {
+    NoPort(std::io::Error),
+    Spawn { process: &'static str, argv: String, source: std::io::Error },
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::NoPort(e) => write!(f, "no free port: {e}"),
+            StartError::Spawn { process, argv, source } => write!(f, "cannot start {process}`{argv}`: {source}"),
+        }
+    }
+}
+
+fn start(template: &ReplicaTemplate) -> Result<Running, StartError> {
+    let predictor_port = free_port().map_err(StartError::NoPort)?;
     let values = ArgValues { model_dir: &template.model_dir, port: predictor_port, predictor_port: None };
     let argv = fill_argv(&template.argv, &values);
     let predictor = spawn_group(&argv, &template.working_dir, &template.env, template.log.as_deref())
-        .map_err(|error| format!("cannot start `{}`: {error}", argv.join(" ")))?;
+        .map_err(|source| StartError::Spawn { process: "", argv: argv.join(" "), source })?;
     let predictor_pid = predictor.id().unwrap_or(0);
     let mut running = Running { predictor, predictor_pid, transformer: None, port: predictor_port };
     if let Some(transformer) = &template.transformer {
-        let port = free_port().map_err(|error| format!("no free port: {error}"))?;
+        let port = free_port().map_err(StartError::NoPort)?;
         let values = ArgValues { model_dir: &template.model_dir, port, predictor_port: Some(predictor_port) };
         let argv = fill_argv(&transformer.argv, &values);
         let mut env = template.env.clone();
         env.extend(transformer.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.insert("KFL_PREDICTOR_HOST".to_owned(), format!("127.0.0.1:{predictor_port}"));
         let child = spawn_group(&argv, &template.working_dir, &env, template.log.as_deref())
-            .map_err(|error| format!("cannot start transformer `{}`: {error}", argv.join(" ")))?;
+            .map_err(|source| StartError::Spawn { process: "transformer ", argv: argv.join(" "), source })?;
         let pid = child.id().unwrap_or(0);
         running.transformer = Some((child, pid));
         running.port = port;
@@ -204,7 +220,7 @@ async fn await_ready(
 async fn run_once(template: &ReplicaTemplate, replica: &Replica, stop: &mut watch::Receiver<bool>) -> Outcome {
     let mut running = match start(template) {
         Ok(running) => running,
-        Err(reason) => return Outcome::Failed(reason),
+        Err(reason) => return Outcome::Failed(reason.to_string()),
     };
     replica.pid.store(running.predictor_pid, Ordering::Release);
     replica.port.store(running.port, Ordering::Release);

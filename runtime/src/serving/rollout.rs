@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::config::ModelVersion;
 use super::event::{ServeEvent, VersionChange};
 use super::pool::Pool;
-use super::router::{Routes, Shared};
-use super::{ServeError, admin, autoscaler, state, template};
+use super::shared::{Routes, Shared};
+use super::{ServeError, autoscaler, state, template};
 
 fn change_of(shared: &Shared, routes: &Routes, retired: &[Arc<Pool>]) -> VersionChange {
     VersionChange {
@@ -23,7 +23,7 @@ fn change_of(shared: &Shared, routes: &Routes, retired: &[Arc<Pool>]) -> Version
 /// their in-flight requests and stop (requests that had chosen them are routed anew).
 async fn settle(shared: &Shared, leaving: &[Arc<Pool>]) {
     if let Some(state_dir) = &shared.config.state_dir
-        && let Err(error) = state::write_state(state_dir, &admin::new_state(shared))
+        && let Err(error) = state::write_state(state_dir, &shared.server_state())
     {
         let path = state::state_path(state_dir, &shared.config.name, std::process::id());
         let reason = format!("cannot update {}: {error}", path.display());
@@ -60,7 +60,8 @@ pub async fn roll_out(shared: &Shared, version: ModelVersion, percent: f64) -> R
     if let Err(reason) = pool.wait_ready(initial, shared.config.readiness_timeout).await {
         pool.shutdown().await;
         shared.forget(&pool);
-        let _ = shared.events.try_send(ServeEvent::RolloutFailed { version: label.clone(), reason: reason.clone() });
+        let _ =
+            shared.events.try_send(ServeEvent::RolloutFailed { version: label.clone(), reason: reason.to_string() });
         return Err(ServeError::Rollout(format!("version {label} did not get ready: {reason}")));
     }
     let mut leaving = Vec::new();

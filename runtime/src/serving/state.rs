@@ -25,11 +25,60 @@ pub struct ServerState {
     pub token: String,
 }
 
+/// Why no server was found from the state files; nothing was changed but removing dead servers' files.
+#[derive(Debug)]
+pub enum StateError {
+    Name {
+        name: String,
+    },
+    ReadDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    NoServer {
+        name: String,
+        pid: Option<u32>,
+        dir: PathBuf,
+    },
+    /// Several servers of that name run, and no `--pid` picked one.
+    Several {
+        name: String,
+        servers: Vec<(u32, std::net::SocketAddr)>,
+    },
+}
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateError::Name { name } => write!(f, "`{name}` is not a serve name (letters, digits, `_` and `-` only)"),
+            StateError::ReadDir { dir, source } => write!(f, "cannot read {}: {source}", dir.display()),
+            StateError::NoServer { name, pid: Some(pid), dir } => {
+                write!(f, "no running server {name} with pid {pid} (no state file in {})", dir.display())
+            }
+            StateError::NoServer { name, pid: None, dir } => {
+                write!(f, "no running server {name} (no state file in {})", dir.display())
+            }
+            StateError::Several { name, servers } => {
+                let listed: Vec<String> =
+                    servers.iter().map(|(pid, address)| format!("pid {pid} at {address}")).collect();
+                write!(
+                    f,
+                    "{} servers named {name} are running ({}); pick one with --pid",
+                    servers.len(),
+                    listed.join(", ")
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
 /// A name that is safe as a file-name prefix: no separators, no dots, not empty. Serve names
 /// from a compiled plan always are; names typed on a command line are checked here too.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), StateError> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return Err(format!("`{name}` is not a serve name (letters, digits, `_` and `-` only)"));
+        return Err(StateError::Name { name: name.to_string() });
     }
     Ok(())
 }
@@ -74,12 +123,12 @@ fn alive(pid: u32) -> bool {
 
 /// Every live server of `name` with a state file in `state_dir`, oldest first. Files left by
 /// servers that no longer run are removed (they hold only a dead server's address and token).
-pub fn running_servers(state_dir: &Path, name: &str) -> Result<Vec<ServerState>, String> {
+pub fn running_servers(state_dir: &Path, name: &str) -> Result<Vec<ServerState>, StateError> {
     check_name(name)?;
     let entries = match std::fs::read_dir(state_dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(format!("cannot read {}: {error}", state_dir.display())),
+        Err(source) => return Err(StateError::ReadDir { dir: state_dir.to_path_buf(), source }),
     };
     let prefix = format!("{name}.");
     let mut servers = Vec::new();
@@ -112,26 +161,18 @@ pub fn running_servers(state_dir: &Path, name: &str) -> Result<Vec<ServerState>,
 }
 
 /// The one running server named `name`, or the one with process id `pid` when several run.
-pub fn read_state(state_dir: &Path, name: &str, pid: Option<u32>) -> Result<ServerState, String> {
+pub fn read_state(state_dir: &Path, name: &str, pid: Option<u32>) -> Result<ServerState, StateError> {
     let mut servers = running_servers(state_dir, name)?;
     if let Some(pid) = pid {
         servers.retain(|state| state.pid == pid);
     }
     match servers.len() {
-        0 => Err(match pid {
-            Some(pid) => format!("no running server {name} with pid {pid} (no state file in {})", state_dir.display()),
-            None => format!("no running server {name} (no state file in {})", state_dir.display()),
-        }),
+        0 => Err(StateError::NoServer { name: name.to_string(), pid, dir: state_dir.to_path_buf() }),
         1 => Ok(servers.remove(0)),
-        _ => {
-            let listed: Vec<String> =
-                servers.iter().map(|state| format!("pid {} at {}", state.pid, state.address)).collect();
-            Err(format!(
-                "{} servers named {name} are running ({}); pick one with --pid",
-                servers.len(),
-                listed.join(", ")
-            ))
-        }
+        _ => Err(StateError::Several {
+            name: name.to_string(),
+            servers: servers.iter().map(|state| (state.pid, state.address)).collect(),
+        }),
     }
 }
 
@@ -156,7 +197,7 @@ mod tests {
         for name in ["../../x", "a/b", "", ".", "x.1", "a b"] {
             assert!(check_name(name).is_err(), "{name:?}");
         }
-        assert_eq!(check_name("iris_v2-x"), Ok(()));
+        assert!(check_name("iris_v2-x").is_ok());
     }
 
     #[test]

@@ -11,6 +11,28 @@ use hyper_util::rt::TokioExecutor;
 
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
+/// Why a request got no whole answer; nothing was retried.
+#[derive(Debug)]
+pub enum UpstreamError {
+    Build { url: String, source: hyper::http::Error },
+    Request { url: String, source: hyper_util::client::legacy::Error },
+    Body { url: String, source: hyper::Error },
+    Timeout { url: String, timeout: Duration },
+}
+
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamError::Build { url, source } => write!(f, "cannot build a request to {url}: {source}"),
+            UpstreamError::Request { url, source } => write!(f, "{url}: {source}"),
+            UpstreamError::Body { url, source } => write!(f, "{url}: {source}"),
+            UpstreamError::Timeout { url, timeout } => write!(f, "{url}: no answer within {timeout:?}"),
+        }
+    }
+}
+
+impl std::error::Error for UpstreamError {}
+
 pub fn new_client() -> HttpClient {
     let mut connector = HttpConnector::new();
     // Small request/response pairs: Nagle would add up to 40 ms per exchange.
@@ -28,18 +50,27 @@ pub async fn call(
     body: Bytes,
     bearer: Option<&str>,
     timeout: Duration,
-) -> Result<(StatusCode, Bytes), String> {
+) -> Result<(StatusCode, Bytes), UpstreamError> {
     let mut request =
         Request::builder().method(method).uri(url).header(hyper::header::CONTENT_TYPE, "application/json");
     if let Some(token) = bearer {
         request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let request = request.body(Full::new(body)).map_err(|error| format!("cannot build a request to {url}: {error}"))?;
+    let request =
+        request.body(Full::new(body)).map_err(|source| UpstreamError::Build { url: url.to_string(), source })?;
     let exchange = async {
-        let response = client.request(request).await.map_err(|error| format!("{url}: {error}"))?;
+        let response =
+            client.request(request).await.map_err(|source| UpstreamError::Request { url: url.to_string(), source })?;
         let status = response.status();
-        let body = response.into_body().collect().await.map_err(|error| format!("{url}: {error}"))?.to_bytes();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|source| UpstreamError::Body { url: url.to_string(), source })?
+            .to_bytes();
         Ok((status, body))
     };
-    tokio::time::timeout(timeout, exchange).await.map_err(|_| format!("{url}: no answer within {timeout:?}"))?
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| UpstreamError::Timeout { url: url.to_string(), timeout })?
 }

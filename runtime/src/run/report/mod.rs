@@ -78,8 +78,28 @@ pub fn duration_text(ms: u64) -> String {
     }
 }
 
+/// Why no report was written; the tune's trials and outputs are recorded in `run.json` all the same.
+#[derive(Debug)]
+pub enum ReportError {
+    Template(tera::Error),
+    Render { tune: String, source: tera::Error },
+    Write { path: std::path::PathBuf, source: std::io::Error },
+}
+
+impl std::fmt::Display for ReportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportError::Template(e) => write!(f, "the report template: {e}"),
+            ReportError::Render { tune, source } => write!(f, "cannot render the report of `{tune}`: {source}"),
+            ReportError::Write { path, source } => write!(f, "cannot write {}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ReportError {}
+
 /// The report of tune `tune`, whose objective is `metric` to `goal`, over its trials in any order.
-pub fn render(tune: &str, metric: &str, goal: Goal, trials: &[TrialRecord]) -> Result<String, String> {
+pub fn render(tune: &str, metric: &str, goal: Goal, trials: &[TrialRecord]) -> Result<String, ReportError> {
     let mut sorted: Vec<&TrialRecord> = trials.iter().collect();
     sorted.sort_by_key(|t| t.number);
     let best_trial = best(trials, goal);
@@ -136,8 +156,8 @@ pub fn render(tune: &str, metric: &str, goal: Goal, trials: &[TrialRecord]) -> R
     );
     context.insert("rows", &rows);
     let mut tera = tera::Tera::default();
-    tera.add_raw_template("report.html", TEMPLATE).map_err(|e| format!("the report template: {e}"))?;
-    tera.render("report.html", &context).map_err(|e| format!("cannot render the report of `{tune}`: {e}"))
+    tera.add_raw_template("report.html", TEMPLATE).map_err(ReportError::Template)?;
+    tera.render("report.html", &context).map_err(|source| ReportError::Render { tune: tune.to_string(), source })
 }
 
 #[cfg(test)]

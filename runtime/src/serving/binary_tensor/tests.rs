@@ -33,7 +33,7 @@ fn decoded(body: &[u8], length: &str) -> Value {
 }
 
 fn refused(body: &[u8], length: &str) -> String {
-    decode_request(body, length).expect_err("refused")
+    decode_request(body, length).expect_err("refused").to_string()
 }
 
 #[test]
@@ -236,9 +236,9 @@ fn answers_are_encoded_for_the_outputs_the_client_asked_for() {
     assert_eq!(head["outputs"][0]["data"], json!(["setosa", "virginica"]));
     assert_eq!(&encoded[length..], &le_f32(&[0.5, 0.25, 1.0, 2.0])[..]);
 
-    assert_eq!(encode_response(&body, &BinaryOutputs::default()), Ok(None));
-    assert_eq!(encode_response(br#"{"error": "bad input"}"#, &all), Ok(None));
-    assert_eq!(encode_response(b"not json", &all), Ok(None));
+    assert!(matches!(encode_response(&body, &BinaryOutputs::default()), Ok(None)));
+    assert!(matches!(encode_response(br#"{"error": "bad input"}"#, &all), Ok(None)));
+    assert!(matches!(encode_response(b"not json", &all), Ok(None)));
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn answers_that_do_not_fit_their_datatype_are_refused() {
     ];
     for (output, reason) in cases {
         let body = serde_json::to_vec(&json!({ "model_name": "m", "outputs": [output] })).expect("json");
-        let message = encode_response(&body, &all).expect_err("refused");
+        let message = encode_response(&body, &all).expect_err("refused").to_string();
         assert!(message.contains(reason), "expected {reason:?} in {message:?}");
     }
 }
