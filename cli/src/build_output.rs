@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 
+use kfl_compiler::codegen::Sink;
+
 /// The stamp kfl writes into every build folder: the source, the kfl version and the files it wrote.
 pub const STAMP: &str = ".kfl-build";
 
@@ -29,18 +31,20 @@ const STAMP_FORMAT: u32 = 1;
 /// A file copied into the build as it is: (path relative to the build folder, the file copied).
 pub type CopiedFile = (String, PathBuf);
 
-/// What the write did beyond the files: a note for the user when something could not be tidied.
+/// What the write did: how many files the build produced (the copies aside), and notes for the user when something could not be tidied.
 pub struct Written {
+    pub files: usize,
     pub notes: Vec<String>,
 }
 
-/// Writes `files` (and the `copies`, as (relative path, file to copy)) into `dir` for the build of `source`:
-/// refused unless `dir` is missing, empty or an earlier kfl build, with nothing changed when refused or failed.
+/// Writes the files `produce` gives the sink (and the `copies`, as (relative path, file to copy)) into `dir` for
+/// the build of `source`: refused unless `dir` is missing, empty or an earlier kfl build, with nothing changed
+/// when refused or failed. Each file goes to disk as it is produced, so a large build never holds them all.
 pub fn write(
     dir: &Path,
     source: &Path,
-    files: &[(String, String)],
     copies: &[(String, PathBuf)],
+    produce: impl FnOnce(&mut dyn Sink) -> std::io::Result<()>,
 ) -> Result<Written, Refusal> {
     let dir = resolve(dir)?;
     let parent = dir.parent().ok_or_else(|| format!("{}: cannot write a build over the root folder", dir.display()))?;
@@ -54,12 +58,13 @@ pub fn write(
     let mut notes = sweep_leftovers(parent, &name);
     let previous_files = inspect(&dir)?;
     let staging = parent.join(format!(".{name}.kfl-build-{}", std::process::id()));
-    let result = stage_and_swap(&dir, parent, &name, &staging, source, (files, copies), previous_files);
+    let result = stage_and_swap(&dir, parent, &name, &staging, source, (produce, copies), previous_files);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
-    notes.extend(result?);
-    Ok(Written { notes })
+    let (files, swap_notes) = result?;
+    notes.extend(swap_notes);
+    Ok(Written { files, notes })
 }
 
 /// `dir` itself, or the folder a symbolic link names; refused when it exists and is not a folder.
@@ -166,28 +171,29 @@ fn walk(root: &Path) -> std::io::Result<Vec<(String, bool)>> {
     Ok(out)
 }
 
-/// Writes the staging folder, swaps it in for `dir`, and deletes the earlier build's files; returns notes.
+/// Writes the staging folder, swaps it in for `dir`, and deletes the earlier build's files; returns how many
+/// files the build has and the notes.
 fn stage_and_swap(
     dir: &Path,
     parent: &Path,
     name: &str,
     staging: &Path,
     source: &Path,
-    (files, copies): (&[(String, String)], &[CopiedFile]),
+    (produce, copies): (impl FnOnce(&mut dyn Sink) -> std::io::Result<()>, &[CopiedFile]),
     previous_files: Option<Vec<String>>,
-) -> Result<Vec<String>, Refusal> {
+) -> Result<(usize, Vec<String>), Refusal> {
     let _ = std::fs::remove_dir_all(staging);
-    write_files(staging, files, copies)?;
+    let mut folder = Folder { root: staging.to_path_buf(), files: Vec::new(), folders: BTreeSet::new() };
+    folder.create_dir(staging)?;
+    produce(&mut folder).map_err(|e| e.to_string())?;
+    let count = folder.files.len();
+    copy_files(&mut folder, copies)?;
+    let files = folder.files;
     let stamp = Stamp {
         kfl_build: STAMP_FORMAT,
         source: std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf()).display().to_string(),
         kfl_version: env!("CARGO_PKG_VERSION").to_string(),
-        files: files
-            .iter()
-            .map(|(relative, _)| relative)
-            .chain(copies.iter().map(|(relative, _)| relative))
-            .cloned()
-            .collect(),
+        files,
     };
     let text = serde_json::to_string_pretty(&stamp).map_err(|e| e.to_string())? + "\n";
     std::fs::write(staging.join(STAMP), text).map_err(|e| format!("{}: {e}", staging.display()))?;
@@ -200,7 +206,7 @@ fn stage_and_swap(
             _ => {}
         }
         std::fs::rename(staging, dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        return Ok(Vec::new());
+        return Ok((count, Vec::new()));
     };
     let previous = parent.join(format!(".{name}.kfl-previous-{}", std::process::id()));
     std::fs::rename(dir, &previous).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -208,7 +214,7 @@ fn stage_and_swap(
         let _ = std::fs::rename(&previous, dir);
         return Err(format!("{}: {e}", dir.display()));
     }
-    Ok(remove_listed(&previous, &previous_files).into_iter().collect())
+    Ok((count, remove_listed(&previous, &previous_files).into_iter().collect()))
 }
 
 /// Deletes the files a stamp lists, the stamp and the folders that held them, then the folder itself; a file
@@ -232,21 +238,57 @@ fn remove_listed(root: &Path, files: &[String]) -> Option<String> {
     }
 }
 
-/// Writes `files` under `root`, creating each folder once (not once per file: a build with a few hundred
-/// manifests made as many failing `mkdir` calls).
-fn write_files(root: &Path, files: &[(String, String)], copies: &[(String, PathBuf)]) -> Result<(), Refusal> {
-    let relatives = files.iter().map(|(relative, _)| relative).chain(copies.iter().map(|(relative, _)| relative));
-    let folders: BTreeSet<PathBuf> =
-        relatives.filter_map(|relative| root.join(relative).parent().map(Path::to_path_buf)).collect();
-    for folder in &folders {
-        std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+/// The staging folder as the back ends' [`Sink`]: each file is written through a buffer as it is produced, and
+/// listed for the stamp.
+struct Folder {
+    root: PathBuf,
+    /// Every file written, relative to `root`, `/`-separated, in the order written.
+    files: Vec<String>,
+    /// The folders made so far: each is created once, not once per file (a build with a few hundred manifests
+    /// made as many failing `mkdir` calls).
+    folders: BTreeSet<PathBuf>,
+}
+
+impl Folder {
+    fn create_dir(&mut self, folder: &Path) -> Result<(), Refusal> {
+        if !self.folders.contains(folder) {
+            std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+            self.folders.insert(folder.to_path_buf());
+        }
+        Ok(())
     }
-    for (relative, contents) in files {
-        let path = root.join(relative);
-        std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+
+    /// The path of `relative` in the folder, its parent folder created.
+    fn place(&mut self, relative: &str) -> Result<PathBuf, Refusal> {
+        let path = self.root.join(relative);
+        if let Some(folder) = path.parent() {
+            self.create_dir(folder)?;
+        }
+        self.files.push(relative.to_string());
+        Ok(path)
     }
+}
+
+impl Sink for Folder {
+    fn file(
+        &mut self,
+        relative: &str,
+        contents: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        let path = self.place(relative).map_err(std::io::Error::other)?;
+        let failed = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        let file = File::create(&path).map_err(failed)?;
+        let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
+        contents(&mut writer).map_err(failed)?;
+        writer.flush().map_err(failed)
+    }
+}
+
+/// Copies the `copies` (relative path, file to copy) into the folder.
+fn copy_files(folder: &mut Folder, copies: &[(String, PathBuf)]) -> Result<(), Refusal> {
     for (relative, source) in copies {
-        let path = root.join(relative);
+        let path = folder.place(relative)?;
         std::fs::copy(source, &path).map_err(|e| format!("{} → {}: {e}", source.display(), path.display()))?;
     }
     Ok(())

@@ -59,22 +59,25 @@ pub fn run(args: Args) -> Status {
             return Status::UserErrors;
         }
     };
-    let output = match codegen::build(
+    let prepared = match codegen::prepare(
         program,
         &codegen::BuildOptions { launcher_image: args.launcher_image, ..staged.options() },
     ) {
-        Ok(output) => output,
+        Ok(prepared) => prepared,
         Err(diagnostics) => {
             eprintln!("{}", render::render_all(&sources, &diagnostics, super::text_style()));
             return Status::UserErrors;
         }
     };
-    let status = match build_output::write(&args.output, &args.file, &output.files, &staged.copies) {
+    // The files are produced into the output folder one at a time (`Prepared::write`): a large build never
+    // holds them all (bench/memory.sh).
+    let produce = |sink: &mut dyn codegen::Sink| prepared.write(sink);
+    let status = match build_output::write(&args.output, &args.file, &staged.copies, produce) {
         Ok(written) => {
             for note in written.notes {
                 eprintln!("note: {note}");
             }
-            eprintln!("wrote {} files to {}", output.files.len(), args.output.display());
+            eprintln!("wrote {} files to {}", written.files, args.output.display());
             if !staged.copies.is_empty() {
                 let stage_dir = args.output.join(codegen::staging::STAGE_DIR);
                 eprintln!(
@@ -104,6 +107,6 @@ pub fn run(args: Args) -> Status {
     };
     // The process ends here: freeing the syntax trees, the program and the outputs node by node would only
     // cost time (as in `kfl check`; about 5 % of a 1,000-stage build).
-    std::mem::forget((output, checked, sources));
+    std::mem::forget((checked, sources));
     status
 }

@@ -62,10 +62,8 @@ pub struct Output {
 /// Only the execution plan (`plan.json`), for `kfl run`: the manifests and the pipeline are not needed to run
 /// locally, so their target checks are left to `kfl build`.
 pub fn build_plan(program: &ir::Program, options: &BuildOptions) -> Result<String, Vec<Diagnostic>> {
-    let context = Context::new(program, options);
-    let mut diagnostics = Vec::new();
-    let plan = plan::plan(&context, &mut diagnostics);
-    if diagnostics.is_empty() { Ok(plan) } else { Err(diagnostics) }
+    // Every program the checker accepts has a plan.
+    Ok(plan::plan(&Context::new(program, options)))
 }
 
 /// The targets' rules the checker applies to every program (`crate::check`): errors every command reports,
@@ -94,68 +92,107 @@ fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Ma
     manifests
 }
 
-/// `kustomization.yaml` and one file per manifest.
-fn written_manifests(context: &Context<'_>, manifests: &[Manifest]) -> Vec<(String, String)> {
-    let mut files = Vec::with_capacity(manifests.len() + 1);
-    let deferred = deployment::deferred(context.program);
-    files.push(("kustomization.yaml".to_string(), manifest::kustomization(context, manifests, &deferred)));
-    for manifest in manifests {
-        files.push((format!("manifests/{}", manifest.file_name()), manifest.to_yaml()));
-    }
-    files
-}
-
 /// Up to this many stages the pipeline is built beside the plan, on a second thread (for speed); above it, one
 /// after the other (for memory).
 const PARALLEL_STAGES: usize = 5_000;
 
-/// Compiles a checked program. Errors are diagnostics on the user's source
-/// (target constraints that the type checker cannot know, bad `-p` values).
-pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Vec<Diagnostic>> {
+/// Where [`Prepared::write`] puts each file as it is produced: the CLI's staging folder, or memory ([`build`]).
+pub trait Sink {
+    /// Creates the file `path` (relative, `/`-separated) and has `contents` write it.
+    fn file(
+        &mut self,
+        path: &str,
+        contents: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()>;
+}
+
+/// The files in memory, as [`Output`] holds them.
+impl Sink for Output {
+    fn file(
+        &mut self,
+        path: &str,
+        contents: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        contents(&mut bytes)?;
+        let text = String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        self.files.push((path.to_string(), text));
+        Ok(())
+    }
+}
+
+/// A program whose build has no errors, its manifests built: [`Prepared::write`] produces the files one at a
+/// time, so a large build never holds all of them (bench/memory.sh).
+pub struct Prepared<'p> {
+    context: Context<'p>,
+    manifests: Vec<Manifest>,
+}
+
+/// Checks what only a build can check and builds the manifests. Errors are diagnostics on the user's source
+/// (target constraints that the type checker cannot know, datasets not staged); the pipeline and the plan
+/// have none (every checked program has both).
+pub fn prepare<'p>(program: &'p ir::Program, options: &BuildOptions) -> Result<Prepared<'p>, Vec<Diagnostic>> {
     let unstaged = staging::unstaged(program, options);
     if !unstaged.is_empty() {
         return Err(unstaged);
     }
     let context = Context::new(program, options);
-    // The pipeline is the largest back end; it runs beside the manifests and
-    // the plan (the three only read the program). Diagnostics are gathered
-    // per back end and joined in the order a single thread would report them.
-    let (manifests, manifest_diagnostics, (pipeline, pipeline_diagnostics), (plan, plan_diagnostics)) =
-        std::thread::scope(|scope| {
-            let pipeline_job = || {
-                let mut diagnostics = Vec::new();
-                let pipeline = kfp::pipeline(&context, &mut diagnostics);
-                (pipeline, diagnostics)
-            };
-            // The main thread's stack (8 MiB), not a spawned thread's default 2 MiB: the pipeline's
-            // builders recurse once per nesting level of a value, as deep as the parser accepts. A large program
-            // builds the pipeline after the plan instead: side by side, the two back ends' trees would both be
-            // alive at the peak (bench/memory.sh), which matters more there than the time saved.
-            let helper = (program.stages.len() <= PARALLEL_STAGES)
-                .then(|| std::thread::Builder::new().stack_size(8 * 1024 * 1024).spawn_scoped(scope, pipeline_job).ok())
-                .flatten();
-            let mut diagnostics = Vec::new();
-            let manifests = manifests(&context, &mut diagnostics);
-            let manifests = written_manifests(&context, &manifests);
-            let mut plan_diagnostics = Vec::new();
-            let plan = plan::plan(&context, &mut plan_diagnostics);
+    let mut diagnostics = Vec::new();
+    let manifests = manifests(&context, &mut diagnostics);
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    Ok(Prepared { context, manifests })
+}
+
+impl Prepared<'_> {
+    /// Writes `kustomization.yaml`, the manifests, `pipeline.yaml` (when the program has a task) and
+    /// `plan.json`, in that order, each file's text freed before the next is built.
+    pub fn write(self, sink: &mut dyn Sink) -> std::io::Result<()> {
+        let Prepared { context, manifests } = self;
+        let deferred = deployment::deferred(context.program);
+        let kustomization = manifest::kustomization(&context, &manifests, &deferred);
+        sink.file("kustomization.yaml", &mut |out| out.write_all(kustomization.as_bytes()))?;
+        drop(kustomization);
+        for manifest in manifests {
+            let text = manifest.to_yaml();
+            sink.file(&format!("manifests/{}", manifest.file_name()), &mut |out| out.write_all(text.as_bytes()))?;
+        }
+        if context.program.stages.len() > PARALLEL_STAGES {
+            // One after the other, each streamed to its file: never two back ends' trees or texts alive at once.
+            if let Some(pipeline) = kfp::Pipeline::new(&context) {
+                sink.file("pipeline.yaml", &mut |out| pipeline.write(out))?;
+            }
+            return sink.file("plan.json", &mut |out| plan::write_plan(&context, out));
+        }
+        // The pipeline is the largest back end: it is built on a second thread while this one builds the plan
+        // (the two only read the program). The main thread's stack size (8 MiB), not a spawned thread's
+        // default 2 MiB: the pipeline's builders recurse once per nesting level of a value, as deep as the
+        // parser accepts.
+        let (pipeline, plan) = std::thread::scope(|scope| {
+            let pipeline_job = || kfp::pipeline(&context);
+            let helper = std::thread::Builder::new().stack_size(8 * 1024 * 1024).spawn_scoped(scope, pipeline_job).ok();
+            let plan = plan::plan(&context);
             let pipeline = match helper {
                 Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
                 // No thread to be had: build it here.
                 None => pipeline_job(),
             };
-            (manifests, diagnostics, pipeline, (plan, plan_diagnostics))
+            (pipeline, plan)
         });
-    let mut diagnostics = manifest_diagnostics;
-    diagnostics.extend(pipeline_diagnostics);
-    diagnostics.extend(plan_diagnostics);
-    if !diagnostics.is_empty() {
-        return Err(diagnostics);
+        if let Some(pipeline) = pipeline {
+            sink.file("pipeline.yaml", &mut |out| out.write_all(pipeline.as_bytes()))?;
+        }
+        sink.file("plan.json", &mut |out| out.write_all(plan.as_bytes()))
     }
-    let mut output = Output { files: manifests };
-    if let Some(pipeline) = pipeline {
-        output.files.push(("pipeline.yaml".to_string(), pipeline));
-    }
-    output.files.push(("plan.json".to_string(), plan));
+}
+
+/// Compiles a checked program into memory. Errors are diagnostics on the user's source
+/// (target constraints that the type checker cannot know, bad `-p` values).
+pub fn build(program: &ir::Program, options: &BuildOptions) -> Result<Output, Vec<Diagnostic>> {
+    let prepared = prepare(program, options)?;
+    let mut output = Output::default();
+    // Memory takes every write.
+    let _ = prepared.write(&mut output);
     Ok(output)
 }

@@ -18,7 +18,6 @@ const _: () = assert!(2 * crate::syntax::trivia::MAX_NESTING as usize + 16 <= kf
 use super::Context;
 use super::args::{dataset_uri, is_output};
 use super::manifest::scalar_text;
-use crate::diagnostics::Diagnostic;
 use crate::ir::graph::{EdgeKind, NodeKind};
 use crate::ir::{self, Expr, Ref, TemplatePart, Value};
 use indexmap::IndexMap;
@@ -29,17 +28,75 @@ use kfl_plan::format::{
     Transformer, Tune, Volume,
 };
 
-pub(crate) fn plan(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> String {
-    let _ = diagnostics; // every program the checker accepts has a plan
-    let plan = new_plan(context);
+pub(crate) fn plan(context: &Context<'_>) -> String {
     // About 2 KiB of JSON per stage (1.8 MB for the 1,000-stage chain): one allocation instead of twenty regrowths.
     let capacity = 4096 + 2048 * context.program.stages.len();
-    let mut text = layout::to_string_pretty(&plan, capacity).unwrap_or_default();
-    text.push('\n');
-    text
+    let mut bytes = Vec::with_capacity(capacity);
+    // Writing into memory cannot fail.
+    let _ = write_plan(context, &mut bytes);
+    // serde_json writes only valid UTF-8: the text of `str`s and its own punctuation.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
-fn new_plan(context: &Context<'_>) -> Plan {
+/// The plan's JSON (with its final newline) written to `out` as it is built: one stage at a time, so neither the
+/// whole plan's typed tree nor its text is ever held (a 50 MB program's plan is about 0.5 GB of JSON;
+/// bench/memory.sh). The bytes are those of `serde_json::to_string_pretty` on the whole [`Plan`] (a test checks it).
+pub(crate) fn write_plan(context: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let head = new_plan(context, Vec::new());
+    layout::write_pretty(&Streamed { head: &head, context }, &mut *out).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
+}
+
+/// A [`Plan`] whose stages are built while it is serialised: the fields of `head` in [`Plan`]'s order, then
+/// `stages` one by one.
+struct Streamed<'h, 'c, 'p> {
+    head: &'h Plan,
+    context: &'c Context<'p>,
+}
+
+impl serde::Serialize for Streamed<'_, '_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        // Plan's fields, in its declaration order (`kfl_plan::format::Plan`); `plan_is_streamed_as_serde_prints_it`
+        // checks the result against the derived `Serialize` of the whole plan.
+        let Plan { plan_version, project, params, secrets, volumes, datasets, stages: _ } = self.head;
+        let mut plan = serializer.serialize_struct("Plan", 7)?;
+        plan.serialize_field("plan_version", plan_version)?;
+        plan.serialize_field("project", project)?;
+        plan.serialize_field("params", params)?;
+        plan.serialize_field("secrets", secrets)?;
+        plan.serialize_field("volumes", volumes)?;
+        plan.serialize_field("datasets", datasets)?;
+        plan.serialize_field("stages", &StreamedStages(self.context))?;
+        plan.end()
+    }
+}
+
+/// The plan's stages, each built, written and dropped in turn.
+struct StreamedStages<'c, 'p>(&'c Context<'p>);
+
+impl serde::Serialize for StreamedStages<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        // The count is not known before the stages are built (a tune adds its trial template); serde_json
+        // prints an empty sequence of unknown length as `[]`, as it prints an empty Vec.
+        let mut seq = serializer.serialize_seq(None)?;
+        let mut failed = None;
+        for_each_stage(self.0, |stage| {
+            if failed.is_none()
+                && let Err(e) = seq.serialize_element(&stage)
+            {
+                failed = Some(e);
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => seq.end(),
+        }
+    }
+}
+
+fn new_plan(context: &Context<'_>, stages: Vec<Stage>) -> Plan {
     let program = context.program;
     let project = Project {
         name: context.project.clone(),
@@ -81,13 +138,13 @@ fn new_plan(context: &Context<'_>) -> Plan {
         .iter()
         .map(|d| Dataset { name: d.name.clone(), uri: d.uri.clone(), kind: dataset_kind(&d.uri) })
         .collect();
-    Plan { plan_version: PLAN_VERSION, project, params, secrets, volumes, datasets, stages: stages(context) }
+    Plan { plan_version: PLAN_VERSION, project, params, secrets, volumes, datasets, stages }
 }
 
-/// Stages in topological order; a tune's trial template comes right before its tune.
-fn stages(context: &Context<'_>) -> Vec<Stage> {
+/// The plan's stages in topological order, each handed to `emit` as it is built; a tune's trial template comes
+/// right before its tune.
+fn for_each_stage(context: &Context<'_>, mut emit: impl FnMut(Stage)) {
     let program = context.program;
-    let mut out = Vec::with_capacity(program.graph.order.len());
     for name in &program.graph.order {
         let Some(node) = program.graph.node(name) else { continue };
         let depends_on =
@@ -98,7 +155,7 @@ fn stages(context: &Context<'_>) -> Vec<Stage> {
             }
             NodeKind::Tune => program.tune(name).map(|tune| {
                 if let Some(trial) = program.stage(&tune.trial).filter(|s| s.trial_of.is_some()) {
-                    out.push(Stage {
+                    emit(Stage {
                         name: trial.name.clone(),
                         kind: if trial.train.is_some() { NodeKind::Train } else { NodeKind::Step },
                         depends_on: trial_dependencies(trial),
@@ -112,10 +169,17 @@ fn stages(context: &Context<'_>) -> Vec<Stage> {
             NodeKind::Monitor => program.monitor(name).map(|m| Spec::Monitor(monitor(m, program))),
         };
         if let Some(spec) = spec {
-            out.push(Stage { name: name.clone(), kind: node.kind, depends_on, spec });
+            emit(Stage { name: name.clone(), kind: node.kind, depends_on, spec });
         }
     }
-    out
+}
+
+/// The whole plan as one typed value (for the test that the streamed text is serde's).
+#[cfg(test)]
+fn whole_plan(context: &Context<'_>) -> Plan {
+    let mut stages = Vec::new();
+    for_each_stage(context, |stage| stages.push(stage));
+    new_plan(context, stages)
 }
 
 /// A trial template is not a node of the graph (its tune inherits its

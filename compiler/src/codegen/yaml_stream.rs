@@ -13,11 +13,64 @@ use serde::ser::{self, Impossible};
 
 use super::yaml::push_text;
 
-/// `value` as one YAML document, ending with a newline.
+/// `value` as one YAML document, ending with a newline (the tests' reference for [`write_yaml`]'s text).
+#[cfg(test)]
 pub fn to_yaml<T: Serialize + ?Sized>(value: &T) -> Result<String, Error> {
-    let mut out = String::new();
+    let mut out = Out { text: String::new(), writer: None, failed: None };
     value.serialize(Emitter { out: &mut out, slot: Slot::Root })?;
-    Ok(out)
+    Ok(out.text)
+}
+
+/// `value` as one YAML document written to `writer` as it is produced (the text of [`to_yaml`]): the pipeline of
+/// a 50 MB program is about 0.2 GB of YAML, never held whole (bench/memory.sh).
+pub fn write_yaml<T: Serialize + ?Sized>(value: &T, writer: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = Out { text: String::with_capacity(2 * FLUSH_AT), writer: Some(writer), failed: None };
+    value.serialize(Emitter { out: &mut out, slot: Slot::Root }).map_err(std::io::Error::other)?;
+    out.flush();
+    out.failed.map_or(Ok(()), Err)
+}
+
+/// Text is handed to the writer in pieces of about this size.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// The text being written and, when streaming, where it goes: the text is passed on after each list item or map
+/// entry once it holds [`FLUSH_AT`] bytes.
+struct Out<'w> {
+    text: String,
+    writer: Option<&'w mut dyn std::io::Write>,
+    /// The writer's first error: nothing more is written after it, and [`write_yaml`] returns it.
+    failed: Option<std::io::Error>,
+}
+
+impl Out<'_> {
+    fn flush_if_full(&mut self) {
+        if self.text.len() >= FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let Some(writer) = self.writer.as_mut() else { return };
+        if self.failed.is_none()
+            && let Err(e) = writer.write_all(self.text.as_bytes())
+        {
+            self.failed = Some(e);
+        }
+        self.text.clear();
+    }
+}
+
+impl std::ops::Deref for Out<'_> {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.text
+    }
+}
+
+impl std::ops::DerefMut for Out<'_> {
+    fn deref_mut(&mut self) -> &mut String {
+        &mut self.text
+    }
 }
 
 /// Where a value is written: the top of the document, after `key:` (the key at this indent), or after `-` (the
@@ -66,12 +119,12 @@ impl ser::Error for Error {
     }
 }
 
-struct Emitter<'o> {
-    out: &'o mut String,
+struct Emitter<'o, 'w> {
+    out: &'o mut Out<'w>,
     slot: Slot,
 }
 
-impl<'o> Emitter<'o> {
+impl<'o, 'w> Emitter<'o, 'w> {
     fn scalar(self, text: &str, quote: bool) -> Result<(), Error> {
         if !matches!(self.slot, Slot::Root) {
             self.out.push(' ');
@@ -85,11 +138,11 @@ impl<'o> Emitter<'o> {
         Ok(())
     }
 
-    fn map(self) -> Map<'o> {
+    fn map(self) -> Map<'o, 'w> {
         Map { indent: self.slot.map_indent(), slot: self.slot, out: self.out, entries: 0 }
     }
 
-    fn seq(self) -> Seq<'o> {
+    fn seq(self) -> Seq<'o, 'w> {
         Seq { indent: self.slot.seq_indent(), slot: self.slot, out: self.out, items: 0 }
     }
 }
@@ -99,14 +152,14 @@ fn push_indent(out: &mut String, indent: usize) {
 }
 
 /// A map or struct being written; nothing is written until its first entry, so an empty one becomes `{}`.
-struct Map<'o> {
-    out: &'o mut String,
+struct Map<'o, 'w> {
+    out: &'o mut Out<'w>,
     slot: Slot,
     indent: usize,
     entries: usize,
 }
 
-impl Map<'_> {
+impl Map<'_, '_> {
     fn key(&mut self, key: &str) {
         if self.entries == 0 {
             match self.slot {
@@ -127,7 +180,9 @@ impl Map<'_> {
     }
 
     fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        value.serialize(Emitter { out: self.out, slot: Slot::AfterKey(self.indent) })
+        value.serialize(Emitter { out: self.out, slot: Slot::AfterKey(self.indent) })?;
+        self.out.flush_if_full();
+        Ok(())
     }
 
     fn finish(self) -> Result<(), Error> {
@@ -139,14 +194,14 @@ impl Map<'_> {
 }
 
 /// A sequence being written; an empty one becomes `[]`.
-struct Seq<'o> {
-    out: &'o mut String,
+struct Seq<'o, 'w> {
+    out: &'o mut Out<'w>,
     slot: Slot,
     indent: usize,
     items: usize,
 }
 
-impl Seq<'_> {
+impl Seq<'_, '_> {
     fn item<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         if self.items == 0 && !matches!(self.slot, Slot::Root) {
             self.out.push('\n');
@@ -154,7 +209,9 @@ impl Seq<'_> {
         self.items += 1;
         push_indent(self.out, self.indent);
         self.out.push('-');
-        value.serialize(Emitter { out: self.out, slot: Slot::Item(self.indent) })
+        value.serialize(Emitter { out: self.out, slot: Slot::Item(self.indent) })?;
+        self.out.flush_if_full();
+        Ok(())
     }
 
     fn finish(self) -> Result<(), Error> {
@@ -170,16 +227,16 @@ fn float_text(value: f64) -> String {
     serde_json::Number::from_f64(value).map_or_else(|| "null".to_string(), |n| n.to_string())
 }
 
-impl<'o> ser::Serializer for Emitter<'o> {
+impl<'o, 'w> ser::Serializer for Emitter<'o, 'w> {
     type Ok = ();
     type Error = Error;
-    type SerializeSeq = Seq<'o>;
-    type SerializeTuple = Seq<'o>;
-    type SerializeTupleStruct = Seq<'o>;
-    type SerializeTupleVariant = Variant<Seq<'o>>;
-    type SerializeMap = MapWithKey<'o>;
-    type SerializeStruct = Map<'o>;
-    type SerializeStructVariant = Variant<Map<'o>>;
+    type SerializeSeq = Seq<'o, 'w>;
+    type SerializeTuple = Seq<'o, 'w>;
+    type SerializeTupleStruct = Seq<'o, 'w>;
+    type SerializeTupleVariant = Variant<Seq<'o, 'w>>;
+    type SerializeMap = MapWithKey<'o, 'w>;
+    type SerializeStruct = Map<'o, 'w>;
+    type SerializeStructVariant = Variant<Map<'o, 'w>>;
 
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         self.scalar(if v { "true" } else { "false" }, false)
@@ -264,13 +321,13 @@ impl<'o> ser::Serializer for Emitter<'o> {
         map.value(value)?;
         map.finish()
     }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Seq<'o>, Error> {
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Seq<'o, 'w>, Error> {
         Ok(self.seq())
     }
-    fn serialize_tuple(self, _len: usize) -> Result<Seq<'o>, Error> {
+    fn serialize_tuple(self, _len: usize) -> Result<Seq<'o, 'w>, Error> {
         Ok(self.seq())
     }
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Seq<'o>, Error> {
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Seq<'o, 'w>, Error> {
         Ok(self.seq())
     }
     fn serialize_tuple_variant(
@@ -279,16 +336,16 @@ impl<'o> ser::Serializer for Emitter<'o> {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<Variant<Seq<'o>>, Error> {
+    ) -> Result<Variant<Seq<'o, 'w>>, Error> {
         let mut outer = self.map();
         outer.key(variant);
         let inner = Seq { indent: outer.indent, slot: Slot::AfterKey(outer.indent), out: outer.out, items: 0 };
         Ok(Variant(inner))
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<MapWithKey<'o>, Error> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<MapWithKey<'o, 'w>, Error> {
         Ok(MapWithKey { map: self.map(), key: String::new() })
     }
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Map<'o>, Error> {
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Map<'o, 'w>, Error> {
         Ok(self.map())
     }
     fn serialize_struct_variant(
@@ -297,7 +354,7 @@ impl<'o> ser::Serializer for Emitter<'o> {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<Variant<Map<'o>>, Error> {
+    ) -> Result<Variant<Map<'o, 'w>>, Error> {
         let mut outer = self.map();
         outer.key(variant);
         let indent = outer.indent;
@@ -306,7 +363,7 @@ impl<'o> ser::Serializer for Emitter<'o> {
     }
 }
 
-impl ser::SerializeSeq for Seq<'_> {
+impl ser::SerializeSeq for Seq<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -317,7 +374,7 @@ impl ser::SerializeSeq for Seq<'_> {
     }
 }
 
-impl ser::SerializeTuple for Seq<'_> {
+impl ser::SerializeTuple for Seq<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -328,7 +385,7 @@ impl ser::SerializeTuple for Seq<'_> {
     }
 }
 
-impl ser::SerializeTupleStruct for Seq<'_> {
+impl ser::SerializeTupleStruct for Seq<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -339,7 +396,7 @@ impl ser::SerializeTupleStruct for Seq<'_> {
     }
 }
 
-impl ser::SerializeStruct for Map<'_> {
+impl ser::SerializeStruct for Map<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
@@ -352,12 +409,12 @@ impl ser::SerializeStruct for Map<'_> {
 }
 
 /// A map whose keys may be any scalar, written as their text (as `serde_json` turns them into object keys).
-struct MapWithKey<'o> {
-    map: Map<'o>,
+struct MapWithKey<'o, 'w> {
+    map: Map<'o, 'w>,
     key: String,
 }
 
-impl ser::SerializeMap for MapWithKey<'_> {
+impl ser::SerializeMap for MapWithKey<'_, '_> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
@@ -376,7 +433,7 @@ impl ser::SerializeMap for MapWithKey<'_> {
 /// `variant:` then the variant's fields or elements one level in.
 struct Variant<T>(T);
 
-impl ser::SerializeTupleVariant for Variant<Seq<'_>> {
+impl ser::SerializeTupleVariant for Variant<Seq<'_, '_>> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -387,7 +444,7 @@ impl ser::SerializeTupleVariant for Variant<Seq<'_>> {
     }
 }
 
-impl ser::SerializeStructVariant for Variant<Map<'_>> {
+impl ser::SerializeStructVariant for Variant<Map<'_, '_>> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
@@ -566,5 +623,42 @@ mod tests {
         for root in [json!({}), json!([]), json!("x"), json!(1)] {
             assert_eq!(to_yaml(&root).unwrap(), super::super::yaml::to_yaml(&root));
         }
+    }
+
+    /// Streamed in pieces, the text is the same, whatever piece boundaries fall inside; a writer's error is
+    /// returned and nothing more is written after it.
+    #[test]
+    fn streams_the_same_text_and_reports_the_writers_error() {
+        let tasks: Vec<serde_json::Value> = (0..3000)
+            .map(|i| json!({"name": format!("task-{i}"), "inputs": {"k": i, "list": [i, {"x": "yes"}]}, "e": []}))
+            .collect();
+        let doc = json!({"components": tasks, "root": {"dag": {}}});
+        let whole = to_yaml(&doc).unwrap();
+        assert!(whole.len() > 3 * FLUSH_AT, "the document spans several pieces");
+        let mut streamed = Vec::new();
+        write_yaml(&doc, &mut streamed).unwrap();
+        assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+
+        /// Takes `room` bytes, then fails.
+        struct Full {
+            room: usize,
+            taken: usize,
+        }
+        impl std::io::Write for Full {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                if self.taken + bytes.len() > self.room {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                self.taken += bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut full = Full { room: FLUSH_AT * 2, taken: 0 };
+        let error = write_yaml(&doc, &mut full).expect_err("the writer fails");
+        assert_eq!(error.to_string(), "disk full");
+        assert!(full.taken <= FLUSH_AT * 2);
     }
 }

@@ -32,7 +32,6 @@ use super::Context;
 use super::args::{self, Slot};
 use super::manifest::{format_float, kubernetes_name, scalar_text};
 use super::yaml_stream;
-use crate::diagnostics::Diagnostic;
 use crate::ir::Ty;
 use crate::ir::graph::NodeKind;
 use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, UnaryOpName, Value};
@@ -47,25 +46,48 @@ use super::args::CHANNEL;
 /// The SDK's default `backoff_max_duration` (`sdk/python/kfp/dsl/structures.py`, 2.17.0).
 const RETRY_MAX_DURATION: &str = "3600s";
 
-/// The pipeline's YAML; `None` when the program has no task to run (e.g. only notebooks): the SDK refuses a
-/// pipeline whose root DAG has no tasks (`sdk/python/kfp/dsl/graph_component.py`, 2.17.0: "Task is missing
-/// from pipeline"), and KFP has nothing to run, so no pipeline.yaml is written.
-pub(crate) fn pipeline(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Option<String> {
-    let _ = diagnostics;
-    let mut builder = Builder::new(context);
-    builder.build();
-    let (pipeline, platform) = builder.finish();
-    if pipeline.root.dag.as_ref().is_none_or(|dag| dag.tasks.is_empty()) {
-        return None;
+/// The pipeline's YAML; `None` when the program has no task to run (see [`Pipeline::new`]).
+pub(crate) fn pipeline(context: &Context<'_>) -> Option<String> {
+    let pipeline = Pipeline::new(context)?;
+    let mut text = Vec::new();
+    // Writing into memory cannot fail.
+    let _ = pipeline.write(&mut text);
+    // The emitter writes only the text of `str`s and its own punctuation.
+    String::from_utf8(text).ok()
+}
+
+/// The built pipeline: the `PipelineSpec` and, when an executor needs secrets, volumes or a timeout, the
+/// kfp-kubernetes `PlatformSpec`.
+pub(crate) struct Pipeline<'c> {
+    project: &'c str,
+    spec: PipelineSpec,
+    platform: Option<PlatformSpec>,
+}
+
+impl<'c> Pipeline<'c> {
+    /// `None` when the program has no task to run (e.g. only notebooks): the SDK refuses a pipeline whose root
+    /// DAG has no tasks (`sdk/python/kfp/dsl/graph_component.py`, 2.17.0: "Task is missing from pipeline"), and
+    /// KFP has nothing to run, so no pipeline.yaml is written.
+    pub(crate) fn new(context: &'c Context<'_>) -> Option<Pipeline<'c>> {
+        let mut builder = Builder::new(context);
+        builder.build();
+        let (spec, platform) = builder.finish();
+        if spec.root.dag.as_ref().is_none_or(|dag| dag.tasks.is_empty()) {
+            return None;
+        }
+        Some(Pipeline { project: &context.project, spec, platform })
     }
-    let mut text = format!("# PIPELINE DEFINITION\n# Name: {}\n", context.project);
-    // Typed structs of our own: serialising them cannot fail.
-    text.push_str(&yaml_stream::to_yaml(&pipeline).unwrap_or_default());
-    if let Some(platform) = platform {
-        text.push_str("---\n");
-        text.push_str(&yaml_stream::to_yaml(&platform).unwrap_or_default());
+
+    /// The YAML of pipeline.yaml, written to `out` as it is produced.
+    pub(crate) fn write(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        write!(out, "# PIPELINE DEFINITION\n# Name: {}\n", self.project)?;
+        yaml_stream::write_yaml(&self.spec, out)?;
+        if let Some(platform) = &self.platform {
+            out.write_all(b"---\n")?;
+            yaml_stream::write_yaml(platform, out)?;
+        }
+        Ok(())
     }
-    Some(text)
 }
 
 /// The `PipelineSpec` and, when an executor needs secrets, volumes or a

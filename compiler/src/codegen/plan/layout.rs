@@ -10,12 +10,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::ser::{Formatter, Serializer};
 
-/// `value` as pretty JSON, the text `serde_json::to_string_pretty` gives.
-pub fn to_string_pretty<T: Serialize + ?Sized>(value: &T, capacity: usize) -> serde_json::Result<String> {
-    let mut bytes = Vec::with_capacity(capacity);
-    value.serialize(&mut Serializer::with_formatter(&mut bytes, Pretty::default()))?;
-    // serde_json writes only valid UTF-8: the text of `str`s and its own punctuation.
-    String::from_utf8(bytes).map_err(serde::ser::Error::custom)
+/// `value` as pretty JSON written to `writer`: the text `serde_json::to_string_pretty` gives.
+pub fn write_pretty<T: Serialize + ?Sized, W: Write>(value: &T, writer: W) -> serde_json::Result<()> {
+    value.serialize(&mut Serializer::with_formatter(writer, Pretty::default()))
 }
 
 /// A line break followed by this many levels of indent, in one slice for the usual depths.
@@ -106,7 +103,7 @@ impl Formatter for Pretty {
 mod tests {
     use serde_json::json;
 
-    use super::to_string_pretty;
+    use super::write_pretty;
 
     #[test]
     fn the_layout_is_serde_jsons_pretty_printer_at_every_depth() {
@@ -118,7 +115,9 @@ mod tests {
             }
         }
         for value in [json!(null), json!([]), json!({}), json!([1, 2]), json!({"a": {"b": [true]}}), deep] {
-            assert_eq!(to_string_pretty(&value, 0).unwrap(), serde_json::to_string_pretty(&value).unwrap());
+            let mut text = Vec::new();
+            write_pretty(&value, &mut text).unwrap();
+            assert_eq!(String::from_utf8(text).unwrap(), serde_json::to_string_pretty(&value).unwrap());
         }
     }
 }

@@ -16,6 +16,9 @@ fn plan_of(text: &str, params: &[(&str, &str)]) -> serde_json::Value {
     let output = build(program, &options).unwrap_or_else(|d| panic!("does not build: {d:#?}"));
     let (_, text) = output.files.iter().find(|(name, _)| name == "plan.json").expect("plan.json");
     assert!(text.ends_with('\n'));
+    // The streamed plan (`write_plan`) is byte for byte serde's text of the whole plan.
+    let whole = super::whole_plan(&crate::codegen::Context::new(program, &options));
+    assert_eq!(text, &(serde_json::to_string_pretty(&whole).expect("serialises") + "\n"), "streamed plan differs");
     let again = build(program, &options).unwrap_or_else(|d| panic!("{d:#?}"));
     assert!(again.files.iter().any(|(name, t)| name == "plan.json" && t == text), "plan is not deterministic");
     serde_json::from_str(text).expect("plan.json is JSON")
