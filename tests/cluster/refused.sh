@@ -50,13 +50,8 @@ for case in "${cases[@]}"; do
     fi
     continue
   fi
-  read -r code line < <(sed -n 's|^// expect: \([EW][0-9]*\) @ \([0-9]*\).*|\1 \2|p' "$program" | head -n 1) || true
-  if [ -z "${code:-}" ]; then
-    fail "$program" "has no '// expect: CODE @ LINE' comment"
-  elif diagnostics=$("$kfl" check --format json "$program" 2>&1); then
-    fail "$program" "kfl check accepts it (the webhook refuses what it compiles to)"
-  elif ! grep -q "\"code\":\"$code\".*\"line\":$line," <<<"$diagnostics"; then
-    fail "$program" "kfl check refuses it, but not with $code at line $line: $diagnostics"
+  if ! why=$(kfl_check_refuses "$kfl" "$program"); then
+    fail "$program" "$why (the webhook refuses what it compiles to)"
   fi
 done
 if [ "$failures" -gt 0 ]; then

@@ -41,3 +41,20 @@ running() {
   local pid_file=$pid_dir/$1.pid
   [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null
 }
+
+# kfl_check_refuses KFL PROGRAM: succeeds when `kfl check` refuses PROGRAM with the code and line of
+# its `// expect: CODE @ LINE` comment (the error fixtures' own); else prints why not and fails.
+kfl_check_refuses() {
+  local kfl=$1 program=$2 code line diagnostics
+  read -r code line < <(sed -n 's|^// expect: \([EW][0-9]*\) @ \([0-9]*\).*|\1 \2|p' "$program" | head -n 1) || true
+  if [ -z "${code:-}" ]; then
+    echo "has no '// expect: CODE @ LINE' comment"
+    return 1
+  elif diagnostics=$("$kfl" check --format json "$program" 2>&1); then
+    echo "kfl check accepts it"
+    return 1
+  elif ! grep -q "\"code\":\"$code\".*\"line\":$line," <<<"$diagnostics"; then
+    echo "kfl check refuses it, but not with $code at line $line: $diagnostics"
+    return 1
+  fi
+}

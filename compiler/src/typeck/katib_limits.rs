@@ -87,8 +87,33 @@ impl Checker<'_> {
                             Label::new(span_of("parallel"), format!("at least {needed}")),
                         )
                         .with_help(format!(
-                            "set `parallel = {needed}` (and `trials` at least as many), or lower the resource's upper \
-                             bound; Katib's hyperband service refuses fewer"
+                            "set `parallel = {needed}` (and `trials` no more), or lower the resource's upper bound; \
+                             Katib's hyperband service refuses fewer"
+                        )),
+                    );
+                } else if let Some(trials) = trials
+                    && trials > parallel.unwrap_or(trials)
+                {
+                    // Only the first bracket completes on Katib: the experiment controller asks for
+                    // min(parallelTrialCount, maxTrialCount - completed) trials at a time, the hyperband service
+                    // answers a later request from its child bracket with ceil(n/eta) of them (`service.py`
+                    // `_make_child_bracket`), and the suggestion client fails a reply that is not the count it
+                    // asked for ("The response contains unexpected trials",
+                    // pkg/controller.v1beta1/suggestion/suggestionclient/suggestionclient.go), every reconcile.
+                    let parallel = parallel.unwrap_or(trials);
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            format!(
+                                "`trials = {trials}` is more than `hyperband`'s first bracket of {parallel} trials, \
+                                 the only one Katib runs to the end"
+                            ),
+                            Label::new(span_of("trials"), format!("at most {parallel}")),
+                        )
+                        .with_help(format!(
+                            "set `trials = {parallel}`: Katib v0.19.0's hyperband service answers the request after its \
+                             first bracket with fewer trials than asked, which Katib's suggestion client refuses (\"The \
+                             response contains unexpected trials\"), so the search would never end"
                         )),
                     );
                 }

@@ -32,6 +32,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "suggest" {
+		os.Exit(runSuggest(os.Args[2:]))
+	}
 	log := ctrl.Log.WithName("katib")
 	katibConfigFile := flag.String("katib-config", "", "the KatibConfig (config.kubeflow.org/v1beta1) file")
 	host := flag.String("webhook-host", "127.0.0.1", "the address the webhook server binds to")
