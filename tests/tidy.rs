@@ -382,3 +382,28 @@ fn module_references_read_use_trees_and_inline_paths() {
     assert!(edges.contains(&(module("run::a"), module("run"))), "{edges:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Process groups and the parent-death signal are handled in one module: every process kfl starts leads its own
+/// group through `process_tree::lead_own_group`, and only that module signals groups.
+#[test]
+fn process_groups_are_handled_in_process_tree_only() {
+    let owner = root().join("runtime/src/process_tree.rs");
+    let mut found = Vec::new();
+    for dir in ["runtime/src", "cli/src"] {
+        for path in rust_files(&root().join(dir)) {
+            if path == owner {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let code: String = text.lines().map(|line| line.split("//").next().unwrap_or_default()).collect();
+            for call in ["process_group(", "killpg", "pre_exec", "setsid", "setpgid", "set_pdeathsig"] {
+                if code.contains(call) {
+                    found.push(format!("{}: {call}", display(&path)));
+                }
+            }
+        }
+    }
+    let owner_text = std::fs::read_to_string(&owner).unwrap_or_default();
+    assert!(owner_text.contains("process_group(0)") && owner_text.contains("killpg"), "process_tree.rs moved?");
+    assert!(found.is_empty(), "process-group calls outside runtime/src/process_tree.rs:\n  {}", found.join("\n  "));
+}

@@ -2,7 +2,6 @@
 
 pub mod builtin;
 mod deep_json;
-mod parent_death;
 pub mod plan;
 pub mod process_tree;
 pub mod registry;

@@ -1,5 +1,12 @@
-//! The processes kfl starts, as the kernel sees them: `/proc` read for process groups, descendants and identity
-//! (pid plus start time), kfl made a child subreaper, and a stage's whole tree stopped when the stage ends.
+//! The processes kfl starts, as the kernel sees them: each started as the leader of its own process group that
+//! dies with kfl, `/proc` read for process groups, descendants and identity (pid plus start time), kfl made a
+//! child subreaper, and a stage's whole tree stopped when the stage ends. Every process-group and parent-death
+//! call of the runtime (`process_group`, `pre_exec`, `killpg`) is here.
+//!
+//! kfl stops its stages, replicas and retrain runs itself when it ends normally or on Ctrl-C. When it is killed
+//! outright (`kill -9`, the OOM killer) it cannot: each process it starts is therefore armed with the kernel's
+//! parent-death signal ([`lead_own_group`]), without which a predictor replica would keep its port and a
+//! training its GPU long after the run that started it is gone.
 //!
 //! A stage runs in its own process group, but a member may leave it (`setsid`, `setpgid`) and then outlive a
 //! group kill. kfl is therefore a child subreaper (`PR_SET_CHILD_SUBREAPER`): an orphan of a stage is reparented
@@ -19,6 +26,51 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
+
+/// Makes `command` start the leader of a new process group (so a group kill also reaches the workers it forks,
+/// and a terminal's Ctrl-C reaches only kfl, which then stops it in order) that gets SIGTERM when kfl dies.
+///
+/// The parent-death signal goes only to the leader (the kernel has no group form of it): SIGTERM rather than
+/// SIGKILL so that a leader which forks workers (torchrun, gunicorn, uvicorn) stops them as it does on any
+/// SIGTERM. What a leader forks and does not stop itself is reached by the group kill kfl does when it can, and
+/// is otherwise orphaned; so is a leader that ignores SIGTERM.
+///
+/// The signal follows the starting *thread*, not the process: spawn only from a tokio worker or a thread that
+/// lives as long as kfl (never from `spawn_blocking`, whose idle threads exit).
+pub(crate) fn lead_own_group(command: &mut tokio::process::Command) {
+    lead_own_group_std(command.as_std_mut());
+}
+
+/// [`lead_own_group`] for the standard library's `Command`.
+pub(crate) fn lead_own_group_std(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    let parent = nix::unistd::getpid();
+    // SAFETY: the hook runs in the child between fork and exec, where only async-signal-safe calls are allowed.
+    // It makes two system calls (prctl, getppid) and, when the parent is already gone, a third (kill on itself);
+    // it allocates nothing and takes no lock.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(move || arm_parent_death(parent));
+    }
+}
+
+/// In the child: arms the signal, then closes the race with a parent that died before it was armed.
+fn arm_parent_death(parent: Pid) -> std::io::Result<()> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)?;
+    if nix::unistd::getppid() != parent {
+        // Reparented already: kfl is gone, so is the reason to run.
+        let _ = kill(nix::unistd::getpid(), Signal::SIGTERM);
+    }
+    Ok(())
+}
+
+/// SIGKILL to what is left of a group whose leader (`pid`, the group's id) has already been reaped; a group
+/// that is already gone (ESRCH, the expected outcome after a crash) is fine.
+pub fn kill_group_remains(pid: u32) {
+    let Ok(raw) = i32::try_from(pid) else { return };
+    let _ = killpg(Pid::from_raw(raw), Signal::SIGKILL);
+}
 
 /// The environment variable that marks every process of one stage process tree.
 pub const TOKEN_VARIABLE: &str = "KFL_PROCESS_TOKEN";

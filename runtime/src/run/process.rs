@@ -112,9 +112,8 @@ pub async fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(true);
-    crate::parent_death::die_with_parent_tokio(&mut command);
+    process_tree::lead_own_group(&mut command);
     let mut child = match process_tree::spawn_own(|| command.spawn(), tokio::process::Child::id) {
         Ok(child) => child,
         Err(e) => return not_started(format!("`{program}`: {e}"), curves),

@@ -204,15 +204,13 @@ fn start_retrain(
     log: &Path,
     done: mpsc::UnboundedSender<()>,
 ) -> std::io::Result<()> {
-    use std::os::unix::process::CommandExt;
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent)?;
     }
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
     let mut command = std::process::Command::new(exe);
     command.args(args).current_dir(dir).stdin(std::process::Stdio::null()).stdout(out.try_clone()?).stderr(out);
-    command.process_group(0);
-    crate::parent_death::die_with_parent(&mut command);
+    crate::process_tree::lead_own_group_std(&mut command);
     let mut child = crate::process_tree::spawn_own(|| command.spawn(), |c| Some(c.id()))?;
     // Reap it when it ends, so it never lingers as a zombie, and tell the watcher.
     std::thread::spawn(move || {

@@ -1,4 +1,5 @@
-//! Child processes in their own process group: free ports, argv filling, spawning, and killing whole groups.
+//! A replica's processes: free ports, argv filling, and starting and stopping each as its own process group
+//! (through `process_tree`, which owns every process-group call).
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
@@ -6,7 +7,6 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
@@ -50,8 +50,8 @@ pub fn spawn_group(
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command line"));
     };
     let mut command = Command::new(program);
-    command.args(args).current_dir(working_dir).envs(env).stdin(Stdio::null()).process_group(0).kill_on_drop(true);
-    crate::parent_death::die_with_parent_tokio(&mut command);
+    command.args(args).current_dir(working_dir).envs(env).stdin(Stdio::null()).kill_on_drop(true);
+    crate::process_tree::lead_own_group(&mut command);
     if let Some(log) = log {
         if let Some(parent) = log.parent() {
             std::fs::create_dir_all(parent)?;
@@ -60,12 +60,6 @@ pub fn spawn_group(
         command.stdout(file.try_clone()?).stderr(file);
     }
     crate::process_tree::spawn_own(|| command.spawn(), Child::id)
-}
-
-fn signal_group(pid: u32, signal: Signal) {
-    let Ok(raw) = i32::try_from(pid) else { return };
-    // ESRCH (the group is already gone) is the expected outcome after a crash.
-    let _ = killpg(Pid::from_raw(raw), signal);
 }
 
 /// Stops a replica's process group the way the runtime stops a stage's (`process_tree::stop_group`: SIGTERM,
@@ -79,9 +73,4 @@ pub async fn stop_group(child: &mut Child, grace: Duration) -> Option<ExitStatus
         Some(status) => Some(status),
         None => child.wait().await.ok(),
     }
-}
-
-/// Kills the rest of a group whose leader has already been reaped.
-pub fn kill_group_remains(pid: u32) {
-    signal_group(pid, Signal::SIGKILL);
 }

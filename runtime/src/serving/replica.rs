@@ -13,8 +13,9 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::config::{Arg, TransformerConfig};
 use super::event::ServeEvent;
-use super::process::{ArgValues, fill_argv, free_port, kill_group_remains, spawn_group, stop_group};
+use super::process::{ArgValues, fill_argv, free_port, spawn_group, stop_group};
 use super::upstream::{HttpClient, call};
+use crate::process_tree::kill_group_remains;
 
 const PROBE_INTERVAL: Duration = Duration::from_millis(50);
 const TERM_GRACE: Duration = Duration::from_secs(3);
