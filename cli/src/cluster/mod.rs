@@ -142,7 +142,7 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
         })?;
         objects.push(object);
     }
-    let store = codegen::staging::object_store(program);
+    let store = codegen::staging::object_store(program.project.as_ref());
     let (datasets, absent) = staged_datasets(program, &staged);
     let run_created = codegen::deployment::deferred(program);
     Ok(Declared { project, objects, pipeline, namespace, kfp, run_created, datasets, absent, store })

@@ -78,7 +78,7 @@ pub async fn upload(
                 "Dataset/{} would be uploaded to {} unless there already: {} file(s), {bytes} bytes (the store was \
                  not contacted: dry run)",
                 dataset.name,
-                store.endpoint,
+                store.url(),
                 dataset.files.len()
             );
         }
@@ -90,7 +90,7 @@ pub async fn upload(
         declared.datasets.iter().map(|d| (d.name.clone(), d.files.clone())).collect();
     let answer = Duration::from_secs(args.upload_timeout.max(1));
     tokio::task::spawn_blocking(move || {
-        let client = Client::new(&store.endpoint, &store.region, access_key, secret_key, answer);
+        let client = Client::new(&store.url(), &store.region, access_key, secret_key, answer);
         upload_all(&client, &store, &datasets)
     })
     .await
@@ -148,48 +148,48 @@ fn upload_all(
         }
         println!(
             "Dataset/{name} uploaded: {uploaded} file(s), {bytes} bytes; {unchanged} unchanged (already in {})",
-            store.endpoint
+            store.url()
         );
     }
     Ok(())
 }
 
-/// The key pair: the environment variables `store.credentials.env` when both are set, else the Secret's keys.
+/// The key pair: the environment variables `store.env` when both are set, else the Secret's keys.
 async fn credentials(session: &Session, store: &ObjectStore, namespace: &str) -> super::Result<(String, String)> {
-    let creds = &store.credentials;
-    let (access_env, secret_env) = &creds.env;
+    let (access_env, secret_env) = &store.env;
     let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     if let (Some(access), Some(secret)) = (from_env(access_env), from_env(secret_env)) {
         return Ok((access, secret));
     }
     let env_place = format!("the environment variables {access_env} and {secret_env} are not both set");
-    let Some(secret_name) = &creds.secret_name else {
+    if !store.secret_holds_keys {
         return Err(Failure::Usage(format!(
             "no key pair for the object store {}: {env_place}, and the project names no `artifacts_secret`; set \
-             them, or declare the Secret and name it in `project.artifacts_secret`",
-            store.endpoint
+             them, or declare the Secret and name it in `project.artifacts_secret`; nothing was uploaded or applied",
+            store.url()
         )));
-    };
+    }
+    let (name, access_key, secret_key) = (&store.secret_name, &store.access_key_key, &store.secret_key_key);
     let api: Api<Secret> = Api::namespaced(session.client.clone(), namespace);
-    let problem = match api.get_opt(secret_name).await {
+    let problem = match api.get_opt(name).await {
         Ok(Some(secret)) => {
             let data = secret.data.unwrap_or_default();
             let value = |key: &str| data.get(key).map(|v| String::from_utf8_lossy(&v.0).into_owned());
-            match (value(&creds.access_key_key), value(&creds.secret_key_key)) {
+            match (value(access_key), value(secret_key)) {
                 (Some(access), Some(secret)) if !access.is_empty() && !secret.is_empty() => {
                     return Ok((access, secret));
                 }
-                _ => format!("it has no non-empty keys `{}` and `{}`", creds.access_key_key, creds.secret_key_key),
+                _ => format!("it has no non-empty keys `{access_key}` and `{secret_key}`"),
             }
         }
         Ok(None) => "it does not exist".to_string(),
         Err(err) => format!("it cannot be read: {}", api_message(&err)),
     };
     Err(Failure::Usage(format!(
-        "no key pair for the object store {}: {env_place}, and Secret `{secret_name}` in namespace `{namespace}` \
-         gave none ({problem}); set the variables, or create the Secret with keys `{}` and `{}`; nothing was \
-         uploaded or applied",
-        store.endpoint, creds.access_key_key, creds.secret_key_key
+        "no key pair for the object store {}: {env_place}, and Secret `{name}` in namespace `{namespace}` gave none \
+         ({problem}); set the variables, or create the Secret with keys `{access_key}` and `{secret_key}`; nothing \
+         was uploaded or applied",
+        store.url()
     )))
 }
 

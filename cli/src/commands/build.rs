@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Status {
                      a run:\n  {}",
                     staged.copies.len(),
                     stage_dir.display(),
-                    super::stage::upload_command(&stage_dir, &codegen::staging::object_store(program))
+                    super::stage::upload_command(&stage_dir, &codegen::staging::object_store(program.project.as_ref()))
                 );
             }
             for (name, source) in &staged.absent {

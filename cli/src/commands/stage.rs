@@ -91,6 +91,6 @@ pub fn upload_command(stage_dir: &Path, store: &ObjectStore) -> String {
         StoreKind::Gcs => format!("gcloud storage rsync --recursive {stage} {root}"),
         // The AWS CLI finds AWS's own endpoints by itself; any other S3-compatible store is named.
         StoreKind::S3 if store.endpoint.ends_with(".amazonaws.com") => format!("aws s3 sync {stage} {root}"),
-        StoreKind::S3 => format!("aws s3 sync {stage} {root} --endpoint-url {}", store.endpoint),
+        StoreKind::S3 => format!("aws s3 sync {stage} {root} --endpoint-url {}", store.url()),
     }
 }

@@ -21,21 +21,17 @@ pub const DOWNLOADABLE_SCHEMES: &[&str] = &["s3://", "gs://", "minio://"];
 /// it with the credentials KFP is installed with. Beside KFP's `v2/artifacts`, never inside it.
 pub const DEFAULT_ROOT: &str = "minio://mlpipeline/kfl";
 
-/// The endpoint of KFP's own MinIO, which a `minio://` store uses when the project names none:
-/// `DefaultMinioEndpointInMultiUserMode = "minio-service.kubeflow:9000"` in `backend/src/v2/objectstore/config.go`,
-/// reached without TLS (`"disableSSL": true` in `getDefaultMinioSessionInfo`, `backend/src/v2/config/env.go`;
-/// kubeflow/pipelines 2.17.0).
-pub const KFP_MINIO_ENDPOINT: &str = "http://minio-service.kubeflow:9000";
-
-/// The region KFP's launcher signs its MinIO requests for (`"region": "minio"` in `getDefaultMinioSessionInfo`,
-/// `backend/src/v2/config/env.go`, kubeflow/pipelines 2.17.0); MinIO without a configured region accepts any.
-pub const KFP_MINIO_REGION: &str = "minio";
-
-/// The Secret holding the key pair of KFP's MinIO, and its keys: `minioArtifactSecretName`,
-/// `minioArtifactAccessKeyKey` and `minioArtifactSecretKeyKey` in `backend/src/v2/config/env.go`
-/// (kubeflow/pipelines 2.17.0), the Secret KFP's manifests create in every profile namespace.
-pub const KFP_MINIO_SECRET: &str = "mlpipeline-minio-artifact";
-pub const KFP_MINIO_KEYS: (&str, &str) = ("accesskey", "secretkey");
+/// KFP's default object store: `getDefaultMinioSessionInfo` in `backend/src/v2/config/env.go` (kubeflow/pipelines
+/// 2.17.0: region `minio`, `disableSSL: true`, Secret `mlpipeline-minio-artifact` with keys `accesskey` and
+/// `secretkey`), at the Service every KFP install has in front of its store, `minio-service` in `kubeflow` on
+/// port 9000 (`manifests/kustomize/third-party/seaweedfs/base/seaweedfs/minio-service.yaml`, which keeps that
+/// name in front of SeaweedFS; the profile controller copies the Secret into each profile namespace).
+pub const KFP_OBJECT_STORE_ENDPOINT: &str = "minio-service.kubeflow:9000";
+pub const KFP_OBJECT_STORE_SECRET: &str = "mlpipeline-minio-artifact";
+pub const KFP_OBJECT_STORE_REGION: &str = "minio";
+pub const KFP_ACCESS_KEY_KEY: &str = "accesskey";
+pub const KFP_SECRET_KEY_KEY: &str = "secretkey";
+const KFP_MINIO_KEYS: (&str, &str) = (KFP_ACCESS_KEY_KEY, KFP_SECRET_KEY_KEY);
 
 /// The environment variables of an AWS-style key pair, which the AWS SDKs, `aws` and KServe's S3 credentials
 /// (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`) use.
@@ -44,13 +40,13 @@ pub const AWS_KEYS: (&str, &str) = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"
 /// The key pairs `project.artifacts_secret` may hold: (access key id, secret access key).
 pub const KEY_PAIRS: &[(&str, &str)] = &[AWS_KEYS, KFP_MINIO_KEYS];
 
-/// AWS S3's endpoint for `s3://` when the project names none, and the region it is signed for; another region
-/// is named by its endpoint (`https://s3.REGION.amazonaws.com`), which [`object_store`] reads the region from.
+/// The region AWS S3's endpoint for `s3://` is signed for when the project names no endpoint; another region is
+/// named by its endpoint (`https://s3.REGION.amazonaws.com`), which [`object_store`] reads the region from.
 pub const AWS_S3_DEFAULT_REGION: &str = "us-east-1";
 
 /// Google Cloud Storage's XML API, which takes S3 requests signed with an HMAC key pair (Cloud Storage docs,
-/// "Migrating from Amazon S3": endpoint `https://storage.googleapis.com`, region `auto`).
-pub const GCS_ENDPOINT: &str = "https://storage.googleapis.com";
+/// "Migrating from Amazon S3": endpoint `storage.googleapis.com` over https, region `auto`).
+pub const GCS_ENDPOINT: &str = "storage.googleapis.com";
 pub const GCS_REGION: &str = "auto";
 
 /// The folder of the build output holding the staged files, laid out as they go under `project.artifacts`.
@@ -158,36 +154,45 @@ pub enum StoreKind {
     Gcs,
 }
 
-/// The object store of a project, resolved once from `artifacts`, `artifacts_endpoint` and `artifacts_secret`
-/// with KFP's defaults: where `kfl apply` uploads staged datasets, and what the cluster's readers of the
-/// store need (endpoint, Secret, key names).
+/// The object store a project's pipeline artifacts and staged datasets live in, resolved once from
+/// `artifacts`, `artifacts_endpoint` and `artifacts_secret` with KFP's defaults: what the cluster's readers must
+/// be told (KFP's launcher reads it this way for `minio://` URIs, and `kfl launch inferenceservice` copies it
+/// into the form KServe's storage initializer reads for `s3://`, `kserve::s3_credentials`), and where `kfl apply`
+/// uploads staged datasets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectStore {
+    /// `host:port` of the S3 API, without a scheme.
+    pub endpoint: String,
+    /// Whether the endpoint speaks TLS.
+    pub use_https: bool,
+    /// The region requests are signed for (AWS Signature Version 4's credential scope).
+    pub region: String,
+    /// The Secret in the run's namespace holding the access keys.
+    pub secret_name: String,
+    /// The Secret's key holding the access key id.
+    pub access_key_key: String,
+    /// The Secret's key holding the secret access key.
+    pub secret_key_key: String,
+    /// Whether `secret_name` holds this store's keys: false for an `s3://` or `gs://` store without
+    /// `artifacts_secret`, whose keys come from the environment only (`secret_name` is then KFP's, which holds
+    /// its MinIO's).
+    pub secret_holds_keys: bool,
+    /// The environment variables `kfl apply` reads the key pair from before the Secret (access key id, secret
+    /// key): a declared secret's own keys, as for every kfl secret run locally; else `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub env: (String, String),
     pub kind: StoreKind,
     pub bucket: String,
     /// The folder under the bucket, without a slash at either end (empty for the bucket's root).
     pub prefix: String,
-    /// The S3-compatible endpoint, `http(s)://HOST[:PORT]` without a trailing slash.
-    pub endpoint: String,
-    /// The region requests are signed for (AWS Signature Version 4's credential scope).
-    pub region: String,
-    pub credentials: StoreCredentials,
-}
-
-/// Where the store's key pair is read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoreCredentials {
-    /// The Kubernetes Secret holding the pair, in the project's namespace; `None`: the environment only.
-    pub secret_name: Option<String>,
-    /// The Secret's keys of the access key id and of the secret access key.
-    pub access_key_key: String,
-    pub secret_key_key: String,
-    /// The environment variables read before the Secret (of the access key id, of the secret key): a declared
-    /// secret's own keys, as for every kfl secret run locally; else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`.
-    pub env: (String, String),
 }
 
 impl ObjectStore {
+    /// The endpoint as a URL: `http(s)://HOST:PORT`.
+    pub fn url(&self) -> String {
+        format!("{}://{}", if self.use_https { "https" } else { "http" }, self.endpoint)
+    }
+
     /// The object key of `path` (relative to the store's root, as [`staged_path`] gives it).
     pub fn key(&self, path: &str) -> String {
         match (self.prefix.is_empty(), path.is_empty()) {
@@ -208,15 +213,15 @@ impl ObjectStore {
         if key.is_empty() { format!("{scheme}://{}", self.bucket) } else { format!("{scheme}://{}/{key}", self.bucket) }
     }
 
-    /// The same store reached through another endpoint (`kfl apply --artifacts-endpoint`, a port-forward); an S3
-    /// store signs for the region an AWS endpoint names.
-    pub fn with_endpoint(&self, endpoint: &str) -> ObjectStore {
-        let endpoint = endpoint.trim_end_matches('/').to_string();
+    /// The same store reached through another endpoint URL (`kfl apply --artifacts-endpoint`, a port-forward;
+    /// checked by `typeck::uris::endpoint_problem`); an S3 store signs for the region an AWS endpoint names.
+    pub fn with_endpoint(&self, url: &str) -> ObjectStore {
+        let (use_https, endpoint) = split_url(url);
         let region = match self.kind {
             StoreKind::S3 => aws_region(&endpoint).map_or_else(|| self.region.clone(), str::to_string),
             _ => self.region.clone(),
         };
-        ObjectStore { endpoint, region, ..self.clone() }
+        ObjectStore { endpoint, use_https, region, ..self.clone() }
     }
 }
 
@@ -227,10 +232,9 @@ pub fn key_pair(keys: &[String]) -> Option<(&'static str, &'static str)> {
     KEY_PAIRS.iter().copied().find(|(access, secret)| has(access) && has(secret))
 }
 
-/// The project's object store: the one place its settings and KFP's defaults meet.
-pub fn object_store(program: &ir::Program) -> ObjectStore {
-    let project = program.project.as_ref();
-    let root = root(program);
+/// The object store of `project`'s artifacts: the one place its settings and KFP's defaults meet.
+pub fn object_store(project: Option<&ir::Project>) -> ObjectStore {
+    let root = project.and_then(|p| p.artifacts.as_deref()).unwrap_or(DEFAULT_ROOT);
     let (scheme, rest) = root.split_once("://").unwrap_or(("minio", root));
     let kind = match scheme {
         "s3" => StoreKind::S3,
@@ -239,52 +243,60 @@ pub fn object_store(program: &ir::Program) -> ObjectStore {
     };
     let rest = rest.trim_matches('/');
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let written = project.and_then(|p| p.artifacts_endpoint.as_deref()).map(|e| e.trim_end_matches('/').to_string());
-    let (endpoint, region) = match kind {
-        StoreKind::Minio => (written.unwrap_or_else(|| KFP_MINIO_ENDPOINT.into()), KFP_MINIO_REGION.to_string()),
-        StoreKind::Gcs => (written.unwrap_or_else(|| GCS_ENDPOINT.into()), GCS_REGION.to_string()),
+    let written = project.and_then(|p| p.artifacts_endpoint.as_deref()).map(split_url);
+    let ((use_https, endpoint), region) = match kind {
+        StoreKind::Minio => {
+            (written.unwrap_or((false, KFP_OBJECT_STORE_ENDPOINT.into())), KFP_OBJECT_STORE_REGION.to_string())
+        }
+        StoreKind::Gcs => (written.unwrap_or((true, GCS_ENDPOINT.into())), GCS_REGION.to_string()),
         StoreKind::S3 => {
-            let endpoint = written.unwrap_or_else(|| aws_endpoint(AWS_S3_DEFAULT_REGION));
+            let (use_https, endpoint) = written.unwrap_or_else(|| (true, aws_endpoint(AWS_S3_DEFAULT_REGION)));
             let region = aws_region(&endpoint).unwrap_or(AWS_S3_DEFAULT_REGION).to_string();
-            (endpoint, region)
+            ((use_https, endpoint), region)
         }
     };
-    let declared = project
-        .and_then(|p| p.artifacts_secret.as_ref())
-        .and_then(|name| program.secrets.iter().find(|s| &s.name == name));
-    let credentials = match declared {
-        Some(secret) => {
-            let (access, secret_key) = key_pair(&secret.keys).unwrap_or(AWS_KEYS);
-            StoreCredentials {
-                secret_name: Some(secret.k8s_name.clone()),
-                access_key_key: access.into(),
-                secret_key_key: secret_key.into(),
-                env: (access.into(), secret_key.into()),
-            }
-        }
-        None => {
-            let (access, secret_key) = if kind == StoreKind::Minio { KFP_MINIO_KEYS } else { AWS_KEYS };
-            StoreCredentials {
-                secret_name: (kind == StoreKind::Minio).then(|| KFP_MINIO_SECRET.to_string()),
-                access_key_key: access.into(),
-                secret_key_key: secret_key.into(),
-                env: (AWS_KEYS.0.into(), AWS_KEYS.1.into()),
-            }
-        }
+    let declared = project.and_then(|p| p.artifacts_secret.as_ref());
+    let (secret_name, (access, secret), secret_holds_keys, env) = match declared {
+        Some(declared) => (
+            declared.k8s_name.clone(),
+            (declared.access_key_key.clone(), declared.secret_key_key.clone()),
+            true,
+            (declared.access_key_key.clone(), declared.secret_key_key.clone()),
+        ),
+        None => (
+            KFP_OBJECT_STORE_SECRET.to_string(),
+            (KFP_ACCESS_KEY_KEY.to_string(), KFP_SECRET_KEY_KEY.to_string()),
+            kind == StoreKind::Minio,
+            (AWS_KEYS.0.to_string(), AWS_KEYS.1.to_string()),
+        ),
     };
     ObjectStore {
+        endpoint,
+        use_https,
+        region,
+        secret_name,
+        access_key_key: access,
+        secret_key_key: secret,
+        secret_holds_keys,
+        env,
         kind,
         bucket: bucket.to_string(),
         prefix: prefix.trim_end_matches('/').to_string(),
-        endpoint,
-        region,
-        credentials,
     }
+}
+
+/// `http(s)://HOST[:PORT][/]` → (TLS, `HOST[:PORT]`).
+fn split_url(url: &str) -> (bool, String) {
+    let (use_https, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (scheme != "http", rest),
+        None => (true, url),
+    };
+    (use_https, rest.trim_end_matches('/').to_string())
 }
 
 /// AWS S3's regional endpoint (AWS docs, "Amazon S3 endpoints and quotas": `s3.REGION.amazonaws.com`).
 fn aws_endpoint(region: &str) -> String {
-    format!("https://s3.{region}.amazonaws.com")
+    format!("s3.{region}.amazonaws.com")
 }
 
 /// The region of an AWS S3 endpoint (`s3.REGION.amazonaws.com`, `s3-REGION.amazonaws.com`), if it is one.
@@ -320,18 +332,28 @@ mod tests {
         let checked = crate::check(&mut sources, main, &loader);
         let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| &d.message).collect();
         assert!(errors.is_empty(), "{text}: {errors:?}");
-        object_store(checked.program().expect("a program"))
+        object_store(checked.program().expect("a program").project.as_ref())
+    }
+
+    #[test]
+    fn without_settings_the_object_store_is_kfps_default() {
+        let store = object_store(None);
+        assert_eq!(store.endpoint, "minio-service.kubeflow:9000");
+        assert!(!store.use_https);
+        assert_eq!(
+            (store.secret_name.as_str(), store.access_key_key.as_str(), store.secret_key_key.as_str()),
+            ("mlpipeline-minio-artifact", "accesskey", "secretkey")
+        );
     }
 
     #[test]
     fn a_project_without_settings_uses_kfp_minio_and_its_secret() {
         let found = store("", "");
+        assert_eq!(found, object_store(None));
         assert_eq!((found.kind, found.bucket.as_str(), found.prefix.as_str()), (StoreKind::Minio, "mlpipeline", "kfl"));
-        assert_eq!((found.endpoint.as_str(), found.region.as_str()), (KFP_MINIO_ENDPOINT, KFP_MINIO_REGION));
-        let creds = &found.credentials;
-        assert_eq!(creds.secret_name.as_deref(), Some(KFP_MINIO_SECRET));
-        assert_eq!((creds.access_key_key.as_str(), creds.secret_key_key.as_str()), KFP_MINIO_KEYS);
-        assert_eq!((creds.env.0.as_str(), creds.env.1.as_str()), AWS_KEYS);
+        assert_eq!((found.url(), found.region.as_str()), ("http://minio-service.kubeflow:9000".into(), "minio"));
+        assert!(found.secret_holds_keys);
+        assert_eq!((found.env.0.as_str(), found.env.1.as_str()), AWS_KEYS);
         assert_eq!(found.uri("datasets/ab/x.csv"), "minio://mlpipeline/kfl/datasets/ab/x.csv");
     }
 
@@ -339,30 +361,33 @@ mod tests {
     fn s3_and_gs_stores_take_their_services_defaults_and_the_environment() {
         let s3 = store("  artifacts = \"s3://acme/ml/runs/\"", "");
         assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("acme", "ml/runs"));
-        assert_eq!((s3.endpoint.as_str(), s3.region.as_str()), ("https://s3.us-east-1.amazonaws.com", "us-east-1"));
-        assert_eq!(s3.credentials.secret_name, None);
+        assert_eq!((s3.url(), s3.region.as_str()), ("https://s3.us-east-1.amazonaws.com".into(), "us-east-1"));
+        assert!(!s3.secret_holds_keys, "an s3:// store without artifacts_secret reads the environment only");
         let regional =
             store("  artifacts = \"s3://acme\"\n  artifacts_endpoint = \"https://s3.eu-west-1.amazonaws.com/\"", "");
         assert_eq!(
-            (regional.endpoint.as_str(), regional.region.as_str()),
-            ("https://s3.eu-west-1.amazonaws.com", "eu-west-1")
+            (regional.url(), regional.region.as_str()),
+            ("https://s3.eu-west-1.amazonaws.com".into(), "eu-west-1")
         );
         assert_eq!((regional.prefix.as_str(), regional.key("a/b")), ("", "a/b".to_string()));
         let forwarded = regional.with_endpoint("http://127.0.0.1:9000");
-        assert_eq!((forwarded.endpoint.as_str(), forwarded.region.as_str()), ("http://127.0.0.1:9000", "eu-west-1"));
+        assert_eq!((forwarded.url(), forwarded.region.as_str()), ("http://127.0.0.1:9000".into(), "eu-west-1"));
         let gs = store("  artifacts = \"gs://team\"", "");
-        assert_eq!((gs.kind, gs.endpoint.as_str(), gs.region.as_str()), (StoreKind::Gcs, GCS_ENDPOINT, GCS_REGION));
+        assert_eq!(
+            (gs.kind, gs.url(), gs.region.as_str()),
+            (StoreKind::Gcs, "https://storage.googleapis.com".into(), GCS_REGION)
+        );
     }
 
     #[test]
     fn a_declared_secret_gives_its_kubernetes_name_and_key_pair() {
-        let secret = "secret store {\n  k8s = \"team-minio\"\n  keys = [\"secretkey\", \"accesskey\", \"other\"]\n}\n";
+        let secret = "secret store {\n  k8s = \"team-minio\"\n  keys = [\"AWS_SECRET_ACCESS_KEY\", \"AWS_ACCESS_KEY_ID\", \"x\"]\n}\n";
         let found = store("  artifacts_secret = store\n  artifacts_endpoint = \"https://minio.example.com\"", secret);
-        assert_eq!(found.endpoint, "https://minio.example.com");
-        let creds = &found.credentials;
-        assert_eq!(creds.secret_name.as_deref(), Some("team-minio"));
-        assert_eq!((creds.access_key_key.as_str(), creds.secret_key_key.as_str()), KFP_MINIO_KEYS);
-        assert_eq!((creds.env.0.as_str(), creds.env.1.as_str()), KFP_MINIO_KEYS, "a secret's keys are its variables");
+        assert_eq!((found.endpoint.as_str(), found.use_https), ("minio.example.com", true));
+        assert_eq!(found.secret_name, "team-minio");
+        assert_eq!((found.access_key_key.as_str(), found.secret_key_key.as_str()), AWS_KEYS);
+        assert_eq!((found.env.0.as_str(), found.env.1.as_str()), AWS_KEYS, "a secret's keys are its variables");
+        assert!(found.secret_holds_keys);
     }
 
     #[test]
@@ -370,6 +395,7 @@ mod tests {
         assert_eq!(aws_region("https://s3.eu-west-1.amazonaws.com"), Some("eu-west-1"));
         assert_eq!(aws_region("https://s3-us-west-2.amazonaws.com:443"), Some("us-west-2"));
         assert_eq!(aws_region(&aws_endpoint(AWS_S3_DEFAULT_REGION)), Some(AWS_S3_DEFAULT_REGION));
+        assert_eq!(aws_region("s3.ap-south-1.amazonaws.com"), Some("ap-south-1"));
         assert_eq!(aws_region("https://s3.amazonaws.com"), None);
         assert_eq!(aws_region("http://minio-service.kubeflow:9000"), None);
         assert_eq!(aws_region("https://bucket.s3.eu-west-1.amazonaws.com.evil.example"), None);
@@ -380,6 +406,7 @@ mod tests {
         let keys = |list: &[&str]| list.iter().map(|k| k.to_string()).collect::<Vec<_>>();
         assert_eq!(key_pair(&keys(&["AWS_SECRET_ACCESS_KEY", "X", "AWS_ACCESS_KEY_ID"])), Some(AWS_KEYS));
         assert_eq!(key_pair(&keys(&["accesskey", "secretkey"])), Some(KFP_MINIO_KEYS));
+        assert_eq!(KFP_MINIO_KEYS, ("accesskey", "secretkey"));
         assert_eq!(key_pair(&keys(&["AWS_ACCESS_KEY_ID", "secretkey"])), None);
         assert_eq!(key_pair(&[]), None);
     }

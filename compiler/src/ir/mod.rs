@@ -101,12 +101,10 @@ pub struct Project {
     pub labels: IndexMap<String, Value>,
     /// `artifacts`: the object-store prefix of the pipeline root and of staged local datasets.
     pub artifacts: Option<String>,
-    /// `artifacts_secret`: the `secret` declaration holding the object store's key pair (left out of dumps when
-    /// unset), with the property's span for the key-pair check.
+    /// `artifacts_secret`: the `secret` holding the object store's key pair, resolved (left out of dumps when
+    /// unset).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub artifacts_secret: Option<String>,
-    #[serde(skip)]
-    pub artifacts_secret_span: Span,
+    pub artifacts_secret: Option<ArtifactsSecret>,
     /// `artifacts_endpoint`: the object store's S3-compatible endpoint URL (left out of dumps when unset).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifacts_endpoint: Option<String>,
@@ -123,6 +121,16 @@ pub struct Project {
     /// `kfp`: the Kubeflow Pipelines endpoint `kfl apply` uploads the pipeline to (left out of dumps when unset).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kfp: Option<String>,
+}
+
+/// The `secret` `project.artifacts_secret` names: its Kubernetes Secret and the key pair it holds (one of
+/// `staging::KEY_PAIRS`; the checker refuses a secret without one).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ArtifactsSecret {
+    pub secret: String,
+    pub k8s_name: String,
+    pub access_key_key: String,
+    pub secret_key_key: String,
 }
 
 /// Where pods run and what they pull with (`schema::SCHEDULING`, `service_account`), after the project's

@@ -53,6 +53,8 @@ pub(crate) struct Checker<'a> {
     pub project_image: Option<String>,
     /// Whether the module is a `std.*` one (its components without `image` run the launcher image).
     pub stdlib: bool,
+    /// `project.artifacts_secret`'s secret and the property's span, until the secrets are lowered.
+    artifacts_secret: Option<(String, Span)>,
     /// The project's `gpu_resource`, the default of every declaration with `gpu`.
     pub project_gpu_resource: Option<String>,
     pub components: IndexMap<String, ir::Stage>,
@@ -116,6 +118,7 @@ impl<'a> Checker<'a> {
             graph: ir::graph::Graph::default(),
             project_image: None,
             stdlib: false,
+            artifacts_secret: None,
             project_gpu_resource: None,
             components: IndexMap::new(),
             loop_vars: IndexMap::new(),
@@ -178,7 +181,7 @@ impl<'a> Checker<'a> {
             param.read_at_run_time = self.run_time_params.contains(&param.name);
         }
         self.apply_project_scheduling(&mut program);
-        self.check_artifacts_secret(&program);
+        self.resolve_artifacts_secret(&mut program);
         program.bindings = std::mem::take(&mut self.bindings);
         self.inherit_trial_dependencies();
         self.check_names(&program);

@@ -74,6 +74,11 @@ impl Checker<'_> {
         {
             self.check_kfp_url(kfp, *span);
         }
+        if let (Some(Value::Ref(ir::Ref::Secret { name })), Some((_, span))) =
+            (props.get("artifacts_secret"), props.values.get("artifacts_secret"))
+        {
+            self.artifacts_secret = Some((name.clone(), *span));
+        }
         self.project_image = props.string("image");
         let scheduling = self.scheduling(&props, None);
         let gpu_type_label = props.string("gpu_type_label");
@@ -93,11 +98,8 @@ impl Checker<'_> {
             registry: props.string("registry"),
             labels: props.object("labels"),
             artifacts: props.string("artifacts"),
-            artifacts_secret: match props.get("artifacts_secret") {
-                Some(Value::Ref(ir::Ref::Secret { name })) => Some(name.clone()),
-                _ => None,
-            },
-            artifacts_secret_span: props.values.get("artifacts_secret").map_or(Span::default(), |(_, span)| *span),
+            // Filled by `resolve_artifacts_secret` once the secrets are lowered.
+            artifacts_secret: None,
             artifacts_endpoint: props.string("artifacts_endpoint"),
             gpu_type_label,
             scheduling,
@@ -109,14 +111,21 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
-    /// `project.artifacts_secret` must hold a key pair the object store's clients read: run once every `secret`
-    /// is lowered (the project is checked before them).
-    pub(super) fn check_artifacts_secret(&mut self, program: &ir::Program) {
-        let Some(project) = &program.project else { return };
-        let Some(name) = &project.artifacts_secret else { return };
-        // An imported secret is not among this file's declarations; its own file's check saw its keys.
-        let Some(secret) = program.secrets.iter().find(|s| &s.name == name) else { return };
-        if crate::codegen::staging::key_pair(&secret.keys).is_some() {
+    /// `project.artifacts_secret` must hold a key pair the object store's clients read: resolved once every
+    /// `secret` is lowered (the project is checked before them).
+    pub(super) fn resolve_artifacts_secret(&mut self, program: &mut ir::Program) {
+        let Some((name, span)) = self.artifacts_secret.take() else { return };
+        // The name was checked to be one of this file's secrets.
+        let Some(secret) = program.secrets.iter().find(|s| s.name == name) else { return };
+        if let Some((access, secret_key)) = crate::codegen::staging::key_pair(&secret.keys) {
+            if let Some(project) = &mut program.project {
+                project.artifacts_secret = Some(ir::ArtifactsSecret {
+                    secret: name,
+                    k8s_name: secret.k8s_name.clone(),
+                    access_key_key: access.to_string(),
+                    secret_key_key: secret_key.to_string(),
+                });
+            }
             return;
         }
         let pairs = crate::codegen::staging::KEY_PAIRS
@@ -133,7 +142,7 @@ impl Checker<'_> {
             Diagnostic::error(
                 Code::OutOfRange,
                 format!("secret `{name}` holds no object-store key pair: it lists {found}"),
-                Label::new(project.artifacts_secret_span, "no key pair in this secret"),
+                Label::new(span, "no key pair in this secret"),
             )
             .with_label(Label::new(secret.span, "declared here"))
             .with_help(format!(
