@@ -375,17 +375,29 @@ train fit(data: Dataset = remote) -> (model: Model) {
 "#;
 
 #[test]
-fn apply_with_a_namespace_compiles_the_launcher_tasks_for_it_and_starts_the_run_there() {
+fn a_run_is_started_where_the_launcher_tasks_create_their_objects_or_refused() {
+    // The project names `team-a`: its launcher tasks create there. `-n team-b` with `--kfp` would start the run in
+    // `team-b`, where every launcher task would refuse: refused before anything is sent.
     let setup = setup(Kfp::default());
     std::fs::write(setup.dir.path().join("demo.kfl"), TRAINING).expect("write the program");
-    {
-        let mut kube = setup.kube.lock().expect("lock");
-        serve_rbac(&mut kube);
-        kube.objects.insert(
-            "/api/v1/namespaces/team-b".into(),
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}}),
-        );
+    serve_rbac(&mut setup.kube.lock().expect("lock"));
+    let refused = setup.apply(&["-n", "team-b"], None);
+    assert_eq!(refused.status.code(), Some(2), "{}{}", stdout(&refused), stderr(&refused));
+    let message = stderr(&refused);
+    for part in ["cannot start a run in namespace `team-b`", "project's namespace `team-a`", "nothing was applied"] {
+        assert!(message.contains(part), "missing {part:?} in {message}");
     }
+    assert!(setup.kube.lock().expect("lock").seen.is_empty(), "nothing reached the cluster");
+    assert_eq!(setup.kfp_calls(), 0, "nothing reached KFP");
+
+    // A project without a namespace: `-n team-b` places the manifests and the run's experiment in `team-b`, and the
+    // launcher tasks (no `--namespace`) create in their pod's namespace, the run's.
+    std::fs::write(setup.dir.path().join("demo.kfl"), TRAINING.replace("namespace = \"team-a\"\n", ""))
+        .expect("write the program");
+    setup.kube.lock().expect("lock").objects.insert(
+        "/api/v1/namespaces/team-b".into(),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}}),
+    );
     let output = setup.apply(&["-n", "team-b"], None);
     assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
     assert!(stdout(&output).contains("started in namespace team-b"), "{}", stdout(&output));
@@ -400,12 +412,8 @@ fn apply_with_a_namespace_compiles_the_launcher_tasks_for_it_and_starts_the_run_
     let kfp = setup.kfp.lock().expect("lock");
     assert_eq!(kfp.runs.len(), 1);
     assert_eq!(kfp.runs[0].1, "team-b", "the run executes in the experiment's namespace");
-    assert_eq!(kfp.experiments[0].2, "team-b");
-    // The launcher task creates the TrainJob where the run executes: the same namespace.
     let spec = String::from_utf8(kfp.versions[0].spec.clone()).expect("UTF-8");
-    assert!(spec.contains("- '--namespace'\n        - team-b\n"), "{spec}");
-    assert!(spec.contains(r#""name":"fit","namespace":"team-b""#), "{spec}");
-    assert!(!spec.contains("team-a"), "nothing is left in the project's own namespace: {spec}");
+    assert!(!spec.contains("'--namespace'"), "the tasks take their pod's namespace: {spec}");
 }
 
 #[test]

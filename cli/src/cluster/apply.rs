@@ -40,6 +40,7 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
     let dry_run = args.dry_run.is_some();
     let suffix = if dry_run { " (server dry run)" } else { "" };
     let endpoint = args.kfp.endpoint(declared.kfp.as_deref())?;
+    check_run_namespace(args, declared, endpoint.is_some())?;
     let mut session = Session::connect(&args.target).await?;
     let objects = session.resolve(declared).await?;
     // The data first: a run must never start without it, and a failed upload leaves the cluster as it was.
@@ -162,6 +163,30 @@ async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status>
             Ok(Status::UserErrors)
         }
     }
+}
+
+/// The compiled launcher tasks create the run's objects in the project's `namespace` (`--namespace` in their
+/// arguments), where the compiled Role is bound, and `kfl launch` refuses to run in any other. `-n` moves the
+/// manifests, the Role included, but not what the pipeline was compiled with: starting a run there (`--kfp`) is
+/// refused before anything is sent; without `--kfp`, a warning says where runs must execute.
+fn check_run_namespace(args: &Args, declared: &super::Declared, starts_run: bool) -> super::Result<()> {
+    let (Some(flag), Some(project)) = (&args.target.namespace, &declared.namespace) else { return Ok(()) };
+    let launches = declared.objects.iter().any(|o| o.get("kind").and_then(Json::as_str) == Some("Role"));
+    if flag == project || declared.pipeline.is_none() || !launches {
+        return Ok(());
+    }
+    let why = format!(
+        "the pipeline's launcher tasks create their objects in the project's namespace `{project}` and refuse to run \
+         elsewhere, while -n puts the manifests, the launcher Role included, in `{flag}`"
+    );
+    if starts_run {
+        return Err(Failure::Usage(format!(
+            "cannot start a run in namespace `{flag}`: {why}; nothing was applied or uploaded\n  help: drop -n to use \
+             `{project}`, or set the project's `namespace = \"{flag}\"`"
+        )));
+    }
+    eprintln!("warning: {why}; runs of this pipeline must execute in `{project}`, where no launcher Role is applied");
+    Ok(())
 }
 
 /// `created`, `configured` or `unchanged`: the server's answer compared with the object before.

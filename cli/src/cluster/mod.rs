@@ -49,8 +49,7 @@ pub struct Target {
     /// The kubeconfig context to use (default: the current context, or the in-cluster configuration).
     #[arg(long, value_name = "NAME")]
     context: Option<String>,
-    /// Put every namespaced object in this namespace instead of the project's, and compile the pipeline's tasks to
-    /// create theirs there too (its runs execute there).
+    /// Put every namespaced object in this namespace instead of the project's.
     #[arg(short = 'n', long, value_name = "NAME")]
     namespace: Option<String>,
     /// The image of the retraining CronJob and the retrain receiver, as for `kfl build --launcher-image`.
@@ -115,11 +114,7 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
     // The pipeline names each local dataset's staged copy by its digest, as `kfl build` does; nothing is copied.
     let base = target.file.parent().unwrap_or(std::path::Path::new("."));
     let staged = crate::commands::stage::stage(program, base).map_err(fail)?;
-    let options = codegen::BuildOptions {
-        launcher_image: target.launcher_image.clone(),
-        namespace: target.namespace.clone(),
-        ..staged.options()
-    };
+    let options = codegen::BuildOptions { launcher_image: target.launcher_image.clone(), ..staged.options() };
     let context = Context::new(program, &options);
     let (project, namespace) = (context.project, context.namespace);
     let kfp = program.project.as_ref().and_then(|p| p.kfp.clone());

@@ -50,8 +50,7 @@ impl<'p> Context<'p> {
         }
         // Bound once, by the checker (`ir::bind`): a back end never parses a `-p` value.
         let params = program.bindings.values().clone();
-        let namespace =
-            options.namespace.clone().or_else(|| program.project.as_ref().and_then(|p| p.namespace.clone()));
+        let namespace = program.project.as_ref().and_then(|p| p.namespace.clone());
         let staged = super::staging::staged_uris(program, options);
         let launcher_image = options
             .launcher_image

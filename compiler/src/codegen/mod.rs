@@ -48,9 +48,6 @@ pub struct BuildOptions {
     /// `kfl build --launcher-image`: wins over `project.launcher_image` (checked by the caller with
     /// `image_reference::problem`).
     pub launcher_image: Option<String>,
-    /// `kfl apply --namespace`: wins over `project.namespace` in every manifest and launcher task, so the objects
-    /// applied up front and those the pipeline's runs create share one namespace.
-    pub namespace: Option<String>,
 }
 
 /// Everything `kfl build` writes, as (relative path, contents), in a stable order.
