@@ -527,15 +527,34 @@ impl Builder<'_, '_> {
     /// own component `comp-PIPELINE`, and the two would collide (`sdk/python/kfp/dsl/utils.py`
     /// `make_name_unique_by_adding_index`, 2.17.0, starts at 2).
     fn keep_pipeline_name_free(&mut self, root_tasks: &mut BTreeMap<String, TaskSpec>) {
-        let taken = format!("comp-{}", task_name(&self.context.project));
-        let Some(component) = self.components.remove(&taken) else { return };
-        let free = (2..).map(|n| format!("{taken}-{n}")).find(|name| !self.components.contains_key(name));
-        let Some(free) = free else { return };
-        self.components.insert(free.clone(), component);
-        let dags = self.components.values_mut().filter_map(|c| c.dag.as_mut()).map(|dag| &mut dag.tasks);
-        for tasks in dags.chain(std::iter::once(root_tasks)) {
-            for task in tasks.values_mut().filter(|task| task.component_ref.name == taken) {
-                task.component_ref.name = free.clone();
+        let name = task_name(&self.context.project);
+        let taken = format!("comp-{name}");
+        if let Some(component) = self.components.remove(&taken)
+            && let Some(free) = (2..).map(|n| format!("{taken}-{n}")).find(|c| !self.components.contains_key(c))
+        {
+            self.components.insert(free.clone(), component);
+            let dags = self.components.values_mut().filter_map(|c| c.dag.as_mut()).map(|dag| &mut dag.tasks);
+            for tasks in dags.chain(std::iter::once(&mut *root_tasks)) {
+                for task in tasks.values_mut().filter(|task| task.component_ref.name == taken) {
+                    task.component_ref.name = free.clone();
+                }
+            }
+        }
+        // The executor too: kfp 2.17.3 `ComponentSpec.from_ir_dicts` (sdk/python/kfp/dsl/structures.py) reads a
+        // pipeline that has an executor `exec-<pipeline name>` as that one container component, and a pipeline
+        // using it as a task then loses the platform spec (tests/kfp/run finds it).
+        let taken = format!("exec-{name}");
+        if let Some(executor) = self.executors.remove(&taken)
+            && let Some(free) = (2..).map(|n| format!("{taken}-{n}")).find(|e| !self.executors.contains_key(e))
+        {
+            self.executors.insert(free.clone(), executor);
+            if let Some(config) = self.platform.remove(&taken) {
+                self.platform.insert(free.clone(), config);
+            }
+            for component in self.components.values_mut() {
+                if component.executor_label.as_deref() == Some(taken.as_str()) {
+                    component.executor_label = Some(free.clone());
+                }
             }
         }
     }
