@@ -84,8 +84,10 @@ fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Ma
     manifests.extend(katib::manifests(context, diagnostics));
     manifests.extend(kserve::manifests(context, diagnostics));
     manifests.extend(monitoring::manifests(context, diagnostics));
-    let deferred = deployment::deferred(context.program);
-    manifests.retain(|m| !deferred.iter().any(|d| d.kind == m.kind && d.name == m.name));
+    // A set, not a scan per manifest: a program has as many deferred declarations as trains and tunes.
+    let deferred: std::collections::HashSet<(&str, String)> =
+        deployment::deferred(context.program).into_iter().map(|d| (d.kind, d.name)).collect();
+    manifests.retain(|m| !deferred.contains(&(m.kind.as_str(), m.name.clone())));
     manifests
 }
 
