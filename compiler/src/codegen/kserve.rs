@@ -343,7 +343,7 @@ pub fn writes_s3_account(program: &ir::Program, serve: &ir::Serve) -> bool {
 }
 
 /// The model's storage URI (see the module doc).
-pub(crate) fn storage_uri(context: &Context<'_>, model: &ir::Model) -> String {
+pub fn storage_uri(context: &Context<'_>, model: &ir::Model) -> String {
     if context.program.project.as_ref().is_some_and(|p| p.registry.is_some()) {
         return match &model.version {
             Some(version) => format!("model-registry://{}/{version}", model.registered_name()),
