@@ -17,7 +17,7 @@ use serde_json::Value as Json;
 pub const REGISTRY_SCHEME: &str = "model-registry://";
 
 /// What to install when none supports a URI.
-pub const REGISTRY_CSC_MANIFEST: &str = "kubectl apply -k \"https://github.com/kubeflow/model-registry/manifests/kustomize/options/csi\" \
+pub const REGISTRY_CSC_MANIFEST: &str = "kubectl apply -k \"github.com/kubeflow/model-registry/manifests/kustomize/options/csi?ref=RELEASE\" \
      (kubeflow/model-registry manifests/kustomize/options/csi/clusterstoragecontainer.yaml)";
 
 fn resource() -> ApiResource {
