@@ -5,9 +5,11 @@
 //! supports the URI by a `prefix` or a `regex` of `supportedUriFormats` (`GetStorageContainerSpec` in
 //! `pkg/webhook/admission/pod/storage_initializer_injector.go`, `IsStorageUriSupported` in
 //! `pkg/apis/serving/v1alpha1/storage_container_types.go`, kserve/kserve v0.20.0; the CRD defaults
-//! `workloadType` to `initContainer`). With none, the predictor gets KServe's default storage initializer,
-//! which fails on the scheme ("Cannot recognize storage type"), so the service never becomes Ready. The Model
-//! Registry provides one (`manifests/kustomize/options/csi/clusterstoragecontainer.yaml`, kubeflow/model-registry).
+//! `workloadType` to `initContainer`). With none, KServe's controller refuses the URI ("StorageURI not
+//! supported": `ValidateStorageURI` in `pkg/controller/v1beta1/inferenceservice/utils/utils.go`, which accepts
+//! a scheme without a container only from its own prefix list), so the service never gets a predictor and
+//! never becomes Ready (`tests/cluster/storage-container.sh` shows it on the test bed). The Model Registry
+//! provides one (`manifests/kustomize/options/csi/clusterstoragecontainer.yaml`, kubeflow/model-registry).
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
@@ -67,9 +69,9 @@ pub async fn support(client: &Client, uri: &str) -> Result<Support, String> {
 
 fn missing(uri: &str, why: &str) -> String {
     format!(
-        "KServe cannot fetch `{uri}`: {why}, so its predictor would get KServe's default storage initializer, \
-         which does not read `{REGISTRY_SCHEME}` URIs; install the Model Registry's storage initializer: \
-         {REGISTRY_CSC_MANIFEST}"
+        "KServe cannot fetch `{uri}`: {why}, so KServe's controller would refuse the URI (\"StorageURI not \
+         supported\") and the service would never get a predictor; install the Model Registry's storage \
+         initializer: {REGISTRY_CSC_MANIFEST}"
     )
 }
 
