@@ -662,9 +662,9 @@ fn a_minio_artifact_is_served_as_s3_with_the_object_stores_keys_in_kserves_form(
     assert_eq!(created[0]["spec"]["predictor"]["serviceAccountName"], "shop-kserve-s3");
     assert!(cluster_scoped(&shared).is_empty(), "no registry URI: no ClusterStorageContainer lookup");
 
-    let store = kfl_compiler::codegen::staging::object_store(None);
     let mut granted = role_rules(&[&launcher::INFERENCE_SERVICE]);
-    for rule in kfl_compiler::codegen::rbac::object_store_rules(&store, "shop-kserve-s3") {
+    let secret = kfl_compiler::codegen::staging::KFP_MINIO_SECRET;
+    for rule in kfl_compiler::codegen::rbac::object_store_rules(secret, "shop-kserve-s3") {
         for resource in rule.resources.iter().flatten() {
             for verb in &rule.verbs {
                 granted.insert((String::new(), resource.clone(), verb.clone()));

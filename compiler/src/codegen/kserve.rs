@@ -336,10 +336,16 @@ pub fn reads_object_store(program: &ir::Program, model: &ir::Model) -> bool {
 }
 
 /// Whether the pipeline's launcher gives `serve` the object store's keys in the account [`s3_account`]: it reads
-/// the object store and names no `service_account` of its own (that account is trusted to carry the keys).
+/// the object store, names no `service_account` of its own (that account is trusted to carry the keys), and the
+/// store is S3-compatible with its keys in a Secret (`staging::object_store`; a store whose keys only the
+/// environment holds has nothing to copy).
 pub fn writes_s3_account(program: &ir::Program, serve: &ir::Serve) -> bool {
     serve.scheduling.service_account.is_none()
         && program.model(&serve.model).is_some_and(|model| reads_object_store(program, model))
+        && {
+            let store = super::staging::object_store(program);
+            store.kind != super::staging::StoreKind::Gcs && store.credentials.secret_name.is_some()
+        }
 }
 
 /// The model's storage URI (see the module doc).

@@ -19,7 +19,7 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject
 
 use super::kserve;
 use super::launcher::{self, LaunchedKind};
-use super::staging::{self, ObjectStore};
+use super::staging;
 use super::{Context, Manifest};
 use crate::ir;
 
@@ -87,12 +87,12 @@ pub fn rules(kinds: &[&LaunchedKind]) -> Vec<PolicyRule> {
 /// Secret, and server-side applying the Secret and ServiceAccount `account` (`kserve::s3_account`). An apply
 /// that creates its object is authorized as `create` too, with the object's name (`PatchResource` in
 /// `pkg/endpoints/handlers/patch.go`, k8s.io/apiserver v0.34.5), so both verbs are bound to that name.
-pub fn object_store_rules(store: &ObjectStore, account: &str) -> Vec<PolicyRule> {
+pub fn object_store_rules(secret: &str, account: &str) -> Vec<PolicyRule> {
     vec![
         PolicyRule {
             api_groups: Some(vec![String::new()]),
             resources: Some(vec!["secrets".into()]),
-            resource_names: Some(vec![store.secret_name.clone()]),
+            resource_names: Some(vec![secret.to_string()]),
             verbs: vec!["get".into()],
             ..PolicyRule::default()
         },
@@ -120,10 +120,8 @@ pub(crate) fn manifests(context: &Context<'_>) -> Vec<Manifest> {
     let mut rules = rules(&kinds);
     let program = context.program;
     if program.serves.iter().any(|serve| kserve::writes_s3_account(program, serve)) {
-        rules.extend(object_store_rules(
-            &staging::object_store(program.project.as_ref()),
-            &kserve::s3_account(&context.project),
-        ));
+        let secret = staging::object_store(program).credentials.secret_name.unwrap_or_default();
+        rules.extend(object_store_rules(&secret, &kserve::s3_account(&context.project)));
     }
     let role = Role { metadata: context.metadata(&name), rules: Some(rules) };
     out.push(Manifest::from_typed("Role", &name, &role));
