@@ -5,6 +5,7 @@ mod cluster;
 mod commands;
 mod files;
 mod kfp;
+mod kserve_storage;
 mod launch;
 mod lsp;
 mod s3;

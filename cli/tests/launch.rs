@@ -15,6 +15,21 @@ const TRAINJOBS: &str = "/apis/trainer.kubeflow.org/v1alpha1/namespaces/ml/train
 const EXPERIMENTS: &str = "/apis/kubeflow.org/v1beta1/namespaces/ml/experiments";
 const SERVICES: &str = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices";
 const RULES: &str = "/apis/monitoring.coreos.com/v1/namespaces/ml/prometheusrules";
+const STORAGE_CONTAINERS: &str = "/apis/serving.kserve.io/v1alpha1/clusterstoragecontainers";
+
+/// A ClusterStorageContainerList with one container per prefix.
+fn storage_containers(prefixes: &[&str]) -> Value {
+    let items: Vec<Value> = prefixes
+        .iter()
+        .enumerate()
+        .map(|(i, prefix)| json!({
+            "apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterStorageContainer",
+            "metadata": {"name": format!("csc-{i}")},
+            "spec": {"container": {"name": "storage-initializer", "image": "i"}, "supportedUriFormats": [{"prefix": prefix}], "workloadType": "initContainer"}
+        }))
+        .collect();
+    json!({"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterStorageContainerList", "metadata": {}, "items": items})
+}
 
 fn trainjob_manifest() -> String {
     json!({
@@ -56,10 +71,12 @@ fn used_rules(shared: &Shared) -> BTreeSet<Rule> {
     cluster
         .seen
         .iter()
-        .map(|seen| {
+        .filter_map(|seen| {
             let parts: Vec<&str> = seen.path.trim_start_matches('/').split('/').collect();
             // `api/v1/namespaces/NS/…` or `apis/GROUP/VERSION/namespaces/NS/…`
             let (group, rest) = match parts.as_slice() {
+                // Cluster-scoped (ClusterStorageContainers): no Role grants them; see `cluster_scoped`.
+                ["apis", _, _, _] => return None,
                 ["api", _, _, _, rest @ ..] => ("", rest),
                 ["apis", group, _, _, _, rest @ ..] => (*group, rest),
                 other => panic!("unexpected path {other:?}"),
@@ -69,11 +86,23 @@ fn used_rules(shared: &Shared) -> BTreeSet<Rule> {
                 ([plural], "POST") => (plural.to_string(), "create"),
                 ([plural, _], "GET") => (plural.to_string(), "get"),
                 ([plural, _], "PUT") => (plural.to_string(), "update"),
+                ([plural, _], "PATCH") => (plural.to_string(), "patch"),
                 ([plural, _, sub], "GET") => (format!("{plural}/{sub}"), "get"),
                 (other, method) => panic!("unexpected {method} {other:?}"),
             };
-            (group.to_string(), resource, verb.to_string())
+            Some((group.to_string(), resource, verb.to_string()))
         })
+        .collect()
+}
+
+/// The cluster-scoped paths the fake API server was asked for.
+fn cluster_scoped(shared: &Shared) -> Vec<String> {
+    let cluster = shared.lock().expect("lock");
+    cluster
+        .seen
+        .iter()
+        .filter(|s| s.path.trim_start_matches('/').split('/').count() == 4)
+        .map(|s| s.path.clone())
         .collect()
 }
 
@@ -486,6 +515,7 @@ fn an_inferenceservice_is_replaced_when_it_exists_and_its_url_written_once_ready
         json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
                "metadata": {"name": "svc", "namespace": "ml", "resourceVersion": "7", "generation": 1}}),
     );
+    cluster.objects.insert(STORAGE_CONTAINERS.to_string(), storage_containers(&["hf://", "model-registry://"]));
     cluster.statuses.insert(
         format!("{SERVICES}/svc"),
         vec![
@@ -522,6 +552,132 @@ fn an_inferenceservice_is_replaced_when_it_exists_and_its_url_written_once_ready
         role_rules(&[&launcher::INFERENCE_SERVICE]),
         "the Role grants exactly what was used"
     );
+}
+
+/// A `model-registry://` model with no ClusterStorageContainer supporting it (none, or the CRD absent) is refused
+/// before anything is created; the CSC list is cluster-scoped, outside the Role.
+#[test]
+fn a_registry_model_without_a_storage_container_for_it_is_refused_and_nothing_created() {
+    let manifest = json!({
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "svc", "namespace": "ml"},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "${kfl.inputs.storage_uri}"}}}
+    })
+    .to_string();
+    for containers in [None, Some(storage_containers(&["hf://"]))] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cluster = Cluster::default();
+        if let Some(list) = &containers {
+            cluster.objects.insert(STORAGE_CONTAINERS.to_string(), list.clone());
+        }
+        let (url, shared) = fake_cluster::start(cluster);
+        let args = ["inferenceservice", "--manifest-json", &manifest, "--set", "storage_uri=model-registry://clf/3"];
+        let output = launch(dir.path(), &url, &args);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let message = stderr(&output);
+        let why = if containers.is_some() {
+            "no ClusterStorageContainer on the cluster supports it"
+        } else {
+            "no ClusterStorageContainer resource"
+        };
+        assert!(message.contains(why), "{message}");
+        assert!(message.contains("manifests/kustomize/options/csi/clusterstoragecontainer.yaml"), "{message}");
+        assert!(message.contains("no InferenceService was created"), "{message}");
+        assert!(posts(&shared, SERVICES).is_empty());
+        assert_eq!(cluster_scoped(&shared), [STORAGE_CONTAINERS]);
+    }
+}
+
+/// A run's `minio://` artifact is served as `s3://`: the launcher copies the keys of KFP's object-store Secret
+/// into `<project>-kserve-s3` (KServe's key names and endpoint annotations), lists it in the ServiceAccount of
+/// that name and runs the predictor as it; the Role grants exactly those requests.
+#[test]
+fn a_minio_artifact_is_served_as_s3_with_the_object_stores_keys_in_kserves_form() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = json!({
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "svc", "namespace": "ml", "labels": {"app.kubernetes.io/managed-by": "kfl", "app.kubernetes.io/part-of": "shop"}},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "${kfl.inputs.storage_uri}"}}}
+    })
+    .to_string();
+    let mut cluster = Cluster::default();
+    cluster.objects.insert(
+        "/api/v1/namespaces/ml/secrets/mlpipeline-minio-artifact".into(),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mlpipeline-minio-artifact", "namespace": "ml"},
+               "data": {"accesskey": "bWluaW8=", "secretkey": "bWluaW8xMjM="}}),
+    );
+    // The previous run's service: this run replaces it.
+    cluster.objects.insert(
+        format!("{SERVICES}/svc"),
+        json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+               "metadata": {"name": "svc", "namespace": "ml", "resourceVersion": "4", "generation": 1}}),
+    );
+    cluster.statuses.insert(
+        format!("{SERVICES}/svc"),
+        vec![json!({"observedGeneration": 2, "url": "http://svc.ml", "conditions": [condition("Ready", "True", "", "")]})],
+    );
+    let (url, shared) = fake_cluster::start(cluster);
+    let args = [
+        "inferenceservice",
+        "--manifest-json",
+        &manifest,
+        "--run-id",
+        "run-1",
+        "--set",
+        "storage_uri=minio://mlpipeline/v2/artifacts/shop/run-1/fit/model",
+        "--s3-secret",
+        "mlpipeline-minio-artifact",
+        "--s3-secret-keys",
+        "accesskey:secretkey",
+        "--s3-endpoint",
+        "http://minio-service.kubeflow:9000",
+        "--s3-region",
+        "minio",
+        "--s3-account",
+        "shop-kserve-s3",
+        "--poll-interval",
+        "0.05",
+    ];
+    let output = launch(dir.path(), &url, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cluster = shared.lock().expect("lock");
+    let patched = |path: &str| {
+        cluster.seen.iter().find(|s| s.method == "PATCH" && s.path == path).and_then(|s| s.body.clone()).expect(path)
+    };
+    let secret = patched("/api/v1/namespaces/ml/secrets/shop-kserve-s3");
+    assert_eq!(secret["data"], json!({"AWS_ACCESS_KEY_ID": "bWluaW8=", "AWS_SECRET_ACCESS_KEY": "bWluaW8xMjM="}));
+    let annotations = &secret["metadata"]["annotations"];
+    assert_eq!(annotations["serving.kserve.io/s3-endpoint"], "minio-service.kubeflow:9000");
+    assert_eq!(annotations["serving.kserve.io/s3-usehttps"], "0");
+    assert_eq!(annotations["serving.kserve.io/s3-region"], "minio");
+    assert_eq!(secret["metadata"]["labels"]["app.kubernetes.io/part-of"], "shop");
+    let account = patched("/api/v1/namespaces/ml/serviceaccounts/shop-kserve-s3");
+    assert_eq!(account["secrets"], json!([{"name": "shop-kserve-s3"}]));
+    let created = [cluster.seen.iter().find(|s| s.method == "PUT").and_then(|s| s.body.clone()).expect("a replace")];
+    drop(cluster);
+    assert_eq!(
+        created[0]["spec"]["predictor"]["model"]["storageUri"],
+        "s3://mlpipeline/v2/artifacts/shop/run-1/fit/model"
+    );
+    assert_eq!(created[0]["spec"]["predictor"]["serviceAccountName"], "shop-kserve-s3");
+    assert!(cluster_scoped(&shared).is_empty(), "no registry URI: no ClusterStorageContainer lookup");
+
+    let mut granted = role_rules(&[&launcher::INFERENCE_SERVICE]);
+    let secret = kfl_compiler::codegen::staging::KFP_MINIO_SECRET;
+    for rule in kfl_compiler::codegen::rbac::object_store_rules(secret, "shop-kserve-s3") {
+        for resource in rule.resources.iter().flatten() {
+            for verb in &rule.verbs {
+                granted.insert((String::new(), resource.clone(), verb.clone()));
+            }
+        }
+    }
+    let mut used = used_rules(&shared);
+    // A server-side apply that creates its object is authorized as `create` too (k8s.io/apiserver
+    // pkg/endpoints/handlers/patch.go); the fake sees only the PATCH.
+    for resource in ["secrets", "serviceaccounts"] {
+        used.insert((String::new(), resource.to_string(), "create".to_string()));
+    }
+    assert_eq!(used, granted, "the Role grants exactly what was used");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use serde_json::{Value as Json, json};
 
 use super::{Failure, Object, Session, Target, api_message, comparable, label};
 use crate::Status;
+use crate::kserve_storage::{self, Support};
 
 /// Apply the file's manifests to the cluster (server-side apply, field manager `kfl`), then upload its pipeline to
 /// Kubeflow Pipelines and start a run (with `--kfp URL` or `project.kfp`).
@@ -36,12 +37,26 @@ pub fn run(args: Args) -> Status {
     super::command(&args.target, Failure::report, move |declared| async move { apply(args, &declared).await })
 }
 
+/// Refuses the apply, before anything is sent, when KServe could not fetch a `model-registry://` model the
+/// project serves: no ClusterStorageContainer supports the URI (the runs' InferenceServices would never be Ready).
+async fn storage_containers(session: &Session, declared: &super::Declared, suffix: &str) -> super::Result<()> {
+    for uri in &declared.registry_uris {
+        match kserve_storage::support(&session.client, uri).await.map_err(Failure::Cluster)? {
+            Support::By(name) => println!("`{uri}` is fetched by ClusterStorageContainer/{name}{suffix}"),
+            Support::Missing(why) => return Err(Failure::Cluster(format!("{why}; nothing was applied{suffix}"))),
+            Support::Unchecked(why) => eprintln!("warning: {why}"),
+        }
+    }
+    Ok(())
+}
+
 async fn apply(args: &Args, declared: &super::Declared) -> super::Result<Status> {
     let dry_run = args.dry_run.is_some();
     let suffix = if dry_run { " (server dry run)" } else { "" };
     let endpoint = args.kfp.endpoint(declared.kfp.as_deref())?;
     check_run_namespace(args, declared, endpoint.is_some())?;
     let mut session = Session::connect(&args.target).await?;
+    storage_containers(&session, declared, suffix).await?;
     let objects = session.resolve(declared).await?;
     // The data first: a run must never start without it, and a failed upload leaves the cluster as it was.
     super::upload::upload(&session, declared, &args.upload, dry_run).await?;

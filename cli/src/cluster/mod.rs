@@ -99,6 +99,9 @@ pub struct Declared {
     pub absent: Vec<(String, String)>,
     /// The project's object store (`staging::object_store`).
     pub store: codegen::staging::ObjectStore,
+    /// The `model-registry://` URIs the project's InferenceServices read (whether applied up front or by runs),
+    /// which need a ClusterStorageContainer on the cluster (`kserve_storage.rs`).
+    pub registry_uris: Vec<String>,
 }
 
 /// Checks and compiles the file; diagnostics are printed, and the status to exit with returned.
@@ -116,6 +119,15 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
     let staged = crate::commands::stage::stage(program, base).map_err(fail)?;
     let options = codegen::BuildOptions { launcher_image: target.launcher_image.clone(), ..staged.options() };
     let context = Context::new(program, &options);
+    let mut registry_uris: Vec<String> = program
+        .serves
+        .iter()
+        .filter_map(|serve| program.model(&serve.model))
+        .map(|model| codegen::kserve::storage_uri(&context, model))
+        .filter(|uri| uri.starts_with(crate::kserve_storage::REGISTRY_SCHEME))
+        .collect();
+    registry_uris.sort();
+    registry_uris.dedup();
     let (project, namespace) = (context.project, context.namespace);
     let kfp = program.project.as_ref().and_then(|p| p.kfp.clone());
     // The whole build: exactly what `kfl build` writes under `manifests/` (the objects meaningful before any run,
@@ -140,7 +152,7 @@ pub fn declared(target: &Target) -> std::result::Result<Declared, Status> {
     let store = codegen::staging::object_store(program.project.as_ref());
     let (datasets, absent) = staged_datasets(program, &staged);
     let run_created = codegen::deployment::deferred(program);
-    Ok(Declared { project, objects, pipeline, namespace, kfp, run_created, datasets, absent, store })
+    Ok(Declared { project, objects, pipeline, namespace, kfp, run_created, datasets, absent, store, registry_uris })
 }
 
 /// Each staged dataset with its files (paths under the store's root), and each absent one with its URI.

@@ -220,11 +220,15 @@ pub async fn get(api: &Api<DynamicObject>, kind: Kind, name: &str) -> Result<Dyn
 }
 
 pub fn api_error(action: &str, kind: Kind, name: &str, err: kube::Error) -> LaunchError {
-    let detail = match &err {
+    LaunchError::failed(format!("cannot {action} {} `{name}`: {}", kind.kind, detail(&err)))
+}
+
+/// `Reason (code): message` of an API error, or the transport error.
+pub fn detail(err: &kube::Error) -> String {
+    match err {
         kube::Error::Api(status) => format!("{} ({}): {}", status.reason, status.code, status.message),
         other => other.to_string(),
-    };
-    LaunchError::failed(format!("cannot {action} {} `{name}`: {detail}", kind.kind))
+    }
 }
 
 /// The `status` of a condition of `type` (`"True"`, `"False"`, …) with its reason and message.

@@ -1,11 +1,13 @@
-//! `kfl launch inferenceservice`: create or replace the KServe InferenceService, wait for Ready, write its URL.
+//! `kfl launch inferenceservice`: create or replace the KServe InferenceService, wait for Ready, write its URL; first its model's URI in the form KServe reads, the object store's keys where KServe reads them (`s3_credentials.rs`), and a `model-registry://` URI refused unless a ClusterStorageContainer fetches it (`kserve_storage.rs`).
 
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use super::cluster::{self, Cluster, Created, Kind, Outcome};
 use super::markers::ManifestArgs;
+use super::s3_credentials::{self, S3Args};
 use super::{LaunchError, Result, WaitArgs, outputs};
+use crate::kserve_storage::{self, Support};
 
 const INFERENCE_SERVICE: Kind = kfl_compiler::codegen::launcher::INFERENCE_SERVICE;
 
@@ -18,22 +20,40 @@ pub struct Args {
     /// FILE to write the service's URL (`status.url`) to.
     #[arg(long = "output-url", value_name = "FILE")]
     output_url: Option<String>,
+    #[command(flatten)]
+    s3: S3Args,
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let manifest = args.manifest.manifest(IndexMap::new())?;
+    let mut manifest = args.manifest.manifest(IndexMap::new())?;
+    // A run's artifact URI arrives as `minio://` (KFP's store), which KServe reads as `s3://`.
+    let uris = s3_credentials::rewrite_storage_uris(&mut manifest);
+    let s3 = s3_credentials::prepare(&args.s3, &mut manifest, &uris)?;
+    let run_id = args.manifest.run_id.as_deref();
     if args.manifest.dry_run {
+        if let Some(plan) = &s3 {
+            eprintln!(
+                "s3: would write Secret and ServiceAccount `{}` with the keys of Secret `{}` (dry run: not read)",
+                plan.account, plan.source
+            );
+        }
         let namespace = Cluster::namespace_offline(args.manifest.namespace.as_deref(), &manifest)?;
-        return cluster::print(&cluster::prepare(
-            INFERENCE_SERVICE,
-            manifest,
-            &namespace,
-            args.manifest.run_id.as_deref(),
-        )?);
+        return cluster::print(&cluster::prepare(INFERENCE_SERVICE, manifest, &namespace, run_id)?);
     }
     let cluster = Cluster::connect(args.manifest.namespace.as_deref(), &manifest).await?;
-    let mut object =
-        cluster::prepare(INFERENCE_SERVICE, manifest, &cluster.namespace, args.manifest.run_id.as_deref())?;
+    for uri in uris.iter().filter(|uri| uri.starts_with(kserve_storage::REGISTRY_SCHEME)) {
+        match kserve_storage::support(&cluster.client, uri).await.map_err(LaunchError::failed)? {
+            Support::By(name) => eprintln!("`{uri}` is fetched by ClusterStorageContainer `{name}`"),
+            Support::Missing(why) => {
+                return Err(LaunchError::failed(format!("{why}; no InferenceService was created or changed")));
+            }
+            Support::Unchecked(why) => eprintln!("warning: {why}"),
+        }
+    }
+    if let Some(plan) = &s3 {
+        s3_credentials::write(&cluster.client, &cluster.namespace, plan, &manifest, run_id).await?;
+    }
+    let mut object = cluster::prepare(INFERENCE_SERVICE, manifest, &cluster.namespace, run_id)?;
     let name = cluster::name_of(&object);
     let api = cluster.api(INFERENCE_SERVICE);
     if has_canary_list(&object.data) {

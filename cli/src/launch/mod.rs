@@ -22,6 +22,7 @@ mod outputs;
 mod register_model;
 mod retrain;
 mod run_objects;
+mod s3_credentials;
 mod trainjob;
 
 use std::time::Duration;

@@ -109,6 +109,20 @@ async fn handle(State(state): State<Shared>, request: Request) -> Response {
         return axum::Json(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
             .into_response();
     }
+    // A Kubeflow install with the Model Registry's storage initializer for KServe (kubeflow/model-registry
+    // manifests/kustomize/options/csi/clusterstoragecontainer.yaml), which `kfl apply` looks for.
+    if let ("serving.kserve.io", "v1alpha1", ["clusterstoragecontainers"]) = (group, version, rest.as_slice())
+        && method == Method::GET
+    {
+        return axum::Json(json!({
+            "apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterStorageContainerList", "metadata": {},
+            "items": [{"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterStorageContainer",
+                       "metadata": {"name": "model-registry-storage-initializer"},
+                       "spec": {"container": {"name": "storage-initializer", "image": "model-registry-storage-initializer"},
+                                "supportedUriFormats": [{"prefix": "model-registry://"}]}}]
+        }))
+        .into_response();
+    }
     let (namespace, plural, name) = match rest.as_slice() {
         ["namespaces", namespace, plural, name] => (Some(namespace.to_string()), *plural, *name),
         [plural, name] => (None, *plural, *name),

@@ -4,7 +4,8 @@
 //! applied up front. A `train` or `tune` never is: it is a job, which every pipeline run starts once (with
 //! a run-unique name), so applied up front it would run one more time at apply. A `serve` is applied up
 //! front only when its object is complete without a pipeline run: it reads no value a run produces
-//! (another task's output, a tune's best trial, a registered model, a local dataset the pipeline stages).
+//! (another task's output, a tune's best trial, a registered model, a local dataset the pipeline stages)
+//! and no credentials only a run copies (a `minio://` model: `kserve::reads_object_store`).
 //! Anything else would start with local-run paths (`/kfl/artifacts/…`, a relative dataset path) or ahead
 //! of its guard; its launcher task creates it, inside the guarded branch, with the run's values.
 
@@ -119,6 +120,13 @@ fn serve_reason(program: &ir::Program, serve: &ir::Serve) -> Option<String> {
         }
         if model.when.is_some() {
             return Some(format!("serves `{}`, registered only when its `when` holds", model.name));
+        }
+        if kserve::reads_object_store(program, model) {
+            return Some(format!(
+                "serves `{}` from the object store (`minio://`), whose keys a run's launcher copies into the \
+                 Secret KServe reads for `s3://`",
+                model.name
+            ));
         }
     }
     let transformer = serve.transformer.iter().flat_map(|t| t.run.iter().chain(t.env.values()));

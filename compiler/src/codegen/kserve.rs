@@ -31,6 +31,9 @@
 //!   else the model's URI, or for an artifact the convention
 //!   `pvc://<project>-artifacts/<stage>/<output>` (`<tune>/best/<output>` for
 //!   `TUNE.best.X`) — the path the pipeline's launcher copies the artifact to.
+//!   A `minio://B/K` URI (a written one, or the KFP artifact URI a run registers without a registry) is
+//!   served as `s3://B/K` ([`storage_initializer_uri`]) with the object store's credentials, which the
+//!   pipeline's launcher copies into the Secret and ServiceAccount KServe reads ([`S3_ENDPOINT`]…).
 //! - **Built-in runtimes** use the `model` predictor with
 //!   `modelFormat.name` (KServe picks the ServingRuntime); **`custom`** is a
 //!   container named `kserve-container` listening on 8080, with
@@ -278,8 +281,75 @@ fn serve_slot(slot: Slot<'_>) -> String {
     }
 }
 
+/// The scheme KFP's launcher reads its default object store through (`backend/src/v2/objectstore/config.go`,
+/// kubeflow/pipelines 2.17.0) and KServe's storage initializer does not know: it downloads from `gs://`,
+/// `s3://`, `hdfs://`, `webhdfs://`, `hf://`, `http(s)://`, local and `/mnt/pvc` paths only, and fails on any
+/// other ("Cannot recognize storage type", `Storage.download` in
+/// `python/storage/kserve_storage/kserve_storage.py`, kserve/kserve v0.20.0).
+const MINIO_SCHEME: &str = "minio://";
+const S3_SCHEME: &str = "s3://";
+
+/// `uri` as KServe's storage initializer reads it: `minio://B/K` (an S3 API, KFP's object store) becomes
+/// `s3://B/K`, read with the endpoint and keys of [`S3_ENDPOINT`]…; any other URI is unchanged. The one
+/// rewrite of the build (a written model URI) and of `kfl launch inferenceservice` (a run's artifact URI).
+pub fn storage_initializer_uri(uri: &str) -> String {
+    match uri.strip_prefix(MINIO_SCHEME) {
+        Some(rest) => format!("{S3_SCHEME}{rest}"),
+        None => uri.to_string(),
+    }
+}
+
+/// Whether KServe reads `uri` through the s3 credentials of its predictor's ServiceAccount.
+pub fn is_s3(uri: &str) -> bool {
+    uri.starts_with(S3_SCHEME)
+}
+
+/// The annotations of an s3 credentials Secret KServe turns into the storage initializer's `S3_ENDPOINT`,
+/// `S3_USE_HTTPS`, `AWS_DEFAULT_REGION` (`BuildS3EnvVars` in `pkg/credentials/s3/utils.go`, the names in
+/// `pkg/credentials/s3/s3_secret.go`, kserve/kserve v0.20.0).
+pub const S3_ENDPOINT: &str = "serving.kserve.io/s3-endpoint";
+pub const S3_USE_HTTPS: &str = "serving.kserve.io/s3-usehttps";
+pub const S3_REGION: &str = "serving.kserve.io/s3-region";
+/// The keys of that Secret: KServe takes a Secret listed by the predictor's ServiceAccount as s3 credentials
+/// when it has the secret-access-key key (`mountSecretCredential`, `pkg/credentials/service_account_credentials.go`)
+/// and reads both keys under the names `credentials.s3` of the shipped `inferenceservice-config` gives
+/// (`config/configmap/inferenceservice.yaml`, kserve/kserve v0.20.0).
+pub const S3_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+pub const S3_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+
+/// The Secret and ServiceAccount the pipeline's launcher writes for a project's serves that read its object
+/// store: `<project>-kserve-s3`.
+pub fn s3_account(project: &str) -> String {
+    format!("{project}-kserve-s3")
+}
+
+/// Whether a serve of `model` reads the project's object store: without a registry, a model a run registers
+/// from its training output (KFP's artifact URI) or one written on `minio://`.
+pub fn reads_object_store(program: &ir::Program, model: &ir::Model) -> bool {
+    if program.project.as_ref().is_some_and(|p| p.registry.is_some()) {
+        return false;
+    }
+    match &model.source {
+        ModelSource::Artifact { .. } => true,
+        ModelSource::Uri { uri } => uri.starts_with(MINIO_SCHEME),
+    }
+}
+
+/// Whether the pipeline's launcher gives `serve` the object store's keys in the account [`s3_account`]: it reads
+/// the object store, names no `service_account` of its own (that account is trusted to carry the keys), and the
+/// store is S3-compatible with its keys in a Secret (`staging::object_store`; a store whose keys only the
+/// environment holds has nothing to copy).
+pub fn writes_s3_account(program: &ir::Program, serve: &ir::Serve) -> bool {
+    serve.scheduling.service_account.is_none()
+        && program.model(&serve.model).is_some_and(|model| reads_object_store(program, model))
+        && {
+            let store = super::staging::object_store(program);
+            store.kind != super::staging::StoreKind::Gcs && store.credentials.secret_name.is_some()
+        }
+}
+
 /// The model's storage URI (see the module doc).
-pub(crate) fn storage_uri(context: &Context<'_>, model: &ir::Model) -> String {
+pub fn storage_uri(context: &Context<'_>, model: &ir::Model) -> String {
     if context.program.project.as_ref().is_some_and(|p| p.registry.is_some()) {
         return match &model.version {
             Some(version) => format!("model-registry://{}/{version}", model.registered_name()),
@@ -287,7 +357,7 @@ pub(crate) fn storage_uri(context: &Context<'_>, model: &ir::Model) -> String {
         };
     }
     match &model.source {
-        ModelSource::Uri { uri } => uri.clone(),
+        ModelSource::Uri { uri } => storage_initializer_uri(uri),
         ModelSource::Artifact { value } => {
             let path = match value {
                 Value::Ref(Ref::Output { stage, output, .. }) => format!("{}/{output}", kubernetes_name(stage)),
@@ -608,6 +678,48 @@ mod tests {
                 "{pipeline:?}"
             );
         }
+    }
+
+    #[test]
+    fn minio_uris_are_read_as_s3_and_others_unchanged() {
+        assert_eq!(
+            super::storage_initializer_uri("minio://mlpipeline/v2/artifacts/p/fit/model"),
+            "s3://mlpipeline/v2/artifacts/p/fit/model"
+        );
+        for uri in ["s3://b/k", "gs://b/k", "pvc://v/k", "model-registry://clf/3", "hf://a/b", "miniox://b/k"] {
+            assert_eq!(super::storage_initializer_uri(uri), uri);
+        }
+        assert!(super::is_s3("s3://b/k") && !super::is_s3("minio://b/k"));
+    }
+
+    /// A written `minio://` model is served by the run's launcher, which is told the object store's Secret,
+    /// endpoint and the account to write; the standalone manifests have no InferenceService for it, and the
+    /// InferenceService built for it reads `s3://`.
+    #[test]
+    fn a_written_minio_model_is_served_as_s3_by_the_run_with_the_object_stores_keys() {
+        let text = "project shop { image = \"python:3.12\" }\nmodel clf { uri = \"minio://models/clf/3\", format = \"sklearn\" }\nserve svc { model = clf, runtime = sklearn }\n";
+        let output = build_text(text);
+        assert!(!output.files.iter().any(|(path, _)| path.starts_with("manifests/inferenceservice")));
+        assert!(output.files[0].1.contains("from the object store (`minio://`)"), "{}", output.files[0].1);
+        let pipeline = output.files.iter().find(|(path, _)| path == "pipeline.yaml").map(|(_, t)| t.as_str());
+        let pipeline = pipeline.expect("a pipeline");
+        for flag in [
+            "--s3-secret'\n        - mlpipeline-minio-artifact\n",
+            "--s3-secret-keys'\n        - accesskey:secretkey\n",
+            "--s3-endpoint'\n        - http://minio-service.kubeflow:9000\n",
+            "--s3-region'\n        - minio\n",
+            "--s3-account'\n        - shop-kserve-s3\n",
+        ] {
+            assert!(pipeline.contains(flag), "{flag}: {pipeline}");
+        }
+
+        let mut sources = crate::source::Sources::new();
+        let main = sources.add(crate::source::SourceFile::new("test.kfl", text, crate::source::Origin::User));
+        let checked = crate::check(&mut sources, main, &crate::source::MemoryLoader::default());
+        let program = checked.program().expect("checks");
+        let context = crate::codegen::Context::new(program, &crate::codegen::BuildOptions::default());
+        let built = super::manifests(&context, &mut Vec::new());
+        assert_eq!(built[0].object["spec"]["predictor"]["model"]["storageUri"], "s3://models/clf/3");
     }
 
     /// The checker rejects `replicas = 5..2`; the back end must refuse it too

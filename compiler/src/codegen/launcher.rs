@@ -144,6 +144,16 @@ pub const PROMETHEUS_RULE: LaunchedKind = LaunchedKind {
     reads: &[],
 };
 
+/// Flags of `kfl launch inferenceservice` for a serve that reads the project's object store
+/// (`kserve::reads_object_store`), from `staging::object_store`: the Secret holding its keys and the key names,
+/// its endpoint (`http://` or `https://` + `host:port`) and region, and the Secret and ServiceAccount to write
+/// the keys to in the form KServe reads (`kserve::s3_account`).
+pub const S3_SECRET_FLAG: &str = "--s3-secret";
+pub const S3_SECRET_KEYS_FLAG: &str = "--s3-secret-keys";
+pub const S3_ENDPOINT_FLAG: &str = "--s3-endpoint";
+pub const S3_REGION_FLAG: &str = "--s3-region";
+pub const S3_ACCOUNT_FLAG: &str = "--s3-account";
+
 /// The flag of `kfl launch retrain` naming the service account the runs it starts execute as.
 pub const SERVICE_ACCOUNT_FLAG: &str = "--service-account";
 

@@ -16,7 +16,7 @@ pub mod deployment;
 pub mod image_reference;
 mod katib;
 mod kfp;
-pub(crate) mod kserve;
+pub mod kserve;
 pub mod launcher;
 mod manifest;
 mod monitoring;

@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 
+use super::kserve;
 use super::launcher::{self, LaunchedKind};
+use super::staging;
 use super::{Context, Manifest};
 use crate::ir;
 
@@ -81,6 +83,29 @@ pub fn rules(kinds: &[&LaunchedKind]) -> Vec<PolicyRule> {
         .collect()
 }
 
+/// What `kfl launch inferenceservice` adds for serves that read the project's object store: reading that one
+/// Secret, and server-side applying the Secret and ServiceAccount `account` (`kserve::s3_account`). An apply
+/// that creates its object is authorized as `create` too, with the object's name (`PatchResource` in
+/// `pkg/endpoints/handlers/patch.go`, k8s.io/apiserver v0.34.5), so both verbs are bound to that name.
+pub fn object_store_rules(secret: &str, account: &str) -> Vec<PolicyRule> {
+    vec![
+        PolicyRule {
+            api_groups: Some(vec![String::new()]),
+            resources: Some(vec!["secrets".into()]),
+            resource_names: Some(vec![secret.to_string()]),
+            verbs: vec!["get".into()],
+            ..PolicyRule::default()
+        },
+        PolicyRule {
+            api_groups: Some(vec![String::new()]),
+            resources: Some(vec!["secrets".into(), "serviceaccounts".into()]),
+            resource_names: Some(vec![account.to_string()]),
+            verbs: vec!["create".into(), "patch".into()],
+            ..PolicyRule::default()
+        },
+    ]
+}
+
 pub(crate) fn manifests(context: &Context<'_>) -> Vec<Manifest> {
     let kinds = launched_kinds(context.program);
     if kinds.is_empty() {
@@ -92,7 +117,13 @@ pub(crate) fn manifests(context: &Context<'_>) -> Vec<Manifest> {
     };
     let name = format!("{}-launcher", context.project);
     let mut out = Vec::new();
-    let role = Role { metadata: context.metadata(&name), rules: Some(rules(&kinds)) };
+    let mut rules = rules(&kinds);
+    let program = context.program;
+    if program.serves.iter().any(|serve| kserve::writes_s3_account(program, serve)) {
+        let secret = staging::object_store(program).credentials.secret_name.unwrap_or_default();
+        rules.extend(object_store_rules(&secret, &kserve::s3_account(&context.project)));
+    }
+    let role = Role { metadata: context.metadata(&name), rules: Some(rules) };
     out.push(Manifest::from_typed("Role", &name, &role));
     let binding = RoleBinding {
         metadata: context.metadata(&name),
@@ -147,7 +178,19 @@ mod tests {
         assert_eq!(files, ["role-shop-launcher.yaml", "rolebinding-shop-launcher.yaml"]);
         let resources: Vec<&str> =
             rbac[0].1["rules"].as_array().unwrap().iter().map(|r| r["resources"][0].as_str().unwrap()).collect();
-        assert_eq!(resources, ["trainjobs", "inferenceservices", "prometheusrules", "pods", "pods/log"]);
+        assert_eq!(
+            resources,
+            ["trainjobs", "inferenceservices", "prometheusrules", "pods", "pods/log", "secrets", "secrets"]
+        );
+        // The serve reads KFP's object store: the launcher reads its Secret and writes KServe's s3 form.
+        assert_eq!(
+            rbac[0].1["rules"][5],
+            serde_json::json!({"apiGroups": [""], "resourceNames": ["mlpipeline-minio-artifact"], "resources": ["secrets"], "verbs": ["get"]})
+        );
+        assert_eq!(
+            rbac[0].1["rules"][6],
+            serde_json::json!({"apiGroups": [""], "resourceNames": ["shop-kserve-s3"], "resources": ["secrets", "serviceaccounts"], "verbs": ["create", "patch"]})
+        );
         let subjects: Vec<&str> =
             rbac[1].1["subjects"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
         assert_eq!(subjects, super::DEFAULT_RUN_ACCOUNTS);
@@ -161,6 +204,22 @@ mod tests {
         );
         let args: Vec<&str> = args.as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
         assert!(args.windows(2).any(|w| w == ["--service-account", "ml-runs"]), "{args:?}");
+    }
+
+    #[test]
+    fn serves_of_models_on_s3_or_in_a_registry_read_no_object_store_secret() {
+        for project in [
+            "project shop { image = \"python:3.12\" }\nmodel clf { uri = \"s3://models/clf\", format = \"sklearn\" }",
+            "project shop { image = \"python:3.12\", registry = \"http://mr:8080\" }\nmodel clf { uri = \"minio://m/clf\", format = \"sklearn\" }",
+        ] {
+            let text = format!("{project}\nserve svc {{ model = clf, runtime = sklearn }}\n");
+            let mut sources = Sources::new();
+            let main = sources.add(SourceFile::new("main.kfl", text.as_str(), Origin::User));
+            let checked = crate::check(&mut sources, main, &MemoryLoader::default());
+            let program = checked.program().expect("checks");
+            let rbac = super::manifests(&Context::new(program, &BuildOptions::default()));
+            assert!(!rbac[0].object.to_string().contains("secrets"), "{text}: {}", rbac[0].object);
+        }
     }
 
     #[test]

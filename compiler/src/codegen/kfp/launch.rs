@@ -154,6 +154,9 @@ impl Builder<'_, '_> {
         let manifest = kserve::launcher_manifest(self.context, serve, storage);
         let mut launch = self.launch_args("inferenceservice", Some(&manifest));
         launch.extend(set_args(&inputs));
+        if kserve::writes_s3_account(self.program, serve) {
+            launch.extend(object_store_args(self.context));
+        }
         let io = Io::Parameter("STRING");
         io.define(&mut outputs, "url");
         launch.extend(["--output-url".to_string(), io.placeholder("url", true, false)]);
@@ -185,6 +188,25 @@ impl Builder<'_, '_> {
             spec.caching_options = Some(CachingOptions { enable_cache: None });
         }
     }
+}
+
+/// The flags that let `kfl launch inferenceservice` give KServe the credentials of the project's object store
+/// (`kserve::writes_s3_account` holds, so the store has a Secret).
+fn object_store_args(context: &Context<'_>) -> Vec<String> {
+    let store = super::super::staging::object_store(context.program);
+    let credentials = store.credentials;
+    vec![
+        launcher::S3_SECRET_FLAG.to_string(),
+        credentials.secret_name.unwrap_or_default(),
+        launcher::S3_SECRET_KEYS_FLAG.to_string(),
+        format!("{}:{}", credentials.access_key_key, credentials.secret_key_key),
+        launcher::S3_ENDPOINT_FLAG.to_string(),
+        store.endpoint,
+        launcher::S3_REGION_FLAG.to_string(),
+        store.region,
+        launcher::S3_ACCOUNT_FLAG.to_string(),
+        kserve::s3_account(&context.project),
+    ]
 }
 
 impl Builder<'_, '_> {
