@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use kfl_compiler::codegen::launcher;
 
-use crate::launch::API_CONNECT_TIMEOUT;
 use serde_json::Value as Json;
 
 /// A failed call: the HTTP status when the server answered, and what went wrong, naming the call.
@@ -53,16 +52,7 @@ impl Kfp {
     /// `/apis/…` to it); `answer` bounds sending each call and receiving its answer once connected (an API server,
     /// or a proxy in front of it, that accepts and never answers). https is verified against the system's roots.
     pub fn new(url: &str, token: Option<String>, answer: Duration) -> Kfp {
-        let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .tls_config(tls)
-            .timeout_connect(Some(API_CONNECT_TIMEOUT))
-            .timeout_send_body(Some(answer))
-            .timeout_recv_response(Some(answer))
-            .timeout_recv_body(Some(answer))
-            .build()
-            .new_agent();
+        let agent = crate::http_agent::agent(answer);
         Kfp { base: url.trim_end_matches('/').to_string(), agent, token }
     }
 

@@ -4,6 +4,7 @@ mod build_output;
 mod cluster;
 mod commands;
 mod files;
+mod http_agent;
 mod kfp;
 mod kserve_storage;
 mod launch;

@@ -94,7 +94,7 @@ impl LaunchError {
 
 pub type Result<T, E = LaunchError> = std::result::Result<T, E>;
 
-/// Time to open a connection to the Kubernetes API server or KFP's API.
+/// Time to open a connection to the Kubernetes API server, KFP's API or the object store (`http_agent`).
 pub(crate) const API_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time an opened call may wait for the answer (an API server that accepts and never answers).
 pub(crate) const API_READ_TIMEOUT: Duration = Duration::from_secs(60);

@@ -14,9 +14,6 @@ use std::time::Duration;
 /// refused before anything is sent.
 pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
-/// How long connecting may take; each call's answer is bounded by the agent's `answer` timeout.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A failed call: what was asked, and the server's own words (or why there was no answer).
 #[derive(Debug)]
 pub struct S3Error {
@@ -44,16 +41,7 @@ impl Client {
     /// A client of `endpoint` (checked by `typeck::uris::endpoint_problem`) signing for `region`; `answer` bounds
     /// each call once connected, body included.
     pub fn new(endpoint: &str, region: &str, access_key: String, secret_key: String, answer: Duration) -> Client {
-        let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .tls_config(tls)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_send_body(Some(answer))
-            .timeout_recv_response(Some(answer))
-            .timeout_recv_body(Some(answer))
-            .build()
-            .new_agent();
+        let agent = crate::http_agent::agent(answer);
         let endpoint = endpoint.trim_end_matches('/').to_string();
         let host = endpoint.split_once("://").map_or(endpoint.as_str(), |(_, authority)| authority).to_string();
         Client { agent, endpoint, host, access_key, secret_key, region: region.to_string() }

@@ -343,8 +343,8 @@ pub fn writes_s3_account(program: &ir::Program, serve: &ir::Serve) -> bool {
     serve.scheduling.service_account.is_none()
         && program.model(&serve.model).is_some_and(|model| reads_object_store(program, model))
         && {
-            let store = super::staging::object_store(program);
-            store.kind != super::staging::StoreKind::Gcs && store.credentials.secret_name.is_some()
+            let store = super::staging::object_store(program.project.as_ref());
+            store.kind != super::staging::StoreKind::Gcs && store.secret_holds_keys
         }
 }
 

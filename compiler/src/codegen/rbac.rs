@@ -120,7 +120,7 @@ pub(crate) fn manifests(context: &Context<'_>) -> Vec<Manifest> {
     let mut rules = rules(&kinds);
     let program = context.program;
     if program.serves.iter().any(|serve| kserve::writes_s3_account(program, serve)) {
-        let secret = staging::object_store(program).credentials.secret_name.unwrap_or_default();
+        let secret = staging::object_store(program.project.as_ref()).secret_name;
         rules.extend(object_store_rules(&secret, &kserve::s3_account(&context.project)));
     }
     let role = Role { metadata: context.metadata(&name), rules: Some(rules) };

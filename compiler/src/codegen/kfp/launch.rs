@@ -193,13 +193,12 @@ impl Builder<'_, '_> {
 /// The flags that let `kfl launch inferenceservice` give KServe the credentials of the project's object store
 /// (`kserve::writes_s3_account` holds, so the store has a Secret).
 fn object_store_args(context: &Context<'_>) -> Vec<String> {
-    let store = super::super::staging::object_store(context.program);
-    let credentials = store.credentials;
+    let store = super::super::staging::object_store(context.program.project.as_ref());
     vec![
         launcher::S3_SECRET_FLAG.to_string(),
-        credentials.secret_name.unwrap_or_default(),
+        store.secret_name,
         launcher::S3_SECRET_KEYS_FLAG.to_string(),
-        format!("{}:{}", credentials.access_key_key, credentials.secret_key_key),
+        format!("{}:{}", store.access_key_key, store.secret_key_key),
         launcher::S3_ENDPOINT_FLAG.to_string(),
         store.endpoint,
         launcher::S3_REGION_FLAG.to_string(),
