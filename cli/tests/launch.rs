@@ -663,7 +663,7 @@ fn a_minio_artifact_is_served_as_s3_with_the_object_stores_keys_in_kserves_form(
     assert!(cluster_scoped(&shared).is_empty(), "no registry URI: no ClusterStorageContainer lookup");
 
     let mut granted = role_rules(&[&launcher::INFERENCE_SERVICE]);
-    let secret = kfl_compiler::codegen::staging::KFP_MINIO_SECRET;
+    let secret = kfl_compiler::codegen::staging::KFP_OBJECT_STORE_SECRET;
     for rule in kfl_compiler::codegen::rbac::object_store_rules(secret, "shop-kserve-s3") {
         for resource in rule.resources.iter().flatten() {
             for verb in &rule.verbs {
