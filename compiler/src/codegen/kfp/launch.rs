@@ -200,7 +200,7 @@ fn object_store_args(context: &Context<'_>) -> Vec<String> {
         launcher::S3_SECRET_KEYS_FLAG.to_string(),
         format!("{}:{}", store.access_key_key, store.secret_key_key),
         launcher::S3_ENDPOINT_FLAG.to_string(),
-        store.endpoint,
+        store.url(),
         launcher::S3_REGION_FLAG.to_string(),
         store.region,
         launcher::S3_ACCOUNT_FLAG.to_string(),
