@@ -196,7 +196,7 @@ fn object_store_args(context: &Context<'_>) -> Vec<String> {
     let store = super::super::staging::object_store(context.program.project.as_ref());
     vec![
         launcher::S3_SECRET_FLAG.to_string(),
-        store.secret_name,
+        store.secret_name.clone(),
         launcher::S3_SECRET_KEYS_FLAG.to_string(),
         format!("{}:{}", store.access_key_key, store.secret_key_key),
         launcher::S3_ENDPOINT_FLAG.to_string(),
