@@ -79,6 +79,7 @@ pub enum EnumSet {
     PullPolicy,
     TolerationOperator,
     TaintEffect,
+    Scrape,
 }
 
 impl EnumSet {
@@ -92,6 +93,7 @@ impl EnumSet {
             EnumSet::PullPolicy => "pull policy",
             EnumSet::TolerationOperator => "toleration operator",
             EnumSet::TaintEffect => "taint effect",
+            EnumSet::Scrape => "scrape object",
         }
     }
 
@@ -107,6 +109,7 @@ impl EnumSet {
             EnumSet::PullPolicy => &["always", "if_not_present", "never"],
             EnumSet::TolerationOperator => &["equal", "exists"],
             EnumSet::TaintEffect => &["no_schedule", "prefer_no_schedule", "no_execute"],
+            EnumSet::Scrape => &["none", "pod_monitor"],
         }
     }
 
@@ -473,6 +476,12 @@ pub const SERVE: &[PropertySpec] = &[
 pub const MONITOR: &[PropertySpec] = &[
     required("service", Shape::ServeDecl, "The `serve` to watch."),
     prop("schedule", Shape::Cron, "Periodic retraining, as a cron expression."),
+    defaulted(
+        "scrape",
+        Shape::Enum(EnumSet::Scrape),
+        DefaultValue::Enum("none"),
+        "`pod_monitor`: also emit the PodMonitor that has Prometheus scrape the serve's request metrics.",
+    ),
 ];
 
 pub const RULE: &[PropertySpec] = &[
