@@ -25,9 +25,12 @@
 //!   (15090) at `/stats/prometheus`, declared on the `istio-proxy` container
 //!   by istio/istio's injection template
 //!   (`manifests/charts/istio-control/istio-discovery/files/injection-template.yaml`;
-//!   Istio 1.27.1 is what KServe v0.20.0's quick install sets up), the
-//!   Envoy-only endpoint of Istio's "Prometheus" integration docs. Istio's
-//!   standard metrics carry the `destination_workload*` labels themselves.
+//!   the same name and number in every release's injected pods seen, 1.4 to
+//!   1.24; KServe v0.20.0's quick install sets up Istio 1.27.1), the
+//!   Envoy-only endpoint of Istio's docs (`docs/tasks/observability/metrics/
+//!   secure-metrics`: workload metrics on 15020, merged, or 15090, Envoy's
+//!   own, at `/stats/prometheus`). Istio's standard metrics carry the
+//!   `destination_workload*` labels themselves.
 //!
 //! **A PodMonitor, not a ServiceMonitor**: in Standard mode no Service has
 //! port 15090 (KServe's predictor Service exposes the model server's port

@@ -113,6 +113,19 @@ impl EnumSet {
         }
     }
 
+    /// Why a word that is not a value of the set is refused, when users may expect it to be one.
+    pub fn refusal(self, word: &str) -> Option<&'static str> {
+        match (self, word) {
+            // codegen/scrape.rs, "A PodMonitor, not a ServiceMonitor".
+            (EnumSet::Scrape, "service_monitor") => Some(
+                "kfl emits a PodMonitor, which reaches the predictor pods in both KServe modes: no Service has \
+                 Istio's port 15090 (Standard mode), and only Knative's per-revision private Services have the \
+                 queue-proxy's 9091; write `scrape = pod_monitor`",
+            ),
+            _ => None,
+        }
+    }
+
     /// An enum value as Kubernetes spells it (`if_not_present` → `IfNotPresent`, `no_schedule` → `NoSchedule`).
     pub fn kubernetes(value: &str) -> String {
         value
