@@ -265,9 +265,23 @@ pub(crate) fn served_name(serve: &ir::Serve) -> String {
     kubernetes_name(&serve.name)
 }
 
-/// The Kubernetes name of the predictor workload (`<isvc>-predictor`), for monitoring.
-pub(crate) fn predictor_name(serve: &ir::Serve) -> String {
-    format!("{}-predictor", kubernetes_name(&serve.name))
+/// The Kubernetes name of the predictor workload of `serve NAME` (`<isvc>-predictor`, KServe v0.20.0
+/// `constants.PredictorServiceName`), for monitoring.
+pub(crate) fn predictor_name(serve: &str) -> String {
+    format!("{}-predictor", kubernetes_name(serve))
+}
+
+/// The labels KServe v0.20.0 gives every predictor pod of the InferenceService `isvc`, in both deployment modes:
+/// `Predictor.buildObjectMeta` (`pkg/controller/v1beta1/inferenceservice/components/predictor.go`; the keys are
+/// `InferenceServicePodLabelKey` and `KServiceComponentLabel` of `pkg/constants/constants.go`) labels the
+/// Knative Service's revision template (`reconcilers/knative/ksvc_reconciler.go`, whose default
+/// `serviceLabelDisallowedList` holds only Knative's visibility label) and the raw Deployment's pod template
+/// (`reconcilers/deployment/deployment_reconciler.go`). A transformer's pods say `component: transformer`.
+pub(crate) fn predictor_pod_labels(isvc: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("serving.kserve.io/inferenceservice".to_string(), isvc.to_string()),
+        ("component".to_string(), "predictor".to_string()),
+    ])
 }
 
 /// What `serve.run`/`args` references mean inside KServe.

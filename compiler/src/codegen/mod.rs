@@ -4,7 +4,7 @@
 //! limits) lives in one module: `trainer.rs` (Trainer v2 TrainJob),
 //! `katib.rs` (Katib Experiment), `kserve.rs` (KServe InferenceService),
 //! `notebook.rs` (Kubeflow Notebook), `core.rs` (PVC),
-//! `monitoring.rs` (PrometheusRule, CronJob), `alert_receiver.rs`
+//! `monitoring.rs` (PrometheusRule, CronJob), `scrape.rs` (PodMonitor), `alert_receiver.rs`
 //! (AlertmanagerConfig and the retrain webhook receiver), `kfp/` (KFP v2 pipeline IR),
 //! `plan.rs` (plan.json for the embedded runtime).
 
@@ -24,6 +24,7 @@ mod notebook;
 mod plan;
 pub mod rbac;
 mod scheduling;
+mod scrape;
 pub mod staging;
 mod trainer;
 pub mod yaml;

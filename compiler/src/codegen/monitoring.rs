@@ -10,15 +10,25 @@
 //!   Knative Serving 1.21, whose queue-proxy reports OpenTelemetry metrics
 //!   (the OpenCensus `revision_request_count`/`revision_request_latencies`
 //!   are gone since 1.20): `kn.serving.invocation.duration`, a histogram in
-//!   seconds with attribute `http.response.status_code`, attributed by
-//!   `k8s.namespace.name` and `kn.service.name` (knative/docs
+//!   seconds with attribute `http.response.status_code` (knative/docs
 //!   `docs/versioned/serving/observability/metrics/serving-metrics.md`; the
-//!   name since knative/serving#16290, 1.20). Prometheus sees
-//!   `kn_serving_invocation_duration_seconds_{bucket,count}` with labels
-//!   `http_response_status_code`, `k8s_namespace_name` and
-//!   `kn_service_name="<serve>-predictor"`; the count is the request count.
-//!   Knative serves them on port 9091 only with `request-metrics-protocol:
-//!   prometheus` in `config-observability` (docs/TARGETS.md).
+//!   name since knative/serving#16290, 1.20; knative.dev/serving v0.48.1 —
+//!   Knative 1.21.1 — `pkg/queue/request_metric.go`). Prometheus sees
+//!   `kn_serving_invocation_duration_seconds_{bucket,count}` with label
+//!   `http_response_status_code`; the count is the request count. The
+//!   queries select a serve's series by `k8s_namespace_name` and
+//!   `kn_service_name="<serve>-predictor"`: Knative puts
+//!   `k8s.namespace.name` and `kn.service.name` on the queue-proxy's
+//!   OpenTelemetry resource (`pkg/queue/sharedmain/otel.go`), which the
+//!   Prometheus exporter (go.opentelemetry.io/otel/exporters/prometheus
+//!   v0.61.0, built without `WithResourceAsConstantLabels` by knative.dev/pkg
+//!   `observability/metrics/prometheus_enabled.go`) reports on `target_info`
+//!   only, so a plain scrape of the queue-proxy has them on no series: the
+//!   PodMonitor of `scrape.rs` sets them on every series it scrapes (an
+//!   OpenTelemetry collector turning resource attributes into labels gives
+//!   the same names). Knative serves the metrics on port 9091 only with
+//!   `request-metrics-protocol: prometheus` in `config-observability`
+//!   (docs/TARGETS.md).
 //! - `Standard` mode (no queue-proxy): Istio's standard metrics, which every
 //!   Kubeflow profile namespace has (sidecar injection is on there):
 //!   `istio_requests_total` (label `response_code`) and
@@ -65,7 +75,7 @@ use serde::Serialize;
 
 use super::manifest::{format_float, kubernetes_name, scalar_text};
 use super::{Context, Manifest};
-use super::{alert_receiver, kserve};
+use super::{alert_receiver, kserve, scrape};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{self, BinaryOpName, Expr, Ref, UnaryOpName, Value};
 
@@ -76,6 +86,10 @@ const MAX_CRONJOB_NAME: usize = 52;
 /// The service account pipeline runs are started as (Kubeflow's, in every profile namespace).
 pub(super) const LAUNCHER_SERVICE_ACCOUNT: &str = "default-editor";
 const WINDOW: &str = "5m";
+/// The labels Knative-mode queries select a serve's queue-proxy series by (module doc, "Metrics"); the
+/// PodMonitor of `scrape.rs` sets them.
+pub(super) const KNATIVE_NAMESPACE_LABEL: &str = "k8s_namespace_name";
+pub(super) const KNATIVE_SERVICE_LABEL: &str = "kn_service_name";
 /// The audience and lifetime of the projected KFP token mounted into every launcher that starts runs (the
 /// CronJob's and the alert receiver's) at `launcher::KFP_TOKEN_DIR`.
 const KFP_TOKEN_AUDIENCE: &str = "pipelines.kubeflow.org";
@@ -123,6 +137,7 @@ pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>
         }
         out.extend(alert_receiver::manifests(context, monitor, diagnostics));
     }
+    out.extend(scrape::manifests(context));
     out
 }
 
@@ -141,8 +156,7 @@ struct Source {
 
 impl Source {
     fn new(context: &Context<'_>, monitor: &ir::Monitor, serve: Option<&ir::Serve>) -> Source {
-        let workload =
-            serve.map_or_else(|| format!("{}-predictor", kubernetes_name(&monitor.service)), kserve::predictor_name);
+        let workload = kserve::predictor_name(&monitor.service);
         let standard = serve.is_some_and(kserve::is_standard);
         let mut labels = Vec::new();
         if standard {
@@ -153,9 +167,9 @@ impl Source {
             labels.push(format!("destination_workload=\"{workload}\""));
         } else {
             if let Some(ns) = &context.namespace {
-                labels.push(format!("k8s_namespace_name=\"{ns}\""));
+                labels.push(format!("{KNATIVE_NAMESPACE_LABEL}=\"{ns}\""));
             }
-            labels.push(format!("kn_service_name=\"{workload}\""));
+            labels.push(format!("{KNATIVE_SERVICE_LABEL}=\"{workload}\""));
         }
         Source { standard, selector: labels.join(",") }
     }

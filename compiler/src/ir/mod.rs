@@ -533,6 +533,10 @@ pub struct Monitor {
     pub service: String,
     pub rules: Vec<Rule>,
     pub schedule: Option<String>,
+    /// The object that has Prometheus scrape the serve's request metrics (`pod_monitor`); `None` for
+    /// `scrape = none`, the default: the cluster's Prometheus is left to scrape them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrape: Option<String>,
     #[serde(skip)]
     pub span: Span,
 }

@@ -832,6 +832,7 @@ impl Checker<'_> {
             service,
             rules,
             schedule: props.string("schedule"),
+            scrape: props.string("scrape").filter(|scrape| scrape != "none"),
             span,
         });
     }

@@ -512,7 +512,10 @@ impl Checker<'_> {
         match &e.kind {
             ExprKind::Name(ident) if values.contains(&ident.name.as_str()) => Some(Value::Enum(ident.name.to_string())),
             ExprKind::Name(ident) => {
-                let help = suggest::help(&ident.name, values)
+                let help = set
+                    .refusal(&ident.name)
+                    .map(str::to_string)
+                    .or_else(|| suggest::help(&ident.name, values))
                     .unwrap_or_else(|| format!("{}s are: {}", set.name(), values.join(", ")));
                 self.diags.push(
                     Diagnostic::error(

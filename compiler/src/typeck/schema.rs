@@ -79,6 +79,7 @@ pub enum EnumSet {
     PullPolicy,
     TolerationOperator,
     TaintEffect,
+    Scrape,
 }
 
 impl EnumSet {
@@ -92,6 +93,7 @@ impl EnumSet {
             EnumSet::PullPolicy => "pull policy",
             EnumSet::TolerationOperator => "toleration operator",
             EnumSet::TaintEffect => "taint effect",
+            EnumSet::Scrape => "scrape object",
         }
     }
 
@@ -107,6 +109,20 @@ impl EnumSet {
             EnumSet::PullPolicy => &["always", "if_not_present", "never"],
             EnumSet::TolerationOperator => &["equal", "exists"],
             EnumSet::TaintEffect => &["no_schedule", "prefer_no_schedule", "no_execute"],
+            EnumSet::Scrape => &["none", "pod_monitor"],
+        }
+    }
+
+    /// Why a word that is not a value of the set is refused, when users may expect it to be one.
+    pub fn refusal(self, word: &str) -> Option<&'static str> {
+        match (self, word) {
+            // codegen/scrape.rs, "A PodMonitor, not a ServiceMonitor".
+            (EnumSet::Scrape, "service_monitor") => Some(
+                "kfl emits a PodMonitor, which reaches the predictor pods in both KServe modes: no Service has \
+                 Istio's port 15090 (Standard mode), and only Knative's per-revision private Services have the \
+                 queue-proxy's 9091; write `scrape = pod_monitor`",
+            ),
+            _ => None,
         }
     }
 
@@ -473,6 +489,12 @@ pub const SERVE: &[PropertySpec] = &[
 pub const MONITOR: &[PropertySpec] = &[
     required("service", Shape::ServeDecl, "The `serve` to watch."),
     prop("schedule", Shape::Cron, "Periodic retraining, as a cron expression."),
+    defaulted(
+        "scrape",
+        Shape::Enum(EnumSet::Scrape),
+        DefaultValue::Enum("none"),
+        "`pod_monitor`: also emit the PodMonitor that has Prometheus scrape the serve's request metrics.",
+    ),
 ];
 
 pub const RULE: &[PropertySpec] = &[
