@@ -21,7 +21,6 @@ export KUBECONFIG=$kubeconfig
 cp=$bin_dir/controlplane
 work=$out/katib-loop
 mkdir -p "$work"
-api() { curl -sf --cacert "$pki_dir/ca.crt" --cert "$pki_dir/admin.crt" --key "$pki_dir/admin.key" "https://127.0.0.1:$p_api$1"; }
 passed=0
 failed=0
 pass() { echo "ok   $1"; passed=$((passed + 1)); }

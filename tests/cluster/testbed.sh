@@ -37,6 +37,9 @@ module_dir() {
   (cd "$cluster_dir/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
 }
 
+# api PATH: GET PATH from the test bed's API server as its admin (p_api: start's, or ports.env's).
+api() { curl -sf --cacert "$pki_dir/ca.crt" --cert "$pki_dir/admin.crt" --key "$pki_dir/admin.key" "https://127.0.0.1:$p_api$1"; }
+
 running() {
   local pid_file=$pid_dir/$1.pid
   [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null
