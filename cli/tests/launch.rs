@@ -778,6 +778,7 @@ fn a_trainjob_that_never_finishes_times_out_with_exit_1_and_is_left_running() {
     let name = run_name("fit", "run-1", 33);
     assert!(message.contains(&format!("TrainJob `{name}` did not finish within 0.3s")), "{message}");
     assert!(message.contains("left running in namespace `ml`"), "{message}");
+    assert!(message.contains("its conditions when the wait ended: Created=True (JobsCreated)"), "{message}");
     let reads = shared.lock().expect("lock").reads.get(&fit_path("run-1")).copied().unwrap_or_default();
     assert!(reads >= 2, "polled more than once before giving up: {reads}");
 }

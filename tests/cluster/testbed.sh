@@ -10,7 +10,7 @@ kubeconfig=$state_dir/kubeconfig
 # Written by start once everything is up; a test bed without it is not whole.
 ready=$state_dir/ready
 # The processes start launches, in start order (stop ends them in reverse).
-components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok jobset trainer kserve katib)
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok jobset trainer kserve mariadb katib)
 # The label Katib's Experiment validator requires of an Experiment's namespace (github.com/kubeflow/katib
 # v0.19.0 pkg/webhook/v1beta1/experiment/validation_webhook.go), which Kubeflow's profile controller gives
 # every profile namespace (kubeflow/kubeflow components/profile-controller): the namespaces the tests'
@@ -36,6 +36,9 @@ build() {
 module_dir() {
   (cd "$cluster_dir/$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
 }
+
+# api PATH: GET PATH from the test bed's API server as its admin (p_api: start's, or ports.env's).
+api() { curl -sf --cacert "$pki_dir/ca.crt" --cert "$pki_dir/admin.crt" --key "$pki_dir/admin.key" "https://127.0.0.1:$p_api$1"; }
 
 running() {
   local pid_file=$pid_dir/$1.pid

@@ -240,10 +240,17 @@ pub struct Condition {
 }
 
 pub fn condition(object: &DynamicObject, kind: &str) -> Option<Condition> {
-    let conditions = object.data.pointer("/status/conditions")?.as_array()?;
-    let found = conditions.iter().find(|c| c.get("type").and_then(Json::as_str) == Some(kind))?;
-    let text = |key: &str| found.get(key).and_then(Json::as_str).unwrap_or_default().to_string();
-    Some(Condition { status: text("status"), reason: text("reason"), message: text("message") })
+    conditions(object).find(|(found, _)| *found == kind).map(|(_, condition)| condition)
+}
+
+/// Each entry of `status.conditions` with its `type`.
+fn conditions(object: &DynamicObject) -> impl Iterator<Item = (&str, Condition)> {
+    let listed = object.data.pointer("/status/conditions").and_then(Json::as_array);
+    listed.into_iter().flatten().filter_map(|found| {
+        let text = |key: &str| found.get(key).and_then(Json::as_str).unwrap_or_default().to_string();
+        let kind = found.get("type").and_then(Json::as_str)?;
+        Some((kind, Condition { status: text("status"), reason: text("reason"), message: text("message") }))
+    })
 }
 
 pub fn is_true(object: &DynamicObject, kind: &str) -> Option<Condition> {
@@ -286,14 +293,31 @@ pub async fn wait<T>(
             && started.elapsed() >= limit
         {
             return Err(LaunchError::failed(format!(
-                "{} `{name}` did not finish within {}s; it was left running in namespace `{}`",
+                "{} `{name}` did not finish within {}s; it was left running in namespace `{}`; {}",
                 kind.kind,
                 limit.as_secs_f64(),
-                api_namespace(&object)
+                api_namespace(&object),
+                last_conditions(&object)
             )));
         }
         let remaining = limit.map_or(interval, |limit| limit.saturating_sub(started.elapsed()));
         tokio::time::sleep(interval.min(remaining)).await;
+    }
+}
+
+/// The object's conditions as last read, for a wait that gave up: what the controller was still waiting for
+/// (a Deployment without minimum availability, a pod that cannot be scheduled) is the first thing to look at.
+fn last_conditions(object: &DynamicObject) -> String {
+    let listed: Vec<String> = conditions(object)
+        .map(|(kind, condition)| match condition.reason.is_empty() && condition.message.is_empty() {
+            true => format!("{kind}={}", condition.status),
+            false => format!("{kind}={} ({})", condition.status, describe(&condition)),
+        })
+        .collect();
+    if listed.is_empty() {
+        "it reported no conditions".to_string()
+    } else {
+        format!("its conditions when the wait ended: {}", listed.join(", "))
     }
 }
 

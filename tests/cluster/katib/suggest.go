@@ -41,7 +41,6 @@ import (
 	trialsv1beta1 "github.com/kubeflow/katib/pkg/apis/controller/trials/v1beta1"
 	health "github.com/kubeflow/katib/pkg/apis/manager/health"
 	managerv1beta1 "github.com/kubeflow/katib/pkg/apis/manager/v1beta1"
-	"github.com/kubeflow/katib/pkg/controller.v1beta1/consts"
 	"github.com/kubeflow/katib/pkg/controller.v1beta1/suggestion/suggestionclient"
 	"github.com/kubeflow/katib/pkg/controller.v1beta1/util"
 	goptuna "github.com/kubeflow/katib/pkg/suggestion/v1beta1/goptuna"
@@ -186,12 +185,6 @@ func (r *suggestRun) experiment(e *experimentsv1beta1.Experiment) (verdict, deta
 		return "", "", fmt.Errorf("the katib-config has no suggestion service for %q", algorithm)
 	}
 	label := fmt.Sprintf("%s: %s (%s service)", e.Name, algorithm, service)
-	stopSuggestion, err := r.start(service, "suggestion", consts.DefaultSuggestionPort, e.Name)
-	if err != nil {
-		return "", "", err
-	}
-	defer stopSuggestion()
-
 	// The Suggestion the Experiment controller creates (pkg/controller.v1beta1/experiment/suggestion/suggestion.go).
 	suggestion := &suggestionsv1beta1.Suggestion{
 		ObjectMeta: metav1.ObjectMeta{Name: e.Name, Namespace: e.Namespace, Labels: e.Labels},
@@ -200,6 +193,11 @@ func (r *suggestRun) experiment(e *experimentsv1beta1.Experiment) (verdict, deta
 			ResumePolicy: e.Spec.ResumePolicy,
 		},
 	}
+	stopSuggestion, err := r.start(service, "suggestion", util.GetAlgorithmEndpoint(suggestion), e.Name)
+	if err != nil {
+		return "", "", err
+	}
+	defer stopSuggestion()
 	client := suggestionclient.New()
 	// The Suggestion controller validates before its first sync and fails the Suggestion with this
 	// message (pkg/controller.v1beta1/suggestion/suggestion_controller.go).
@@ -212,7 +210,7 @@ func (r *suggestRun) experiment(e *experimentsv1beta1.Experiment) (verdict, deta
 		if !ok {
 			return "", "", fmt.Errorf("the katib-config has no early-stopping service for %q", name)
 		}
-		stopStopping, err := r.start(stopping, "earlystopping", consts.DefaultEarlyStoppingPort, e.Name)
+		stopStopping, err := r.start(stopping, "earlystopping", util.GetEarlyStoppingEndpoint(suggestion), e.Name)
 		if err != nil {
 			return "", "", err
 		}
@@ -394,10 +392,10 @@ func goalMet(e *experimentsv1beta1.Experiment, value float64) bool {
 }
 
 // start runs a fresh instance of SERVICE (Katib runs one Deployment per Suggestion) and points
-// the endpoint Katib's client dials (<suggestion>.<namespace>:PORT, pkg/controller.v1beta1/util/
-// suggestion.go) at it. goptuna is Go and runs in this process, as cmd/suggestion/goptuna/v1beta1
+// ENDPOINT, the address Katib's client dials (<suggestion>-<algorithm>.<namespace>:PORT,
+// pkg/controller.v1beta1/util/suggestion.go), at it. goptuna is Go and runs in this process, as cmd/suggestion/goptuna/v1beta1
 // serves it; the others are Python, run by serve.py in the service's virtual environment.
-func (r *suggestRun) start(service, kind string, port int, experiment string) (func(), error) {
+func (r *suggestRun) start(service, kind, endpoint, experiment string) (func(), error) {
 	if service == "goptuna" {
 		listener, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -407,7 +405,7 @@ func (r *suggestRun) start(service, kind string, port int, experiment string) (f
 		managerv1beta1.RegisterSuggestionServer(server, goptuna.NewSuggestionService())
 		health.RegisterHealthServer(server, serving{})
 		go func() { _ = server.Serve(listener) }()
-		endpoints.set(port, listener.Addr().String())
+		endpoints.set(endpoint, listener.Addr().String())
 		return server.Stop, nil
 	}
 	class, ok := pythonServices[service]
@@ -463,7 +461,7 @@ func (r *suggestRun) start(service, kind string, port int, experiment string) (f
 			stop()
 			return nil, fmt.Errorf("%s service did not start (log: %s)", service, logFile.Name())
 		}
-		endpoints.set(port, "127.0.0.1:"+line)
+		endpoints.set(endpoint, "127.0.0.1:"+line)
 	case <-time.After(3 * time.Minute):
 		stop()
 		return nil, fmt.Errorf("%s service not listening after 3 minutes (log: %s)", service, logFile.Name())
@@ -484,26 +482,72 @@ func (serving) Check(context.Context, *health.HealthCheckRequest) (*health.Healt
 	return &health.HealthCheckResponse{Status: health.HealthCheckResponse_SERVING}, nil
 }
 
-// endpoints maps the port Katib's client dials (6789 suggestion, 6788 early stopping) to the
-// loopback address of the service running now.
-var endpoints = &endpointTable{addresses: map[string]string{}}
+// endpoints maps the addresses Katib's clients dial (HOST:PORT, cluster DNS names) to the
+// loopback address of the service running for each now.
+var endpoints = newEndpointTable()
 
 type endpointTable struct {
 	mu        sync.Mutex
+	changed   *sync.Cond
 	addresses map[string]string
+	// Endpoints whose service is starting: a call waits for it, as a call to a Katib suggestion
+	// Deployment does, which is ready only once its gRPC readiness probe answers (the Suggestion
+	// controller's composer gives it one); kwok marks the pod ready at once.
+	starting map[string]bool
 }
 
-func (t *endpointTable) set(port int, address string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.addresses[strconv.Itoa(port)] = address
+func newEndpointTable() *endpointTable {
+	t := &endpointTable{addresses: map[string]string{}, starting: map[string]bool{}}
+	t.changed = sync.NewCond(&t.mu)
+	return t
 }
 
-func (t *endpointTable) get(port string) (string, bool) {
+// expect marks ENDPOINT's service as starting, until set or remove.
+func (t *endpointTable) expect(endpoint string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	address, ok := t.addresses[port]
-	return address, ok
+	t.starting[endpoint] = true
+}
+
+func (t *endpointTable) set(endpoint, address string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.addresses[endpoint] = address
+	delete(t.starting, endpoint)
+	t.changed.Broadcast()
+}
+
+func (t *endpointTable) remove(endpoint string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.addresses, endpoint)
+	delete(t.starting, endpoint)
+	t.changed.Broadcast()
+}
+
+// unknownGrace is how long a call to an endpoint nobody has announced waits for it: the test bed's
+// services start when their Suggestion appears, which the Suggestion controller may act on first.
+const unknownGrace = 10 * time.Second
+
+// get answers ENDPOINT's address, waiting while its service is starting (or, for unknownGrace,
+// until some service announces it).
+func (t *endpointTable) get(endpoint string) (string, bool) {
+	deadline := time.Now().Add(unknownGrace)
+	timer := time.AfterFunc(unknownGrace, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.changed.Broadcast()
+	})
+	defer timer.Stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for {
+		address, ok := t.addresses[endpoint]
+		if ok || (!t.starting[endpoint] && !time.Now().Before(deadline)) {
+			return address, ok
+		}
+		t.changed.Wait()
+	}
 }
 
 // loopback takes the place of gRPC's "dns" resolver, the one grpc.NewClient uses for the
@@ -514,11 +558,7 @@ type loopback struct{}
 func (*loopback) Scheme() string { return "dns" }
 
 func (*loopback) Build(target resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
-	_, port, err := net.SplitHostPort(target.Endpoint())
-	if err != nil {
-		return nil, err
-	}
-	address, ok := endpoints.get(port)
+	address, ok := endpoints.get(target.Endpoint())
 	if !ok {
 		return nil, fmt.Errorf("no service runs for %s", target.Endpoint())
 	}
