@@ -7,6 +7,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::closed_set::closed_set;
+
 /// The version of the format: what the compiler writes and the only one the runtime reads.
 pub const PLAN_VERSION: u32 = 1;
 
@@ -507,12 +509,37 @@ pub struct EarlyStop {
     pub start_step: Option<i64>,
 }
 
+closed_set! {
+    /// Where a searched parameter's values come from (`space { lr = loguniform(1e-4, 1e-1) }`). The arguments:
+    /// `(lo, hi)` for uniform, loguniform and randint (both ends included), `(mu, sigma)` for normal and
+    /// lognormal (of `ln x`), `(lo, hi, q)` for quniform, the values for choice.
+    pub enum Distribution {
+        Uniform = "uniform",
+        LogUniform = "loguniform",
+        Normal = "normal",
+        LogNormal = "lognormal",
+        QUniform = "quniform",
+        RandInt = "randint",
+        Choice = "choice",
+    }
+}
+
+impl Distribution {
+    /// Whether the first two arguments are a lower and an upper bound (`lo < hi`; `hi` is the largest value).
+    pub const fn bounded(self) -> bool {
+        matches!(
+            self,
+            Distribution::Uniform | Distribution::LogUniform | Distribution::QUniform | Distribution::RandInt
+        )
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct SearchParam {
     pub name: String,
     #[serde(rename = "type")]
     pub ty: String,
-    pub distribution: String,
+    pub distribution: Distribution,
     pub args: Vec<Expression>,
 }
 

@@ -302,7 +302,7 @@ fn tune(tune: &ir::Tune, context: &Context<'_>) -> Tune {
             .map(|p| SearchParam {
                 name: p.name.clone(),
                 ty: p.ty.to_string(),
-                distribution: p.distribution.clone(),
+                distribution: p.distribution,
                 args: p.args.iter().map(program_free).collect(),
             })
             .collect(),

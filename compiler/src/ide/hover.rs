@@ -193,7 +193,7 @@ fn property(owner: Owner, name: &str) -> Option<String> {
         Shape::Algorithm => schema::ALGORITHMS.iter().map(|(n, _, _)| format!("`{n}()`")).collect(),
         Shape::Objective => schema::OBJECTIVES.iter().map(|n| format!("`{n}(METRIC)`")).collect(),
         Shape::Autoscale => schema::AUTOSCALE.iter().map(|n| format!("`{n}(…)`")).collect(),
-        Shape::Space => schema::DISTRIBUTIONS.iter().map(|n| format!("`{n}(…)`")).collect(),
+        Shape::Space => crate::ir::Distribution::NAMES.iter().map(|n| format!("`{n}(…)`")).collect(),
         _ => Vec::new(),
     };
     if !allowed.is_empty() {

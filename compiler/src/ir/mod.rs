@@ -394,15 +394,14 @@ pub struct Loop {
     pub stages: Vec<String>,
 }
 
-/// A tune's direction; the plan format's enum (`kfl-plan`).
-pub use kfl_plan::Goal;
+/// A tune's direction and a searched parameter's distribution; the plan format's enums (`kfl-plan`).
+pub use kfl_plan::{Distribution, Goal};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SearchParam {
     pub name: String,
     pub ty: Ty,
-    /// `uniform`, `loguniform`, `normal`, `lognormal`, `quniform`, `randint`, `choice`.
-    pub distribution: String,
+    pub distribution: Distribution,
     pub args: Vec<Value>,
 }
 

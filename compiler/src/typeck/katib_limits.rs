@@ -4,7 +4,7 @@
 use crate::ast;
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::Ty;
-use crate::ir::{SearchParam, Value};
+use crate::ir::{Distribution, SearchParam, Value};
 use crate::source::Span;
 use crate::typeck::props::Props;
 use crate::typeck::tune::TuneParts;
@@ -121,7 +121,7 @@ impl Checker<'_> {
             // goptuna `service.go` `ValidateAlgorithmSettings`: "CMA-ES only supports two or more dimensional
             // continuous search space".
             "cmaes" => {
-                let numeric = parts.space.iter().filter(|p| p.distribution != "choice").count();
+                let numeric = parts.space.iter().filter(|p| p.distribution != Distribution::Choice).count();
                 if numeric < 2 && !parts.space.is_empty() {
                     self.diags.push(
                         Diagnostic::error(
@@ -142,9 +142,9 @@ impl Checker<'_> {
 /// unless given, floats only with a step, categories each); `None` when it cannot enumerate it.
 fn grid_points(param: &SearchParam) -> Option<i64> {
     let arg = |i: usize| param.args.get(i).and_then(Value::as_f64);
-    match param.distribution.as_str() {
-        "choice" => Some(param.args.len() as i64),
-        "quniform" => {
+    match param.distribution {
+        Distribution::Choice => Some(param.args.len() as i64),
+        Distribution::QUniform => {
             let (lo, hi, step) = (arg(0)?, arg(1)?, arg(2)?);
             (step > 0.0 && hi >= lo).then(|| ((hi - lo) / step + 1e-9).floor() as i64 + 1)
         }
@@ -158,8 +158,5 @@ fn grid_points(param: &SearchParam) -> Option<i64> {
 
 /// The largest value a numeric parameter takes (`r_l` for hyperband's resource).
 fn upper_bound(param: &SearchParam) -> Option<f64> {
-    match param.distribution.as_str() {
-        "uniform" | "loguniform" | "quniform" | "randint" => param.args.get(1).and_then(Value::as_f64),
-        _ => None,
-    }
+    if param.distribution.bounded() { param.args.get(1).and_then(Value::as_f64) } else { None }
 }

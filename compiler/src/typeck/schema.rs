@@ -543,8 +543,6 @@ pub use kfl_plan::algorithms::{ALGORITHMS, ArgSpec, ArgTy, EARLY_STOP, HYPERBAND
 
 pub const AUTOSCALE: &[&str] = &["concurrency", "rps", "cpu", "memory"];
 
-pub const DISTRIBUTIONS: &[&str] = &["uniform", "loguniform", "normal", "lognormal", "quniform", "randint", "choice"];
-
 /// Parameters of a call that names an output or input: `objective`'s `maximize(accuracy)`.
 pub const OBJECTIVES: &[&str] = &["maximize", "minimize"];
 

@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 use crate::ast::{self, Entry, ExprKind};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::Ty;
-use crate::ir::{Algorithm, EarlyStop, Goal, SearchParam, Value};
+use crate::ir::{Algorithm, Distribution, EarlyStop, Goal, SearchParam, Value};
 use crate::resolve::{DeclKind, suggest};
 use crate::source::Span;
 use crate::typeck::expr::{Scope, article};
@@ -373,13 +373,17 @@ impl Checker<'_> {
     }
 
     fn distribution(&mut self, name: &str, e: &ast::Expr, ty: Option<&Ty>) -> Option<SearchParam> {
-        let (dist, args) = self.call_parts(e, schema::DISTRIBUTIONS, "distribution")?;
+        let (dist, args) = self.call_parts(e, Distribution::NAMES, "distribution")?;
+        // `call_parts` accepted only these names.
+        let dist = Distribution::from_name(&dist)?;
         let ty = ty.cloned().unwrap_or(Ty::Error);
-        let fits = match dist.as_str() {
-            "uniform" | "loguniform" | "normal" | "lognormal" => matches!(ty, Ty::Float | Ty::Error),
-            "quniform" => matches!(ty, Ty::Float | Ty::Int | Ty::Error),
-            "randint" => matches!(ty, Ty::Int | Ty::Error),
-            _ => true,
+        let fits = match dist {
+            Distribution::Uniform | Distribution::LogUniform | Distribution::Normal | Distribution::LogNormal => {
+                matches!(ty, Ty::Float | Ty::Error)
+            }
+            Distribution::QUniform => matches!(ty, Ty::Float | Ty::Int | Ty::Error),
+            Distribution::RandInt => matches!(ty, Ty::Int | Ty::Error),
+            Distribution::Choice => true,
         };
         if !fits {
             let suggestion = match ty {
@@ -397,9 +401,9 @@ impl Checker<'_> {
             );
             return None;
         }
-        let arity = match dist.as_str() {
-            "quniform" => Some(3),
-            "choice" => None,
+        let arity = match dist {
+            Distribution::QUniform => Some(3),
+            Distribution::Choice => None,
             _ => Some(2),
         };
         if args.iter().any(|a| a.name.is_some()) {
@@ -418,7 +422,7 @@ impl Checker<'_> {
                         format!("`{dist}` takes {n} arguments, found {}", args.len()),
                         Label::new(e.span, "here"),
                     )
-                    .with_help(dist_example(&dist)),
+                    .with_help(dist_example(dist)),
                 );
                 return None;
             }
@@ -435,17 +439,17 @@ impl Checker<'_> {
             }
             _ => {}
         }
-        let element = match dist.as_str() {
-            "choice" => ty.clone(),
-            "randint" => Ty::Int,
-            _ if ty == Ty::Int && dist == "quniform" => Ty::Int,
+        let element = match dist {
+            Distribution::Choice => ty.clone(),
+            Distribution::RandInt => Ty::Int,
+            Distribution::QUniform if ty == Ty::Int => Ty::Int,
             _ => Ty::Float,
         };
         let mut values = Vec::new();
         for arg in args {
             let (arg_ty, value) = self.expr(&arg.value, &Scope::default(), Some(&element));
-            if !(arg_ty.fits(&element) || (dist == "choice" && element.is_error())) {
-                let code = if dist == "choice" { Code::SearchSpaceMismatch } else { Code::TypeMismatch };
+            if !(arg_ty.fits(&element) || (dist == Distribution::Choice && element.is_error())) {
+                let code = if dist == Distribution::Choice { Code::SearchSpaceMismatch } else { Code::TypeMismatch };
                 self.diags.push(
                     Diagnostic::error(
                         code,
@@ -459,24 +463,24 @@ impl Checker<'_> {
             values.push(value);
         }
         if let (Some(lo), Some(hi)) = (values.first().and_then(Value::as_f64), values.get(1).and_then(Value::as_f64)) {
-            let bounded = matches!(dist.as_str(), "uniform" | "loguniform" | "quniform" | "randint");
+            let bounded = dist.bounded();
             if bounded && lo >= hi {
                 self.out_of_range(
                     e.span,
                     &format!("`{dist}` needs lo < hi, found {lo} and {hi}"),
                     "write the lower bound first",
                 );
-            } else if dist == "loguniform" && lo <= 0.0 {
+            } else if dist == Distribution::LogUniform && lo <= 0.0 {
                 self.out_of_range(
                     e.span,
                     "`loguniform` needs bounds above zero",
                     "use a positive lower bound such as 1e-4",
                 );
-            } else if matches!(dist.as_str(), "normal" | "lognormal") && hi <= 0.0 {
+            } else if matches!(dist, Distribution::Normal | Distribution::LogNormal) && hi <= 0.0 {
                 self.out_of_range(e.span, &format!("`{dist}` needs sigma > 0"), "use a positive standard deviation");
             }
         }
-        if dist == "quniform" && values.get(2).and_then(Value::as_f64).is_some_and(|q| q <= 0.0) {
+        if dist == Distribution::QUniform && values.get(2).and_then(Value::as_f64).is_some_and(|q| q <= 0.0) {
             self.out_of_range(e.span, "`quniform` needs a step q > 0", "use a positive step");
         }
         Some(SearchParam { name: name.to_string(), ty, distribution: dist, args: values })
@@ -508,10 +512,10 @@ impl Checker<'_> {
     }
 }
 
-fn dist_example(dist: &str) -> String {
+fn dist_example(dist: Distribution) -> String {
     match dist {
-        "quniform" => "write `quniform(lo, hi, q)`".into(),
-        "normal" | "lognormal" => format!("write `{dist}(mu, sigma)`"),
+        Distribution::QUniform => "write `quniform(lo, hi, q)`".into(),
+        Distribution::Normal | Distribution::LogNormal => format!("write `{dist}(mu, sigma)`"),
         other => format!("write `{other}(lo, hi)`"),
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::record::RecordError;
 use super::select::SelectError;
+use crate::plan::Distribution;
 use crate::search::SamplerError;
 use crate::value::EvalError;
 
@@ -90,9 +91,8 @@ impl From<RecordError> for RunError {
 #[derive(Debug)]
 pub(super) enum TuneSetupError {
     Setting { name: String, source: EvalError },
-    SpaceArgument { param: String, distribution: String, source: EvalError },
-    NotANumber { param: String, distribution: String, position: usize },
-    UnknownDistribution { param: String, distribution: String },
+    SpaceArgument { param: String, distribution: Distribution, source: EvalError },
+    NotANumber { param: String, distribution: Distribution, position: usize },
     Sampler { algorithm: String, source: SamplerError },
 }
 
@@ -105,9 +105,6 @@ impl fmt::Display for TuneSetupError {
             }
             TuneSetupError::NotANumber { param, distribution, position } => {
                 write!(f, "`{param}`: {distribution}(…) needs a number as argument {position}")
-            }
-            TuneSetupError::UnknownDistribution { param, distribution } => {
-                write!(f, "`{param}`: unknown distribution `{distribution}`")
             }
             TuneSetupError::Sampler { algorithm, source } => write!(f, "algorithm `{algorithm}`: {source}"),
         }

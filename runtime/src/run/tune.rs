@@ -12,7 +12,7 @@ use super::job::{self, JobEvent, JobResult};
 use super::prepare::{Prepared, TrialSpec};
 use super::record::{self, OutputRecord, StageState, TrialOutcome, TrialRecord};
 use super::{Engine, Event, Observer, cache, process, report, select};
-use crate::plan::{Expression, Goal, Spec, Tune};
+use crate::plan::{Distribution, Expression, Goal, Spec, Tune};
 use crate::search::{self, Direction, MedianStop, Proposal, Sampler, SettingValue, Space, Trial, TrialState};
 use crate::value::{EvalError, Value, eval};
 
@@ -639,11 +639,7 @@ fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>)
     let mut params = Vec::new();
     for param in &tune.space {
         let args = param.args.iter().map(eval).collect::<Result<Vec<_>, _>>().map_err(|source| {
-            TuneSetupError::SpaceArgument {
-                param: param.name.clone(),
-                distribution: param.distribution.clone(),
-                source,
-            }
+            TuneSetupError::SpaceArgument { param: param.name.clone(), distribution: param.distribution, source }
         })?;
         let number = |i: usize| -> Result<f64, TuneSetupError> {
             match args.get(i) {
@@ -652,19 +648,21 @@ fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>)
                 Some(Value::Unit { value, .. }) => Ok(*value),
                 _ => Err(TuneSetupError::NotANumber {
                     param: param.name.clone(),
-                    distribution: param.distribution.clone(),
+                    distribution: param.distribution,
                     position: i + 1,
                 }),
             }
         };
-        let distribution = match param.distribution.as_str() {
-            "uniform" => search::Distribution::Uniform { low: number(0)?, high: number(1)? },
-            "loguniform" => search::Distribution::LogUniform { low: number(0)?, high: number(1)? },
-            "normal" => search::Distribution::Normal { mu: number(0)?, sigma: number(1)? },
-            "lognormal" => search::Distribution::LogNormal { mu: number(0)?, sigma: number(1)? },
-            "quniform" => search::Distribution::QUniform { low: number(0)?, high: number(1)?, q: number(2)? },
-            "randint" => search::Distribution::RandInt { low: number(0)? as i64, high: number(1)? as i64 },
-            "choice" => search::Distribution::Choice(
+        let distribution = match param.distribution {
+            Distribution::Uniform => search::Distribution::Uniform { low: number(0)?, high: number(1)? },
+            Distribution::LogUniform => search::Distribution::LogUniform { low: number(0)?, high: number(1)? },
+            Distribution::Normal => search::Distribution::Normal { mu: number(0)?, sigma: number(1)? },
+            Distribution::LogNormal => search::Distribution::LogNormal { mu: number(0)?, sigma: number(1)? },
+            Distribution::QUniform => {
+                search::Distribution::QUniform { low: number(0)?, high: number(1)?, q: number(2)? }
+            }
+            Distribution::RandInt => search::Distribution::RandInt { low: number(0)? as i64, high: number(1)? as i64 },
+            Distribution::Choice => search::Distribution::Choice(
                 args.iter()
                     .map(|v| match v {
                         Value::Int(n) => search::Value::Int(*n),
@@ -673,12 +671,6 @@ fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>)
                     })
                     .collect(),
             ),
-            other => {
-                return Err(TuneSetupError::UnknownDistribution {
-                    param: param.name.clone(),
-                    distribution: other.to_string(),
-                });
-            }
         };
         let ty = match param.ty.as_str() {
             "int" => search::ParamType::Int,
