@@ -569,9 +569,28 @@ pub struct Replicas {
     pub max: i64,
 }
 
+closed_set! {
+    /// What a serve's autoscaler holds at its target per replica: in-flight requests or requests per second
+    /// (KServe's Knative autoscaler, and `kfl run`'s), or CPU or memory utilisation (a Kubernetes HPA in KServe's
+    /// Standard mode; `kfl run` keeps the replica count fixed, having no metrics server).
+    pub enum AutoscaleMetric {
+        Concurrency = "concurrency",
+        Rps = "rps",
+        Cpu = "cpu",
+        Memory = "memory",
+    }
+}
+
+impl AutoscaleMetric {
+    /// Whether the target is a utilisation percentage of the pods' requests (an HPA's), not a load per replica.
+    pub const fn is_utilisation(self) -> bool {
+        matches!(self, AutoscaleMetric::Cpu | AutoscaleMetric::Memory)
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Autoscale {
-    pub metric: String,
+    pub metric: AutoscaleMetric,
     pub target: Expression,
 }
 
@@ -583,18 +602,41 @@ pub struct Transformer {
     pub resources: Resources,
 }
 
+closed_set! {
+    /// A serve's runtime: the model format a KServe ServingRuntime serves, or `custom` (the serve's own `run`).
+    pub enum ServeRuntime {
+        Sklearn = "sklearn",
+        Xgboost = "xgboost",
+        Lightgbm = "lightgbm",
+        Pytorch = "pytorch",
+        Tensorflow = "tensorflow",
+        Onnx = "onnx",
+        Triton = "triton",
+        Huggingface = "huggingface",
+        Custom = "custom",
+    }
+}
+
+closed_set! {
+    /// The inference protocol a predictor speaks: KServe's V1 or the Open Inference Protocol (V2).
+    pub enum Protocol {
+        V1 = "v1",
+        V2 = "v2",
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Serve {
     pub model: String,
     /// The name the model answers to (`/v2/models/NAME`); absent in older plans: the stage's name.
     #[serde(default)]
     pub served_name: Option<String>,
-    pub runtime: String,
+    pub runtime: ServeRuntime,
     pub image: Option<String>,
     pub run: Option<Vec<Part>>,
     pub local_run: Option<Vec<Part>>,
     pub args: Vec<Part>,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub replicas: Replicas,
     pub autoscale: Option<Autoscale>,
     #[schemars(range(min = 0.0, max = 100.0))]
@@ -604,12 +646,20 @@ pub struct Serve {
     pub resources: Resources,
 }
 
+closed_set! {
+    /// What a monitor's rule does when it fires: notify, or start a run of the file's pipeline.
+    pub enum RuleAction {
+        Alert = "alert",
+        Retrain = "retrain",
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Rule {
     pub name: String,
     pub when: Expression,
     pub for_seconds: Option<u64>,
-    pub then: String,
+    pub then: RuleAction,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

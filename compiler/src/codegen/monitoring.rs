@@ -77,7 +77,7 @@ use super::manifest::{format_float, kubernetes_name, scalar_text};
 use super::{Context, Manifest};
 use super::{alert_receiver, kserve, scrape};
 use crate::diagnostics::{Code, Diagnostic, Label};
-use crate::ir::{self, BinaryOpName, Expr, Ref, UnaryOpName, Value};
+use crate::ir::{self, BinaryOpName, Expr, Ref, RuleAction, UnaryOpName, Value};
 
 const API_VERSION: &str = "monitoring.coreos.com/v1";
 const KIND: &str = "PrometheusRule";
@@ -300,8 +300,12 @@ fn prometheus_rule(
             }
         };
         let mut labels = BTreeMap::new();
-        labels.insert("severity".to_string(), if rule.then == "retrain" { "info" } else { "warning" }.to_string());
-        labels.insert("kfl_action".to_string(), rule.then.clone());
+        let severity = match rule.then {
+            RuleAction::Retrain => "info",
+            RuleAction::Alert => "warning",
+        };
+        labels.insert("severity".to_string(), severity.to_string());
+        labels.insert("kfl_action".to_string(), rule.then.to_string());
         labels.insert("kfl_service".to_string(), service.clone());
         if let Some(ns) = &context.namespace {
             labels.insert("namespace".to_string(), ns.clone());

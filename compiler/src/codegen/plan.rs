@@ -332,17 +332,17 @@ fn serve(serve: &ir::Serve, program: &ir::Program) -> Serve {
     Serve {
         model: serve.model.clone(),
         served_name: Some(super::kserve::served_name(serve)),
-        runtime: serve.runtime.clone(),
+        runtime: serve.runtime,
         image: serve.image.clone(),
         run: serve.run.as_ref().map(parts),
         local_run: serve.local_run.as_ref().map(parts),
         args: parts(&serve.args),
-        protocol: serve.protocol.clone(),
+        protocol: serve.protocol,
         replicas: Replicas { min: serve.min_replicas, max: serve.max_replicas },
         autoscale: serve
             .autoscale
             .as_ref()
-            .map(|a| Autoscale { metric: a.metric.clone(), target: expression(&a.target, program) }),
+            .map(|a| Autoscale { metric: a.metric, target: expression(&a.target, program) }),
         canary_percent: serve.canary,
         transformer: serve.transformer.as_ref().map(|t| Transformer {
             image: t.image.clone(),
@@ -365,7 +365,7 @@ fn monitor(monitor: &ir::Monitor, program: &ir::Program) -> Monitor {
                 name: r.name.clone(),
                 when: expression(&r.when, program),
                 for_seconds: r.duration.map(ir::Duration::seconds),
-                then: r.then.clone(),
+                then: r.then,
             })
             .collect(),
         schedule: monitor.schedule.clone(),

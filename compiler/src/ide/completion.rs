@@ -205,7 +205,7 @@ impl<'a> Completer<'a> {
                 }
             }
             Shape::Autoscale => {
-                for name in schema::AUTOSCALE {
+                for name in crate::ir::AutoscaleMetric::NAMES {
                     self.add_with(name, CompletionKind::Function, Some("autoscale".into()), None, format!("{name}("));
                 }
             }

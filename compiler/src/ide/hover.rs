@@ -192,7 +192,7 @@ fn property(owner: Owner, name: &str) -> Option<String> {
         Shape::Enum(set) => set.values().iter().map(|v| format!("`{v}`")).collect(),
         Shape::Algorithm => schema::ALGORITHMS.iter().map(|(n, _, _)| format!("`{n}()`")).collect(),
         Shape::Objective => schema::OBJECTIVES.iter().map(|n| format!("`{n}(METRIC)`")).collect(),
-        Shape::Autoscale => schema::AUTOSCALE.iter().map(|n| format!("`{n}(…)`")).collect(),
+        Shape::Autoscale => crate::ir::AutoscaleMetric::NAMES.iter().map(|n| format!("`{n}(…)`")).collect(),
         Shape::Space => crate::ir::Distribution::NAMES.iter().map(|n| format!("`{n}(…)`")).collect(),
         _ => Vec::new(),
     };

@@ -394,6 +394,8 @@ pub struct Loop {
     pub stages: Vec<String>,
 }
 
+/// Closed sets of a serve and a monitor; the plan format's enums (`kfl-plan`).
+pub use kfl_plan::{AutoscaleMetric, Protocol, RuleAction, ServeRuntime};
 /// A tune's direction and a searched parameter's distribution; the plan format's enums (`kfl-plan`).
 pub use kfl_plan::{Distribution, Goal};
 
@@ -476,8 +478,7 @@ impl Model {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Autoscale {
-    /// `concurrency`, `rps`, `cpu` or `memory`.
-    pub metric: String,
+    pub metric: AutoscaleMetric,
     pub target: Value,
 }
 
@@ -494,12 +495,12 @@ pub struct Serve {
     pub name: String,
     pub doc: Option<String>,
     pub model: String,
-    pub runtime: String,
+    pub runtime: ServeRuntime,
     pub image: Option<String>,
     pub run: Option<Vec<Value>>,
     pub local_run: Option<Vec<Value>>,
     pub args: Vec<Value>,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub min_replicas: i64,
     /// 0: no upper bound (no `replicas` written), which KServe leaves to its autoscaler.
     pub max_replicas: i64,
@@ -521,8 +522,7 @@ pub struct Rule {
     pub name: String,
     pub when: Value,
     pub duration: Option<Duration>,
-    /// `alert` or `retrain`.
-    pub then: String,
+    pub then: RuleAction,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

@@ -702,8 +702,8 @@ impl Checker<'_> {
         let props =
             self.props(&block.body, schema::SERVE_SPECS, &owner, span, &scope, Allow { mounts: false, rules: false });
         self.check_patches(&props.patches, PatchTarget::InferenceService);
-        let runtime = props.string("runtime").unwrap_or_default();
-        if runtime == "custom"
+        let runtime = props.string("runtime").and_then(|r| ir::ServeRuntime::from_name(&r));
+        if runtime == Some(ir::ServeRuntime::Custom)
             && props.get("run").is_none()
             && !block.body.properties().any(|p| p.key.joined() == "run")
         {
@@ -722,7 +722,8 @@ impl Checker<'_> {
             Some(Value::Call(call)) => call
                 .positional
                 .first()
-                .map(|target| ir::Autoscale { metric: call.name.clone(), target: target.clone() }),
+                .zip(ir::AutoscaleMetric::from_name(&call.name))
+                .map(|(target, metric)| ir::Autoscale { metric, target: target.clone() }),
             _ => None,
         };
         let transformer = match props.get("transformer") {
@@ -751,8 +752,12 @@ impl Checker<'_> {
         let local = props.object("local");
         let mut resources = self.resources(&props);
         let scheduling = self.scheduling(&props, Some(&mut resources));
-        let protocol =
-            props.string("protocol").unwrap_or_else(|| crate::codegen::kserve::default_protocol(&runtime).to_string());
+        // A missing `runtime` was reported; `custom` stands in for it.
+        let runtime = runtime.unwrap_or(ir::ServeRuntime::Custom);
+        let protocol = props
+            .string("protocol")
+            .and_then(|p| ir::Protocol::from_name(&p))
+            .unwrap_or_else(|| crate::codegen::kserve::default_protocol(runtime));
         self.graph.add_node(&name, NodeKind::Serve, span);
         self.flush_dependencies(&name, &[]);
         program.serves.push(ir::Serve {
@@ -808,7 +813,8 @@ impl Checker<'_> {
             }
             let rule_owner = format!("`rule {}`", rule.name.name);
             let rule_props = self.props(&rule.body, &[schema::RULE], &rule_owner, rule.name.span, &metrics_scope, NONE);
-            if let (Some(when), Some(then)) = (rule_props.get("when"), rule_props.string("then")) {
+            let then = rule_props.string("then").and_then(|t| ir::RuleAction::from_name(&t));
+            if let (Some(when), Some(then)) = (rule_props.get("when"), then) {
                 rules.push(ir::Rule {
                     name: rule.name.name.to_string(),
                     when: when.clone(),

@@ -101,11 +101,9 @@ impl EnumSet {
         match self {
             EnumSet::Framework => &["torch", "deepspeed", "jax", "tensorflow", "mpi", "mlx", "xgboost", "custom"],
             EnumSet::Access => &["read_write_once", "read_only_many", "read_write_many", "read_write_once_pod"],
-            EnumSet::ServeRuntime => {
-                &["sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "triton", "huggingface", "custom"]
-            }
-            EnumSet::Protocol => &["v1", "v2"],
-            EnumSet::RuleAction => &["alert", "retrain"],
+            EnumSet::ServeRuntime => kfl_plan::ServeRuntime::NAMES,
+            EnumSet::Protocol => kfl_plan::Protocol::NAMES,
+            EnumSet::RuleAction => kfl_plan::RuleAction::NAMES,
             EnumSet::PullPolicy => &["always", "if_not_present", "never"],
             EnumSet::TolerationOperator => &["equal", "exists"],
             EnumSet::TaintEffect => &["no_schedule", "prefer_no_schedule", "no_execute"],
@@ -540,8 +538,6 @@ pub const SERVING_METRICS: &[(&str, Ty)] = &[
 
 /// The search-algorithm table lives in `kfl-plan`, which the runtime's search reads too.
 pub use kfl_plan::algorithms::{ALGORITHMS, ArgSpec, ArgTy, EARLY_STOP, HYPERBAND_ETA, Katib, SEED};
-
-pub const AUTOSCALE: &[&str] = &["concurrency", "rps", "cpu", "memory"];
 
 /// Parameters of a call that names an output or input: `objective`'s `maximize(accuracy)`.
 pub const OBJECTIVES: &[&str] = &["maximize", "minimize"];

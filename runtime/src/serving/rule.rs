@@ -68,12 +68,8 @@ impl Condition {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Alert,
-    Retrain,
-}
+/// What a firing rule does: the plan's `then` (its enum, serialised as its word in events and webhooks).
+pub use kfl_plan::RuleAction as Action;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Rule {
