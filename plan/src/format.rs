@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::algorithms::{EarlyStopAlgorithm, SearchAlgorithm};
 use crate::closed_set::closed_set;
 
 /// The version of the format: what the compiler writes and the only one the runtime reads.
@@ -497,14 +498,14 @@ pub struct Tune {
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Algorithm {
-    pub name: String,
+    pub name: SearchAlgorithm,
     pub seed: Option<i64>,
     pub settings: IndexMap<String, Expression>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct EarlyStop {
-    pub name: String,
+    pub name: EarlyStopAlgorithm,
     pub min_trials: Option<i64>,
     pub start_step: Option<i64>,
 }

@@ -332,11 +332,7 @@ fn step_job(context: &Context<'_>, stage: &ir::Stage, rendering: trainer::Render
 /// `algorithmName` and `algorithmSettings` under the names the algorithm table (`schema::ALGORITHMS`) gives;
 /// the checker has refused every argument the serving Katib service does not accept.
 fn algorithm(algorithm: &ir::Algorithm, space: &[ir::SearchParam]) -> AlgorithmSpec {
-    let (_, name, specs) = schema::ALGORITHMS.iter().find(|(kfl, _, _)| *kfl == algorithm.name).copied().unwrap_or((
-        algorithm.name.as_str(),
-        algorithm.name.as_str(),
-        &[],
-    ));
+    let (_, name, specs) = *algorithm.name.row();
     let spec_of = |key: &str| specs.iter().chain(std::iter::once(&schema::SEED)).find(|s| s.name == key);
     let mut settings = Vec::new();
     let mut push = |name: &str, value: String| settings.push(Setting { name: name.to_string(), value });
@@ -375,8 +371,7 @@ fn setting_text(value: &Value) -> String {
 
 /// The early-stopping rule under the names the algorithm table (`schema::EARLY_STOP`) gives it and its settings.
 fn early_stopping(early: &ir::EarlyStop) -> AlgorithmSpec {
-    let (_, katib_name, specs) =
-        schema::EARLY_STOP.iter().find(|(kfl, _, _)| *kfl == early.name).copied().unwrap_or(schema::EARLY_STOP[0]);
+    let (_, katib_name, specs) = *early.name.row();
     let setting = |key: &str| {
         specs.iter().find(|s| s.name == key).and_then(|s| match s.katib {
             schema::Katib::Setting(katib) => Some(katib),

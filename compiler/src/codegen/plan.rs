@@ -284,7 +284,7 @@ fn tune(tune: &ir::Tune, context: &Context<'_>) -> Tune {
         metric: tune.metric.clone(),
         target: counts.target,
         algorithm: Algorithm {
-            name: tune.algorithm.name.clone(),
+            name: tune.algorithm.name,
             seed: tune.algorithm.seed,
             settings: tune.algorithm.settings.iter().map(|(k, v)| (k.clone(), program_free(v))).collect(),
         },
@@ -292,7 +292,7 @@ fn tune(tune: &ir::Tune, context: &Context<'_>) -> Tune {
         parallel: counts.parallel,
         max_failed: counts.max_failed,
         early_stop: tune.early_stop.as_ref().map(|e| EarlyStop {
-            name: e.name.clone(),
+            name: e.name,
             min_trials: e.min_trials,
             start_step: e.start_step,
         }),

@@ -195,7 +195,7 @@ impl<'a> Completer<'a> {
                 }
             }
             Shape::Algorithm => {
-                for (name, _, _) in schema::ALGORITHMS {
+                for name in schema::SearchAlgorithm::NAMES {
                     self.add_with(name, CompletionKind::Function, Some("algorithm".into()), None, format!("{name}()"));
                 }
             }
@@ -210,7 +210,7 @@ impl<'a> Completer<'a> {
                 }
             }
             Shape::EarlyStop => {
-                for (name, _, _) in schema::EARLY_STOP {
+                for name in schema::EarlyStopAlgorithm::NAMES {
                     self.add_with(name, CompletionKind::Function, Some("early stop".into()), None, format!("{name}("));
                 }
             }

@@ -394,6 +394,8 @@ pub struct Loop {
     pub stages: Vec<String>,
 }
 
+/// A tune's search algorithm and early-stopping rule; the algorithm table's enums (`kfl_plan::algorithms`).
+pub use kfl_plan::algorithms::{EarlyStopAlgorithm, SearchAlgorithm};
 /// Closed sets of a serve and a monitor; the plan format's enums (`kfl-plan`).
 pub use kfl_plan::{AutoscaleMetric, Protocol, RuleAction, ServeRuntime};
 /// A tune's direction and a searched parameter's distribution; the plan format's enums (`kfl-plan`).
@@ -409,14 +411,14 @@ pub struct SearchParam {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Algorithm {
-    pub name: String,
+    pub name: SearchAlgorithm,
     pub seed: Option<i64>,
     pub settings: IndexMap<String, Value>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct EarlyStop {
-    pub name: String,
+    pub name: EarlyStopAlgorithm,
     pub min_trials: Option<i64>,
     pub start_step: Option<i64>,
 }

@@ -432,7 +432,7 @@ pub const TUNE: &[PropertySpec] = &[
     required("trial", Shape::Trial, "The `train` or `step` whose inputs are searched."),
     required("objective", Shape::Objective, "`maximize(METRIC)` or `minimize(METRIC)` over the trial's metrics."),
     prop("goal", Shape::Float, "Stop the search when the objective reaches this value."),
-    defaulted("algorithm", Shape::Algorithm, DefaultValue::Call("random"), "Search algorithm."),
+    defaulted("algorithm", Shape::Algorithm, DefaultValue::Call(DEFAULT_ALGORITHM.name()), "Search algorithm."),
     defaulted("trials", Shape::Int { min: 1 }, DefaultValue::Int(10), "Maximum number of trials (`maxTrialCount`)."),
     defaulted("parallel", Shape::Int { min: 1 }, DefaultValue::Int(1), "Trials run at once (`parallelTrialCount`)."),
     prop("max_failed", Shape::Int { min: 0 }, "Abort after this many failed trials; default `trials`."),
@@ -537,7 +537,12 @@ pub const SERVING_METRICS: &[(&str, Ty)] = &[
 ];
 
 /// The search-algorithm table lives in `kfl-plan`, which the runtime's search reads too.
-pub use kfl_plan::algorithms::{ALGORITHMS, ArgSpec, ArgTy, EARLY_STOP, HYPERBAND_ETA, Katib, SEED};
+pub use kfl_plan::algorithms::{
+    ALGORITHMS, ArgSpec, ArgTy, EARLY_STOP, EarlyStopAlgorithm, HYPERBAND_ETA, Katib, SEED, SearchAlgorithm,
+};
+
+/// A tune's `algorithm` when it writes none.
+pub const DEFAULT_ALGORITHM: SearchAlgorithm = SearchAlgorithm::Random;
 
 /// Parameters of a call that names an output or input: `objective`'s `maximize(accuracy)`.
 pub const OBJECTIVES: &[&str] = &["maximize", "minimize"];

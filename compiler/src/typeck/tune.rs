@@ -9,7 +9,7 @@ use crate::ir::{Algorithm, Distribution, EarlyStop, Goal, SearchParam, Value};
 use crate::resolve::{DeclKind, suggest};
 use crate::source::Span;
 use crate::typeck::expr::{Scope, article};
-use crate::typeck::schema::{self, ArgSpec, ArgTy};
+use crate::typeck::schema::{self, ArgSpec, ArgTy, EarlyStopAlgorithm, SearchAlgorithm};
 use crate::typeck::{Checker, Sig};
 
 /// The parts of a `tune` that need the trial to be understood.
@@ -74,7 +74,7 @@ impl Checker<'_> {
         let mut parts = TuneParts {
             goal: Goal::Maximize,
             metric: String::new(),
-            algorithm: Algorithm { name: "random".into(), seed: None, settings: IndexMap::new() },
+            algorithm: Algorithm { name: schema::DEFAULT_ALGORITHM, seed: None, settings: IndexMap::new() },
             early_stop: None,
             space: Vec::new(),
         };
@@ -160,22 +160,22 @@ impl Checker<'_> {
     }
 
     fn algorithm(&mut self, e: &ast::Expr, space: &[SearchParam]) -> Option<Algorithm> {
-        let names: Vec<&str> = schema::ALGORITHMS.iter().map(|(n, _, _)| *n).collect();
-        let (name, args) = self.call_parts(e, &names, "algorithm")?;
-        let specs = schema::ALGORITHMS.iter().find(|(n, _, _)| *n == name).map_or(&[][..], |(_, _, a)| *a);
-        let values = self.named_args(&name, args, specs, e.span, space);
+        let (name, args) = self.call_parts(e, SearchAlgorithm::NAMES, "algorithm")?;
+        // `call_parts` accepted only these names.
+        let algorithm = SearchAlgorithm::from_name(&name)?;
+        let values = self.named_args(&name, args, algorithm.row().2, e.span, space);
         let seed = values.get("seed").and_then(Value::as_int);
         let settings = values.into_iter().filter(|(k, _)| k != "seed").collect();
-        Some(Algorithm { name, seed, settings })
+        Some(Algorithm { name: algorithm, seed, settings })
     }
 
     fn early_stop(&mut self, e: &ast::Expr) -> Option<EarlyStop> {
-        let names: Vec<&str> = schema::EARLY_STOP.iter().map(|(n, _, _)| *n).collect();
-        let (name, args) = self.call_parts(e, &names, "early_stop")?;
-        let specs = schema::EARLY_STOP.iter().find(|(n, _, _)| *n == name).map_or(&[][..], |(_, _, a)| *a);
-        let values = self.named_args(&name, args, specs, e.span, &[]);
+        let (name, args) = self.call_parts(e, EarlyStopAlgorithm::NAMES, "early_stop")?;
+        // `call_parts` accepted only these names.
+        let rule = EarlyStopAlgorithm::from_name(&name)?;
+        let values = self.named_args(&name, args, rule.row().2, e.span, &[]);
         Some(EarlyStop {
-            name,
+            name: rule,
             min_trials: values.get("min_trials").and_then(Value::as_int),
             start_step: values.get("start_step").and_then(Value::as_int),
         })

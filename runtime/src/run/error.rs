@@ -8,6 +8,7 @@ use super::select::SelectError;
 use crate::plan::Distribution;
 use crate::search::SamplerError;
 use crate::value::EvalError;
+use kfl_plan::algorithms::SearchAlgorithm;
 
 /// A run that could not start (nothing ran, nothing was written but an empty run folder) or whose record could
 /// not be written (the stages' outputs and logs under the run folder are kept).
@@ -93,7 +94,7 @@ pub(super) enum TuneSetupError {
     Setting { name: String, source: EvalError },
     SpaceArgument { param: String, distribution: Distribution, source: EvalError },
     NotANumber { param: String, distribution: Distribution, position: usize },
-    Sampler { algorithm: String, source: SamplerError },
+    Sampler { algorithm: SearchAlgorithm, source: SamplerError },
 }
 
 impl fmt::Display for TuneSetupError {

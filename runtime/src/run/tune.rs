@@ -15,6 +15,7 @@ use super::{Engine, Event, Observer, cache, process, report, select};
 use crate::plan::{Distribution, Expression, Goal, Spec, Tune};
 use crate::search::{self, Direction, MedianStop, Proposal, Sampler, SettingValue, Space, Trial, TrialState};
 use crate::value::{EvalError, Value, eval};
+use kfl_plan::algorithms::EarlyStopAlgorithm;
 
 /// A tune in progress.
 pub(super) struct TuneRun {
@@ -81,14 +82,16 @@ impl Engine<'_> {
             .map_err(|e| failed(e.to_string()))?;
         let budget = usize::try_from(tune.trials.max(1)).unwrap_or(1);
         let seed = tune.algorithm.seed.map(|s| s as u64);
-        let sampler = search::sampler(&tune.algorithm.name, seed, &settings, &space, direction, budget)
-            .map_err(|source| TuneSetupError::Sampler { algorithm: tune.algorithm.name.clone(), source })
+        let sampler = search::sampler(tune.algorithm.name.name(), seed, &settings, &space, direction, budget)
+            .map_err(|source| TuneSetupError::Sampler { algorithm: tune.algorithm.name, source })
             .map_err(|e| failed(e.to_string()))?;
-        let median = tune.early_stop.as_ref().filter(|e| e.name == "median").map(|e| {
-            let defaults = MedianStop::default();
-            MedianStop {
-                min_trials: e.min_trials.map_or(defaults.min_trials, |n| n.max(0) as usize),
-                start_step: e.start_step.map_or(defaults.start_step, |n| n.max(0) as u64),
+        let median = tune.early_stop.as_ref().map(|e| match e.name {
+            EarlyStopAlgorithm::Median => {
+                let defaults = MedianStop::default();
+                MedianStop {
+                    min_trials: e.min_trials.map_or(defaults.min_trials, |n| n.max(0) as usize),
+                    start_step: e.start_step.map_or(defaults.start_step, |n| n.max(0) as u64),
+                }
             }
         });
         let cache_key = self.tune_key(s, &tune, trial_stage, &space, &settings);
