@@ -128,11 +128,21 @@ pub struct Secret {
     pub keys: Vec<String>,
 }
 
+closed_set! {
+    /// A volume's access mode (its PersistentVolumeClaim's `accessModes`, in Kubernetes' spelling there).
+    pub enum AccessMode {
+        ReadWriteOnce = "read_write_once",
+        ReadOnlyMany = "read_only_many",
+        ReadWriteMany = "read_write_many",
+        ReadWriteOncePod = "read_write_once_pod",
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Volume {
     pub name: String,
     pub size: Size,
-    pub access: String,
+    pub access: AccessMode,
     pub class: Option<String>,
 }
 
@@ -417,9 +427,23 @@ pub struct Mount {
     pub path: String,
 }
 
+closed_set! {
+    /// A `train`'s framework: how its processes are launched and which Trainer runtime it defaults to.
+    pub enum Framework {
+        Torch = "torch",
+        Deepspeed = "deepspeed",
+        Jax = "jax",
+        Tensorflow = "tensorflow",
+        Mpi = "mpi",
+        Mlx = "mlx",
+        Xgboost = "xgboost",
+        Custom = "custom",
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Train {
-    pub framework: String,
+    pub framework: Framework,
     #[schemars(range(min = 1))]
     pub nodes: i64,
     #[schemars(range(min = 1))]

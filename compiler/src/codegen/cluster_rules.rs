@@ -44,7 +44,7 @@ fn training_runtimes(program: &ir::Program, out: &mut Vec<Diagnostic>) {
 fn torchrun_reserved_env(program: &ir::Program, out: &mut Vec<Diagnostic>) {
     let mut seen = HashSet::new();
     for stage in &program.stages {
-        let Some(train) = stage.train.as_ref().filter(|t| t.framework == "torch") else { continue };
+        let Some(train) = stage.train.as_ref().filter(|t| t.framework == ir::Framework::Torch) else { continue };
         let secret_keys = stage
             .secrets
             .iter()

@@ -129,7 +129,7 @@ fn new_plan(context: &Context<'_>, stages: Vec<Stage>) -> Plan {
         .map(|v| Volume {
             name: v.name.clone(),
             size: Size { text: v.size.text.clone(), bytes: bytes(v.size.bytes) },
-            access: v.access.clone(),
+            access: v.access,
             class: v.class.clone(),
         })
         .collect();
@@ -247,7 +247,7 @@ fn container(context: &Context<'_>, stage: &ir::Stage) -> Container {
         mounts: stage.mounts.iter().map(|m| Mount { volume: m.volume.clone(), path: m.path.clone() }).collect(),
         secrets: stage.secrets.clone(),
         train: stage.train.as_ref().map(|t| Train {
-            framework: t.framework.clone(),
+            framework: t.framework,
             nodes: t.nodes,
             procs_per_node: t.procs_per_node,
             runtime: t.runtime.clone(),

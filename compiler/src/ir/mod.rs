@@ -226,8 +226,7 @@ pub struct Secret {
 pub struct Volume {
     pub name: String,
     pub size: Quantity,
-    /// One of the `access` enum values (`read_write_once`, …).
-    pub access: String,
+    pub access: AccessMode,
     pub class: Option<String>,
     #[serde(skip)]
     pub span: Span,
@@ -331,8 +330,7 @@ pub struct Metric {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Train {
-    /// One of the `framework` enum values.
-    pub framework: String,
+    pub framework: Framework,
     pub nodes: i64,
     /// `None` is `auto`.
     pub procs_per_node: Option<i64>,
@@ -396,6 +394,8 @@ pub struct Loop {
 
 /// A tune's search algorithm and early-stopping rule; the algorithm table's enums (`kfl_plan::algorithms`).
 pub use kfl_plan::algorithms::{EarlyStopAlgorithm, SearchAlgorithm};
+/// A train's framework and a volume's access mode; the plan format's enums (`kfl-plan`).
+pub use kfl_plan::{AccessMode, Framework};
 /// Closed sets of a serve and a monitor; the plan format's enums (`kfl-plan`).
 pub use kfl_plan::{AutoscaleMetric, Protocol, RuleAction, ServeRuntime};
 /// A tune's direction and a searched parameter's distribution; the plan format's enums (`kfl-plan`).

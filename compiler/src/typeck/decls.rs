@@ -290,7 +290,11 @@ impl Checker<'_> {
         let mounts = self.mount_list(&props);
         let local = props.object("local");
         let train = (kind == StageKind::Train).then(|| ir::Train {
-            framework: props.string("framework").unwrap_or_else(|| "custom".into()),
+            // A missing or wrong `framework` was reported; `custom` stands in for it.
+            framework: props
+                .string("framework")
+                .and_then(|f| ir::Framework::from_name(&f))
+                .unwrap_or(ir::Framework::Custom),
             nodes: props.int("nodes").unwrap_or_default(),
             procs_per_node: props.int("procs_per_node"),
             runtime: props.string("runtime"),
@@ -534,7 +538,10 @@ impl Checker<'_> {
                 program.volumes.push(ir::Volume {
                     name: name.to_string(),
                     size,
-                    access: props.string("access").unwrap_or_default(),
+                    access: props
+                        .string("access")
+                        .and_then(|a| ir::AccessMode::from_name(&a))
+                        .unwrap_or(schema::DEFAULT_ACCESS),
                     class: props.string("class"),
                     span,
                 });

@@ -99,8 +99,8 @@ impl EnumSet {
 
     pub fn values(self) -> &'static [&'static str] {
         match self {
-            EnumSet::Framework => &["torch", "deepspeed", "jax", "tensorflow", "mpi", "mlx", "xgboost", "custom"],
-            EnumSet::Access => &["read_write_once", "read_only_many", "read_write_many", "read_write_once_pod"],
+            EnumSet::Framework => kfl_plan::Framework::NAMES,
+            EnumSet::Access => kfl_plan::AccessMode::NAMES,
             EnumSet::ServeRuntime => kfl_plan::ServeRuntime::NAMES,
             EnumSet::Protocol => kfl_plan::Protocol::NAMES,
             EnumSet::RuleAction => kfl_plan::RuleAction::NAMES,
@@ -355,7 +355,7 @@ pub const VOLUME: &[PropertySpec] = &[
     defaulted(
         "access",
         Shape::Enum(EnumSet::Access),
-        DefaultValue::Enum("read_write_once"),
+        DefaultValue::Enum(DEFAULT_ACCESS.name()),
         "Access mode of the PersistentVolumeClaim.",
     ),
     prop("class", Shape::String, "StorageClass name; the cluster default when omitted."),
@@ -540,6 +540,9 @@ pub const SERVING_METRICS: &[(&str, Ty)] = &[
 pub use kfl_plan::algorithms::{
     ALGORITHMS, ArgSpec, ArgTy, EARLY_STOP, EarlyStopAlgorithm, HYPERBAND_ETA, Katib, SEED, SearchAlgorithm,
 };
+
+/// A volume's `access` when it writes none.
+pub const DEFAULT_ACCESS: kfl_plan::AccessMode = kfl_plan::AccessMode::ReadWriteOnce;
 
 /// A tune's `algorithm` when it writes none.
 pub const DEFAULT_ALGORITHM: SearchAlgorithm = SearchAlgorithm::Random;
