@@ -672,6 +672,18 @@ pub struct Serve {
 }
 
 closed_set! {
+    /// A serving metric a monitor's rule compares (`when = error_rate > 5%`), over the watched service's recent
+    /// requests. In plan.json it is the name of an [`Expression::Builtin`], beside `model_dir` and `port`.
+    pub enum ServingMetric {
+        ErrorRate = "error_rate",
+        LatencyP50 = "latency_p50",
+        LatencyP95 = "latency_p95",
+        LatencyP99 = "latency_p99",
+        RequestsPerSecond = "requests_per_second",
+    }
+}
+
+closed_set! {
     /// What a monitor's rule does when it fires: notify, or start a run of the file's pipeline.
     pub enum RuleAction {
         Alert = "alert",

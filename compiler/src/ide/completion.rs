@@ -303,8 +303,9 @@ impl<'a> Completer<'a> {
             self.add("port", CompletionKind::Value, Some("int".into()), None);
         }
         if let Place::Body(Owner::Rule) = place {
-            for (name, ty) in schema::SERVING_METRICS {
-                self.add(name, CompletionKind::Value, Some(ty.to_string()), None);
+            for metric in schema::ServingMetric::ALL {
+                let ty = schema::serving_metric_ty(*metric);
+                self.add(metric.name(), CompletionKind::Value, Some(ty.to_string()), None);
             }
         }
         for (name, decl) in &module.decls {

@@ -207,7 +207,7 @@ fn builtin(name: &str) -> Option<String> {
         "model_dir" => "`model_dir: string` — built in: the folder the model is downloaded to".to_string(),
         "port" => "`port: int` — built in: the port the predictor listens on".to_string(),
         other => {
-            let (_, ty) = schema::SERVING_METRICS.iter().find(|(n, _)| *n == other)?;
+            let ty = schema::serving_metric_ty(schema::ServingMetric::from_name(other)?);
             format!("`{other}: {ty}` — built in: a serving metric of the watched service")
         }
     };

@@ -364,7 +364,7 @@ impl<'a> Walker<'a> {
                 }
                 Entry::Rule(rule) => {
                     let mut inner = scope.clone();
-                    inner.builtins = schema::SERVING_METRICS.iter().map(|(n, _)| *n).collect();
+                    inner.builtins = schema::ServingMetric::NAMES.to_vec();
                     self.block(&rule.body, Owner::Rule, &inner, None);
                 }
             }

@@ -809,7 +809,10 @@ impl Checker<'_> {
             Allow { mounts: false, rules: true },
         );
         let metrics_scope = Scope {
-            builtins: schema::SERVING_METRICS.iter().map(|(n, t)| (n.to_string(), t.clone())).collect(),
+            builtins: schema::ServingMetric::ALL
+                .iter()
+                .map(|m| (m.name().to_string(), schema::serving_metric_ty(*m)))
+                .collect(),
             ..Scope::default()
         };
         let mut rules = Vec::new();

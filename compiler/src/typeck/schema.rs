@@ -527,14 +527,17 @@ pub fn nested(nested: Nested) -> &'static [PropertySpec] {
     }
 }
 
-/// Serving metrics in scope inside `monitor` rules.
-pub const SERVING_METRICS: &[(&str, Ty)] = &[
-    ("error_rate", Ty::Percent),
-    ("latency_p50", Ty::Duration),
-    ("latency_p95", Ty::Duration),
-    ("latency_p99", Ty::Duration),
-    ("requests_per_second", Ty::Float),
-];
+/// The serving metrics in scope inside `monitor` rules.
+pub use kfl_plan::ServingMetric;
+
+/// A serving metric's type in a rule: the error rate is a percentage, latencies are durations.
+pub fn serving_metric_ty(metric: ServingMetric) -> Ty {
+    match metric {
+        ServingMetric::ErrorRate => Ty::Percent,
+        ServingMetric::LatencyP50 | ServingMetric::LatencyP95 | ServingMetric::LatencyP99 => Ty::Duration,
+        ServingMetric::RequestsPerSecond => Ty::Float,
+    }
+}
 
 /// The search-algorithm table lives in `kfl-plan`, which the runtime's search reads too.
 pub use kfl_plan::algorithms::{

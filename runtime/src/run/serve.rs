@@ -155,18 +155,13 @@ fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, ServeSetupError>
             let (Expression::Builtin { name }, Expression::Constant { value }) = (&**lhs, &**rhs) else {
                 return Err(bad());
             };
-            let (metric, scale) = match name.as_str() {
-                "error_rate" => (Metric::ErrorRate, 0.01),
-                "latency_p50" => (Metric::LatencyP50, 0.001),
-                "latency_p95" => (Metric::LatencyP95, 0.001),
-                "latency_p99" => (Metric::LatencyP99, 0.001),
-                "requests_per_second" => (Metric::RequestsPerSecond, 1.0),
-                other => {
-                    return Err(ServeSetupError::UnknownMetric {
-                        monitor: stage.name.clone(),
-                        metric: other.to_string(),
-                    });
-                }
+            let Some(metric) = Metric::from_name(name) else {
+                return Err(ServeSetupError::UnknownMetric { monitor: stage.name.clone(), metric: name.clone() });
+            };
+            let scale = match metric {
+                Metric::ErrorRate => 0.01,
+                Metric::LatencyP50 | Metric::LatencyP95 | Metric::LatencyP99 => 0.001,
+                Metric::RequestsPerSecond => 1.0,
             };
             let threshold = match value {
                 Constant::Int { value, .. } => *value as f64,
