@@ -50,3 +50,65 @@ macro_rules! closed_set {
 }
 
 pub(crate) use closed_set;
+
+#[cfg(test)]
+mod tests {
+    use crate::algorithms::{EarlyStopAlgorithm, SearchAlgorithm};
+    use crate::format::ServingMetric;
+    use crate::format::{AccessMode, AutoscaleMetric, Distribution, Framework, Protocol, RuleAction, ServeRuntime};
+
+    /// Each value's word is its serde name, its `Display` and its `from_name`, and words are distinct.
+    fn words_agree<T>(all: &[T], names: &[&str], name: fn(&T) -> &'static str, from_name: fn(&str) -> Option<T>)
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + std::fmt::Display,
+    {
+        assert_eq!(all.len(), names.len());
+        for (value, word) in all.iter().zip(names) {
+            assert_eq!(name(value), *word);
+            assert_eq!(value.to_string(), *word);
+            assert_eq!(serde_json::to_value(value).ok(), Some(serde_json::Value::from(*word)));
+            assert_eq!(serde_json::from_value::<T>(serde_json::Value::from(*word)).ok().as_ref(), Some(value));
+            assert_eq!(from_name(word).as_ref(), Some(value));
+        }
+        let mut sorted = names.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "a word twice in {names:?}");
+        assert!(from_name("not-a-word").is_none());
+        assert!(serde_json::from_value::<T>(serde_json::Value::from("not-a-word")).is_err());
+    }
+
+    #[test]
+    fn every_closed_set_has_one_word_per_value() {
+        words_agree(Distribution::ALL, Distribution::NAMES, |v| v.name(), Distribution::from_name);
+        words_agree(Protocol::ALL, Protocol::NAMES, |v| v.name(), Protocol::from_name);
+        words_agree(ServeRuntime::ALL, ServeRuntime::NAMES, |v| v.name(), ServeRuntime::from_name);
+        words_agree(AutoscaleMetric::ALL, AutoscaleMetric::NAMES, |v| v.name(), AutoscaleMetric::from_name);
+        words_agree(RuleAction::ALL, RuleAction::NAMES, |v| v.name(), RuleAction::from_name);
+        words_agree(ServingMetric::ALL, ServingMetric::NAMES, |v| v.name(), ServingMetric::from_name);
+        words_agree(Framework::ALL, Framework::NAMES, |v| v.name(), Framework::from_name);
+        words_agree(AccessMode::ALL, AccessMode::NAMES, |v| v.name(), AccessMode::from_name);
+        words_agree(SearchAlgorithm::ALL, SearchAlgorithm::NAMES, |v| v.name(), SearchAlgorithm::from_name);
+        words_agree(EarlyStopAlgorithm::ALL, EarlyStopAlgorithm::NAMES, |v| v.name(), EarlyStopAlgorithm::from_name);
+    }
+
+    #[test]
+    fn the_schema_lists_each_closed_set_as_an_enum() {
+        let schema: serde_json::Value = serde_json::from_str(&crate::schema::plan_schema()).unwrap_or_default();
+        let listed = |def: &str| -> Vec<String> {
+            schema["$defs"][def]["enum"]
+                .as_array()
+                .map(|words| words.iter().filter_map(|w| w.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(listed("Distribution"), Distribution::NAMES);
+        assert_eq!(listed("Protocol"), Protocol::NAMES);
+        assert_eq!(listed("ServeRuntime"), ServeRuntime::NAMES);
+        assert_eq!(listed("AutoscaleMetric"), AutoscaleMetric::NAMES);
+        assert_eq!(listed("RuleAction"), RuleAction::NAMES);
+        assert_eq!(listed("Framework"), Framework::NAMES);
+        assert_eq!(listed("AccessMode"), AccessMode::NAMES);
+        assert_eq!(listed("SearchAlgorithm"), SearchAlgorithm::NAMES);
+        assert_eq!(listed("EarlyStopAlgorithm"), EarlyStopAlgorithm::NAMES);
+    }
+}
