@@ -643,6 +643,15 @@ closed_set! {
 }
 
 closed_set! {
+    /// What a serve's command line refers to that each replica fills in: the folder of the model version it
+    /// serves and the port it listens on. In plan.json it is the name of a [`Part::Builtin`].
+    pub enum ServeBuiltin {
+        ModelDir = "model_dir",
+        Port = "port",
+    }
+}
+
+closed_set! {
     /// The inference protocol a predictor speaks: KServe's V1 or the Open Inference Protocol (V2).
     pub enum Protocol {
         V1 = "v1",

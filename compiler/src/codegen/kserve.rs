@@ -64,7 +64,7 @@ use super::core;
 use super::manifest::kubernetes_name;
 use super::{Context, Manifest};
 use crate::diagnostics::{Code, Diagnostic, Label};
-use crate::ir::{self, AutoscaleMetric, ModelSource, Protocol, Ref, ServeRuntime, Value};
+use crate::ir::{self, AutoscaleMetric, ModelSource, Protocol, Ref, ServeBuiltin, ServeRuntime, Value};
 
 const API_VERSION: &str = "serving.kserve.io/v1beta1";
 pub(crate) const KIND: &str = "InferenceService";
@@ -287,9 +287,12 @@ pub(crate) fn predictor_pod_labels(isvc: &str) -> BTreeMap<String, String> {
 /// What `serve.run`/`args` references mean inside KServe.
 fn serve_slot(slot: Slot<'_>) -> String {
     match slot {
-        Slot::Builtin("model_dir") => MODEL_DIR.to_string(),
-        Slot::Builtin("port") => PORT.to_string(),
-        Slot::Builtin(name) | Slot::Input(name) | Slot::Param(name) | Slot::LoopVar(name) => name.to_string(),
+        Slot::Builtin(name) => match ServeBuiltin::from_name(name) {
+            Some(ServeBuiltin::ModelDir) => MODEL_DIR.to_string(),
+            Some(ServeBuiltin::Port) => PORT.to_string(),
+            None => name.to_string(),
+        },
+        Slot::Input(name) | Slot::Param(name) | Slot::LoopVar(name) => name.to_string(),
         Slot::StageOutput { stage, output } => format!("{stage}.{output}"),
         Slot::Best { tune, field } => format!("{tune}.best.{field}"),
     }

@@ -299,8 +299,10 @@ impl<'a> Completer<'a> {
             }
         }
         if let Place::Body(Owner::Block(crate::ast::BlockKind::Serve)) = place {
-            self.add("model_dir", CompletionKind::Value, Some("string".into()), None);
-            self.add("port", CompletionKind::Value, Some("int".into()), None);
+            for builtin in schema::ServeBuiltin::ALL {
+                let ty = schema::serve_builtin_ty(*builtin);
+                self.add(builtin.name(), CompletionKind::Value, Some(ty.to_string()), None);
+            }
         }
         if let Place::Body(Owner::Rule) = place {
             for metric in schema::ServingMetric::ALL {

@@ -263,7 +263,7 @@ impl<'a> Walker<'a> {
                 }
                 let mut inner = scope.clone();
                 if block.kind == BlockKind::Serve {
-                    inner.builtins = vec!["model_dir", "port"];
+                    inner.builtins = schema::ServeBuiltin::NAMES.to_vec();
                 }
                 let trial = match block.kind {
                     BlockKind::Tune => tune_trial(self.analysis, self.module, &block.name.name),

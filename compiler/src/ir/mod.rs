@@ -397,7 +397,7 @@ pub use kfl_plan::algorithms::{EarlyStopAlgorithm, SearchAlgorithm};
 /// A train's framework and a volume's access mode; the plan format's enums (`kfl-plan`).
 pub use kfl_plan::{AccessMode, Framework};
 /// Closed sets of a serve and a monitor; the plan format's enums (`kfl-plan`).
-pub use kfl_plan::{AutoscaleMetric, Protocol, RuleAction, ServeRuntime, ServingMetric};
+pub use kfl_plan::{AutoscaleMetric, Protocol, RuleAction, ServeBuiltin, ServeRuntime, ServingMetric};
 /// A tune's direction and a searched parameter's distribution; the plan format's enums (`kfl-plan`).
 pub use kfl_plan::{Distribution, Goal};
 

@@ -704,8 +704,13 @@ impl Checker<'_> {
         let name = block.name.name.clone();
         let span = block.name.span;
         let owner = format!("`serve {name}`");
-        let scope =
-            Scope { builtins: vec![("model_dir".into(), Ty::String), ("port".into(), Ty::Int)], ..Scope::default() };
+        let scope = Scope {
+            builtins: schema::ServeBuiltin::ALL
+                .iter()
+                .map(|b| (b.name().to_string(), schema::serve_builtin_ty(*b)))
+                .collect(),
+            ..Scope::default()
+        };
         let props =
             self.props(&block.body, schema::SERVE_SPECS, &owner, span, &scope, Allow { mounts: false, rules: false });
         self.check_patches(&props.patches, PatchTarget::InferenceService);

@@ -527,6 +527,17 @@ pub fn nested(nested: Nested) -> &'static [PropertySpec] {
     }
 }
 
+/// The names in scope in a serve's `run` and `args`, which each replica fills in.
+pub use kfl_plan::ServeBuiltin;
+
+/// A serve built-in's type: the model folder is a path string, the port a number.
+pub fn serve_builtin_ty(builtin: ServeBuiltin) -> Ty {
+    match builtin {
+        ServeBuiltin::ModelDir => Ty::String,
+        ServeBuiltin::Port => Ty::Int,
+    }
+}
+
 /// The serving metrics in scope inside `monitor` rules.
 pub use kfl_plan::ServingMetric;
 

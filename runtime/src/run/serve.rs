@@ -16,7 +16,7 @@ use super::serve_context::{ServeContext, live_versions, local_version, no_live_v
 use super::serve_error::{ServeSetupError, ServedError, SmokeTestError};
 use super::served::Served;
 use super::{Engine, Event, Observer};
-use crate::plan::{AutoscaleMetric, BinaryOpName, Constant, Expression, Part, Plan, Spec, Stage};
+use crate::plan::{AutoscaleMetric, BinaryOpName, Constant, Expression, Part, Plan, ServeBuiltin, Spec, Stage};
 use crate::serving::{
     self, Arg, Canary, Comparison, Condition, Metric, Protocol, Rule, ScaleMetric, ServeConfig, ServeEvent,
 };
@@ -104,8 +104,11 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
 /// A command-line part of a serve: `model_dir` and `port` are bound per replica by the router.
 fn arg(part: &Part, plan: &Plan) -> Result<Arg, ServeSetupError> {
     match part {
-        Part::Builtin { name } if name == "model_dir" => Ok(Arg::ModelDir),
-        Part::Builtin { name } if name == "port" => Ok(Arg::Port),
+        Part::Builtin { name } => match ServeBuiltin::from_name(name) {
+            Some(ServeBuiltin::ModelDir) => Ok(Arg::ModelDir),
+            Some(ServeBuiltin::Port) => Ok(Arg::Port),
+            None => text(part, plan).map(Arg::Text),
+        },
         other => text(other, plan).map(Arg::Text),
     }
 }
