@@ -55,7 +55,7 @@ pub(crate) use closed_set;
 mod tests {
     use crate::algorithms::{EarlyStopAlgorithm, SearchAlgorithm};
     use crate::format::{AccessMode, AutoscaleMetric, Distribution, Framework, Protocol, RuleAction, ServeRuntime};
-    use crate::format::{ServeBuiltin, ServingMetric};
+    use crate::format::{DeclKind, ServeBuiltin, ServingMetric};
 
     /// Each value's word is its serde name, its `Display` and its `from_name`, and words are distinct.
     fn words_agree<T>(all: &[T], names: &[&str], name: fn(&T) -> &'static str, from_name: fn(&str) -> Option<T>)
@@ -87,6 +87,7 @@ mod tests {
         words_agree(RuleAction::ALL, RuleAction::NAMES, |v| v.name(), RuleAction::from_name);
         words_agree(ServingMetric::ALL, ServingMetric::NAMES, |v| v.name(), ServingMetric::from_name);
         words_agree(ServeBuiltin::ALL, ServeBuiltin::NAMES, |v| v.name(), ServeBuiltin::from_name);
+        words_agree(DeclKind::ALL, DeclKind::NAMES, |v| v.name(), DeclKind::from_name);
         words_agree(Framework::ALL, Framework::NAMES, |v| v.name(), Framework::from_name);
         words_agree(AccessMode::ALL, AccessMode::NAMES, |v| v.name(), AccessMode::from_name);
         words_agree(SearchAlgorithm::ALL, SearchAlgorithm::NAMES, |v| v.name(), SearchAlgorithm::from_name);
@@ -104,6 +105,7 @@ mod tests {
         };
         assert_eq!(listed("Distribution"), Distribution::NAMES);
         assert_eq!(listed("Protocol"), Protocol::NAMES);
+        assert_eq!(listed("DeclKind"), DeclKind::NAMES);
         assert_eq!(listed("ServeRuntime"), ServeRuntime::NAMES);
         assert_eq!(listed("AutoscaleMetric"), AutoscaleMetric::NAMES);
         assert_eq!(listed("RuleAction"), RuleAction::NAMES);

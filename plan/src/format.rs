@@ -216,6 +216,18 @@ pub enum Constant {
     },
 }
 
+closed_set! {
+    /// The kind of declaration a value names as a whole (`mounts = [data]`, `model = clf`).
+    pub enum DeclKind {
+        Volume = "volume",
+        Secret = "secret",
+        Model = "model",
+        Serve = "serve",
+        Stage = "stage",
+        Component = "component",
+    }
+}
+
 /// A value that may depend on run-time results: `when`, bindings, rule conditions.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -253,7 +265,7 @@ pub enum Expression {
     },
     /// A whole declaration (`model`, `serve`, `volume`, `secret`, `stage`, `component`).
     Decl {
-        decl: String,
+        decl: DeclKind,
         name: String,
     },
     Unary {

@@ -22,10 +22,10 @@ use crate::ir::graph::{EdgeKind, NodeKind};
 use crate::ir::{self, Expr, Ref, TemplatePart, Value};
 use indexmap::IndexMap;
 use kfl_plan::format::{
-    Algorithm, Autoscale, Constant, Container, CpuRange, Dataset, DatasetKind, Dependency, EarlyStop, Expression,
-    Input, Loop, LoopItems, MemoryRange, Metric, Model, ModelSource, Monitor, Mount, Output, OutputKind, PLAN_VERSION,
-    Param, Part, Plan, Project, Replicas, Resources, Rule, SearchParam, Secret, Serve, Size, Spec, Stage, Train,
-    Transformer, Tune, Volume,
+    Algorithm, Autoscale, Constant, Container, CpuRange, Dataset, DatasetKind, DeclKind, Dependency, EarlyStop,
+    Expression, Input, Loop, LoopItems, MemoryRange, Metric, Model, ModelSource, Monitor, Mount, Output, OutputKind,
+    PLAN_VERSION, Param, Part, Plan, Project, Replicas, Resources, Rule, SearchParam, Secret, Serve, Size, Spec, Stage,
+    Train, Transformer, Tune, Volume,
 };
 
 pub(crate) fn plan(context: &Context<'_>) -> String {
@@ -448,13 +448,13 @@ fn expression_with(value: &Value, uri: &dyn Fn(&str) -> String) -> Expression {
             Ref::Local { name } => Expression::Local { name: name.clone() },
             Ref::LoopVar { name } => Expression::LoopVar { name: name.clone() },
             Ref::Builtin { name } => Expression::Builtin { name: name.clone() },
-            Ref::Volume { name } => Expression::Decl { decl: "volume".to_string(), name: name.clone() },
-            Ref::Secret { name } => Expression::Decl { decl: "secret".to_string(), name: name.clone() },
-            Ref::Model { name } => Expression::Decl { decl: "model".to_string(), name: name.clone() },
-            Ref::Serve { name } => Expression::Decl { decl: "serve".to_string(), name: name.clone() },
-            Ref::Stage { name } => Expression::Decl { decl: "stage".to_string(), name: name.clone() },
+            Ref::Volume { name } => Expression::Decl { decl: DeclKind::Volume, name: name.clone() },
+            Ref::Secret { name } => Expression::Decl { decl: DeclKind::Secret, name: name.clone() },
+            Ref::Model { name } => Expression::Decl { decl: DeclKind::Model, name: name.clone() },
+            Ref::Serve { name } => Expression::Decl { decl: DeclKind::Serve, name: name.clone() },
+            Ref::Stage { name } => Expression::Decl { decl: DeclKind::Stage, name: name.clone() },
             Ref::Component { module, name } => Expression::Decl {
-                decl: "component".to_string(),
+                decl: DeclKind::Component,
                 name: module.as_ref().map_or_else(|| name.clone(), |m| format!("{m}.{name}")),
             },
         },
