@@ -4,6 +4,32 @@
 //! One table for the checker (which arguments a `tune` may write), the runtime's search (which settings a
 //! sampler takes) and the Katib back end (the `algorithmSettings` names).
 
+use crate::closed_set::closed_set;
+
+closed_set! {
+    /// A tune's search algorithm (`algorithm = tpe(…)`), by its kfl name; [`ALGORITHMS`] gives its Katib name.
+    pub enum SearchAlgorithm {
+        Random = "random",
+        Grid = "grid",
+        Tpe = "tpe",
+        Bayesian = "bayesian",
+        Cmaes = "cmaes",
+        Hyperband = "hyperband",
+        Sobol = "sobol",
+    }
+}
+
+closed_set! {
+    /// A tune's early-stopping rule (`early_stop = median(…)`), by its kfl name; [`EARLY_STOP`] gives its Katib
+    /// name.
+    pub enum EarlyStopAlgorithm {
+        Median = "median",
+    }
+}
+
+/// An algorithm's row of its table: the algorithm, its Katib `algorithmName`, its optional arguments.
+pub type AlgorithmRow<A> = (A, &'static str, &'static [ArgSpec]);
+
 /// An argument of a call a property gives meaning to.
 #[derive(Debug)]
 pub struct ArgSpec {
@@ -59,11 +85,11 @@ pub const SEED: ArgSpec = arg("seed", ArgTy::Int { min: 0 }, "random_state");
 ///   `random_state` (and estimator choices kfl does not expose);
 /// - goptuna (`cmaes`, `sobol`): `pkg/suggestion/v1beta1/goptuna/converter.go` — `sigma`, `random_state`;
 /// - hyperband: `pkg/suggestion/v1beta1/hyperband/service.py` — `r_l`, `resource_name`, `eta`; no seed.
-pub const ALGORITHMS: &[(&str, &str, &[ArgSpec])] = &[
-    ("random", "random", &[]),
-    ("grid", "grid", &[]),
+pub const ALGORITHMS: &[AlgorithmRow<SearchAlgorithm>] = &[
+    (SearchAlgorithm::Random, "random", &[]),
+    (SearchAlgorithm::Grid, "grid", &[]),
     (
-        "tpe",
+        SearchAlgorithm::Tpe,
         "tpe",
         &[
             refused(
@@ -77,9 +103,13 @@ pub const ALGORITHMS: &[(&str, &str, &[ArgSpec])] = &[
             arg("prior_weight", ArgTy::Float, "prior_weight"),
         ],
     ),
-    ("bayesian", "bayesianoptimization", &[arg("initial_points", ArgTy::Int { min: 1 }, "n_initial_points")]),
     (
-        "cmaes",
+        SearchAlgorithm::Bayesian,
+        "bayesianoptimization",
+        &[arg("initial_points", ArgTy::Int { min: 1 }, "n_initial_points")],
+    ),
+    (
+        SearchAlgorithm::Cmaes,
         "cmaes",
         &[
             arg("sigma", ArgTy::Float, "sigma"),
@@ -91,7 +121,7 @@ pub const ALGORITHMS: &[(&str, &str, &[ArgSpec])] = &[
         ],
     ),
     (
-        "hyperband",
+        SearchAlgorithm::Hyperband,
         "hyperband",
         &[
             ArgSpec { name: "resource", ty: ArgTy::SearchedParam, required: true, katib: Katib::Resource },
@@ -104,14 +134,16 @@ pub const ALGORITHMS: &[(&str, &str, &[ArgSpec])] = &[
             ),
         ],
     ),
-    ("sobol", "sobol", &[]),
+    (SearchAlgorithm::Sobol, "sobol", &[]),
 ];
 
 /// Hyperband's `eta` when omitted (the hyperband service's default, `service.py`).
 pub const HYPERBAND_ETA: i64 = 3;
 
-pub const EARLY_STOP: &[(&str, &str, &[ArgSpec])] = &[(
-    "median",
+/// Early-stopping rules, their Katib `algorithmName` and their arguments: the medianstop service of Katib
+/// v0.19.0 (`pkg/earlystopping/v1beta1/medianstop/service.py`) takes `min_trials_required` and `start_step`.
+pub const EARLY_STOP: &[AlgorithmRow<EarlyStopAlgorithm>] = &[(
+    EarlyStopAlgorithm::Median,
     "medianstop",
     &[
         arg("min_trials", ArgTy::Int { min: 1 }, "min_trials_required"),
@@ -119,7 +151,41 @@ pub const EARLY_STOP: &[(&str, &str, &[ArgSpec])] = &[(
     ],
 )];
 
-/// The entry of `name`, given by its kfl name or its Katib `algorithmName` (`bayesianoptimization`).
-pub fn algorithm(name: &str) -> Option<&'static (&'static str, &'static str, &'static [ArgSpec])> {
-    ALGORITHMS.iter().find(|(kfl, katib, _)| *kfl == name || *katib == name)
+/// The row of `name`, given by its kfl name or its Katib `algorithmName` (`bayesianoptimization`).
+pub fn algorithm(name: &str) -> Option<&'static AlgorithmRow<SearchAlgorithm>> {
+    ALGORITHMS.iter().find(|(kfl, katib, _)| kfl.name() == name || *katib == name)
+}
+
+impl SearchAlgorithm {
+    /// Its row of [`ALGORITHMS`].
+    pub fn row(self) -> &'static AlgorithmRow<SearchAlgorithm> {
+        let row = ALGORITHMS.iter().find(|(kfl, _, _)| *kfl == self);
+        // A test checks every algorithm has its row.
+        row.unwrap_or(&ALGORITHMS[0])
+    }
+}
+
+impl EarlyStopAlgorithm {
+    /// Its row of [`EARLY_STOP`].
+    pub fn row(self) -> &'static AlgorithmRow<EarlyStopAlgorithm> {
+        let row = EARLY_STOP.iter().find(|(kfl, _, _)| *kfl == self);
+        // A test checks every rule has its row.
+        row.unwrap_or(&EARLY_STOP[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_has_one_row_in_order() {
+        let algorithms: Vec<SearchAlgorithm> = ALGORITHMS.iter().map(|(a, _, _)| *a).collect();
+        assert_eq!(algorithms, SearchAlgorithm::ALL);
+        let rules: Vec<EarlyStopAlgorithm> = EARLY_STOP.iter().map(|(a, _, _)| *a).collect();
+        assert_eq!(rules, EarlyStopAlgorithm::ALL);
+        assert_eq!(algorithm("bayesianoptimization").map(|row| row.0), Some(SearchAlgorithm::Bayesian));
+        assert_eq!(SearchAlgorithm::Hyperband.row().1, "hyperband");
+        assert_eq!(EarlyStopAlgorithm::Median.row().1, "medianstop");
+    }
 }

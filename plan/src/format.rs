@@ -7,6 +7,9 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::algorithms::{EarlyStopAlgorithm, SearchAlgorithm};
+use crate::closed_set::closed_set;
+
 /// The version of the format: what the compiler writes and the only one the runtime reads.
 pub const PLAN_VERSION: u32 = 1;
 
@@ -125,11 +128,21 @@ pub struct Secret {
     pub keys: Vec<String>,
 }
 
+closed_set! {
+    /// A volume's access mode (its PersistentVolumeClaim's `accessModes`, in Kubernetes' spelling there).
+    pub enum AccessMode {
+        ReadWriteOnce = "read_write_once",
+        ReadOnlyMany = "read_only_many",
+        ReadWriteMany = "read_write_many",
+        ReadWriteOncePod = "read_write_once_pod",
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Volume {
     pub name: String,
     pub size: Size,
-    pub access: String,
+    pub access: AccessMode,
     pub class: Option<String>,
 }
 
@@ -203,6 +216,18 @@ pub enum Constant {
     },
 }
 
+closed_set! {
+    /// The kind of declaration a value names as a whole (`mounts = [data]`, `model = clf`).
+    pub enum DeclKind {
+        Volume = "volume",
+        Secret = "secret",
+        Model = "model",
+        Serve = "serve",
+        Stage = "stage",
+        Component = "component",
+    }
+}
+
 /// A value that may depend on run-time results: `when`, bindings, rule conditions.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -240,7 +265,7 @@ pub enum Expression {
     },
     /// A whole declaration (`model`, `serve`, `volume`, `secret`, `stage`, `component`).
     Decl {
-        decl: String,
+        decl: DeclKind,
         name: String,
     },
     Unary {
@@ -414,9 +439,23 @@ pub struct Mount {
     pub path: String,
 }
 
+closed_set! {
+    /// A `train`'s framework: how its processes are launched and which Trainer runtime it defaults to.
+    pub enum Framework {
+        Torch = "torch",
+        Deepspeed = "deepspeed",
+        Jax = "jax",
+        Tensorflow = "tensorflow",
+        Mpi = "mpi",
+        Mlx = "mlx",
+        Xgboost = "xgboost",
+        Custom = "custom",
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Train {
-    pub framework: String,
+    pub framework: Framework,
     #[schemars(range(min = 1))]
     pub nodes: i64,
     #[schemars(range(min = 1))]
@@ -495,16 +534,41 @@ pub struct Tune {
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Algorithm {
-    pub name: String,
+    pub name: SearchAlgorithm,
     pub seed: Option<i64>,
     pub settings: IndexMap<String, Expression>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct EarlyStop {
-    pub name: String,
+    pub name: EarlyStopAlgorithm,
     pub min_trials: Option<i64>,
     pub start_step: Option<i64>,
+}
+
+closed_set! {
+    /// Where a searched parameter's values come from (`space { lr = loguniform(1e-4, 1e-1) }`). The arguments:
+    /// `(lo, hi)` for uniform, loguniform and randint (both ends included), `(mu, sigma)` for normal and
+    /// lognormal (of `ln x`), `(lo, hi, q)` for quniform, the values for choice.
+    pub enum Distribution {
+        Uniform = "uniform",
+        LogUniform = "loguniform",
+        Normal = "normal",
+        LogNormal = "lognormal",
+        QUniform = "quniform",
+        RandInt = "randint",
+        Choice = "choice",
+    }
+}
+
+impl Distribution {
+    /// Whether the first two arguments are a lower and an upper bound (`lo < hi`; `hi` is the largest value).
+    pub const fn bounded(self) -> bool {
+        matches!(
+            self,
+            Distribution::Uniform | Distribution::LogUniform | Distribution::QUniform | Distribution::RandInt
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -512,7 +576,7 @@ pub struct SearchParam {
     pub name: String,
     #[serde(rename = "type")]
     pub ty: String,
-    pub distribution: String,
+    pub distribution: Distribution,
     pub args: Vec<Expression>,
 }
 
@@ -542,9 +606,28 @@ pub struct Replicas {
     pub max: i64,
 }
 
+closed_set! {
+    /// What a serve's autoscaler holds at its target per replica: in-flight requests or requests per second
+    /// (KServe's Knative autoscaler, and `kfl run`'s), or CPU or memory utilisation (a Kubernetes HPA in KServe's
+    /// Standard mode; `kfl run` keeps the replica count fixed, having no metrics server).
+    pub enum AutoscaleMetric {
+        Concurrency = "concurrency",
+        Rps = "rps",
+        Cpu = "cpu",
+        Memory = "memory",
+    }
+}
+
+impl AutoscaleMetric {
+    /// Whether the target is a utilisation percentage of the pods' requests (an HPA's), not a load per replica.
+    pub const fn is_utilisation(self) -> bool {
+        matches!(self, AutoscaleMetric::Cpu | AutoscaleMetric::Memory)
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Autoscale {
-    pub metric: String,
+    pub metric: AutoscaleMetric,
     pub target: Expression,
 }
 
@@ -556,18 +639,50 @@ pub struct Transformer {
     pub resources: Resources,
 }
 
+closed_set! {
+    /// A serve's runtime: the model format a KServe ServingRuntime serves, or `custom` (the serve's own `run`).
+    pub enum ServeRuntime {
+        Sklearn = "sklearn",
+        Xgboost = "xgboost",
+        Lightgbm = "lightgbm",
+        Pytorch = "pytorch",
+        Tensorflow = "tensorflow",
+        Onnx = "onnx",
+        Triton = "triton",
+        Huggingface = "huggingface",
+        Custom = "custom",
+    }
+}
+
+closed_set! {
+    /// What a serve's command line refers to that each replica fills in: the folder of the model version it
+    /// serves and the port it listens on. In plan.json it is the name of a [`Part::Builtin`].
+    pub enum ServeBuiltin {
+        ModelDir = "model_dir",
+        Port = "port",
+    }
+}
+
+closed_set! {
+    /// The inference protocol a predictor speaks: KServe's V1 or the Open Inference Protocol (V2).
+    pub enum Protocol {
+        V1 = "v1",
+        V2 = "v2",
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Serve {
     pub model: String,
     /// The name the model answers to (`/v2/models/NAME`); absent in older plans: the stage's name.
     #[serde(default)]
     pub served_name: Option<String>,
-    pub runtime: String,
+    pub runtime: ServeRuntime,
     pub image: Option<String>,
     pub run: Option<Vec<Part>>,
     pub local_run: Option<Vec<Part>>,
     pub args: Vec<Part>,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub replicas: Replicas,
     pub autoscale: Option<Autoscale>,
     #[schemars(range(min = 0.0, max = 100.0))]
@@ -577,12 +692,32 @@ pub struct Serve {
     pub resources: Resources,
 }
 
+closed_set! {
+    /// A serving metric a monitor's rule compares (`when = error_rate > 5%`), over the watched service's recent
+    /// requests. In plan.json it is the name of an [`Expression::Builtin`], beside `model_dir` and `port`.
+    pub enum ServingMetric {
+        ErrorRate = "error_rate",
+        LatencyP50 = "latency_p50",
+        LatencyP95 = "latency_p95",
+        LatencyP99 = "latency_p99",
+        RequestsPerSecond = "requests_per_second",
+    }
+}
+
+closed_set! {
+    /// What a monitor's rule does when it fires: notify, or start a run of the file's pipeline.
+    pub enum RuleAction {
+        Alert = "alert",
+        Retrain = "retrain",
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Rule {
     pub name: String,
     pub when: Expression,
     pub for_seconds: Option<u64>,
-    pub then: String,
+    pub then: RuleAction,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

@@ -5,6 +5,7 @@
 //! search-algorithm table both apply (`algorithms`) live here.
 
 pub mod algorithms;
+mod closed_set;
 pub mod cron;
 pub mod format;
 pub mod schema;

@@ -49,7 +49,7 @@ use super::{LaunchError, Result};
 const PAYLOAD_VERSION: &str = "4";
 /// The label a kfl rule's action is in, and the value that asks for a run.
 const ACTION_LABEL: &str = "kfl_action";
-const RETRAIN: &str = "retrain";
+const RETRAIN: &str = kfl_runtime::serving::Action::Retrain.name();
 /// A notification is a few kB per alert; this leaves room for hundreds.
 const MAX_BODY: usize = 1 << 20;
 

@@ -65,7 +65,7 @@ use super::manifest::kubernetes_name;
 use super::monitoring::{LAUNCHER_SERVICE_ACCOUNT, kfp_token_mount, kfp_token_volume, launcher_args};
 use super::{Context, Manifest};
 use crate::diagnostics::{Code, Diagnostic, Label};
-use crate::ir;
+use crate::ir::{self, RuleAction};
 
 const API_VERSION: &str = "monitoring.coreos.com/v1alpha1";
 const KIND: &str = "AlertmanagerConfig";
@@ -162,7 +162,7 @@ pub(super) fn manifests(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Manifest> {
     let Some(namespace) = &context.namespace else { return Vec::new() };
-    if !monitor.rules.iter().any(|rule| rule.then == "retrain") {
+    if !monitor.rules.iter().any(|rule| rule.then == RuleAction::Retrain) {
         return Vec::new();
     }
     let name = format!("{}{RECEIVER_SUFFIX}", kubernetes_name(&monitor.name));
@@ -291,7 +291,7 @@ fn alertmanager_config(context: &Context<'_>, monitor: &ir::Monitor, receiver: &
             route: Route {
                 receiver: receiver.to_string(),
                 matchers: vec![
-                    matcher("kfl_action", "retrain".to_string()),
+                    matcher("kfl_action", RuleAction::Retrain.to_string()),
                     matcher("kfl_service", kubernetes_name(&monitor.service)),
                 ],
                 group_wait: GROUP_WAIT,

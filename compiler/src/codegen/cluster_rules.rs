@@ -44,7 +44,7 @@ fn training_runtimes(program: &ir::Program, out: &mut Vec<Diagnostic>) {
 fn torchrun_reserved_env(program: &ir::Program, out: &mut Vec<Diagnostic>) {
     let mut seen = HashSet::new();
     for stage in &program.stages {
-        let Some(train) = stage.train.as_ref().filter(|t| t.framework == "torch") else { continue };
+        let Some(train) = stage.train.as_ref().filter(|t| t.framework == ir::Framework::Torch) else { continue };
         let secret_keys = stage
             .secrets
             .iter()
@@ -83,10 +83,11 @@ fn torchrun_reserved_env(program: &ir::Program, out: &mut Vec<Diagnostic>) {
 /// directory laid out for TF Serving) and `triton`/`onnx` with `v1` selects none.
 fn serving_protocols(program: &ir::Program, out: &mut Vec<Diagnostic>) {
     for serve in &program.serves {
-        let Some((server, protocols)) = kserve::runtime_protocols(&serve.runtime) else { continue };
-        if protocols.contains(&serve.protocol.as_str()) {
+        let Some((server, protocols)) = kserve::runtime_protocols(serve.runtime) else { continue };
+        if protocols.contains(&serve.protocol) {
             continue;
         }
+        let names: Vec<&str> = protocols.iter().map(|p| p.name()).collect();
         out.push(
             Diagnostic::error(
                 Code::OutOfRange,
@@ -98,12 +99,12 @@ fn serving_protocols(program: &ir::Program, out: &mut Vec<Diagnostic>) {
             )
             .with_help(format!(
                 "use `protocol = {}`, or leave `protocol` out (the default is `{}`)",
-                protocols.join("` or `protocol = "),
+                names.join("` or `protocol = "),
                 protocols[0]
             ))
             .with_note(format!(
                 "the ServingRuntime `{server}` of KServe v0.20.0 (config/runtimes/) lists protocolVersions {}",
-                protocols.join(", ")
+                names.join(", ")
             )),
         );
     }

@@ -17,7 +17,7 @@ use super::args::{self, Slot};
 use super::manifest::kubernetes_name;
 use super::{Context, Manifest};
 use crate::diagnostics::Diagnostic;
-use crate::ir::{self, Value};
+use crate::ir::{self, AccessMode, Value};
 
 pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>) -> Vec<Manifest> {
     let _ = diagnostics;
@@ -25,12 +25,12 @@ pub(crate) fn manifests(context: &Context<'_>, diagnostics: &mut Vec<Diagnostic>
 }
 
 /// The `access` enum value → the Kubernetes access mode.
-pub(crate) fn access_mode(access: &str) -> &'static str {
+pub(crate) fn access_mode(access: AccessMode) -> &'static str {
     match access {
-        "read_only_many" => "ReadOnlyMany",
-        "read_write_many" => "ReadWriteMany",
-        "read_write_once_pod" => "ReadWriteOncePod",
-        _ => "ReadWriteOnce",
+        AccessMode::ReadWriteOnce => "ReadWriteOnce",
+        AccessMode::ReadOnlyMany => "ReadOnlyMany",
+        AccessMode::ReadWriteMany => "ReadWriteMany",
+        AccessMode::ReadWriteOncePod => "ReadWriteOncePod",
     }
 }
 
@@ -38,7 +38,7 @@ fn persistent_volume_claim(context: &Context<'_>, volume: &ir::Volume) -> Manife
     let claim = PersistentVolumeClaim {
         metadata: context.metadata(&volume.name),
         spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec![access_mode(&volume.access).to_string()]),
+            access_modes: Some(vec![access_mode(volume.access).to_string()]),
             storage_class_name: volume.class.clone(),
             resources: Some(VolumeResourceRequirements {
                 requests: Some(BTreeMap::from([("storage".to_string(), Quantity(volume.size.text.clone()))])),
@@ -131,7 +131,7 @@ pub(crate) fn pvc_mounts(program: &ir::Program, mounts: &[ir::Mount]) -> (Vec<Vo
         let read_only = program
             .volumes
             .iter()
-            .any(|v| v.name == mount.volume && access_mode(&v.access) == "ReadOnlyMany")
+            .any(|v| v.name == mount.volume && v.access == AccessMode::ReadOnlyMany)
             .then_some(true);
         if !volumes.iter().any(|v| v.name == name) {
             volumes.push(Volume {

@@ -44,7 +44,7 @@ use super::manifest::{format_float, scalar_text};
 use super::{Context, Manifest, trainer};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::Ty;
-use crate::ir::{self, Goal, StageKind, Value};
+use crate::ir::{self, Distribution, Goal, StageKind, Value};
 use crate::typeck::schema;
 
 pub(crate) const API_VERSION: &str = "kubeflow.org/v1beta1";
@@ -332,11 +332,7 @@ fn step_job(context: &Context<'_>, stage: &ir::Stage, rendering: trainer::Render
 /// `algorithmName` and `algorithmSettings` under the names the algorithm table (`schema::ALGORITHMS`) gives;
 /// the checker has refused every argument the serving Katib service does not accept.
 fn algorithm(algorithm: &ir::Algorithm, space: &[ir::SearchParam]) -> AlgorithmSpec {
-    let (_, name, specs) = schema::ALGORITHMS.iter().find(|(kfl, _, _)| *kfl == algorithm.name).copied().unwrap_or((
-        algorithm.name.as_str(),
-        algorithm.name.as_str(),
-        &[],
-    ));
+    let (_, name, specs) = *algorithm.name.row();
     let spec_of = |key: &str| specs.iter().chain(std::iter::once(&schema::SEED)).find(|s| s.name == key);
     let mut settings = Vec::new();
     let mut push = |name: &str, value: String| settings.push(Setting { name: name.to_string(), value });
@@ -375,8 +371,7 @@ fn setting_text(value: &Value) -> String {
 
 /// The early-stopping rule under the names the algorithm table (`schema::EARLY_STOP`) gives it and its settings.
 fn early_stopping(early: &ir::EarlyStop) -> AlgorithmSpec {
-    let (_, katib_name, specs) =
-        schema::EARLY_STOP.iter().find(|(kfl, _, _)| *kfl == early.name).copied().unwrap_or(schema::EARLY_STOP[0]);
+    let (_, katib_name, specs) = *early.name.row();
     let setting = |key: &str| {
         specs.iter().find(|s| s.name == key).and_then(|s| match s.katib {
             schema::Katib::Setting(katib) => Some(katib),
@@ -401,19 +396,21 @@ fn bounds(param: &ir::SearchParam) -> Option<(String, String)> {
     let int = param.ty == Ty::Int;
     let arg = |i: usize| param.args.get(i).and_then(Value::as_f64);
     let (lo, hi) = (arg(0)?, arg(1)?);
-    Some(match param.distribution.as_str() {
-        "normal" => (number(lo - 3.0 * hi, false), number(lo + 3.0 * hi, false)),
-        "lognormal" => (number((lo - 3.0 * hi).exp(), false), number((lo + 3.0 * hi).exp(), false)),
-        "choice" => return None,
-        _ => (number(lo, int), number(hi, int)),
+    Some(match param.distribution {
+        Distribution::Normal => (number(lo - 3.0 * hi, false), number(lo + 3.0 * hi, false)),
+        Distribution::LogNormal => (number((lo - 3.0 * hi).exp(), false), number((lo + 3.0 * hi).exp(), false)),
+        Distribution::Choice => return None,
+        Distribution::Uniform | Distribution::LogUniform | Distribution::QUniform | Distribution::RandInt => {
+            (number(lo, int), number(hi, int))
+        }
     })
 }
 
 fn parameter(param: &ir::SearchParam) -> ParameterSpec {
     let int = param.ty == Ty::Int;
     let mut space = FeasibleSpace::default();
-    let parameter_type = match param.distribution.as_str() {
-        "choice" => {
+    let parameter_type = match param.distribution {
+        Distribution::Choice => {
             space.list = param.args.iter().map(|v| scalar_text(v).unwrap_or_default()).collect();
             "categorical"
         }
@@ -423,15 +420,17 @@ fn parameter(param: &ir::SearchParam) -> ParameterSpec {
                 space.max = Some(max);
             }
             space.distribution = Some(match distribution {
-                "loguniform" => "logUniform",
-                "normal" => "normal",
-                "lognormal" => "logNormal",
-                _ => "uniform",
+                Distribution::LogUniform => "logUniform",
+                Distribution::Normal => "normal",
+                Distribution::LogNormal => "logNormal",
+                Distribution::Uniform | Distribution::QUniform | Distribution::RandInt | Distribution::Choice => {
+                    "uniform"
+                }
             });
-            if distribution == "quniform" {
+            if distribution == Distribution::QUniform {
                 space.step = param.args.get(2).and_then(Value::as_f64).map(|q| number(q, int));
             }
-            if int && matches!(distribution, "quniform" | "randint") { "int" } else { "double" }
+            if int && matches!(distribution, Distribution::QUniform | Distribution::RandInt) { "int" } else { "double" }
         }
     };
     ParameterSpec { name: param.name.clone(), parameter_type, feasible_space: space }

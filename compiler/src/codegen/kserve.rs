@@ -64,7 +64,7 @@ use super::core;
 use super::manifest::kubernetes_name;
 use super::{Context, Manifest};
 use crate::diagnostics::{Code, Diagnostic, Label};
-use crate::ir::{self, ModelSource, Ref, Value};
+use crate::ir::{self, AutoscaleMetric, ModelSource, Protocol, Ref, ServeBuiltin, ServeRuntime, Value};
 
 const API_VERSION: &str = "serving.kserve.io/v1beta1";
 pub(crate) const KIND: &str = "InferenceService";
@@ -209,18 +209,18 @@ pub(crate) fn launcher_manifest(context: &Context<'_>, serve: &ir::Serve, storag
     manifest(context, serve, storage, true, &mut Vec::new())
 }
 
-/// The runtime enum → KServe's `modelFormat.name`; `None` for `custom`.
-fn model_format(runtime: &str) -> Option<&'static str> {
+/// The runtime → KServe's `modelFormat.name`; `None` for `custom`.
+fn model_format(runtime: ServeRuntime) -> Option<&'static str> {
     Some(match runtime {
-        "sklearn" => "sklearn",
-        "xgboost" => "xgboost",
-        "lightgbm" => "lightgbm",
-        "pytorch" => "pytorch",
-        "tensorflow" => "tensorflow",
-        "onnx" => "onnx",
-        "triton" => "triton",
-        "huggingface" => "huggingface",
-        _ => return None,
+        ServeRuntime::Sklearn => "sklearn",
+        ServeRuntime::Xgboost => "xgboost",
+        ServeRuntime::Lightgbm => "lightgbm",
+        ServeRuntime::Pytorch => "pytorch",
+        ServeRuntime::Tensorflow => "tensorflow",
+        ServeRuntime::Onnx => "onnx",
+        ServeRuntime::Triton => "triton",
+        ServeRuntime::Huggingface => "huggingface",
+        ServeRuntime::Custom => return None,
     })
 }
 
@@ -232,30 +232,30 @@ fn model_format(runtime: &str) -> Option<&'static str> {
 /// would select Triton, which needs a Triton model repository instead of a
 /// SavedModel — serve those with `runtime = triton`), `kserve-tritonserver`
 /// (`onnx`, `triton`: v2 only) and `kserve-huggingfaceserver`.
-pub(crate) const RUNTIME_PROTOCOLS: &[(&str, &str, &[&str])] = &[
-    ("sklearn", "kserve-sklearnserver", &["v2", "v1"]),
-    ("xgboost", "kserve-xgbserver", &["v2", "v1"]),
-    ("lightgbm", "kserve-lgbserver", &["v2", "v1"]),
-    ("pytorch", "kserve-torchserve", &["v2", "v1"]),
-    ("tensorflow", "kserve-tensorflow-serving", &["v1"]),
-    ("onnx", "kserve-tritonserver", &["v2"]),
-    ("triton", "kserve-tritonserver", &["v2"]),
-    ("huggingface", "kserve-huggingfaceserver", &["v2", "v1"]),
+pub(crate) const RUNTIME_PROTOCOLS: &[(ServeRuntime, &str, &[Protocol])] = &[
+    (ServeRuntime::Sklearn, "kserve-sklearnserver", &[Protocol::V2, Protocol::V1]),
+    (ServeRuntime::Xgboost, "kserve-xgbserver", &[Protocol::V2, Protocol::V1]),
+    (ServeRuntime::Lightgbm, "kserve-lgbserver", &[Protocol::V2, Protocol::V1]),
+    (ServeRuntime::Pytorch, "kserve-torchserve", &[Protocol::V2, Protocol::V1]),
+    (ServeRuntime::Tensorflow, "kserve-tensorflow-serving", &[Protocol::V1]),
+    (ServeRuntime::Onnx, "kserve-tritonserver", &[Protocol::V2]),
+    (ServeRuntime::Triton, "kserve-tritonserver", &[Protocol::V2]),
+    (ServeRuntime::Huggingface, "kserve-huggingfaceserver", &[Protocol::V2, Protocol::V1]),
 ];
 
 /// (ServingRuntime, protocols it serves) for a built-in runtime; `None` for `custom` (any protocol).
-pub(crate) fn runtime_protocols(runtime: &str) -> Option<(&'static str, &'static [&'static str])> {
+pub(crate) fn runtime_protocols(runtime: ServeRuntime) -> Option<(&'static str, &'static [Protocol])> {
     RUNTIME_PROTOCOLS.iter().find(|(name, _, _)| *name == runtime).map(|(_, server, protocols)| (*server, *protocols))
 }
 
 /// The protocol a serve speaks when it sets none: its ServingRuntime's first, `v2` for `custom`.
-pub(crate) fn default_protocol(runtime: &str) -> &'static str {
-    runtime_protocols(runtime).and_then(|(_, protocols)| protocols.first().copied()).unwrap_or("v2")
+pub(crate) fn default_protocol(runtime: ServeRuntime) -> Protocol {
+    runtime_protocols(runtime).and_then(|(_, protocols)| protocols.first().copied()).unwrap_or(Protocol::V2)
 }
 
 /// Whether a serve runs in `Standard` (raw Deployment + HPA) mode.
 pub(crate) fn is_standard(serve: &ir::Serve) -> bool {
-    serve.autoscale.as_ref().is_some_and(|a| matches!(a.metric.as_str(), "cpu" | "memory"))
+    serve.autoscale.as_ref().is_some_and(|a| a.metric.is_utilisation())
 }
 
 /// The name a serve's model answers to, locally and on the cluster: the InferenceService's name (KServe
@@ -287,9 +287,12 @@ pub(crate) fn predictor_pod_labels(isvc: &str) -> BTreeMap<String, String> {
 /// What `serve.run`/`args` references mean inside KServe.
 fn serve_slot(slot: Slot<'_>) -> String {
     match slot {
-        Slot::Builtin("model_dir") => MODEL_DIR.to_string(),
-        Slot::Builtin("port") => PORT.to_string(),
-        Slot::Builtin(name) | Slot::Input(name) | Slot::Param(name) | Slot::LoopVar(name) => name.to_string(),
+        Slot::Builtin(name) => match ServeBuiltin::from_name(name) {
+            Some(ServeBuiltin::ModelDir) => MODEL_DIR.to_string(),
+            Some(ServeBuiltin::Port) => PORT.to_string(),
+            None => name.to_string(),
+        },
+        Slot::Input(name) | Slot::Param(name) | Slot::LoopVar(name) => name.to_string(),
         Slot::StageOutput { stage, output } => format!("{stage}.{output}"),
         Slot::Best { tune, field } => format!("{tune}.best.{field}"),
     }
@@ -429,11 +432,12 @@ fn manifest(
     }
     let (scale_metric, scale_metric_type, scale_target) = match &serve.autoscale {
         Some(autoscale) => {
-            let metric: &'static str = match autoscale.metric.as_str() {
-                "cpu" => "cpu",
-                "memory" => "memory",
-                "rps" => "rps",
-                _ => "concurrency",
+            // KServe's `scaleMetric` values (v1beta1 `ScaleMetric`) are kfl's words.
+            let metric: &'static str = match autoscale.metric {
+                AutoscaleMetric::Cpu => "cpu",
+                AutoscaleMetric::Memory => "memory",
+                AutoscaleMetric::Rps => "rps",
+                AutoscaleMetric::Concurrency => "concurrency",
             };
             let target = autoscale.target.as_f64().map(|t| t.round() as i64);
             if standard && target.is_some_and(|t| !(1..=100).contains(&t)) {
@@ -454,13 +458,13 @@ fn manifest(
     let storage = storage.unwrap_or_else(|| model.map(|m| storage_uri(context, m)).unwrap_or_default());
 
     let mut predictor = Predictor { pod: PodFields::of(&serve.scheduling), ..Predictor::default() };
-    match model_format(&serve.runtime) {
+    match model_format(serve.runtime) {
         Some(format) => {
             let args: Vec<String> = serve.args.iter().map(|a| args::render(context, a, &mut serve_slot)).collect();
             predictor.model = Some(ModelSpec {
                 name: None,
                 model_format: ModelFormat { name: format },
-                protocol_version: Some(serve.protocol.clone()),
+                protocol_version: Some(serve.protocol.to_string()),
                 storage_uri: storage,
                 args: (!args.is_empty()).then_some(args),
                 env: (!env.is_empty()).then_some(env),
@@ -485,7 +489,7 @@ fn manifest(
             command.extend(serve.args.iter().map(|a| args::render(context, a, &mut serve_slot)));
             let mut env = env;
             env.push(EnvVar { name: "STORAGE_URI".into(), value: Some(storage), ..EnvVar::default() });
-            env.push(EnvVar { name: "PROTOCOL".into(), value: Some(serve.protocol.clone()), ..EnvVar::default() });
+            env.push(EnvVar { name: "PROTOCOL".into(), value: Some(serve.protocol.to_string()), ..EnvVar::default() });
             env.push(EnvVar { name: "KFL_MODEL_NAME".into(), value: Some(served_name(serve)), ..EnvVar::default() });
             predictor.containers = Some(vec![Container {
                 name: CONTAINER.to_string(),

@@ -77,7 +77,7 @@ use super::manifest::{format_float, kubernetes_name, scalar_text};
 use super::{Context, Manifest};
 use super::{alert_receiver, kserve, scrape};
 use crate::diagnostics::{Code, Diagnostic, Label};
-use crate::ir::{self, BinaryOpName, Expr, Ref, UnaryOpName, Value};
+use crate::ir::{self, BinaryOpName, Expr, Ref, RuleAction, ServingMetric, UnaryOpName, Value};
 
 const API_VERSION: &str = "monitoring.coreos.com/v1";
 const KIND: &str = "PrometheusRule";
@@ -193,17 +193,17 @@ impl Source {
         } else {
             ("kn_serving_invocation_duration_seconds_bucket", "1000 * ")
         };
-        Some(match name {
-            "error_rate" => format!("(100 * {} / {})", self.requests(Some(errors)), self.requests(None)),
-            "requests_per_second" => self.requests(None),
-            "latency_p50" | "latency_p95" | "latency_p99" => {
-                let q = &name["latency_p".len()..];
-                format!(
-                    "{to_millis}histogram_quantile(0.{q}, sum by (le) (rate({latency}{{{}}}[{WINDOW}])))",
-                    self.selector
-                )
+        let quantile = |q: &str| {
+            format!("{to_millis}histogram_quantile({q}, sum by (le) (rate({latency}{{{}}}[{WINDOW}])))", self.selector)
+        };
+        Some(match ServingMetric::from_name(name)? {
+            ServingMetric::ErrorRate => {
+                format!("(100 * {} / {})", self.requests(Some(errors)), self.requests(None))
             }
-            _ => return None,
+            ServingMetric::RequestsPerSecond => self.requests(None),
+            ServingMetric::LatencyP50 => quantile("0.50"),
+            ServingMetric::LatencyP95 => quantile("0.95"),
+            ServingMetric::LatencyP99 => quantile("0.99"),
         })
     }
 }
@@ -300,8 +300,12 @@ fn prometheus_rule(
             }
         };
         let mut labels = BTreeMap::new();
-        labels.insert("severity".to_string(), if rule.then == "retrain" { "info" } else { "warning" }.to_string());
-        labels.insert("kfl_action".to_string(), rule.then.clone());
+        let severity = match rule.then {
+            RuleAction::Retrain => "info",
+            RuleAction::Alert => "warning",
+        };
+        labels.insert("severity".to_string(), severity.to_string());
+        labels.insert("kfl_action".to_string(), rule.then.to_string());
         labels.insert("kfl_service".to_string(), service.clone());
         if let Some(ns) = &context.namespace {
             labels.insert("namespace".to_string(), ns.clone());

@@ -22,10 +22,10 @@ use crate::ir::graph::{EdgeKind, NodeKind};
 use crate::ir::{self, Expr, Ref, TemplatePart, Value};
 use indexmap::IndexMap;
 use kfl_plan::format::{
-    Algorithm, Autoscale, Constant, Container, CpuRange, Dataset, DatasetKind, Dependency, EarlyStop, Expression,
-    Input, Loop, LoopItems, MemoryRange, Metric, Model, ModelSource, Monitor, Mount, Output, OutputKind, PLAN_VERSION,
-    Param, Part, Plan, Project, Replicas, Resources, Rule, SearchParam, Secret, Serve, Size, Spec, Stage, Train,
-    Transformer, Tune, Volume,
+    Algorithm, Autoscale, Constant, Container, CpuRange, Dataset, DatasetKind, DeclKind, Dependency, EarlyStop,
+    Expression, Input, Loop, LoopItems, MemoryRange, Metric, Model, ModelSource, Monitor, Mount, Output, OutputKind,
+    PLAN_VERSION, Param, Part, Plan, Project, Replicas, Resources, Rule, SearchParam, Secret, Serve, Size, Spec, Stage,
+    Train, Transformer, Tune, Volume,
 };
 
 pub(crate) fn plan(context: &Context<'_>) -> String {
@@ -129,7 +129,7 @@ fn new_plan(context: &Context<'_>, stages: Vec<Stage>) -> Plan {
         .map(|v| Volume {
             name: v.name.clone(),
             size: Size { text: v.size.text.clone(), bytes: bytes(v.size.bytes) },
-            access: v.access.clone(),
+            access: v.access,
             class: v.class.clone(),
         })
         .collect();
@@ -247,7 +247,7 @@ fn container(context: &Context<'_>, stage: &ir::Stage) -> Container {
         mounts: stage.mounts.iter().map(|m| Mount { volume: m.volume.clone(), path: m.path.clone() }).collect(),
         secrets: stage.secrets.clone(),
         train: stage.train.as_ref().map(|t| Train {
-            framework: t.framework.clone(),
+            framework: t.framework,
             nodes: t.nodes,
             procs_per_node: t.procs_per_node,
             runtime: t.runtime.clone(),
@@ -284,7 +284,7 @@ fn tune(tune: &ir::Tune, context: &Context<'_>) -> Tune {
         metric: tune.metric.clone(),
         target: counts.target,
         algorithm: Algorithm {
-            name: tune.algorithm.name.clone(),
+            name: tune.algorithm.name,
             seed: tune.algorithm.seed,
             settings: tune.algorithm.settings.iter().map(|(k, v)| (k.clone(), program_free(v))).collect(),
         },
@@ -292,7 +292,7 @@ fn tune(tune: &ir::Tune, context: &Context<'_>) -> Tune {
         parallel: counts.parallel,
         max_failed: counts.max_failed,
         early_stop: tune.early_stop.as_ref().map(|e| EarlyStop {
-            name: e.name.clone(),
+            name: e.name,
             min_trials: e.min_trials,
             start_step: e.start_step,
         }),
@@ -302,7 +302,7 @@ fn tune(tune: &ir::Tune, context: &Context<'_>) -> Tune {
             .map(|p| SearchParam {
                 name: p.name.clone(),
                 ty: p.ty.to_string(),
-                distribution: p.distribution.clone(),
+                distribution: p.distribution,
                 args: p.args.iter().map(program_free).collect(),
             })
             .collect(),
@@ -332,17 +332,17 @@ fn serve(serve: &ir::Serve, program: &ir::Program) -> Serve {
     Serve {
         model: serve.model.clone(),
         served_name: Some(super::kserve::served_name(serve)),
-        runtime: serve.runtime.clone(),
+        runtime: serve.runtime,
         image: serve.image.clone(),
         run: serve.run.as_ref().map(parts),
         local_run: serve.local_run.as_ref().map(parts),
         args: parts(&serve.args),
-        protocol: serve.protocol.clone(),
+        protocol: serve.protocol,
         replicas: Replicas { min: serve.min_replicas, max: serve.max_replicas },
         autoscale: serve
             .autoscale
             .as_ref()
-            .map(|a| Autoscale { metric: a.metric.clone(), target: expression(&a.target, program) }),
+            .map(|a| Autoscale { metric: a.metric, target: expression(&a.target, program) }),
         canary_percent: serve.canary,
         transformer: serve.transformer.as_ref().map(|t| Transformer {
             image: t.image.clone(),
@@ -365,7 +365,7 @@ fn monitor(monitor: &ir::Monitor, program: &ir::Program) -> Monitor {
                 name: r.name.clone(),
                 when: expression(&r.when, program),
                 for_seconds: r.duration.map(ir::Duration::seconds),
-                then: r.then.clone(),
+                then: r.then,
             })
             .collect(),
         schedule: monitor.schedule.clone(),
@@ -448,13 +448,13 @@ fn expression_with(value: &Value, uri: &dyn Fn(&str) -> String) -> Expression {
             Ref::Local { name } => Expression::Local { name: name.clone() },
             Ref::LoopVar { name } => Expression::LoopVar { name: name.clone() },
             Ref::Builtin { name } => Expression::Builtin { name: name.clone() },
-            Ref::Volume { name } => Expression::Decl { decl: "volume".to_string(), name: name.clone() },
-            Ref::Secret { name } => Expression::Decl { decl: "secret".to_string(), name: name.clone() },
-            Ref::Model { name } => Expression::Decl { decl: "model".to_string(), name: name.clone() },
-            Ref::Serve { name } => Expression::Decl { decl: "serve".to_string(), name: name.clone() },
-            Ref::Stage { name } => Expression::Decl { decl: "stage".to_string(), name: name.clone() },
+            Ref::Volume { name } => Expression::Decl { decl: DeclKind::Volume, name: name.clone() },
+            Ref::Secret { name } => Expression::Decl { decl: DeclKind::Secret, name: name.clone() },
+            Ref::Model { name } => Expression::Decl { decl: DeclKind::Model, name: name.clone() },
+            Ref::Serve { name } => Expression::Decl { decl: DeclKind::Serve, name: name.clone() },
+            Ref::Stage { name } => Expression::Decl { decl: DeclKind::Stage, name: name.clone() },
             Ref::Component { module, name } => Expression::Decl {
-                decl: "component".to_string(),
+                decl: DeclKind::Component,
                 name: module.as_ref().map_or_else(|| name.clone(), |m| format!("{m}.{name}")),
             },
         },

@@ -58,7 +58,7 @@ use super::manifest::kubernetes_name;
 use super::{Context, Manifest};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::Ty;
-use crate::ir::{self, Ref, Value};
+use crate::ir::{self, Framework, Ref, Value};
 
 pub(crate) const API_VERSION: &str = "trainer.kubeflow.org/v1alpha1";
 pub(crate) const KIND: &str = "TrainJob";
@@ -87,7 +87,7 @@ const INITIALIZER_SCHEMES: &[&str] = &["hf://", "s3://"];
 /// before it accepts `spec.initializer.dataset`/`.model`.
 pub(crate) struct ShippedRuntime {
     pub name: &'static str,
-    pub framework: Option<&'static str>,
+    pub framework: Option<Framework>,
     pub jobs: &'static [&'static str],
     pub dataset_initializer: bool,
     pub model_initializer: bool,
@@ -95,7 +95,7 @@ pub(crate) struct ShippedRuntime {
 
 const fn shipped(
     name: &'static str,
-    framework: Option<&'static str>,
+    framework: Option<Framework>,
     jobs: &'static [&'static str],
     initializers: (bool, bool),
 ) -> ShippedRuntime {
@@ -108,11 +108,11 @@ const fn shipped(
 /// files declare them). There is no `mpi-distributed` and no
 /// `tensorflow-distributed` in v2.3.0.
 pub(crate) const SHIPPED_RUNTIMES: &[ShippedRuntime] = &[
-    shipped("torch-distributed", Some("torch"), &["node"], (false, false)),
-    shipped("deepspeed-distributed", Some("deepspeed"), &["launcher", "node"], (false, false)),
-    shipped("jax-distributed", Some("jax"), &["node"], (false, false)),
-    shipped("mlx-distributed", Some("mlx"), &["launcher", "node"], (false, false)),
-    shipped("xgboost-distributed", Some("xgboost"), &["node"], (false, false)),
+    shipped("torch-distributed", Some(Framework::Torch), &["node"], (false, false)),
+    shipped("deepspeed-distributed", Some(Framework::Deepspeed), &["launcher", "node"], (false, false)),
+    shipped("jax-distributed", Some(Framework::Jax), &["node"], (false, false)),
+    shipped("mlx-distributed", Some(Framework::Mlx), &["launcher", "node"], (false, false)),
+    shipped("xgboost-distributed", Some(Framework::Xgboost), &["node"], (false, false)),
     shipped("torch-distributed-with-cache", None, &["node"], (true, false)),
     shipped("torchtune-llama3.2-1b", None, &["node"], (true, true)),
     shipped("torchtune-llama3.2-3b", None, &["node"], (true, true)),
@@ -120,7 +120,7 @@ pub(crate) const SHIPPED_RUNTIMES: &[ShippedRuntime] = &[
 ];
 
 /// The shipped runtime a framework defaults to (`None`: `mpi`, `tensorflow`, `custom`).
-pub(crate) fn runtime_for(framework: &str) -> Option<&'static str> {
+pub(crate) fn runtime_for(framework: Framework) -> Option<&'static str> {
     SHIPPED_RUNTIMES.iter().find(|r| r.framework == Some(framework)).map(|r| r.name)
 }
 
@@ -131,7 +131,7 @@ pub(crate) fn shipped_runtime(name: &str) -> Option<&'static ShippedRuntime> {
 
 /// The runtime a `train` runs on: its `runtime`, else its framework's shipped one.
 pub(crate) fn runtime_name(train: &ir::Train) -> Option<String> {
-    train.runtime.clone().or_else(|| runtime_for(&train.framework).map(str::to_string))
+    train.runtime.clone().or_else(|| runtime_for(train.framework).map(str::to_string))
 }
 
 /// Replicated jobs whose pods run user code: the shipped runtime's; for a
@@ -140,7 +140,9 @@ pub(crate) fn runtime_name(train: &ir::Train) -> Option<String> {
 fn replicated_jobs(train: &ir::Train) -> &'static [&'static str] {
     match runtime_name(train).and_then(|name| shipped_runtime(&name)) {
         Some(runtime) => runtime.jobs,
-        None if matches!(train.framework.as_str(), "deepspeed" | "mpi" | "mlx") => &["launcher", "node"],
+        None if matches!(train.framework, Framework::Deepspeed | Framework::Mpi | Framework::Mlx) => {
+            &["launcher", "node"]
+        }
         None => &["node"],
     }
 }
@@ -371,8 +373,8 @@ pub(crate) fn train_job(
 
 /// E0104: a `train` whose framework has no runtime shipped with Trainer v2.3.0 and no `runtime`.
 pub(crate) fn runtime_required(stage: &ir::Stage) -> Diagnostic {
-    let framework = stage.train.as_ref().map(|t| t.framework.as_str()).unwrap_or("custom");
-    let why = if framework == "custom" {
+    let framework = stage.train.as_ref().map_or(Framework::Custom, |t| t.framework);
+    let why = if framework == Framework::Custom {
         "`framework = custom` names no ClusterTrainingRuntime".to_string()
     } else {
         format!("Trainer v2.3.0 ships no ClusterTrainingRuntime for `framework = {framework}`")
@@ -450,14 +452,14 @@ fn launched(
     if launcher_already || runtime.starts_with("torchtune-") {
         return (command, args);
     }
-    let mut wrapped: Vec<String> = if train.framework == "torch" {
+    let mut wrapped: Vec<String> = if train.framework == Framework::Torch {
         TORCHRUN[1..].iter().map(|a| a.to_string()).collect()
     } else if replicated_jobs(train).contains(&"launcher") {
         env.iter().flat_map(|var| ["-x".to_string(), var.name.clone()]).collect()
     } else {
         return (command, args);
     };
-    let launcher = if train.framework == "torch" { TORCHRUN[0] } else { MPIRUN };
+    let launcher = if train.framework == Framework::Torch { TORCHRUN[0] } else { MPIRUN };
     wrapped.extend(command);
     wrapped.extend(args);
     (vec![launcher.to_string()], wrapped)

@@ -195,7 +195,7 @@ impl<'a> Completer<'a> {
                 }
             }
             Shape::Algorithm => {
-                for (name, _, _) in schema::ALGORITHMS {
+                for name in schema::SearchAlgorithm::NAMES {
                     self.add_with(name, CompletionKind::Function, Some("algorithm".into()), None, format!("{name}()"));
                 }
             }
@@ -205,12 +205,12 @@ impl<'a> Completer<'a> {
                 }
             }
             Shape::Autoscale => {
-                for name in schema::AUTOSCALE {
+                for name in crate::ir::AutoscaleMetric::NAMES {
                     self.add_with(name, CompletionKind::Function, Some("autoscale".into()), None, format!("{name}("));
                 }
             }
             Shape::EarlyStop => {
-                for (name, _, _) in schema::EARLY_STOP {
+                for name in schema::EarlyStopAlgorithm::NAMES {
                     self.add_with(name, CompletionKind::Function, Some("early stop".into()), None, format!("{name}("));
                 }
             }
@@ -299,12 +299,15 @@ impl<'a> Completer<'a> {
             }
         }
         if let Place::Body(Owner::Block(crate::ast::BlockKind::Serve)) = place {
-            self.add("model_dir", CompletionKind::Value, Some("string".into()), None);
-            self.add("port", CompletionKind::Value, Some("int".into()), None);
+            for builtin in schema::ServeBuiltin::ALL {
+                let ty = schema::serve_builtin_ty(*builtin);
+                self.add(builtin.name(), CompletionKind::Value, Some(ty.to_string()), None);
+            }
         }
         if let Place::Body(Owner::Rule) = place {
-            for (name, ty) in schema::SERVING_METRICS {
-                self.add(name, CompletionKind::Value, Some(ty.to_string()), None);
+            for metric in schema::ServingMetric::ALL {
+                let ty = schema::serving_metric_ty(*metric);
+                self.add(metric.name(), CompletionKind::Value, Some(ty.to_string()), None);
             }
         }
         for (name, decl) in &module.decls {

@@ -192,8 +192,8 @@ fn property(owner: Owner, name: &str) -> Option<String> {
         Shape::Enum(set) => set.values().iter().map(|v| format!("`{v}`")).collect(),
         Shape::Algorithm => schema::ALGORITHMS.iter().map(|(n, _, _)| format!("`{n}()`")).collect(),
         Shape::Objective => schema::OBJECTIVES.iter().map(|n| format!("`{n}(METRIC)`")).collect(),
-        Shape::Autoscale => schema::AUTOSCALE.iter().map(|n| format!("`{n}(…)`")).collect(),
-        Shape::Space => schema::DISTRIBUTIONS.iter().map(|n| format!("`{n}(…)`")).collect(),
+        Shape::Autoscale => crate::ir::AutoscaleMetric::NAMES.iter().map(|n| format!("`{n}(…)`")).collect(),
+        Shape::Space => crate::ir::Distribution::NAMES.iter().map(|n| format!("`{n}(…)`")).collect(),
         _ => Vec::new(),
     };
     if !allowed.is_empty() {
@@ -203,13 +203,13 @@ fn property(owner: Owner, name: &str) -> Option<String> {
 }
 
 fn builtin(name: &str) -> Option<String> {
-    let text = match name {
-        "model_dir" => "`model_dir: string` — built in: the folder the model is downloaded to".to_string(),
-        "port" => "`port: int` — built in: the port the predictor listens on".to_string(),
-        other => {
-            let (_, ty) = schema::SERVING_METRICS.iter().find(|(n, _)| *n == other)?;
-            format!("`{other}: {ty}` — built in: a serving metric of the watched service")
-        }
-    };
-    Some(text)
+    if let Some(builtin) = schema::ServeBuiltin::from_name(name) {
+        let what = match builtin {
+            schema::ServeBuiltin::ModelDir => "the folder the model is downloaded to",
+            schema::ServeBuiltin::Port => "the port the predictor listens on",
+        };
+        return Some(format!("`{name}: {}` — built in: {what}", schema::serve_builtin_ty(builtin)));
+    }
+    let ty = schema::serving_metric_ty(schema::ServingMetric::from_name(name)?);
+    Some(format!("`{name}: {ty}` — built in: a serving metric of the watched service"))
 }

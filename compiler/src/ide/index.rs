@@ -263,7 +263,7 @@ impl<'a> Walker<'a> {
                 }
                 let mut inner = scope.clone();
                 if block.kind == BlockKind::Serve {
-                    inner.builtins = vec!["model_dir", "port"];
+                    inner.builtins = schema::ServeBuiltin::NAMES.to_vec();
                 }
                 let trial = match block.kind {
                     BlockKind::Tune => tune_trial(self.analysis, self.module, &block.name.name),
@@ -364,7 +364,7 @@ impl<'a> Walker<'a> {
                 }
                 Entry::Rule(rule) => {
                     let mut inner = scope.clone();
-                    inner.builtins = schema::SERVING_METRICS.iter().map(|(n, _)| *n).collect();
+                    inner.builtins = schema::ServingMetric::NAMES.to_vec();
                     self.block(&rule.body, Owner::Rule, &inner, None);
                 }
             }

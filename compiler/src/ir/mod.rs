@@ -226,8 +226,7 @@ pub struct Secret {
 pub struct Volume {
     pub name: String,
     pub size: Quantity,
-    /// One of the `access` enum values (`read_write_once`, …).
-    pub access: String,
+    pub access: AccessMode,
     pub class: Option<String>,
     #[serde(skip)]
     pub span: Span,
@@ -331,8 +330,7 @@ pub struct Metric {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Train {
-    /// One of the `framework` enum values.
-    pub framework: String,
+    pub framework: Framework,
     pub nodes: i64,
     /// `None` is `auto`.
     pub procs_per_node: Option<i64>,
@@ -394,28 +392,33 @@ pub struct Loop {
     pub stages: Vec<String>,
 }
 
-/// A tune's direction; the plan format's enum (`kfl-plan`).
-pub use kfl_plan::Goal;
+/// A tune's search algorithm and early-stopping rule; the algorithm table's enums (`kfl_plan::algorithms`).
+pub use kfl_plan::algorithms::{EarlyStopAlgorithm, SearchAlgorithm};
+/// A train's framework and a volume's access mode; the plan format's enums (`kfl-plan`).
+pub use kfl_plan::{AccessMode, Framework};
+/// Closed sets of a serve and a monitor; the plan format's enums (`kfl-plan`).
+pub use kfl_plan::{AutoscaleMetric, Protocol, RuleAction, ServeBuiltin, ServeRuntime, ServingMetric};
+/// A tune's direction and a searched parameter's distribution; the plan format's enums (`kfl-plan`).
+pub use kfl_plan::{Distribution, Goal};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SearchParam {
     pub name: String,
     pub ty: Ty,
-    /// `uniform`, `loguniform`, `normal`, `lognormal`, `quniform`, `randint`, `choice`.
-    pub distribution: String,
+    pub distribution: Distribution,
     pub args: Vec<Value>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Algorithm {
-    pub name: String,
+    pub name: SearchAlgorithm,
     pub seed: Option<i64>,
     pub settings: IndexMap<String, Value>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct EarlyStop {
-    pub name: String,
+    pub name: EarlyStopAlgorithm,
     pub min_trials: Option<i64>,
     pub start_step: Option<i64>,
 }
@@ -477,8 +480,7 @@ impl Model {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Autoscale {
-    /// `concurrency`, `rps`, `cpu` or `memory`.
-    pub metric: String,
+    pub metric: AutoscaleMetric,
     pub target: Value,
 }
 
@@ -495,12 +497,12 @@ pub struct Serve {
     pub name: String,
     pub doc: Option<String>,
     pub model: String,
-    pub runtime: String,
+    pub runtime: ServeRuntime,
     pub image: Option<String>,
     pub run: Option<Vec<Value>>,
     pub local_run: Option<Vec<Value>>,
     pub args: Vec<Value>,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub min_replicas: i64,
     /// 0: no upper bound (no `replicas` written), which KServe leaves to its autoscaler.
     pub max_replicas: i64,
@@ -522,8 +524,7 @@ pub struct Rule {
     pub name: String,
     pub when: Value,
     pub duration: Option<Duration>,
-    /// `alert` or `retrain`.
-    pub then: String,
+    pub then: RuleAction,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

@@ -290,7 +290,11 @@ impl Checker<'_> {
         let mounts = self.mount_list(&props);
         let local = props.object("local");
         let train = (kind == StageKind::Train).then(|| ir::Train {
-            framework: props.string("framework").unwrap_or_else(|| "custom".into()),
+            // A missing or wrong `framework` was reported; `custom` stands in for it.
+            framework: props
+                .string("framework")
+                .and_then(|f| ir::Framework::from_name(&f))
+                .unwrap_or(ir::Framework::Custom),
             nodes: props.int("nodes").unwrap_or_default(),
             procs_per_node: props.int("procs_per_node"),
             runtime: props.string("runtime"),
@@ -534,7 +538,10 @@ impl Checker<'_> {
                 program.volumes.push(ir::Volume {
                     name: name.to_string(),
                     size,
-                    access: props.string("access").unwrap_or_default(),
+                    access: props
+                        .string("access")
+                        .and_then(|a| ir::AccessMode::from_name(&a))
+                        .unwrap_or(schema::DEFAULT_ACCESS),
                     class: props.string("class"),
                     span,
                 });
@@ -697,13 +704,18 @@ impl Checker<'_> {
         let name = block.name.name.clone();
         let span = block.name.span;
         let owner = format!("`serve {name}`");
-        let scope =
-            Scope { builtins: vec![("model_dir".into(), Ty::String), ("port".into(), Ty::Int)], ..Scope::default() };
+        let scope = Scope {
+            builtins: schema::ServeBuiltin::ALL
+                .iter()
+                .map(|b| (b.name().to_string(), schema::serve_builtin_ty(*b)))
+                .collect(),
+            ..Scope::default()
+        };
         let props =
             self.props(&block.body, schema::SERVE_SPECS, &owner, span, &scope, Allow { mounts: false, rules: false });
         self.check_patches(&props.patches, PatchTarget::InferenceService);
-        let runtime = props.string("runtime").unwrap_or_default();
-        if runtime == "custom"
+        let runtime = props.string("runtime").and_then(|r| ir::ServeRuntime::from_name(&r));
+        if runtime == Some(ir::ServeRuntime::Custom)
             && props.get("run").is_none()
             && !block.body.properties().any(|p| p.key.joined() == "run")
         {
@@ -722,7 +734,8 @@ impl Checker<'_> {
             Some(Value::Call(call)) => call
                 .positional
                 .first()
-                .map(|target| ir::Autoscale { metric: call.name.clone(), target: target.clone() }),
+                .zip(ir::AutoscaleMetric::from_name(&call.name))
+                .map(|(target, metric)| ir::Autoscale { metric, target: target.clone() }),
             _ => None,
         };
         let transformer = match props.get("transformer") {
@@ -751,8 +764,12 @@ impl Checker<'_> {
         let local = props.object("local");
         let mut resources = self.resources(&props);
         let scheduling = self.scheduling(&props, Some(&mut resources));
-        let protocol =
-            props.string("protocol").unwrap_or_else(|| crate::codegen::kserve::default_protocol(&runtime).to_string());
+        // A missing `runtime` was reported; `custom` stands in for it.
+        let runtime = runtime.unwrap_or(ir::ServeRuntime::Custom);
+        let protocol = props
+            .string("protocol")
+            .and_then(|p| ir::Protocol::from_name(&p))
+            .unwrap_or_else(|| crate::codegen::kserve::default_protocol(runtime));
         self.graph.add_node(&name, NodeKind::Serve, span);
         self.flush_dependencies(&name, &[]);
         program.serves.push(ir::Serve {
@@ -797,7 +814,10 @@ impl Checker<'_> {
             Allow { mounts: false, rules: true },
         );
         let metrics_scope = Scope {
-            builtins: schema::SERVING_METRICS.iter().map(|(n, t)| (n.to_string(), t.clone())).collect(),
+            builtins: schema::ServingMetric::ALL
+                .iter()
+                .map(|m| (m.name().to_string(), schema::serving_metric_ty(*m)))
+                .collect(),
             ..Scope::default()
         };
         let mut rules = Vec::new();
@@ -808,7 +828,8 @@ impl Checker<'_> {
             }
             let rule_owner = format!("`rule {}`", rule.name.name);
             let rule_props = self.props(&rule.body, &[schema::RULE], &rule_owner, rule.name.span, &metrics_scope, NONE);
-            if let (Some(when), Some(then)) = (rule_props.get("when"), rule_props.string("then")) {
+            let then = rule_props.string("then").and_then(|t| ir::RuleAction::from_name(&t));
+            if let (Some(when), Some(then)) = (rule_props.get("when"), then) {
                 rules.push(ir::Rule {
                     name: rule.name.name.to_string(),
                     when: when.clone(),

@@ -4,9 +4,10 @@
 use crate::ast;
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::Ty;
-use crate::ir::{SearchParam, Value};
+use crate::ir::{Distribution, SearchParam, Value};
 use crate::source::Span;
 use crate::typeck::props::Props;
+use crate::typeck::schema::SearchAlgorithm;
 use crate::typeck::tune::TuneParts;
 use crate::typeck::{Checker, schema};
 
@@ -18,10 +19,10 @@ impl Checker<'_> {
         let span_of = |name: &str| props.values.get(name).map_or(algorithm_span, |(_, span)| *span);
         let trials = props.value("trials").and_then(Value::as_int);
         let parallel = props.value("parallel").and_then(Value::as_int);
-        match parts.algorithm.name.as_str() {
+        match parts.algorithm.name {
             // optuna `service.py` `_validate_grid_setting`: "Max Trial Count > all possible search combinations",
             // and a float parameter without a step cannot be enumerated (`search_space.py`).
-            "grid" => {
+            SearchAlgorithm::Grid => {
                 let mut combinations: i64 = 1;
                 for param in &parts.space {
                     match grid_points(param) {
@@ -61,7 +62,7 @@ impl Checker<'_> {
             }
             // hyperband `service.py` `ValidateAlgorithmSettings`: parallelTrialCount ≥ eta^floor(log(r_l)/log(eta)),
             // r_l being the resource's upper bound.
-            "hyperband" => {
+            SearchAlgorithm::Hyperband => {
                 let eta = parts.algorithm.settings.get("eta").and_then(Value::as_int).unwrap_or(schema::HYPERBAND_ETA);
                 let resource = parts.algorithm.settings.get("resource").and_then(Value::as_str);
                 let Some(r_l) = parts.space.iter().find(|p| Some(p.name.as_str()) == resource).and_then(upper_bound)
@@ -120,8 +121,8 @@ impl Checker<'_> {
             }
             // goptuna `service.go` `ValidateAlgorithmSettings`: "CMA-ES only supports two or more dimensional
             // continuous search space".
-            "cmaes" => {
-                let numeric = parts.space.iter().filter(|p| p.distribution != "choice").count();
+            SearchAlgorithm::Cmaes => {
+                let numeric = parts.space.iter().filter(|p| p.distribution != Distribution::Choice).count();
                 if numeric < 2 && !parts.space.is_empty() {
                     self.diags.push(
                         Diagnostic::error(
@@ -133,7 +134,8 @@ impl Checker<'_> {
                     );
                 }
             }
-            _ => {}
+            // No limit on the whole search is known for these services.
+            SearchAlgorithm::Random | SearchAlgorithm::Tpe | SearchAlgorithm::Bayesian | SearchAlgorithm::Sobol => {}
         }
     }
 }
@@ -142,9 +144,9 @@ impl Checker<'_> {
 /// unless given, floats only with a step, categories each); `None` when it cannot enumerate it.
 fn grid_points(param: &SearchParam) -> Option<i64> {
     let arg = |i: usize| param.args.get(i).and_then(Value::as_f64);
-    match param.distribution.as_str() {
-        "choice" => Some(param.args.len() as i64),
-        "quniform" => {
+    match param.distribution {
+        Distribution::Choice => Some(param.args.len() as i64),
+        Distribution::QUniform => {
             let (lo, hi, step) = (arg(0)?, arg(1)?, arg(2)?);
             (step > 0.0 && hi >= lo).then(|| ((hi - lo) / step + 1e-9).floor() as i64 + 1)
         }
@@ -158,8 +160,5 @@ fn grid_points(param: &SearchParam) -> Option<i64> {
 
 /// The largest value a numeric parameter takes (`r_l` for hyperband's resource).
 fn upper_bound(param: &SearchParam) -> Option<f64> {
-    match param.distribution.as_str() {
-        "uniform" | "loguniform" | "quniform" | "randint" => param.args.get(1).and_then(Value::as_f64),
-        _ => None,
-    }
+    if param.distribution.bounded() { param.args.get(1).and_then(Value::as_f64) } else { None }
 }

@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 use crate::ast::{self, Entry, ExprKind};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::Ty;
-use crate::ir::{Patch, Ref, Resources, Value};
+use crate::ir::{AutoscaleMetric, Patch, Ref, Resources, Value};
 use crate::resolve::{DeclKind, suggest};
 use crate::source::Span;
 use crate::typeck::Checker;
@@ -701,8 +701,9 @@ impl Checker<'_> {
     }
 
     fn autoscale(&mut self, e: &ast::Expr, scope: &Scope) -> Option<Value> {
-        let call = self.call_parts(e, schema::AUTOSCALE, "autoscale")?;
-        let (callee, args) = call;
+        let (callee, args) = self.call_parts(e, AutoscaleMetric::NAMES, "autoscale")?;
+        // `call_parts` accepted only these names.
+        let metric = AutoscaleMetric::from_name(&callee)?;
         let [arg] = args else {
             self.diags.push(
                 Diagnostic::error(
@@ -710,14 +711,11 @@ impl Checker<'_> {
                     format!("`{callee}(…)` takes one target"),
                     Label::new(e.span, "here"),
                 )
-                .with_help(format!(
-                    "e.g. `{callee}({})`",
-                    if matches!(callee.as_str(), "cpu" | "memory") { "80%" } else { "8" }
-                )),
+                .with_help(format!("e.g. `{callee}({})`", if metric.is_utilisation() { "80%" } else { "8" })),
             );
             return None;
         };
-        let want = if matches!(callee.as_str(), "cpu" | "memory") { Ty::Percent } else { Ty::Int };
+        let want = if metric.is_utilisation() { Ty::Percent } else { Ty::Int };
         let (ty, value) = self.expr(&arg.value, scope, Some(&want));
         self.expect_ty(arg.value.span, &want, &ty, format_args!("`{callee}` takes {}", article(&want)));
         if value.as_f64().is_some_and(|v| v <= 0.0) {

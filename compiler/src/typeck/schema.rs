@@ -99,13 +99,11 @@ impl EnumSet {
 
     pub fn values(self) -> &'static [&'static str] {
         match self {
-            EnumSet::Framework => &["torch", "deepspeed", "jax", "tensorflow", "mpi", "mlx", "xgboost", "custom"],
-            EnumSet::Access => &["read_write_once", "read_only_many", "read_write_many", "read_write_once_pod"],
-            EnumSet::ServeRuntime => {
-                &["sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "triton", "huggingface", "custom"]
-            }
-            EnumSet::Protocol => &["v1", "v2"],
-            EnumSet::RuleAction => &["alert", "retrain"],
+            EnumSet::Framework => kfl_plan::Framework::NAMES,
+            EnumSet::Access => kfl_plan::AccessMode::NAMES,
+            EnumSet::ServeRuntime => kfl_plan::ServeRuntime::NAMES,
+            EnumSet::Protocol => kfl_plan::Protocol::NAMES,
+            EnumSet::RuleAction => kfl_plan::RuleAction::NAMES,
             EnumSet::PullPolicy => &["always", "if_not_present", "never"],
             EnumSet::TolerationOperator => &["equal", "exists"],
             EnumSet::TaintEffect => &["no_schedule", "prefer_no_schedule", "no_execute"],
@@ -357,7 +355,7 @@ pub const VOLUME: &[PropertySpec] = &[
     defaulted(
         "access",
         Shape::Enum(EnumSet::Access),
-        DefaultValue::Enum("read_write_once"),
+        DefaultValue::Enum(DEFAULT_ACCESS.name()),
         "Access mode of the PersistentVolumeClaim.",
     ),
     prop("class", Shape::String, "StorageClass name; the cluster default when omitted."),
@@ -434,7 +432,7 @@ pub const TUNE: &[PropertySpec] = &[
     required("trial", Shape::Trial, "The `train` or `step` whose inputs are searched."),
     required("objective", Shape::Objective, "`maximize(METRIC)` or `minimize(METRIC)` over the trial's metrics."),
     prop("goal", Shape::Float, "Stop the search when the objective reaches this value."),
-    defaulted("algorithm", Shape::Algorithm, DefaultValue::Call("random"), "Search algorithm."),
+    defaulted("algorithm", Shape::Algorithm, DefaultValue::Call(DEFAULT_ALGORITHM.name()), "Search algorithm."),
     defaulted("trials", Shape::Int { min: 1 }, DefaultValue::Int(10), "Maximum number of trials (`maxTrialCount`)."),
     defaulted("parallel", Shape::Int { min: 1 }, DefaultValue::Int(1), "Trials run at once (`parallelTrialCount`)."),
     prop("max_failed", Shape::Int { min: 0 }, "Abort after this many failed trials; default `trials`."),
@@ -529,21 +527,39 @@ pub fn nested(nested: Nested) -> &'static [PropertySpec] {
     }
 }
 
-/// Serving metrics in scope inside `monitor` rules.
-pub const SERVING_METRICS: &[(&str, Ty)] = &[
-    ("error_rate", Ty::Percent),
-    ("latency_p50", Ty::Duration),
-    ("latency_p95", Ty::Duration),
-    ("latency_p99", Ty::Duration),
-    ("requests_per_second", Ty::Float),
-];
+/// The names in scope in a serve's `run` and `args`, which each replica fills in.
+pub use kfl_plan::ServeBuiltin;
+
+/// A serve built-in's type: the model folder is a path string, the port a number.
+pub fn serve_builtin_ty(builtin: ServeBuiltin) -> Ty {
+    match builtin {
+        ServeBuiltin::ModelDir => Ty::String,
+        ServeBuiltin::Port => Ty::Int,
+    }
+}
+
+/// The serving metrics in scope inside `monitor` rules.
+pub use kfl_plan::ServingMetric;
+
+/// A serving metric's type in a rule: the error rate is a percentage, latencies are durations.
+pub fn serving_metric_ty(metric: ServingMetric) -> Ty {
+    match metric {
+        ServingMetric::ErrorRate => Ty::Percent,
+        ServingMetric::LatencyP50 | ServingMetric::LatencyP95 | ServingMetric::LatencyP99 => Ty::Duration,
+        ServingMetric::RequestsPerSecond => Ty::Float,
+    }
+}
 
 /// The search-algorithm table lives in `kfl-plan`, which the runtime's search reads too.
-pub use kfl_plan::algorithms::{ALGORITHMS, ArgSpec, ArgTy, EARLY_STOP, HYPERBAND_ETA, Katib, SEED};
+pub use kfl_plan::algorithms::{
+    ALGORITHMS, ArgSpec, ArgTy, EARLY_STOP, EarlyStopAlgorithm, HYPERBAND_ETA, Katib, SEED, SearchAlgorithm,
+};
 
-pub const AUTOSCALE: &[&str] = &["concurrency", "rps", "cpu", "memory"];
+/// A volume's `access` when it writes none.
+pub const DEFAULT_ACCESS: kfl_plan::AccessMode = kfl_plan::AccessMode::ReadWriteOnce;
 
-pub const DISTRIBUTIONS: &[&str] = &["uniform", "loguniform", "normal", "lognormal", "quniform", "randint", "choice"];
+/// A tune's `algorithm` when it writes none.
+pub const DEFAULT_ALGORITHM: SearchAlgorithm = SearchAlgorithm::Random;
 
 /// Parameters of a call that names an output or input: `objective`'s `maximize(accuracy)`.
 pub const OBJECTIVES: &[&str] = &["maximize", "minimize"];

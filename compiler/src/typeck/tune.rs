@@ -5,11 +5,11 @@ use indexmap::IndexMap;
 use crate::ast::{self, Entry, ExprKind};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::Ty;
-use crate::ir::{Algorithm, EarlyStop, Goal, SearchParam, Value};
+use crate::ir::{Algorithm, Distribution, EarlyStop, Goal, SearchParam, Value};
 use crate::resolve::{DeclKind, suggest};
 use crate::source::Span;
 use crate::typeck::expr::{Scope, article};
-use crate::typeck::schema::{self, ArgSpec, ArgTy};
+use crate::typeck::schema::{self, ArgSpec, ArgTy, EarlyStopAlgorithm, SearchAlgorithm};
 use crate::typeck::{Checker, Sig};
 
 /// The parts of a `tune` that need the trial to be understood.
@@ -74,7 +74,7 @@ impl Checker<'_> {
         let mut parts = TuneParts {
             goal: Goal::Maximize,
             metric: String::new(),
-            algorithm: Algorithm { name: "random".into(), seed: None, settings: IndexMap::new() },
+            algorithm: Algorithm { name: schema::DEFAULT_ALGORITHM, seed: None, settings: IndexMap::new() },
             early_stop: None,
             space: Vec::new(),
         };
@@ -160,22 +160,22 @@ impl Checker<'_> {
     }
 
     fn algorithm(&mut self, e: &ast::Expr, space: &[SearchParam]) -> Option<Algorithm> {
-        let names: Vec<&str> = schema::ALGORITHMS.iter().map(|(n, _, _)| *n).collect();
-        let (name, args) = self.call_parts(e, &names, "algorithm")?;
-        let specs = schema::ALGORITHMS.iter().find(|(n, _, _)| *n == name).map_or(&[][..], |(_, _, a)| *a);
-        let values = self.named_args(&name, args, specs, e.span, space);
+        let (name, args) = self.call_parts(e, SearchAlgorithm::NAMES, "algorithm")?;
+        // `call_parts` accepted only these names.
+        let algorithm = SearchAlgorithm::from_name(&name)?;
+        let values = self.named_args(&name, args, algorithm.row().2, e.span, space);
         let seed = values.get("seed").and_then(Value::as_int);
         let settings = values.into_iter().filter(|(k, _)| k != "seed").collect();
-        Some(Algorithm { name, seed, settings })
+        Some(Algorithm { name: algorithm, seed, settings })
     }
 
     fn early_stop(&mut self, e: &ast::Expr) -> Option<EarlyStop> {
-        let names: Vec<&str> = schema::EARLY_STOP.iter().map(|(n, _, _)| *n).collect();
-        let (name, args) = self.call_parts(e, &names, "early_stop")?;
-        let specs = schema::EARLY_STOP.iter().find(|(n, _, _)| *n == name).map_or(&[][..], |(_, _, a)| *a);
-        let values = self.named_args(&name, args, specs, e.span, &[]);
+        let (name, args) = self.call_parts(e, EarlyStopAlgorithm::NAMES, "early_stop")?;
+        // `call_parts` accepted only these names.
+        let rule = EarlyStopAlgorithm::from_name(&name)?;
+        let values = self.named_args(&name, args, rule.row().2, e.span, &[]);
         Some(EarlyStop {
-            name,
+            name: rule,
             min_trials: values.get("min_trials").and_then(Value::as_int),
             start_step: values.get("start_step").and_then(Value::as_int),
         })
@@ -373,13 +373,17 @@ impl Checker<'_> {
     }
 
     fn distribution(&mut self, name: &str, e: &ast::Expr, ty: Option<&Ty>) -> Option<SearchParam> {
-        let (dist, args) = self.call_parts(e, schema::DISTRIBUTIONS, "distribution")?;
+        let (dist, args) = self.call_parts(e, Distribution::NAMES, "distribution")?;
+        // `call_parts` accepted only these names.
+        let dist = Distribution::from_name(&dist)?;
         let ty = ty.cloned().unwrap_or(Ty::Error);
-        let fits = match dist.as_str() {
-            "uniform" | "loguniform" | "normal" | "lognormal" => matches!(ty, Ty::Float | Ty::Error),
-            "quniform" => matches!(ty, Ty::Float | Ty::Int | Ty::Error),
-            "randint" => matches!(ty, Ty::Int | Ty::Error),
-            _ => true,
+        let fits = match dist {
+            Distribution::Uniform | Distribution::LogUniform | Distribution::Normal | Distribution::LogNormal => {
+                matches!(ty, Ty::Float | Ty::Error)
+            }
+            Distribution::QUniform => matches!(ty, Ty::Float | Ty::Int | Ty::Error),
+            Distribution::RandInt => matches!(ty, Ty::Int | Ty::Error),
+            Distribution::Choice => true,
         };
         if !fits {
             let suggestion = match ty {
@@ -397,9 +401,9 @@ impl Checker<'_> {
             );
             return None;
         }
-        let arity = match dist.as_str() {
-            "quniform" => Some(3),
-            "choice" => None,
+        let arity = match dist {
+            Distribution::QUniform => Some(3),
+            Distribution::Choice => None,
             _ => Some(2),
         };
         if args.iter().any(|a| a.name.is_some()) {
@@ -418,7 +422,7 @@ impl Checker<'_> {
                         format!("`{dist}` takes {n} arguments, found {}", args.len()),
                         Label::new(e.span, "here"),
                     )
-                    .with_help(dist_example(&dist)),
+                    .with_help(dist_example(dist)),
                 );
                 return None;
             }
@@ -435,17 +439,17 @@ impl Checker<'_> {
             }
             _ => {}
         }
-        let element = match dist.as_str() {
-            "choice" => ty.clone(),
-            "randint" => Ty::Int,
-            _ if ty == Ty::Int && dist == "quniform" => Ty::Int,
+        let element = match dist {
+            Distribution::Choice => ty.clone(),
+            Distribution::RandInt => Ty::Int,
+            Distribution::QUniform if ty == Ty::Int => Ty::Int,
             _ => Ty::Float,
         };
         let mut values = Vec::new();
         for arg in args {
             let (arg_ty, value) = self.expr(&arg.value, &Scope::default(), Some(&element));
-            if !(arg_ty.fits(&element) || (dist == "choice" && element.is_error())) {
-                let code = if dist == "choice" { Code::SearchSpaceMismatch } else { Code::TypeMismatch };
+            if !(arg_ty.fits(&element) || (dist == Distribution::Choice && element.is_error())) {
+                let code = if dist == Distribution::Choice { Code::SearchSpaceMismatch } else { Code::TypeMismatch };
                 self.diags.push(
                     Diagnostic::error(
                         code,
@@ -459,24 +463,24 @@ impl Checker<'_> {
             values.push(value);
         }
         if let (Some(lo), Some(hi)) = (values.first().and_then(Value::as_f64), values.get(1).and_then(Value::as_f64)) {
-            let bounded = matches!(dist.as_str(), "uniform" | "loguniform" | "quniform" | "randint");
+            let bounded = dist.bounded();
             if bounded && lo >= hi {
                 self.out_of_range(
                     e.span,
                     &format!("`{dist}` needs lo < hi, found {lo} and {hi}"),
                     "write the lower bound first",
                 );
-            } else if dist == "loguniform" && lo <= 0.0 {
+            } else if dist == Distribution::LogUniform && lo <= 0.0 {
                 self.out_of_range(
                     e.span,
                     "`loguniform` needs bounds above zero",
                     "use a positive lower bound such as 1e-4",
                 );
-            } else if matches!(dist.as_str(), "normal" | "lognormal") && hi <= 0.0 {
+            } else if matches!(dist, Distribution::Normal | Distribution::LogNormal) && hi <= 0.0 {
                 self.out_of_range(e.span, &format!("`{dist}` needs sigma > 0"), "use a positive standard deviation");
             }
         }
-        if dist == "quniform" && values.get(2).and_then(Value::as_f64).is_some_and(|q| q <= 0.0) {
+        if dist == Distribution::QUniform && values.get(2).and_then(Value::as_f64).is_some_and(|q| q <= 0.0) {
             self.out_of_range(e.span, "`quniform` needs a step q > 0", "use a positive step");
         }
         Some(SearchParam { name: name.to_string(), ty, distribution: dist, args: values })
@@ -508,10 +512,10 @@ impl Checker<'_> {
     }
 }
 
-fn dist_example(dist: &str) -> String {
+fn dist_example(dist: Distribution) -> String {
     match dist {
-        "quniform" => "write `quniform(lo, hi, q)`".into(),
-        "normal" | "lognormal" => format!("write `{dist}(mu, sigma)`"),
+        Distribution::QUniform => "write `quniform(lo, hi, q)`".into(),
+        Distribution::Normal | Distribution::LogNormal => format!("write `{dist}(mu, sigma)`"),
         other => format!("write `{other}(lo, hi)`"),
     }
 }

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use super::record::RecordError;
 use super::select::SelectError;
+use crate::plan::Distribution;
 use crate::search::SamplerError;
 use crate::value::EvalError;
+use kfl_plan::algorithms::SearchAlgorithm;
 
 /// A run that could not start (nothing ran, nothing was written but an empty run folder) or whose record could
 /// not be written (the stages' outputs and logs under the run folder are kept).
@@ -90,10 +92,9 @@ impl From<RecordError> for RunError {
 #[derive(Debug)]
 pub(super) enum TuneSetupError {
     Setting { name: String, source: EvalError },
-    SpaceArgument { param: String, distribution: String, source: EvalError },
-    NotANumber { param: String, distribution: String, position: usize },
-    UnknownDistribution { param: String, distribution: String },
-    Sampler { algorithm: String, source: SamplerError },
+    SpaceArgument { param: String, distribution: Distribution, source: EvalError },
+    NotANumber { param: String, distribution: Distribution, position: usize },
+    Sampler { algorithm: SearchAlgorithm, source: SamplerError },
 }
 
 impl fmt::Display for TuneSetupError {
@@ -105,9 +106,6 @@ impl fmt::Display for TuneSetupError {
             }
             TuneSetupError::NotANumber { param, distribution, position } => {
                 write!(f, "`{param}`: {distribution}(…) needs a number as argument {position}")
-            }
-            TuneSetupError::UnknownDistribution { param, distribution } => {
-                write!(f, "`{param}`: unknown distribution `{distribution}`")
             }
             TuneSetupError::Sampler { algorithm, source } => write!(f, "algorithm `{algorithm}`: {source}"),
         }

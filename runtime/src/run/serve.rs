@@ -16,9 +16,9 @@ use super::serve_context::{ServeContext, live_versions, local_version, no_live_v
 use super::serve_error::{ServeSetupError, ServedError, SmokeTestError};
 use super::served::Served;
 use super::{Engine, Event, Observer};
-use crate::plan::{BinaryOpName, Constant, Expression, Part, Plan, Spec, Stage};
+use crate::plan::{AutoscaleMetric, BinaryOpName, Constant, Expression, Part, Plan, ServeBuiltin, Spec, Stage};
 use crate::serving::{
-    self, Action, Arg, Canary, Comparison, Condition, Metric, Protocol, Rule, ScaleMetric, ServeConfig, ServeEvent,
+    self, Arg, Canary, Comparison, Condition, Metric, Protocol, Rule, ScaleMetric, ServeConfig, ServeEvent,
 };
 use crate::value::Value;
 
@@ -43,10 +43,11 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
         .find(|s| s.name == name)
         .ok_or_else(|| ServeSetupError::NoStage { name: name.to_string() })?;
     let Spec::Serve(serve) = &stage.spec else { return Err(ServeSetupError::NotAServe { name: name.to_string() }) };
-    let run = serve.local_run.as_ref().or(serve.run.as_ref()).ok_or_else(|| ServeSetupError::ClusterOnlyRuntime {
-        name: name.to_string(),
-        runtime: serve.runtime.clone(),
-    })?;
+    let run = serve
+        .local_run
+        .as_ref()
+        .or(serve.run.as_ref())
+        .ok_or_else(|| ServeSetupError::ClusterOnlyRuntime { name: name.to_string(), runtime: serve.runtime })?;
     let argv = run.iter().map(|p| arg(p, plan)).collect::<Result<Vec<_>, _>>()?;
     let live = live_versions(&serve.model, context)?;
     let current = live.current.ok_or_else(|| no_live_version(&serve.model))?;
@@ -62,7 +63,7 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
         config.model_name = served.clone();
     }
     config.canary = canary;
-    config.protocol = if serve.protocol == "v1" { Protocol::V1 } else { Protocol::V2 };
+    config.protocol = serve.protocol;
     config.working_dir = context.project_dir.clone();
     config.env =
         serve.env.iter().map(|(k, p)| Ok((k.clone(), text(p, plan)?))).collect::<Result<_, ServeSetupError>>()?;
@@ -74,11 +75,11 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
         Some(autoscale) => {
             let target =
                 number(&autoscale.target).ok_or_else(|| ServeSetupError::AutoscaleTarget { name: name.to_string() })?;
-            match autoscale.metric.as_str() {
-                "concurrency" => Some(ScaleMetric::Concurrency(target)),
-                "rps" => Some(ScaleMetric::Rps(target)),
+            match autoscale.metric {
+                AutoscaleMetric::Concurrency => Some(ScaleMetric::Concurrency(target)),
+                AutoscaleMetric::Rps => Some(ScaleMetric::Rps(target)),
                 // CPU and memory targets need the cluster's metrics server; locally the count stays fixed.
-                _ => None,
+                AutoscaleMetric::Cpu | AutoscaleMetric::Memory => None,
             }
         }
         None => None,
@@ -103,8 +104,11 @@ pub fn serve_config(plan: &Plan, name: &str, context: &ServeContext) -> Result<S
 /// A command-line part of a serve: `model_dir` and `port` are bound per replica by the router.
 fn arg(part: &Part, plan: &Plan) -> Result<Arg, ServeSetupError> {
     match part {
-        Part::Builtin { name } if name == "model_dir" => Ok(Arg::ModelDir),
-        Part::Builtin { name } if name == "port" => Ok(Arg::Port),
+        Part::Builtin { name } => match ServeBuiltin::from_name(name) {
+            Some(ServeBuiltin::ModelDir) => Ok(Arg::ModelDir),
+            Some(ServeBuiltin::Port) => Ok(Arg::Port),
+            None => text(part, plan).map(Arg::Text),
+        },
         other => text(other, plan).map(Arg::Text),
     }
 }
@@ -154,18 +158,13 @@ fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, ServeSetupError>
             let (Expression::Builtin { name }, Expression::Constant { value }) = (&**lhs, &**rhs) else {
                 return Err(bad());
             };
-            let (metric, scale) = match name.as_str() {
-                "error_rate" => (Metric::ErrorRate, 0.01),
-                "latency_p50" => (Metric::LatencyP50, 0.001),
-                "latency_p95" => (Metric::LatencyP95, 0.001),
-                "latency_p99" => (Metric::LatencyP99, 0.001),
-                "requests_per_second" => (Metric::RequestsPerSecond, 1.0),
-                other => {
-                    return Err(ServeSetupError::UnknownMetric {
-                        monitor: stage.name.clone(),
-                        metric: other.to_string(),
-                    });
-                }
+            let Some(metric) = Metric::from_name(name) else {
+                return Err(ServeSetupError::UnknownMetric { monitor: stage.name.clone(), metric: name.clone() });
+            };
+            let scale = match metric {
+                Metric::ErrorRate => 0.01,
+                Metric::LatencyP50 | Metric::LatencyP95 | Metric::LatencyP99 => 0.001,
+                Metric::RequestsPerSecond => 1.0,
             };
             let threshold = match value {
                 Constant::Int { value, .. } => *value as f64,
@@ -188,7 +187,7 @@ fn monitor_rules(plan: &Plan, serve: &str) -> Result<Vec<Rule>, ServeSetupError>
                 name: format!("{}.{}", stage.name, rule.name),
                 condition: Condition { metric, comparison, threshold: threshold * scale },
                 for_seconds: rule.for_seconds.unwrap_or(0),
-                then: if rule.then == "retrain" { Action::Retrain } else { Action::Alert },
+                then: rule.then,
             });
         }
     }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::plan::ServeRuntime;
 use crate::registry::RegistryError;
 use crate::serving::{ConfigError, ServeError};
 
@@ -21,7 +22,7 @@ pub enum ServeSetupError {
     /// A KServe runtime with no local `run`: the stage is not supported by `kfl run`.
     ClusterOnlyRuntime {
         name: String,
-        runtime: String,
+        runtime: ServeRuntime,
     },
     OpenRegistry(RegistryError),
     LiveVersions {

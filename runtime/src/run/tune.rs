@@ -12,9 +12,10 @@ use super::job::{self, JobEvent, JobResult};
 use super::prepare::{Prepared, TrialSpec};
 use super::record::{self, OutputRecord, StageState, TrialOutcome, TrialRecord};
 use super::{Engine, Event, Observer, cache, process, report, select};
-use crate::plan::{Expression, Goal, Spec, Tune};
+use crate::plan::{Distribution, Expression, Goal, Spec, Tune};
 use crate::search::{self, Direction, MedianStop, Proposal, Sampler, SettingValue, Space, Trial, TrialState};
 use crate::value::{EvalError, Value, eval};
+use kfl_plan::algorithms::EarlyStopAlgorithm;
 
 /// A tune in progress.
 pub(super) struct TuneRun {
@@ -81,14 +82,16 @@ impl Engine<'_> {
             .map_err(|e| failed(e.to_string()))?;
         let budget = usize::try_from(tune.trials.max(1)).unwrap_or(1);
         let seed = tune.algorithm.seed.map(|s| s as u64);
-        let sampler = search::sampler(&tune.algorithm.name, seed, &settings, &space, direction, budget)
-            .map_err(|source| TuneSetupError::Sampler { algorithm: tune.algorithm.name.clone(), source })
+        let sampler = search::sampler(tune.algorithm.name.name(), seed, &settings, &space, direction, budget)
+            .map_err(|source| TuneSetupError::Sampler { algorithm: tune.algorithm.name, source })
             .map_err(|e| failed(e.to_string()))?;
-        let median = tune.early_stop.as_ref().filter(|e| e.name == "median").map(|e| {
-            let defaults = MedianStop::default();
-            MedianStop {
-                min_trials: e.min_trials.map_or(defaults.min_trials, |n| n.max(0) as usize),
-                start_step: e.start_step.map_or(defaults.start_step, |n| n.max(0) as u64),
+        let median = tune.early_stop.as_ref().map(|e| match e.name {
+            EarlyStopAlgorithm::Median => {
+                let defaults = MedianStop::default();
+                MedianStop {
+                    min_trials: e.min_trials.map_or(defaults.min_trials, |n| n.max(0) as usize),
+                    start_step: e.start_step.map_or(defaults.start_step, |n| n.max(0) as u64),
+                }
             }
         });
         let cache_key = self.tune_key(s, &tune, trial_stage, &space, &settings);
@@ -639,11 +642,7 @@ fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>)
     let mut params = Vec::new();
     for param in &tune.space {
         let args = param.args.iter().map(eval).collect::<Result<Vec<_>, _>>().map_err(|source| {
-            TuneSetupError::SpaceArgument {
-                param: param.name.clone(),
-                distribution: param.distribution.clone(),
-                source,
-            }
+            TuneSetupError::SpaceArgument { param: param.name.clone(), distribution: param.distribution, source }
         })?;
         let number = |i: usize| -> Result<f64, TuneSetupError> {
             match args.get(i) {
@@ -652,19 +651,21 @@ fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>)
                 Some(Value::Unit { value, .. }) => Ok(*value),
                 _ => Err(TuneSetupError::NotANumber {
                     param: param.name.clone(),
-                    distribution: param.distribution.clone(),
+                    distribution: param.distribution,
                     position: i + 1,
                 }),
             }
         };
-        let distribution = match param.distribution.as_str() {
-            "uniform" => search::Distribution::Uniform { low: number(0)?, high: number(1)? },
-            "loguniform" => search::Distribution::LogUniform { low: number(0)?, high: number(1)? },
-            "normal" => search::Distribution::Normal { mu: number(0)?, sigma: number(1)? },
-            "lognormal" => search::Distribution::LogNormal { mu: number(0)?, sigma: number(1)? },
-            "quniform" => search::Distribution::QUniform { low: number(0)?, high: number(1)?, q: number(2)? },
-            "randint" => search::Distribution::RandInt { low: number(0)? as i64, high: number(1)? as i64 },
-            "choice" => search::Distribution::Choice(
+        let distribution = match param.distribution {
+            Distribution::Uniform => search::Distribution::Uniform { low: number(0)?, high: number(1)? },
+            Distribution::LogUniform => search::Distribution::LogUniform { low: number(0)?, high: number(1)? },
+            Distribution::Normal => search::Distribution::Normal { mu: number(0)?, sigma: number(1)? },
+            Distribution::LogNormal => search::Distribution::LogNormal { mu: number(0)?, sigma: number(1)? },
+            Distribution::QUniform => {
+                search::Distribution::QUniform { low: number(0)?, high: number(1)?, q: number(2)? }
+            }
+            Distribution::RandInt => search::Distribution::RandInt { low: number(0)? as i64, high: number(1)? as i64 },
+            Distribution::Choice => search::Distribution::Choice(
                 args.iter()
                     .map(|v| match v {
                         Value::Int(n) => search::Value::Int(*n),
@@ -673,12 +674,6 @@ fn space_of(tune: &Tune, eval: &dyn Fn(&Expression) -> Result<Value, EvalError>)
                     })
                     .collect(),
             ),
-            other => {
-                return Err(TuneSetupError::UnknownDistribution {
-                    param: param.name.clone(),
-                    distribution: other.to_string(),
-                });
-            }
         };
         let ty = match param.ty.as_str() {
             "int" => search::ParamType::Int,

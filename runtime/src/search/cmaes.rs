@@ -5,6 +5,7 @@
 //! are drawn from the state after the last such generation. Failed and stopped trials rank last. Choices and
 //! steps are read off the continuous coordinate (`Dim::value_at_unit`).
 
+use kfl_plan::algorithms::SearchAlgorithm;
 use rand::Rng;
 
 use super::space::{Dim, Space};
@@ -29,7 +30,7 @@ impl CmaEsSampler {
         let lambda = population.unwrap_or(4 + (3.0 * (d as f64).ln()).floor() as usize);
         if lambda < 2 {
             return Err(SamplerError::SettingRange {
-                algorithm: "cmaes",
+                algorithm: SearchAlgorithm::Cmaes,
                 setting: "population".into(),
                 rule: "must be at least 2",
                 got: lambda.to_string(),

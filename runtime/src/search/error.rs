@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use kfl_plan::algorithms::SearchAlgorithm;
+
 use super::space::SpaceError;
 
 /// Why no sampler was built for a tune: its algorithm, a setting, or its space. Nothing was proposed.
@@ -9,10 +11,6 @@ use super::space::SpaceError;
 pub enum SamplerError {
     Space(SpaceError),
     UnknownAlgorithm {
-        name: String,
-    },
-    /// A name in the algorithm table that this runtime has no sampler for.
-    NoSampler {
         name: String,
     },
     UnknownSetting {
@@ -28,7 +26,7 @@ pub enum SamplerError {
     },
     /// A setting of the right kind outside what the algorithm accepts (`rule`: "must be at least 2").
     SettingRange {
-        algorithm: &'static str,
+        algorithm: SearchAlgorithm,
         setting: String,
         rule: &'static str,
         got: String,
@@ -51,7 +49,6 @@ impl fmt::Display for SamplerError {
         match self {
             SamplerError::Space(e) => e.fmt(f),
             SamplerError::UnknownAlgorithm { name } => write!(f, "unknown search algorithm `{name}`"),
-            SamplerError::NoSampler { name } => write!(f, "search algorithm `{name}` has no sampler"),
             SamplerError::UnknownSetting { algorithm, key } => write!(f, "{algorithm} has no setting `{key}`"),
             SamplerError::SettingType { algorithm, key, expected, got } => {
                 write!(f, "{algorithm}: `{key}` must be {expected}, got {got}")

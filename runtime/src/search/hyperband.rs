@@ -8,6 +8,8 @@
 //! configurations at full resource. The schedule is fixed up front, so trial `k` is always schedule entry
 //! `k`; a rung's promotions wait (`Proposal::Wait`) until every trial of the rung below has finished.
 
+use kfl_plan::algorithms::SearchAlgorithm;
+
 use super::random;
 use super::space::{Dim, Distribution, Space, Value};
 use super::{Direction, Proposal, Sampler, SamplerError, Suggestion, Trial, TrialState, trial_rng};
@@ -72,7 +74,7 @@ impl HyperbandSampler {
     ) -> Result<HyperbandSampler, SamplerError> {
         if eta < 2 {
             return Err(SamplerError::SettingRange {
-                algorithm: "hyperband",
+                algorithm: SearchAlgorithm::Hyperband,
                 setting: "eta".into(),
                 rule: "must be at least 2",
                 got: eta.to_string(),
@@ -95,7 +97,7 @@ impl HyperbandSampler {
         };
         if low <= 0.0 {
             return Err(SamplerError::SettingRange {
-                algorithm: "hyperband",
+                algorithm: SearchAlgorithm::Hyperband,
                 setting: format!("resource `{resource}`"),
                 rule: "needs a lower bound above 0",
                 got: low.to_string(),

@@ -24,6 +24,7 @@ pub use error::SamplerError;
 pub use median::MedianStop;
 pub use space::{Distribution, Param, ParamProblem, ParamType, Space, SpaceError, Value};
 
+use kfl_plan::algorithms::SearchAlgorithm;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
@@ -119,21 +120,21 @@ pub fn sampler(
     space.validate()?;
     let seed = seed.unwrap_or(0);
     // The algorithm table the checker and the Katib back end read: its names, and the arguments each takes.
-    let Some(&(kfl_name, _, args)) = kfl_plan::algorithms::algorithm(name) else {
+    let Some(&(algorithm, _, args)) = kfl_plan::algorithms::algorithm(name) else {
         return Err(SamplerError::UnknownAlgorithm { name: name.to_string() });
     };
     let settings = Settings { algorithm: name, items: settings };
     let mut known: Vec<&str> = args.iter().map(|a| a.name).collect();
-    if kfl_name == "tpe" {
+    if algorithm == SearchAlgorithm::Tpe {
         // Switches of kfl's own TPE that the language does not offer: the search-quality bench's ablations.
         known.extend(["multivariate", "sobol_startup", "categorical_refine"]);
     }
     settings.only(&known)?;
-    let sampler: Box<dyn Sampler> = match kfl_name {
-        "random" => Box::new(random::RandomSampler::new(seed)),
-        "grid" => Box::new(grid::GridSampler::new(space, budget)?),
-        "sobol" => Box::new(sobol::SobolSampler::new(space, seed)?),
-        "tpe" => {
+    let sampler: Box<dyn Sampler> = match algorithm {
+        SearchAlgorithm::Random => Box::new(random::RandomSampler::new(seed)),
+        SearchAlgorithm::Grid => Box::new(grid::GridSampler::new(space, budget)?),
+        SearchAlgorithm::Sobol => Box::new(sobol::SobolSampler::new(space, seed)?),
+        SearchAlgorithm::Tpe => {
             let mut options = tpe::TpeOptions::default();
             if let Some(n) = settings.count("startup_trials")? {
                 options.startup_trials = n;
@@ -144,7 +145,7 @@ pub fn sampler(
             if let Some(g) = settings.number("gamma")? {
                 if !(g > 0.0 && g <= 1.0) {
                     return Err(SamplerError::SettingRange {
-                        algorithm: "tpe",
+                        algorithm: SearchAlgorithm::Tpe,
                         setting: "gamma".into(),
                         rule: "must be in (0, 1]",
                         got: g.to_string(),
@@ -155,7 +156,7 @@ pub fn sampler(
             if let Some(w) = settings.number("prior_weight")? {
                 if !(w > 0.0 && w.is_finite()) {
                     return Err(SamplerError::SettingRange {
-                        algorithm: "tpe",
+                        algorithm: SearchAlgorithm::Tpe,
                         setting: "prior_weight".into(),
                         rule: "must be positive",
                         got: w.to_string(),
@@ -174,17 +175,17 @@ pub fn sampler(
             }
             Box::new(tpe::TpeSampler::new(seed, direction, options))
         }
-        "bayesian" => {
+        SearchAlgorithm::Bayesian => {
             let initial = settings.count("initial_points")?.unwrap_or(10).max(1);
             Box::new(gp::BayesianSampler::new(space, seed, direction, initial))
         }
-        "cmaes" => {
+        SearchAlgorithm::Cmaes => {
             let sigma = settings.number("sigma")?;
             if let Some(s) = sigma
                 && !(s > 0.0 && s.is_finite())
             {
                 return Err(SamplerError::SettingRange {
-                    algorithm: "cmaes",
+                    algorithm: SearchAlgorithm::Cmaes,
                     setting: "sigma".into(),
                     rule: "must be positive",
                     got: s.to_string(),
@@ -193,12 +194,12 @@ pub fn sampler(
             let population = settings.count("population")?;
             Box::new(cmaes::CmaEsSampler::new(space, seed, direction, sigma, population)?)
         }
-        "hyperband" => {
+        SearchAlgorithm::Hyperband => {
             let resource = match settings.get("resource") {
                 Some(SettingValue::Str(s)) => s.clone(),
                 Some(other) => {
                     return Err(SamplerError::SettingRange {
-                        algorithm: "hyperband",
+                        algorithm: SearchAlgorithm::Hyperband,
                         setting: "resource".into(),
                         rule: "must name a searched parameter",
                         got: format!("{other:?}"),
@@ -210,7 +211,7 @@ pub fn sampler(
                 Some(eta) => eta,
                 None => {
                     usize::try_from(kfl_plan::algorithms::HYPERBAND_ETA).map_err(|_| SamplerError::SettingRange {
-                        algorithm: "hyperband",
+                        algorithm: SearchAlgorithm::Hyperband,
                         setting: "eta".into(),
                         rule: "must be at least 2",
                         got: kfl_plan::algorithms::HYPERBAND_ETA.to_string(),
@@ -219,7 +220,6 @@ pub fn sampler(
             };
             Box::new(hyperband::HyperbandSampler::new(space, seed, direction, &resource, eta, budget)?)
         }
-        other => return Err(SamplerError::NoSampler { name: other.to_string() }),
     };
     Ok(sampler)
 }

@@ -43,6 +43,22 @@ pub enum Distribution {
     Choice(Vec<Value>),
 }
 
+impl Distribution {
+    /// Which of the plan's distributions this is (its name in messages).
+    pub fn kind(&self) -> kfl_plan::Distribution {
+        use kfl_plan::Distribution as Plan;
+        match self {
+            Distribution::Uniform { .. } => Plan::Uniform,
+            Distribution::LogUniform { .. } => Plan::LogUniform,
+            Distribution::Normal { .. } => Plan::Normal,
+            Distribution::LogNormal { .. } => Plan::LogNormal,
+            Distribution::QUniform { .. } => Plan::QUniform,
+            Distribution::RandInt { .. } => Plan::RandInt,
+            Distribution::Choice(_) => Plan::Choice,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Param {
     pub name: String,
@@ -210,15 +226,7 @@ fn finite(field: &'static str, value: f64) -> Result<(), ParamProblem> {
 impl Param {
     fn validate(&self) -> Result<(), ParamProblem> {
         use Distribution as D;
-        let kind = match &self.distribution {
-            D::Uniform { .. } => "uniform",
-            D::LogUniform { .. } => "loguniform",
-            D::Normal { .. } => "normal",
-            D::LogNormal { .. } => "lognormal",
-            D::QUniform { .. } => "quniform",
-            D::RandInt { .. } => "randint",
-            D::Choice(_) => "choice",
-        };
+        let kind = self.distribution.kind().name();
         let type_fits = match &self.distribution {
             D::Uniform { .. } | D::LogUniform { .. } | D::Normal { .. } | D::LogNormal { .. } => {
                 self.ty == ParamType::Float

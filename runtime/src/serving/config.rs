@@ -22,21 +22,15 @@ pub enum Arg {
     PredictorHost,
 }
 
-/// Which inference protocol the predictor speaks; decides the readiness probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    /// KServe V1: ready when `GET /v1/models/NAME` answers 200.
-    V1,
-    /// Open Inference Protocol: ready when `GET /v2/health/ready` answers 200.
-    V2,
-}
+/// Which inference protocol the predictor speaks (the plan's enum); decides the readiness probe.
+pub use kfl_plan::Protocol;
 
-impl Protocol {
-    pub fn readiness_path(self, model: &str) -> String {
-        match self {
-            Protocol::V1 => format!("/v1/models/{model}"),
-            Protocol::V2 => "/v2/health/ready".to_owned(),
-        }
+/// Where a replica speaking `protocol` answers 200 once ready: KServe V1's model endpoint
+/// (`GET /v1/models/NAME`), or the Open Inference Protocol's server readiness (`GET /v2/health/ready`).
+pub fn readiness_path(protocol: Protocol, model: &str) -> String {
+    match protocol {
+        Protocol::V1 => format!("/v1/models/{model}"),
+        Protocol::V2 => "/v2/health/ready".to_owned(),
     }
 }
 

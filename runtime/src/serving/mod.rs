@@ -193,7 +193,7 @@ fn template(
         readiness_path: config
             .readiness_path
             .clone()
-            .unwrap_or_else(|| config.protocol.readiness_path(&config.model_name)),
+            .unwrap_or_else(|| config::readiness_path(config.protocol, &config.model_name)),
         argv: config.argv.clone(),
         model_dir: version.model_dir.clone(),
         working_dir: config.working_dir.clone(),
@@ -203,8 +203,7 @@ fn template(
             env.insert("KFL_MODEL_NAME".to_owned(), config.model_name.clone());
             env.insert("KFL_MODEL_VERSION".to_owned(), version.version.clone());
             // As the cluster's container gets it (codegen/kserve.rs), so one server script runs in both.
-            let protocol = if config.protocol == Protocol::V1 { "v1" } else { "v2" };
-            env.insert("PROTOCOL".to_owned(), protocol.to_owned());
+            env.insert("PROTOCOL".to_owned(), config.protocol.to_string());
             env
         },
         transformer: config.transformer.clone(),

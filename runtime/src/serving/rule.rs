@@ -5,28 +5,8 @@ use serde::Serialize;
 
 use super::window::WindowStats;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    ErrorRate,
-    LatencyP50,
-    LatencyP95,
-    LatencyP99,
-    RequestsPerSecond,
-}
-
-impl Metric {
-    /// The value in the window; latencies are seconds and absent while no request completed.
-    pub fn value(self, stats: &WindowStats) -> Option<f64> {
-        match self {
-            Metric::ErrorRate => Some(stats.error_rate),
-            Metric::LatencyP50 => stats.latency_p50,
-            Metric::LatencyP95 => stats.latency_p95,
-            Metric::LatencyP99 => stats.latency_p99,
-            Metric::RequestsPerSecond => Some(stats.requests_per_second),
-        }
-    }
-}
+/// The serving metric a rule compares (the plan's enum, serialised as its word in events and webhooks).
+pub use kfl_plan::ServingMetric as Metric;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Comparison {
@@ -55,7 +35,7 @@ pub struct Condition {
 impl Condition {
     /// `None` when the metric has no value yet; such a condition is not met.
     pub fn holds(&self, stats: &WindowStats) -> Option<f64> {
-        let value = self.metric.value(stats)?;
+        let value = stats.metric(self.metric)?;
         let met = match self.comparison {
             Comparison::Less => value < self.threshold,
             Comparison::LessOrEqual => value <= self.threshold,
@@ -68,12 +48,8 @@ impl Condition {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Alert,
-    Retrain,
-}
+/// What a firing rule does: the plan's `then` (its enum, serialised as its word in events and webhooks).
+pub use kfl_plan::RuleAction as Action;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Rule {

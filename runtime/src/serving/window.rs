@@ -38,6 +38,20 @@ pub struct WindowStats {
     pub latency_p99: Option<f64>,
 }
 
+impl WindowStats {
+    /// A serving metric's value in the window; latencies are seconds and absent while no request completed.
+    pub fn metric(&self, metric: kfl_plan::ServingMetric) -> Option<f64> {
+        use kfl_plan::ServingMetric as M;
+        match metric {
+            M::ErrorRate => Some(self.error_rate),
+            M::LatencyP50 => self.latency_p50,
+            M::LatencyP95 => self.latency_p95,
+            M::LatencyP99 => self.latency_p99,
+            M::RequestsPerSecond => Some(self.requests_per_second),
+        }
+    }
+}
+
 /// Ring of per-second buckets covering the last `length` seconds.
 pub struct SlidingWindow {
     origin: Instant,
