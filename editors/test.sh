@@ -14,7 +14,7 @@
 #    snapshots (test/snap/*.kfl); no invalid token in PATH…; `vsce package` writes the
 #    installable extension to target/editors/kfl.vsix.
 # 2. vim: syntax and indent checks (skipped when vim is not installed).
-# 3. tree-sitter: the CLI (cargo install tree-sitter-cli, pinned, when not on PATH);
+# 3. tree-sitter: the CLI (install-tree-sitter.sh: cargo install, pinned, when not on PATH);
 #    the committed src/ matches `tree-sitter generate`; `tree-sitter test` (corpus +
 #    highlight tests); every .kfl in PATH… parses without ERROR or MISSING nodes.
 #
@@ -23,9 +23,8 @@
 
 set -uo pipefail
 
-TREE_SITTER_CLI_VERSION=0.27.1
-
 editors="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TREE_SITTER_CLI_VERSION=$(bash "$editors/install-tree-sitter.sh" --version)
 repo="$(dirname "$editors")"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -143,24 +142,12 @@ vim_tests() {
 tree_sitter_tests() {
   cd "$editors/tree-sitter-kfl" || return 1
   log "tree-sitter: CLI"
-  local ts=${TREE_SITTER:-}
-  local cargo_bin="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"
-  if [ -z "$ts" ]; then
-    if command -v tree-sitter >/dev/null 2>&1; then
-      ts=$(command -v tree-sitter)
-    elif [ -x "$cargo_bin/tree-sitter" ]; then
-      ts="$cargo_bin/tree-sitter"
-    else
-      local t0=$SECONDS
-      echo "installing tree-sitter-cli $TREE_SITTER_CLI_VERSION with cargo (a few minutes)…"
-      if cargo install tree-sitter-cli --version "$TREE_SITTER_CLI_VERSION" --locked; then
-        record "tree-sitter: cargo install tree-sitter-cli" PASS "$TREE_SITTER_CLI_VERSION ($((SECONDS - t0))s)"
-        ts="$cargo_bin/tree-sitter"
-      else
-        record "tree-sitter: cargo install tree-sitter-cli" FAIL "($((SECONDS - t0))s)"
-        return 1
-      fi
-    fi
+  local ts t0=$SECONDS
+  if ts=$(bash "$editors/install-tree-sitter.sh"); then
+    record "tree-sitter: CLI" PASS "$ts ($((SECONDS - t0))s)"
+  else
+    record "tree-sitter: CLI" FAIL "(cargo install tree-sitter-cli $TREE_SITTER_CLI_VERSION failed, $((SECONDS - t0))s)"
+    return 1
   fi
   local version
   version=$("$ts" --version | awk '{print $2}')

@@ -17,27 +17,10 @@ source "$(dirname "$0")/testbed.sh"
 kfl=$1 out=$2
 shift 2
 cd "$cluster_dir/../.."
-build controlplane
-build katib
+with_lock build build_each controlplane katib
 katib_dir=$(module_dir katib github.com/kubeflow/katib)
-
-# One venv per service, as Katib ships one image per service; rebuilt when our pins change.
+katib_venvs
 venvs=$state_dir/venvs
-for service in hyperopt optuna skopt hyperband medianstop; do
-  case $service in
-    medianstop) requirements=$katib_dir/cmd/earlystopping/medianstop/v1beta1/requirements.txt ;;
-    *) requirements=$katib_dir/cmd/suggestion/$service/v1beta1/requirements.txt ;;
-  esac
-  constraints=$cluster_dir/katib/constraints/$service.txt
-  if ! cmp -s "$constraints" "$venvs/$service/constraints.txt" 2>/dev/null; then
-    echo "installing Katib's $service service's Python dependencies" >&2
-    rm -rf "${venvs:?}/$service"
-    python3 -m venv "$venvs/$service"
-    timeout 900 "$venvs/$service/bin/pip" install --quiet --disable-pip-version-check --prefer-binary \
-      -r "$requirements" -c "$constraints"
-    cp "$constraints" "$venvs/$service/constraints.txt"
-  fi
-done
 
 work=$out/suggestions
 mkdir -p "$work/experiments" "$work/logs"

@@ -31,6 +31,55 @@ build() {
   (cd "$cluster_dir/$module" && go build -o "$binary" .)
 }
 
+# build_all: every program of the test bed, one build at a time across processes (`prepare`, run by
+# .ci/run in the background while Rust compiles, and a test's `start` may overlap: the second waits
+# for the first and finds the binaries built).
+build_all() {
+  with_lock build build_each controlplane operators kserve katib
+}
+build_each() {
+  local module
+  for module in "$@"; do build "$module"; done
+}
+
+# with_lock NAME COMMAND...: runs COMMAND holding .state/NAME.lock (flock), so two processes never
+# build or install the same thing at once.
+with_lock() {
+  local lock=$state_dir/$1.lock
+  shift
+  mkdir -p "$state_dir"
+  (
+    flock 9
+    "$@"
+  ) 9>"$lock"
+}
+
+# katib_venvs: one venv per Katib Python service, as Katib ships one image per service, from the
+# release's requirements.txt and our frozen versions (katib/constraints/); rebuilt when our pins
+# change. Under the venvs lock (see build_all).
+katib_venvs() {
+  with_lock venvs install_katib_venvs
+}
+install_katib_venvs() {
+  local katib_dir service requirements constraints venvs=$state_dir/venvs
+  katib_dir=$(module_dir katib github.com/kubeflow/katib)
+  for service in hyperopt optuna skopt hyperband medianstop; do
+    case $service in
+      medianstop) requirements=$katib_dir/cmd/earlystopping/medianstop/v1beta1/requirements.txt ;;
+      *) requirements=$katib_dir/cmd/suggestion/$service/v1beta1/requirements.txt ;;
+    esac
+    constraints=$cluster_dir/katib/constraints/$service.txt
+    if ! cmp -s "$constraints" "$venvs/$service/constraints.txt" 2>/dev/null; then
+      echo "installing Katib's $service service's Python dependencies" >&2
+      rm -rf "${venvs:?}/$service"
+      python3 -m venv "$venvs/$service"
+      timeout 900 "$venvs/$service/bin/pip" install --quiet --disable-pip-version-check --prefer-binary \
+        -r "$requirements" -c "$constraints"
+      cp "$constraints" "$venvs/$service/constraints.txt"
+    fi
+  done
+}
+
 # module_dir MODULE PATH: the Go module cache directory of an upstream module a module of ours
 # requires (downloaded on demand), to read the data files its release carries.
 module_dir() {
