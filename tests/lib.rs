@@ -64,6 +64,17 @@ pub fn check_text(name: &str, text: &str) -> Outcome {
     Outcome { sources, checked }
 }
 
+/// Checks a fixture file as `kfl check` does: `check_bound` with the default options, which frees the file's
+/// syntax tree while it is lowered (the outcome must equal [`check_file`]'s otherwise).
+pub fn check_file_freeing_syntax(path: &Path) -> Outcome {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut sources = Sources::new();
+    let id = sources.add(SourceFile::new(display(path), text, Origin::User));
+    let bind = kfl_compiler::ir::bind::BindOptions::default();
+    let checked = kfl_compiler::check_bound(&mut sources, id, &FixtureLoader, &bind);
+    Outcome { sources, checked }
+}
+
 /// Checks a fixture file as `kfl build` and `kfl run` do: params bound, every param needing a value.
 pub fn check_file_bound(path: &Path) -> Outcome {
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -7,7 +7,7 @@ mod tidy;
 
 use std::path::{Path, PathBuf};
 
-use kfl_tests::{check_file, expectations, in_lib_folder, in_run_state, kfl_files};
+use kfl_tests::{check_file, check_file_freeing_syntax, expectations, in_lib_folder, in_run_state, kfl_files};
 
 fn workspace(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
@@ -88,6 +88,29 @@ fn examples_check_clean() {
             }
         }
         assert!(seen >= 6, "expected the examples and the spec examples, found {seen}");
+    });
+}
+
+/// `kfl check` frees each declaration's syntax tree once it is lowered (`typeck::Syntax::Free`, for a large
+/// file's memory): on every fixture and example it reports the same diagnostics and the same program as a
+/// check that keeps the tree, and the tree is really gone.
+#[test]
+fn freeing_the_syntax_while_checking_changes_nothing() {
+    at_root(|| {
+        let mut files = Vec::new();
+        for dir in ["tests/cases/errors", "tests/cases/compile", "tests/cases/build", "examples"] {
+            files.extend(kfl_files(Path::new(dir)).into_iter().filter(|path| !in_lib_folder(path)));
+        }
+        assert!(files.len() > 100, "fixtures not found: {}", files.len());
+        for path in files {
+            let kept = check_file(&path);
+            let freed = check_file_freeing_syntax(&path);
+            assert_eq!(kept.render_plain(), freed.render_plain(), "{}: diagnostics differ", path.display());
+            let program = |out: &kfl_tests::Outcome| out.checked.program.as_ref().map(serde_json_pretty);
+            assert_eq!(program(&kept), program(&freed), "{}: programs differ", path.display());
+            let main = freed.checked.modules.modules.first();
+            assert!(main.is_none_or(|m| m.ast.items.is_empty()), "{}: the syntax tree was kept", path.display());
+        }
     });
 }
 

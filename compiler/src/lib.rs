@@ -31,7 +31,8 @@ pub struct Checked {
     /// Errors and warnings, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
     /// The parsed and resolved files (the checked file first), for tools
-    /// such as the language server that look at the syntax.
+    /// such as the language server that look at the syntax. After [`check_bound`] the checked file's
+    /// declarations are gone (freed as they were lowered); its doc, declaration table and imports stay.
     pub modules: resolve::Resolved,
 }
 
@@ -63,10 +64,12 @@ pub fn check(sources: &mut Sources, main: FileId, loader: &dyn Loader) -> Checke
     check_incremental(sources, main, loader, Incremental::default())
 }
 
-/// [`check`] with params bound by `-p` overrides, every param required to have a value: what `kfl build`
-/// and `kfl run` compile (see `ir::bind`).
+/// [`check`] with params bound by `-p` overrides, every param required to have a value when
+/// `bind.require_all`: what `kfl build` and `kfl run` compile (see `ir::bind`), and `kfl check` with the default
+/// options. The checked file's syntax tree is freed declaration by declaration as it is lowered
+/// ([`typeck::Syntax::Free`]), so [`Checked::modules`] does not hold it: for commands, not editor queries.
 pub fn check_bound(sources: &mut Sources, main: FileId, loader: &dyn Loader, bind: &ir::bind::BindOptions) -> Checked {
-    check_with(sources, main, loader, Incremental::default(), bind)
+    check_with(sources, main, loader, Incremental::default(), bind, typeck::Syntax::Free)
 }
 
 /// How the language server checks a document it checks again and again.
@@ -87,7 +90,7 @@ pub fn check_incremental(
     loader: &dyn Loader,
     options: Incremental<'_>,
 ) -> Checked {
-    check_with(sources, main, loader, options, &ir::bind::BindOptions::default())
+    check_with(sources, main, loader, options, &ir::bind::BindOptions::default(), typeck::Syntax::Keep)
 }
 
 fn check_with(
@@ -96,11 +99,12 @@ fn check_with(
     loader: &dyn Loader,
     options: Incremental<'_>,
     bind: &ir::bind::BindOptions,
+    syntax: typeck::Syntax,
 ) -> Checked {
     let mut diagnostics = Diagnostics::new();
     let options = resolve::Options { imported: options.library, cache: options.cache };
-    let resolved = resolve::resolve_as(sources, main, loader, &mut diagnostics, options);
-    let program = typeck::check(&resolved, sources, &mut diagnostics, bind);
+    let mut resolved = resolve::resolve_as(sources, main, loader, &mut diagnostics, options);
+    let program = typeck::check(&mut resolved, sources, &mut diagnostics, bind, syntax);
     if let Some(program) = program.as_ref().filter(|_| !diagnostics.has_errors()) {
         diagnostics.extend(codegen::target_checks(program));
     }

@@ -122,7 +122,7 @@ pub fn cluster_only(program: &ir::Program) -> Vec<(String, Vec<&'static str>)> {
     program
         .stages
         .iter()
-        .map(|s| (&s.name, &s.scheduling))
+        .map(|s| (&s.name, &*s.scheduling))
         .chain(program.serves.iter().map(|s| (&s.name, &s.scheduling)))
         .map(|(name, scheduling)| (name.clone(), names(scheduling)))
         .filter(|(_, names)| !names.is_empty())

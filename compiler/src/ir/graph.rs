@@ -40,7 +40,9 @@ pub struct Graph {
     /// Node name → index in `nodes`, so building stays linear in file size.
     #[serde(skip)]
     index: indexmap::IndexMap<String, usize>,
-    /// Edges already added (lookups only; output order comes from `edges`).
+    /// Edges already added (lookups only; output order comes from `edges`). Freed by [`Graph::sort`], once the
+    /// checker has added every edge (a copy of every edge's names, alive through a large build otherwise), and
+    /// rebuilt from `edges` should one be added after.
     #[serde(skip)]
     seen_edges: std::collections::HashSet<(String, String, EdgeKind)>,
     /// Node name → indices into `edges` of the edges that end there.
@@ -57,6 +59,9 @@ impl Graph {
     }
 
     pub fn add_edge(&mut self, from: &str, to: &str, kind: EdgeKind, span: Span) {
+        if self.seen_edges.len() < self.edges.len() {
+            self.seen_edges = self.edges.iter().map(|e| (e.from.clone(), e.to.clone(), e.kind)).collect();
+        }
         if from != to && self.seen_edges.insert((from.to_string(), to.to_string(), kind)) {
             self.incoming.entry(to.to_string()).or_default().push(self.edges.len());
             self.edges.push(Edge { from: from.to_string(), to: to.to_string(), kind, span });
@@ -74,6 +79,7 @@ impl Graph {
 
     /// Computes `order`, or returns one E0301 per cycle.
     pub fn sort(&mut self) -> Vec<Diagnostic> {
+        self.seen_edges = std::collections::HashSet::new();
         let mut graph: DiGraph<usize, usize> = DiGraph::new();
         let indices: Vec<NodeIndex> = (0..self.nodes.len()).map(|i| graph.add_node(i)).collect();
         let position = |name: &str| self.index.get(name).copied();
@@ -233,4 +239,25 @@ fn cycle_through<'e>(inside: &[&'e Edge], cut: &'e Edge) -> Vec<&'e Edge> {
         }
     }
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edge_is_added_once_before_and_after_sorting() {
+        let mut graph = Graph::default();
+        for name in ["a", "b"] {
+            graph.add_node(name, NodeKind::Step, Span::default());
+        }
+        graph.add_edge("a", "b", EdgeKind::Data, Span::default());
+        graph.add_edge("a", "b", EdgeKind::Data, Span::default());
+        assert!(graph.sort().is_empty());
+        assert_eq!(graph.order, ["a", "b"]);
+        graph.add_edge("a", "b", EdgeKind::Data, Span::default());
+        graph.add_edge("a", "b", EdgeKind::After, Span::default());
+        assert_eq!(graph.edges.len(), 2);
+        assert_eq!(graph.dependencies("b").count(), 2);
+    }
 }

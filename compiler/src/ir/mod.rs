@@ -368,8 +368,9 @@ pub struct Stage {
     pub always: bool,
     pub mounts: Vec<Mount>,
     pub secrets: Vec<String>,
+    /// Boxed: a few hundred bytes, mostly empty, in each of a large program's stages (bench/memory.sh).
     #[serde(skip_serializing_if = "Scheduling::is_empty")]
-    pub scheduling: Scheduling,
+    pub scheduling: Box<Scheduling>,
     pub patches: Vec<Patch>,
     pub train: Option<Train>,
     /// Index into [`Program::loops`] for a stage inside a `for` block.

@@ -122,6 +122,12 @@ pub fn comments(src: &str) -> Vec<trivia::Comment> {
 
 /// Files at least this large are parsed in pieces on two threads.
 const PARALLEL_THRESHOLD: usize = 32 * 1024;
+/// Files larger than this are parsed in pieces on one thread: memory over speed. The checker frees each
+/// declaration's tree as it lowers it, but with the system allocator (glibc) a helper thread's trees live in
+/// that thread's own arena, which the main thread's later allocations (the program, the pipeline) never reuse:
+/// at 20,000 stages it held a sixth of `kfl build`'s peak, and a 50 MB file's build went past 30× its size
+/// (docs/PERFORMANCE.md §Memory). Below it, a file's trees are small beside the process, and two threads win.
+const ONE_THREAD_ABOVE: usize = 8 * 1024 * 1024;
 /// Target size of one piece. pest keeps a token queue of ~50 bytes per token
 /// for the whole input it parses; small pieces, each lowered and dropped
 /// before the next, keep that queue in memory the allocator reuses. With
@@ -196,7 +202,7 @@ fn parse_pieces_in_parallel(
         }
         None
     };
-    let mut parsed = if missing.len() < 2 {
+    let mut parsed = if missing.len() < 2 || src.len() > ONE_THREAD_ABOVE {
         parse_pieces(true)?
     } else {
         let (first, second) = std::thread::scope(|scope| {

@@ -76,7 +76,7 @@ impl Checker<'_> {
                     lowered.doc = doc;
                     lowered.trial_of = self.trial_of.get(&lowered.name).cloned();
                     self.add_stage_node(&lowered);
-                    program.stages.push(lowered);
+                    self.push_stage(program, lowered);
                 }
             }
             ItemKind::StepCall(call) => {
@@ -86,7 +86,7 @@ impl Checker<'_> {
                     lowered.doc = doc;
                     lowered.trial_of = self.trial_of.get(&lowered.name).cloned();
                     self.add_stage_node(&lowered);
-                    program.stages.push(lowered);
+                    self.push_stage(program, lowered);
                 }
             }
             ItemKind::For(block) => {
@@ -148,6 +148,18 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// Adds a lowered stage to the program. The vector grows to at most [`Checker::stage_bound`] stages: doubling
+    /// would leave up to half of a large program's stages (a thousand bytes each) unused, and reserving all of
+    /// them up front would hold that room beside the whole syntax tree, before any of it is freed.
+    fn push_stage(&mut self, program: &mut ir::Program, stage: ir::Stage) {
+        let stages = &mut program.stages;
+        if stages.len() == stages.capacity() {
+            let room = self.stage_bound.saturating_sub(stages.len());
+            stages.reserve_exact(stages.len().max(16).min(room).max(1));
+        }
+        stages.push(stage);
     }
 
     fn add_stage_node(&mut self, stage: &ir::Stage) {
@@ -332,7 +344,7 @@ impl Checker<'_> {
             always: props.bool("always").unwrap_or_default(),
             mounts,
             secrets: props.names("secrets"),
-            scheduling,
+            scheduling: Box::new(scheduling),
             patches: props.patches,
             train,
             loop_index: None,

@@ -70,24 +70,49 @@ pub(crate) struct Checker<'a> {
     pub binding: schema::Binding,
     /// Params some run-time value still refers to (they stay pipeline inputs).
     pub run_time_params: BTreeSet<String>,
+    /// How many stages the module can lower to (`stage_count`): `Program::stages` never grows past it.
+    pub stage_bound: usize,
+}
+
+/// What becomes of the checked file's syntax tree while it is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    /// Kept whole in [`Resolved`] (the language server's queries read it).
+    Keep,
+    /// Each top-level declaration is freed as soon as it is lowered, so a large file's syntax tree and its
+    /// program are never whole side by side (`kfl check`, `kfl build`, `kfl run`: bench/memory.sh). Only the
+    /// checked file's declarations go: its doc, declaration table and imported modules stay.
+    Free,
 }
 
 /// Checks every module (imports first) and returns the main module's program.
 pub fn check(
-    resolved: &Resolved,
+    resolved: &mut Resolved,
     sources: &crate::source::Sources,
     diagnostics: &mut Diagnostics,
     bind_options: &ir::bind::BindOptions,
+    syntax: Syntax,
 ) -> Option<ir::Program> {
     // Modules are pushed in load order (main first); check in reverse so
     // imported components are lowered before their users.
     let mut components: Vec<IndexMap<String, ir::Stage>> = vec![IndexMap::new(); resolved.modules.len()];
     let mut program = None;
     for index in (0..resolved.modules.len()).rev() {
+        // Taken out last, once every import is checked: nothing reads the checked file's items after its own
+        // checker (an import cycle back to it was refused, but its module may still be listed as an import).
+        let owned = match syntax {
+            Syntax::Free if index == 0 => Some(std::mem::take(&mut resolved.modules[0].ast.items)),
+            _ => None,
+        };
+        let resolved: &Resolved = resolved;
         let module = &resolved.modules[index];
+        let items = match owned {
+            Some(items) => Items::Owned(items),
+            None => Items::Borrowed(&module.ast.items),
+        };
         let mut checker = Checker::new(module, resolved, &components, diagnostics, bind_options);
         checker.stdlib = sources.get(module.file).origin == crate::source::Origin::Stdlib;
-        let result = checker.run(sources);
+        let result = checker.run(sources, items);
         components[index] = std::mem::take(&mut checker.components);
         if index == 0 {
             program = Some(result);
@@ -127,12 +152,14 @@ impl<'a> Checker<'a> {
             bindings: ir::bind::Bindings::default(),
             binding: schema::Binding::Run,
             run_time_params: BTreeSet::new(),
+            stage_bound: 0,
         }
     }
 
-    fn run(&mut self, sources: &crate::source::Sources) -> ir::Program {
+    fn run(&mut self, sources: &crate::source::Sources, items: Items<'_>) -> ir::Program {
         let file = &self.module.ast;
-        self.collect_signatures();
+        self.collect_signatures(items.as_slice());
+        self.stage_bound = stage_count(items.as_slice());
         let mut program = ir::Program {
             file: sources.get(self.module.file).name.clone(),
             doc: file.doc.as_ref().map(|d| d.text.clone()),
@@ -142,8 +169,7 @@ impl<'a> Checker<'a> {
             volumes: Vec::new(),
             datasets: Vec::new(),
             notebooks: Vec::new(),
-            // Exact: at 10,000 stages a doubled `Vec` of 800-byte stages would hold 5 MB it never uses.
-            stages: Vec::with_capacity(stage_count(&file.items)),
+            stages: Vec::new(),
             tunes: Vec::new(),
             models: Vec::new(),
             serves: Vec::new(),
@@ -154,7 +180,7 @@ impl<'a> Checker<'a> {
             lookup: std::sync::OnceLock::new(),
         };
         // Params first: every other declaration may read their bound values.
-        for (index, item) in file.items.iter().enumerate() {
+        for (index, item) in items.as_slice().iter().enumerate() {
             if matches!(item.kind, ItemKind::Param(_)) {
                 self.item(item, index, None, &mut program);
             }
@@ -162,9 +188,9 @@ impl<'a> Checker<'a> {
         if !self.module.imported {
             self.bindings = ir::bind::Bindings::new(&program.params, self.bind_options, self.diags);
         }
-        self.check_project(&mut program);
+        self.check_project(&mut program, items.as_slice());
         // Components first so step calls can instantiate them.
-        for item in &file.items {
+        for item in items.as_slice() {
             if let ItemKind::Stage(stage) = &item.kind
                 && stage.kind == ast::StageKind::Component
                 && let Some(lowered) = self.stage(stage, None)
@@ -172,9 +198,22 @@ impl<'a> Checker<'a> {
                 self.components.insert(stage.name.name.to_string(), lowered);
             }
         }
-        for (index, item) in file.items.iter().enumerate() {
-            if !matches!(item.kind, ItemKind::Param(_)) {
-                self.item(item, index, None, &mut program);
+        let instantiated = instantiated_components(items.as_slice());
+        match items {
+            Items::Borrowed(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    if !matches!(item.kind, ItemKind::Param(_)) {
+                        self.item(item, index, None, &mut program);
+                    }
+                }
+            }
+            Items::Owned(items) => {
+                // Each declaration's syntax tree is dropped at the end of its turn, once its IR exists.
+                for (index, item) in items.into_iter().enumerate() {
+                    if !matches!(item.kind, ItemKind::Param(_)) {
+                        self.item(&item, index, None, &mut program);
+                    }
+                }
             }
         }
         for param in &mut program.params {
@@ -185,7 +224,7 @@ impl<'a> Checker<'a> {
         program.bindings = std::mem::take(&mut self.bindings);
         self.inherit_trial_dependencies();
         self.check_names(&program);
-        self.warn_unused(&program);
+        self.warn_unused(&program, &instantiated);
         let mut graph = std::mem::take(&mut self.graph);
         let cycles = graph.sort();
         self.diags.extend(cycles);
@@ -194,10 +233,9 @@ impl<'a> Checker<'a> {
     }
 
     /// Inputs, outputs and metrics of every step, train and component, and the types of params.
-    fn collect_signatures(&mut self) {
-        let file = &self.module.ast;
+    fn collect_signatures(&mut self, file_items: &[ast::Item]) {
         let mut items: Vec<&ast::Item> = Vec::new();
-        for item in &file.items {
+        for item in file_items {
             match &item.kind {
                 ItemKind::For(block) => items.extend(block.items.iter()),
                 _ => items.push(item),
@@ -217,7 +255,7 @@ impl<'a> Checker<'a> {
                     self.sigs.entry(stage.name.name.to_string()).or_insert(sig);
                 }
                 ItemKind::StepCall(call) => {
-                    if let Some(sig) = self.component_sig(&call.component) {
+                    if let Some(sig) = self.component_sig(&call.component, file_items) {
                         self.sigs.entry(call.name.name.to_string()).or_insert(sig);
                     }
                 }
@@ -274,20 +312,54 @@ impl<'a> Checker<'a> {
         Sig { inputs, outputs, metrics }
     }
 
-    /// The signature of `component` or `alias.component`.
-    fn component_sig(&mut self, path: &[ast::Ident]) -> Option<Sig> {
-        let (module, name) = match path {
-            [name] => (self.module, name.name.as_str()),
+    /// The signature of `component` or `alias.component`; `file_items` are this module's items.
+    fn component_sig(&mut self, path: &[ast::Ident], file_items: &[ast::Item]) -> Option<Sig> {
+        let (module, items, name) = match path {
+            [name] => (self.module, file_items, name.name.as_str()),
             [alias, name] => {
                 let (index, _) = self.module.imports.get(alias.name.as_str())?;
-                (&self.resolved.modules[*index], name.name.as_str())
+                let module = &self.resolved.modules[*index];
+                (module, module.ast.items.as_slice(), name.name.as_str())
             }
             _ => return None,
         };
         let decl = module.decls.get(name).filter(|d| d.kind == DeclKind::Component)?;
-        let ItemKind::Stage(stage) = &module.ast.items[decl.item].kind else { return None };
+        // `get`: an import cycle's way back to the checked file finds its items already taken (`Syntax::Free`).
+        let ItemKind::Stage(stage) = &items.get(decl.item)?.kind else { return None };
         Some(self.stage_sig(stage))
     }
+}
+
+/// A module's top-level declarations, as the checker walks them: borrowed from the module it keeps, or owned
+/// and dropped one by one as they are lowered ([`Syntax::Free`]).
+enum Items<'m> {
+    Borrowed(&'m [ast::Item]),
+    Owned(Vec<ast::Item>),
+}
+
+impl Items<'_> {
+    fn as_slice(&self) -> &[ast::Item] {
+        match self {
+            Items::Borrowed(items) => items,
+            Items::Owned(items) => items,
+        }
+    }
+}
+
+/// The local components some step call instantiates (`step NAME = COMPONENT(…)`, inside `for` blocks too),
+/// for W0001; known before the calls' syntax trees are freed.
+fn instantiated_components(items: &[ast::Item]) -> BTreeSet<String> {
+    items
+        .iter()
+        .flat_map(|item| match &item.kind {
+            ItemKind::For(block) => block.items.iter().collect::<Vec<_>>(),
+            _ => vec![item],
+        })
+        .filter_map(|item| match &item.kind {
+            ItemKind::StepCall(call) if call.component.len() == 1 => Some(call.component[0].name.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// How many stages `items` can lower to: steps, trains and step calls, inside `for` blocks too (an upper

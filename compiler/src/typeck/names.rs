@@ -1,6 +1,7 @@
 //! Kubernetes name rules for declaration names (E0401) and unused-declaration warnings (W0001).
 
-use crate::ast::ItemKind;
+use std::collections::BTreeSet;
+
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir;
 use crate::resolve::DeclKind;
@@ -99,20 +100,8 @@ impl Checker<'_> {
 
     /// W0001 for params, datasets, volumes and secrets nobody refers to, and
     /// components never instantiated in a file that has a `project`.
-    pub(super) fn warn_unused(&mut self, program: &ir::Program) {
-        let file = &self.module.ast;
-        let instantiated: Vec<&str> = file
-            .items
-            .iter()
-            .flat_map(|item| match &item.kind {
-                ItemKind::For(block) => block.items.iter().collect::<Vec<_>>(),
-                _ => vec![item],
-            })
-            .filter_map(|item| match &item.kind {
-                ItemKind::StepCall(call) if call.component.len() == 1 => Some(call.component[0].name.as_str()),
-                _ => None,
-            })
-            .collect();
+    /// `instantiated`: the local components some step call instantiates.
+    pub(super) fn warn_unused(&mut self, program: &ir::Program, instantiated: &BTreeSet<String>) {
         let has_project = program.project.is_some();
         let unused: Vec<(String, DeclKind, Span)> = self
             .module
@@ -122,7 +111,7 @@ impl Checker<'_> {
             .filter(|(_, decl)| decl.loop_item.is_none() || decl.kind.is_stage())
             .filter(|(name, decl)| match decl.kind {
                 DeclKind::Param | DeclKind::Dataset | DeclKind::Volume | DeclKind::Secret => !self.used.contains(*name),
-                DeclKind::Component => has_project && !instantiated.contains(&name.as_str()),
+                DeclKind::Component => has_project && !instantiated.contains(name.as_str()),
                 _ => false,
             })
             .map(|(n, d)| (n.clone(), d.kind, d.name_span))

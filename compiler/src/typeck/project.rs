@@ -1,6 +1,6 @@
 //! The `project` block: the file's cluster-wide settings (namespace, images, object store, KFP endpoint, run account, scheduling defaults), each checked against the rule of its reader.
 
-use crate::ast::{BlockKind, ItemKind};
+use crate::ast::{self, BlockKind, ItemKind};
 use crate::diagnostics::{Code, Diagnostic, Label};
 use crate::ir::{self, Value};
 use crate::source::Span;
@@ -10,17 +10,17 @@ use crate::typeck::props::Allow;
 use crate::typeck::schema;
 
 impl Checker<'_> {
-    pub(super) fn check_project(&mut self, program: &mut ir::Program) {
-        let file = &self.module.ast;
-        let project = file.items.iter().find_map(|item| match &item.kind {
+    /// `items`: the module's top-level declarations.
+    pub(super) fn check_project(&mut self, program: &mut ir::Program, items: &[ast::Item]) {
+        let project = items.iter().find_map(|item| match &item.kind {
             ItemKind::Block(block) if block.kind == BlockKind::Project => Some(block),
             _ => None,
         });
         let Some(project) = project else {
             if !self.module.imported {
-                let has_stage = file.items.iter().any(|i| !matches!(i.kind, ItemKind::Import(_)));
+                let has_stage = items.iter().any(|i| !matches!(i.kind, ItemKind::Import(_)));
                 if has_stage {
-                    let span = file.items.first().map_or(Span::default(), |i| i.span);
+                    let span = items.first().map_or(Span::default(), |i| i.span);
                     let span = Span { file: self.module.file, start: span.start, end: span.start };
                     self.diags.push(
                         Diagnostic::error(

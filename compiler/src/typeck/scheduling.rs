@@ -361,7 +361,7 @@ impl Checker<'_> {
         let targets = program
             .stages
             .iter_mut()
-            .map(|s| (&mut s.scheduling, &mut s.resources, None))
+            .map(|s| (&mut *s.scheduling, &mut s.resources, None))
             .chain(program.notebooks.iter_mut().map(|n| (&mut n.scheduling, &mut n.resources, None)))
             .chain(program.serves.iter_mut().map(|s| {
                 let transformer = s.transformer.as_mut().map(|t| &mut t.resources);

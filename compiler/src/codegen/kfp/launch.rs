@@ -51,8 +51,11 @@ impl Builder<'_, '_> {
         let manifest = katib::launcher_manifest(self.context, tune);
         let mut launch = self.launch_args("experiment", manifest.as_ref());
         launch.extend(set_args(&inputs));
-        let best: Vec<(String, Io)> =
-            self.outputs.get(&tune.name).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+        let best: Vec<(String, Io)> = self
+            .outputs
+            .get(&tune.name)
+            .map(|m| m.iter().map(|(k, io)| (k.clone(), io.clone())).collect())
+            .unwrap_or_default();
         for (key, io) in &best {
             io.define(&mut outputs, key);
             launch.push("--best".into());
@@ -235,7 +238,7 @@ impl Builder<'_, '_> {
             ..Default::default()
         };
         super::stage::scheduling(&mut config, &crate::codegen::scheduling::launcher(self.program));
-        self.platform.insert(format!("exec-{task}"), config);
+        self.platform.insert(format!("exec-{task}"), Box::new(config));
     }
 }
 

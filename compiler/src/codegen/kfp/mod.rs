@@ -37,6 +37,7 @@ use crate::ir::graph::NodeKind;
 use crate::ir::{self, BestField, BinaryOpName, Expr, Ref, UnaryOpName, Value};
 pub(crate) use check::check;
 pub(crate) use exit::exit_handler_task;
+use small_map::SmallMap;
 use spec::*;
 
 const SCHEMA_VERSION: &str = "2.1.0";
@@ -222,7 +223,7 @@ struct Scope {
     /// The task that runs this DAG in its parent.
     task: String,
     is_loop: bool,
-    tasks: BTreeMap<String, TaskSpec>,
+    tasks: BTreeMap<String, Box<TaskSpec>>,
     inputs: Interface,
     outputs: DagOutputs,
     output_definitions: Interface,
@@ -232,13 +233,14 @@ struct Builder<'c, 'p> {
     context: &'c Context<'p>,
     program: &'p ir::Program,
     scopes: Vec<Scope>,
-    components: BTreeMap<String, ComponentSpec>,
-    executors: BTreeMap<String, ExecutorSpec>,
-    platform: BTreeMap<String, KubernetesExecutorConfig>,
+    components: BTreeMap<String, Box<ComponentSpec>>,
+    executors: BTreeMap<String, Box<ExecutorSpec>>,
+    platform: BTreeMap<String, Box<KubernetesExecutorConfig>>,
     /// Node name → (scope, task name).
     homes: HashMap<String, (usize, String)>,
-    /// Node name → output key → type.
-    outputs: HashMap<String, BTreeMap<String, Io>>,
+    /// Node name → output key → type (a node has one or two: a `BTreeMap` each was a tenth of the builder's
+    /// memory).
+    outputs: HashMap<String, SmallMap<String, Io>>,
     /// Loop index → (scope, its item).
     loops: HashMap<usize, (usize, Source)>,
     /// Dataset name → (DAG, importer task): the root DAG, or the exit handler of the node that first reads it
@@ -254,7 +256,19 @@ struct Builder<'c, 'p> {
     exits: HashMap<String, String>,
     /// The DAG the node being compiled starts from: the root or its exit handler's.
     base: usize,
+    /// Container and importer components created since the last [`Builder::seal`].
+    unsealed: Vec<String>,
+    /// Each distinct (component without its `executorLabel`, executor, platform config) compiled so far, and
+    /// its group's number: identical components are shared (`deduplicate`), so each is held once while the
+    /// pipeline is built, not once per task (most of a large program's pipeline memory: bench/memory.sh).
+    contents: HashMap<Content, usize>,
+    /// Every sealed component by name (in name order, as the SDK picks the one a group keeps): its group and
+    /// its executor label.
+    sealed: BTreeMap<String, (usize, String)>,
 }
+
+/// A container or importer component without its `executorLabel`, its executor and its kfp-kubernetes config.
+type Content = (ComponentSpec, Option<Box<ExecutorSpec>>, Option<Box<KubernetesExecutorConfig>>);
 
 /// The task, component and executor names of a declaration.
 fn task_name(name: &str) -> String {
@@ -289,6 +303,9 @@ impl<'c, 'p> Builder<'c, 'p> {
             guarded_loops: HashMap::new(),
             exits: HashMap::new(),
             base: 0,
+            unsealed: Vec::new(),
+            contents: HashMap::new(),
+            sealed: BTreeMap::new(),
         };
         builder.collect_outputs();
         builder
@@ -298,7 +315,7 @@ impl<'c, 'p> Builder<'c, 'p> {
     fn collect_outputs(&mut self) {
         let program = self.program;
         for stage in program.stages.iter().filter(|s| s.trial_of.is_none()) {
-            let mut map: BTreeMap<String, Io> = stage.outputs.iter().map(|o| (o.name.clone(), Io::of(&o.ty))).collect();
+            let mut map: SmallMap<String, Io> = stage.outputs.iter().map(|o| (o.name.clone(), Io::of(&o.ty))).collect();
             if stage.kind == ir::StageKind::Train {
                 for metric in &stage.metrics {
                     map.insert(metric.name.clone(), Io::of(&metric.ty));
@@ -328,10 +345,12 @@ impl<'c, 'p> Builder<'c, 'p> {
             }
         }
         for model in &program.models {
-            self.outputs.insert(model.name.clone(), BTreeMap::from([("uri".to_string(), Io::Parameter("STRING"))]));
+            self.outputs
+                .insert(model.name.clone(), SmallMap::from_iter([("uri".to_string(), Io::Parameter("STRING"))]));
         }
         for serve in &program.serves {
-            self.outputs.insert(serve.name.clone(), BTreeMap::from([("url".to_string(), Io::Parameter("STRING"))]));
+            self.outputs
+                .insert(serve.name.clone(), SmallMap::from_iter([("url".to_string(), Io::Parameter("STRING"))]));
         }
     }
 
@@ -368,6 +387,7 @@ impl<'c, 'p> Builder<'c, 'p> {
                     }
                 }
             }
+            self.seal();
         }
         self.base = 0;
         self.graph_dependencies();
@@ -419,39 +439,54 @@ impl<'c, 'p> Builder<'c, 'p> {
         Some(chain)
     }
 
+    /// Files the components the last node created (whose component, executor and platform config are complete
+    /// once its node is compiled) by content: a component identical to one already compiled adds only its name.
+    fn seal(&mut self) {
+        for name in std::mem::take(&mut self.unsealed) {
+            let Some(mut component) = self.components.remove(&name) else { continue };
+            let Some(label) = component.executor_label.take() else {
+                self.components.insert(name, component);
+                continue;
+            };
+            let executor = self.executors.remove(&label);
+            let platform = self.platform.remove(&label);
+            let next = self.contents.len();
+            let group = *self.contents.entry((*component, executor, platform)).or_insert(next);
+            self.sealed.insert(name, (group, label));
+        }
+    }
+
     /// Shares one component and executor among tasks whose container
     /// components are identical, as the KFP SDK does: components are grouped
     /// by (component without its `executorLabel`, executor, kfp-kubernetes
     /// platform config); each group keeps its first component by name, and the
     /// tasks of the others are pointed to it.
     fn deduplicate(&mut self) {
-        // The label is the one field that differs between identical components: out while they are compared.
-        let labels: Vec<Option<String>> = self.components.values_mut().map(|c| c.executor_label.take()).collect();
-        let mut renamed: BTreeMap<String, String> = BTreeMap::new();
-        let mut first: HashMap<_, &String> = HashMap::new();
-        for ((name, component), label) in self.components.iter().zip(&labels) {
-            let Some(label) = label else { continue };
-            match first.entry((component, self.executors.get(label), self.platform.get(label))) {
-                std::collections::hash_map::Entry::Occupied(kept) => {
-                    renamed.insert(name.clone(), (*kept.get()).clone());
-                }
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(name);
-                }
-            }
+        self.seal();
+        let mut contents: Vec<Option<Content>> = (0..self.contents.len()).map(|_| None).collect();
+        for (content, group) in self.contents.drain() {
+            contents[group] = Some(content);
         }
-        drop(first);
-        for (component, label) in self.components.values_mut().zip(labels) {
-            component.executor_label = label;
+        let mut kept: Vec<Option<String>> = vec![None; contents.len()];
+        let mut renamed: HashMap<String, String> = HashMap::new();
+        for (name, (group, label)) in std::mem::take(&mut self.sealed) {
+            if let Some(kept) = &kept[group] {
+                renamed.insert(name, kept.clone());
+                continue;
+            }
+            kept[group] = Some(name.clone());
+            let Some((mut component, executor, platform)) = contents[group].take() else { continue };
+            component.executor_label = Some(label.clone());
+            if let Some(executor) = executor {
+                self.executors.insert(label.clone(), executor);
+            }
+            if let Some(platform) = platform {
+                self.platform.insert(label, platform);
+            }
+            self.components.insert(name, Box::new(component));
         }
         if renamed.is_empty() {
             return;
-        }
-        for duplicate in renamed.keys() {
-            if let Some(label) = self.components.remove(duplicate).and_then(|c| c.executor_label) {
-                self.executors.remove(&label);
-                self.platform.remove(&label);
-            }
         }
         for scope in &mut self.scopes {
             for task in scope.tasks.values_mut() {
@@ -473,12 +508,12 @@ impl<'c, 'p> Builder<'c, 'p> {
             }
             self.components.insert(
                 format!("comp-{}", scope.task),
-                ComponentSpec {
+                Box::new(ComponentSpec {
                     dag: Some(DagSpec { outputs: scope.outputs, tasks: scope.tasks }),
                     executor_label: None,
                     input_definitions: scope.inputs,
                     output_definitions: scope.output_definitions,
-                },
+                }),
             );
         }
         self.keep_pipeline_name_free(&mut root_tasks);
@@ -526,7 +561,7 @@ impl Builder<'_, '_> {
     /// `comp-PIPELINE-N`: loading the pipeline as a component of another pipeline names the pipeline's
     /// own component `comp-PIPELINE`, and the two would collide (`sdk/python/kfp/dsl/utils.py`
     /// `make_name_unique_by_adding_index`, 2.17.0, starts at 2).
-    fn keep_pipeline_name_free(&mut self, root_tasks: &mut BTreeMap<String, TaskSpec>) {
+    fn keep_pipeline_name_free(&mut self, root_tasks: &mut BTreeMap<String, Box<TaskSpec>>) {
         let name = task_name(&self.context.project);
         let taken = format!("comp-{name}");
         if let Some(component) = self.components.remove(&taken)

@@ -5,7 +5,7 @@ use super::*;
 impl Builder<'_, '_> {
     pub(super) fn new_scope(&mut self, parent: usize, name: String, is_loop: bool) -> usize {
         let id = self.scopes.len();
-        self.scopes[parent].tasks.insert(name.clone(), TaskSpec::new(&name, &format!("comp-{name}")));
+        self.scopes[parent].tasks.insert(name.clone(), Box::new(TaskSpec::new(&name, &format!("comp-{name}"))));
         self.scopes.push(Scope { parent: Some(parent), task: name, is_loop, ..Scope::default() });
         id
     }
@@ -266,11 +266,12 @@ impl Builder<'_, '_> {
         task.inputs
             .parameters
             .insert("uri".into(), ParameterBinding::RuntimeValue(Constant { constant: Json::String(uri.clone()) }));
-        self.scopes[scope].tasks.insert(name.clone(), task);
+        self.scopes[scope].tasks.insert(name.clone(), Box::new(task));
         let mut component = ComponentSpec { executor_label: Some(format!("exec-{name}")), ..ComponentSpec::default() };
         Io::Parameter("STRING").define(&mut component.input_definitions, "uri");
         Io::of(&Ty::Dataset).define(&mut component.output_definitions, "artifact");
-        self.components.insert(format!("comp-{name}"), component);
+        self.unsealed.push(format!("comp-{name}"));
+        self.components.insert(format!("comp-{name}"), Box::new(component));
         let metadata = self
             .program
             .datasets
@@ -280,14 +281,14 @@ impl Builder<'_, '_> {
             .map(|text| BTreeMap::from([("description".to_string(), text)]));
         self.executors.insert(
             format!("exec-{name}"),
-            ExecutorSpec {
+            Box::new(ExecutorSpec {
                 container: None,
                 importer: Some(Importer {
                     artifact_uri: Constant { constant: Json::String(uri) },
                     metadata,
                     type_schema: schema,
                 }),
-            },
+            }),
         );
         self.importers.insert(dataset.to_string(), (scope, name.clone()));
         (scope, name)

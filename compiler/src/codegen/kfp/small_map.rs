@@ -8,6 +8,18 @@ use std::borrow::Borrow;
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
+/// Up to this many entries a map or set grows one entry at a time: most hold one or two, and a `Vec`'s first
+/// growth makes room for four (a task's input map of one entry held three empty ones). Past it, the `Vec`
+/// doubles as usual, so a large map's insertions stay amortised.
+const EXACT_UP_TO: usize = 4;
+
+/// Makes room for one more entry: exactly while `items` is small.
+fn reserve_one<T>(items: &mut Vec<T>) {
+    if items.len() < EXACT_UP_TO {
+        items.reserve_exact(1);
+    }
+}
+
 /// A map in key order, stored as a sorted vector (insertion is linear: for small maps only).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SmallMap<K, V>(Vec<(K, V)>);
@@ -31,6 +43,7 @@ impl<K: Ord, V> SmallMap<K, V> {
         match self.position(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
+                reserve_one(&mut self.0);
                 self.0.insert(i, (key, value));
                 None
             }
@@ -42,6 +55,13 @@ impl<K: Ord, V> SmallMap<K, V> {
         K: Borrow<Q>,
     {
         self.position(key).is_ok()
+    }
+
+    pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.position(key).ok().map(|i| &self.0[i].1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -90,6 +110,7 @@ impl<T: Ord> SmallSet<T> {
         match self.0.binary_search(&item) {
             Ok(_) => false,
             Err(i) => {
+                reserve_one(&mut self.0);
                 self.0.insert(i, item);
                 true
             }
@@ -124,11 +145,29 @@ mod tests {
         let btree: BTreeMap<String, i32> = pairs.iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
         assert_eq!(serde_json::to_string(&small).ok(), serde_json::to_string(&btree).ok());
         assert!(small.contains_key("c") && !small.contains_key("d"));
+        assert_eq!((small.get("a"), small.get("d")), (btree.get("a"), None));
         let mut set = SmallSet::default();
         let mut tree = BTreeSet::new();
         for item in ["y", "x", "y", "z"] {
             assert_eq!(set.insert(item.to_string()), tree.insert(item.to_string()));
         }
         assert_eq!(serde_json::to_string(&set).ok(), serde_json::to_string(&tree).ok());
+    }
+
+    #[test]
+    fn small_maps_and_sets_hold_no_spare_room() {
+        let mut map = SmallMap::default();
+        let mut set = SmallSet::default();
+        for n in 0..EXACT_UP_TO {
+            map.insert(n, n);
+            set.insert(n);
+            assert_eq!((map.0.capacity(), set.0.capacity()), (n + 1, n + 1));
+        }
+        for n in EXACT_UP_TO..100 {
+            map.insert(n, n);
+            set.insert(n);
+        }
+        assert_eq!(map.iter().map(|(k, _)| *k).collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
+        assert!(map.0.capacity() < 200, "doubling past the small sizes: {}", map.0.capacity());
     }
 }

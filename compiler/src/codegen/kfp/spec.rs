@@ -1,7 +1,9 @@
 //! Typed serde mirrors of the KFP v2 `PipelineSpec` (pipeline_spec.proto, schema 2.1.0) and the kfp-kubernetes `KubernetesExecutorConfig`, with fields in the order the KFP SDK 2.17 prints them.
 //!
 //! Only the fields kfl emits are modelled. Maps are sorted (`BTreeMap`, or `SmallMap` for the small ones) so
-//! output is sorted like the SDK's (`json_format.MessageToDict` + `sort_keys`).
+//! output is sorted like the SDK's (`json_format.MessageToDict` + `sort_keys`). The large maps (one entry per
+//! task, component or executor) hold their values boxed: a B-tree node has room for eleven entries and is about
+//! half full, so unboxed hundred-byte values left half of a 50 MB program's pipeline tree empty (bench/memory.sh).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,7 @@ use super::small_map::{SmallMap, SmallSet};
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PipelineSpec {
-    pub components: BTreeMap<String, ComponentSpec>,
+    pub components: BTreeMap<String, Box<ComponentSpec>>,
     /// `default_pipeline_root` in `api/v2alpha1/pipeline_spec.proto` (kubeflow/pipelines 2.17): where the
     /// run's artifacts go when the run does not name a root; the `kfp-launcher` ConfigMap's otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,7 +56,7 @@ pub struct PipelineInfo {
 
 #[derive(Serialize, Default)]
 pub struct DeploymentSpec {
-    pub executors: BTreeMap<String, ExecutorSpec>,
+    pub executors: BTreeMap<String, Box<ExecutorSpec>>,
 }
 
 #[derive(Serialize, Default, PartialEq, Eq, Hash)]
@@ -114,7 +116,7 @@ pub struct ParameterDef {
 pub struct DagSpec {
     #[serde(skip_serializing_if = "DagOutputs::is_empty")]
     pub outputs: DagOutputs,
-    pub tasks: BTreeMap<String, TaskSpec>,
+    pub tasks: BTreeMap<String, Box<TaskSpec>>,
 }
 
 #[derive(Serialize, Default, PartialEq, Eq, Hash)]
@@ -388,7 +390,7 @@ pub struct KubernetesPlatform {
 
 #[derive(Serialize)]
 pub struct KubernetesDeploymentSpec {
-    pub executors: BTreeMap<String, KubernetesExecutorConfig>,
+    pub executors: BTreeMap<String, Box<KubernetesExecutorConfig>>,
 }
 
 /// `kubernetes_platform/proto/kubernetes_executor_config.proto` (kubeflow/pipelines 2.17.0).

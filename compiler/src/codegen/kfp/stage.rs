@@ -8,7 +8,7 @@ impl Builder<'_, '_> {
     /// Creates the task of a node in `scope` and records where it lives.
     pub(super) fn add_task(&mut self, node: &str, scope: usize) -> String {
         let name = task_name(node);
-        self.scopes[scope].tasks.insert(name.clone(), TaskSpec::new(&name, &format!("comp-{name}")));
+        self.scopes[scope].tasks.insert(name.clone(), Box::new(TaskSpec::new(&name, &format!("comp-{name}"))));
         self.homes.insert(node.to_string(), (scope, name.clone()));
         name
     }
@@ -157,8 +157,11 @@ impl Builder<'_, '_> {
                 input_io.push((input.name.clone(), io));
             }
         }
-        let output_io: Vec<(String, Io)> =
-            self.outputs.get(&stage.name).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+        let output_io: Vec<(String, Io)> = self
+            .outputs
+            .get(&stage.name)
+            .map(|m| m.iter().map(|(k, io)| (k.clone(), io.clone())).collect())
+            .unwrap_or_default();
         for (name, io) in &output_io {
             io.define(&mut outputs, name);
         }
@@ -259,21 +262,23 @@ impl Builder<'_, '_> {
         // A patch that does not fit was refused by the checker (`check.rs`): nothing is left to skip.
         let _ = super::pod::apply(&mut config, &stage.patches);
         if !config.is_empty() {
-            self.platform.insert(format!("exec-{task}"), config);
+            self.platform.insert(format!("exec-{task}"), Box::new(config));
         }
     }
 
     pub(super) fn finish_task(&mut self, task: &str, inputs: Interface, outputs: Interface, container: Container) {
+        self.unsealed.push(format!("comp-{task}"));
         self.components.insert(
             format!("comp-{task}"),
-            ComponentSpec {
+            Box::new(ComponentSpec {
                 dag: None,
                 executor_label: Some(format!("exec-{task}")),
                 input_definitions: inputs,
                 output_definitions: outputs,
-            },
+            }),
         );
-        self.executors.insert(format!("exec-{task}"), ExecutorSpec { container: Some(container), importer: None });
+        self.executors
+            .insert(format!("exec-{task}"), Box::new(ExecutorSpec { container: Some(container), importer: None }));
     }
 }
 
