@@ -47,11 +47,10 @@ use serde::Serialize;
 use super::manifest::kubernetes_name;
 use super::monitoring::{KNATIVE_NAMESPACE_LABEL, KNATIVE_SERVICE_LABEL};
 use super::{Context, Manifest, kserve};
+use crate::ir::Scrape;
 
 const API_VERSION: &str = "monitoring.coreos.com/v1";
 const KIND: &str = "PodMonitor";
-/// The `scrape` value that asks for this module's object.
-pub(crate) const POD_MONITOR: &str = "pod_monitor";
 
 /// Knative's queue-proxy user-metrics port and path (module doc).
 const QUEUE_PROXY_METRICS_PORT: &str = "http-usermetric";
@@ -102,7 +101,7 @@ pub(super) fn manifests(context: &Context<'_>) -> Vec<Manifest> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for monitor in &context.program.monitors {
-        if monitor.scrape.as_deref() != Some(POD_MONITOR) || !seen.insert(monitor.service.as_str()) {
+        if monitor.scrape != Scrape::PodMonitor || !seen.insert(monitor.service.as_str()) {
             continue;
         }
         // A checked program's monitor always names a serve; without one, the queries' own fallback (Knative).

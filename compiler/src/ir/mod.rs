@@ -535,10 +535,10 @@ pub struct Monitor {
     pub service: String,
     pub rules: Vec<Rule>,
     pub schedule: Option<String>,
-    /// The object that has Prometheus scrape the serve's request metrics (`pod_monitor`); `None` for
-    /// `scrape = none`, the default: the cluster's Prometheus is left to scrape them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scrape: Option<String>,
+    /// The object that has Prometheus scrape the serve's request metrics (`scrape = pod_monitor`); by default
+    /// none: the cluster's Prometheus is left to scrape them.
+    #[serde(skip_serializing_if = "Scrape::is_none")]
+    pub scrape: Scrape,
     #[serde(skip)]
     pub span: Span,
 }
@@ -546,4 +546,43 @@ pub struct Monitor {
 /// Pretty JSON of a program (for `kfl debug ir` and snapshots).
 pub fn to_json(program: &Program) -> String {
     serde_json::to_string_pretty(program).unwrap_or_default()
+}
+
+/// What a `monitor` emits so that Prometheus scrapes the metrics its rules query (`scrape = …`; the one list of
+/// its words, read by the property table, the binder and codegen/scrape.rs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scrape {
+    /// Nothing: the cluster's Prometheus is configured to scrape them already.
+    #[default]
+    None,
+    /// A prometheus-operator PodMonitor for the serve's predictor pods.
+    PodMonitor,
+}
+
+impl Scrape {
+    pub const ALL: [Scrape; 2] = [Scrape::None, Scrape::PodMonitor];
+    /// The words `scrape = …` accepts, in the order of [`Scrape::ALL`].
+    pub const NAMES: &'static [&'static str] = &[Scrape::None.name(), Scrape::PodMonitor.name()];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scrape::None => "none",
+            Scrape::PodMonitor => "pod_monitor",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Scrape> {
+        Scrape::ALL.into_iter().find(|scrape| scrape.name() == name)
+    }
+
+    pub fn is_none(&self) -> bool {
+        *self == Scrape::None
+    }
+}
+
+/// Written as its word, as the user wrote it (the IR's debug output).
+impl serde::Serialize for Scrape {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }

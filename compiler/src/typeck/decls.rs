@@ -865,7 +865,7 @@ impl Checker<'_> {
             service,
             rules,
             schedule: props.string("schedule"),
-            scrape: props.string("scrape").filter(|scrape| scrape != "none"),
+            scrape: props.string("scrape").as_deref().and_then(ir::Scrape::from_name).unwrap_or_default(),
             span,
         });
     }

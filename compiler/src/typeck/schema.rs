@@ -107,7 +107,7 @@ impl EnumSet {
             EnumSet::PullPolicy => &["always", "if_not_present", "never"],
             EnumSet::TolerationOperator => &["equal", "exists"],
             EnumSet::TaintEffect => &["no_schedule", "prefer_no_schedule", "no_execute"],
-            EnumSet::Scrape => &["none", "pod_monitor"],
+            EnumSet::Scrape => crate::ir::Scrape::NAMES,
         }
     }
 
@@ -490,7 +490,7 @@ pub const MONITOR: &[PropertySpec] = &[
     defaulted(
         "scrape",
         Shape::Enum(EnumSet::Scrape),
-        DefaultValue::Enum("none"),
+        DefaultValue::Enum(crate::ir::Scrape::None.name()),
         "`pod_monitor`: also emit the PodMonitor that has Prometheus scrape the serve's request metrics.",
     ),
 ];
